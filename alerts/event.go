@@ -1,0 +1,148 @@
+package alerts
+
+import "time"
+
+// ECSVersion is the version of the Elastic Common Schema the events follow.
+const ECSVersion = "8.11.0"
+
+// Values of the event.module and event.dataset fields of every vigil event.
+const (
+	Module  = "vigil"
+	Dataset = "vigil.fim"
+)
+
+// Event is one vigil event. It marshals with encoding/json to the layout
+// described in the package documentation; fields with no value are omitted.
+type Event struct {
+	Timestamp time.Time  `json:"@timestamp"`
+	ECS       ECS        `json:"ecs"`
+	Host      *Host      `json:"host,omitempty"`
+	Event     EventInfo  `json:"event"`
+	File      *File      `json:"file,omitempty"`
+	Error     *ErrorInfo `json:"error,omitempty"`
+	Vigil     *Vigil     `json:"vigil,omitempty"`
+}
+
+// ECS is the ecs field set.
+type ECS struct {
+	Version string `json:"version"`
+}
+
+// Host is the host field set.
+type Host struct {
+	Name string `json:"name"`
+}
+
+// EventInfo is the event field set: what kind of event this is.
+type EventInfo struct {
+	Kind     string   `json:"kind"`
+	Category []string `json:"category"`
+	Type     []string `json:"type"`
+	Action   string   `json:"action"`
+	Outcome  string   `json:"outcome,omitempty"`
+	Module   string   `json:"module"`
+	Dataset  string   `json:"dataset"`
+	// Duration is in nanoseconds, as ECS defines it; summaries only.
+	Duration int64 `json:"duration,omitempty"`
+}
+
+// File is the file field set. Path and TargetPath are readable forms; see
+// [FileExtra] for the exact bytes of names that are not valid UTF-8.
+type File struct {
+	Path       string    `json:"path,omitempty"`
+	Type       string    `json:"type,omitempty"`
+	Mode       string    `json:"mode,omitempty"`
+	UID        string    `json:"uid,omitempty"`
+	GID        string    `json:"gid,omitempty"`
+	Size       *int64    `json:"size,omitempty"`
+	Mtime      time.Time `json:"mtime,omitzero"`
+	Ctime      time.Time `json:"ctime,omitzero"`
+	Inode      string    `json:"inode,omitempty"`
+	TargetPath string    `json:"target_path,omitempty"`
+	Hash       *FileHash `json:"hash,omitempty"`
+}
+
+// FileHash is the file.hash field set.
+type FileHash struct {
+	BLAKE3 string `json:"blake3,omitempty"`
+}
+
+// ErrorInfo is the error field set.
+type ErrorInfo struct {
+	Message string `json:"message,omitempty"`
+}
+
+// FileExtra is what vigil records about a file beyond the ECS file fields.
+// It appears under vigil for the current entry and under vigil.previous for
+// the old one.
+type FileExtra struct {
+	// PathBase64 and TargetPathBase64 hold the exact bytes of a path or
+	// symlink target that is not valid UTF-8, in standard base64.
+	PathBase64       string `json:"path_base64,omitempty"`
+	TargetPathBase64 string `json:"target_path_base64,omitempty"`
+	// HashState is why the content hash is unknown: skipped, unstable or
+	// failed. It is empty when the hash is known or there is none to take.
+	HashState string `json:"hash_state,omitempty"`
+	// Xattrs maps extended attribute names to their values in standard
+	// base64.
+	Xattrs map[string]string `json:"xattrs,omitempty"`
+	// Flags are the inode flags in hex ("0x00000010"), when known.
+	Flags string `json:"flags,omitempty"`
+	Nlink uint64 `json:"nlink,omitempty"`
+	// Rdev is the device number a device node points to.
+	Rdev uint64 `json:"rdev,omitempty"`
+}
+
+func (x *FileExtra) isZero() bool {
+	return x.PathBase64 == "" && x.TargetPathBase64 == "" && x.HashState == "" &&
+		len(x.Xattrs) == 0 && x.Flags == "" && x.Nlink == 0 && x.Rdev == 0
+}
+
+// Previous holds the old values of a changed or moved entry, with the same
+// keys as the file field set and [FileExtra]. Path is set for moves only.
+type Previous struct {
+	File
+	FileExtra
+}
+
+// Vigil holds the fields that ECS has no place for.
+type Vigil struct {
+	FileExtra
+	// Changed names the attributes that differ, as [merkle.Attr.Names] does.
+	Changed  []string  `json:"changed,omitempty"`
+	Previous *Previous `json:"previous,omitempty"`
+	Summary  *Summary  `json:"summary,omitempty"`
+}
+
+func (v *Vigil) isZero() bool {
+	return v.FileExtra.isZero() && len(v.Changed) == 0 && v.Previous == nil && v.Summary == nil
+}
+
+// newEvent returns an event with the fields every vigil event shares.
+func newEvent(kind, action string, types []string, host string, now time.Time) Event {
+	ev := Event{
+		Timestamp: now.UTC(),
+		ECS:       ECS{Version: ECSVersion},
+		Event: EventInfo{
+			Kind:     kind,
+			Category: []string{"file"},
+			Type:     types,
+			Action:   action,
+			Module:   Module,
+			Dataset:  Dataset,
+		},
+	}
+	if host != "" {
+		ev.Host = &Host{Name: host}
+	}
+	return ev
+}
+
+// setVigil stores v in ev unless it holds nothing.
+func (ev *Event) setVigil(v *Vigil) {
+	if v.isZero() {
+		ev.Vigil = nil
+		return
+	}
+	ev.Vigil = v
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+
+	"vigil/internal/config"
+	"vigil/internal/engine"
+	"vigil/store"
+)
+
+// Exit codes, following AIDE's where they overlap.
+const (
+	exitOK        = 0
+	exitAdded     = 1
+	exitRemoved   = 2
+	exitChanged   = 4
+	exitTampered  = 8
+	exitInternal  = 14
+	exitUsage     = 15
+	exitConfig    = 17
+	exitIO        = 18
+	exitVersion   = 19
+	exitDatabase  = 24
+	exitInterrupt = 130
+)
+
+// usageError is a bad command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// exitCode maps an error to the exit code scripts see.
+func exitCode(err error) int {
+	var ue *usageError
+	var pe *fs.PathError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, context.Canceled):
+		return exitInterrupt
+	case errors.As(err, &ue), errors.Is(err, engine.ErrExists), errors.Is(err, engine.ErrOutside):
+		return exitUsage
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, engine.ErrDBInside):
+		return exitConfig
+	case errors.Is(err, store.ErrTampered):
+		return exitTampered
+	case errors.Is(err, store.ErrSchema):
+		return exitVersion
+	case errors.Is(err, store.ErrNoBaseline), errors.Is(err, store.ErrLocked),
+		errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrNotFound):
+		return exitDatabase
+	case errors.As(err, &pe):
+		return exitIO
+	}
+	return exitInternal
+}
+
+// diffCode returns check's exit code for a result.
+func diffCode(res engine.Result) int {
+	code := 0
+	if res.Added > 0 || res.Moved > 0 {
+		code |= exitAdded
+	}
+	if res.Removed > 0 || res.Moved > 0 {
+		code |= exitRemoved
+	}
+	if res.Changed > 0 || res.Errors > 0 {
+		code |= exitChanged
+	}
+	if res.Tampered != nil {
+		code |= exitTampered
+	}
+	return code
+}

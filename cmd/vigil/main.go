@@ -1,0 +1,51 @@
+// Vigil is a file integrity monitor for hardened Linux hosts.
+//
+// Usage:
+//
+//	vigil [--config FILE] [--db FILE] [--quiet] COMMAND [ARGS]
+//
+// Commands:
+//
+//	init [--force] [PATH...]          take the baseline of PATHs or of the configured roots
+//	check [--json] [--full] [PATH...] compare the host with the baseline
+//	update [--json] [--full] [PATH...] accept the current state as the new baseline
+//	status [--json]                   show the current baseline
+//	verify                            check the database's consistency and hashes
+//	help                              show the help text
+//	version                           print the version
+//
+// Global flags:
+//
+//	--config FILE  configuration file (default: the embedded default config)
+//	--db FILE      database file (default: the config's database)
+//	--quiet        no progress display and no informational messages
+//
+// Exit codes (check; the others return 0 on success):
+//
+//	0   no differences
+//	1   paths added          (bitmask: 1|2|4 combine)
+//	2   paths removed
+//	4   paths changed (including paths that could not be verified)
+//	8   the baseline failed its integrity check
+//	14  internal error
+//	15  bad argument
+//	17  configuration error
+//	18  I/O error
+//	19  database schema version mismatch
+//	24  database error (missing, locked, corrupt, no baseline)
+//	130 interrupted
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

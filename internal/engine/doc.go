@@ -1,0 +1,15 @@
+// Package engine wires the scanner, the Merkle builder and the store into
+// vigil's operations: [Init] takes a first baseline, [Check] compares the
+// host with the current baseline, [Update] accepts the current state (of some
+// subtrees, or all) as a new baseline.
+//
+// Each operation is one streaming pass: the scan, in path order, is merged
+// with the stored baseline read in path order, so memory does not grow with
+// the number of files. Changes reach the caller's [Options.Change] as they
+// are found, except created and deleted paths, which are held until the end
+// to pair renames into moves.
+//
+// A directory that cannot be listed hides nothing: its recorded subtree is
+// neither reported deleted (by Check) nor dropped (by Update), and the error
+// is reported on the directory.
+package engine

@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"vigil/internal/config"
+	"vigil/merkle"
+	"vigil/scanner"
+	"vigil/store"
+)
+
+// Options configure an operation.
+type Options struct {
+	// Config supplies roots, rules, excludes and scanner settings.
+	Config *config.Config
+	// Paths limit Check and Update to these subtrees; for Init they replace
+	// the configured roots.
+	Paths []string
+	// Full rereads every file instead of trusting the stat cache.
+	Full bool
+	// Force lets Init replace an existing baseline.
+	Force bool
+	// Change receives each change found, in order (see the package doc).
+	Change func(merkle.Change) error
+	// Error receives each path that could not be (fully) read.
+	Error func(path string, err error) error
+	// Stats, if set, is updated during the scan (for progress).
+	Stats *scanner.Stats
+	// Host and Version are recorded in new baselines.
+	Host, Version string
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result summarizes an operation.
+type Result struct {
+	Added, Removed, Changed, Moved, Errors int64
+	// Entries counts the entries scanned.
+	Entries int64
+	// OldRoot is the baseline's root hash; NewRoot the root of the state
+	// just scanned (zero when only subtrees were scanned by Check).
+	OldRoot, NewRoot merkle.Hash
+	// Tampered, if not nil, says how the baseline failed its integrity
+	// check while it was read.
+	Tampered error
+	// Baseline is the baseline checked, or the one written.
+	Baseline store.Info
+	// Written says Init or Update wrote a new baseline.
+	Written bool
+	// Scopes are the subtrees looked at.
+	Scopes []string
+}
+
+func (o *Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// scanOptions builds the scanner's options from the config.
+func (o *Options) scanOptions() (scanner.Options, error) {
+	m, err := o.Config.Matcher()
+	if err != nil {
+		return scanner.Options{}, err
+	}
+	return scanner.Options{
+		HashWorkers:      o.Config.HashWorkers,
+		DirWorkers:       o.Config.DirWorkers,
+		Filter:           m.Match,
+		CrossFilesystems: o.Config.CrossFilesystems,
+		MaxHashSize:      o.Config.MaxHashSize,
+		Stats:            o.Stats,
+	}, nil
+}
+
+// checkDBOutside refuses a database file inside any root: the baseline would
+// then change whenever it is written.
+func checkDBOutside(db string, roots []string, match func(string) (merkle.Attr, bool)) error {
+	p, err := filepath.Abs(db)
+	if err != nil {
+		return err
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+		p = filepath.Join(dir, filepath.Base(p))
+	}
+	for _, r := range roots {
+		if merkle.Within(p, r) {
+			if _, excluded := match(p); !excluded {
+				return fmt.Errorf("%s (root %s): %w", p, r, ErrDBInside)
+			}
+		}
+	}
+	return nil
+}
+
+// hostname returns o.Host or the system's host name.
+func (o *Options) hostname() string {
+	if o.Host != "" {
+		return o.Host
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+// within reports whether every path lies inside one of roots.
+func within(paths, roots []string) error {
+	for _, p := range paths {
+		ok := false
+		for _, r := range roots {
+			ok = ok || merkle.Within(p, r)
+		}
+		if !ok {
+			return fmt.Errorf("%s: %w", p, ErrOutside)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,14 @@
+package engine
+
+import "errors"
+
+var (
+	// ErrExists means Init was asked to replace an existing baseline
+	// without force.
+	ErrExists = errors.New("a baseline exists already (use --force to replace it)")
+	// ErrOutside means a path given to Check or Update lies outside every
+	// root of the baseline.
+	ErrOutside = errors.New("path is outside the baseline's roots")
+	// ErrDBInside means the database file lies inside a monitored tree.
+	ErrDBInside = errors.New("the database lies inside a monitored root")
+)

@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"context"
+	"errors"
+
+	"vigil/merkle"
+	"vigil/scanner"
+	"vigil/store"
+)
+
+// pass is one scan merged with a stored baseline, in path order.
+type pass struct {
+	opts   *Options
+	diff   *merkle.StreamDiff
+	verify *store.Verifier
+	build  *merkle.Builder // nil when no new tree is built
+	// keepOld says whether a recorded entry missing from the scan is kept
+	// in the new tree (it lies outside the scanned subtrees) rather than
+	// reported deleted.
+	keepOld func(*merkle.Entry) bool
+	skip    string // a directory whose contents could not be read
+	held    []merkle.Change
+	res     *Result
+}
+
+// next returns the pull function over the baseline for the StreamDiff,
+// feeding every recorded node to the verifier on the way.
+func (p *pass) next(it *store.Iter) func() (*merkle.Entry, error) {
+	return func() (*merkle.Entry, error) {
+		n, err := it.Next()
+		if err != nil || n.Entry == nil {
+			return nil, err
+		}
+		if p.verify != nil {
+			p.verify.Add(n)
+		}
+		return n.Entry, nil
+	}
+}
+
+// change handles one change from the StreamDiff.
+func (p *pass) change(c merkle.Change) error {
+	if c.Action == merkle.Deleted {
+		if (p.skip != "" && merkle.Within(c.Old.Path, p.skip)) || (p.keepOld != nil && p.keepOld(c.Old)) {
+			if p.build != nil {
+				return p.build.Add(c.Old)
+			}
+			return nil
+		}
+	}
+	if c.Action == merkle.Created || c.Action == merkle.Deleted {
+		p.held = append(p.held, c)
+		return nil
+	}
+	p.res.Changed++
+	return p.report(c)
+}
+
+func (p *pass) report(c merkle.Change) error {
+	if p.opts.Change == nil {
+		return nil
+	}
+	return p.opts.Change(c)
+}
+
+// onError records a per-path error; a directory whose contents could not be
+// read hides, rather than deletes, what was recorded below it.
+func (p *pass) onError(path string, err error) error {
+	p.res.Errors++
+	if errors.Is(err, scanner.ErrUnlisted) {
+		p.skip = path
+	}
+	if p.opts.Error != nil {
+		return p.opts.Error(path, err)
+	}
+	return nil
+}
+
+// visit takes the next scanned entry.
+func (p *pass) visit(e *merkle.Entry) error {
+	p.res.Entries++
+	if err := p.diff.Add(e); err != nil {
+		return err
+	}
+	if p.build != nil {
+		return p.build.Add(e)
+	}
+	return nil
+}
+
+// run scans roots with opts merged against the baseline iterator (nil for
+// none), then reports the held creations and deletions, paired into moves.
+func (p *pass) run(ctx context.Context, roots []string, sopts scanner.Options, it *store.Iter) error {
+	next := func() (*merkle.Entry, error) { return nil, nil }
+	if it != nil {
+		next = p.next(it)
+	}
+	p.diff = merkle.NewStreamDiff(next, p.change)
+	sopts.OnError = p.onError
+	if err := scanner.Scan(ctx, roots, sopts, p.visit); err != nil {
+		return err
+	}
+	if err := p.diff.Finish(); err != nil {
+		return err
+	}
+	if p.verify != nil {
+		p.res.Tampered = p.verify.Finish()
+	}
+	return p.flushHeld()
+}
+
+// flushHeld pairs moves and reports the held changes in path order.
+func (p *pass) flushHeld() error {
+	for _, c := range merkle.PairMoves(p.held) {
+		switch c.Action {
+		case merkle.Created:
+			p.res.Added++
+		case merkle.Deleted:
+			p.res.Removed++
+		case merkle.Moved:
+			p.res.Moved++
+		}
+		if err := p.report(c); err != nil {
+			return err
+		}
+	}
+	p.held = nil
+	return nil
+}

@@ -1,0 +1,124 @@
+package merkle
+
+import "fmt"
+
+// Node is an entry with its node hash.
+type Node struct {
+	Entry *Entry
+	Hash  Hash
+}
+
+// Builder computes node hashes from entries that arrive in [ComparePaths]
+// order (every directory before its subtree) and hands each finished node to
+// its emit function in post-order: a directory after all of its subtree. It
+// holds one hasher per open directory, so memory grows with tree depth only.
+//
+// The first entry added is the root of the tree; every later one must lie
+// below it, and its parent directory must have been added before it.
+type Builder struct {
+	emit  func(Node) error
+	stack []frame
+	free  []*DirHasher
+	buf   []byte
+	root  Hash
+	done  bool
+	n     int
+}
+
+type frame struct {
+	e    *Entry
+	h    *DirHasher
+	last string // name of the last child added
+	any  bool
+}
+
+// NewBuilder returns a Builder that passes finished nodes to emit, which may
+// be nil. An error from emit stops the build and is returned by Add or Finish.
+func NewBuilder(emit func(Node) error) *Builder {
+	if emit == nil {
+		emit = func(Node) error { return nil }
+	}
+	return &Builder{emit: emit}
+}
+
+// Add adds the next entry. A directory entry is kept (not copied) until its
+// subtree is complete, so the caller must not modify it after Add.
+func (b *Builder) Add(e *Entry) error {
+	if b.done {
+		return fmt.Errorf("%s: %w", e.Path, ErrOrphan)
+	}
+	if b.n > 0 {
+		for len(b.stack) > 0 && !Within(e.Path, b.stack[len(b.stack)-1].e.Path) {
+			if err := b.close(); err != nil {
+				return err
+			}
+		}
+		if len(b.stack) == 0 {
+			return fmt.Errorf("%s: %w", e.Path, ErrOrphan)
+		}
+		top := &b.stack[len(b.stack)-1]
+		if Parent(e.Path) != top.e.Path {
+			if e.Path == top.e.Path {
+				return fmt.Errorf("%s: %w", e.Path, ErrUnsorted)
+			}
+			return fmt.Errorf("%s: %w", e.Path, ErrOrphan)
+		}
+		name := e.Name()
+		if top.any && name <= top.last {
+			return fmt.Errorf("%s: %w", e.Path, ErrUnsorted)
+		}
+		top.last, top.any = name, true
+	}
+	b.n++
+	if e.Type == TypeDir {
+		b.stack = append(b.stack, frame{e: e, h: b.hasher(e)})
+		return nil
+	}
+	var h Hash
+	h, b.buf = LeafHash(e, b.buf)
+	if len(b.stack) > 0 {
+		b.stack[len(b.stack)-1].h.Add(e.Name(), h)
+	} else {
+		b.root, b.done = h, true
+	}
+	return b.emit(Node{Entry: e, Hash: h})
+}
+
+func (b *Builder) hasher(e *Entry) *DirHasher {
+	if n := len(b.free); n > 0 {
+		h := b.free[n-1]
+		b.free = b.free[:n-1]
+		h.Reset(e)
+		return h
+	}
+	return NewDirHasher(e)
+}
+
+// close finishes the innermost open directory.
+func (b *Builder) close() error {
+	f := b.stack[len(b.stack)-1]
+	b.stack = b.stack[:len(b.stack)-1]
+	sum := f.h.Sum()
+	b.free = append(b.free, f.h)
+	if len(b.stack) > 0 {
+		b.stack[len(b.stack)-1].h.Add(f.e.Name(), sum)
+	} else {
+		b.root, b.done = sum, true
+	}
+	return b.emit(Node{Entry: f.e, Hash: sum})
+}
+
+// Finish closes every open directory and returns the root hash. It returns
+// the zero hash when no entry was added.
+func (b *Builder) Finish() (Hash, error) {
+	for len(b.stack) > 0 {
+		if err := b.close(); err != nil {
+			return Hash{}, err
+		}
+	}
+	b.done = true
+	return b.root, nil
+}
+
+// Count returns the number of entries added so far.
+func (b *Builder) Count() int { return b.n }

@@ -1,0 +1,294 @@
+package scanner
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"golang.org/x/sys/unix"
+
+	"vigil/merkle"
+)
+
+// listing is what a lister found in a directory.
+type listing struct {
+	self   unix.Stat_t // fstat of the opened directory
+	xattrs []merkle.Xattr
+	flags  uint32
+	hasFl  bool
+	err    error // the directory could not be (fully) listed
+	gone   bool  // it vanished before it could be opened
+	kids   []child
+}
+
+// child is one entry of a listing, complete unless job says what is left to
+// do for it.
+type child struct {
+	e    *merkle.Entry
+	err  error
+	task *dirTask // a directory to descend into
+	job  bool     // a regular file to open (and hash unless wantHash is false)
+	hash bool
+}
+
+// lister lists directories; each goroutine has its own.
+type lister struct {
+	opts  *Options
+	sched *sched
+	buf   []byte
+	names []string
+	xr    xattrReader
+}
+
+func newLister(opts *Options, s *sched) *lister {
+	return &lister{opts: opts, sched: s, buf: make([]byte, 64<<10)}
+}
+
+// openBeneath opens path with flags, refusing symlinks anywhere in it, with
+// O_NOATIME when the kernel allows.
+func openBeneath(path string, flags int) (int, error) {
+	flags |= unix.O_NOFOLLOW | unix.O_CLOEXEC
+	if flags&unix.O_PATH == 0 {
+		flags |= unix.O_NOATIME // openat2 refuses it with O_PATH
+	}
+	how := unix.OpenHow{
+		Flags:   uint64(flags),
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for {
+		fd, err := unix.Openat2(unix.AT_FDCWD, path, &how)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EPERM) && how.Flags&unix.O_NOATIME != 0:
+			how.Flags &^= unix.O_NOATIME
+			continue
+		}
+		return fd, err
+	}
+}
+
+// list reads directory t: its own metadata and, if t.descend, its children.
+func (l *lister) list(t *dirTask) *listing {
+	out := &listing{}
+	if err := l.opts.fault("opendir", t.path); err != nil {
+		out.err = unlisted(pathErr("opendir", t.path, err))
+		return out
+	}
+	fd, err := openBeneath(t.path, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		if gone(err) {
+			out.gone = true
+		} else {
+			out.err = unlisted(pathErr("opendir", t.path, err))
+		}
+		return out
+	}
+	defer unix.Close(fd)
+	if err := unix.Fstat(fd, &out.self); err != nil {
+		out.err = unlisted(pathErr("fstat", t.path, err))
+		return out
+	}
+	out.err = l.meta(fd, t, out)
+	if !t.descend {
+		return out
+	}
+	names, err := l.readNames(fd)
+	if err != nil {
+		out.err = unlisted(errors.Join(out.err, pathErr("readdir", t.path, err)))
+		return out
+	}
+	var rec []merkle.Entry
+	if l.opts.Cache != nil {
+		if rec, err = l.opts.Cache.Children(t.path); err != nil {
+			rec = nil // no stat cache here: every file is read
+		}
+	}
+	out.kids = make([]child, 0, len(names))
+	var tasks []*dirTask
+	for _, name := range names {
+		c, ok := l.child(fd, t, name, &rec)
+		if !ok {
+			continue
+		}
+		if c.task != nil {
+			tasks = append(tasks, c.task)
+		}
+		out.kids = append(out.kids, c)
+	}
+	l.sched.push(tasks)
+	return out
+}
+
+// meta reads the directory's own inode flags and extended attributes.
+func (l *lister) meta(fd int, t *dirTask, out *listing) error {
+	var errs []error
+	if t.expect.Attrs.Has(merkle.AttrFlags) {
+		f, ok, err := inodeFlags(fd)
+		out.flags, out.hasFl = f, ok
+		errs = append(errs, pathErr("getflags", t.path, err))
+	}
+	if t.expect.Attrs.Has(merkle.AttrXattrs) {
+		x, err := l.xr.fd(fd)
+		out.xattrs = x
+		errs = append(errs, pathErr("xattrs", t.path, err))
+	}
+	return errors.Join(errs...)
+}
+
+// readNames returns the names in the directory, sorted.
+func (l *lister) readNames(fd int) ([]string, error) {
+	names := l.names[:0]
+	for {
+		n, err := unix.Getdents(fd, l.buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(l.buf[:n], -1, names)
+	}
+	l.names = names[:0]
+	out := slices.Clone(names)
+	slices.Sort(out)
+	return out, nil
+}
+
+// child lstat's name in directory t and decides what is left to do for it.
+// rec holds t's recorded children not yet passed, in name order.
+func (l *lister) child(dirfd int, t *dirTask, name string, rec *[]merkle.Entry) (child, bool) {
+	path := merkle.Join(t.path, name)
+	attrs, excluded := l.opts.filter(path)
+	if excluded {
+		return child{}, false
+	}
+	e := &merkle.Entry{Path: path, Attrs: attrs}
+	c := child{e: e}
+	var st unix.Stat_t
+	err := l.opts.fault("lstat", path)
+	if err == nil {
+		err = unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	if gone(err) {
+		return child{}, false
+	}
+	if err != nil {
+		c.err = pathErr("lstat", path, err)
+		return c, true
+	}
+	fillStat(e, &st)
+	old := cached(rec, name)
+	switch e.Type {
+	case merkle.TypeDir:
+		if t.rootDev == e.Dev || l.opts.CrossFilesystems {
+			c.task = &dirTask{path: path, expect: *e, rootDev: t.rootDev, descend: true, idx: -1, done: make(chan struct{})}
+		} else {
+			c.task = &dirTask{path: path, expect: *e, rootDev: t.rootDev, idx: -1, done: make(chan struct{})}
+		}
+	case merkle.TypeFile:
+		l.file(&c, old)
+	case merkle.TypeSymlink:
+		if old != nil && sameFile(old, &st) && old.Err == "" {
+			e.Target, e.Xattrs = old.Target, old.Xattrs
+			break
+		}
+		e.Target, err = readlinkat(dirfd, name)
+		c.err = errors.Join(pathErr("readlink", path, err), l.pathXattrs(e))
+	default:
+		if old != nil && sameFile(old, &st) && old.Err == "" {
+			e.Xattrs = old.Xattrs
+			break
+		}
+		c.err = l.pathXattrs(e)
+	}
+	return c, true
+}
+
+// file decides whether a regular file must be opened, using the stat cache.
+func (l *lister) file(c *child, old *merkle.Entry) {
+	e := c.e
+	content := e.Attrs.Has(merkle.AttrContent)
+	switch {
+	case !content:
+		e.HashState = merkle.HashNone
+	case l.opts.MaxHashSize > 0 && e.Size > l.opts.MaxHashSize:
+		e.HashState = merkle.HashSkipped
+	default:
+		c.hash = true
+	}
+	if old != nil && cacheHit(old, e, content) {
+		e.Hash, e.HashState, e.HashedAt = old.Hash, old.HashState, old.HashedAt
+		e.Xattrs, e.Flags, e.HasFlags = old.Xattrs, old.Flags, old.HasFlags
+		c.hash = false
+		if l.opts.Stats != nil {
+			l.opts.Stats.CacheHits.Add(1)
+		}
+		return
+	}
+	c.job = c.hash || e.Attrs&(merkle.AttrFlags|merkle.AttrXattrs) != 0
+}
+
+// racyWindow is how close to the moment of hashing a file's mtime or ctime
+// may be before its recorded hash is not trusted: the kernel stamps files
+// from a coarse clock, so a write just after the hash can carry a time
+// before it.
+const racyWindow = int64(1e9)
+
+// cacheHit reports whether the recorded entry old may stand for e without
+// reading the file.
+func cacheHit(old, e *merkle.Entry, content bool) bool {
+	if old.Type != merkle.TypeFile || old.Err != "" || old.Attrs != e.Attrs ||
+		old.Dev != e.Dev || old.Inode != e.Inode || old.Size != e.Size ||
+		old.Mtime != e.Mtime || old.Ctime != e.Ctime {
+		return false
+	}
+	if !content {
+		return true
+	}
+	if old.HashState != merkle.HashOK && old.HashState != merkle.HashSkipped {
+		return false
+	}
+	if e.HashState == merkle.HashSkipped || old.HashState == merkle.HashSkipped {
+		return e.HashState == old.HashState
+	}
+	return max(old.Mtime, old.Ctime) < old.HashedAt-racyWindow
+}
+
+// cached finds name among the recorded entries, dropping those before it.
+func cached(rec *[]merkle.Entry, name string) *merkle.Entry {
+	r := *rec
+	for len(r) > 0 {
+		n := r[0].Name()
+		if n > name {
+			break
+		}
+		if n == name {
+			*rec = r[1:]
+			return &r[0]
+		}
+		r = r[1:]
+	}
+	*rec = r
+	return nil
+}
+
+// pathXattrs reads the extended attributes of a symlink or special file,
+// which are never opened.
+func (l *lister) pathXattrs(e *merkle.Entry) error {
+	if !e.Attrs.Has(merkle.AttrXattrs) {
+		return nil
+	}
+	x, err := l.xr.path(e.Path)
+	e.Xattrs = x
+	if gone(err) {
+		return nil
+	}
+	return pathErr("xattrs", e.Path, err)
+}
+
+// unlisted marks err as the failure to read a directory's contents.
+func unlisted(err error) error { return fmt.Errorf("%w: %w", ErrUnlisted, err) }

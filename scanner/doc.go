@@ -1,0 +1,36 @@
+// Package scanner walks directory trees and produces one [merkle.Entry] per
+// path, in [merkle.ComparePaths] order, with every attribute vigil records and
+// the BLAKE3-256 of each regular file's content.
+//
+// Directory listing and hashing run in bounded worker pools; [Scan] calls its
+// visit function from one goroutine, in order, and returns when the walk is
+// done. Memory is bounded by the worker queues, the tree depth and directory
+// fan-out, never by the number of files.
+//
+// Files are opened with O_RDONLY|O_NOFOLLOW|O_NOATIME|O_NONBLOCK|O_CLOEXEC
+// relative to the directory that listed them, the handle is checked to be the
+// entry that was lstat'ed, hashed, and checked again afterwards; a file that
+// keeps changing while it is read is recorded as unstable. FIFOs, sockets and
+// devices are never opened, symlinks are never followed (directories are
+// opened with RESOLVE_NO_SYMLINKS), and other filesystems are not entered
+// unless [Options.CrossFilesystems] says so.
+//
+// With [Options.Cache], a regular file whose device, inode, size, mtime and
+// ctime equal the recorded ones is not read again (git's stat cache), unless
+// its recorded mtime or ctime was not older than the moment its hash was taken
+// (git's racy-clean rule), in which case it is hashed again.
+//
+// # Errors
+//
+// A path that vanishes between listing and opening is gone, not an error.
+// Every other failure is recorded on the entry ([merkle.Entry.Err]), passed
+// to [Options.OnError], counted, and the walk goes on. A directory that cannot
+// be listed is recorded with its error and no children.
+//
+// # Caveats
+//
+// An entry swapped for a device node between its lstat and its open could
+// still be opened (O_NONBLOCK keeps FIFOs from blocking; the fstat check then
+// refuses to read it). Inode flags are read with FS_IOC_GETFLAGS on the open
+// file or directory; symlinks and special files have none.
+package scanner

@@ -1,0 +1,15 @@
+package scanner
+
+import "errors"
+
+var (
+	// ErrChanged means an entry was replaced by another between its listing
+	// and its opening.
+	ErrChanged = errors.New("changed during scan")
+	// ErrSymlinkPath means a root's path goes through a symbolic link, which
+	// the scanner does not follow.
+	ErrSymlinkPath = errors.New("path goes through a symbolic link")
+	// ErrUnlisted marks the error of a directory (or root) whose contents
+	// could not be read: what lies below it is unknown, not gone.
+	ErrUnlisted = errors.New("contents not readable")
+)

@@ -1,0 +1,90 @@
+package scanner
+
+import (
+	"runtime"
+	"sync/atomic"
+
+	"vigil/merkle"
+)
+
+// Options configure a scan. The zero value scans everything with default
+// worker counts and no stat cache.
+type Options struct {
+	// HashWorkers is the number of goroutines that open and hash files;
+	// 0 means [DefaultHashWorkers].
+	HashWorkers int
+	// DirWorkers is the number of goroutines that list directories ahead of
+	// the walk; 0 means [DefaultDirWorkers].
+	DirWorkers int
+	// Filter returns the attributes monitored at path, or excluded true to
+	// leave path and its subtree out. nil monitors everything everywhere.
+	Filter func(path string) (attrs merkle.Attr, excluded bool)
+	// CrossFilesystems lets the walk descend into directories on another
+	// device than their root's. Such directories are recorded either way.
+	CrossFilesystems bool
+	// MaxHashSize, if positive, is the largest file size hashed; larger files
+	// are recorded as [merkle.HashSkipped].
+	MaxHashSize int64
+	// Cache holds the previous baseline for the stat cache; nil hashes every
+	// file.
+	Cache Cache
+	// Ancestors makes the scan also record the directories above each root,
+	// up to "/", with their type, mode, owner and inode, so that the result
+	// is one tree from "/".
+	Ancestors bool
+	// OnError is called with every per-path error (from the visit goroutine);
+	// a non-nil return stops the scan with that error. nil keeps going.
+	OnError func(path string, err error) error
+	// Fault, if set, is called before each system call the scanner makes on
+	// a path: op is "lstat", "opendir", "open" or "read". A non-nil error is
+	// used as if the call had failed. It exists to inject faults in tests.
+	Fault func(op, path string) error
+	// Stats, if set, is updated while the scan runs, so that a caller can
+	// show progress.
+	Stats *Stats
+}
+
+// Cache gives the scanner the recorded entries of a directory.
+type Cache interface {
+	// Children returns the recorded entries directly inside dir, in name
+	// order (none if dir was not recorded).
+	Children(dir string) ([]merkle.Entry, error)
+}
+
+// Stats counts what a scan did. Its fields are updated atomically while the
+// scan runs.
+type Stats struct {
+	Entries   atomic.Int64 // entries visited
+	Hashed    atomic.Int64 // files read and hashed
+	Bytes     atomic.Int64 // bytes hashed
+	CacheHits atomic.Int64 // files whose hash came from the cache
+	Errors    atomic.Int64 // per-path errors
+}
+
+// DefaultHashWorkers returns the default number of hash workers: two per CPU
+// (at least 4), so that reads are in flight while other workers hash; cold
+// caches gain most from that.
+func DefaultHashWorkers() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
+
+// DefaultDirWorkers returns the default number of directory listers.
+func DefaultDirWorkers() int { return max(2, runtime.GOMAXPROCS(0)) }
+
+// ancestorAttrs are what is attested of the directories above a root: their
+// mtime, ctime, size and link count move with unrelated siblings.
+const ancestorAttrs = merkle.AttrType | merkle.AttrMode | merkle.AttrUID |
+	merkle.AttrGID | merkle.AttrInode | merkle.AttrTarget
+
+func (o *Options) filter(path string) (merkle.Attr, bool) {
+	if o.Filter == nil {
+		return merkle.AttrAll, false
+	}
+	a, ex := o.Filter(path)
+	return a | merkle.AttrType, ex
+}
+
+func (o *Options) fault(op, path string) error {
+	if o.Fault == nil {
+		return nil
+	}
+	return o.Fault(op, path)
+}

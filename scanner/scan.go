@@ -1,0 +1,372 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+
+	"vigil/merkle"
+)
+
+// Queue sizes. outQueue bounds the window of entries between the walk and the
+// visitor (the reorder buffer); hashQueue bounds files waiting for a worker;
+// prefetch bounds directory listings done ahead of the walk.
+const (
+	outQueue  = 4096
+	hashQueue = 512
+	prefetch  = 256
+)
+
+// item is one entry on its way to the visitor, in order. If j is set, the
+// entry is complete once j.done is closed.
+type item struct {
+	e   *merkle.Entry
+	err error
+	j   *job
+}
+
+// failed is an item for a path that yields no entry, only an error.
+func failed(err error) item { return item{err: err} }
+
+// Scan walks roots (absolute, clean paths) and calls visit once per entry in
+// [merkle.ComparePaths] order, from the calling goroutine. Roots that lie
+// inside another root are scanned once; excluded roots not at all. A root
+// that does not exist produces no entry and no error.
+//
+// visit owns each entry passed to it. Scan returns the first error from
+// visit, from [Options.OnError], or from ctx.
+func Scan(ctx context.Context, roots []string, opts Options, visit func(*merkle.Entry) error) error {
+	roots, err := normalizeRoots(roots)
+	if err != nil {
+		return err
+	}
+	hashN := cmpOr(opts.HashWorkers, DefaultHashWorkers())
+	dirN := cmpOr(opts.DirWorkers, DefaultDirWorkers())
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	s := newSched(prefetch)
+	stop := context.AfterFunc(gctx, s.close)
+	defer stop()
+	out := make(chan item, outQueue)
+	jobs := make(chan *job, hashQueue)
+	for range dirN {
+		g.Go(func() error {
+			l := newLister(&opts, s)
+			for t := s.next(); t != nil; t = s.next() {
+				t.result = l.list(t)
+				close(t.done)
+			}
+			return nil
+		})
+	}
+	for range hashN {
+		g.Go(func() error {
+			h := newHasher(&opts)
+			for j := range jobs {
+				h.do(j)
+			}
+			return nil
+		})
+	}
+	w := &walker{opts: &opts, sched: s, out: out, jobs: jobs, self: newLister(&opts, s)}
+	g.Go(func() error {
+		defer close(out)
+		defer close(jobs)
+		defer s.close()
+		return w.walk(gctx, roots)
+	})
+	verr := consume(gctx, &opts, out, visit)
+	if verr != nil {
+		cancel()
+	}
+	gerr := g.Wait()
+	if verr != nil {
+		return verr
+	}
+	if gerr != nil {
+		return gerr
+	}
+	return ctx.Err()
+}
+
+func cmpOr(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// consume hands the walk's items to visit in order, waiting for pending
+// files.
+func consume(ctx context.Context, opts *Options, out <-chan item, visit func(*merkle.Entry) error) error {
+	for it := range out {
+		err := it.err
+		if it.e == nil {
+			if opts.Stats != nil {
+				opts.Stats.Errors.Add(1)
+			}
+			if opts.OnError != nil {
+				if err := opts.OnError(errPath(err), err); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if it.j != nil {
+			select {
+			case <-it.j.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if it.j.gone {
+				continue
+			}
+			err = errors.Join(err, it.j.err)
+		}
+		if err != nil {
+			it.e.Err = err.Error()
+			if opts.Stats != nil {
+				opts.Stats.Errors.Add(1)
+			}
+			if opts.OnError != nil {
+				if err := opts.OnError(it.e.Path, err); err != nil {
+					return err
+				}
+			}
+		}
+		if opts.Stats != nil {
+			opts.Stats.Entries.Add(1)
+		}
+		if err := visit(it.e); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// normalizeRoots checks, sorts and de-nests roots.
+func normalizeRoots(roots []string) ([]string, error) {
+	rs := slices.Clone(roots)
+	for _, r := range rs {
+		if !merkle.ValidPath(r) {
+			return nil, fmt.Errorf("root %q: %w", r, merkle.ErrNotAbs)
+		}
+	}
+	slices.SortFunc(rs, merkle.ComparePaths)
+	out := rs[:0]
+	for _, r := range rs {
+		if len(out) > 0 && merkle.Within(r, out[len(out)-1]) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// walker produces items in order: it walks directories depth first, in name
+// order, using listings the listers made ahead of it.
+type walker struct {
+	opts    *Options
+	sched   *sched
+	out     chan<- item
+	jobs    chan<- *job
+	self    *lister // for listings the walk needs before any lister took them
+	emitted []string
+}
+
+func (w *walker) walk(ctx context.Context, roots []string) error {
+	for _, r := range roots {
+		if err := w.root(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// root walks one root, after the ancestors not yet recorded if asked to.
+func (w *walker) root(ctx context.Context, root string) error {
+	if _, ex := w.opts.filter(root); ex {
+		return nil
+	}
+	if w.opts.Ancestors {
+		ok, err := w.ancestors(ctx, root)
+		if !ok || err != nil {
+			return err
+		}
+	}
+	attrs, _ := w.opts.filter(root)
+	e, err := lstatPath(w.opts, root, attrs)
+	if gone(err) {
+		return nil
+	}
+	if errors.Is(err, unix.ELOOP) {
+		err = pathErr("lstat", root, ErrSymlinkPath)
+	}
+	if err != nil {
+		return w.send(ctx, failed(unlisted(err)))
+	}
+	return w.entry(ctx, e, e.Dev)
+}
+
+// ancestors records the directories above root not recorded yet. ok is
+// false if root cannot be reached without following a symlink.
+func (w *walker) ancestors(ctx context.Context, root string) (ok bool, err error) {
+	var chain []string
+	for p := merkle.Parent(root); p != ""; p = merkle.Parent(p) {
+		chain = append(chain, p)
+	}
+	slices.Reverse(chain)
+	for i, p := range chain {
+		if i < len(w.emitted) && w.emitted[i] == p {
+			continue
+		}
+		w.emitted = append(w.emitted[:i], p)
+		e, err := lstatPath(w.opts, p, ancestorAttrs)
+		if gone(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, w.send(ctx, failed(err))
+		}
+		if err == nil && e.Type == merkle.TypeSymlink {
+			e.Target, err = readlinkat(unix.AT_FDCWD, p)
+			err = pathErr("readlink", p, err)
+		}
+		if err := w.send(ctx, item{e: e, err: err}); err != nil {
+			return false, err
+		}
+		if e.Type != merkle.TypeDir {
+			return false, w.send(ctx, failed(pathErr("lstat", root, ErrSymlinkPath)))
+		}
+	}
+	w.emitted = w.emitted[:len(chain)]
+	return true, nil
+}
+
+// lstatPath lstat's a path without following symlinks anywhere in it.
+func lstatPath(opts *Options, path string, attrs merkle.Attr) (*merkle.Entry, error) {
+	e := &merkle.Entry{Path: path, Attrs: attrs | merkle.AttrType}
+	if err := opts.fault("lstat", path); err != nil {
+		return e, pathErr("lstat", path, err)
+	}
+	var st unix.Stat_t
+	var err error
+	if path == "/" {
+		err = unix.Lstat("/", &st)
+	} else {
+		var fd int
+		fd, err = openBeneath(merkle.Parent(path), unix.O_PATH|unix.O_DIRECTORY)
+		if err == nil {
+			err = unix.Fstatat(fd, e.Name(), &st, unix.AT_SYMLINK_NOFOLLOW)
+			unix.Close(fd)
+		}
+	}
+	if err != nil {
+		return e, pathErr("lstat", path, err)
+	}
+	fillStat(e, &st)
+	return e, nil
+}
+
+// entry emits a root entry and, for a directory, its subtree.
+func (w *walker) entry(ctx context.Context, e *merkle.Entry, dev uint64) error {
+	switch e.Type {
+	case merkle.TypeDir:
+		t := &dirTask{path: e.Path, expect: *e, rootDev: dev, descend: true, idx: -1, done: make(chan struct{})}
+		return w.dir(ctx, e, t)
+	case merkle.TypeFile:
+		c := child{e: e}
+		w.self.file(&c, nil)
+		return w.emit(ctx, c)
+	case merkle.TypeSymlink:
+		var err error
+		e.Target, err = readlinkat(unix.AT_FDCWD, e.Path)
+		return w.send(ctx, item{e: e, err: errors.Join(pathErr("readlink", e.Path, err), w.self.pathXattrs(e))})
+	}
+	return w.send(ctx, item{e: e, err: w.self.pathXattrs(e)})
+}
+
+// dir emits directory e, then its children in order.
+func (w *walker) dir(ctx context.Context, e *merkle.Entry, t *dirTask) error {
+	l, err := w.await(ctx, t)
+	if err != nil {
+		return err
+	}
+	if l.gone {
+		return nil
+	}
+	if l.self.Ino != 0 && !sameFile(e, &l.self) {
+		fillStat(e, &l.self) // changed since it was listed: record what was read
+	}
+	e.Xattrs, e.Flags, e.HasFlags = l.xattrs, l.flags, l.hasFl
+	if err := w.send(ctx, item{e: e, err: l.err}); err != nil {
+		return err
+	}
+	for _, c := range l.kids {
+		var err error
+		if c.task != nil && c.err == nil {
+			err = w.dir(ctx, c.e, c.task)
+		} else {
+			err = w.emit(ctx, c)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emit sends a non-directory child, queueing its file job first if it has
+// one.
+func (w *walker) emit(ctx context.Context, c child) error {
+	if !c.job || c.err != nil {
+		return w.send(ctx, item{e: c.e, err: c.err})
+	}
+	j := &job{e: c.e, hash: c.hash, done: make(chan struct{})}
+	select {
+	case w.jobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return w.send(ctx, item{e: c.e, j: j})
+}
+
+func (w *walker) send(ctx context.Context, it item) error {
+	select {
+	case w.out <- it:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// await returns t's listing, listing it here if no lister has started.
+func (w *walker) await(ctx context.Context, t *dirTask) (*listing, error) {
+	if w.sched.claim(t) {
+		return w.self.list(t), nil
+	}
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if t.token {
+		w.sched.release()
+	}
+	return t.result, nil
+}
+
+// errPath returns the path an error is about.
+func errPath(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Path
+	}
+	return ""
+}

@@ -1,0 +1,126 @@
+package scanner
+
+import (
+	"container/heap"
+	"sync"
+
+	"vigil/merkle"
+)
+
+// A dirTask is a directory to list. Listers take pending tasks in walk order
+// (the smallest path first), so they run ahead of the walk exactly where the
+// walk goes next.
+type dirTask struct {
+	path    string
+	expect  merkle.Entry // the lstat'ed entry: identity to check, attrs to read
+	rootDev uint64
+	descend bool // list children (false: only the directory's own metadata)
+
+	idx    int // position in the heap, -1 when not in it
+	state  uint8
+	token  bool // holds a prefetch token until consumed
+	done   chan struct{}
+	result *listing
+}
+
+const (
+	taskPending uint8 = iota
+	taskRunning
+)
+
+type taskHeap []*dirTask
+
+func (h taskHeap) Len() int           { return len(h) }
+func (h taskHeap) Less(i, j int) bool { return merkle.ComparePaths(h[i].path, h[j].path) < 0 }
+func (h taskHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = i, j
+}
+func (h *taskHeap) Push(x any) {
+	t := x.(*dirTask)
+	t.idx = len(*h)
+	*h = append(*h, t)
+}
+func (h *taskHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	t.idx = -1
+	return t
+}
+
+// sched hands pending directory tasks to listers. tokens bound how many
+// listings may wait, done, for the walk to consume them.
+type sched struct {
+	mu     sync.Mutex
+	cond   sync.Cond
+	heap   taskHeap
+	tokens int
+	closed bool
+}
+
+func newSched(tokens int) *sched {
+	s := &sched{tokens: tokens}
+	s.cond.L = &s.mu
+	return s
+}
+
+func (s *sched) push(ts []*dirTask) {
+	if len(ts) == 0 {
+		return
+	}
+	s.mu.Lock()
+	for _, t := range ts {
+		heap.Push(&s.heap, t)
+	}
+	s.mu.Unlock()
+	s.cond.Broadcast()
+}
+
+// next blocks until a task and a token are free, and returns the task; nil
+// once closed.
+func (s *sched) next() *dirTask {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for !s.closed && (s.tokens == 0 || len(s.heap) == 0) {
+		s.cond.Wait()
+	}
+	if s.closed {
+		return nil
+	}
+	t := heap.Pop(&s.heap).(*dirTask)
+	t.state = taskRunning
+	t.token = true
+	s.tokens--
+	return t
+}
+
+// claim takes t away from the listers if none has started it.
+func (s *sched) claim(t *dirTask) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.state != taskPending {
+		return false
+	}
+	if t.idx >= 0 {
+		heap.Remove(&s.heap, t.idx)
+	}
+	t.state = taskRunning
+	return true
+}
+
+// release gives back the token of a consumed listing.
+func (s *sched) release() {
+	s.mu.Lock()
+	s.tokens++
+	s.mu.Unlock()
+	s.cond.Signal()
+}
+
+func (s *sched) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cond.Broadcast()
+}

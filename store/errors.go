@@ -1,0 +1,20 @@
+package store
+
+import "errors"
+
+var (
+	// ErrCorrupt means a stored record or key could not be decoded.
+	ErrCorrupt = errors.New("corrupt record")
+	// ErrNoBaseline means the database holds no (complete) baseline.
+	ErrNoBaseline = errors.New("no baseline")
+	// ErrSchema means the database was written by a newer vigil.
+	ErrSchema = errors.New("unsupported database schema")
+	// ErrLocked means another process has the database open for writing.
+	ErrLocked = errors.New("database is in use by another process")
+	// ErrNotFound means a baseline or path is not in the database.
+	ErrNotFound = errors.New("not found")
+)
+
+// ErrTampered means a baseline's records do not hash to its recorded node
+// or root hashes: it was modified outside vigil or damaged.
+var ErrTampered = errors.New("baseline does not match its root hash")

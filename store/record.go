@@ -1,0 +1,178 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"vigil/merkle"
+)
+
+// recordVersion is the first byte of every stored entry.
+const recordVersion = 1
+
+// Record flag bits.
+const (
+	recHasFlags = 1 << iota
+	recHash
+	recNode
+	recTarget
+	recXattrs
+	recErr
+)
+
+// appendRecord appends the stored form of e (without its path, which is the
+// key) and, for a directory, its node hash.
+func appendRecord(b []byte, e *merkle.Entry, node *merkle.Hash) []byte {
+	var fl byte
+	if e.HasFlags {
+		fl |= recHasFlags
+	}
+	if e.HashState == merkle.HashOK {
+		fl |= recHash
+	}
+	if node != nil {
+		fl |= recNode
+	}
+	if e.Target != "" {
+		fl |= recTarget
+	}
+	if len(e.Xattrs) > 0 {
+		fl |= recXattrs
+	}
+	if e.Err != "" {
+		fl |= recErr
+	}
+	b = append(b, recordVersion, fl, byte(e.Type), byte(e.HashState))
+	for _, v := range [...]uint64{uint64(e.Attrs), uint64(e.Perm), uint64(e.UID), uint64(e.GID),
+		uint64(e.Size), uint64(e.Mtime), uint64(e.Ctime), e.Inode, e.Nlink, e.Dev, e.Rdev,
+		uint64(e.Flags), uint64(e.HashedAt)} {
+		b = binary.AppendUvarint(b, v)
+	}
+	if fl&recHash != 0 {
+		b = append(b, e.Hash[:]...)
+	}
+	if fl&recNode != 0 {
+		b = append(b, node[:]...)
+	}
+	if fl&recTarget != 0 {
+		b = appendString(b, e.Target)
+	}
+	if fl&recXattrs != 0 {
+		b = binary.AppendUvarint(b, uint64(len(e.Xattrs)))
+		for _, x := range e.Xattrs {
+			b = appendString(b, x.Name)
+			b = appendString(b, string(x.Value))
+		}
+	}
+	if fl&recErr != 0 {
+		b = appendString(b, e.Err)
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decoder reads a record, remembering the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: bad %s", ErrCorrupt, what)
+	}
+}
+
+func (d *decoder) byte(what string) byte {
+	if d.err != nil || len(d.b) < 1 {
+		d.fail(what)
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes(n uint64, what string) []byte {
+	if d.err != nil || uint64(len(d.b)) < n {
+		d.fail(what)
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string(what string) string {
+	return string(d.bytes(d.uvarint(what), what))
+}
+
+// decodeRecord decodes a stored entry for path, returning its node hash
+// (zero unless it is a directory). The entry does not share memory with b.
+func decodeRecord(path string, b []byte) (*merkle.Entry, merkle.Hash, error) {
+	d := decoder{b: b}
+	var node merkle.Hash
+	if v := d.byte("version"); d.err == nil && v != recordVersion {
+		return nil, node, fmt.Errorf("%w: record version %d", ErrCorrupt, v)
+	}
+	fl := d.byte("flags")
+	e := &merkle.Entry{Path: path, Type: merkle.Type(d.byte("type")), HashState: merkle.HashState(d.byte("hash state"))}
+	var v [13]uint64
+	for i := range v {
+		v[i] = d.uvarint("field")
+	}
+	e.Attrs, e.Perm, e.UID, e.GID = merkle.Attr(v[0]), uint32(v[1]), uint32(v[2]), uint32(v[3])
+	e.Size, e.Mtime, e.Ctime = int64(v[4]), int64(v[5]), int64(v[6])
+	e.Inode, e.Nlink, e.Dev, e.Rdev = v[7], v[8], v[9], v[10]
+	e.Flags, e.HashedAt, e.HasFlags = uint32(v[11]), int64(v[12]), fl&recHasFlags != 0
+	if fl&recHash != 0 {
+		copy(e.Hash[:], d.bytes(32, "hash"))
+	}
+	if fl&recNode != 0 {
+		copy(node[:], d.bytes(32, "node hash"))
+	}
+	if fl&recTarget != 0 {
+		e.Target = d.string("target")
+	}
+	if fl&recXattrs != 0 {
+		n := d.uvarint("xattr count")
+		if n > uint64(len(d.b)) {
+			d.fail("xattr count")
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			name := d.string("xattr name")
+			e.Xattrs = append(e.Xattrs, merkle.Xattr{Name: name, Value: []byte(d.string("xattr value"))})
+		}
+	}
+	if fl&recErr != 0 {
+		e.Err = d.string("error")
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("trailing bytes")
+	}
+	if d.err == nil && (e.Type > merkle.TypeBlockDev || e.HashState > merkle.HashFailed || fl >= recErr<<1 ||
+		e.Attrs&^merkle.AttrAll != 0 || v[1] > 0o7777 || v[2] > 1<<32-1 || v[3] > 1<<32-1 || v[11] > 1<<32-1) {
+		d.fail("field value")
+	}
+	if d.err != nil {
+		return nil, node, d.err
+	}
+	return e, node, nil
+}

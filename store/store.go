@@ -1,0 +1,128 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the database layout this package reads and writes.
+const SchemaVersion = 1
+
+var (
+	bucketMeta      = []byte("meta")
+	bucketBaselines = []byte("baselines")
+	keySchema       = []byte("schema")
+	keyCurrent      = []byte("current")
+	keyInfo         = []byte("info")
+	bucketEntries   = []byte("entries")
+)
+
+// Options configure [Open]. The zero value opens for writing, waiting up to
+// one second for another process to let go of the file.
+type Options struct {
+	// ReadOnly opens the database for reading only; several readers may
+	// share it. A missing file is an error.
+	ReadOnly bool
+	// Timeout is how long to wait for the file lock; 0 means one second.
+	Timeout time.Duration
+	// OpenFile, if set, replaces os.OpenFile (to inject faults in tests).
+	OpenFile func(string, int, os.FileMode) (*os.File, error)
+}
+
+// DB is an open vigil database.
+type DB struct {
+	bolt *bolt.DB
+	path string
+}
+
+// Open opens (creating it unless read-only) the database at path and checks
+// its schema version.
+func Open(path string, opts Options) (*DB, error) {
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, err
+		}
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      timeout,
+		ReadOnly:     opts.ReadOnly,
+		FreelistType: bolt.FreelistMapType,
+		OpenFile:     opts.OpenFile,
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrLocked}
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
+	}
+	db := &DB{bolt: b, path: path}
+	if err := db.init(opts.ReadOnly); err != nil {
+		b.Close()
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return db, nil
+}
+
+// init creates the top-level buckets and checks the schema version.
+func (db *DB) init(readOnly bool) error {
+	check := func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		if m == nil || tx.Bucket(bucketBaselines) == nil {
+			if readOnly {
+				return ErrNoBaseline
+			}
+			return errNotInitialized
+		}
+		v := m.Get(keySchema)
+		if len(v) != 4 {
+			return fmt.Errorf("%w: schema key", ErrCorrupt)
+		}
+		if s := binary.BigEndian.Uint32(v); s != SchemaVersion {
+			return fmt.Errorf("%w: version %d, this vigil reads %d", ErrSchema, s, SchemaVersion)
+		}
+		return nil
+	}
+	err := db.bolt.View(check)
+	if !errors.Is(err, errNotInitialized) {
+		return err
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		m, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketBaselines); err != nil {
+			return err
+		}
+		if m.Get(keySchema) == nil {
+			return m.Put(keySchema, binary.BigEndian.AppendUint32(nil, SchemaVersion))
+		}
+		return check(tx)
+	})
+}
+
+var errNotInitialized = errors.New("not initialized")
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Close closes the database.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+// Size returns the size of the database file in bytes.
+func (db *DB) Size() (int64, error) {
+	var n int64
+	err := db.bolt.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	return n, err
+}

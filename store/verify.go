@@ -1,0 +1,124 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"vigil/merkle"
+)
+
+// Verifier recomputes the Merkle tree of nodes read from a baseline, in path
+// order, and compares every directory hash and the root with what the
+// baseline recorded. Feed it what an [Iter] returns.
+type Verifier struct {
+	info   Info
+	b      *merkle.Builder
+	root   string
+	want   merkle.Hash // stored hash of the current subtree's root
+	stored map[*merkle.Entry]merkle.Hash
+	all    bool
+	bad    []error
+}
+
+// NewVerifier returns a Verifier for baseline info; whole says the nodes
+// will be the whole baseline, so the root is checked against info.Root too.
+func NewVerifier(info Info, whole bool) *Verifier {
+	return &Verifier{info: info, all: whole, stored: map[*merkle.Entry]merkle.Hash{}}
+}
+
+// Add takes the next node.
+func (v *Verifier) Add(n merkle.Node) error {
+	if v.b == nil || !merkle.Within(n.Entry.Path, v.root) {
+		v.finishSubtree()
+		v.b = merkle.NewBuilder(v.check)
+		v.root, v.want = n.Entry.Path, n.Hash
+	}
+	if n.Entry.Type == merkle.TypeDir {
+		v.stored[n.Entry] = n.Hash
+	}
+	if err := v.b.Add(n.Entry); err != nil {
+		v.bad = append(v.bad, err)
+		v.b = nil
+	}
+	return nil
+}
+
+func (v *Verifier) check(n merkle.Node) error {
+	if n.Entry.Type != merkle.TypeDir {
+		return nil
+	}
+	if want := v.stored[n.Entry]; want != n.Hash {
+		v.bad = append(v.bad, fmt.Errorf("%s: %w: directory hash", n.Entry.Path, ErrTampered))
+	}
+	delete(v.stored, n.Entry)
+	return nil
+}
+
+func (v *Verifier) finishSubtree() {
+	if v.b == nil {
+		return
+	}
+	got, err := v.b.Finish()
+	switch {
+	case err != nil:
+		v.bad = append(v.bad, err)
+	case got != v.want:
+		v.bad = append(v.bad, fmt.Errorf("%s: %w: subtree hash", v.root, ErrTampered))
+	case v.all && got != merkle.Hash(v.info.Root):
+		v.bad = append(v.bad, fmt.Errorf("baseline %d: %w", v.info.ID, ErrTampered))
+	}
+	v.b = nil
+}
+
+// Finish returns every mismatch found, joined; nil if the baseline is
+// intact.
+func (v *Verifier) Finish() error {
+	v.finishSubtree()
+	if v.all && len(v.bad) == 0 && v.root != "/" && v.info.Root != (RootHash{}) {
+		v.bad = append(v.bad, fmt.Errorf("baseline %d: %w: no root entry", v.info.ID, ErrTampered))
+	}
+	return errors.Join(v.bad...)
+}
+
+// Verify reads the whole baseline and checks it against its hashes.
+func (b *Baseline) Verify() error {
+	v := NewVerifier(b.info, true)
+	it := b.Iter()
+	for {
+		n, err := it.Next()
+		if err != nil {
+			return err
+		}
+		if n.Entry == nil {
+			return v.Finish()
+		}
+		v.Add(n)
+	}
+}
+
+// Check runs bbolt's own consistency check and verifies every complete
+// baseline. It returns every problem found, joined.
+func (db *DB) Check() error {
+	var errs []error
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return nil
+	})
+	errs = append(errs, err)
+	infos, err := db.Baselines()
+	errs = append(errs, err)
+	for _, in := range infos {
+		b, err := db.Baseline(in.ID)
+		if err == nil {
+			err = b.Verify()
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("baseline %d: %w", in.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
