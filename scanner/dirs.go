@@ -4,14 +4,31 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"vigil/merkle"
 )
 
+// dirFD is an open directory shared by the jobs that open files in it; the
+// last release closes it.
+type dirFD struct {
+	fd   int
+	refs atomic.Int32
+}
+
+func (d *dirFD) hold() { d.refs.Add(1) }
+
+func (d *dirFD) release() {
+	if d.refs.Add(-1) == 0 {
+		unix.Close(d.fd)
+	}
+}
+
 // listing is what a lister found in a directory.
 type listing struct {
+	dir    *dirFD // still open if some child is a file job; the walk holds one reference
 	self   unix.Stat_t // fstat of the opened directory
 	xattrs []merkle.Xattr
 	flags  uint32
@@ -84,7 +101,15 @@ func (l *lister) list(t *dirTask) *listing {
 		}
 		return out
 	}
-	defer unix.Close(fd)
+	keep := false
+	defer func() {
+		if keep {
+			out.dir = &dirFD{fd: fd}
+			out.dir.refs.Store(1)
+		} else {
+			unix.Close(fd)
+		}
+	}()
 	if err := unix.Fstat(fd, &out.self); err != nil {
 		out.err = unlisted(pathErr("fstat", t.path, err))
 		return out
@@ -114,6 +139,7 @@ func (l *lister) list(t *dirTask) *listing {
 		if c.task != nil {
 			tasks = append(tasks, c.task)
 		}
+		keep = keep || c.job
 		out.kids = append(out.kids, c)
 	}
 	l.sched.push(tasks)

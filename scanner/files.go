@@ -14,6 +14,7 @@ import (
 // and, if hash is set, to hash its content.
 type job struct {
 	e    *merkle.Entry
+	dir  *dirFD // the directory to open e's name in; nil to open e.Path
 	hash bool
 	gone bool
 	err  error
@@ -48,7 +49,7 @@ func (h *hasher) do(j *job) {
 		h.fail(j, pathErr("open", e.Path, err))
 		return
 	}
-	fd, err := openBeneath(e.Path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
+	fd, err := h.open(j)
 	if gone(err) {
 		j.gone = true
 		return
@@ -86,6 +87,31 @@ func (h *hasher) do(j *job) {
 		errs = append(errs, h.hashFile(fd, e, &st))
 	}
 	j.err = errors.Join(errs...)
+}
+
+// fileFlags open a file to read: never block on a FIFO swapped in, never
+// make a terminal ours, never follow a symlink.
+const fileFlags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+
+// open opens j's file relative to its listed directory (or, for a root, by
+// its path, refusing symlinks anywhere in it) and releases the directory.
+func (h *hasher) open(j *job) (int, error) {
+	if j.dir == nil {
+		return openBeneath(j.e.Path, fileFlags)
+	}
+	defer j.dir.release()
+	name := j.e.Name()
+	for {
+		fd, err := unix.Openat(j.dir.fd, name, fileFlags|unix.O_NOATIME, 0)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EPERM):
+			// O_NOATIME needs ownership or CAP_FOWNER.
+			fd, err = unix.Openat(j.dir.fd, name, fileFlags, 0)
+		}
+		return fd, err
+	}
 }
 
 // pathMeta reads what can be read of a non-regular file found where a
@@ -163,4 +189,13 @@ func (h *hasher) read(fd int, path string, size int64) (int64, error) {
 			return off, nil
 		}
 	}
+}
+
+// skip abandons j after the scan was cancelled.
+func (h *hasher) skip(j *job) {
+	if j.dir != nil {
+		j.dir.release()
+	}
+	j.gone = true
+	close(j.done)
 }

@@ -59,8 +59,7 @@ func Scan(ctx context.Context, roots []string, opts Options, visit func(*merkle.
 		g.Go(func() error {
 			l := newLister(&opts, s)
 			for t := s.next(); t != nil; t = s.next() {
-				t.result = l.list(t)
-				close(t.done)
+				s.produced(t, l.list(t))
 			}
 			return nil
 		})
@@ -69,6 +68,10 @@ func Scan(ctx context.Context, roots []string, opts Options, visit func(*merkle.
 		g.Go(func() error {
 			h := newHasher(&opts)
 			for j := range jobs {
+				if gctx.Err() != nil {
+					h.skip(j)
+					continue
+				}
 				h.do(j)
 			}
 			return nil
@@ -86,6 +89,7 @@ func Scan(ctx context.Context, roots []string, opts Options, visit func(*merkle.
 		cancel()
 	}
 	gerr := g.Wait()
+	s.closeLive()
 	if verr != nil {
 		return verr
 	}
@@ -283,7 +287,7 @@ func (w *walker) entry(ctx context.Context, e *merkle.Entry, dev uint64) error {
 	case merkle.TypeFile:
 		c := child{e: e}
 		w.self.file(&c, nil)
-		return w.emit(ctx, c)
+		return w.emit(ctx, c, nil)
 	case merkle.TypeSymlink:
 		var err error
 		e.Target, err = readlinkat(unix.AT_FDCWD, e.Path)
@@ -297,6 +301,9 @@ func (w *walker) dir(ctx context.Context, e *merkle.Entry, t *dirTask) error {
 	l, err := w.await(ctx, t)
 	if err != nil {
 		return err
+	}
+	if l.dir != nil {
+		defer l.dir.release()
 	}
 	if l.gone {
 		return nil
@@ -313,7 +320,7 @@ func (w *walker) dir(ctx context.Context, e *merkle.Entry, t *dirTask) error {
 		if c.task != nil && c.err == nil {
 			err = w.dir(ctx, c.e, c.task)
 		} else {
-			err = w.emit(ctx, c)
+			err = w.emit(ctx, c, l.dir)
 		}
 		if err != nil {
 			return err
@@ -323,15 +330,21 @@ func (w *walker) dir(ctx context.Context, e *merkle.Entry, t *dirTask) error {
 }
 
 // emit sends a non-directory child, queueing its file job first if it has
-// one.
-func (w *walker) emit(ctx context.Context, c child) error {
+// one; dir is the open directory holding it (nil for a root).
+func (w *walker) emit(ctx context.Context, c child, dir *dirFD) error {
 	if !c.job || c.err != nil {
 		return w.send(ctx, item{e: c.e, err: c.err})
 	}
-	j := &job{e: c.e, hash: c.hash, done: make(chan struct{})}
+	j := &job{e: c.e, hash: c.hash, dir: dir, done: make(chan struct{})}
+	if dir != nil {
+		dir.hold()
+	}
 	select {
 	case w.jobs <- j:
 	case <-ctx.Done():
+		if dir != nil {
+			dir.release()
+		}
 		return ctx.Err()
 	}
 	return w.send(ctx, item{e: c.e, j: j})
@@ -356,9 +369,7 @@ func (w *walker) await(ctx context.Context, t *dirTask) (*listing, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if t.token {
-		w.sched.release()
-	}
+	w.sched.consumed(t)
 	return t.result, nil
 }
 

@@ -58,10 +58,11 @@ type sched struct {
 	heap   taskHeap
 	tokens int
 	closed bool
+	live   map[*dirTask]bool // listed, holding an open directory, not yet consumed
 }
 
 func newSched(tokens int) *sched {
-	s := &sched{tokens: tokens}
+	s := &sched{tokens: tokens, live: map[*dirTask]bool{}}
 	s.cond.L = &s.mu
 	return s
 }
@@ -110,12 +111,35 @@ func (s *sched) claim(t *dirTask) bool {
 	return true
 }
 
-// release gives back the token of a consumed listing.
-func (s *sched) release() {
+// produced publishes a lister's listing of t.
+func (s *sched) produced(t *dirTask, l *listing) {
+	t.result = l
+	if l.dir != nil {
+		s.mu.Lock()
+		s.live[t] = true
+		s.mu.Unlock()
+	}
+	close(t.done)
+}
+
+// consumed gives back the token of a listing the walk has taken.
+func (s *sched) consumed(t *dirTask) {
 	s.mu.Lock()
-	s.tokens++
+	delete(s.live, t)
+	if t.token {
+		s.tokens++
+	}
 	s.mu.Unlock()
 	s.cond.Signal()
+}
+
+// closeLive closes the directories of listings the walk never took (after
+// an early end). No goroutine may use the scheduler any more.
+func (s *sched) closeLive() {
+	for t := range s.live {
+		t.result.dir.release()
+	}
+	clear(s.live)
 }
 
 func (s *sched) close() {

@@ -161,18 +161,3 @@ func pathErr(op, path string, err error) error {
 func gone(err error) bool {
 	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR)
 }
-
-// openNoatime opens name in dirfd with O_NOATIME, retrying without it where
-// the kernel refuses (EPERM: we are neither the owner nor CAP_FOWNER).
-func openNoatime(dirfd int, name string, flags int) (int, error) {
-	for {
-		fd, err := unix.Openat(dirfd, name, flags|unix.O_NOATIME, 0)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if errors.Is(err, unix.EPERM) {
-			fd, err = unix.Openat(dirfd, name, flags, 0)
-		}
-		return fd, err
-	}
-}
