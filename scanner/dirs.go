@@ -28,7 +28,7 @@ func (d *dirFD) release() {
 
 // listing is what a lister found in a directory.
 type listing struct {
-	dir    *dirFD // still open if some child is a file job; the walk holds one reference
+	dir    *dirFD      // still open if some child is a file job; the walk holds one reference
 	self   unix.Stat_t // fstat of the opened directory
 	xattrs []merkle.Xattr
 	flags  uint32
