@@ -71,6 +71,9 @@ func (e *env) compare(ctx context.Context, name string, args []string, op func(c
 	if res.Tampered != nil {
 		e.log.Error().Err(res.Tampered).Msg("the baseline does not match its recorded hashes")
 	}
+	if name == "check" && res.Baseline.ConfigDigest != cfg.Digest() {
+		e.log.Warn().Msg("the configuration changed since this baseline was taken; run 'vigil update' to record the change")
+	}
 	if err := w.Summary(summary(name, res, &st, time.Since(start), code)); err != nil {
 		return e.fail(err)
 	}
