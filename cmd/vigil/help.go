@@ -18,6 +18,7 @@ Commands:
   update [--json] [--full] [PATH...]  accept the current state as the new baseline
   status [--json]                     show the current baseline
   verify                              check the database's consistency and hashes
+  config default|check                print the default config / validate a config
   help                                this text
   version                             print the version
 
@@ -25,6 +26,8 @@ Global flags:
   --config FILE   configuration file (default: the embedded default config)
   --db FILE       database file (default: the config's "database", /var/lib/vigil/vigil.db)
   --quiet         no progress display, no informational messages
+
+Run 'vigil help COMMAND' for a command's details.
 
 Exit codes:
   0    no differences (check), success (other commands)

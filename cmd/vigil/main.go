@@ -11,6 +11,7 @@
 //	update [--json] [--full] [PATH...] accept the current state as the new baseline
 //	status [--json]                   show the current baseline
 //	verify                            check the database's consistency and hashes
+//	config default|check              print the default config / validate a config
 //	help                              show the help text
 //	version                           print the version
 //

@@ -42,6 +42,7 @@ var commands = []command{
 	{"update", updateUsage, runUpdate},
 	{"status", statusUsage, runStatus},
 	{"verify", verifyUsage, runVerify},
+	{"config", configUsage, runConfig},
 	{"help", "", nil},
 	{"version", "", nil},
 }
@@ -68,8 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch rest[0] {
 	case "help", "-h", "--help", "-help":
-		fmt.Fprint(stdout, helpText)
-		return exitOK
+		return e.help(rest[1:])
 	case "version":
 		fmt.Fprintf(stdout, "vigil %s\n", version)
 		return exitOK
@@ -80,6 +80,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return e.usage(fmt.Sprintf("unknown command %q", rest[0]))
+}
+
+// help prints the overview, or one command's usage.
+func (e *env) help(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(e.stdout, helpText)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] && c.usage != "" {
+			fmt.Fprint(e.stdout, c.usage)
+			return exitOK
+		}
+	}
+	return e.usage(fmt.Sprintf("no help for %q", args[0]))
 }
 
 func (e *env) usage(msg string) int {

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,6 +29,9 @@ type Options struct {
 	Change func(merkle.Change) error
 	// Error receives each path that could not be (fully) read.
 	Error func(path string, err error) error
+	// Missing, if set, is told about each root that does not exist (it is
+	// skipped: one configuration serves hosts of several layouts).
+	Missing func(root string)
 	// Stats, if set, is updated during the scan (for progress).
 	Stats *scanner.Stats
 	// Host and Version are recorded in new baselines.
@@ -118,4 +123,16 @@ func within(paths, roots []string) error {
 		}
 	}
 	return nil
+}
+
+// reportMissing tells o.Missing about roots that do not exist.
+func (o *Options) reportMissing(roots []string) {
+	if o.Missing == nil {
+		return
+	}
+	for _, r := range roots {
+		if _, err := os.Lstat(r); errors.Is(err, fs.ErrNotExist) {
+			o.Missing(r)
+		}
+	}
 }

@@ -71,6 +71,7 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	if err := checkDBOutside(db.Path(), roots, m.Match); err != nil {
 		return Result{}, err
 	}
+	o.reportMissing(roots)
 	sopts, err := o.scanOptions()
 	if err != nil {
 		return Result{}, err
@@ -142,7 +143,9 @@ func Check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		}
 		roots = o.Paths
 	}
-	res.Scopes = roots
+	if !whole {
+		res.Scopes = roots
+	}
 	sopts, err := o.scanOptions()
 	if err != nil {
 		return res, err
