@@ -1,0 +1,111 @@
+package config
+
+import (
+	_ "embed"
+	"errors"
+	"os"
+
+	"github.com/BurntSushi/toml"
+
+	"vigil/merkle"
+)
+
+// Defaults for keys a configuration file leaves out.
+const (
+	DefaultDatabase = "/var/lib/vigil/vigil.db"
+	DefaultKeep     = 5
+)
+
+// MaxWorkers is the largest worker count [Config.Validate] accepts.
+const MaxWorkers = 256
+
+// Config is vigil's configuration. [Parse] and [Load] return it validated;
+// one built in code can be checked with [Config.Validate]. [DefaultText]
+// documents the file format.
+type Config struct {
+	Database         string   // bbolt file holding the baselines
+	Keep             int      // baselines kept for forensic diffs, >= 1
+	Roots            []string // absolute clean paths of the trees to watch
+	Exclude          []string // doublestar globs; matching paths are not scanned
+	CrossFilesystems bool     // descend into other filesystems mounted below a root
+	MaxHashSize      int64    // larger files are not hashed; 0 means no limit
+	HashWorkers      int      // 0: the scanner's default
+	DirWorkers       int      // 0: the scanner's default
+	Rules            []Rule   // later rules win over earlier ones
+	Source           string   // file it came from, or "default" for the embedded one
+}
+
+// Rule sets which attributes are monitored for the paths it matches.
+type Rule struct {
+	Name  string      // optional, for messages
+	Paths []string    // doublestar globs, as in Exclude
+	Attrs merkle.Attr // monitored attributes; always includes merkle.AttrType
+}
+
+//go:embed default.toml
+var defaultText []byte
+
+// Default returns the embedded default configuration (see [DefaultText]),
+// parsed afresh so that callers may modify it. It panics only if the
+// embedded file is broken, which a test rules out.
+func Default() *Config {
+	c, err := Parse("default", defaultText)
+	if err != nil {
+		panic("config: embedded default.toml: " + err.Error())
+	}
+	return c
+}
+
+// DefaultText returns a copy of the text of the embedded default
+// configuration, comments included.
+func DefaultText() []byte {
+	return append([]byte(nil), defaultText...)
+}
+
+// Load reads and parses the configuration file at path. Errors reading the
+// file are *fs.PathError; problems with its content are as from [Parse].
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a configuration; name is the file name used in
+// problems and stored in [Config.Source]. It reports every problem it finds,
+// each a *[Problem] with the line of the offending key, joined with
+// errors.Join. Keys the file leaves out take their defaults.
+func Parse(name string, data []byte) (*Config, error) {
+	var raw map[string]any
+	if _, err := toml.Decode(string(data), &raw); err != nil {
+		return nil, syntaxProblem(name, err)
+	}
+	var d decoder
+	c := d.config(raw)
+	c.Source = name
+	for _, p := range c.problems() {
+		if !d.isBad(p.key) {
+			d.probs = append(d.probs, p)
+		}
+	}
+	if err := joinProblems(name, locate(string(data)), d.probs); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// syntaxProblem converts an error from the TOML parser.
+func syntaxProblem(name string, err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return &Problem{File: name, Line: pe.Position.Line, Msg: pe.Message}
+	}
+	return &Problem{File: name, Msg: err.Error()}
+}
+
+// Validate checks c as [Parse] does and returns every problem joined with
+// errors.Join. Problems carry the key path but no line number.
+func (c *Config) Validate() error {
+	return joinProblems(c.Source, nil, c.problems())
+}

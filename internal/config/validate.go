@@ -1,0 +1,151 @@
+package config
+
+import (
+	"fmt"
+	"path"
+
+	"github.com/bmatcuk/doublestar/v4"
+
+	"vigil/merkle"
+)
+
+// problems returns everything semantically wrong with c, each at the key
+// path where a configuration file would hold it.
+func (c *Config) problems() []problem {
+	var ps []problem
+	ps = append(ps, c.rootProblems()...)
+	ps = append(ps, patternProblems(keyPath{"exclude"}, c.Exclude)...)
+	ps = append(ps, c.databaseProblems()...)
+	if c.Keep < 1 {
+		ps = append(ps, problemf(keyPath{"keep"}, "must be at least 1, got %d", c.Keep))
+	}
+	if c.MaxHashSize < 0 {
+		ps = append(ps, problemf(keyPath{"max_hash_size"}, "must not be negative, got %d", c.MaxHashSize))
+	}
+	ps = append(ps, workerProblems(keyPath{"scan", "hash_workers"}, c.HashWorkers)...)
+	ps = append(ps, workerProblems(keyPath{"scan", "dir_workers"}, c.DirWorkers)...)
+	for i, r := range c.Rules {
+		ps = append(ps, r.problems(keyPath{"rule"}.index(i))...)
+	}
+	return ps
+}
+
+func workerProblems(key keyPath, n int) []problem {
+	if n < 0 || n > MaxWorkers {
+		return []problem{problemf(key, "must be 0 (the scanner's default) or 1 to %d, got %d", MaxWorkers, n)}
+	}
+	return nil
+}
+
+// rootProblems checks that there are roots, that each is absolute and clean,
+// and that none repeats or lies inside another (it would be scanned twice).
+func (c *Config) rootProblems() []problem {
+	key := keyPath{"roots"}
+	if len(c.Roots) == 0 {
+		return []problem{problemf(key, "no roots; list at least one directory to watch")}
+	}
+	var ps []problem
+	for i, r := range c.Roots {
+		if !merkle.ValidPath(r) {
+			ps = append(ps, problemf(key.index(i), "%q is not an absolute clean path", r))
+			continue
+		}
+		if p, ok := c.rootOverlap(i); ok {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// rootOverlap reports a problem if valid root i repeats an earlier root or
+// lies inside another one.
+func (c *Config) rootOverlap(i int) (problem, bool) {
+	key, r := keyPath{"roots"}.index(i), c.Roots[i]
+	for j, o := range c.Roots {
+		if j == i || !merkle.ValidPath(o) {
+			continue
+		}
+		if o == r && j < i {
+			return problemf(key, "%q is listed twice (also as roots[%d])", r, j), true
+		}
+		if o != r && merkle.Within(r, o) {
+			return problemf(key, "%q lies inside root %q (roots[%d]); list only one of them", r, o, j), true
+		}
+	}
+	return problem{}, false
+}
+
+// databaseProblems checks the database path. A database inside a root would
+// change with every update and show up in every check, unless excluded.
+func (c *Config) databaseProblems() []problem {
+	key := keyPath{"database"}
+	switch {
+	case c.Database == "":
+		return []problem{problemf(key, "must not be empty")}
+	case !merkle.ValidPath(c.Database):
+		return []problem{problemf(key, "%q is not an absolute clean path", c.Database)}
+	}
+	var ex *patternSet
+	for _, r := range c.Roots {
+		if !merkle.ValidPath(r) || !merkle.Within(c.Database, r) {
+			continue
+		}
+		if ex == nil {
+			ex = newPatternSet(validPatterns(c.Exclude))
+		}
+		if !ex.coversWithin(c.Database, r) {
+			return []problem{problemf(key, "%q lies inside root %q; move it or exclude it", c.Database, r)}
+		}
+	}
+	return nil
+}
+
+func (r *Rule) problems(key keyPath) []problem {
+	var ps []problem
+	if len(r.Paths) == 0 {
+		ps = append(ps, problemf(key.key("paths"), "a rule needs at least one path"))
+	}
+	ps = append(ps, patternProblems(key.key("paths"), r.Paths)...)
+	if r.Attrs&^merkle.AttrAll != 0 {
+		ps = append(ps, problemf(key, "unknown attribute bits %#x", uint32(r.Attrs&^merkle.AttrAll)))
+	}
+	return ps
+}
+
+// patternProblems checks a list of globs, reporting at most one problem per
+// pattern.
+func patternProblems(key keyPath, patterns []string) []problem {
+	var ps []problem
+	for i, p := range patterns {
+		if msg := patternProblem(p); msg != "" {
+			ps = append(ps, problemf(key.index(i), "%s", msg))
+		}
+	}
+	return ps
+}
+
+// patternProblem describes what is wrong with glob p, or returns "".
+func patternProblem(p string) string {
+	switch {
+	case p == "":
+		return "empty pattern"
+	case p[0] != '/':
+		return fmt.Sprintf(`pattern %q must start with "/": patterns match absolute paths`, p)
+	case !doublestar.ValidatePattern(p):
+		return fmt.Sprintf("pattern %q is not a valid glob", p)
+	case path.Clean(p) != p:
+		return fmt.Sprintf(`pattern %q can never match: paths have no trailing "/", "//", "." or ".." elements`, p)
+	}
+	return ""
+}
+
+// validPatterns returns the patterns without problems.
+func validPatterns(patterns []string) []string {
+	var out []string
+	for _, p := range patterns {
+		if patternProblem(p) == "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
