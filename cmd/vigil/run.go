@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/rs/zerolog"
 
@@ -118,6 +119,7 @@ func (e *env) config() (*config.Config, error) {
 		if c, err = config.Load(e.configPath); err != nil {
 			return nil, err
 		}
+		e.checkOwner(e.configPath)
 	}
 	if e.dbPath != "" {
 		p, err := filepath.Abs(e.dbPath)
@@ -176,4 +178,16 @@ func absPaths(paths []string) ([]string, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// checkOwner warns when a file that decides what vigil looks at could be
+// changed by someone other than root.
+func (e *env) checkOwner(path string) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return
+	}
+	if st.Mode&0o022 != 0 || (os.Geteuid() == 0 && st.Uid != 0) {
+		e.log.Warn().Str("path", quote(path)).Msg("configuration file is writable by others than root: whoever can edit it can make vigil look away")
+	}
 }
