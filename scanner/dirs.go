@@ -203,7 +203,7 @@ func (l *lister) child(dirfd int, t *dirTask, name string, rec *[]merkle.Entry) 
 		return child{}, false
 	}
 	if err != nil {
-		c.err = pathErr("lstat", path, err)
+		c.err = unlisted(pathErr("lstat", path, err)) // it may be a directory: what is below is unknown
 		return c, true
 	}
 	fillStat(e, &st)

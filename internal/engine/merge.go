@@ -19,9 +19,14 @@ type pass struct {
 	// in the new tree (it lies outside the scanned subtrees) rather than
 	// reported deleted.
 	keepOld func(*merkle.Entry) bool
-	skip    string // a directory whose contents could not be read
-	held    []merkle.Change
-	res     *Result
+	// skip holds the directories whose contents could not be read, in
+	// path order, whose recorded subtrees the diff has not passed yet.
+	skip []string
+	// carry is the recorded entry standing in for a scanned entry that
+	// could not be lstat'ed (its type is unknown).
+	carry *merkle.Entry
+	held  []merkle.Change
+	res   *Result
 }
 
 // next returns the pull function over the baseline for the StreamDiff,
@@ -42,12 +47,15 @@ func (p *pass) next(it *store.Iter) func() (*merkle.Entry, error) {
 // change handles one change from the StreamDiff.
 func (p *pass) change(c merkle.Change) error {
 	if c.Action == merkle.Deleted {
-		if (p.skip != "" && merkle.Within(c.Old.Path, p.skip)) || (p.keepOld != nil && p.keepOld(c.Old)) {
+		if p.hidden(c.Old.Path) || (p.keepOld != nil && p.keepOld(c.Old)) {
 			if p.build != nil {
 				return p.build.Add(c.Old)
 			}
 			return nil
 		}
+	}
+	if c.Old != nil && c.New != nil && c.New.Type == merkle.TypeUnknown && c.New.Err != "" {
+		p.carry = c.Old
 	}
 	if c.Action == merkle.Created || c.Action == merkle.Deleted {
 		p.held = append(p.held, c)
@@ -69,7 +77,7 @@ func (p *pass) report(c merkle.Change) error {
 func (p *pass) onError(path string, err error) error {
 	p.res.Errors++
 	if errors.Is(err, scanner.ErrUnlisted) {
-		p.skip = path
+		p.skip = append(p.skip, path)
 	}
 	if p.opts.Error != nil {
 		return p.opts.Error(path, err)
@@ -80,29 +88,52 @@ func (p *pass) onError(path string, err error) error {
 // visit takes the next scanned entry.
 func (p *pass) visit(e *merkle.Entry) error {
 	p.res.Entries++
+	if p.diff == nil {
+		return p.build.Add(e) // a first baseline: nothing to compare with
+	}
 	if err := p.diff.Add(e); err != nil {
 		return err
 	}
+	for len(p.skip) > 0 && !merkle.Within(e.Path, p.skip[0]) && merkle.ComparePaths(e.Path, p.skip[0]) > 0 {
+		p.skip = p.skip[1:] // its recorded subtree lies before e: all passed
+	}
+	if p.carry != nil && p.carry.Path == e.Path {
+		old := *p.carry
+		old.Err = e.Err // keep the record, and why it could not be verified
+		e = &old
+	}
+	p.carry = nil
 	if p.build != nil {
 		return p.build.Add(e)
 	}
 	return nil
 }
 
+// hidden reports whether path lies in a directory whose contents could not
+// be read.
+func (p *pass) hidden(path string) bool {
+	for _, s := range p.skip {
+		if merkle.Within(path, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // run scans roots with opts merged against the baseline iterator (nil for
 // none), then reports the held creations and deletions, paired into moves.
 func (p *pass) run(ctx context.Context, roots []string, sopts scanner.Options, it *store.Iter) error {
-	next := func() (*merkle.Entry, error) { return nil, nil }
 	if it != nil {
-		next = p.next(it)
+		p.diff = merkle.NewStreamDiff(p.next(it), p.change)
 	}
-	p.diff = merkle.NewStreamDiff(next, p.change)
 	sopts.OnError = p.onError
 	if err := scanner.Scan(ctx, roots, sopts, p.visit); err != nil {
 		return err
 	}
-	if err := p.diff.Finish(); err != nil {
-		return err
+	if p.diff != nil {
+		if err := p.diff.Finish(); err != nil {
+			return err
+		}
 	}
 	if p.verify != nil {
 		p.res.Tampered = p.verify.Finish()
