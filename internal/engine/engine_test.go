@@ -58,6 +58,7 @@ func must(t *testing.T, err error) {
 // Check and asserts exactly what Check reports; then that Update accepts it
 // (reporting the same) and that a Check after that reports nothing.
 func TestChanges(t *testing.T) {
+	fimtest.NeedRoot(t, "mknod, chattr +i, chown, security.capability")
 	t.Parallel()
 	tests := []struct {
 		name   string
@@ -239,6 +240,7 @@ func appendTo(t *testing.T, path, s string) {
 // TestRecordedAttributes checks what Init records for extended attributes,
 // a file capability and inode flags, beyond their being reported.
 func TestRecordedAttributes(t *testing.T) {
+	fimtest.NeedRoot(t, "chattr +i and file capabilities")
 	t.Parallel()
 	f := newFixture(t, baseTree)
 	must(t, unix.Lsetxattr(f.path("f"), "user.x", []byte("1"), 0))

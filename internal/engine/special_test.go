@@ -57,6 +57,7 @@ func watchOpens(t *testing.T, paths ...string) func() []string {
 // TestSpecialFiles: FIFOs, device nodes, sockets and symlink loops are
 // recorded with their type, never opened, and do not stop or hang a scan.
 func TestSpecialFiles(t *testing.T) {
+	fimtest.NeedRoot(t, "mknod")
 	t.Parallel()
 	f := newFixture(t, fimtest.Tree{
 		"fifo":   fimtest.FIFO(),

@@ -32,9 +32,7 @@ const nobody = 65534
 // real and saved ids so that it can switch back.
 func asNobody(t *testing.T, fn func()) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("switching to nobody needs root")
-	}
+	fimtest.NeedRoot(t, "switching to nobody")
 	if err := syscall.Setresgid(-1, nobody, -1); err != nil {
 		t.Fatalf("setresgid: %v", err)
 	}
