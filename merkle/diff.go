@@ -1,6 +1,6 @@
 package merkle
 
-import "errors"
+import "fmt"
 
 // Action is what happened to a path.
 type Action uint8
@@ -54,12 +54,14 @@ func modified(old, cur *Entry) (Change, bool) {
 // with a stream of recorded entries it pulls from next, both in [ComparePaths]
 // order. It is how a live scan is checked against a baseline in one pass.
 type StreamDiff struct {
-	next func() (*Entry, error)
-	emit func(Change) error
-	old  *Entry // next recorded entry not yet matched
-	eof  bool
-	last string
-	n    int
+	next    func() (*Entry, error)
+	emit    func(Change) error
+	old     *Entry // next recorded entry not yet matched
+	eof     bool
+	last    string
+	n       int
+	lastOld string
+	nOld    int
 }
 
 // NewStreamDiff returns a StreamDiff pulling recorded entries from next, which
@@ -76,6 +78,12 @@ func (d *StreamDiff) peek() (*Entry, error) {
 		}
 		if e == nil {
 			d.eof = true
+		} else {
+			if d.nOld > 0 && ComparePaths(d.lastOld, e.Path) >= 0 {
+				return nil, fmt.Errorf("recorded %s: %w", e.Path, ErrUnsorted)
+			}
+			d.nOld++
+			d.lastOld = e.Path
 		}
 		d.old = e
 	}
@@ -85,7 +93,7 @@ func (d *StreamDiff) peek() (*Entry, error) {
 // Add compares the next current entry.
 func (d *StreamDiff) Add(cur *Entry) error {
 	if d.n > 0 && ComparePaths(d.last, cur.Path) >= 0 {
-		return errors.Join(ErrUnsorted, errors.New(cur.Path))
+		return fmt.Errorf("%s: %w", cur.Path, ErrUnsorted)
 	}
 	d.n++
 	d.last = cur.Path

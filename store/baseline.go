@@ -149,10 +149,12 @@ func (b *Baseline) Iter(scopes ...string) *Iter {
 	it := &Iter{b: b, all: len(scopes) == 0}
 	s := slices.Clone(scopes)
 	slices.SortFunc(s, merkle.ComparePaths)
-	for i, p := range s {
-		if i > 0 && merkle.Within(p, s[i-1]) {
+	last := ""
+	for _, p := range s {
+		if last != "" && merkle.Within(p, last) {
 			continue
 		}
+		last = p
 		it.scopes = append(it.scopes, appendKey(nil, p))
 	}
 	if it.all {
@@ -216,8 +218,8 @@ func (it *Iter) fill(bk *bolt.Bucket) error {
 }
 
 func inScope(k, scope []byte, all bool) bool {
-	if all {
-		return true
+	if all || (len(scope) == 1 && scope[0] == 0) {
+		return true // "/" holds every key
 	}
 	return bytes.Equal(k, scope) || (bytes.HasPrefix(k, scope) && len(k) > len(scope) && k[len(scope)] == 0)
 }

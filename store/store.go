@@ -63,6 +63,10 @@ func Open(path string, opts Options) (*DB, error) {
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrLocked}
 	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, err // I/O or permission: bbolt already names the path
+	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
 	}

@@ -1,0 +1,260 @@
+// Package deptest holds tests only: they check vigil's package graph and
+// third-party modules against the allow-lists below, so that an import that
+// points up a layer, or a new dependency, is a decision and not an accident.
+//
+// The layers (imports point down only):
+//
+//	cmd/vigil  cmd/vigil-bench
+//	internal/engine  internal/config  internal/progress  internal/report  bench
+//	alerts  store
+//	scanner
+//	merkle
+package deptest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "vigil"
+
+// allowed lists, for every vigil package but those under cmd/, the vigil
+// packages it may import (paths relative to the module). A package missing
+// here fails the test: add it, with its edges, when you add the package.
+var allowed = map[string][]string{
+	// Pure: the Merkle tree and entry encoding.
+	"merkle": {},
+	// Walks and hashes trees into merkle entries.
+	"scanner": {"merkle"},
+	// The stat cache it gives the scanner is a scanner.Cache.
+	"store": {"scanner", "merkle"},
+	// Alerts describe changes; they never reach into the database (store)
+	// or the filesystem layer: a small interface is declared instead.
+	"alerts":            {"merkle", "scanner"},
+	"internal/config":   {"merkle"},
+	"internal/report":   {"alerts", "merkle"},
+	"internal/progress": {},
+	// The engine wires everything below it; only cmd may import it.
+	"internal/engine": {"internal/config", "scanner", "store", "merkle"},
+	// The benchmark harness runs vigil and its competitors as separate
+	// binaries; it needs no vigil package.
+	"bench": {},
+	// Builds real file trees for tests; test code only (see testOnly). It
+	// may build merkle entries, nothing above.
+	"internal/fimtest": {"merkle"},
+	// This package: tests only.
+	"internal/deptest": {},
+}
+
+// testOnly are packages that only _test.go files may import.
+var testOnly = []string{"internal/fimtest"}
+
+// cmdOnly are packages only commands (cmd/...) may import.
+var cmdOnly = []string{"bench", "internal/engine"}
+
+// execAllowed may import os/exec (besides tests): they run other programs
+// on purpose. Nothing on the monitoring path may.
+func execAllowed(rel string) bool { return isCmd(rel) || rel == "bench" }
+
+// modules are the third-party modules vigil requires directly, each for a
+// reason the README states. Their own dependencies may appear in go.mod as
+// indirect requirements.
+var modules = []string{
+	"github.com/zeebo/blake3",          // content and node hashes
+	"go.etcd.io/bbolt",                 // the baseline database
+	"github.com/rs/zerolog",            // logging in cmd
+	"golang.org/x/sys",                 // lstat, xattrs, inode flags, openat
+	"golang.org/x/sync",                // errgroup
+	"golang.org/x/term",                // terminal detection for progress and colour
+	"github.com/google/go-cmp",         // tests
+	"github.com/BurntSushi/toml",       // the configuration file
+	"github.com/bmatcuk/doublestar/v4", // exclude and rule patterns
+}
+
+func isCmd(rel string) bool { return strings.HasPrefix(rel, "cmd/") }
+
+// goCmd runs the go command in the module root and returns its stdout.
+func goCmd(t *testing.T, args ...string) []byte {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("go is not on PATH, needed to list packages: %v", err)
+	}
+	cmd := exec.Command(goBin, args...)
+	cmd.Dir = moduleRoot(t)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
+	}
+	return out
+}
+
+// moduleRoot is two directories up from this package.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Error      *struct{ Err string }
+}
+
+// vigilPackages lists every package of the module with its imports.
+func vigilPackages(t *testing.T) []pkg {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(goCmd(t, "list", "-e", "-json=ImportPath,Imports,Error", "./...")))
+	var out []pkg
+	for {
+		var p pkg
+		err := dec.Decode(&p)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("go list: %v", err)
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		t.Fatal("go list found no packages")
+	}
+	return out
+}
+
+// rel returns the path of a vigil package relative to the module, ok false
+// for other packages.
+func rel(importPath string) (string, bool) {
+	if r, ok := strings.CutPrefix(importPath, module+"/"); ok {
+		return r, true
+	}
+	return "", false
+}
+
+func TestPackageEdges(t *testing.T) {
+	seen := map[string]bool{}
+	for _, p := range vigilPackages(t) {
+		from, ok := rel(p.ImportPath)
+		if !ok {
+			t.Errorf("go list ./... lists %q, outside module %q", p.ImportPath, module)
+			continue
+		}
+		seen[from] = true
+		if p.Error != nil {
+			t.Errorf("go list: %s: %s", p.ImportPath, p.Error.Err)
+		}
+		may, known := allowed[from]
+		if !known && !isCmd(from) {
+			t.Errorf("package %s is not in the allow-list of internal/deptest: add it with the vigil packages it may import", from)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if imp == "os/exec" && !execAllowed(from) {
+				t.Errorf("%s imports os/exec: only cmd/... and bench may run programs", from)
+			}
+			to, mine := rel(imp)
+			switch {
+			case !mine:
+			case isCmd(to):
+				t.Errorf("%s imports %s: nothing may import a command", from, to)
+			case slices.Contains(testOnly, to):
+				t.Errorf("%s imports %s outside its tests: %s is for tests only", from, to, to)
+			case slices.Contains(cmdOnly, to) && !isCmd(from):
+				t.Errorf("%s imports %s: only cmd/... may import %s", from, to, to)
+			case from == "cmd/vigil" && to == "bench":
+				t.Errorf("cmd/vigil imports bench: the benchmark harness stays out of the monitor's binary (cmd/vigil-bench has it)")
+			case !isCmd(from) && !slices.Contains(may, to):
+				t.Errorf("%s imports %s: edge not allowed (allowed: %s)", from, to, strings.Join(may, ", "))
+			}
+		}
+	}
+	// The allow-list should not outlive the packages it describes.
+	for p := range allowed {
+		if !seen[p] {
+			t.Errorf("allow-list names package %s, which go list does not find", p)
+		}
+	}
+}
+
+type goMod struct {
+	Require []struct {
+		Path     string
+		Indirect bool
+	}
+}
+
+func TestModules(t *testing.T) {
+	var mod goMod
+	if err := json.Unmarshal(goCmd(t, "mod", "edit", "-json"), &mod); err != nil {
+		t.Fatalf("go mod edit -json: %v", err)
+	}
+	var direct, indirect []string
+	for _, r := range mod.Require {
+		if r.Indirect {
+			indirect = append(indirect, r.Path)
+		} else {
+			direct = append(direct, r.Path)
+		}
+	}
+	for _, m := range direct {
+		if !slices.Contains(modules, m) {
+			t.Errorf("go.mod requires %s, which is not in the allow-list of internal/deptest (and the README)", m)
+		}
+	}
+	for _, m := range modules {
+		if !slices.Contains(direct, m) {
+			t.Errorf("allow-list names %s, which go.mod does not require directly", m)
+		}
+	}
+
+	// Every indirect requirement is needed by an allowed module.
+	reach := reachable(t, modules)
+	for _, m := range indirect {
+		if !reach[m] {
+			t.Errorf("go.mod requires %s (indirect), which no allow-listed module depends on", m)
+		}
+	}
+}
+
+// reachable returns the modules that roots depend on, directly or not, by
+// `go mod graph`.
+func reachable(t *testing.T, roots []string) map[string]bool {
+	t.Helper()
+	edges := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(goCmd(t, "mod", "graph"))), "\n") {
+		from, to, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		from, _, _ = strings.Cut(from, "@")
+		to, _, _ = strings.Cut(to, "@")
+		edges[from] = append(edges[from], to)
+	}
+	seen := map[string]bool{}
+	todo := slices.Clone(roots)
+	for len(todo) > 0 {
+		m := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		for _, d := range edges[m] {
+			if !seen[d] {
+				seen[d] = true
+				todo = append(todo, d)
+			}
+		}
+	}
+	return seen
+}

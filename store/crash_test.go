@@ -1,0 +1,252 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// vigilBin runs the vigil binary against one database.
+type vigilBin struct {
+	t       *testing.T
+	bin, db string
+}
+
+func (v vigilBin) command(args ...string) (*exec.Cmd, *bytes.Buffer) {
+	var out bytes.Buffer
+	cmd := exec.Command(v.bin, append([]string{"--db", v.db, "--quiet"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	return cmd, &out
+}
+
+// run runs vigil to completion and fails the test unless it exits 0.
+func (v vigilBin) run(args ...string) time.Duration {
+	v.t.Helper()
+	cmd, out := v.command(args...)
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		v.t.Fatalf("vigil %q: %v\n%s", args, err, out)
+	}
+	return time.Since(start)
+}
+
+// status returns the current baseline as `vigil status --json` reports it.
+func (v vigilBin) status() Info {
+	v.t.Helper()
+	cmd, out := v.command("status", "--json")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		v.t.Fatalf("vigil status --json: %v\n%s", err, out)
+	}
+	var st struct {
+		Current Info `json:"current"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		v.t.Fatalf("vigil status --json: %v\n%s", err, out)
+	}
+	return st.Current
+}
+
+// killAfter starts vigil, kills it with SIGKILL after delay and reports
+// whether it had completed (exit 0) by then.
+func (v vigilBin) killAfter(delay time.Duration, args ...string) bool {
+	v.t.Helper()
+	cmd, out := v.command(args...)
+	if err := cmd.Start(); err != nil {
+		v.t.Fatalf("starting vigil %q: %v", args, err)
+	}
+	time.Sleep(delay)
+	if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		v.t.Fatalf("kill: %v", err)
+	}
+	err := cmd.Wait()
+	if err == nil {
+		return true
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != -1 {
+		v.t.Fatalf("vigil %q (killed after %s): %v\n%s", args, delay, err, out)
+	}
+	return false
+}
+
+// buildVigil builds cmd/vigil into dir.
+func buildVigil(t *testing.T, dir string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("go is not on PATH, so the vigil binary cannot be built: %v", err)
+	}
+	bin := filepath.Join(dir, "vigil")
+	out, err := exec.Command(goBin, "build", "-o", bin, "vigil/cmd/vigil").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build vigil/cmd/vigil: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// makeFiles creates dirs×files small files under root.
+func makeFiles(t *testing.T, root string, dirs, files int) {
+	t.Helper()
+	for d := range dirs {
+		dir := filepath.Join(root, fmt.Sprintf("d%03d", d))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f := range files {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d", f)), fmt.Appendf(nil, "%d/%d\n", d, f), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// modify rewrites some files, adds one and removes one.
+func modify(t *testing.T, r *rand.Rand, root string, round, dirs, files int) {
+	t.Helper()
+	pick := func() string {
+		return filepath.Join(root, fmt.Sprintf("d%03d", r.IntN(dirs)), fmt.Sprintf("f%03d", r.IntN(files)))
+	}
+	for range 50 {
+		if err := os.WriteFile(pick(), fmt.Appendf(nil, "round %d\n", round), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	added := filepath.Join(root, fmt.Sprintf("d%03d", r.IntN(dirs)), fmt.Sprintf("new%02d", round))
+	if err := os.WriteFile(added, []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(pick()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+}
+
+// TestKill9 kills vigil init and update at pseudo-random moments and checks
+// after each kill that the database opens, passes its consistency check and
+// still has as current baseline the one of the last run that completed (or,
+// if the kill came after the final commit, the killed run's own).
+func TestKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds vigil and kills it 15 times (about 30 s); skipped with -short")
+	}
+	const dirs, files, rounds = 200, 100, 15
+	tmp := t.TempDir()
+	v := vigilBin{t: t, bin: buildVigil(t, tmp), db: filepath.Join(tmp, "db", "vigil.db")}
+	root := filepath.Join(tmp, "root")
+	makeFiles(t, root, dirs, files)
+
+	v.run("init", root)
+	r := rand.New(rand.NewPCG(2025, 9))
+	dur := map[string]time.Duration{"init": v.run("init", "--force", root)}
+	modify(t, r, root, 0, dirs, files)
+	dur["update"] = v.run("update", root)
+	last := v.status()
+	t.Logf("a full run takes %s (init --force), %s (update)", dur["init"], dur["update"])
+
+	for round := 1; round <= rounds; round++ {
+		args := []string{"init", "--force", root}
+		if r.IntN(2) == 0 {
+			modify(t, r, root, round, dirs, files)
+			args = []string{"update", root}
+		}
+		delay := time.Duration(r.Int64N(int64(dur[args[0]]) + 1))
+		completed := v.killAfter(delay, args...)
+		if completed {
+			last = v.status()
+		}
+		last = checkAfterKill(t, v, last, completed, fmt.Sprintf("round %d (%s, SIGKILL after %s, had completed: %v)", round, args[0], delay, completed), root)
+	}
+	// The next writer deletes what a killed one left.
+	modify(t, r, root, rounds+1, dirs, files)
+	v.run("update", root)
+	db := openDB(t, v.db, Options{ReadOnly: true})
+	if n := len(incompleteIDs(t, db)); n != 0 {
+		t.Errorf("%d unfinished baselines left after a completed update, want 0", n)
+	}
+}
+
+// checkAfterKill opens the database after a kill and checks it; it returns
+// the baseline now current.
+func checkAfterKill(t *testing.T, v vigilBin, last Info, completed bool, round, root string) Info {
+	t.Helper()
+	db, err := Open(v.db, Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("%s: Open: %v", round, err)
+	}
+	defer db.Close()
+	if err := db.Check(); err != nil {
+		t.Fatalf("%s: Check: %v", round, err)
+	}
+	cur, err := db.Current()
+	if err != nil {
+		t.Fatalf("%s: Current: %v", round, err)
+	}
+	in := cur.Info()
+	dead := incompleteIDs(t, db)
+	if len(dead) > 1 || len(dead) == 1 && dead[0] <= in.ID {
+		t.Fatalf("%s: unfinished baselines %v with current %d; want at most one, newer than current", round, dead, in.ID)
+	}
+	t.Logf("%s: current %d, unfinished %v", round, in.ID, dead)
+	all, err := db.Baselines()
+	if err != nil {
+		t.Fatalf("%s: Baselines: %v", round, err)
+	}
+	if len(all) == 0 || all[len(all)-1].ID != in.ID || len(all) > 5 {
+		t.Fatalf("%s: Baselines() = %+v; want at most 5 (the default keep), ending with the current %d", round, all, in.ID)
+	}
+	for _, b := range all {
+		if !b.Complete {
+			t.Fatalf("%s: Baselines() lists the unfinished baseline %d", round, b.ID)
+		}
+	}
+	switch {
+	case in.ID == last.ID:
+		if in.Root != last.Root {
+			t.Fatalf("%s: current baseline %d has root %s, vigil status said %s", round, in.ID, in.Root, last.Root)
+		}
+		return last
+	case !completed && in.ID > last.ID && in.Parent == last.ID:
+		// Killed after its final commit: the new baseline must describe
+		// the tree as it is.
+		db.Close()
+		cmd, out := v.command("check", root)
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: the killed run's baseline %d is current, but vigil check: %v\n%s", round, in.ID, err, out)
+		}
+		t.Logf("%s: killed after committing baseline %d", round, in.ID)
+		return in
+	}
+	t.Fatalf("%s: current baseline is %d (parent %d), want %d, the last completed", round, in.ID, in.Parent, last.ID)
+	return last
+}
+
+// incompleteIDs lists the baselines left unfinished.
+func incompleteIDs(t *testing.T, db *DB) []uint64 {
+	t.Helper()
+	var ids []uint64
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		bs := tx.Bucket(bucketBaselines)
+		return bs.ForEachBucket(func(k []byte) error {
+			in, err := readInfo(bs.Bucket(k), binary.BigEndian.Uint64(k))
+			if err != nil || !in.Complete {
+				ids = append(ids, binary.BigEndian.Uint64(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}

@@ -1,0 +1,197 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"vigil/merkle"
+)
+
+// tamper changes the database at path with bbolt directly, as an intruder
+// (or a bad disk) would: fn gets the entries bucket and the info of the
+// baseline with the given id.
+func tamper(t *testing.T, path string, id uint64, fn func(entries, baseline *bolt.Bucket) error) {
+	t.Helper()
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	err = b.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketBaselines).Bucket(idKey(id))
+		return fn(bk.Bucket(bucketEntries), bk)
+	})
+	if err != nil {
+		t.Fatalf("tampering: %v", err)
+	}
+}
+
+// flipHashByte flips the first byte of the content hash in the record of
+// path.
+func flipHashByte(path string) func(entries, _ *bolt.Bucket) error {
+	return func(entries, _ *bolt.Bucket) error {
+		k := appendKey(nil, path)
+		v := bytes.Clone(entries.Get(k))
+		e, _, err := decodeRecord(path, v)
+		if err != nil {
+			return err
+		}
+		i := bytes.Index(v, e.Hash[:])
+		if i < 0 {
+			return fmt.Errorf("no content hash in the record of %s", path)
+		}
+		v[i] ^= 0x01
+		return entries.Put(k, v)
+	}
+}
+
+func TestVerifyDetectsTampering(t *testing.T) {
+	tests := []struct {
+		name    string
+		tamper  func(entries, baseline *bolt.Bucket) error
+		want    error
+		mention string // the path or baseline the error must name
+	}{
+		{"content hash flipped", flipHashByte("/etc/passwd"), ErrTampered, "/etc:"},
+		{"content hash flipped, file at the top", flipHashByte("/etc-old"), ErrTampered, "/:"},
+		{"record deleted", func(entries, _ *bolt.Bucket) error {
+			return entries.Delete(appendKey(nil, "/etc/hosts"))
+		}, ErrTampered, "/etc:"},
+		{"record added", func(entries, _ *bolt.Bucket) error {
+			return entries.Put(appendKey(nil, "/usr/evil"), appendRecord(nil, fileEntry("/usr/evil", 66), nil))
+		}, ErrTampered, "/usr:"},
+		{"mode changed", func(entries, _ *bolt.Bucket) error {
+			k := appendKey(nil, "/usr/ping")
+			e, _, err := decodeRecord("/usr/ping", entries.Get(k))
+			if err != nil {
+				return err
+			}
+			e.Perm |= 0o4000
+			return entries.Put(k, appendRecord(nil, e, nil))
+		}, ErrTampered, "/usr:"},
+		{"directory node hash changed", func(entries, _ *bolt.Bucket) error {
+			k := appendKey(nil, "/etc/empty")
+			e, node, err := decodeRecord("/etc/empty", entries.Get(k))
+			if err != nil {
+				return err
+			}
+			node[0] ^= 1
+			return entries.Put(k, appendRecord(nil, e, &node))
+		}, ErrTampered, "/etc/empty:"},
+		{"root hash in info changed", func(_, baseline *bolt.Bucket) error {
+			in, err := readInfo(baseline, 1)
+			if err != nil {
+				return err
+			}
+			in.Root[0] ^= 1
+			return putInfo(baseline, in)
+		}, ErrTampered, "baseline 1"},
+		{"record truncated", func(entries, _ *bolt.Bucket) error {
+			k := appendKey(nil, "/etc/passwd")
+			v := entries.Get(k)
+			return entries.Put(k, bytes.Clone(v[:len(v)-1]))
+		}, ErrCorrupt, "/etc/passwd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "vigil.db")
+			db, err := Open(path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, _ := writeBaseline(t, db, smallTree(), 1)
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			tamper(t, path, info.ID, tt.tamper)
+
+			db, err = Open(path, Options{ReadOnly: true})
+			if err != nil {
+				t.Fatalf("Open after tampering: %v", err)
+			}
+			defer db.Close()
+			cur, err := db.Current()
+			if err != nil {
+				t.Fatalf("Current after tampering: %v", err)
+			}
+			err = cur.Verify()
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.mention) {
+				t.Errorf("Verify = %v; want %v naming %q", err, tt.want, tt.mention)
+			}
+			err = db.Check()
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), fmt.Sprintf("baseline %d", info.ID)) {
+				t.Errorf("Check = %v; want %v naming baseline %d", err, tt.want, info.ID)
+			}
+		})
+	}
+}
+
+// TestVerifierSubtree checks a Verifier fed only some subtrees: intact
+// ones pass, a tampered one is named.
+func TestVerifierSubtree(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := writeBaseline(t, db, smallTree(), 1)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tamper(t, path, info.ID, flipHashByte("/usr/ping"))
+	db, err = Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cur, err := db.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(scopes ...string) error {
+		v := NewVerifier(cur.Info(), false)
+		it := cur.Iter(scopes...)
+		for {
+			n, err := it.Next()
+			if err != nil {
+				return err
+			}
+			if n.Entry == nil {
+				return v.Finish()
+			}
+			if err := v.Add(n); err != nil {
+				return err
+			}
+		}
+	}
+	if err := verify("/etc"); err != nil {
+		t.Errorf("verifying the intact /etc: %v", err)
+	}
+	if err := verify("/etc", "/usr"); !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "/usr:") {
+		t.Errorf("verifying /etc and the tampered /usr = %v, want %v naming /usr", err, ErrTampered)
+	}
+}
+
+// TestVerifyWholeNeedsRoot checks that a whole-baseline Verifier refuses a
+// baseline whose entries do not start at "/".
+func TestVerifyWholeNeedsRoot(t *testing.T) {
+	db := newDB(t)
+	info, hashes := writeBaseline(t, db, smallTree(), 1)
+	v := NewVerifier(info, true)
+	for _, e := range smallTree() {
+		if merkle.Within(e.Path, "/etc") {
+			if err := v.Add(merkle.Node{Entry: e, Hash: hashes[e.Path]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := v.Finish(); !errors.Is(err, ErrTampered) {
+		t.Errorf("whole Verifier fed only /etc = %v, want %v", err, ErrTampered)
+	}
+}
