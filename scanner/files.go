@@ -38,7 +38,7 @@ const bufSize = 1 << 20
 const maxAttempts = 3
 
 func newHasher(opts *Options) *hasher {
-	return &hasher{opts: opts, buf: make([]byte, bufSize), h: blake3.New()}
+	return &hasher{opts: opts, h: blake3.New()}
 }
 
 // do runs j and closes j.done.
@@ -168,6 +168,9 @@ func (h *hasher) hashFile(fd int, e *merkle.Entry, st *unix.Stat_t) error {
 // It stops at end of file; size, the expected size, saves the final empty
 // read for files that fit in the buffer.
 func (h *hasher) read(fd int, path string, size int64) (int64, error) {
+	if h.buf == nil {
+		h.buf = make([]byte, bufSize) // not before the first file: a check may read none
+	}
 	h.h.Reset()
 	var off int64
 	for {

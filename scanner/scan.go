@@ -14,12 +14,11 @@ import (
 )
 
 // Queue sizes. outQueue bounds the window of entries between the walk and the
-// visitor (the reorder buffer); hashQueue bounds files waiting for a worker;
-// prefetch bounds directory listings done ahead of the walk.
+// visitor (the reorder buffer); hashQueue bounds files waiting for a worker.
+// The listings done ahead of the walk are bounded by the scheduler.
 const (
 	outQueue  = 4096
 	hashQueue = 512
-	prefetch  = 256
 )
 
 // item is one entry on its way to the visitor, in order. If j is set, the
@@ -50,7 +49,7 @@ func Scan(ctx context.Context, roots []string, opts Options, visit func(*merkle.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
-	s := newSched(prefetch)
+	s := newSched()
 	stop := context.AfterFunc(gctx, s.close)
 	defer stop()
 	out := make(chan item, outQueue)

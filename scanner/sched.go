@@ -18,7 +18,7 @@ type dirTask struct {
 
 	idx    int // position in the heap, -1 when not in it
 	state  uint8
-	token  bool // holds a prefetch token until consumed
+	token  bool // counts against the prefetch limits until consumed
 	done   chan struct{}
 	result *listing
 }
@@ -50,19 +50,29 @@ func (h *taskHeap) Pop() any {
 	return t
 }
 
-// sched hands pending directory tasks to listers. tokens bound how many
-// listings may wait, done, for the walk to consume them.
+// sched hands pending directory tasks to listers. Listers stop while the
+// listings done ahead of the walk (and not consumed yet) reach maxAhead
+// directories or maxEntries entries, which bounds both open directories and
+// memory.
 type sched struct {
-	mu     sync.Mutex
-	cond   sync.Cond
-	heap   taskHeap
-	tokens int
-	closed bool
-	live   map[*dirTask]bool // listed, holding an open directory, not yet consumed
+	mu      sync.Mutex
+	cond    sync.Cond
+	heap    taskHeap
+	ahead   int // listings running or done, not consumed
+	entries int // entries in listings done, not consumed
+	closed  bool
+	live    map[*dirTask]bool // listed, holding an open directory, not yet consumed
 }
 
-func newSched(tokens int) *sched {
-	s := &sched{tokens: tokens, live: map[*dirTask]bool{}}
+// Prefetch limits: enough to keep listers busy while the walk waits on a
+// large file or directory; see BenchmarkScanWorkers.
+const (
+	maxAhead   = 64
+	maxEntries = 8192
+)
+
+func newSched() *sched {
+	s := &sched{live: map[*dirTask]bool{}}
 	s.cond.L = &s.mu
 	return s
 }
@@ -84,7 +94,7 @@ func (s *sched) push(ts []*dirTask) {
 func (s *sched) next() *dirTask {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for !s.closed && (s.tokens == 0 || len(s.heap) == 0) {
+	for !s.closed && (s.ahead >= maxAhead || s.entries >= maxEntries || len(s.heap) == 0) {
 		s.cond.Wait()
 	}
 	if s.closed {
@@ -93,7 +103,7 @@ func (s *sched) next() *dirTask {
 	t := heap.Pop(&s.heap).(*dirTask)
 	t.state = taskRunning
 	t.token = true
-	s.tokens--
+	s.ahead++
 	return t
 }
 
@@ -114,11 +124,12 @@ func (s *sched) claim(t *dirTask) bool {
 // produced publishes a lister's listing of t.
 func (s *sched) produced(t *dirTask, l *listing) {
 	t.result = l
+	s.mu.Lock()
+	s.entries += len(l.kids)
 	if l.dir != nil {
-		s.mu.Lock()
 		s.live[t] = true
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	close(t.done)
 }
 
@@ -127,7 +138,8 @@ func (s *sched) consumed(t *dirTask) {
 	s.mu.Lock()
 	delete(s.live, t)
 	if t.token {
-		s.tokens++
+		s.ahead--
+		s.entries -= len(t.result.kids)
 	}
 	s.mu.Unlock()
 	s.cond.Signal()
