@@ -314,7 +314,8 @@ func (w *walker) dir(ctx context.Context, e *merkle.Entry, t *dirTask) error {
 	if err := w.send(ctx, item{e: e, err: l.err}); err != nil {
 		return err
 	}
-	for _, c := range l.kids {
+	for i, c := range l.kids {
+		l.kids[i] = child{} // let what is emitted go: a listing lives as long as its subtree's walk
 		var err error
 		if c.task != nil && c.err == nil {
 			err = w.dir(ctx, c.e, c.task)
@@ -369,7 +370,9 @@ func (w *walker) await(ctx context.Context, t *dirTask) (*listing, error) {
 		return nil, ctx.Err()
 	}
 	w.sched.consumed(t)
-	return t.result, nil
+	l := t.result
+	t.result = nil
+	return l, nil
 }
 
 // errPath returns the path an error is about.
