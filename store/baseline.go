@@ -34,12 +34,19 @@ func (b *Baseline) view(fn func(*bolt.Bucket) error) error {
 // node decodes the record at k into a node; a non-directory's hash is
 // computed from its attributes.
 func node(k, v []byte) (merkle.Node, error) {
+	n, err := storedNode(k, v)
+	if err == nil && n.Entry.Type != merkle.TypeDir {
+		n.Hash, _ = merkle.LeafHash(n.Entry, nil)
+	}
+	return n, err
+}
+
+// storedNode decodes the record at k into a node with the hash stored in
+// it: a directory's node hash, zero for anything else.
+func storedNode(k, v []byte) (merkle.Node, error) {
 	e, h, err := decodeRecord(keyPath(k), v)
 	if err != nil {
 		return merkle.Node{}, &recordError{key: k, err: err}
-	}
-	if e.Type != merkle.TypeDir {
-		h, _ = merkle.LeafHash(e, nil)
 	}
 	return merkle.Node{Entry: e, Hash: h}, nil
 }
@@ -116,14 +123,18 @@ type statCache struct{ b *Baseline }
 func (s statCache) Children(dir string) ([]merkle.Entry, error) {
 	var out []merkle.Entry
 	err := s.b.view(func(bk *bolt.Bucket) error {
-		return eachChild(bk, dir, func(k, v []byte) error {
-			e, _, err := decodeRecord(keyPath(k), v)
-			if err != nil {
-				return &recordError{key: k, err: err}
-			}
-			out = append(out, *e)
+		var kvs [][2][]byte // valid for the transaction: decode once counted
+		err := eachChild(bk, dir, func(k, v []byte) error {
+			kvs = append(kvs, [2][]byte{k, v})
 			return nil
 		})
+		out = make([]merkle.Entry, len(kvs))
+		for i, kv := range kvs {
+			if _, err := decodeInto(&out[i], keyPath(kv[0]), kv[1]); err != nil {
+				return &recordError{key: kv[0], err: err}
+			}
+		}
+		return err
 	})
 	return out, err
 }
@@ -139,6 +150,7 @@ type Iter struct {
 	all    bool
 	resume []byte // last key returned; nil before the first
 	buf    []merkle.Node
+	pos    int // next in buf
 	err    error
 	done   bool
 }
@@ -163,17 +175,20 @@ func (b *Baseline) Iter(scopes ...string) *Iter {
 	return it
 }
 
-// Next returns the next node (a directory's with its stored hash, others
-// with their leaf hash), or a node with a nil Entry at the end.
+// Next returns the next node with the hash stored for it: a directory's
+// node hash, zero for anything else (a [Verifier] or [merkle.LeafHash]
+// computes those). At the end it returns a node with a nil Entry.
 func (it *Iter) Next() (merkle.Node, error) {
-	for len(it.buf) == 0 {
+	for it.pos >= len(it.buf) {
 		if it.err != nil || it.done {
 			return merkle.Node{}, it.err
 		}
+		it.pos = 0
 		it.err = it.b.view(it.fill)
 	}
-	n := it.buf[0]
-	it.buf = it.buf[1:]
+	n := it.buf[it.pos]
+	it.buf[it.pos] = merkle.Node{} // the caller owns it now
+	it.pos++
 	return n, nil
 }
 
@@ -186,6 +201,9 @@ func (it *Iter) NextEntry() (*merkle.Entry, error) {
 // fill reads the next chunk.
 func (it *Iter) fill(bk *bolt.Bucket) error {
 	c := bk.Cursor()
+	if it.buf == nil {
+		it.buf = make([]merkle.Node, 0, iterChunk)
+	}
 	it.buf = it.buf[:0]
 	for len(it.scopes) > 0 && len(it.buf) < iterChunk {
 		scope := it.scopes[0]
@@ -198,13 +216,17 @@ func (it *Iter) fill(bk *bolt.Bucket) error {
 				k, v = c.Next()
 			}
 		}
+		var last []byte
 		for ; k != nil && inScope(k, scope, it.all) && len(it.buf) < iterChunk; k, v = c.Next() {
-			n, err := node(k, v)
+			n, err := storedNode(k, v)
 			if err != nil {
 				return err
 			}
 			it.buf = append(it.buf, n)
-			it.resume = bytes.Clone(k)
+			last = k
+		}
+		if last != nil {
+			it.resume = bytes.Clone(last)
 		}
 		if k == nil || !inScope(k, scope, it.all) {
 			it.scopes = it.scopes[1:]

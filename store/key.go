@@ -1,6 +1,9 @@
 package store
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // Keys are paths with every '/' turned into a NUL byte, which no file name
 // holds. NUL sorts below every other byte, so key order is
@@ -21,15 +24,15 @@ func appendKey(b []byte, path string) []byte {
 
 // keyPath returns the path of key.
 func keyPath(key []byte) string {
-	b := []byte(key)
-	out := make([]byte, len(b))
-	for i, c := range b {
+	var b strings.Builder
+	b.Grow(len(key))
+	for _, c := range key {
 		if c == 0 {
 			c = '/'
 		}
-		out[i] = c
+		b.WriteByte(c)
 	}
-	return string(out)
+	return b.String()
 }
 
 // childPrefix returns the prefix shared by the keys of everything below dir.

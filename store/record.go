@@ -127,13 +127,23 @@ func (d *decoder) string(what string) string {
 // decodeRecord decodes a stored entry for path, returning its node hash
 // (zero unless it is a directory). The entry does not share memory with b.
 func decodeRecord(path string, b []byte) (*merkle.Entry, merkle.Hash, error) {
+	e := new(merkle.Entry)
+	node, err := decodeInto(e, path, b)
+	if err != nil {
+		return nil, node, err
+	}
+	return e, node, nil
+}
+
+// decodeInto is decodeRecord into an entry the caller provides.
+func decodeInto(e *merkle.Entry, path string, b []byte) (merkle.Hash, error) {
 	d := decoder{b: b}
 	var node merkle.Hash
 	if v := d.byte("version"); d.err == nil && v != recordVersion {
-		return nil, node, fmt.Errorf("%w: record version %d", ErrCorrupt, v)
+		return node, fmt.Errorf("%w: record version %d", ErrCorrupt, v)
 	}
 	fl := d.byte("flags")
-	e := &merkle.Entry{Path: path, Type: merkle.Type(d.byte("type")), HashState: merkle.HashState(d.byte("hash state"))}
+	*e = merkle.Entry{Path: path, Type: merkle.Type(d.byte("type")), HashState: merkle.HashState(d.byte("hash state"))}
 	var v [13]uint64
 	for i := range v {
 		v[i] = d.uvarint("field")
@@ -171,8 +181,5 @@ func decodeRecord(path string, b []byte) (*merkle.Entry, merkle.Hash, error) {
 		e.Attrs&^merkle.AttrAll != 0 || v[1] > 0o7777 || v[2] > 1<<32-1 || v[3] > 1<<32-1 || v[11] > 1<<32-1) {
 		d.fail("field value")
 	}
-	if d.err != nil {
-		return nil, node, d.err
-	}
-	return e, node, nil
+	return node, d.err
 }

@@ -34,6 +34,9 @@ func (v *Verifier) Add(n merkle.Node) error {
 		v.finishSubtree()
 		v.b = merkle.NewBuilder(v.check)
 		v.root, v.want = n.Entry.Path, n.Hash
+		if n.Entry.Type != merkle.TypeDir {
+			v.want, _ = merkle.LeafHash(n.Entry, nil)
+		}
 	}
 	if n.Entry.Type == merkle.TypeDir {
 		v.stored[n.Entry] = n.Hash
