@@ -1,9 +1,12 @@
 package scanner
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -41,11 +44,12 @@ type listing struct {
 // child is one entry of a listing, complete unless job says what is left to
 // do for it.
 type child struct {
-	e    *merkle.Entry
-	err  error
-	task *dirTask // a directory to descend into
-	job  bool     // a regular file to open (and hash unless wantHash is false)
-	hash bool
+	e      *merkle.Entry
+	err    error
+	task   *dirTask // a directory to descend into
+	job    bool     // a regular file to open (and hash if hash is set)
+	hash   bool
+	nostat bool // not lstat'ed: the job's fstat fills in the entry
 }
 
 // lister lists directories; each goroutine has its own.
@@ -53,7 +57,6 @@ type lister struct {
 	opts  *Options
 	sched *sched
 	buf   []byte
-	names []string
 	xr    xattrReader
 }
 
@@ -118,7 +121,7 @@ func (l *lister) list(t *dirTask) *listing {
 	if !t.descend {
 		return out
 	}
-	names, err := l.readNames(fd)
+	names, err := l.readDir(fd)
 	if err != nil {
 		out.err = unlisted(errors.Join(out.err, pathErr("readdir", t.path, err)))
 		return out
@@ -131,8 +134,8 @@ func (l *lister) list(t *dirTask) *listing {
 	}
 	out.kids = make([]child, 0, len(names))
 	var tasks []*dirTask
-	for _, name := range names {
-		c, ok := l.child(fd, t, name, &rec)
+	for _, d := range names {
+		c, ok := l.child(fd, t, d, &rec)
 		if !ok {
 			continue
 		}
@@ -162,9 +165,16 @@ func (l *lister) meta(fd int, t *dirTask, out *listing) error {
 	return errors.Join(errs...)
 }
 
-// readNames returns the names in the directory, sorted.
-func (l *lister) readNames(fd int) ([]string, error) {
-	names := l.names[:0]
+// dirent is a name in a directory with the type getdents gave for it
+// (unix.DT_UNKNOWN where the filesystem gives none).
+type dirent struct {
+	name string
+	typ  uint8
+}
+
+// readDir returns the entries of the directory, sorted by name.
+func (l *lister) readDir(fd int) ([]dirent, error) {
+	var out []dirent
 	for {
 		n, err := unix.Getdents(fd, l.buf)
 		if errors.Is(err, unix.EINTR) {
@@ -176,17 +186,41 @@ func (l *lister) readNames(fd int) ([]string, error) {
 		if n <= 0 {
 			break
 		}
-		_, _, names = unix.ParseDirent(l.buf[:n], -1, names)
+		out = parseDirents(l.buf[:n], out)
 	}
-	l.names = names[:0]
-	out := slices.Clone(names)
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b dirent) int { return strings.Compare(a.name, b.name) })
 	return out, nil
+}
+
+// parseDirents appends the entries of a getdents64 buffer (struct
+// linux_dirent64: ino u64, off s64, reclen u16, type u8, name NUL-ended),
+// without "." and "..".
+func parseDirents(b []byte, out []dirent) []dirent {
+	for len(b) >= 19 {
+		reclen := int(binary.NativeEndian.Uint16(b[16:18]))
+		if reclen < 19 || reclen > len(b) {
+			break
+		}
+		name := b[19:reclen]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		if string(name) != "." && string(name) != ".." {
+			out = append(out, dirent{name: string(name), typ: b[18]})
+		}
+		b = b[reclen:]
+	}
+	return out
 }
 
 // child lstat's name in directory t and decides what is left to do for it.
 // rec holds t's recorded children not yet passed, in name order.
-func (l *lister) child(dirfd int, t *dirTask, name string, rec *[]merkle.Entry) (child, bool) {
+//
+// A regular file (by its directory entry type) with nothing recorded to
+// compare with is not lstat'ed: it is opened and fstat'ed anyway, and that
+// saves a system call per file on a first baseline.
+func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *[]merkle.Entry) (child, bool) {
+	name := d.name
 	path := merkle.Join(t.path, name)
 	attrs, excluded := l.opts.filter(path)
 	if excluded {
@@ -194,8 +228,14 @@ func (l *lister) child(dirfd int, t *dirTask, name string, rec *[]merkle.Entry) 
 	}
 	e := &merkle.Entry{Path: path, Attrs: attrs}
 	c := child{e: e}
-	var st unix.Stat_t
+	old := cached(rec, name)
 	err := l.opts.fault("lstat", path)
+	if err == nil && d.typ == unix.DT_REG && old == nil && l.opts.Cache == nil {
+		e.Type, c.job, c.nostat = merkle.TypeFile, true, true
+		c.hash = attrs.Has(merkle.AttrContent)
+		return c, true
+	}
+	var st unix.Stat_t
 	if err == nil {
 		err = unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
 	}
@@ -207,7 +247,6 @@ func (l *lister) child(dirfd int, t *dirTask, name string, rec *[]merkle.Entry) 
 		return c, true
 	}
 	fillStat(e, &st)
-	old := cached(rec, name)
 	switch e.Type {
 	case merkle.TypeDir:
 		if t.rootDev == e.Dev || l.opts.CrossFilesystems {

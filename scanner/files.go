@@ -13,12 +13,13 @@ import (
 // job is a regular file to open: to read its flags and extended attributes
 // and, if hash is set, to hash its content.
 type job struct {
-	e    *merkle.Entry
-	dir  *dirFD // the directory to open e's name in; nil to open e.Path
-	hash bool
-	gone bool
-	err  error
-	done chan struct{}
+	e      *merkle.Entry
+	nostat bool   // e holds no stat yet: take the fstat as is
+	dir    *dirFD // the directory to open e's name in; nil to open e.Path
+	hash   bool
+	gone   bool
+	err    error
+	done   chan struct{}
 }
 
 // hasher opens and hashes files; each worker goroutine has its own.
@@ -64,12 +65,16 @@ func (h *hasher) do(j *job) {
 		h.fail(j, pathErr("fstat", e.Path, err))
 		return
 	}
-	if !sameFile(e, &st) {
-		// Replaced or modified since it was listed: record what is there now.
+	if j.nostat || !sameFile(e, &st) {
+		// Not lstat'ed, or replaced or modified since it was: record what
+		// is there now.
 		fillStat(e, &st)
 		if e.Type != merkle.TypeFile {
 			j.err = h.pathMeta(e)
 			return
+		}
+		if j.hash && h.opts.MaxHashSize > 0 && e.Size > h.opts.MaxHashSize {
+			j.hash, e.HashState = false, merkle.HashSkipped
 		}
 	}
 	var errs []error

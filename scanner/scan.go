@@ -335,7 +335,7 @@ func (w *walker) emit(ctx context.Context, c child, dir *dirFD) error {
 	if !c.job || c.err != nil {
 		return w.send(ctx, item{e: c.e, err: c.err})
 	}
-	j := &job{e: c.e, hash: c.hash, dir: dir, done: make(chan struct{})}
+	j := &job{e: c.e, hash: c.hash, nostat: c.nostat, dir: dir, done: make(chan struct{})}
 	if dir != nil {
 		dir.hold()
 	}

@@ -41,10 +41,20 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// gcPercent is the garbage collector's target unless GOGC says otherwise:
+// a scan allocates a small entry per path and keeps few, so collecting half
+// as often costs ~20 MB of heap and saves ~20% CPU on an unchanged check
+// (measured on /usr: 1.06 s → 0.86 s).
+const gcPercent = 200
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
