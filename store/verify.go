@@ -29,7 +29,7 @@ func NewVerifier(info Info, whole bool) *Verifier {
 }
 
 // Add takes the next node.
-func (v *Verifier) Add(n merkle.Node) error {
+func (v *Verifier) Add(n merkle.Node) {
 	if v.b == nil || !merkle.Within(n.Entry.Path, v.root) {
 		v.finishSubtree()
 		v.b = merkle.NewBuilder(v.check)
@@ -45,7 +45,6 @@ func (v *Verifier) Add(n merkle.Node) error {
 		v.bad = append(v.bad, err)
 		v.b = nil
 	}
-	return nil
 }
 
 func (v *Verifier) check(n merkle.Node) error {

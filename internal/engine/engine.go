@@ -66,12 +66,9 @@ func (o *Options) now() time.Time {
 	return time.Now()
 }
 
-// scanOptions builds the scanner's options from the config.
-func (o *Options) scanOptions() (scanner.Options, error) {
-	m, err := o.Config.Matcher()
-	if err != nil {
-		return scanner.Options{}, err
-	}
+// scanOptions builds the scanner's options from the config and its
+// matcher.
+func (o *Options) scanOptions(m *config.Matcher) scanner.Options {
 	return scanner.Options{
 		HashWorkers:      o.Config.HashWorkers,
 		DirWorkers:       o.Config.DirWorkers,
@@ -79,7 +76,7 @@ func (o *Options) scanOptions() (scanner.Options, error) {
 		CrossFilesystems: o.Config.CrossFilesystems,
 		MaxHashSize:      o.Config.MaxHashSize,
 		Stats:            o.Stats,
-	}, nil
+	}
 }
 
 // checkDBOutside refuses a database file inside any root: the baseline would

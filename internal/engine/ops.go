@@ -72,10 +72,7 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 		return Result{}, err
 	}
 	o.reportMissing(roots)
-	sopts, err := o.scanOptions()
-	if err != nil {
-		return Result{}, err
-	}
+	sopts := o.scanOptions(m)
 	var res Result
 	p := &pass{opts: &o, res: &res, keepOld: keep}
 	var it *store.Iter
@@ -146,10 +143,11 @@ func Check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	if !whole {
 		res.Scopes = roots
 	}
-	sopts, err := o.scanOptions()
+	m, err := o.Config.Matcher()
 	if err != nil {
 		return res, err
 	}
+	sopts := o.scanOptions(m)
 	if !o.Full {
 		sopts.Cache = cur.Cache()
 	}
