@@ -229,7 +229,7 @@ func (w *walker) ancestors(ctx context.Context, root string) (ok bool, err error
 		if i < len(w.emitted) && w.emitted[i] == p {
 			continue
 		}
-		w.emitted = append(w.emitted[:i], p)
+		w.emitted = w.emitted[:i] // the chain parts from the last root's here
 		e, err := lstatPath(w.opts, p, ancestorAttrs)
 		if gone(err) {
 			return false, nil
@@ -237,13 +237,14 @@ func (w *walker) ancestors(ctx context.Context, root string) (ok bool, err error
 		if err != nil {
 			return false, w.send(ctx, failed(err))
 		}
-		if err == nil && e.Type == merkle.TypeSymlink {
+		if e.Type == merkle.TypeSymlink {
 			e.Target, err = readlinkat(unix.AT_FDCWD, p)
 			err = pathErr("readlink", p, err)
 		}
 		if err := w.send(ctx, item{e: e, err: err}); err != nil {
 			return false, err
 		}
+		w.emitted = append(w.emitted, p)
 		if e.Type != merkle.TypeDir {
 			return false, w.send(ctx, failed(pathErr("lstat", root, ErrSymlinkPath)))
 		}
