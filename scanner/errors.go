@@ -8,7 +8,7 @@ var (
 	ErrChanged = errors.New("changed during scan")
 	// ErrSymlinkPath means a root's path goes through a symbolic link, which
 	// the scanner does not follow.
-	ErrSymlinkPath = errors.New("path goes through a symbolic link")
+	ErrSymlinkPath = errors.New("path goes through a symbolic link or other non-directory")
 	// ErrUnlisted marks the error of a directory (or root) whose contents
 	// could not be read: what lies below it is unknown, not gone.
 	ErrUnlisted = errors.New("contents not readable")

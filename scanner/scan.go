@@ -179,8 +179,9 @@ type walker struct {
 	sched   *sched
 	out     chan<- item
 	jobs    chan<- *job
-	self    *lister // for listings the walk needs before any lister took them
-	emitted []string
+	self    *lister  // for listings the walk needs before any lister took them
+	emitted []string // the ancestors last recorded, from "/" down
+	notDir  string   // the last of them, if it is not a directory
 }
 
 func (w *walker) walk(ctx context.Context, roots []string) error {
@@ -227,6 +228,9 @@ func (w *walker) ancestors(ctx context.Context, root string) (ok bool, err error
 	slices.Reverse(chain)
 	for i, p := range chain {
 		if i < len(w.emitted) && w.emitted[i] == p {
+			if w.notDir == p {
+				return false, w.send(ctx, failed(pathErr("lstat", root, ErrSymlinkPath)))
+			}
 			continue
 		}
 		w.emitted = w.emitted[:i] // the chain parts from the last root's here
@@ -246,6 +250,7 @@ func (w *walker) ancestors(ctx context.Context, root string) (ok bool, err error
 		}
 		w.emitted = append(w.emitted, p)
 		if e.Type != merkle.TypeDir {
+			w.notDir = p
 			return false, w.send(ctx, failed(pathErr("lstat", root, ErrSymlinkPath)))
 		}
 	}
