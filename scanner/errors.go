@@ -3,9 +3,6 @@ package scanner
 import "errors"
 
 var (
-	// ErrChanged means an entry was replaced by another between its listing
-	// and its opening.
-	ErrChanged = errors.New("changed during scan")
 	// ErrSymlinkPath means a root's path goes through a symbolic link, which
 	// the scanner does not follow.
 	ErrSymlinkPath = errors.New("path goes through a symbolic link or other non-directory")
