@@ -61,13 +61,15 @@ type Stats struct {
 	Errors    atomic.Int64 // per-path errors
 }
 
-// DefaultHashWorkers returns the default number of hash workers: two per CPU
-// (at least 4), so that reads are in flight while other workers hash; cold
-// caches gain most from that.
-func DefaultHashWorkers() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
+// DefaultHashWorkers returns the default number of hash workers: eight per
+// CPU. Warm, 2, 4 and 8 workers on 2 CPUs took the same time (a /usr copy,
+// 300,000 small files); cold, more reads in flight keep the disk busy: 16
+// workers took 12.7 s on the /usr copy where 4 took 16.0 s.
+func DefaultHashWorkers() int { return 8 * runtime.GOMAXPROCS(0) }
 
-// DefaultDirWorkers returns the default number of directory listers.
-func DefaultDirWorkers() int { return max(2, runtime.GOMAXPROCS(0)) }
+// DefaultDirWorkers returns the default number of directory listers: two
+// per CPU (4 listers on 2 CPUs did best cold; warm, 2 and more were equal).
+func DefaultDirWorkers() int { return 2 * runtime.GOMAXPROCS(0) }
 
 // ancestorAttrs are what is attested of the directories above a root: their
 // mtime, ctime, size and link count move with unrelated siblings.
