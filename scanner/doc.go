@@ -9,7 +9,9 @@
 //
 // Files are opened with O_RDONLY|O_NOFOLLOW|O_NOATIME|O_NONBLOCK|O_CLOEXEC
 // relative to the directory that listed them, the handle is checked to be the
-// entry that was lstat'ed, hashed, and checked again afterwards; a file that
+// entry that was lstat'ed (a regular file with nothing recorded to compare
+// with is not lstat'ed first: its fstat must say regular file), hashed, and
+// checked again afterwards; a file that
 // keeps changing while it is read is recorded as unstable. FIFOs, sockets and
 // devices are never opened, symlinks are never followed (directories are
 // opened with RESOLVE_NO_SYMLINKS), and other filesystems are not entered
