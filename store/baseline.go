@@ -31,6 +31,20 @@ func (b *Baseline) view(fn func(*bolt.Bucket) error) error {
 	})
 }
 
+// viewDropping is view for streaming reads: afterwards it lets go of the
+// mapped pages read, so that memory does not grow with the baseline.
+func (b *Baseline) viewDropping(fn func(*bolt.Bucket) error) error {
+	return b.db.bolt.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketBaselines).Bucket(idKey(b.info.ID))
+		if bk == nil || bk.Bucket(bucketEntries) == nil {
+			return ErrNotFound
+		}
+		err := fn(bk.Bucket(bucketEntries))
+		b.db.dropMapped(tx)
+		return err
+	})
+}
+
 // node decodes the record at k into a node; a non-directory's hash is
 // computed from its attributes.
 func node(k, v []byte) (merkle.Node, error) {
@@ -184,7 +198,7 @@ func (it *Iter) Next() (merkle.Node, error) {
 			return merkle.Node{}, it.err
 		}
 		it.pos = 0
-		it.err = it.b.view(it.fill)
+		it.err = it.b.viewDropping(it.fill)
 	}
 	n := it.buf[it.pos]
 	it.buf[it.pos] = merkle.Node{} // the caller owns it now
