@@ -34,18 +34,7 @@ func (e *env) compare(ctx context.Context, name string, args []string, op func(c
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	jsonOut := fs.Bool("json", false, "NDJSON output")
 	full := fs.Bool("full", false, "rehash every file")
-	paths, err := parseFlags(fs, args)
-	if err != nil {
-		return e.fail(err)
-	}
-	if paths, err = absPaths(paths); err != nil {
-		return e.fail(err)
-	}
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
-	db, err := e.open(cfg, name == "check")
+	paths, cfg, db, err := e.prepare(fs, args, name == "check")
 	if err != nil {
 		return e.fail(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"time"
+	"vigil/internal/progress"
 
 	"vigil/internal/engine"
 	"vigil/scanner"
@@ -23,18 +24,7 @@ their error; the run goes on.
 func runInit(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	force := fs.Bool("force", false, "replace an existing baseline")
-	paths, err := parseFlags(fs, args)
-	if err != nil {
-		return e.fail(err)
-	}
-	if paths, err = absPaths(paths); err != nil {
-		return e.fail(err)
-	}
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
-	db, err := e.open(cfg, false)
+	paths, cfg, db, err := e.prepare(fs, args, false)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -59,7 +49,7 @@ func runInit(ctx context.Context, e *env, args []string) int {
 	if !e.quiet {
 		fmt.Fprintf(e.stdout, "baseline %d: %d entries (%d files, %d dirs), %d errors, %s hashed in %s\nroot %s\ndatabase %s\n",
 			in.ID, in.Counts.Entries, in.Counts.Files, in.Counts.Dirs, in.Counts.Errors,
-			iec(st.Bytes.Load()), time.Since(start).Round(time.Millisecond), in.Root, db.Path())
+			progress.IEC(st.Bytes.Load()), time.Since(start).Round(time.Millisecond), in.Root, db.Path())
 	}
 	return exitOK
 }

@@ -145,6 +145,27 @@ func (e *env) open(c *config.Config, readOnly bool) (*store.DB, error) {
 	return db, err
 }
 
+// prepare parses a command's flags and PATH arguments, loads the
+// configuration and opens the database.
+func (e *env) prepare(fs *flag.FlagSet, args []string, readOnly bool) ([]string, *config.Config, *store.DB, error) {
+	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if paths, err = absPaths(paths); err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db, err := e.open(cfg, readOnly)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return paths, cfg, db, nil
+}
+
 // parseFlags parses fs from args, allowing flags after positional
 // arguments ("check /etc --json"); "--" ends the flags.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {

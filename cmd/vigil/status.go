@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"vigil/internal/progress"
 )
 
 const statusUsage = `vigil status [--json]
@@ -64,8 +65,8 @@ problems   %d errors, %d hash skipped, %d unstable
 config     %s
 database   %s (%s)
 `, in.ID, in.Command, in.Version, quote(in.Host), in.Created.Local().Format(time.RFC3339), in.Root,
-		strings.Join(quoteAll(in.Roots), " "), c.Entries, c.Files, iec(c.Bytes), c.Dirs, c.Symlinks, c.Other,
-		c.Errors, c.HashSkipped, c.Unstable, in.ConfigDigest, db.Path(), iec(size))
+		strings.Join(quoteAll(in.Roots), " "), c.Entries, c.Files, progress.IEC(c.Bytes), c.Dirs, c.Symlinks, c.Other,
+		c.Errors, c.HashSkipped, c.Unstable, in.ConfigDigest, db.Path(), progress.IEC(size))
 	if len(all) > 1 {
 		fmt.Fprintln(e.stdout, "kept:")
 		for _, b := range all {

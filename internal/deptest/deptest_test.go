@@ -39,7 +39,7 @@ var allowed = map[string][]string{
 	// or the filesystem layer: a small interface is declared instead.
 	"alerts":            {"merkle", "scanner"},
 	"internal/config":   {"merkle"},
-	"internal/report":   {"alerts", "merkle"},
+	"internal/report":   {"alerts", "merkle", "internal/progress"},
 	"internal/progress": {},
 	// The engine wires everything below it; only cmd may import it.
 	"internal/engine": {"internal/config", "scanner", "store", "merkle"},

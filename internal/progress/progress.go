@@ -64,7 +64,7 @@ func Render(s Snapshot, elapsed time.Duration) string {
 		rate = float64(s.Bytes) / sec / (1 << 20)
 	}
 	line := fmt.Sprintf("%s, %d hashed (%s, %.1f MiB/s), ",
-		plural(s.Files, "file", "files"), s.Hashed, iec(s.Bytes), rate)
+		plural(s.Files, "file", "files"), s.Hashed, IEC(s.Bytes), rate)
 	if s.Errors > 0 {
 		line += plural(s.Errors, "error", "errors") + ", "
 	}
@@ -87,8 +87,8 @@ func clock(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
-// iec formats n bytes with IEC binary prefixes: "512 B", "1.5 KiB".
-func iec(n int64) string {
+// IEC formats n bytes with IEC binary prefixes: "512 B", "1.5 KiB".
+func IEC(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return strconv.FormatInt(n, 10) + " B"

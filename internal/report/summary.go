@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"vigil/internal/progress"
 
 	"vigil/alerts"
 )
@@ -22,7 +23,7 @@ func appendSummary(b []byte, s alerts.Summary) []byte {
 		plural(s.Entries, "entry", "entries"), s.Added, s.Removed, s.Changed, s.Moved,
 		plural(s.Errors, "error", "errors"))
 	b = fmt.Appendf(b, "hashed %s (%s) in %s\n",
-		plural(s.Hashed, "file", "files"), iec(s.BytesHashed), duration(s.Duration))
+		plural(s.Hashed, "file", "files"), progress.IEC(s.BytesHashed), duration(s.Duration))
 	b = appendRoots(b, s.OldRoot, s.NewRoot)
 	if len(s.Scope) > 0 {
 		q := make([]string, len(s.Scope))
@@ -74,18 +75,4 @@ func duration(d time.Duration) string {
 		return d.Round(time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
-}
-
-// iec formats n bytes with IEC binary prefixes: "512 B", "1.5 KiB".
-func iec(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

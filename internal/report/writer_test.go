@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"vigil/internal/progress"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -330,8 +331,8 @@ func TestIEC(t *testing.T) {
 		{5 << 20, "5.0 MiB"}, {3 << 30, "3.0 GiB"}, {1 << 62, "4.0 EiB"},
 	}
 	for _, tt := range tests {
-		if got := iec(tt.n); got != tt.want {
-			t.Errorf("iec(%d) = %q, want %q", tt.n, got, tt.want)
+		if got := progress.IEC(tt.n); got != tt.want {
+			t.Errorf("progress.IEC(%d) = %q, want %q", tt.n, got, tt.want)
 		}
 	}
 }
