@@ -6,12 +6,14 @@
 //
 //	vigil-bench [flags]
 //	vigil-bench floor [-workers N] [-buffer BYTES] ROOT
+//	vigil-bench merge [-out DIR] RESULTS.json...
 //
 // The first form prepares the corpora in a fresh work directory, runs every
 // tool once as a warm-up and then -rounds interleaved rounds per corpus,
 // prints a markdown report on standard output and progress on standard
 // error. The second form is the floor tool itself: it walks and hashes ROOT
-// (bench.Floor) and prints what it saw.
+// (bench.Floor) and prints what it saw. The third reads the results.json of
+// earlier runs and writes one report and chart of all their corpora.
 //
 // Flags:
 //
@@ -69,6 +71,9 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "floor" {
 		return runFloor(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "merge" {
+		return runMerge(args[1:], stdout, stderr)
 	}
 	return runCompare(ctx, args, stdout, stderr)
 }
