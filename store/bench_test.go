@@ -32,6 +32,28 @@ func benchTree(dirs, files int) []*merkle.Entry {
 	return out
 }
 
+// writeBench writes entries as the current baseline, as init does: a
+// Builder feeding a Writer, then the commit.
+func writeBench(b *testing.B, db *DB, entries []*merkle.Entry) {
+	w, err := db.Create(Info{Command: "init"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bl := merkle.NewBuilder(w.Add)
+	for _, e := range entries {
+		if err := bl.Add(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	root, err := bl.Finish()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := w.Commit(root, 1); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkWrite writes a baseline of 100,000 entries: a Builder feeding a
 // Writer, as init does, batches of 16,384 entries per transaction, then the
 // commit that switches it in.
@@ -45,23 +67,7 @@ func BenchmarkWrite(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		w, err := db.Create(Info{Command: "init"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		bl := merkle.NewBuilder(w.Add)
-		for _, e := range entries {
-			if err := bl.Add(e); err != nil {
-				b.Fatal(err)
-			}
-		}
-		root, err := bl.Finish()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := w.Commit(root, 1); err != nil {
-			b.Fatal(err)
-		}
+		writeBench(b, db, entries)
 		b.StopTimer()
 		db.Close()
 		b.StartTimer()
@@ -101,20 +107,7 @@ func BenchmarkIter(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	w, err := db.Create(Info{Command: "init"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	bl := merkle.NewBuilder(w.Add)
-	for _, e := range entries {
-		if err := bl.Add(e); err != nil {
-			b.Fatal(err)
-		}
-	}
-	root, _ := bl.Finish()
-	if _, err := w.Commit(root, 1); err != nil {
-		b.Fatal(err)
-	}
+	writeBench(b, db, entries)
 	cur, err := db.Current()
 	if err != nil {
 		b.Fatal(err)
