@@ -157,7 +157,10 @@ func TestOpenReadOnlyUninitialized(t *testing.T) {
 	}
 }
 
-func TestOpenReadOnly(t *testing.T) {
+// closedBaseline writes smallTree as the only baseline of a new database
+// file and closes it, for tests that reopen it or change it with bbolt.
+func closedBaseline(t *testing.T) (string, Info) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "vigil.db")
 	db, err := Open(path, Options{})
 	if err != nil {
@@ -167,6 +170,11 @@ func TestOpenReadOnly(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return path, info
+}
+
+func TestOpenReadOnly(t *testing.T) {
+	path, info := closedBaseline(t)
 	ro := openDB(t, path, Options{ReadOnly: true})
 	cur, err := ro.Current()
 	if err != nil {

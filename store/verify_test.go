@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -100,18 +99,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "vigil.db")
-			db, err := Open(path, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			info, _ := writeBaseline(t, db, smallTree(), 1)
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
+			path, info := closedBaseline(t)
 			tamper(t, path, info.ID, tt.tamper)
 
-			db, err = Open(path, Options{ReadOnly: true})
+			db, err := Open(path, Options{ReadOnly: true})
 			if err != nil {
 				t.Fatalf("Open after tampering: %v", err)
 			}
@@ -135,17 +126,9 @@ func TestVerifyDetectsTampering(t *testing.T) {
 // TestVerifierSubtree checks a Verifier fed only some subtrees: intact
 // ones pass, a tampered one is named.
 func TestVerifierSubtree(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "vigil.db")
-	db, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, _ := writeBaseline(t, db, smallTree(), 1)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path, info := closedBaseline(t)
 	tamper(t, path, info.ID, flipHashByte("/usr/ping"))
-	db, err = Open(path, Options{ReadOnly: true})
+	db, err := Open(path, Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
