@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"flag"
+	"slices"
 	"time"
 
 	"vigil/alerts"
@@ -60,7 +61,9 @@ func (e *env) compare(ctx context.Context, name string, args []string, op func(c
 	if res.Tampered != nil {
 		e.log.Error().Err(res.Tampered).Msg("the baseline does not match its recorded hashes")
 	}
-	if name == "check" && res.Baseline.ConfigDigest != cfg.Digest() {
+	if !slices.Equal(res.Baseline.Roots, cfg.Roots) && len(paths) == 0 {
+		e.log.Warn().Msg("the configured roots differ from the baseline's, which are what " + name + " looks at; 'vigil init --force' takes a baseline of the configured ones")
+	} else if name == "check" && res.Baseline.ConfigDigest != cfg.Digest() {
 		e.log.Warn().Msg("the configuration changed since this baseline was taken; run 'vigil update' to record the change")
 	}
 	if err := w.Summary(summary(name, res, &st, time.Since(start), code)); err != nil {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -131,6 +132,10 @@ func (e *env) config() (*config.Config, error) {
 	return c, nil
 }
 
+// lockWait is how long a command waits for another vigil to let go of the
+// database before it gives up (exit 24).
+const lockWait = 5 * time.Minute
+
 // open opens the database; for writing it creates its directory (0700).
 func (e *env) open(c *config.Config, readOnly bool) (*store.DB, error) {
 	if !readOnly {
@@ -139,6 +144,12 @@ func (e *env) open(c *config.Config, readOnly bool) (*store.DB, error) {
 		}
 	}
 	db, err := store.Open(c.Database, store.Options{ReadOnly: readOnly})
+	if errors.Is(err, store.ErrLocked) {
+		// Another vigil is writing (an update takes seconds to minutes):
+		// a scheduled check should wait its turn, not fail.
+		e.log.Info().Str("path", quote(c.Database)).Dur("wait", lockWait).Msg("database in use by another vigil; waiting")
+		db, err = store.Open(c.Database, store.Options{ReadOnly: readOnly, Timeout: lockWait})
+	}
 	if readOnly && errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w (run 'vigil init' first)", c.Database, store.ErrNoBaseline)
 	}

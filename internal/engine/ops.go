@@ -28,7 +28,7 @@ func Init(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	return write(ctx, db, o, "init", parent, roots, nil, nil)
 }
 
-// Update scans o.Paths (or, with none, the configured roots), reports what
+// Update scans o.Paths (or, with none, the baseline's roots), reports what
 // changed since the current baseline, and records the result as the new
 // current baseline. Recorded entries outside o.Paths are carried over. It
 // writes nothing if nothing changed, and refuses a baseline that fails its
@@ -39,7 +39,9 @@ func Update(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		return Result{}, err
 	}
 	info := cur.Info()
-	roots, keep := o.Config.Roots, func(*merkle.Entry) bool { return false }
+	// The baseline's roots, not the configuration's: what was sealed is
+	// what is updated; other roots take a new baseline (init --force).
+	roots, keep := info.Roots, func(*merkle.Entry) bool { return false }
 	if len(o.Paths) > 0 {
 		if err := within(o.Paths, info.Roots); err != nil {
 			return Result{}, err

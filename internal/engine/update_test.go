@@ -163,3 +163,41 @@ func TestDatabaseInsideRoot(t *testing.T) {
 		t.Errorf("Init %v with the database at %s: %v, want ErrDBInside", o.Paths, f.db.Path(), err)
 	}
 }
+
+// TestUpdateKeepsBaselineRoots: a baseline taken of PATHs is updated and
+// checked on those PATHs, not on the configured roots.
+func TestUpdateKeepsBaselineRoots(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, cacheTree)
+	o := f.opts()
+	o.Paths = []string{f.path("d")}
+	if _, errs, res := f.op(t, "Init", engine.Init, o); len(errs) != 0 || !res.Written {
+		t.Fatalf("engine.Init(Paths: d) errors %v, written %v", errs, res.Written)
+	}
+	must(t, os.WriteFile(f.path("d/a"), []byte("changed"), 0o644))
+	got, errs, res := f.update(t, f.opts())
+	want := []change{
+		ch(updated, "d/a", merkle.AttrContent|merkle.AttrSize|merkle.AttrMtime|merkle.AttrCtime),
+	}
+	if diff := cmp.Diff(want, sortChanges(withoutDirs(got))); diff != "" || len(errs) != 0 {
+		t.Errorf("Update after Init(d) reported (-want +got):\n%s\nerrors: %v", diff, errs)
+	}
+	if len(res.Baseline.Roots) != 1 || res.Baseline.Roots[0] != f.path("d") {
+		t.Errorf("Update recorded roots %q, want [%q]", res.Baseline.Roots, f.path("d"))
+	}
+	if got, _, _ := f.check(t, f.opts()); len(got) != 0 {
+		t.Errorf("Check after Update reported %v, want nothing", got)
+	}
+}
+
+// withoutDirs drops the changes of directories (their times move with
+// every change inside them).
+func withoutDirs(cs []change) []change {
+	var out []change
+	for _, c := range cs {
+		if c.Path != "d" && c.Path != "." {
+			out = append(out, c)
+		}
+	}
+	return out
+}
