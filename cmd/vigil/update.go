@@ -8,8 +8,9 @@ import (
 
 const updateUsage = `vigil update [--json] [--full] [PATH...]
 
-Accept the current state as the new baseline: of the whole host, or only of
-the subtrees at PATHs (the rest of the baseline is carried over). The changes
+Accept the current state as the new baseline: of the baseline's roots, or
+only of the subtrees at PATHs (the rest of the baseline is carried over).
+A change of the configured roots takes a new baseline: init --force. The changes
 accepted are reported as by check. Nothing is written when nothing changed;
 a baseline that fails its integrity check is not updated (exit 8).
 
