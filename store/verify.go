@@ -86,8 +86,11 @@ func (v *Verifier) Finish() error {
 
 // Verify reads the whole baseline and checks it against its hashes.
 func (b *Baseline) Verify() error {
-	v := NewVerifier(b.info, true)
-	it := b.Iter()
+	return verifyAll(NewVerifier(b.info, true), b.Iter())
+}
+
+// verifyAll feeds v everything it reads and returns v's verdict.
+func verifyAll(v *Verifier, it *Iter) error {
 	for {
 		n, err := it.Next()
 		if err != nil {

@@ -138,18 +138,7 @@ func TestVerifierSubtree(t *testing.T) {
 		t.Fatal(err)
 	}
 	verify := func(scopes ...string) error {
-		v := NewVerifier(cur.Info(), false)
-		it := cur.Iter(scopes...)
-		for {
-			n, err := it.Next()
-			if err != nil {
-				return err
-			}
-			if n.Entry == nil {
-				return v.Finish()
-			}
-			v.Add(n)
-		}
+		return verifyAll(NewVerifier(cur.Info(), false), cur.Iter(scopes...))
 	}
 	if err := verify("/etc"); err != nil {
 		t.Errorf("verifying the intact /etc: %v", err)
