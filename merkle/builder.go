@@ -11,34 +11,54 @@ type Node struct {
 // Builder computes node hashes from entries that arrive in [ComparePaths]
 // order (every directory before its subtree) and hands each finished node to
 // its emit function in post-order: a directory after all of its subtree. It
-// holds one hasher per open directory, so memory grows with tree depth only.
+// holds one hasher per open directory, each O(log fan-out) in size, so memory
+// grows with tree depth only.
 //
 // The first entry added is the root of the tree; every later one must lie
 // below it, and its parent directory must have been added before it.
 type Builder struct {
-	emit  func(Node) error
-	stack []frame
-	free  []*DirHasher
-	buf   []byte
-	root  Hash
-	done  bool
-	n     int
+	emit    func(Node) error
+	version Version
+	stack   []frame
+	free    []dirHasher
+	buf     []byte
+	root    Hash
+	done    bool
+	n       int
 }
+
+// dirHasher is a [DirHasher] or a [DirHasherV1].
+type dirHasher interface {
+	reset(e *Entry)
+	add(name string, h Hash)
+	sum() Hash
+}
+
+func (d *DirHasher) reset(e *Entry)            { d.Reset(e) }
+func (d *DirHasher) add(_ string, h Hash)      { d.Add(h) }
+func (d *DirHasher) sum() Hash                 { return d.Sum() }
+func (d *DirHasherV1) reset(e *Entry)          { d.Reset(e) }
+func (d *DirHasherV1) add(name string, h Hash) { d.Add(name, h) }
+func (d *DirHasherV1) sum() Hash               { return d.Sum() }
 
 type frame struct {
 	e    *Entry
-	h    *DirHasher
+	h    dirHasher
 	last string // name of the last child added
 	any  bool
 }
 
-// NewBuilder returns a Builder that passes finished nodes to emit, which may
-// be nil. An error from emit stops the build and is returned by Add or Finish.
-func NewBuilder(emit func(Node) error) *Builder {
+// NewBuilder returns a Builder of [V2] node hashes that passes finished nodes
+// to emit, which may be nil. An error from emit stops the build and is
+// returned by Add or Finish.
+func NewBuilder(emit func(Node) error) *Builder { return NewBuilderVersion(V2, emit) }
+
+// NewBuilderVersion is [NewBuilder] for the given hash scheme.
+func NewBuilderVersion(v Version, emit func(Node) error) *Builder {
 	if emit == nil {
 		emit = func(Node) error { return nil }
 	}
-	return &Builder{emit: emit}
+	return &Builder{emit: emit, version: v}
 }
 
 // Add adds the next entry. A directory entry is kept (not copied) until its
@@ -75,21 +95,28 @@ func (b *Builder) Add(e *Entry) error {
 		return nil
 	}
 	var h Hash
-	h, b.buf = LeafHash(e, b.buf)
+	if b.version == V1 {
+		h, b.buf = LeafHashV1(e, b.buf)
+	} else {
+		h, b.buf = LeafHash(e, b.buf)
+	}
 	if len(b.stack) > 0 {
-		b.stack[len(b.stack)-1].h.Add(e.Name(), h)
+		b.stack[len(b.stack)-1].h.add(e.Name(), h)
 	} else {
 		b.root, b.done = h, true
 	}
 	return b.emit(Node{Entry: e, Hash: h})
 }
 
-func (b *Builder) hasher(e *Entry) *DirHasher {
+func (b *Builder) hasher(e *Entry) dirHasher {
 	if n := len(b.free); n > 0 {
 		h := b.free[n-1]
 		b.free = b.free[:n-1]
-		h.Reset(e)
+		h.reset(e)
 		return h
+	}
+	if b.version == V1 {
+		return NewDirHasherV1(e)
 	}
 	return NewDirHasher(e)
 }
@@ -98,10 +125,10 @@ func (b *Builder) hasher(e *Entry) *DirHasher {
 func (b *Builder) close() error {
 	f := b.stack[len(b.stack)-1]
 	b.stack = b.stack[:len(b.stack)-1]
-	sum := f.h.Sum()
+	sum := f.h.sum()
 	b.free = append(b.free, f.h)
 	if len(b.stack) > 0 {
-		b.stack[len(b.stack)-1].h.Add(f.e.Name(), sum)
+		b.stack[len(b.stack)-1].h.add(f.e.Name(), sum)
 	} else {
 		b.root, b.done = sum, true
 	}

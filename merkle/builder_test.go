@@ -96,7 +96,7 @@ func TestBuilderPostOrder(t *testing.T) {
 	dir := func(e *merkle.Entry, kids ...string) merkle.Hash {
 		h := merkle.NewDirHasher(e)
 		for _, k := range kids {
-			h.Add((&merkle.Entry{Path: k}).Name(), hashes[k])
+			h.Add(hashes[k])
 		}
 		return h.Sum()
 	}

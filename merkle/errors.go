@@ -12,3 +12,7 @@ var (
 	// ErrNotAbs means a path is not absolute and clean.
 	ErrNotAbs = errors.New("path is not absolute and clean")
 )
+
+// ErrBadProof means a [Proof] does not lead to the root it was checked
+// against, or is malformed.
+var ErrBadProof = errors.New("proof does not verify")

@@ -78,7 +78,7 @@ var mutations = []struct {
 	{"dev", baseFile, func(e *merkle.Entry) { e.Dev++ }, 0},
 	{"hashed at", baseFile, func(e *merkle.Entry) { e.HashedAt++ }, 0},
 	{"err", baseFile, func(e *merkle.Entry) { e.Err = "lstat: EIO" }, 0},
-	{"path", baseFile, func(e *merkle.Entry) { e.Path = "/etc/group" }, 0},
+	{"parent directory", baseFile, func(e *merkle.Entry) { e.Path = "/usr/x/" + e.Name() }, 0},
 	{"rdev of a file", baseFile, func(e *merkle.Entry) { e.Rdev = 7 }, 0},
 	{"hash of a skipped file", baseSkipped, func(e *merkle.Entry) { e.Hash[0] = 1 }, 0},
 	{"xattrs nil vs empty", noXattrs, func(e *merkle.Entry) { e.Xattrs = []merkle.Xattr{} }, 0},
@@ -121,6 +121,21 @@ func TestLeafHashAttested(t *testing.T) {
 	}
 }
 
+// TestLeafHashName checks that a v2 leaf hash is bound to its name, so that a
+// proof shows which child of a directory it is.
+func TestLeafHashName(t *testing.T) {
+	a, b := baseFile(), baseFile()
+	b.Path = merkle.Join(merkle.Parent(a.Path), a.Name()+"x")
+	ha, _ := merkle.LeafHash(a, nil)
+	hb, _ := merkle.LeafHash(b, nil)
+	if ha == hb {
+		t.Errorf("LeafHash of %s = LeafHash of %s = %x, want different", a.Path, b.Path, ha)
+	}
+	if v1a, _ := merkle.LeafHashV1(a, nil); v1a == ha {
+		t.Errorf("LeafHashV1 = LeafHash = %x, want different schemes", ha)
+	}
+}
+
 // TestLeafHashMask checks that the monitored set itself is attested: the
 // same values monitored under another rule hash differently.
 func TestLeafHashMask(t *testing.T) {
@@ -154,32 +169,34 @@ func TestDirHasher(t *testing.T) {
 	dir := func() *merkle.Entry {
 		return &merkle.Entry{Path: "/etc", Type: merkle.TypeDir, Perm: 0o755, Inode: 2, Nlink: 3, Attrs: merkle.AttrAll}
 	}
-	sum := func(e *merkle.Entry, kids ...string) merkle.Hash {
+	sum := func(e *merkle.Entry, kids ...byte) merkle.Hash {
 		d := merkle.NewDirHasher(e)
-		for i, k := range kids {
-			d.Add(k, seq(byte(i)))
+		for _, k := range kids {
+			d.Add(seq(k))
 		}
 		return d.Sum()
 	}
-	base := sum(dir(), "a", "b")
+	base := sum(dir(), 1, 2)
 	moved := dir()
 	moved.Dev = 99
-	moved.Path = "/other"
-	if got := sum(moved, "a", "b"); got != base {
-		t.Errorf("dir hash after changing Dev and Path = %x, want unchanged %x", got, base)
+	moved.Path = "/other/etc"
+	if got := sum(moved, 1, 2); got != base {
+		t.Errorf("dir hash after changing Dev and the parent = %x, want unchanged %x", got, base)
 	}
 	perm := dir()
 	perm.Perm = 0o700
+	renamed := dir()
+	renamed.Path = "/etc2"
 	tests := []struct {
 		name string
 		got  merkle.Hash
 	}{
-		{"own attribute", sum(perm, "a", "b")},
-		{"child renamed", sum(dir(), "a", "c")},
-		{"child added", sum(dir(), "a", "b", "c")},
-		{"child removed", sum(dir(), "a")},
-		{"children reordered", sum(dir(), "b", "a")},
-		{"names split differently", sum(dir(), "ab", "")},
+		{"own attribute", sum(perm, 1, 2)},
+		{"own name", sum(renamed, 1, 2)},
+		{"child changed", sum(dir(), 1, 3)},
+		{"child added", sum(dir(), 1, 2, 3)},
+		{"child removed", sum(dir(), 1)},
+		{"children reordered", sum(dir(), 2, 1)},
 		{"no children", sum(dir())},
 	}
 	for _, tt := range tests {
@@ -192,12 +209,16 @@ func TestDirHasher(t *testing.T) {
 	if empty := sum(dir()); empty == leaf {
 		t.Errorf("empty dir hash = LeafHash of the same entry = %x, want different", leaf)
 	}
+	// The streaming hash is DirHash over ChildRoot.
+	if want := merkle.DirHash(dir(), 2, merkle.ChildRoot([]merkle.Hash{seq(1), seq(2)})); base != want {
+		t.Errorf("DirHasher = %x, want DirHash(ChildRoot) %x", base, want)
+	}
 	// Reset reuses the hasher.
 	d := merkle.NewDirHasher(perm)
-	d.Add("zzz", seq(3))
+	d.Add(seq(3))
 	d.Reset(dir())
-	d.Add("a", seq(0))
-	d.Add("b", seq(1))
+	d.Add(seq(1))
+	d.Add(seq(2))
 	if got := d.Sum(); got != base {
 		t.Errorf("Sum after Reset = %x, want %x", got, base)
 	}

@@ -15,9 +15,23 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/vectors.json from the entries in vectors_test.go")
 
-const vectorsFile = "testdata/vectors.json"
+// vectorFiles holds the known-answer vectors of each hash scheme: v1's are
+// kept to verify databases before their migration.
+var vectorFiles = map[merkle.Version]string{
+	merkle.V1: "testdata/vectors.json",
+	merkle.V2: "testdata/vectors-v2.json",
+}
 
-// The known-answer vectors freeze the v1 encoding of leaf and directory
+func leafHash(v merkle.Version, e *merkle.Entry) merkle.Hash {
+	if v == merkle.V1 {
+		h, _ := merkle.LeafHashV1(e, nil)
+		return h
+	}
+	h, _ := merkle.LeafHash(e, nil)
+	return h
+}
+
+// The known-answer vectors freeze the encoding of leaf and directory
 // hashes. A failure of TestVectors means the format changed: bump the
 // domain tags in hash.go and regenerate with -update, never the other way
 // round.
@@ -114,7 +128,7 @@ func mustHash(t *testing.T, s string) merkle.Hash {
 	var h merkle.Hash
 	b, err := hex.DecodeString(s)
 	if err != nil || len(b) != len(h) {
-		t.Fatalf("bad hash %q in %s (err %v)", s, vectorsFile, err)
+		t.Fatalf("bad hash %q in the vectors file (err %v)", s, err)
 	}
 	copy(h[:], b)
 	return h
@@ -210,15 +224,20 @@ func vectorTree() []*merkle.Entry {
 	}
 }
 
-func generateVectors(t *testing.T) vectors {
+func generateVectors(t *testing.T, ver merkle.Version) vectors {
 	v := vectors{Comment: "Known answers for vigil's v1 node hash encoding (merkle.LeafHash, " +
 		"merkle.DirHasher, merkle.Builder). A change here is a format change. " +
 		"Regenerate with: go test ./merkle -run TestVectors -update"}
+	if ver == merkle.V2 {
+		v.Comment = "Known answers for vigil's v2 node hash encoding (merkle.LeafHash, " +
+			"merkle.DirHasher, merkle.ChildRoot, merkle.Builder). A change here is a format change. " +
+			"Regenerate with: go test ./merkle -run TestVectors -update"
+	}
 	for _, l := range vectorLeaves() {
-		h, _ := merkle.LeafHash(l.e, nil)
+		h := leafHash(ver, l.e)
 		v.Leaves = append(v.Leaves, leafVector{Name: l.name, Entry: toVector(l.e), Hash: hexHash(h)})
 	}
-	b := merkle.NewBuilder(func(n merkle.Node) error {
+	b := merkle.NewBuilderVersion(ver, func(n merkle.Node) error {
 		v.Tree.Nodes = append(v.Tree.Nodes, nodeVector{Path: n.Entry.Path, Hash: hexHash(n.Hash)})
 		return nil
 	})
@@ -237,8 +256,14 @@ func generateVectors(t *testing.T) vectors {
 }
 
 func TestVectors(t *testing.T) {
+	for ver, file := range vectorFiles {
+		t.Run(file, func(t *testing.T) { testVectors(t, ver, file) })
+	}
+}
+
+func testVectors(t *testing.T, ver merkle.Version, vectorsFile string) {
 	if *update {
-		raw, err := json.MarshalIndent(generateVectors(t), "", "  ")
+		raw, err := json.MarshalIndent(generateVectors(t, ver), "", "  ")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,13 +286,13 @@ func TestVectors(t *testing.T) {
 		t.Fatalf("%s holds no vectors", vectorsFile)
 	}
 	for _, l := range v.Leaves {
-		got, _ := merkle.LeafHash(l.Entry.entry(t), nil)
+		got := leafHash(ver, l.Entry.entry(t))
 		if hexHash(got) != l.Hash {
 			t.Errorf("leaf %q: LeafHash = %s, want %s", l.Name, hexHash(got), l.Hash)
 		}
 	}
 	var nodes []nodeVector
-	b := merkle.NewBuilder(func(n merkle.Node) error {
+	b := merkle.NewBuilderVersion(ver, func(n merkle.Node) error {
 		nodes = append(nodes, nodeVector{Path: n.Entry.Path, Hash: hexHash(n.Hash)})
 		return nil
 	})
@@ -291,6 +316,12 @@ func TestVectors(t *testing.T) {
 // TestVectorsCurrent checks that the vectors file still describes the
 // entries defined above, so that -update is never needed by accident.
 func TestVectorsCurrent(t *testing.T) {
+	for ver, file := range vectorFiles {
+		t.Run(file, func(t *testing.T) { testVectorsCurrent(t, ver, file) })
+	}
+}
+
+func testVectorsCurrent(t *testing.T, ver merkle.Version, vectorsFile string) {
 	raw, err := os.ReadFile(vectorsFile)
 	if err != nil {
 		t.Fatalf("%v (generate it with -update)", err)
@@ -299,7 +330,7 @@ func TestVectorsCurrent(t *testing.T) {
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatalf("%s: %v", vectorsFile, err)
 	}
-	if diff := cmp.Diff(got, generateVectors(t)); diff != "" {
+	if diff := cmp.Diff(got, generateVectors(t, ver)); diff != "" {
 		t.Errorf("%s differs from what the current code generates (-file +generated):\n%s", vectorsFile, diff)
 	}
 }
