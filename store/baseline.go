@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -10,8 +11,12 @@ import (
 	"vigil/scanner"
 )
 
+// tombstone is the record of a path that a baseline deleted.
+var tombstone = []byte{0}
+
 // Baseline is a complete stored baseline. Its methods each use their own
-// short read transaction; it implements [merkle.Tree].
+// short read transaction; it implements [merkle.Tree], verifying every
+// directory it lists against the hash its parent holds for it.
 type Baseline struct {
 	db   *DB
 	info Info
@@ -20,47 +25,142 @@ type Baseline struct {
 // Info returns the baseline's metadata.
 func (b *Baseline) Info() Info { return b.info }
 
-// view runs fn on the baseline's entries bucket in a read transaction.
+// view runs fn on the records of the baseline's epoch in a read
+// transaction. It fails with [ErrNotFound] once the baseline has been pruned
+// (or its write abandoned), so that a long read in many transactions never
+// reads half of a baseline.
 func (b *Baseline) view(fn func(*bolt.Bucket) error) error {
-	return b.db.bolt.View(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketBaselines).Bucket(idKey(b.info.ID))
-		if bk == nil || bk.Bucket(bucketEntries) == nil {
-			return ErrNotFound
-		}
-		return fn(bk.Bucket(bucketEntries))
-	})
+	return b.db.bolt.View(func(tx *bolt.Tx) error { return b.in(tx, fn) })
+}
+
+func (b *Baseline) in(tx *bolt.Tx, fn func(*bolt.Bucket) error) error {
+	rb := records(tx, b.info.Epoch)
+	if rb == nil || tx.Bucket(bucketBaselines).Get(idKey(b.info.ID)) == nil {
+		return fmt.Errorf("baseline %d: %w (pruned while it was read)", b.info.ID, ErrNotFound)
+	}
+	return fn(rb)
 }
 
 // viewDropping is view for streaming reads: afterwards it lets go of the
 // mapped pages read, so that memory does not grow with the baseline.
 func (b *Baseline) viewDropping(fn func(*bolt.Bucket) error) error {
 	return b.db.bolt.View(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketBaselines).Bucket(idKey(b.info.ID))
-		if bk == nil || bk.Bucket(bucketEntries) == nil {
-			return ErrNotFound
-		}
-		err := fn(bk.Bucket(bucketEntries))
+		err := b.in(tx, fn)
 		b.db.dropMapped(tx)
 		return err
 	})
 }
 
-// node decodes the record at k into a node; a non-directory's hash is
-// computed from its attributes.
-func node(k, v []byte) (merkle.Node, error) {
-	n, err := storedNode(k, v)
+// corruptKey reports a key out of order or of the wrong form: a damaged
+// file must stop a read, never loop it.
+func corruptKey(k []byte, what string) error {
+	return fmt.Errorf("%w: %s at key %q", ErrCorrupt, what, keyPath(k))
+}
+
+// group reads the versions of one path, starting at the version key k, and
+// returns the path's key, the value visible to the baseline (nil if none, or
+// deleted) and the cursor's next position.
+func (b *Baseline) group(c *bolt.Cursor, k, v []byte) (pk, val, nk, nv []byte, err error) {
+	pk, id, ok := splitVerKey(k)
+	if !ok {
+		return nil, nil, nil, nil, corruptKey(k, "not a version key")
+	}
+	for {
+		if id <= b.info.ID {
+			val = v
+		}
+		nk, nv = c.Next()
+		if nk == nil {
+			break
+		}
+		if bytes.Compare(nk, k) <= 0 {
+			return nil, nil, nil, nil, corruptKey(nk, "key out of order")
+		}
+		npk, nid, ok := splitVerKey(nk)
+		if !ok || !bytes.Equal(npk, pk) {
+			break
+		}
+		k, v, id = nk, nv, nid
+	}
+	if bytes.Equal(val, tombstone) {
+		val = nil
+	}
+	return pk, val, nk, nv, nil
+}
+
+// get returns the value of path visible to the baseline, nil if none.
+func (b *Baseline) get(rb *bolt.Bucket, pk []byte) []byte {
+	c := rb.Cursor()
+	k, v := c.Seek(verKeyOf(pk, b.info.ID+1))
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	if k == nil {
+		return nil
+	}
+	kp, id, ok := splitVerKey(k)
+	if !ok || id > b.info.ID || !bytes.Equal(kp, pk) || bytes.Equal(v, tombstone) {
+		return nil
+	}
+	return v
+}
+
+// eachChild calls fn with the key and visible value of each direct child of
+// dir, in name order, skipping their subtrees.
+func (b *Baseline) eachChild(rb *bolt.Bucket, dir string, fn func(pk, v []byte) error) error {
+	prefix := childPrefix(dir)
+	c := rb.Cursor()
+	k, v := c.Seek(prefix)
+	for k != nil && bytes.HasPrefix(k, prefix) {
+		rest := k[len(prefix):]
+		i := bytes.IndexByte(rest, 0)
+		var next []byte
+		switch {
+		case i < 0 || i+1 >= len(rest):
+			return corruptKey(k, "not a version key")
+		case i == 0: // dir's own versions
+			next = afterVersions(appendKey(nil, dir))
+		case rest[i+1] == 0: // a child's versions
+			pk, val, _, _, err := b.group(c, k, v)
+			if err != nil {
+				return err
+			}
+			if val != nil {
+				if err := fn(pk, val); err != nil {
+					return err
+				}
+			}
+			next = subtreeEnd(pk)
+		default: // below a child with no version of its own
+			next = subtreeEnd(k[:len(prefix)+i])
+		}
+		nk, nv := c.Seek(next)
+		if nk != nil && bytes.Compare(nk, k) <= 0 {
+			return corruptKey(nk, "key out of order")
+		}
+		k, v = nk, nv
+	}
+	return nil
+}
+
+// node decodes a record into a node with its node hash: a directory's as
+// stored, a leaf's computed from its attributes.
+func node(pk, v []byte) (merkle.Node, error) {
+	n, err := storedNode(pk, v)
 	if err == nil && n.Entry.Type != merkle.TypeDir {
 		n.Hash, _ = merkle.LeafHash(n.Entry, nil)
 	}
 	return n, err
 }
 
-// storedNode decodes the record at k into a node with the hash stored in
-// it: a directory's node hash, zero for anything else.
-func storedNode(k, v []byte) (merkle.Node, error) {
-	e, h, err := decodeRecord(keyPath(k), v)
+// storedNode decodes the record of path key pk into a node with the hash
+// stored in it: a directory's node hash, zero for anything else.
+func storedNode(pk, v []byte) (merkle.Node, error) {
+	e, h, err := decodeRecord(keyPath(pk), v)
 	if err != nil {
-		return merkle.Node{}, &recordError{key: k, err: err}
+		return merkle.Node{}, &recordError{key: pk, err: err}
 	}
 	return merkle.Node{Entry: e, Hash: h}, nil
 }
@@ -73,57 +173,78 @@ type recordError struct {
 func (e *recordError) Error() string { return keyPath(e.key) + ": " + e.err.Error() }
 func (e *recordError) Unwrap() error { return e.err }
 
-// Node returns the node at path.
+// Node returns the node at path. Only the root's is verified by itself
+// (against the baseline's root hash); any other is verified as one of its
+// parent's [Baseline.Children], or through [Baseline.Lookup].
 func (b *Baseline) Node(path string) (merkle.Node, bool, error) {
 	var n merkle.Node
 	var ok bool
-	err := b.view(func(bk *bolt.Bucket) error {
-		v := bk.Get(appendKey(nil, path))
+	err := b.view(func(rb *bolt.Bucket) error {
+		pk := appendKey(nil, path)
+		v := b.get(rb, pk)
 		if v == nil {
 			return nil
 		}
 		var err error
-		n, err = node(appendKey(nil, path), v)
+		n, err = node(pk, v)
 		ok = err == nil
 		return err
 	})
+	if err == nil && ok && path == "/" && n.Hash != merkle.Hash(b.info.Root) {
+		return n, ok, fmt.Errorf("baseline %d: /: %w", b.info.ID, ErrTampered)
+	}
 	return n, ok, err
 }
 
-// Children returns the direct children of dir in name order.
+// Children returns the direct children of dir in name order, after checking
+// that they and dir's own attributes hash to the node hash stored for dir.
 func (b *Baseline) Children(dir string) ([]merkle.Node, error) {
 	var out []merkle.Node
-	err := b.view(func(bk *bolt.Bucket) error {
-		return eachChild(bk, dir, func(k, v []byte) error {
-			n, err := node(k, v)
-			out = append(out, n)
-			return err
-		})
+	err := b.view(func(rb *bolt.Bucket) error {
+		d, kids, err := b.dirNodes(rb, dir)
+		out = kids
+		if err == nil && d.Entry != nil {
+			err = checkDir(d, kids)
+		}
+		return err
 	})
 	return out, err
 }
 
-// eachChild calls fn for each direct child of dir, skipping their subtrees.
-func eachChild(bk *bolt.Bucket, dir string, fn func(k, v []byte) error) error {
-	prefix := childPrefix(dir)
-	c := bk.Cursor()
-	k, v := c.Seek(prefix)
-	if dir == "/" && bytes.Equal(k, prefix) {
-		k, v = c.Next()
-	}
-	for k != nil && bytes.HasPrefix(k, prefix) {
-		if isChild(k, prefix) {
-			if err := fn(k, v); err != nil {
-				return err
-			}
-			nk, nv := c.Next()
-			if nk != nil && len(nk) > len(k) && bytes.HasPrefix(nk, k) && nk[len(k)] == 0 {
-				nk, nv = c.Seek(subtreeEnd(k))
-			}
-			k, v = nk, nv
-			continue
+// dirNodes reads dir's own node (nil Entry if it is not recorded) and its
+// children's.
+func (b *Baseline) dirNodes(rb *bolt.Bucket, dir string) (merkle.Node, []merkle.Node, error) {
+	var d merkle.Node
+	pk := appendKey(nil, dir)
+	if v := b.get(rb, pk); v != nil {
+		var err error
+		if d, err = storedNode(pk, v); err != nil {
+			return d, nil, err
 		}
-		k, v = c.Seek(subtreeEnd(k[:len(prefix)+bytes.IndexByte(k[len(prefix):], 0)]))
+	}
+	var kids []merkle.Node
+	err := b.eachChild(rb, dir, func(k, v []byte) error {
+		n, err := node(k, v)
+		kids = append(kids, n)
+		return err
+	})
+	return d, kids, err
+}
+
+// checkDir checks a directory's stored node hash against its children.
+func checkDir(d merkle.Node, kids []merkle.Node) error {
+	if d.Entry.Type != merkle.TypeDir {
+		if len(kids) > 0 {
+			return fmt.Errorf("%s: %w: a %s with children", d.Entry.Path, ErrTampered, d.Entry.Type)
+		}
+		return nil
+	}
+	h := merkle.NewDirHasher(d.Entry)
+	for _, k := range kids {
+		h.Add(k.Hash)
+	}
+	if h.Sum() != d.Hash {
+		return fmt.Errorf("%s: %w: directory hash", d.Entry.Path, ErrTampered)
 	}
 	return nil
 }
@@ -136,9 +257,9 @@ type statCache struct{ b *Baseline }
 // Children returns the recorded entries directly inside dir.
 func (s statCache) Children(dir string) ([]merkle.Entry, error) {
 	var out []merkle.Entry
-	err := s.b.view(func(bk *bolt.Bucket) error {
+	err := s.b.view(func(rb *bolt.Bucket) error {
 		var kvs [][2][]byte // valid for the transaction: decode once counted
-		err := eachChild(bk, dir, func(k, v []byte) error {
+		err := s.b.eachChild(rb, dir, func(k, v []byte) error {
 			kvs = append(kvs, [2][]byte{k, v})
 			return nil
 		})
@@ -160,9 +281,9 @@ const iterChunk = 2048
 // its own read transaction.
 type Iter struct {
 	b      *Baseline
-	scopes [][]byte // keys of the subtrees still to read; nil means all
+	scopes [][]byte // keys of the subtrees still to read
 	all    bool
-	resume []byte // last key returned; nil before the first
+	resume []byte // where the next chunk starts; nil at a scope's start
 	buf    []merkle.Node
 	pos    int // next in buf
 	err    error
@@ -173,20 +294,27 @@ type Iter struct {
 // meaning the whole baseline), in path order.
 func (b *Baseline) Iter(scopes ...string) *Iter {
 	it := &Iter{b: b, all: len(scopes) == 0}
-	s := slices.Clone(scopes)
-	slices.SortFunc(s, merkle.ComparePaths)
-	last := ""
-	for _, p := range s {
-		if last != "" && merkle.Within(p, last) {
-			continue
-		}
-		last = p
+	for _, p := range topScopes(scopes) {
 		it.scopes = append(it.scopes, appendKey(nil, p))
 	}
 	if it.all {
 		it.scopes = [][]byte{{0}}
 	}
 	return it
+}
+
+// topScopes sorts paths and drops those inside another.
+func topScopes(paths []string) []string {
+	s := slices.Clone(paths)
+	slices.SortFunc(s, merkle.ComparePaths)
+	var out []string
+	for _, p := range s {
+		if len(out) > 0 && merkle.Within(p, out[len(out)-1]) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // Next returns the next node with the hash stored for it: a directory's
@@ -213,38 +341,42 @@ func (it *Iter) NextEntry() (*merkle.Entry, error) {
 }
 
 // fill reads the next chunk.
-func (it *Iter) fill(bk *bolt.Bucket) error {
-	c := bk.Cursor()
+func (it *Iter) fill(rb *bolt.Bucket) error {
+	c := rb.Cursor()
 	if it.buf == nil {
 		it.buf = make([]merkle.Node, 0, iterChunk)
 	}
 	it.buf = it.buf[:0]
 	for len(it.scopes) > 0 && len(it.buf) < iterChunk {
 		scope := it.scopes[0]
-		var k, v []byte
-		if it.resume == nil {
-			k, v = c.Seek(scope)
-		} else {
-			k, v = c.Seek(it.resume)
-			if bytes.Equal(k, it.resume) {
-				k, v = c.Next()
-			}
+		start := it.resume
+		if start == nil {
+			start = scope
 		}
+		k, v := c.Seek(start)
 		var last []byte
-		for ; k != nil && inScope(k, scope, it.all) && len(it.buf) < iterChunk; k, v = c.Next() {
-			n, err := storedNode(k, v)
+		for k != nil && len(it.buf) < iterChunk {
+			pk, val, nk, nv, err := it.b.group(c, k, v)
 			if err != nil {
 				return err
 			}
-			it.buf = append(it.buf, n)
-			last = k
+			if !inScope(pk, scope, it.all) {
+				k = nil
+				break
+			}
+			if val != nil {
+				n, err := storedNode(pk, val)
+				if err != nil {
+					return err
+				}
+				it.buf = append(it.buf, n)
+			}
+			last, k, v = pk, nk, nv
 		}
-		if last != nil {
-			it.resume = bytes.Clone(last)
-		}
-		if k == nil || !inScope(k, scope, it.all) {
-			it.scopes = it.scopes[1:]
-			it.resume = nil
+		if k == nil {
+			it.scopes, it.resume = it.scopes[1:], nil
+		} else if last != nil {
+			it.resume = afterVersions(last)
 		}
 	}
 	if len(it.scopes) == 0 {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -359,15 +358,16 @@ func TestWriterKeep(t *testing.T) {
 	}
 }
 
-// bucketIDs lists the ids of every baseline bucket, complete or not.
+// bucketIDs lists the ids of every baseline, complete or not.
 func bucketIDs(t *testing.T, db *DB) []uint64 {
 	t.Helper()
 	var ids []uint64
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketBaselines).ForEachBucket(func(k []byte) error {
-			ids = append(ids, binary.BigEndian.Uint64(k))
-			return nil
-		})
+		all, err := allInfos(tx)
+		for _, in := range all {
+			ids = append(ids, in.ID)
+		}
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)

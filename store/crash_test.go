@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -236,14 +235,13 @@ func incompleteIDs(t *testing.T, db *DB) []uint64 {
 	t.Helper()
 	var ids []uint64
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		bs := tx.Bucket(bucketBaselines)
-		return bs.ForEachBucket(func(k []byte) error {
-			in, err := readInfo(bs.Bucket(k), binary.BigEndian.Uint64(k))
-			if err != nil || !in.Complete {
-				ids = append(ids, binary.BigEndian.Uint64(k))
+		all, err := allInfos(tx)
+		for _, in := range all {
+			if !in.Complete {
+				ids = append(ids, in.ID)
 			}
-			return nil
-		})
+		}
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,8 @@ var (
 	ErrCorrupt = errors.New("corrupt record")
 	// ErrNoBaseline means the database holds no (complete) baseline.
 	ErrNoBaseline = errors.New("no baseline")
-	// ErrSchema means the database was written by a newer vigil.
+	// ErrSchema means the database was written by another version of vigil
+	// (an older one: run the migration).
 	ErrSchema = errors.New("unsupported database schema")
 	// ErrLocked means another process has the database open for writing.
 	ErrLocked = errors.New("database is in use by another process")

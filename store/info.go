@@ -18,8 +18,21 @@ import (
 type Info struct {
 	ID           uint64    `json:"id"`
 	Created      time.Time `json:"created"`
-	Command      string    `json:"command"`          // "init" or "update"
+	Command      string    `json:"command"`          // "init", "update" or "migrate"
 	Parent       uint64    `json:"parent,omitempty"` // the baseline an update started from
+	// Epoch is the full baseline this one shares its records with: its own
+	// id for a baseline written whole (init), its parent's epoch for an
+	// update, which stores only what changed.
+	Epoch uint64 `json:"epoch"`
+	// Changes counts the records the baseline wrote: every entry for a
+	// whole baseline, the changed ones (with their directories) for an
+	// update.
+	Changes int64 `json:"changes"`
+	// Reason is why the baseline was taken, as its author said.
+	Reason string `json:"reason,omitempty"`
+	// User and UID say who took it (login name, real uid).
+	User         string    `json:"user,omitempty"`
+	UID          int64     `json:"uid"`
 	Host         string    `json:"host"`
 	Roots        []string  `json:"roots"`
 	ConfigDigest string    `json:"config_digest"`
@@ -71,6 +84,21 @@ func (c *Counts) Add(e *merkle.Entry) {
 	}
 }
 
+// Sub takes e out of the counts again.
+func (c *Counts) Sub(e *merkle.Entry) {
+	var d Counts
+	d.Add(e)
+	c.Entries -= d.Entries
+	c.Files -= d.Files
+	c.Bytes -= d.Bytes
+	c.Dirs -= d.Dirs
+	c.Symlinks -= d.Symlinks
+	c.Other -= d.Other
+	c.Errors -= d.Errors
+	c.HashSkipped -= d.HashSkipped
+	c.Unstable -= d.Unstable
+}
+
 // RootHash is a node hash that reads and writes as hex in JSON.
 type RootHash merkle.Hash
 
@@ -91,38 +119,67 @@ func (h *RootHash) UnmarshalText(b []byte) error {
 
 func idKey(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
 
-// readInfo decodes the info of the baseline bucket b.
-func readInfo(b *bolt.Bucket, id uint64) (Info, error) {
+// epoch returns the bucket of epoch id, nil if there is none.
+func epoch(tx *bolt.Tx, id uint64) *bolt.Bucket {
+	return tx.Bucket(bucketEpochs).Bucket(idKey(id))
+}
+
+// records returns the records bucket of epoch id, nil if there is none.
+func records(tx *bolt.Tx, id uint64) *bolt.Bucket {
+	if e := epoch(tx, id); e != nil {
+		return e.Bucket(bucketRecords)
+	}
+	return nil
+}
+
+// decodeInfo decodes the info of baseline id.
+func decodeInfo(raw []byte, id uint64) (Info, error) {
 	var in Info
-	raw := b.Get(keyInfo)
 	if raw == nil {
-		return in, fmt.Errorf("baseline %d: %w: no info", id, ErrCorrupt)
+		return in, fmt.Errorf("baseline %d: %w", id, ErrNotFound)
 	}
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return in, fmt.Errorf("baseline %d: %w: info: %w", id, ErrCorrupt, err)
 	}
-	in.ID = id
+	if in.ID != id || in.Epoch == 0 || in.Epoch > id {
+		return in, fmt.Errorf("baseline %d: %w: info names baseline %d of epoch %d", id, ErrCorrupt, in.ID, in.Epoch)
+	}
 	return in, nil
+}
+
+func putInfo(bs *bolt.Bucket, in Info) error {
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return bs.Put(idKey(in.ID), raw)
+}
+
+// allInfos returns every baseline's info, complete or not, oldest first.
+func allInfos(tx *bolt.Tx) ([]Info, error) {
+	var out []Info
+	err := tx.Bucket(bucketBaselines).ForEach(func(k, v []byte) error {
+		if len(k) != 8 {
+			return fmt.Errorf("%w: baseline key %x", ErrCorrupt, k)
+		}
+		in, err := decodeInfo(v, binary.BigEndian.Uint64(k))
+		out = append(out, in)
+		return err
+	})
+	return out, err
 }
 
 // Baselines lists every complete baseline, oldest first.
 func (db *DB) Baselines() ([]Info, error) {
 	var out []Info
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketBaselines).ForEachBucket(func(k []byte) error {
-			if len(k) != 8 {
-				return fmt.Errorf("%w: baseline key %x", ErrCorrupt, k)
-			}
-			id := binary.BigEndian.Uint64(k)
-			in, err := readInfo(tx.Bucket(bucketBaselines).Bucket(k), id)
-			if err != nil {
-				return err
-			}
+		all, err := allInfos(tx)
+		for _, in := range all {
 			if in.Complete {
 				out = append(out, in)
 			}
-			return nil
-		})
+		}
+		return err
 	})
 	slices.SortFunc(out, func(a, b Info) int { return cmp.Compare(a.ID, b.ID) })
 	return out, err
@@ -152,16 +209,15 @@ func (db *DB) Current() (*Baseline, error) {
 func (db *DB) Baseline(id uint64) (*Baseline, error) {
 	b := &Baseline{db: db}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketBaselines).Bucket(idKey(id))
-		if bk == nil {
-			return fmt.Errorf("baseline %d: %w", id, ErrNotFound)
+		in, err := decodeInfo(tx.Bucket(bucketBaselines).Get(idKey(id)), id)
+		if err != nil {
+			return err
 		}
-		if bk.Bucket(bucketEntries) == nil {
-			return fmt.Errorf("baseline %d: %w: no entries bucket", id, ErrCorrupt)
+		if records(tx, in.Epoch) == nil {
+			return fmt.Errorf("baseline %d: %w: no records of epoch %d", id, ErrCorrupt, in.Epoch)
 		}
-		in, err := readInfo(bk, id)
 		b.info = in
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err

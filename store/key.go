@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strings"
 )
 
@@ -53,4 +54,45 @@ func isChild(key, prefix []byte) bool {
 // subtreeEnd returns the smallest key after key's whole subtree.
 func subtreeEnd(key []byte) []byte {
 	return append(bytes.Clone(key), 1)
+}
+
+// Records are kept in versions: the key of a path's version written by
+// baseline id is the path's key, two NUL bytes and id (8 bytes, big-endian).
+// No name starts with NUL, so a path's versions sort together, oldest
+// first, after the path's own key and before its first child's.
+const verSuffix = 10
+
+// appendVerKey appends the key of path's version born in baseline id.
+func appendVerKey(b []byte, path string, id uint64) []byte {
+	b = appendKey(b, path)
+	return binary.BigEndian.AppendUint64(append(b, 0, 0), id)
+}
+
+// verKeyOf returns the version key for a path key.
+func verKeyOf(pk []byte, id uint64) []byte {
+	b := make([]byte, 0, len(pk)+verSuffix)
+	b = append(append(b, pk...), 0, 0)
+	return binary.BigEndian.AppendUint64(b, id)
+}
+
+// splitVerKey splits a version key into its path key and baseline id; ok
+// is false for a key of another form.
+func splitVerKey(k []byte) (pk []byte, id uint64, ok bool) {
+	n := len(k) - verSuffix
+	if n < 1 || k[n] != 0 || k[n+1] != 0 {
+		return nil, 0, false
+	}
+	return k[:n], binary.BigEndian.Uint64(k[n+2:]), true
+}
+
+// afterVersions returns the smallest key after every version of pk and
+// before its subtree.
+func afterVersions(pk []byte) []byte {
+	return append(append(make([]byte, 0, len(pk)+2), pk...), 0, 1)
+}
+
+// journalKey is the key under which baseline id notes that it wrote a
+// version of pk.
+func journalKey(id uint64, pk []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(pk)), id), pk...)
 }

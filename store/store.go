@@ -16,15 +16,16 @@ import (
 const initialMmap = 1 << 30
 
 // SchemaVersion is the database layout this package reads and writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 var (
 	bucketMeta      = []byte("meta")
 	bucketBaselines = []byte("baselines")
+	bucketEpochs    = []byte("epochs")
+	bucketRecords   = []byte("records")
+	bucketJournal   = []byte("journal")
 	keySchema       = []byte("schema")
 	keyCurrent      = []byte("current")
-	keyInfo         = []byte("info")
-	bucketEntries   = []byte("entries")
 )
 
 // Options configure [Open]. The zero value opens for writing, waiting up to
@@ -90,6 +91,9 @@ func Open(path string, opts Options) (*DB, error) {
 func (db *DB) init(readOnly bool) error {
 	check := func(tx *bolt.Tx) error {
 		m := tx.Bucket(bucketMeta)
+		if m != nil && tx.Bucket(bucketEpochs) == nil && m.Get(keySchema) != nil {
+			return schemaError(m.Get(keySchema))
+		}
 		if m == nil || tx.Bucket(bucketBaselines) == nil {
 			if readOnly {
 				return ErrNoBaseline
@@ -100,8 +104,8 @@ func (db *DB) init(readOnly bool) error {
 		if len(v) != 4 {
 			return fmt.Errorf("%w: schema key", ErrCorrupt)
 		}
-		if s := binary.BigEndian.Uint32(v); s != SchemaVersion {
-			return fmt.Errorf("%w: version %d, this vigil reads %d", ErrSchema, s, SchemaVersion)
+		if binary.BigEndian.Uint32(v) != SchemaVersion {
+			return schemaError(v)
 		}
 		return nil
 	}
@@ -117,6 +121,9 @@ func (db *DB) init(readOnly bool) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketBaselines); err != nil {
 			return err
 		}
+		if _, err := tx.CreateBucketIfNotExists(bucketEpochs); err != nil {
+			return err
+		}
 		if m.Get(keySchema) == nil {
 			return m.Put(keySchema, binary.BigEndian.AppendUint32(nil, SchemaVersion))
 		}
@@ -125,6 +132,19 @@ func (db *DB) init(readOnly bool) error {
 }
 
 var errNotInitialized = errors.New("not initialized")
+
+// schemaError describes a schema version other than this package's.
+func schemaError(v []byte) error {
+	if len(v) != 4 {
+		return fmt.Errorf("%w: schema key", ErrCorrupt)
+	}
+	switch s := binary.BigEndian.Uint32(v); {
+	case s < SchemaVersion:
+		return fmt.Errorf("%w: version %d, written by an older vigil (run 'vigil migrate' to convert it)", ErrSchema, s)
+	default:
+		return fmt.Errorf("%w: version %d, this vigil reads %d", ErrSchema, s, SchemaVersion)
+	}
+}
 
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }

@@ -13,7 +13,8 @@ import (
 // order, and compares every directory hash and the root with what the
 // baseline recorded. Feed it what an [Iter] returns.
 type Verifier struct {
-	info   Info
+	info    Info
+	version merkle.Version
 	b      *merkle.Builder
 	root   string
 	want   merkle.Hash // stored hash of the current subtree's root
@@ -25,17 +26,21 @@ type Verifier struct {
 // NewVerifier returns a Verifier for baseline info; whole says the nodes
 // will be the whole baseline, so the root is checked against info.Root too.
 func NewVerifier(info Info, whole bool) *Verifier {
-	return &Verifier{info: info, all: whole, stored: map[*merkle.Entry]merkle.Hash{}}
+	return &Verifier{info: info, all: whole, version: merkle.V2, stored: map[*merkle.Entry]merkle.Hash{}}
 }
 
 // Add takes the next node.
 func (v *Verifier) Add(n merkle.Node) {
 	if v.b == nil || !merkle.Within(n.Entry.Path, v.root) {
 		v.finishSubtree()
-		v.b = merkle.NewBuilder(v.check)
+		v.b = merkle.NewBuilderVersion(v.version, v.check)
 		v.root, v.want = n.Entry.Path, n.Hash
 		if n.Entry.Type != merkle.TypeDir {
-			v.want, _ = merkle.LeafHash(n.Entry, nil)
+			if v.version == merkle.V1 {
+				v.want, _ = merkle.LeafHashV1(n.Entry, nil)
+			} else {
+				v.want, _ = merkle.LeafHash(n.Entry, nil)
+			}
 		}
 	}
 	if n.Entry.Type == merkle.TypeDir {

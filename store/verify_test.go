@@ -12,10 +12,21 @@ import (
 	"vigil/merkle"
 )
 
+// recs gives a tampering test the record versions of one baseline by path
+// key.
+type recs struct {
+	b  *bolt.Bucket
+	id uint64
+}
+
+func (r recs) Get(pk []byte) []byte   { return r.b.Get(verKeyOf(pk, r.id)) }
+func (r recs) Put(pk, v []byte) error { return r.b.Put(verKeyOf(pk, r.id), v) }
+func (r recs) Delete(pk []byte) error { return r.b.Delete(verKeyOf(pk, r.id)) }
+
 // tamper changes the database at path with bbolt directly, as an intruder
-// (or a bad disk) would: fn gets the entries bucket and the info of the
-// baseline with the given id.
-func tamper(t *testing.T, path string, id uint64, fn func(entries, baseline *bolt.Bucket) error) {
+// (or a bad disk) would: fn gets the records written by the baseline with
+// the given id and the bucket of baseline infos.
+func tamper(t *testing.T, path string, id uint64, fn func(entries recs, baselines *bolt.Bucket) error) {
 	t.Helper()
 	b, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -23,8 +34,11 @@ func tamper(t *testing.T, path string, id uint64, fn func(entries, baseline *bol
 	}
 	defer b.Close()
 	err = b.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketBaselines).Bucket(idKey(id))
-		return fn(bk.Bucket(bucketEntries), bk)
+		in, err := decodeInfo(tx.Bucket(bucketBaselines).Get(idKey(id)), id)
+		if err != nil {
+			return err
+		}
+		return fn(recs{records(tx, in.Epoch), id}, tx.Bucket(bucketBaselines))
 	})
 	if err != nil {
 		t.Fatalf("tampering: %v", err)
@@ -33,8 +47,8 @@ func tamper(t *testing.T, path string, id uint64, fn func(entries, baseline *bol
 
 // flipHashByte flips the first byte of the content hash in the record of
 // path.
-func flipHashByte(path string) func(entries, _ *bolt.Bucket) error {
-	return func(entries, _ *bolt.Bucket) error {
+func flipHashByte(path string) func(entries recs, _ *bolt.Bucket) error {
+	return func(entries recs, _ *bolt.Bucket) error {
 		k := appendKey(nil, path)
 		v := bytes.Clone(entries.Get(k))
 		e, _, err := decodeRecord(path, v)
@@ -53,19 +67,19 @@ func flipHashByte(path string) func(entries, _ *bolt.Bucket) error {
 func TestVerifyDetectsTampering(t *testing.T) {
 	tests := []struct {
 		name    string
-		tamper  func(entries, baseline *bolt.Bucket) error
+		tamper  func(entries recs, baselines *bolt.Bucket) error
 		want    error
 		mention string // the path or baseline the error must name
 	}{
 		{"content hash flipped", flipHashByte("/etc/passwd"), ErrTampered, "/etc:"},
 		{"content hash flipped, file at the top", flipHashByte("/etc-old"), ErrTampered, "/:"},
-		{"record deleted", func(entries, _ *bolt.Bucket) error {
+		{"record deleted", func(entries recs, _ *bolt.Bucket) error {
 			return entries.Delete(appendKey(nil, "/etc/hosts"))
 		}, ErrTampered, "/etc:"},
-		{"record added", func(entries, _ *bolt.Bucket) error {
+		{"record added", func(entries recs, _ *bolt.Bucket) error {
 			return entries.Put(appendKey(nil, "/usr/evil"), appendRecord(nil, fileEntry("/usr/evil", 66), nil))
 		}, ErrTampered, "/usr:"},
-		{"mode changed", func(entries, _ *bolt.Bucket) error {
+		{"mode changed", func(entries recs, _ *bolt.Bucket) error {
 			k := appendKey(nil, "/usr/ping")
 			e, _, err := decodeRecord("/usr/ping", entries.Get(k))
 			if err != nil {
@@ -74,7 +88,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			e.Perm |= 0o4000
 			return entries.Put(k, appendRecord(nil, e, nil))
 		}, ErrTampered, "/usr:"},
-		{"directory node hash changed", func(entries, _ *bolt.Bucket) error {
+		{"directory node hash changed", func(entries recs, _ *bolt.Bucket) error {
 			k := appendKey(nil, "/etc/empty")
 			e, node, err := decodeRecord("/etc/empty", entries.Get(k))
 			if err != nil {
@@ -83,15 +97,15 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			node[0] ^= 1
 			return entries.Put(k, appendRecord(nil, e, &node))
 		}, ErrTampered, "/etc/empty:"},
-		{"root hash in info changed", func(_, baseline *bolt.Bucket) error {
-			in, err := readInfo(baseline, 1)
+		{"root hash in info changed", func(_ recs, baselines *bolt.Bucket) error {
+			in, err := decodeInfo(baselines.Get(idKey(1)), 1)
 			if err != nil {
 				return err
 			}
 			in.Root[0] ^= 1
-			return putInfo(baseline, in)
+			return putInfo(baselines, in)
 		}, ErrTampered, "baseline 1"},
-		{"record truncated", func(entries, _ *bolt.Bucket) error {
+		{"record truncated", func(entries recs, _ *bolt.Bucket) error {
 			k := appendKey(nil, "/etc/passwd")
 			v := entries.Get(k)
 			return entries.Put(k, bytes.Clone(v[:len(v)-1]))

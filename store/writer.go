@@ -2,29 +2,30 @@ package store
 
 import (
 	"bytes"
-	"cmp"
-	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 
 	"vigil/merkle"
 )
 
-// batchEntries is how many entries a [Writer] puts per write transaction.
+// batchEntries is how many records a [Writer] puts per write transaction.
 const batchEntries = 16384
 
 // Writer writes a new baseline beside the current one. Nothing it writes is
 // visible as a baseline until [Writer.Commit]; a Writer that is abandoned
 // (or a process killed while writing) leaves an incomplete baseline that the
-// next [DB.Create] deletes.
+// next writer deletes.
+//
+// A whole baseline ([DB.Create]) is given every node with [Writer.Add]. A
+// delta ([DB.CreateDelta]) is given only what differs from its parent:
+// [Writer.Put] for each node added or changed, [Writer.Delete] for each path
+// removed; everything else it shares with the parent.
 type Writer struct {
 	db     *DB
 	info   Info
+	delta  bool
 	arena  []byte
 	kv     []span // key and value positions in arena
 	counts Counts
@@ -32,29 +33,57 @@ type Writer struct {
 
 type span struct{ k0, k1, v1 int }
 
-// Create starts a new baseline described by info (its ID, Complete, Root and
-// Counts are filled in by the Writer). It deletes the remains of baselines
-// that were never committed.
+// Create starts a new whole baseline described by info (its ID, Epoch,
+// Complete, Root and Counts are filled in by the Writer). It deletes the
+// remains of baselines that were never committed.
 func (db *DB) Create(info Info) (*Writer, error) {
-	w := &Writer{db: db, info: info}
+	return db.create(info, nil)
+}
+
+// CreateDelta starts a new baseline that records only its differences from
+// parent, which must be the newest baseline (updates are a line, not a
+// tree). Its counts start from the parent's.
+func (db *DB) CreateDelta(info Info, parent *Baseline) (*Writer, error) {
+	return db.create(info, parent)
+}
+
+func (db *DB) create(info Info, parent *Baseline) (*Writer, error) {
+	if err := db.collect(); err != nil {
+		return nil, fmt.Errorf("create baseline: %w", err)
+	}
+	w := &Writer{db: db, info: info, delta: parent != nil}
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		bs := tx.Bucket(bucketBaselines)
-		if err := deleteIncomplete(bs); err != nil {
-			return err
+		if parent != nil {
+			all, err := allInfos(tx)
+			if err != nil {
+				return err
+			}
+			if n := len(all); n == 0 || all[n-1].ID != parent.info.ID {
+				return fmt.Errorf("baseline %d is not the newest: %w", parent.info.ID, ErrNotFound)
+			}
+			w.counts = parent.info.Counts
 		}
 		id, err := bs.NextSequence()
 		if err != nil {
 			return err
 		}
-		w.info.ID, w.info.Complete = id, false
-		bk, err := bs.CreateBucket(idKey(id))
-		if err != nil {
-			return err
+		w.info.ID, w.info.Complete, w.info.Epoch = id, false, id
+		if parent != nil {
+			w.info.Epoch, w.info.Parent = parent.info.Epoch, parent.info.ID
+		} else {
+			eb, err := tx.Bucket(bucketEpochs).CreateBucket(idKey(id))
+			if err != nil {
+				return err
+			}
+			if _, err := eb.CreateBucket(bucketRecords); err != nil {
+				return err
+			}
+			if _, err := eb.CreateBucket(bucketJournal); err != nil {
+				return err
+			}
 		}
-		if _, err := bk.CreateBucket(bucketEntries); err != nil {
-			return err
-		}
-		return putInfo(bk, w.info)
+		return putInfo(bs, w.info)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create baseline: %w", err)
@@ -62,55 +91,51 @@ func (db *DB) Create(info Info) (*Writer, error) {
 	return w, nil
 }
 
-func putInfo(bk *bolt.Bucket, in Info) error {
-	raw, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	return bk.Put(keyInfo, raw)
-}
-
-// deleteIncomplete deletes baselines left unfinished.
-func deleteIncomplete(bs *bolt.Bucket) error {
-	var dead [][]byte
-	err := bs.ForEachBucket(func(k []byte) error {
-		in, err := readInfo(bs.Bucket(k), 0)
-		if err != nil || !in.Complete {
-			dead = append(dead, bytes.Clone(k))
-		}
-		return nil
-	})
-	for _, k := range dead {
-		if err := bs.DeleteBucket(k); err != nil {
-			return err
-		}
-	}
-	return err
-}
-
 // ID returns the id of the baseline being written.
 func (w *Writer) ID() uint64 { return w.info.ID }
 
-// Add adds a node. Nodes may come in any order (a [merkle.Builder] hands
-// out directories after their subtrees); each path once.
-func (w *Writer) Add(n merkle.Node) error {
-	k0 := len(w.arena)
-	w.arena = appendKey(w.arena, n.Entry.Path)
-	k1 := len(w.arena)
+// Add adds a node of a whole baseline. Nodes may come in any order (a
+// [merkle.Builder] hands out directories after their subtrees); each path
+// once.
+func (w *Writer) Add(n merkle.Node) error { return w.Put(n, nil) }
+
+// Put records node n, which replaces old (nil if the path is new).
+func (w *Writer) Put(n merkle.Node, old *merkle.Entry) error {
 	var h *merkle.Hash
 	if n.Entry.Type == merkle.TypeDir {
 		h = &n.Hash
 	}
-	w.arena = appendRecord(w.arena, n.Entry, h)
-	w.kv = append(w.kv, span{k0, k1, len(w.arena)})
+	if old != nil {
+		w.counts.Sub(old)
+	}
 	w.counts.Add(n.Entry)
+	return w.put(n.Entry.Path, func(b []byte) []byte { return appendRecord(b, n.Entry, h) })
+}
+
+// Delete records that old's path is gone (a delta only).
+func (w *Writer) Delete(old *merkle.Entry) error {
+	if !w.delta {
+		return fmt.Errorf("%s: delete in a whole baseline", old.Path)
+	}
+	w.counts.Sub(old)
+	return w.put(old.Path, func(b []byte) []byte { return append(b, tombstone...) })
+}
+
+func (w *Writer) put(path string, value func([]byte) []byte) error {
+	k0 := len(w.arena)
+	w.arena = appendKey(w.arena, path)
+	k1 := len(w.arena)
+	w.arena = value(w.arena)
+	w.kv = append(w.kv, span{k0, k1, len(w.arena)})
+	w.info.Changes++
 	if len(w.kv) >= batchEntries {
 		return w.flush()
 	}
 	return nil
 }
 
-// flush writes the buffered entries in one transaction, in key order.
+// flush writes the buffered records in one transaction, in key order, and
+// for a delta notes each in the journal.
 func (w *Writer) flush() error {
 	if len(w.kv) == 0 {
 		return nil
@@ -118,18 +143,28 @@ func (w *Writer) flush() error {
 	a := w.arena
 	slices.SortFunc(w.kv, func(x, y span) int { return bytes.Compare(a[x.k0:x.k1], a[y.k0:y.k1]) })
 	err := w.db.bolt.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketBaselines).Bucket(idKey(w.info.ID))
-		if bk == nil {
+		eb := epoch(tx, w.info.Epoch)
+		if eb == nil || tx.Bucket(bucketBaselines).Get(idKey(w.info.ID)) == nil {
 			return fmt.Errorf("baseline %d: %w", w.info.ID, ErrNotFound)
 		}
-		eb := bk.Bucket(bucketEntries)
-		eb.FillPercent = 0.9
+		rb, jb := eb.Bucket(bucketRecords), eb.Bucket(bucketJournal)
+		if rb == nil || jb == nil {
+			return fmt.Errorf("epoch %d: %w: buckets missing", w.info.Epoch, ErrCorrupt)
+		}
+		rb.FillPercent = 0.9
+		jb.FillPercent = 0.9
 		for i, s := range w.kv {
-			if i > 0 && bytes.Equal(a[s.k0:s.k1], a[w.kv[i-1].k0:w.kv[i-1].k1]) {
-				return fmt.Errorf("%s: %w", keyPath(a[s.k0:s.k1]), merkle.ErrUnsorted)
+			pk := a[s.k0:s.k1]
+			if i > 0 && bytes.Equal(pk, a[w.kv[i-1].k0:w.kv[i-1].k1]) {
+				return fmt.Errorf("%s: %w", keyPath(pk), merkle.ErrUnsorted)
 			}
-			if err := eb.Put(a[s.k0:s.k1], a[s.k1:s.v1]); err != nil {
-				return fmt.Errorf("%s: %w", keyPath(a[s.k0:s.k1]), err)
+			if err := rb.Put(verKeyOf(pk, w.info.ID), a[s.k1:s.v1]); err != nil {
+				return fmt.Errorf("%s: %w", keyPath(pk), err)
+			}
+			if w.delta {
+				if err := jb.Put(journalKey(w.info.ID, pk), nil); err != nil {
+					return fmt.Errorf("%s: %w", keyPath(pk), err)
+				}
 			}
 		}
 		return nil
@@ -142,9 +177,10 @@ func (w *Writer) flush() error {
 }
 
 // Commit writes what is buffered, marks the baseline complete with the given
-// root hash, makes it current and deletes the oldest baselines so that at
-// most keep remain (keep < 1 means 1). It all happens in one final
-// transaction: either the new baseline is current, or the old one still is.
+// root hash and makes it current, in one final transaction: either the new
+// baseline is current, or the old one still is. The oldest baselines beyond
+// keep (keep < 1 means 1) are then pruned, and the records only they used
+// freed.
 func (w *Writer) Commit(root merkle.Hash, keep int) (Info, error) {
 	if err := w.flush(); err != nil {
 		return Info{}, err
@@ -152,43 +188,46 @@ func (w *Writer) Commit(root merkle.Hash, keep int) (Info, error) {
 	w.info.Root, w.info.Counts, w.info.Complete = RootHash(root), w.counts, true
 	err := w.db.bolt.Update(func(tx *bolt.Tx) error {
 		bs := tx.Bucket(bucketBaselines)
-		bk := bs.Bucket(idKey(w.info.ID))
-		if bk == nil {
+		if bs.Get(idKey(w.info.ID)) == nil {
 			return fmt.Errorf("baseline %d: %w", w.info.ID, ErrNotFound)
 		}
-		if err := putInfo(bk, w.info); err != nil {
+		if err := putInfo(bs, w.info); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketMeta).Put(keyCurrent, idKey(w.info.ID)); err != nil {
 			return err
 		}
-		return prune(bs, max(keep, 1))
+		return prune(tx, max(keep, 1))
 	})
 	if err != nil {
 		return Info{}, fmt.Errorf("commit baseline %d: %w", w.info.ID, err)
 	}
+	if err := w.db.collect(); err != nil {
+		return w.info, fmt.Errorf("baseline %d committed; freeing pruned records: %w", w.info.ID, err)
+	}
 	return w.info, nil
 }
 
-// prune deletes the oldest complete baselines beyond keep. The current one is
-// the newest, so it is always kept.
-func prune(bs *bolt.Bucket, keep int) error {
-	var ids [][]byte
-	err := bs.ForEachBucket(func(k []byte) error {
-		ids = append(ids, bytes.Clone(k))
-		return nil
-	})
+// prune forgets the oldest complete baselines beyond keep; their records
+// are freed by [DB.collect]. The current one is the newest, so it is always
+// kept.
+func prune(tx *bolt.Tx, keep int) error {
+	all, err := allInfos(tx)
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(ids, func(a, b []byte) int {
-		return cmp.Compare(binary.BigEndian.Uint64(a), binary.BigEndian.Uint64(b))
-	})
-	for len(ids) > keep {
-		if err := bs.DeleteBucket(ids[0]); err != nil {
+	var complete []uint64
+	for _, in := range all {
+		if in.Complete {
+			complete = append(complete, in.ID)
+		}
+	}
+	bs := tx.Bucket(bucketBaselines)
+	for len(complete) > keep {
+		if err := bs.Delete(idKey(complete[0])); err != nil {
 			return err
 		}
-		ids = ids[1:]
+		complete = complete[1:]
 	}
 	return nil
 }
@@ -196,11 +235,20 @@ func prune(bs *bolt.Bucket, keep int) error {
 // Abort deletes the unfinished baseline.
 func (w *Writer) Abort() error {
 	w.kv, w.arena = nil, nil
-	return w.db.bolt.Update(func(tx *bolt.Tx) error {
-		err := tx.Bucket(bucketBaselines).DeleteBucket(idKey(w.info.ID))
-		if errors.Is(err, berrors.ErrBucketNotFound) {
+	err := w.db.bolt.Update(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketBaselines).Get(idKey(w.info.ID))
+		if raw == nil {
 			return nil
 		}
-		return err
+		in, err := decodeInfo(raw, w.info.ID)
+		if err != nil {
+			return err
+		}
+		in.Complete = false // already: marks it for collect
+		return putInfo(tx.Bucket(bucketBaselines), in)
 	})
+	if err != nil {
+		return err
+	}
+	return w.db.collect()
 }

@@ -229,8 +229,21 @@ func flipHashBit(t *testing.T, db, path string) {
 	defer b.Close()
 	err = b.Update(func(tx *bolt.Tx) error {
 		cur := tx.Bucket([]byte("meta")).Get([]byte("current"))
-		entries := tx.Bucket([]byte("baselines")).Bucket(cur).Bucket([]byte("entries"))
-		key := []byte(strings.ReplaceAll(path, "/", "\x00"))
+		var info struct{ Epoch uint64 }
+		if err := json.Unmarshal(tx.Bucket([]byte("baselines")).Get(cur), &info); err != nil {
+			return err
+		}
+		entries := tx.Bucket([]byte("epochs")).Bucket(binary.BigEndian.AppendUint64(nil, info.Epoch)).Bucket([]byte("records"))
+		// The newest version of path's record no newer than the current
+		// baseline: the path's key, two NULs, the writing baseline's id.
+		prefix := append([]byte(strings.ReplaceAll(path, "/", "\x00")), 0, 0)
+		var key []byte
+		c := entries.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
+			if bytes.Compare(k[len(prefix):], cur) <= 0 {
+				key = bytes.Clone(k)
+			}
+		}
 		v := bytes.Clone(entries.Get(key))
 		// version, flags, type, hash state, 13 varints, then the hash.
 		const hasHash = 1 << 1

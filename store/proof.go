@@ -1,0 +1,120 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"vigil/merkle"
+)
+
+// Proof returns the proof that path's entry, as the baseline records it, is
+// part of the tree whose root is the baseline's root hash: the entry, and
+// for each directory above it the directory and the audit path through its
+// children. It reads path's parent's children at every level, so it costs
+// O(depth x fan-out) reads for O(depth x log2 fan-out) hashes of proof.
+// A path not recorded gives [ErrNotFound].
+func (b *Baseline) Proof(path string) (*merkle.Proof, error) {
+	var p *merkle.Proof
+	err := b.view(func(rb *bolt.Bucket) error {
+		var err error
+		p, err = b.proof(rb, path)
+		return err
+	})
+	return p, err
+}
+
+func (b *Baseline) proof(rb *bolt.Bucket, path string) (*merkle.Proof, error) {
+	if !merkle.ValidPath(path) {
+		return nil, fmt.Errorf("%s: %w", path, merkle.ErrNotAbs)
+	}
+	pk := appendKey(nil, path)
+	v := b.get(rb, pk)
+	if v == nil {
+		return nil, fmt.Errorf("%s: %w in baseline %d", path, ErrNotFound, b.info.ID)
+	}
+	n, err := storedNode(pk, v)
+	if err != nil {
+		return nil, err
+	}
+	p := &merkle.Proof{Entry: n.Entry}
+	if n.Entry.Type == merkle.TypeDir {
+		_, kids, err := b.dirNodes(rb, path)
+		if err != nil {
+			return nil, err
+		}
+		p.Count, p.Children = uint64(len(kids)), merkle.ChildRoot(hashes(kids))
+	}
+	for child := path; child != "/"; child = merkle.Parent(child) {
+		dir := merkle.Parent(child)
+		d, kids, err := b.dirNodes(rb, dir)
+		if err != nil {
+			return nil, err
+		}
+		if d.Entry == nil || d.Entry.Type != merkle.TypeDir {
+			return nil, fmt.Errorf("%s: %w: its parent %s is not a recorded directory", child, ErrTampered, dir)
+		}
+		i := -1
+		for j, k := range kids {
+			if k.Entry.Path == child {
+				i = j
+			}
+		}
+		if i < 0 {
+			return nil, fmt.Errorf("%s: %w: not among its parent's children", child, ErrTampered)
+		}
+		p.Steps = append(p.Steps, merkle.NewStep(d.Entry, hashes(kids), i))
+	}
+	return p, nil
+}
+
+func hashes(nodes []merkle.Node) []merkle.Hash {
+	out := make([]merkle.Hash, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Hash
+	}
+	return out
+}
+
+// Lookup returns path's recorded entry after verifying it through its path
+// up to the baseline's root hash: a record that does not chain to the root
+// is [ErrTampered], never returned. A path not recorded gives [ErrNotFound]
+// after its nearest recorded ancestor's children were verified likewise, so
+// that the absence is proven too.
+func (b *Baseline) Lookup(path string) (*merkle.Entry, error) {
+	var e *merkle.Entry
+	err := b.view(func(rb *bolt.Bucket) error {
+		var err error
+		e, err = b.lookup(rb, path)
+		return err
+	})
+	return e, err
+}
+
+func (b *Baseline) lookup(rb *bolt.Bucket, path string) (*merkle.Entry, error) {
+	p, err := b.proof(rb, path)
+	if errors.Is(err, ErrNotFound) && path != "/" {
+		if _, aerr := b.lookup(rb, merkle.Parent(path)); aerr != nil && !errors.Is(aerr, ErrNotFound) {
+			return nil, aerr
+		}
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Verify(merkle.Hash(b.info.Root)); err != nil {
+		return nil, fmt.Errorf("baseline %d: %s: %w: %w", b.info.ID, path, ErrTampered, err)
+	}
+	return p.Entry, nil
+}
+
+// VerifyPath verifies path's record, or its absence, against the baseline's
+// root hash, as [Baseline.Lookup] does.
+func (b *Baseline) VerifyPath(path string) error {
+	_, err := b.Lookup(path)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
