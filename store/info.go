@@ -16,10 +16,10 @@ import (
 
 // Info describes one baseline.
 type Info struct {
-	ID           uint64    `json:"id"`
-	Created      time.Time `json:"created"`
-	Command      string    `json:"command"`          // "init", "update" or "migrate"
-	Parent       uint64    `json:"parent,omitempty"` // the baseline an update started from
+	ID      uint64    `json:"id"`
+	Created time.Time `json:"created"`
+	Command string    `json:"command"`          // "init", "update" or "migrate"
+	Parent  uint64    `json:"parent,omitempty"` // the baseline an update started from
 	// Epoch is the full baseline this one shares its records with: its own
 	// id for a baseline written whole (init), its parent's epoch for an
 	// update, which stores only what changed.
@@ -31,15 +31,15 @@ type Info struct {
 	// Reason is why the baseline was taken, as its author said.
 	Reason string `json:"reason,omitempty"`
 	// User and UID say who took it (login name, real uid).
-	User         string    `json:"user,omitempty"`
-	UID          int64     `json:"uid"`
-	Host         string    `json:"host"`
-	Roots        []string  `json:"roots"`
-	ConfigDigest string    `json:"config_digest"`
-	Version      string    `json:"vigil_version"`
-	Root         RootHash  `json:"root"`
-	Counts       Counts    `json:"counts"`
-	Complete     bool      `json:"complete"`
+	User         string   `json:"user,omitempty"`
+	UID          int64    `json:"uid"`
+	Host         string   `json:"host"`
+	Roots        []string `json:"roots"`
+	ConfigDigest string   `json:"config_digest"`
+	Version      string   `json:"vigil_version"`
+	Root         RootHash `json:"root"`
+	Counts       Counts   `json:"counts"`
+	Complete     bool     `json:"complete"`
 	// Signature is reserved for a signature of Root.
 	Signature []byte `json:"signature,omitempty"`
 	// SignedBy names the key that made Signature.

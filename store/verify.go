@@ -15,12 +15,12 @@ import (
 type Verifier struct {
 	info    Info
 	version merkle.Version
-	b      *merkle.Builder
-	root   string
-	want   merkle.Hash // stored hash of the current subtree's root
-	stored map[*merkle.Entry]merkle.Hash
-	all    bool
-	bad    []error
+	b       *merkle.Builder
+	root    string
+	want    merkle.Hash // stored hash of the current subtree's root
+	stored  map[*merkle.Entry]merkle.Hash
+	all     bool
+	bad     []error
 }
 
 // NewVerifier returns a Verifier for baseline info; whole says the nodes
