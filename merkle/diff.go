@@ -62,6 +62,7 @@ type StreamDiff struct {
 	n       int
 	lastOld string
 	nOld    int
+	match   *Entry // the recorded entry the last Add matched
 }
 
 // NewStreamDiff returns a StreamDiff pulling recorded entries from next, which
@@ -97,6 +98,7 @@ func (d *StreamDiff) Add(cur *Entry) error {
 	}
 	d.n++
 	d.last = cur.Path
+	d.match = nil
 	for {
 		old, err := d.peek()
 		if err != nil {
@@ -114,7 +116,7 @@ func (d *StreamDiff) Add(cur *Entry) error {
 			}
 			continue
 		case c == 0:
-			d.old = nil
+			d.old, d.match = nil, old
 			if ch, ok := modified(old, cur); ok {
 				return d.emit(ch)
 			}
@@ -123,6 +125,10 @@ func (d *StreamDiff) Add(cur *Entry) error {
 		return d.emit(Change{Action: Created, Path: cur.Path, New: cur})
 	}
 }
+
+// Matched returns the recorded entry at the path of the last entry added,
+// nil if it had none (it was created).
+func (d *StreamDiff) Matched() *Entry { return d.match }
 
 // Finish reports every recorded entry not matched as deleted.
 func (d *StreamDiff) Finish() error {

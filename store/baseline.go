@@ -391,3 +391,17 @@ func inScope(k, scope []byte, all bool) bool {
 	}
 	return bytes.Equal(k, scope) || (bytes.HasPrefix(k, scope) && len(k) > len(scope) && k[len(scope)] == 0)
 }
+
+// Dir returns dir's own node (nil Entry if it is not recorded) and its
+// children's, after checking that they hash to the node hash stored for
+// dir.
+func (b *Baseline) Dir(dir string) (self merkle.Node, kids []merkle.Node, err error) {
+	err = b.view(func(rb *bolt.Bucket) error {
+		self, kids, err = b.dirNodes(rb, dir)
+		if err == nil && self.Entry != nil {
+			err = checkDir(self, kids)
+		}
+		return err
+	})
+	return self, kids, err
+}

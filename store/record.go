@@ -183,3 +183,25 @@ func decodeInto(e *merkle.Entry, path string, b []byte) (merkle.Hash, error) {
 	}
 	return node, d.err
 }
+
+// SameRecord reports whether a and b would be stored as the same record:
+// every field the store keeps is equal, attested or not (so that a stat
+// cache that moved is written too).
+func SameRecord(a, b *merkle.Entry) bool {
+	if a.Path != b.Path || a.Type != b.Type || a.Perm != b.Perm || a.UID != b.UID || a.GID != b.GID ||
+		a.Size != b.Size || a.Mtime != b.Mtime || a.Ctime != b.Ctime || a.Inode != b.Inode ||
+		a.Nlink != b.Nlink || a.Dev != b.Dev || a.Rdev != b.Rdev || a.Target != b.Target ||
+		a.Flags != b.Flags || a.HasFlags != b.HasFlags || a.HashState != b.HashState ||
+		a.HashedAt != b.HashedAt || a.Attrs != b.Attrs || a.Err != b.Err || len(a.Xattrs) != len(b.Xattrs) {
+		return false
+	}
+	if a.HashState == merkle.HashOK && a.Hash != b.Hash {
+		return false
+	}
+	for i := range a.Xattrs {
+		if a.Xattrs[i].Name != b.Xattrs[i].Name || string(a.Xattrs[i].Value) != string(b.Xattrs[i].Value) {
+			return false
+		}
+	}
+	return true
+}

@@ -12,3 +12,7 @@ var (
 	// ErrDBInside means the database file lies inside a monitored tree.
 	ErrDBInside = errors.New("the database lies inside a monitored root")
 )
+
+// errNoParent means a scoped update's subtree has no directory above it to
+// hang from, recorded or found by the scan.
+var errNoParent = errors.New("no directory to record it in")

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"vigil/merkle"
 	"vigil/scanner"
@@ -14,11 +15,7 @@ type pass struct {
 	opts   *Options
 	diff   *merkle.StreamDiff
 	verify *store.Verifier
-	build  *merkle.Builder // nil when no new tree is built
-	// keepOld says whether a recorded entry missing from the scan is kept
-	// in the new tree (it lies outside the scanned subtrees) rather than
-	// reported deleted.
-	keepOld func(*merkle.Entry) bool
+	build  interface{ Add(*merkle.Entry) error } // nil when no new tree is built
 	// skip holds the directories whose contents could not be read, in
 	// path order, whose recorded subtrees the diff has not passed yet.
 	skip []string
@@ -27,7 +24,24 @@ type pass struct {
 	carry *merkle.Entry
 	held  []merkle.Change
 	res   *Result
+
+	// w, if set, receives the new tree; a delta writer (delta true) only
+	// what differs from the baseline read.
+	w     *store.Writer
+	delta bool
+	// dirHash holds the stored node hash of each recorded directory read
+	// and not yet finished; olds maps each open directory of the new tree
+	// to its recorded entry (nil if new); leafOld is the recorded entry of
+	// the leaf being added.
+	dirHash map[*merkle.Entry]merkle.Hash
+	olds    map[*merkle.Entry]*merkle.Entry
+	leafOld *merkle.Entry
+	// scopes are a scoped update's subtrees; anc collects the directories
+	// the scan found above them.
+	scopes []string
+	anc    map[string]*merkle.Entry
 }
+
 
 // next returns the pull function over the baseline for the StreamDiff,
 // feeding every recorded node to the verifier on the way.
@@ -40,6 +54,9 @@ func (p *pass) next(it *store.Iter) func() (*merkle.Entry, error) {
 		if p.verify != nil {
 			p.verify.Add(n)
 		}
+		if p.dirHash != nil && n.Entry.Type == merkle.TypeDir {
+			p.dirHash[n.Entry] = n.Hash
+		}
 		return n.Entry, nil
 	}
 }
@@ -47,11 +64,17 @@ func (p *pass) next(it *store.Iter) func() (*merkle.Entry, error) {
 // change handles one change from the StreamDiff.
 func (p *pass) change(c merkle.Change) error {
 	if c.Action == merkle.Deleted {
-		if p.hidden(c.Old.Path) || (p.keepOld != nil && p.keepOld(c.Old)) {
+		if p.hidden(c.Old.Path) {
 			if p.build != nil {
-				return p.build.Add(c.Old)
+				return p.add(c.Old, c.Old)
 			}
 			return nil
+		}
+		if p.delta {
+			delete(p.dirHash, c.Old)
+			if err := p.w.Delete(c.Old); err != nil {
+				return err
+			}
 		}
 	}
 	if c.Old != nil && c.New != nil && c.New.Type == merkle.TypeUnknown && c.New.Err != "" {
@@ -88,6 +111,10 @@ func (p *pass) onError(path string, err error) error {
 // visit takes the next scanned entry.
 func (p *pass) visit(e *merkle.Entry) error {
 	p.res.Entries++
+	if p.anc != nil && !insideAny(e.Path, p.scopes) {
+		p.anc[e.Path] = e // above a scoped update's subtrees
+		return nil
+	}
 	if p.diff == nil {
 		return p.build.Add(e) // a first baseline: nothing to compare with
 	}
@@ -104,9 +131,53 @@ func (p *pass) visit(e *merkle.Entry) error {
 	}
 	p.carry = nil
 	if p.build != nil {
-		return p.build.Add(e)
+		return p.add(e, p.diff.Matched())
 	}
 	return nil
+}
+
+// add adds e, whose recorded entry is old (nil if none), to the new tree.
+func (p *pass) add(e, old *merkle.Entry) error {
+	if e.Type == merkle.TypeDir {
+		if p.olds == nil {
+			p.olds = map[*merkle.Entry]*merkle.Entry{}
+		}
+		p.olds[e] = old
+	} else {
+		p.leafOld = old
+	}
+	return p.build.Add(e)
+}
+
+// emit takes each finished node of the new tree: a whole baseline writes
+// them all, a delta those that differ from what was recorded.
+func (p *pass) emit(n merkle.Node) error {
+	if p.w == nil {
+		return nil
+	}
+	if !p.delta {
+		return p.w.Add(n)
+	}
+	var old *merkle.Entry
+	same := true
+	if n.Entry.Type != merkle.TypeDir {
+		old, p.leafOld = p.leafOld, nil
+	} else {
+		var ok bool
+		if old, ok = p.olds[n.Entry]; !ok {
+			return fmt.Errorf("%s: directory finished but never added", n.Entry.Path)
+		}
+		delete(p.olds, n.Entry)
+		if old != nil {
+			h, ok := p.dirHash[old]
+			same = ok && h == n.Hash
+			delete(p.dirHash, old)
+		}
+	}
+	if old != nil && same && store.SameRecord(old, n.Entry) {
+		return nil
+	}
+	return p.w.Put(n, old)
 }
 
 // hidden reports whether path lies in a directory whose contents could not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"vigil/merkle"
 	"vigil/store"
@@ -25,47 +26,37 @@ func Init(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	case !errors.Is(err, store.ErrNoBaseline):
 		return Result{}, err
 	}
-	return write(ctx, db, o, "init", parent, roots, nil, nil)
+	return write(ctx, db, o, "init", parent, roots, nil)
 }
 
 // Update scans o.Paths (or, with none, the baseline's roots), reports what
 // changed since the current baseline, and records the result as the new
-// current baseline. Recorded entries outside o.Paths are carried over. It
-// writes nothing if nothing changed, and refuses a baseline that fails its
-// integrity check.
+// current baseline, which stores only what changed. Recorded entries outside
+// o.Paths are carried over: a scoped update reads and hashes only its
+// subtrees and the directories above them. It writes nothing if nothing
+// changed, and refuses a baseline that fails its integrity check.
 func Update(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	cur, err := db.Current()
 	if err != nil {
 		return Result{}, err
 	}
 	info := cur.Info()
-	// The baseline's roots, not the configuration's: what was sealed is
-	// what is updated; other roots take a new baseline (init --force).
-	roots, keep := info.Roots, func(*merkle.Entry) bool { return false }
 	if len(o.Paths) > 0 {
 		if err := within(o.Paths, info.Roots); err != nil {
 			return Result{}, err
 		}
-		roots, keep = o.Paths, outside(o.Paths)
-	}
-	return write(ctx, db, o, "update", info.ID, roots, cur, keep)
-}
-
-// outside returns whether an entry lies outside every path.
-func outside(paths []string) func(*merkle.Entry) bool {
-	return func(e *merkle.Entry) bool {
-		for _, p := range paths {
-			if merkle.Within(e.Path, p) {
-				return false
-			}
+		if !slices.Contains(o.Paths, "/") {
+			return updateScoped(ctx, db, o, cur)
 		}
-		return true
 	}
+	// The baseline's roots, not the configuration's: what was sealed is
+	// what is updated; other roots take a new baseline (init --force).
+	return write(ctx, db, o, "update", info.ID, info.Roots, cur)
 }
 
 // write scans roots merged with old (nil for none) and writes the result as
-// a new baseline.
-func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint64, roots []string, old *store.Baseline, keep func(*merkle.Entry) bool) (Result, error) {
+// a new baseline: whole for init, the differences from old for update.
+func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint64, roots []string, old *store.Baseline) (Result, error) {
 	m, err := o.Config.Matcher()
 	if err != nil {
 		return Result{}, err
@@ -75,10 +66,15 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	}
 	o.reportMissing(roots)
 	sopts := o.scanOptions(m)
-	var res Result
-	p := &pass{opts: &o, res: &res, keepOld: keep}
-	var it *store.Iter
 	sopts.Ancestors = true
+	var res Result
+	p := &pass{opts: &o, res: &res}
+	var it *store.Iter
+	info := store.Info{
+		Created: o.now().UTC(), Command: cmd, Parent: parent, Host: o.hostname(),
+		Roots: roots, ConfigDigest: o.Config.Digest(), Version: o.Version,
+	}
+	var w *store.Writer
 	if old != nil {
 		res.Baseline, res.OldRoot = old.Info(), merkle.Hash(old.Info().Root)
 		it = old.Iter()
@@ -86,25 +82,31 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 		if !o.Full {
 			sopts.Cache = old.Cache()
 		}
-		// A scoped update keeps the recorded ancestors.
-		sopts.Ancestors = len(o.Paths) == 0
+		p.delta, p.dirHash = true, map[*merkle.Entry]merkle.Hash{}
+		w, err = db.CreateDelta(info, old)
+	} else {
+		w, err = db.Create(info)
 	}
-	w, err := db.Create(store.Info{
-		Created: o.now().UTC(), Command: cmd, Parent: parent, Host: o.hostname(),
-		Roots: rootsOf(old, o, roots), ConfigDigest: o.Config.Digest(), Version: o.Version,
-	})
 	if err != nil {
 		return res, err
 	}
-	p.build = merkle.NewBuilder(w.Add)
+	p.w = w
+	b := merkle.NewBuilder(p.emit)
+	p.build = b
 	err = p.run(ctx, roots, sopts, it)
 	if err == nil && res.Tampered != nil {
 		err = fmt.Errorf("%w: %w", store.ErrTampered, res.Tampered)
 	}
 	if err == nil {
-		res.NewRoot, err = p.build.Finish()
+		res.NewRoot, err = b.Finish()
 	}
-	if err == nil && old != nil && res.NewRoot == res.OldRoot && old.Info().ConfigDigest == o.Config.Digest() {
+	return commit(w, o, res, err, old != nil)
+}
+
+// commit commits w with res.NewRoot unless err is set or, for an update,
+// nothing changed: then it abandons w.
+func commit(w *store.Writer, o Options, res Result, err error, update bool) (Result, error) {
+	if err == nil && update && res.NewRoot == res.OldRoot {
 		return res, w.Abort() // nothing to accept
 	}
 	if err != nil {
@@ -116,14 +118,6 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	}
 	res.Baseline, res.Written = info, true
 	return res, nil
-}
-
-// rootsOf returns the roots the new baseline covers.
-func rootsOf(old *store.Baseline, o Options, roots []string) []string {
-	if old != nil && len(o.Paths) > 0 {
-		return old.Info().Roots
-	}
-	return roots
 }
 
 // Check compares the host with the current baseline: the subtrees at o.Paths,
@@ -155,9 +149,11 @@ func Check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	}
 	p := &pass{opts: &o, res: &res, verify: store.NewVerifier(info, whole)}
 	var it *store.Iter
+	var b *merkle.Builder
 	if whole {
 		sopts.Ancestors = true
-		p.build = merkle.NewBuilder(nil)
+		b = merkle.NewBuilder(nil)
+		p.build = b
 		it = cur.Iter()
 	} else {
 		it = cur.Iter(o.Paths...)
@@ -165,8 +161,18 @@ func Check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	if err := p.run(ctx, roots, sopts, it); err != nil {
 		return res, err
 	}
-	if p.build != nil {
-		if res.NewRoot, err = p.build.Finish(); err != nil {
+	if !whole {
+		// The scoped read is verified against the scopes' stored hashes;
+		// those, and the records of absent scopes' parents, against the
+		// root.
+		errs := []error{res.Tampered}
+		for _, s := range roots {
+			errs = append(errs, cur.VerifyPath(s))
+		}
+		res.Tampered = errors.Join(errs...)
+	}
+	if b != nil {
+		if res.NewRoot, err = b.Finish(); err != nil {
 			return res, err
 		}
 	}

@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"vigil/merkle"
+	"vigil/store"
+)
+
+// updateScoped updates the subtrees at o.Paths of the current baseline: it
+// scans them merged with their recorded subtrees, writes what differs, then
+// recomputes the directories above them from their recorded (and verified)
+// children. It costs the subtrees' scan plus the fan-out of their
+// ancestors, not the baseline's size.
+func updateScoped(ctx context.Context, db *store.DB, o Options, cur *store.Baseline) (Result, error) {
+	info := cur.Info()
+	scopes := topScopes(o.Paths)
+	m, err := o.Config.Matcher()
+	if err != nil {
+		return Result{}, err
+	}
+	if err := checkDBOutside(db.Path(), scopes, m.Match); err != nil {
+		return Result{}, err
+	}
+	o.reportMissing(scopes)
+	sopts := o.scanOptions(m)
+	sopts.Ancestors = true // new directories above a scope are recorded
+	if !o.Full {
+		sopts.Cache = cur.Cache()
+	}
+	res := Result{Baseline: info, OldRoot: merkle.Hash(info.Root), Scopes: scopes}
+	w, err := db.CreateDelta(store.Info{
+		Created: o.now().UTC(), Command: "update", Parent: info.ID, Host: o.hostname(),
+		Roots: info.Roots, ConfigDigest: o.Config.Digest(), Version: o.Version,
+	}, cur)
+	if err != nil {
+		return res, err
+	}
+	p := &pass{
+		opts: &o, res: &res, verify: store.NewVerifier(info, false), w: w, delta: true,
+		dirHash: map[*merkle.Entry]merkle.Hash{}, scopes: scopes, anc: map[string]*merkle.Entry{},
+	}
+	f := &forest{emit: p.emit, roots: map[string]merkle.Node{}}
+	p.build = f
+	err = p.run(ctx, scopes, sopts, cur.Iter(scopes...))
+	if err == nil {
+		err = f.finish()
+	}
+	if err == nil && res.Tampered != nil {
+		err = fmt.Errorf("%w: %w", store.ErrTampered, res.Tampered)
+	}
+	if err == nil {
+		res.NewRoot, err = p.reparent(cur, f.roots)
+	}
+	if err == nil {
+		err = p.flushHeld()
+	}
+	return commit(w, o, res, err, true)
+}
+
+// reparent recomputes the directories above the scopes, deepest first, from
+// their recorded children with the scopes' new nodes (roots) put in, writes
+// those that changed, and returns the new root hash. Each directory read is
+// verified against its stored hash and the root against the baseline's, so
+// that nothing outside the scopes is trusted unverified.
+func (p *pass) reparent(cur *store.Baseline, roots map[string]merkle.Node) (merkle.Hash, error) {
+	updated := map[string]*merkle.Node{} // nil: removed
+	dirs := map[string]bool{}
+	for _, s := range p.scopes {
+		if n, ok := roots[s]; ok {
+			updated[s] = &n
+		} else {
+			updated[s] = nil
+		}
+		for d := merkle.Parent(s); d != ""; d = merkle.Parent(d) {
+			dirs[d] = true
+		}
+	}
+	order := make([]string, 0, len(dirs))
+	for d := range dirs {
+		order = append(order, d)
+	}
+	slices.SortFunc(order, func(a, b string) int { return depth(b) - depth(a) })
+	for _, d := range order {
+		self, kids, err := cur.Dir(d)
+		if err != nil {
+			return merkle.Hash{}, err
+		}
+		old := self.Entry
+		if old == nil {
+			if self.Entry = p.anc[d]; self.Entry == nil {
+				return merkle.Hash{}, fmt.Errorf("%s: %w", d, errNoParent)
+			}
+		} else if old.Type != merkle.TypeDir {
+			return merkle.Hash{}, fmt.Errorf("%s: recorded as a %s: update it instead: %w", d, old.Type, errNoParent)
+		}
+		if d == "/" && old != nil && self.Hash != merkle.Hash(cur.Info().Root) {
+			return merkle.Hash{}, fmt.Errorf("/: %w", store.ErrTampered)
+		}
+		h := merkle.NewDirHasher(self.Entry)
+		for _, k := range mergeChildren(d, kids, updated) {
+			h.Add(k.Hash)
+		}
+		n := merkle.Node{Entry: self.Entry, Hash: h.Sum()}
+		updated[d] = &n
+		switch {
+		case old == nil:
+			p.held = append(p.held, merkle.Change{Action: merkle.Created, Path: d, New: self.Entry})
+			p.res.Entries++
+		case n.Hash == self.Hash:
+			continue
+		}
+		if err := p.w.Put(n, old); err != nil {
+			return merkle.Hash{}, err
+		}
+	}
+	if r := updated["/"]; r != nil {
+		return r.Hash, nil
+	}
+	return merkle.Hash{}, errors.New("scoped update: no root directory")
+}
+
+// mergeChildren returns dir's recorded children with the updated nodes
+// below dir put in their place (or dropped, where nil), in name order.
+func mergeChildren(dir string, kids []merkle.Node, updated map[string]*merkle.Node) []merkle.Node {
+	out := make([]merkle.Node, 0, len(kids)+1)
+	for _, k := range kids {
+		if n, ok := updated[k.Entry.Path]; ok {
+			if n != nil {
+				out = append(out, *n)
+			}
+			continue
+		}
+		out = append(out, k)
+	}
+	seen := map[string]bool{}
+	for _, k := range kids {
+		seen[k.Entry.Path] = true
+	}
+	for p, n := range updated {
+		if n != nil && !seen[p] && merkle.Parent(p) == dir {
+			out = append(out, *n)
+		}
+	}
+	slices.SortFunc(out, func(a, b merkle.Node) int { return merkle.ComparePaths(a.Entry.Path, b.Entry.Path) })
+	return out
+}
+
+func depth(p string) int {
+	if p == "/" {
+		return 0
+	}
+	return strings.Count(p, "/")
+}
+
+// topScopes sorts paths and drops those inside another.
+func topScopes(paths []string) []string {
+	s := slices.Clone(paths)
+	slices.SortFunc(s, merkle.ComparePaths)
+	var out []string
+	for _, p := range s {
+		if len(out) > 0 && merkle.Within(p, out[len(out)-1]) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// insideAny reports whether p lies in one of dirs.
+func insideAny(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if merkle.Within(p, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// forest builds one tree per scope: the scan hands it the scopes' subtrees
+// one after the other.
+type forest struct {
+	emit  func(merkle.Node) error
+	b     *merkle.Builder
+	root  string
+	roots map[string]merkle.Node // each scope root's finished node
+}
+
+func (f *forest) Add(e *merkle.Entry) error {
+	if f.b == nil || !merkle.Within(e.Path, f.root) {
+		if err := f.finish(); err != nil {
+			return err
+		}
+		root := e.Path
+		f.root = root
+		f.b = merkle.NewBuilder(func(n merkle.Node) error {
+			if n.Entry.Path == root {
+				f.roots[root] = n
+			}
+			return f.emit(n)
+		})
+	}
+	return f.b.Add(e)
+}
+
+func (f *forest) finish() error {
+	if f.b == nil {
+		return nil
+	}
+	_, err := f.b.Finish()
+	f.b = nil
+	return err
+}
