@@ -42,7 +42,6 @@ type pass struct {
 	anc    map[string]*merkle.Entry
 }
 
-
 // next returns the pull function over the baseline for the StreamDiff,
 // feeding every recorded node to the verifier on the way.
 func (p *pass) next(it *store.Iter) func() (*merkle.Entry, error) {
