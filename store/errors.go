@@ -14,6 +14,8 @@ var (
 	ErrLocked = errors.New("database is in use by another process")
 	// ErrNotFound means a baseline or path is not in the database.
 	ErrNotFound = errors.New("not found")
+	// ErrAmbiguous means a root hash prefix names more than one baseline.
+	ErrAmbiguous = errors.New("ambiguous")
 )
 
 // ErrTampered means a baseline's records do not hash to its recorded node

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -226,4 +228,37 @@ func (db *DB) Baseline(id uint64) (*Baseline, error) {
 		return nil, fmt.Errorf("baseline %d: %w (incomplete)", id, ErrNotFound)
 	}
 	return b, nil
+}
+
+// Resolve returns the baseline that spec names: a baseline id as
+// [DB.Baselines] lists them, or a prefix of its root hash in hex (at least
+// four digits) that no other kept baseline shares.
+func (db *DB) Resolve(spec string) (*Baseline, error) {
+	all, err := db.Baselines()
+	if err != nil {
+		return nil, err
+	}
+	if id, err := strconv.ParseUint(spec, 10, 64); err == nil {
+		for _, in := range all {
+			if in.ID == id {
+				return db.Baseline(id)
+			}
+		}
+	}
+	if len(spec) < 4 {
+		return nil, fmt.Errorf("baseline %q: %w (an id, or four or more hex digits of a root)", spec, ErrNotFound)
+	}
+	var found []uint64
+	for _, in := range all {
+		if strings.HasPrefix(in.Root.String(), strings.ToLower(spec)) {
+			found = append(found, in.ID)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("baseline %q: %w", spec, ErrNotFound)
+	case 1:
+		return db.Baseline(found[0])
+	}
+	return nil, fmt.Errorf("baseline %q: %w: the prefix matches baselines %v", spec, ErrAmbiguous, found)
 }

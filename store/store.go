@@ -47,8 +47,27 @@ type DB struct {
 }
 
 // Open opens (creating it unless read-only) the database at path and checks
-// its schema version.
+// its schema version. A file replaced while Open waited for its lock (by
+// [DB.Compact] or a migration) is opened again, so that no writer ever
+// writes into a file that is no longer at the path.
 func Open(path string, opts Options) (*DB, error) {
+	for try := 0; ; try++ {
+		before, _ := os.Stat(path)
+		db, err := open(path, opts)
+		if err != nil || try == 3 {
+			return db, err
+		}
+		after, serr := os.Stat(path)
+		if before == nil || serr != nil || os.SameFile(before, after) {
+			return db, nil
+		}
+		if err := db.Close(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func open(path string, opts Options) (*DB, error) {
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = time.Second

@@ -40,7 +40,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, context.Canceled):
 		return exitInterrupt
-	case errors.As(err, &ue), errors.Is(err, engine.ErrExists), errors.Is(err, engine.ErrOutside):
+	case errors.As(err, &ue), errors.Is(err, engine.ErrExists), errors.Is(err, engine.ErrOutside),
+		errors.Is(err, store.ErrAmbiguous):
 		return exitUsage
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, engine.ErrDBInside):
 		return exitConfig

@@ -17,6 +17,10 @@ Commands:
   update [--json] [--full] [PATH...]  accept the current state as the new baseline
   status [--json]                     show the current baseline
   verify                              check the database's consistency and hashes
+  diff [--json] [A [B]]               differences between two stored baselines
+  log [--json]                        list the stored baselines, newest first
+  compact                             rewrite the database file to shrink it
+  migrate                             convert a database of an older vigil
   config default|check                print the default config / validate a config
   help                                this text
   version                             print the version
@@ -38,7 +42,7 @@ Exit codes:
   15   bad argument (incl. init over an existing baseline without --force)
   17   configuration error
   18   I/O error
-  19   database schema version mismatch
+  19   database schema version mismatch (an older one: run 'vigil migrate')
   24   database error (missing, locked, corrupt, no baseline)
   130  interrupted
 Codes 14 and up are not a bitmask: test for them first.

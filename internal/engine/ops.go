@@ -178,3 +178,30 @@ func Check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	}
 	return res, nil
 }
+
+// Diff compares baseline a (before) with b (after), descending only into
+// subtrees whose node hashes differ, so that its cost grows with the
+// differences, not with the tree. Every directory it reads is verified
+// against the hash its parent holds for it and each root against its
+// baseline's; a mismatch fails with [store.ErrTampered]. Changes reach
+// o.Change in path order, creations and deletions paired into moves.
+func Diff(ctx context.Context, a, b *store.Baseline, o Options) (Result, error) {
+	res := Result{Baseline: b.Info(), OldRoot: merkle.Hash(a.Info().Root), NewRoot: merkle.Hash(b.Info().Root)}
+	p := &pass{opts: &o, res: &res}
+	err := merkle.Diff(a, b, "/", func(c merkle.Change) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res.Entries++
+		if c.Action == merkle.Created || c.Action == merkle.Deleted {
+			p.held = append(p.held, c)
+			return nil
+		}
+		res.Changed++
+		return p.report(c)
+	})
+	if err != nil {
+		return res, err
+	}
+	return res, p.flushHeld()
+}

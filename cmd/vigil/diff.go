@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"slices"
+	"time"
+
+	"vigil/internal/engine"
+	"vigil/internal/progress"
+	"vigil/internal/report"
+	"vigil/scanner"
+	"vigil/store"
+)
+
+const diffUsage = `vigil diff [--json] [A [B]]
+
+Show the differences between two stored baselines: A (before) and B
+(after), by default the previous and the current one; with only A, A and
+the current one. A and B are baseline ids as 'vigil log' prints them, or
+unique prefixes (four or more hex digits) of their root hashes. The output
+and the exit code are check's; only subtrees whose hashes differ are read,
+and every directory read is verified against the root (exit 8 if not).
+
+  --json   one ECS event per line (NDJSON), then a summary event
+`
+
+const logUsage = `vigil log [--json]
+
+List the stored baselines, newest first: id, time, command, entries, root,
+and why it was taken when that was said. With --json, one object per line
+with id, parent, created, command, root, entries, files and reason.
+`
+
+const compactUsage = `vigil compact
+
+Rewrite the database into a new file holding only the kept baselines and
+switch it in atomically: the file shrinks (bbolt reuses freed pages but
+never gives them back). Prints the size before and after.
+`
+
+const migrateUsage = `vigil migrate
+
+Convert a database written by an older vigil (schema 1) to this one, with
+every kept baseline, after verifying each against its old hashes. The old
+file is kept beside the new one as DATABASE.v1. Every other command refuses
+an old database (exit 19) and names this one.
+`
+
+func runDiff(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
+	jsonOut := fs.Bool("json", false, "NDJSON output")
+	specs, err := parseFlags(fs, args)
+	if err != nil {
+		return e.fail(err)
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return e.fail(err)
+	}
+	db, err := e.open(cfg, true)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer db.Close()
+	a, b, err := diffPair(db, specs)
+	if err != nil {
+		return e.fail(fmt.Errorf("%s: %w", db.Path(), err))
+	}
+	w := report.New(e.stdout, report.Options{JSON: *jsonOut, Color: !*jsonOut && useColor(e.stdout), Host: hostname()})
+	start := time.Now()
+	res, err := engine.Diff(ctx, a, b, engine.Options{Config: cfg, Change: w.Change})
+	if err != nil {
+		return e.fail(err)
+	}
+	code := diffCode(res)
+	s := summary("diff", res, &scanner.Stats{}, time.Since(start), code)
+	s.Scope = []string{fmt.Sprintf("baseline %d", a.Info().ID), fmt.Sprintf("baseline %d", b.Info().ID)}
+	if err := w.Summary(s); err != nil {
+		return e.fail(err)
+	}
+	return code
+}
+
+// diffPair resolves diff's baseline arguments.
+func diffPair(db *store.DB, specs []string) (a, b *store.Baseline, err error) {
+	if len(specs) > 2 {
+		return nil, nil, &usageError{"diff takes at most two baselines"}
+	}
+	if len(specs) == 2 {
+		if b, err = db.Resolve(specs[1]); err != nil {
+			return nil, nil, err
+		}
+	} else if b, err = db.Current(); err != nil {
+		return nil, nil, err
+	}
+	if len(specs) > 0 {
+		a, err = db.Resolve(specs[0])
+		return a, b, err
+	}
+	all, err := db.Baselines()
+	if err != nil {
+		return nil, nil, err
+	}
+	i := slices.IndexFunc(all, func(in store.Info) bool { return in.ID == b.Info().ID })
+	if i < 1 {
+		return nil, nil, fmt.Errorf("baseline %d has no earlier baseline to compare with: %w", b.Info().ID, store.ErrNotFound)
+	}
+	a, err = db.Baseline(all[i-1].ID)
+	return a, b, err
+}
+
+// logLine is one baseline as vigil log --json prints it.
+type logLine struct {
+	ID      uint64    `json:"id"`
+	Parent  uint64    `json:"parent"`
+	Created time.Time `json:"created"`
+	Command string    `json:"command"`
+	Root    string    `json:"root"`
+	Entries int64     `json:"entries"`
+	Files   int64     `json:"files"`
+	Changes int64     `json:"changes"`
+	Reason  string    `json:"reason,omitempty"`
+	User    string    `json:"user,omitempty"`
+	Current bool      `json:"current,omitempty"`
+}
+
+func runLog(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("log", flag.ContinueOnError)
+	jsonOut := fs.Bool("json", false, "JSON lines")
+	_, _, db, err := e.prepare(fs, args, true)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer db.Close()
+	all, err := db.Baselines()
+	if err != nil {
+		return e.fail(err)
+	}
+	var cur uint64
+	if c, err := db.Current(); err == nil {
+		cur = c.Info().ID
+	}
+	enc := json.NewEncoder(e.stdout)
+	for _, in := range slices.Backward(all) {
+		l := logLine{ID: in.ID, Parent: in.Parent, Created: in.Created, Command: in.Command, Root: in.Root.String(),
+			Entries: in.Counts.Entries, Files: in.Counts.Files, Changes: in.Changes, Reason: in.Reason,
+			User: in.User, Current: in.ID == cur}
+		if *jsonOut {
+			if err := enc.Encode(l); err != nil {
+				return e.fail(err)
+			}
+			continue
+		}
+		mark := " "
+		if l.Current {
+			mark = "*"
+		}
+		fmt.Fprintf(e.stdout, "%s%4d  %s  %-7s %9d entries %7d written  %.16s", mark, l.ID,
+			in.Created.Local().Format(time.RFC3339), l.Command, l.Entries, l.Changes, l.Root)
+		if l.Reason != "" {
+			fmt.Fprintf(e.stdout, "  %s", quote(l.Reason))
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	return exitOK
+}
+
+func runCompact(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("compact", flag.ContinueOnError)
+	_, _, db, err := e.prepare(fs, args, false)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer db.Close()
+	before, after, err := db.Compact()
+	if err != nil {
+		return e.fail(err)
+	}
+	if !e.quiet {
+		fmt.Fprintf(e.stdout, "%s: %s -> %s\n", db.Path(), progress.IEC(before), progress.IEC(after))
+	}
+	return exitOK
+}
+
+func runMigrate(ctx context.Context, e *env, args []string) int {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	if _, err := parseFlags(fs, args); err != nil {
+		return e.fail(err)
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return e.fail(err)
+	}
+	n, err := store.Migrate(cfg.Database)
+	if err != nil {
+		return e.fail(err)
+	}
+	if !e.quiet {
+		fmt.Fprintf(e.stdout, "%s: %d baselines migrated to schema %d; the old file is %s.v1\n",
+			cfg.Database, n, store.SchemaVersion, cfg.Database)
+	}
+	return exitOK
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"vigil/internal/fimtest"
+)
+
+// recordVersion finds, in the database at db, the key and value of the
+// newest version of path's record visible to the current baseline.
+func recordVersion(t *testing.T, tx *bolt.Tx, path string) (*bolt.Bucket, []byte, []byte) {
+	t.Helper()
+	cur := tx.Bucket([]byte("meta")).Get([]byte("current"))
+	var info struct{ Epoch uint64 }
+	if err := json.Unmarshal(tx.Bucket([]byte("baselines")).Get(cur), &info); err != nil {
+		t.Fatal(err)
+	}
+	rb := tx.Bucket([]byte("epochs")).Bucket(binary.BigEndian.AppendUint64(nil, info.Epoch)).Bucket([]byte("records"))
+	prefix := append([]byte(strings.ReplaceAll(path, "/", "\x00")), 0, 0)
+	var key, val []byte
+	c := rb.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, v = c.Next() {
+		if bytes.Compare(k[len(prefix):], cur) <= 0 {
+			key, val = bytes.Clone(k), bytes.Clone(v)
+		}
+	}
+	if key == nil {
+		t.Fatalf("no record of %s", path)
+	}
+	return rb, key, val
+}
+
+// forgeRecord replaces path's record in the database at dst with the one a
+// baseline of the current state (in the database at src) holds: what an
+// intruder who changed the file and can write the database would do.
+func forgeRecord(t *testing.T, dst, src, path string) {
+	t.Helper()
+	var forged []byte
+	sb, err := bolt.Open(src, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sb.View(func(tx *bolt.Tx) error { _, _, forged = recordVersion(t, tx, path); return nil })
+	sb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(dst, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		rb, key, old := recordVersion(t, tx, path)
+		if bytes.Equal(old, forged) {
+			return fmt.Errorf("the forged record of %s equals the original", path)
+		}
+		return rb.Put(key, forged)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestScopedCheckForgery: a file rewritten together with its stored record
+// is caught by every read that uses the record, scoped or whole: the record
+// no longer chains to the baseline's root.
+func TestScopedCheckForgery(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t, fimtest.Tree{"f": fimtest.File("f"), "d/g": fimtest.File("g"), "d/h": fimtest.File("h")})
+	mustRun(t, 0, s.args("init")...)
+	if err := os.WriteFile(s.path("d/g"), []byte("evil"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "other.db")
+	mustRun(t, 0, append(s.args("--db", other), "init")...)
+	forgeRecord(t, s.db, other, s.path("d/g"))
+
+	for _, args := range [][]string{{"check", s.path("d/g")}, {"check", s.path("d")}, {"check"}, {"update", s.path("d/g")}, {"verify"}} {
+		if out := vigil(t, s.args(args...)...); out.code&exitTampered == 0 || out.code >= exitInternal && out.code != exitTampered {
+			t.Errorf("%v after forging d/g's record exited %d, want 8 set\n%s%s", args, out.code, out.stdout, out.stderr)
+		}
+	}
+	// The untouched sibling's scope is still clean: only what chains through
+	// the forged record fails.
+	mustRun(t, 0, s.args("check", s.path("f"))...)
+}
+
+// TestUpdateWritesChanges: an update stores only what changed, and every
+// stored baseline stays readable and diffable.
+func TestUpdateWritesChanges(t *testing.T) {
+	t.Parallel()
+	tree := fimtest.Tree{}
+	for i := range 200 {
+		tree[fmt.Sprintf("d%d/f%d", i%10, i)] = fimtest.File(fmt.Sprint(i))
+	}
+	s := newSetup(t, tree)
+	// A file whose ctime lies within a second of its hash is hashed again
+	// (and its record rewritten) by every scan: let the tree's ctimes age
+	// past that window, so that only the changes below are rewritten.
+	time.Sleep(1100 * time.Millisecond)
+	mustRun(t, 0, s.args("init")...)
+	for _, f := range []string{"d1/f1", "d2/f2"} {
+		if err := os.WriteFile(s.path(f), []byte("changed"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustRun(t, 0, s.args("update")...)
+	if err := os.WriteFile(s.path("d3/f3"), []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, 0, s.args("update", s.path("d3"))...)
+	out := mustRun(t, 0, s.args("log", "--json")...)
+	var written []int64
+	for _, l := range strings.Split(strings.TrimSpace(out.stdout), "\n") {
+		var ll logLine
+		if err := json.Unmarshal([]byte(l), &ll); err != nil {
+			t.Fatal(err)
+		}
+		written = append(written, ll.Changes)
+	}
+	// Newest first: the scoped update (d3/f3, d3, the root and its
+	// ancestors), the update (two files, two directories, the root and its
+	// ancestors), the init (everything).
+	depth := int64(strings.Count(s.root, "/")) // ancestors of the root, "/" included
+	if len(written) != 3 || written[0] > 3+depth || written[1] > 5+depth || written[2] < 211 {
+		t.Errorf("records written per baseline, newest first = %v, want at most %d, %d and at least 211", written, 3+depth, 5+depth)
+	}
+	out = mustRun(t, exitChanged, s.args("diff", "--json", "1")...)
+	evs, _ := decodeEvents(t, out.stdout)
+	var paths []string
+	for _, e := range evs {
+		paths = append(paths, e.Path)
+	}
+	want := []string{s.path("d1/f1"), s.path("d2/f2"), s.path("d3/f3")}
+	if strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Errorf("diff 1 (current) reported %v, want %v", paths, want)
+	}
+	mustRun(t, exitChanged, s.args("diff", "1", "2")...)
+	mustRun(t, 0, s.args("verify")...)
+	mustRun(t, 0, s.args("compact")...)
+	mustRun(t, 0, s.args("verify")...)
+	mustRun(t, 0, s.args("check")...)
+}
