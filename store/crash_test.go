@@ -131,7 +131,8 @@ func modify(t *testing.T, r *rand.Rand, root string, round, dirs, files int) {
 	}
 }
 
-// TestKill9 kills vigil init and update at pseudo-random moments and checks
+// TestKill9 kills vigil init, update (whole, scoped; each prunes beyond the
+// default five baselines) and compact at pseudo-random moments and checks
 // after each kill that the database opens, passes its consistency check and
 // still has as current baseline the one of the last run that completed (or,
 // if the kill came after the final commit, the killed run's own).
@@ -139,7 +140,7 @@ func TestKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds vigil and kills it 15 times (about 30 s); skipped with -short")
 	}
-	const dirs, files, rounds = 200, 100, 15
+	const dirs, files, rounds = 200, 100, 20
 	tmp := t.TempDir()
 	v := vigilBin{t: t, bin: buildVigil(t, tmp), db: filepath.Join(tmp, "db", "vigil.db")}
 	root := filepath.Join(tmp, "root")
@@ -150,16 +151,28 @@ func TestKill9(t *testing.T) {
 	dur := map[string]time.Duration{"init": v.run("init", "--force", root)}
 	modify(t, r, root, 0, dirs, files)
 	dur["update"] = v.run("update", root)
+	modify(t, r, root, 0, dirs, files)
+	dur["update-all"] = v.run("update")
+	dur["compact"] = v.run("compact")
 	last := v.status()
-	t.Logf("a full run takes %s (init --force), %s (update)", dur["init"], dur["update"])
+	t.Logf("a full run takes %v", dur)
 
 	for round := 1; round <= rounds; round++ {
-		args := []string{"init", "--force", root}
-		if r.IntN(2) == 0 {
+		var args []string
+		kind := "compact"
+		switch r.IntN(4) {
+		case 0:
+			args, kind = []string{"init", "--force", root}, "init"
+		case 1:
 			modify(t, r, root, round, dirs, files)
-			args = []string{"update", root}
+			args, kind = []string{"update", root}, "update" // scoped to the root
+		case 2:
+			modify(t, r, root, round, dirs, files)
+			args, kind = []string{"update"}, "update-all"
+		default:
+			args = []string{"compact"}
 		}
-		delay := time.Duration(r.Int64N(int64(dur[args[0]]) + 1))
+		delay := time.Duration(r.Int64N(int64(dur[kind]) + 1))
 		completed := v.killAfter(delay, args...)
 		if completed {
 			last = v.status()
@@ -247,4 +260,52 @@ func incompleteIDs(t *testing.T, db *DB) []uint64 {
 		t.Fatal(err)
 	}
 	return ids
+}
+
+// TestKill9Migrate kills vigil migrate at pseudo-random moments: the
+// database at the path is always either the untouched schema 1 file or the
+// complete migrated one.
+func TestKill9Migrate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds vigil and kills it; skipped with -short")
+	}
+	tmp := t.TempDir()
+	v := vigilBin{t: t, bin: buildVigil(t, tmp), db: filepath.Join(tmp, "vigil.db")}
+	tree := bigTree()
+	writeV1(t, v.db, tree, tree[:len(tree)/2])
+	pristine, err := os.ReadFile(v.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := v.run("migrate")
+	r := rand.New(rand.NewPCG(5, 6))
+	for round := range 8 {
+		if err := os.WriteFile(v.db, pristine, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(v.db + ".v1")
+		delay := time.Duration(r.Int64N(int64(full) + 1))
+		completed := v.killAfter(delay, "migrate")
+		db, err := Open(v.db, Options{ReadOnly: true})
+		switch {
+		case errors.Is(err, ErrSchema) && !completed:
+			if now, _ := os.ReadFile(v.db); !bytes.Equal(now, pristine) {
+				t.Fatalf("round %d: killed after %s, the schema 1 file changed", round, delay)
+			}
+			v.run("migrate") // and it can be run again
+			db, err = Open(v.db, Options{ReadOnly: true})
+		case err != nil:
+			t.Fatalf("round %d: killed after %s (completed %v): Open: %v", round, delay, completed, err)
+		}
+		if err != nil {
+			t.Fatalf("round %d: Open after migrating again: %v", round, err)
+		}
+		if err := db.Check(); err != nil {
+			t.Fatalf("round %d: Check: %v", round, err)
+		}
+		if all, err := db.Baselines(); err != nil || len(all) != 2 {
+			t.Fatalf("round %d: Baselines = %d, %v; want 2", round, len(all), err)
+		}
+		db.Close()
+	}
 }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -119,6 +121,7 @@ func (db *DB) Check() error {
 		return nil
 	})
 	errs = append(errs, err)
+	errs = append(errs, db.bolt.View(checkLayout))
 	infos, err := db.Baselines()
 	errs = append(errs, err)
 	for _, in := range infos {
@@ -131,4 +134,52 @@ func (db *DB) Check() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkLayout checks what the records' layout promises beyond the hashes:
+// every baseline's epoch exists, every journal entry names a version that
+// exists, and no record version is newer than the newest baseline that
+// wrote anything (what a crashed write leaves is deleted before the next
+// one starts).
+func checkLayout(tx *bolt.Tx) error {
+	all, err := allInfos(tx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	var newest uint64
+	for _, in := range all {
+		if epoch(tx, in.Epoch) == nil {
+			errs = append(errs, fmt.Errorf("baseline %d: %w: its epoch %d is missing", in.ID, ErrCorrupt, in.Epoch))
+		}
+		newest = max(newest, in.ID)
+	}
+	err = tx.Bucket(bucketEpochs).ForEachBucket(func(k []byte) error {
+		rb, jb, err := epochBuckets(tx.Bucket(bucketEpochs).Bucket(k))
+		if err != nil {
+			return fmt.Errorf("epoch %x: %w", k, err)
+		}
+		c := jb.Cursor()
+		for jk, _ := c.First(); jk != nil; jk, _ = c.Next() {
+			if len(jk) < 9 || rb.Get(verKeyOf(jk[8:], binary.BigEndian.Uint64(jk))) == nil {
+				errs = append(errs, fmt.Errorf("epoch %x: %w: journal entry %x names no record", k, ErrCorrupt, jk))
+			}
+		}
+		rc := rb.Cursor()
+		var prev []byte
+		for rk, _ := rc.First(); rk != nil; rk, _ = rc.Next() {
+			_, id, ok := splitVerKey(rk)
+			switch {
+			case prev != nil && bytes.Compare(rk, prev) <= 0:
+				return fmt.Errorf("epoch %x: %w", k, corruptKey(rk, "key out of order"))
+			case !ok:
+				errs = append(errs, fmt.Errorf("epoch %x: %w", k, corruptKey(rk, "not a version key")))
+			case id > newest:
+				errs = append(errs, fmt.Errorf("epoch %x: %w: record %q of baseline %d, newer than any", k, ErrCorrupt, keyPath(rk[:len(rk)-verSuffix]), id))
+			}
+			prev = rk
+		}
+		return nil
+	})
+	return errors.Join(append(errs, err)...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -175,5 +176,39 @@ func TestVerifyWholeNeedsRoot(t *testing.T) {
 	}
 	if err := v.Finish(); !errors.Is(err, ErrTampered) {
 		t.Errorf("whole Verifier fed only /etc = %v, want %v", err, ErrTampered)
+	}
+}
+
+// TestDiffVerifies: a diff reads only the subtrees that differ, and checks
+// every directory it lists against its parent's hash: a record changed in
+// one of them fails the diff.
+func TestDiffVerifies(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := model{}, model{}
+	for _, e := range smallTree() {
+		first[e.Path] = e
+		c := *e
+		second[e.Path] = &c
+	}
+	second["/etc/passwd"].Hash[0]++
+	writeModel(t, db, first, nil, nil, 5)
+	cur, _ := db.Current()
+	in := writeModel(t, db, second, first, cur, 5)
+	db.Close()
+	tamper(t, path, in.ID, flipHashByte("/etc/passwd"))
+	db, err = Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	a, _ := db.Baseline(in.ID - 1)
+	b, _ := db.Baseline(in.ID)
+	err = merkle.Diff(a, b, "/", func(merkle.Change) error { return nil })
+	if !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "/etc") {
+		t.Errorf("Diff with a tampered record below /etc = %v, want %v naming /etc", err, ErrTampered)
 	}
 }

@@ -77,23 +77,34 @@ func forgeRecord(t *testing.T, dst, src, path string) {
 // no longer chains to the baseline's root.
 func TestScopedCheckForgery(t *testing.T) {
 	t.Parallel()
-	s := newSetup(t, fimtest.Tree{"f": fimtest.File("f"), "d/g": fimtest.File("g"), "d/h": fimtest.File("h")})
-	mustRun(t, 0, s.args("init")...)
-	if err := os.WriteFile(s.path("d/g"), []byte("evil"), 0o644); err != nil {
-		t.Fatal(err)
+	for name, forged := range map[string][]string{
+		"the record":                        {"d/g"},
+		"the record and its directory node": {"d/g", "d"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newSetup(t, fimtest.Tree{"f": fimtest.File("f"), "d/g": fimtest.File("g"), "d/h": fimtest.File("h")})
+			mustRun(t, 0, s.args("init")...)
+			if err := os.WriteFile(s.path("d/g"), []byte("evil"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			other := filepath.Join(t.TempDir(), "other.db")
+			mustRun(t, 0, append(s.args("--db", other), "init")...)
+			for _, p := range forged {
+				forgeRecord(t, s.db, other, s.path(p))
+			}
+			for _, args := range [][]string{{"check", s.path("d/g")}, {"check", s.path("d")}, {"check"}, {"update", s.path("d/g")}, {"verify"}} {
+				if out := vigil(t, s.args(args...)...); out.code&exitTampered == 0 || out.code >= exitInternal && out.code != exitTampered {
+					t.Errorf("%v after forging %v exited %d, want 8 set\n%s%s", args, forged, out.code, out.stdout, out.stderr)
+				}
+			}
+			// The untouched sibling's scope is checked through the forged
+			// directories too.
+			if out := vigil(t, s.args("check", s.path("f"))...); len(forged) == 1 && out.code != 0 || len(forged) == 2 && out.code&exitTampered == 0 {
+				t.Errorf("check of the untouched f after forging %v exited %d\n%s", forged, out.code, out.stderr)
+			}
+		})
 	}
-	other := filepath.Join(t.TempDir(), "other.db")
-	mustRun(t, 0, append(s.args("--db", other), "init")...)
-	forgeRecord(t, s.db, other, s.path("d/g"))
-
-	for _, args := range [][]string{{"check", s.path("d/g")}, {"check", s.path("d")}, {"check"}, {"update", s.path("d/g")}, {"verify"}} {
-		if out := vigil(t, s.args(args...)...); out.code&exitTampered == 0 || out.code >= exitInternal && out.code != exitTampered {
-			t.Errorf("%v after forging d/g's record exited %d, want 8 set\n%s%s", args, out.code, out.stdout, out.stderr)
-		}
-	}
-	// The untouched sibling's scope is still clean: only what chains through
-	// the forged record fails.
-	mustRun(t, 0, s.args("check", s.path("f"))...)
 }
 
 // TestUpdateWritesChanges: an update stores only what changed, and every
@@ -151,4 +162,44 @@ func TestUpdateWritesChanges(t *testing.T) {
 	mustRun(t, 0, s.args("compact")...)
 	mustRun(t, 0, s.args("verify")...)
 	mustRun(t, 0, s.args("check")...)
+}
+
+// TestOldSchemaRefused: a database of vigil 0.1 (schema 1) is refused by
+// every command but migrate, which the message names, and left unchanged.
+func TestOldSchemaRefused(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t, fimtest.Tree{"f": fimtest.File("f")})
+	db, err := bolt.Open(s.db, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		m, err := tx.CreateBucket([]byte("meta"))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket([]byte("baselines")); err != nil {
+			return err
+		}
+		return m.Put([]byte("schema"), binary.BigEndian.AppendUint32(nil, 1))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(s.db)
+	for _, cmd := range []string{"check", "update", "status", "log", "diff", "verify"} {
+		out := vigil(t, s.args(cmd)...)
+		if out.code != exitVersion || !strings.Contains(out.stderr, "vigil migrate") {
+			t.Errorf("%s on a schema 1 database exited %d, want %d and a message naming 'vigil migrate'\n%s", cmd, out.code, exitVersion, out.stderr)
+		}
+	}
+	if after, _ := os.ReadFile(s.db); !bytes.Equal(before, after) {
+		t.Errorf("refused commands changed the schema 1 database")
+	}
+	// The baselines are verified before anything is written: this one has
+	// none, which migrate says.
+	if out := vigil(t, s.args("migrate")...); out.code != exitDatabase {
+		t.Errorf("migrate of a schema 1 database without baselines exited %d, want %d\n%s", out.code, exitDatabase, out.stderr)
+	}
 }
