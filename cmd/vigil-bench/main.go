@@ -7,13 +7,17 @@
 //	vigil-bench [flags]
 //	vigil-bench floor [-workers N] [-buffer BYTES] ROOT
 //	vigil-bench merge [-out DIR] RESULTS.json...
+//	vigil-bench history [-corpus DIR | -files N] [-changes 10] [-updates 20] [-old-vigil PATH] [-out DIR]
 //
 // The first form prepares the corpora in a fresh work directory, runs every
 // tool once as a warm-up and then -rounds interleaved rounds per corpus,
 // prints a markdown report on standard output and progress on standard
 // error. The second form is the floor tool itself: it walks and hashes ROOT
 // (bench.Floor) and prints what it saw. The third reads the results.json of
-// earlier runs and writes one report and chart of all their corpora.
+// earlier runs and writes one report and chart of all their corpora. The
+// fourth measures what history costs: updates after a few changes (time,
+// bytes written, records), the database's growth, unchanged checks against
+// an older vigil, diffs of two baselines and the size of a proof.
 //
 // Flags:
 //
@@ -74,6 +78,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) > 0 && args[0] == "merge" {
 		return runMerge(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "history" {
+		return runHistory(ctx, args[1:], stdout, stderr)
 	}
 	return runCompare(ctx, args, stdout, stderr)
 }
