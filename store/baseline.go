@@ -123,7 +123,7 @@ func (b *Baseline) eachChild(rb *bolt.Bucket, dir string, fn func(pk, v []byte) 
 		case i == 0: // dir's own versions
 			next = afterVersions(appendKey(nil, dir))
 		case rest[i+1] == 0: // a child's versions
-			pk, val, _, _, err := b.group(c, k, v)
+			pk, val, nk, nv, err := b.group(c, k, v)
 			if err != nil {
 				return err
 			}
@@ -131,6 +131,10 @@ func (b *Baseline) eachChild(rb *bolt.Bucket, dir string, fn func(pk, v []byte) 
 				if err := fn(pk, val); err != nil {
 					return err
 				}
+			}
+			if nk == nil || len(nk) <= len(pk) || !bytes.HasPrefix(nk, pk) || nk[len(pk)] != 0 {
+				k, v = nk, nv // the next key is not in the child's subtree: no seek
+				continue
 			}
 			next = subtreeEnd(pk)
 		default: // below a child with no version of its own
@@ -146,11 +150,16 @@ func (b *Baseline) eachChild(rb *bolt.Bucket, dir string, fn func(pk, v []byte) 
 }
 
 // node decodes a record into a node with its node hash: a directory's as
-// stored, a leaf's computed from its attributes.
-func node(pk, v []byte) (merkle.Node, error) {
+// stored, a leaf's computed from its attributes. buf is scratch space for
+// the hash (nil for none).
+func node(pk, v []byte, buf *[]byte) (merkle.Node, error) {
 	n, err := storedNode(pk, v)
 	if err == nil && n.Entry.Type != merkle.TypeDir {
-		n.Hash, _ = merkle.LeafHash(n.Entry, nil)
+		var scratch []byte
+		if buf == nil {
+			buf = &scratch
+		}
+		n.Hash, *buf = merkle.LeafHash(n.Entry, *buf)
 	}
 	return n, err
 }
@@ -186,7 +195,7 @@ func (b *Baseline) Node(path string) (merkle.Node, bool, error) {
 			return nil
 		}
 		var err error
-		n, err = node(pk, v)
+		n, err = node(pk, v, nil)
 		ok = err == nil
 		return err
 	})
@@ -223,8 +232,9 @@ func (b *Baseline) dirNodes(rb *bolt.Bucket, dir string) (merkle.Node, []merkle.
 		}
 	}
 	var kids []merkle.Node
+	var buf []byte
 	err := b.eachChild(rb, dir, func(k, v []byte) error {
-		n, err := node(k, v)
+		n, err := node(k, v, &buf)
 		kids = append(kids, n)
 		return err
 	})

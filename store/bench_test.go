@@ -131,3 +131,76 @@ func BenchmarkIter(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(entries)), "ns/entry")
 }
+
+// benchHistory writes a baseline of dirs x files entries, then a delta
+// over it with ten files changed, and returns both.
+func benchHistory(b *testing.B, dirs, files int) (*DB, *Baseline, *Baseline) {
+	db, err := Open(filepath.Join(b.TempDir(), "vigil.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	m := model{}
+	for _, e := range benchTree(dirs, files) {
+		m[e.Path] = e
+	}
+	writeModel(b, db, m, nil, nil, 2)
+	first, err := db.Current()
+	if err != nil {
+		b.Fatal(err)
+	}
+	next := model{}
+	for p, e := range m {
+		next[p] = e
+	}
+	for i := range 10 {
+		p := fmt.Sprintf("/usr/share/d%04d/file-%05d.txt", i*dirs/10, i)
+		c := *next[p]
+		c.Hash[5]++
+		next[p] = &c
+	}
+	writeModel(b, db, next, m, first, 2)
+	second, err := db.Current()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db, first, second
+}
+
+// BenchmarkDiff diffs two baselines of 100,000 files ten changes apart:
+// the cost grows with the changes and the fan-out of the directories
+// above them, not with the tree.
+func BenchmarkDiff(b *testing.B) {
+	_, first, second := benchHistory(b, 100, 1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		err := merkle.Diff(first, second, "/", func(merkle.Change) error { n++; return nil })
+		if err != nil || n != 10 {
+			b.Fatalf("Diff: %d changes, %v; want 10", n, err)
+		}
+	}
+}
+
+// BenchmarkLookup verifies one file through its path to the root in a
+// directory of 18,000 files (the size of /usr/share/man/man1) and reports
+// the proof's size.
+func BenchmarkLookup(b *testing.B) {
+	_, _, cur := benchHistory(b, 10, 18000)
+	const path = "/usr/share/d0005/file-09000.txt"
+	p, err := cur.Proof(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hashes := 0
+	for _, s := range p.Steps {
+		hashes += len(s.Path)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cur.Lookup(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(hashes), "proof-hashes")
+}
