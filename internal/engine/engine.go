@@ -32,6 +32,18 @@ type Options struct {
 	// Missing, if set, is told about each root that does not exist (it is
 	// skipped: one configuration serves hosts of several layouts).
 	Missing func(root string)
+	// Accept, if set, chooses which changes Update accepts (see accept.go):
+	// for a change it turns down the new baseline keeps what was recorded,
+	// so the next check reports it again. An error stops the update and
+	// nothing is written. It sees creations and deletions before they are
+	// paired into moves.
+	Accept func(merkle.Change) (bool, error)
+	// Reason and User say why and by whom Init or Update was run.
+	//
+	// TODO(store.Info): record them in the new baseline's metadata once
+	// store.Info has Reason and User fields; until then only the caller
+	// logs them.
+	Reason, User string
 	// Stats, if set, is updated during the scan (for progress).
 	Stats *scanner.Stats
 	// Host and Version are recorded in new baselines.

@@ -27,6 +27,9 @@ type pass struct {
 	carry *merkle.Entry
 	held  []merkle.Change
 	res   *Result
+	// turnedDown is the change Options.Accept turned down for the entry
+	// the scan is at (see accept.go).
+	turnedDown *merkle.Change
 }
 
 // next returns the pull function over the baseline for the StreamDiff,
@@ -53,6 +56,9 @@ func (p *pass) change(c merkle.Change) error {
 			}
 			return nil
 		}
+	}
+	if done, err := p.accept(c); done || err != nil {
+		return err
 	}
 	if c.Old != nil && c.New != nil && c.New.Type == merkle.TypeUnknown && c.New.Err != "" {
 		p.carry = c.Old
@@ -103,6 +109,9 @@ func (p *pass) visit(e *merkle.Entry) error {
 		e = &old
 	}
 	p.carry = nil
+	if e = p.keepRecorded(e); e == nil {
+		return nil
+	}
 	if p.build != nil {
 		return p.build.Add(e)
 	}

@@ -12,9 +12,9 @@ import (
 // Init takes a first baseline of the configured roots (or of o.Paths),
 // hashing every file, and makes it current.
 func Init(ctx context.Context, db *store.DB, o Options) (Result, error) {
-	roots := o.Config.Roots
-	if len(o.Paths) > 0 {
-		roots = o.Paths
+	roots, err := Preflight(o, db.Path())
+	if err != nil {
+		return Result{}, err
 	}
 	var parent uint64
 	switch cur, err := db.Current(); {
