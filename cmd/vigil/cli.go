@@ -73,9 +73,13 @@ var commands = []*cmdDef{
 	{name: "verify", summary: "check the database's consistency and hashes", about: verifyAbout, run: runVerify},
 	{name: "config", args: "default|check", summary: "print the default configuration / validate a configuration",
 		about: configAbout, complete: "default check", run: runConfig},
+	{name: "completion", args: "bash|zsh|fish", summary: "print the shell completion script", about: completionAbout,
+		complete: "bash zsh fish"}, // run: set in init (the scripts list the commands)
 	{name: "help", args: "[COMMAND]", summary: "show the help of vigil or of a command", about: helpAbout, complete: "command"},
 	{name: "version", summary: "print vigil's version and commit", about: versionAbout, run: runVersion},
 }
+
+func init() { lookupCommand("completion").run = runCompletion }
 
 // invocation is a parsed command line.
 type invocation struct {

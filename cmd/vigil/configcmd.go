@@ -27,7 +27,7 @@ func runConfig(ctx context.Context, e *env, inv *invocation) int {
 			return e.fail(err)
 		}
 		if !e.quiet {
-			fmt.Fprintf(e.stdout, "%s: valid; %d roots, digest %s\n", c.Source, len(c.Roots), c.Digest())
+			fmt.Fprintf(e.stdout, "%s: valid; %d roots, database %s, keep %d, digest %s\n", c.Source, len(c.Roots), c.Database, c.Keep, c.Digest())
 		}
 		return exitOK
 	}

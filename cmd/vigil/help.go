@@ -99,6 +99,10 @@ const configAbout = `  default  print the embedded default configuration, with i
            the default) and report every problem in it; exit 0 if it is
            valid, 17 if not`
 
+const completionAbout = `Print the completion script for bash, zsh or fish (make install puts them
+where the shells look: bash-completion, zsh site-functions, fish
+vendor_completions.d).`
+
 const helpAbout = `Show the overview, or the help of COMMAND ('vigil COMMAND --help' does the same).`
 
 const versionAbout = `Print vigil's version and the commit it was built from.`
@@ -183,15 +187,20 @@ func runVersion(ctx context.Context, e *env, inv *invocation) int {
 	return exitOK
 }
 
+// commit is the commit vigil was built from when the build information has
+// none (a git worktree, where the go command stamps nothing): make build
+// sets it with -ldflags -X.
+var commit string
+
 // versionString is vigil's version and, from the build information, the
 // commit it was built from ("+dirty" when the tree had local changes).
 func versionString() string {
 	s := "vigil " + version
+	rev, dirty := commit, ""
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return s
+		bi = &debug.BuildInfo{}
 	}
-	var rev, dirty string
 	for _, kv := range bi.Settings {
 		switch kv.Key {
 		case "vcs.revision":
