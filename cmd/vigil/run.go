@@ -40,6 +40,8 @@ type env struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	log       zerolog.Logger
+	// jsonLog says the log (and failures) go to stderr as JSON lines.
+	jsonLog bool
 	// afterUpdate, if set, says what an update left pending.
 	afterUpdate func()
 }
@@ -54,7 +56,8 @@ func runWith(ctx context.Context, sysConfig string, args []string, stdout, stder
 	e := &env{stdout: stdout, stderr: stderr, sysConfig: sysConfig}
 	inv, err := parse(args)
 	e.configPath, e.dbPath, e.quiet = inv.str("config"), inv.str("db"), inv.bool("quiet")
-	e.log = newLogger(stderr, e.quiet, inv.bool("json"))
+	e.jsonLog = inv.bool("json")
+	e.log = newLogger(stderr, e.quiet, e.jsonLog)
 	switch {
 	case err != nil:
 		return e.fail(err)
@@ -89,16 +92,26 @@ func newLogger(stderr io.Writer, quiet, jsonOut bool) zerolog.Logger {
 // fail reports err and returns its exit code; a bad command line is
 // answered with the usage line.
 func (e *env) fail(err error) int {
-	fmt.Fprintf(e.stderr, "vigil: %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	code := exitCode(err)
 	var ue *usageError
-	if errors.As(err, &ue) {
+	isUsage := errors.As(err, &ue)
+	if e.jsonLog {
+		ev := e.log.Error().Int("exit_code", code)
+		if isUsage {
+			ev = ev.Str("usage", synopsis(ue.cmd))
+		}
+		ev.Msg(err.Error())
+		return code
+	}
+	fmt.Fprintf(e.stderr, "vigil: %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	if isUsage {
 		name := ""
 		if ue.cmd != nil {
 			name = " " + ue.cmd.name
 		}
 		fmt.Fprintf(e.stderr, "usage: %s\nRun 'vigil help%s' for details.\n", synopsis(ue.cmd), name)
 	}
-	return exitCode(err)
+	return code
 }
 
 // config loads the configuration and applies --db: --config FILE, else

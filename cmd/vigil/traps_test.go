@@ -218,6 +218,17 @@ func TestJSONLogs(t *testing.T) {
 			t.Errorf("stderr line %q is not a JSON log line (%v)", line, err)
 		}
 	}
+	// A failure is a JSON line too.
+	missing := filepath.Join(t.TempDir(), "none.db")
+	fail := mustRun(t, exitDatabase, "--config", s.config, "--db", missing, "check", "--json")
+	var v struct {
+		Level    string `json:"level"`
+		Message  string `json:"message"`
+		ExitCode int    `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(fail.stderr), &v); err != nil || v.Level != "error" || v.ExitCode != exitDatabase || !strings.Contains(v.Message, missing) {
+		t.Errorf("check --json without a database logged %q (%v), want one JSON error line naming %s with exit_code 24", fail.stderr, err, missing)
+	}
 	if _, sum := decodeEvents(t, out.stdout); !sum.IntegrityFailed {
 		t.Errorf("summary %+v: integrity_failed false, want true", sum)
 	}
