@@ -38,9 +38,9 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 		return e.fail(err)
 	}
 	defer db.Close()
-	o := engine.Options{Config: cfg, Paths: paths, Full: inv.bool("full"), Host: hostname(), Version: version,
-		Reason: inv.str("reason"), User: who()}
+	o := engine.Options{Config: cfg, Paths: paths, Full: inv.bool("full"), Host: hostname(), Version: version}
 	if name == "update" {
+		o.Reason, o.User = inv.str("reason"), who()
 		if o, err = e.acceptOptions(db, inv, o); err != nil {
 			return e.fail(dbError(db.Path(), err))
 		}
