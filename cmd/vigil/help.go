@@ -122,7 +122,7 @@ func helpText() string {
 	writeFlags(&b, globalFlags)
 	b.WriteString("\nRun 'vigil help COMMAND' or 'vigil COMMAND --help' for a command's flags.\n\nExit codes:\n")
 	for _, x := range exitCodes {
-		fmt.Fprintf(&b, "  %-4d %s\n", x.code, x.what)
+		fmt.Fprintf(&b, "  %-4d %s\n", x.code, strings.TrimSpace(wrap(x.what, 78, "       ")))
 	}
 	b.WriteString(wrap(exitNote, 78, "") + "\n")
 	return b.String()

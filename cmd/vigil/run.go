@@ -67,10 +67,10 @@ func runWith(ctx context.Context, sysConfig string, args []string, stdout, stder
 		return e.help(nil)
 	case inv.cmd == nil:
 		return e.fail(&usageError{msg: "no command given"})
-	case inv.cmd.name == "help":
-		return e.help(inv.args)
 	case inv.bool("help"):
 		return e.help([]string{inv.cmd.name})
+	case inv.cmd.name == "help":
+		return e.help(inv.args)
 	}
 	return inv.cmd.run(ctx, e, inv)
 }

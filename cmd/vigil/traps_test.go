@@ -161,6 +161,15 @@ func TestFlags(t *testing.T) {
 			t.Errorf("vigil %q printed %q, want check's help with the column legend", args, out.stdout)
 		}
 	}
+	for _, c := range commands {
+		if out := mustRun(t, 0, c.name, "--help"); !strings.HasPrefix(out.stdout, "usage: vigil "+c.name) {
+			t.Errorf("vigil %s --help printed %q, want its usage", c.name, out.stdout)
+		}
+	}
+	// After "--" a name is a PATH, even one that looks like a flag.
+	if out := mustRun(t, exitUsage, s.args("check", "--", "--help")...); !strings.Contains(out.stderr, "outside") {
+		t.Errorf("check -- --help said %q, want --help taken as a PATH (outside the roots)", out.stderr)
+	}
 	for _, args := range [][]string{{"--version"}, {"version"}, {"check", "--version"}} {
 		if out := mustRun(t, 0, args...); !strings.HasPrefix(out.stdout, "vigil "+version) {
 			t.Errorf("vigil %q printed %q, want the version", args, out.stdout)
