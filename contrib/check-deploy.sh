@@ -6,7 +6,8 @@
 #     stays at or below the figure the README states;
 #   - the NixOS module parses, and its defaults render a configuration that
 #     `vigil config check` accepts, with the embedded default's digest,
-#     database and keep;
+#     database and keep, and units whose [Service] settings are those of
+#     contrib/systemd (the same hardening);
 #   - contrib/transition_phase.sh harden/setup on a scratch tree;
 #   - make install into a DESTDIR puts every file where it belongs.
 # Without systemd-analyze or nix-instantiate the check is skipped with the
@@ -62,7 +63,33 @@ $(cat "$tmp/nix.toml")"
   module:   ${got#*: }
   embedded: ${want#*: }"
 	grep -q '"disabled":{}' "$tmp/render.json" || fail "the module defines something while disabled"
-	echo "check-deploy: nix/module.nix parses; its defaults render the embedded default (${got#*digest })"
+	python3 - "$tmp/render.json" contrib/systemd <<-'PY' || fail "the module's units differ from contrib/systemd's"
+		import json, sys
+		units = json.load(open(sys.argv[1]))["units"]
+		def norm(v):
+		    if isinstance(v, bool): return ["yes" if v else "no"]
+		    if isinstance(v, list): return [str(x) for x in v]
+		    return [str(v)]
+		bad = 0
+		for name, nix in units.items():
+		    unit, section = {}, None
+		    for line in open(sys.argv[2] + "/" + name):
+		        line = line.strip()
+		        if line.startswith("["): section = line
+		        elif section == "[Service]" and "=" in line and not line.startswith("#"):
+		            k, v = line.split("=", 1)
+		            unit.setdefault(k, []).append(v)
+		    # ExecStart differs in the binary's path only; the rest must match.
+		    for k in sorted((set(unit) | set(nix)) - {"ExecStart", "Environment"}):
+		        u, n = unit.get(k), norm(nix[k]) if k in nix else None
+		        if k == "AmbientCapabilities" and u == [""] and n is None: continue
+		        if k in ("CapabilityBoundingSet", "AmbientCapabilities", "RestrictAddressFamilies") and u and n:
+		            u, n = sorted(" ".join(u).split()), sorted(" ".join(n).split())
+		        if u != n:
+		            print(f"{name}: {k}: unit {u}, module {n}", file=sys.stderr); bad += 1
+		sys.exit(1 if bad else 0)
+	PY
+	echo "check-deploy: nix/module.nix parses; its defaults render the embedded default (${got#*digest }) and contrib/systemd's units"
 fi
 
 # The phase transition hook, on a scratch tree.

@@ -293,6 +293,13 @@ in
         StateDirectoryMode = "0700";
         PrivateNetwork = networkSinks == [ ];
         RestrictAddressFamilies = [ "AF_UNIX" ] ++ lib.optionals (networkSinks != [ ]) [ "AF_INET" "AF_INET6" ];
+        Nice = 5;
+        IOSchedulingClass = "best-effort";
+        IOSchedulingPriority = 7;
+      } // lib.optionalAttrs (networkSinks == [ ]) {
+        # With a network sink, list its collectors with IPAddressAllow
+        # (systemd.services.vigil-watch.serviceConfig) as the drop-in does.
+        IPAddressDeny = "any";
       };
     };
 

@@ -13,4 +13,9 @@ in
   watchNetwork = on.result.systemd.services.vigil-watch.serviceConfig.PrivateNetwork;
   sealPath = on.result.systemd.paths.vigil-seal.pathConfig.PathExists;
   disabled = off.result;
+  # The [Service] settings, compared with contrib/systemd's units.
+  units = {
+    "vigil-check.service" = on.result.systemd.services.vigil-check.serviceConfig;
+    "vigil-watch.service" = on.result.systemd.services.vigil-watch.serviceConfig;
+  };
 }
