@@ -99,8 +99,8 @@ in
 
     package = mkOption {
       type = types.package;
-      default = pkgs.vigil;
-      description = "The vigil package.";
+      default = pkgs.vigil or (throw "services.vigil.package: nixpkgs has no vigil; set it to a build of this repository");
+      description = "The vigil package (nixpkgs has none: build this repository, e.g. with buildGoModule).";
     };
 
     database = mkOption {
