@@ -24,6 +24,9 @@ type Summary struct {
 	NewRoot  string        `json:"new_root,omitempty"`
 	Duration time.Duration `json:"-"`
 	ExitCode int           `json:"exit_code"`
+	// IntegrityFailed says the stored baseline did not match its recorded
+	// hashes (exit code 8): its report cannot be trusted.
+	IntegrityFailed bool `json:"integrity_failed"`
 	// Scope lists the paths the run covered.
 	Scope []string `json:"scope,omitempty"`
 }

@@ -117,6 +117,16 @@ func (h *hasher) open(j *job) (int, error) {
 			// O_NOATIME needs ownership or CAP_FOWNER.
 			fd, err = unix.Openat(j.dir.fd, name, fileFlags, 0)
 		}
+		if err != nil && j.nostat && !gone(err) {
+			// A file we may not open (not root, or an LSM said no) is
+			// recorded with what lstat says, not with zeroed metadata
+			// that the next check would report as changed.
+			var st unix.Stat_t
+			if unix.Fstatat(j.dir.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				fillStat(j.e, &st)
+				j.nostat = false
+			}
+		}
 		return fd, err
 	}
 }

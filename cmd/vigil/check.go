@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"flag"
 	"slices"
 	"time"
 
 	"vigil/alerts"
+	"vigil/internal/config"
 	"vigil/internal/engine"
 	"vigil/internal/report"
 	"vigil/merkle"
@@ -15,64 +15,90 @@ import (
 	"vigil/store"
 )
 
-const checkUsage = `vigil check [--json] [--full] [PATH...]
-
-Compare the host with the current baseline: the whole baseline, or only the
-subtrees at PATHs. Files whose inode, size, mtime and ctime are unchanged are
-not read again unless --full is given. The baseline itself is verified against
-its root hash on the way.
-
-  --json   one ECS event per line (NDJSON), then a summary event
-  --full   reread and rehash every file
-`
-
-func runCheck(ctx context.Context, e *env, args []string) int {
-	return e.compare(ctx, "check", args, engine.Check)
+func runCheck(ctx context.Context, e *env, inv *invocation) int {
+	return e.compare(ctx, inv, engine.Check)
 }
 
+// operation is engine.Check or engine.Update.
+type operation func(context.Context, *store.DB, engine.Options) (engine.Result, error)
+
 // compare runs check or update: the two share flags and output.
-func (e *env) compare(ctx context.Context, name string, args []string, op func(context.Context, *store.DB, engine.Options) (engine.Result, error)) int {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	jsonOut := fs.Bool("json", false, "NDJSON output")
-	full := fs.Bool("full", false, "rehash every file")
-	paths, cfg, db, err := e.prepare(fs, args, name == "check")
+func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
+	name := inv.cmd.name
+	paths, err := absPaths(inv.args)
+	if err != nil {
+		return e.fail(err)
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return e.fail(err)
+	}
+	db, err := e.open(cfg, name == "check", false)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
-	host := hostname()
-	w := report.New(e.stdout, report.Options{JSON: *jsonOut, Color: !*jsonOut && useColor(e.stdout), Host: host})
+	o := engine.Options{Config: cfg, Paths: paths, Full: inv.bool("full"), Host: hostname(), Version: version}
+	if name == "update" {
+		o.Reason, o.User = inv.str("reason"), who()
+		if o, err = e.acceptOptions(db, inv, o); err != nil {
+			return e.fail(dbError(db.Path(), err))
+		}
+	}
+	return e.runCompare(ctx, inv, db, cfg, o, op)
+}
+
+// runCompare runs op with o, reporting to stdout, and returns the exit code.
+func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg *config.Config, o engine.Options, op operation) int {
+	name, jsonOut := inv.cmd.name, inv.bool("json")
+	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: o.Host, Verbose: inv.bool("verbose")})
 	var st scanner.Stats
 	stop := e.startProgress(ctx, &st)
+	o.Stats = &st
+	o.Change = func(c merkle.Change) error { stop(); return w.Change(c) }
+	o.Error = func(p string, err error) error { stop(); return w.Error(p, err) }
 	start := time.Now()
-	res, err := op(ctx, db, engine.Options{
-		Config: cfg, Paths: paths, Full: *full, Stats: &st, Host: host, Version: version,
-		Change: func(c merkle.Change) error { stop(); return w.Change(c) },
-		Error:  func(p string, err error) error { stop(); return w.Error(p, err) },
-	})
+	res, err := op(ctx, db, o)
 	stop()
 	if err != nil {
-		return e.fail(err)
+		return e.fail(dbError(db.Path(), err))
 	}
 	code := diffCode(res)
 	if name == "update" {
 		code = exitOK
 	}
 	if res.Tampered != nil {
-		e.log.Error().Err(res.Tampered).Msg("the baseline does not match its recorded hashes")
+		e.log.Error().Str("database", quote(db.Path())).Err(res.Tampered).Msg("the baseline does not match its recorded hashes")
 	}
-	if !slices.Equal(res.Baseline.Roots, cfg.Roots) && len(paths) == 0 {
-		e.log.Warn().Msg("the configured roots differ from the baseline's, which are what " + name + " looks at; 'vigil init --force' takes a baseline of the configured ones")
-	} else if name == "check" && res.Baseline.ConfigDigest != cfg.Digest() {
-		e.log.Warn().Msg("the configuration changed since this baseline was taken; run 'vigil update' to record the change")
+	e.warnConfig(name, res.Baseline, cfg, len(o.Paths) > 0)
+	// A cron job mails whatever is printed: with --quiet, nothing when
+	// nothing changed. A JSON report stays complete.
+	if jsonOut || !e.quiet || code != exitOK || res.Added+res.Removed+res.Changed+res.Moved > 0 {
+		if err := w.Summary(summary(name, res, &st, time.Since(start), code)); err != nil {
+			return e.fail(err)
+		}
 	}
-	if err := w.Summary(summary(name, res, &st, time.Since(start), code)); err != nil {
-		return e.fail(err)
-	}
-	if name == "update" && !e.quiet {
-		logWritten(e, res)
+	if name == "update" {
+		e.logAccepted(res, o)
+		if e.afterUpdate != nil {
+			e.afterUpdate()
+		}
 	}
 	return code
+}
+
+// warnConfig warns when the configuration in use is not the one the
+// baseline was taken with. It never advises accepting changes: that would
+// accept whatever is pending on the host along with the configuration.
+func (e *env) warnConfig(name string, b store.Info, cfg *config.Config, scoped bool) {
+	switch {
+	case !slices.Equal(b.Roots, cfg.Roots) && !scoped:
+		e.log.Warn().Str("config", quote(cfg.Source)).Strs("baseline_roots", quoteAll(b.Roots)).
+			Msg("the configured roots differ from the baseline's, which are what " + name + " looks at; 'vigil init --force' takes a baseline of the configured ones")
+	case b.ConfigDigest != cfg.Digest():
+		e.log.Warn().Str("config", quote(cfg.Source)).Str("digest", cfg.Digest()).Str("baseline_digest", b.ConfigDigest).
+			Msg("the configuration in use (its rules, excludes or roots) differs from the one this baseline was taken with: review the change; whoever can edit the configuration can make vigil look away")
+	}
 }
 
 func summary(cmd string, res engine.Result, st *scanner.Stats, d time.Duration, code int) alerts.Summary {
@@ -82,6 +108,7 @@ func summary(cmd string, res engine.Result, st *scanner.Stats, d time.Duration, 
 		Hashed: st.Hashed.Load(), BytesHashed: st.Bytes.Load(),
 		OldRoot: hexHash(res.OldRoot), NewRoot: hexHash(res.NewRoot),
 		Duration: d, ExitCode: code, Scope: res.Scopes,
+		IntegrityFailed: res.Tampered != nil,
 	}
 	return s
 }

@@ -7,17 +7,10 @@ import (
 	"vigil/internal/config"
 )
 
-const configUsage = `vigil config default|check
-
-  default  print the embedded default configuration, with its comments: the
-           starting point for /etc/vigil/vigil.toml
-  check    load the configuration (--config FILE, or the default) and report
-           every problem in it; exit 0 if it is valid, 17 if not
-`
-
-func runConfig(ctx context.Context, e *env, args []string) int {
+func runConfig(ctx context.Context, e *env, inv *invocation) int {
+	args := inv.args
 	if len(args) != 1 {
-		return e.usage("config takes one argument: default or check")
+		return e.fail(&usageError{msg: "config takes one argument: default or check", cmd: inv.cmd})
 	}
 	switch args[0] {
 	case "default":
@@ -34,9 +27,9 @@ func runConfig(ctx context.Context, e *env, args []string) int {
 			return e.fail(err)
 		}
 		if !e.quiet {
-			fmt.Fprintf(e.stdout, "%s: valid; %d roots, digest %s\n", c.Source, len(c.Roots), c.Digest())
+			fmt.Fprintf(e.stdout, "%s: valid; %d roots, database %s, keep %d, digest %s\n", c.Source, len(c.Roots), c.Database, c.Keep, c.Digest())
 		}
 		return exitOK
 	}
-	return e.usage(fmt.Sprintf("config: unknown argument %q", args[0]))
+	return e.fail(&usageError{msg: fmt.Sprintf("config: unknown argument %q", args[0]), cmd: inv.cmd})
 }

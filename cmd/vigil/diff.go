@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"slices"
 	"time"
@@ -15,61 +14,47 @@ import (
 	"vigil/store"
 )
 
-const diffUsage = `vigil diff [--json] [A [B]]
-
-Show the differences between two stored baselines: A (before) and B
+const diffAbout = `Show the differences between two stored baselines: A (before) and B
 (after), by default the previous and the current one; with only A, A and
 the current one. A and B are baseline ids as 'vigil log' prints them, or
 unique prefixes (four or more hex digits) of their root hashes. The output
 and the exit code are check's; only subtrees whose hashes differ are read,
-and every directory read is verified against the root (exit 8 if not).
+and every directory read is verified against the root (exit 8 if not).`
 
-  --json   one ECS event per line (NDJSON), then a summary event
-`
-
-const logUsage = `vigil log [--json]
-
-List the stored baselines, newest first: id, time, command, entries, root,
+const logAbout = `List the stored baselines, newest first: id, time, command, entries, root,
 and why it was taken when that was said. With --json, one object per line
-with id, parent, created, command, root, entries, files and reason.
-`
+with id, parent, created, command, root, entries, files, changes (records
+written), reason and user.`
 
-const compactUsage = `vigil compact
-
-Rewrite the database into a new file holding only the kept baselines and
+const compactAbout = `Rewrite the database into a new file holding only the kept baselines and
 switch it in atomically: the file shrinks (bbolt reuses freed pages but
-never gives them back). Prints the size before and after.
-`
+never gives them back). Prints the size before and after.`
 
-const migrateUsage = `vigil migrate
-
-Convert a database written by an older vigil (schema 1) to this one, with
+const migrateAbout = `Convert a database written by an older vigil (schema 1) to this one, with
 every kept baseline, after verifying each against its old hashes. The old
 file is kept beside the new one as DATABASE.v1. Every other command refuses
-an old database (exit 19) and names this one.
-`
+an old database (exit 19) and names this one.`
 
-func runDiff(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
-	jsonOut := fs.Bool("json", false, "NDJSON output")
-	specs, err := parseFlags(fs, args)
-	if err != nil {
-		return e.fail(err)
-	}
+func runDiff(ctx context.Context, e *env, inv *invocation) int {
+	jsonOut := inv.bool("json")
+	specs := inv.args
 	cfg, err := e.config()
 	if err != nil {
 		return e.fail(err)
 	}
-	db, err := e.open(cfg, true)
+	db, err := e.open(cfg, true, false)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
+	if len(specs) > 2 {
+		return e.fail(&usageError{msg: "diff takes at most two baselines", cmd: inv.cmd})
+	}
 	a, b, err := diffPair(db, specs)
 	if err != nil {
 		return e.fail(fmt.Errorf("%s: %w", db.Path(), err))
 	}
-	w := report.New(e.stdout, report.Options{JSON: *jsonOut, Color: !*jsonOut && useColor(e.stdout), Host: hostname()})
+	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: hostname(), Verbose: inv.bool("verbose")})
 	start := time.Now()
 	res, err := engine.Diff(ctx, a, b, engine.Options{Config: cfg, Change: w.Change})
 	if err != nil {
@@ -86,9 +71,6 @@ func runDiff(ctx context.Context, e *env, args []string) int {
 
 // diffPair resolves diff's baseline arguments.
 func diffPair(db *store.DB, specs []string) (a, b *store.Baseline, err error) {
-	if len(specs) > 2 {
-		return nil, nil, &usageError{"diff takes at most two baselines"}
-	}
 	if len(specs) == 2 {
 		if b, err = db.Resolve(specs[1]); err != nil {
 			return nil, nil, err
@@ -127,10 +109,16 @@ type logLine struct {
 	Current bool      `json:"current,omitempty"`
 }
 
-func runLog(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("log", flag.ContinueOnError)
-	jsonOut := fs.Bool("json", false, "JSON lines")
-	_, _, db, err := e.prepare(fs, args, true)
+func runLog(ctx context.Context, e *env, inv *invocation) int {
+	jsonOut := inv.bool("json")
+	if len(inv.args) > 0 {
+		return e.fail(&usageError{msg: "log takes no arguments", cmd: inv.cmd})
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return e.fail(err)
+	}
+	db, err := e.open(cfg, true, false)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -148,7 +136,7 @@ func runLog(ctx context.Context, e *env, args []string) int {
 		l := logLine{ID: in.ID, Parent: in.Parent, Created: in.Created, Command: in.Command, Root: in.Root.String(),
 			Entries: in.Counts.Entries, Files: in.Counts.Files, Changes: in.Changes, Reason: in.Reason,
 			User: in.User, Current: in.ID == cur}
-		if *jsonOut {
+		if jsonOut {
 			if err := enc.Encode(l); err != nil {
 				return e.fail(err)
 			}
@@ -168,9 +156,15 @@ func runLog(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-func runCompact(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("compact", flag.ContinueOnError)
-	_, _, db, err := e.prepare(fs, args, false)
+func runCompact(ctx context.Context, e *env, inv *invocation) int {
+	if len(inv.args) > 0 {
+		return e.fail(&usageError{msg: "compact takes no arguments", cmd: inv.cmd})
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return e.fail(err)
+	}
+	db, err := e.open(cfg, false, false)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -185,10 +179,9 @@ func runCompact(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
-func runMigrate(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	if _, err := parseFlags(fs, args); err != nil {
-		return e.fail(err)
+func runMigrate(ctx context.Context, e *env, inv *invocation) int {
+	if len(inv.args) > 0 {
+		return e.fail(&usageError{msg: "migrate takes no arguments", cmd: inv.cmd})
 	}
 	cfg, err := e.config()
 	if err != nil {

@@ -12,22 +12,30 @@ import (
 
 // Exit codes, following AIDE's where they overlap.
 const (
-	exitOK        = 0
-	exitAdded     = 1
-	exitRemoved   = 2
-	exitChanged   = 4
-	exitTampered  = 8
-	exitInternal  = 14
-	exitUsage     = 15
-	exitConfig    = 17
-	exitIO        = 18
-	exitVersion   = 19
-	exitDatabase  = 24
-	exitInterrupt = 130
+	exitOK      = 0
+	exitAdded   = 1
+	exitRemoved = 2
+	exitChanged = 4
+	// exitIncomplete is init's code for a baseline written with paths it
+	// could not read (recorded with their error): the same bit as check's
+	// "could not be verified".
+	exitIncomplete = 4
+	exitTampered   = 8
+	exitInternal   = 14
+	exitUsage      = 15
+	exitConfig     = 17
+	exitIO         = 18
+	exitVersion    = 19
+	exitDatabase   = 24
+	exitInterrupt  = 130
 )
 
-// usageError is a bad command line.
-type usageError struct{ msg string }
+// usageError is a bad command line; cmd, if set, is the command whose
+// usage line answers it.
+type usageError struct {
+	msg string
+	cmd *cmdDef
+}
 
 func (e *usageError) Error() string { return e.msg }
 
@@ -41,9 +49,9 @@ func exitCode(err error) int {
 	case errors.Is(err, context.Canceled):
 		return exitInterrupt
 	case errors.As(err, &ue), errors.Is(err, engine.ErrExists), errors.Is(err, engine.ErrOutside),
-		errors.Is(err, store.ErrAmbiguous):
+		errors.Is(err, engine.ErrNoPath), errors.Is(err, errStale), errors.Is(err, store.ErrAmbiguous):
 		return exitUsage
-	case errors.Is(err, config.ErrInvalid), errors.Is(err, engine.ErrDBInside):
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, engine.ErrDBInside), errors.Is(err, engine.ErrNoRoots):
 		return exitConfig
 	case errors.Is(err, store.ErrTampered):
 		return exitTampered

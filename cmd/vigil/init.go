@@ -2,54 +2,72 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
+	"io/fs"
 	"time"
-	"vigil/internal/progress"
 
 	"vigil/internal/engine"
+	"vigil/internal/progress"
 	"vigil/scanner"
 )
 
-const initUsage = `vigil init [--force] [PATH...]
-
-Take a baseline of PATHs, or of the configured roots, hashing every file, and
-make it the current one. Refuses to replace an existing baseline without
---force. Paths that cannot be read are reported on stderr and recorded with
-their error; the run goes on.
-
-  --force  replace the current baseline (older ones are kept, see 'keep')
-`
-
-func runInit(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("init", flag.ContinueOnError)
-	force := fs.Bool("force", false, "replace an existing baseline")
-	paths, cfg, db, err := e.prepare(fs, args, false)
+func runInit(ctx context.Context, e *env, inv *invocation) int {
+	paths, err := absPaths(inv.args)
+	if err != nil {
+		return e.fail(err)
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return e.fail(err)
+	}
+	var st scanner.Stats
+	o := engine.Options{
+		Config: cfg, Paths: paths, Force: inv.bool("force"), Stats: &st, Host: hostname(), Version: version,
+		Reason: inv.str("reason"), User: who(),
+		Missing: func(root string) { e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped") },
+	}
+	// Nothing is created before the baseline is known to be possible.
+	if _, err := engine.Preflight(o, cfg.Database); err != nil {
+		return e.fail(err)
+	}
+	db, err := e.open(cfg, false, true)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
-	var st scanner.Stats
 	stop := e.startProgress(ctx, &st)
+	o.Error = func(p string, err error) error {
+		stop()
+		e.log.Warn().Str("path", quote(p)).Msg(errorText(p, err))
+		return nil
+	}
 	start := time.Now()
-	res, err := engine.Init(ctx, db, engine.Options{
-		Config: cfg, Paths: paths, Force: *force, Stats: &st, Host: hostname(), Version: version,
-		Missing: func(root string) { e.log.Info().Str("root", quote(root)).Msg("root does not exist here; skipped") },
-		Error: func(p string, err error) error {
-			stop()
-			e.log.Warn().Str("path", quote(p)).Msg(err.Error())
-			return nil
-		},
-	})
+	res, err := engine.Init(ctx, db, o)
 	stop()
 	if err != nil {
-		return e.fail(err)
+		return e.fail(dbError(db.Path(), err))
 	}
 	in := res.Baseline
+	e.logAccepted(res, o)
 	if !e.quiet {
 		fmt.Fprintf(e.stdout, "baseline %d: %d entries (%d files, %d dirs), %d errors, %s hashed in %s\nroot %s\ndatabase %s\n",
 			in.ID, in.Counts.Entries, in.Counts.Files, in.Counts.Dirs, in.Counts.Errors,
 			progress.IEC(st.Bytes.Load()), time.Since(start).Round(time.Millisecond), in.Root, db.Path())
 	}
+	if res.Errors > 0 {
+		e.log.Warn().Int64("errors", res.Errors).Msg("baseline written, but some paths could not be read: they are recorded with their error and cannot be verified (run vigil as root)")
+		return exitIncomplete
+	}
 	return exitOK
+}
+
+// errorText is err's message without the path when err is a *fs.PathError
+// about path, which the log line names already.
+func errorText(path string, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path && pe.Err != nil {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
 }

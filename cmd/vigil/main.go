@@ -2,26 +2,36 @@
 //
 // Usage:
 //
-//	vigil [--config FILE] [--db FILE] [--quiet] COMMAND [ARGS]
+//	vigil [--config FILE] [--db FILE] [--quiet] COMMAND [FLAGS] [ARGS]
 //
 // Commands:
 //
-//	init [--force] [PATH...]          take the baseline of PATHs or of the configured roots
-//	check [--json] [--full] [PATH...] compare the host with the baseline
-//	update [--json] [--full] [PATH...] accept the current state as the new baseline
-//	status [--json]                   show the current baseline
-//	verify                            check the database's consistency and hashes
-//	config default|check              print the default config / validate a config
-//	help                              show the help text
-//	version                           print the version
+//	init [--force] [--reason TEXT] [PATH...]   take the baseline of PATHs or of the configured roots
+//	check [--json] [--full] [--verbose] [PATH...]
+//	                                           compare the host with the baseline
+//	update [--json] [--full] [--verbose] [--entry] [--from REPORT] [--reason TEXT] [PATH...]
+//	                                           accept the current state (or the reviewed changes)
+//	status [--json]                            show the current baseline and the configuration in use
+//	verify                                     check the database's consistency and hashes
+//	config default|check                       print the default config / validate a config
+//	help [COMMAND]                             show the help text
+//	version                                    print the version and commit
 //
-// Global flags:
+// Global flags, accepted before or after the command:
 //
-//	--config FILE  configuration file (default: the embedded default config)
+//	--config FILE  configuration file (default: /etc/vigil/vigil.toml if it
+//	               exists, else the embedded default config)
 //	--db FILE      database file (default: the config's database)
-//	--quiet        no progress display and no informational messages
+//	-q, --quiet    no progress display, no informational messages, nothing
+//	               at all when nothing changed
+//	-h, --help     help of vigil or of the command
+//	--version      the version and commit
 //
-// Exit codes (check; the others return 0 on success):
+// The command line is described once, in cli.go; help, the man page and the
+// shell completions are generated from it (docs.go, 'make docs').
+//
+// Exit codes (check; init: 4 when paths could not be read; the others
+// return 0 on success):
 //
 //	0   no differences
 //	1   paths added          (bitmask: 1|2|4 combine)

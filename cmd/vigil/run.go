@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,110 +21,117 @@ import (
 // version is vigil's version, recorded in every baseline.
 var version = "0.1.0"
 
+// systemConfig is the configuration file read when --config is not given,
+// if it exists; defaultDatabase is the embedded default's database.
+const (
+	systemConfig    = "/etc/vigil/vigil.toml"
+	defaultDatabase = config.DefaultDatabase
+)
+
 // env is what every command gets: parsed global flags and the output
 // streams.
 type env struct {
 	configPath string
 	dbPath     string
 	quiet      bool
-	stdout     io.Writer
-	stderr     io.Writer
-	log        zerolog.Logger
-}
-
-type command struct {
-	name  string
-	usage string
-	run   func(ctx context.Context, e *env, args []string) int
-}
-
-var commands = []command{
-	{"init", initUsage, runInit},
-	{"check", checkUsage, runCheck},
-	{"update", updateUsage, runUpdate},
-	{"status", statusUsage, runStatus},
-	{"verify", verifyUsage, runVerify},
-	{"diff", diffUsage, runDiff},
-	{"log", logUsage, runLog},
-	{"compact", compactUsage, runCompact},
-	{"migrate", migrateUsage, runMigrate},
-	{"config", configUsage, runConfig},
-	{"help", "", nil},
-	{"version", "", nil},
+	// sysConfig is the configuration file read by default (systemConfig;
+	// tests point it elsewhere).
+	sysConfig string
+	stdout    io.Writer
+	stderr    io.Writer
+	log       zerolog.Logger
+	// jsonLog says the log (and failures) go to stderr as JSON lines.
+	jsonLog bool
+	// afterUpdate, if set, says what an update left pending.
+	afterUpdate func()
 }
 
 // run executes the command line args and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
-	fs := flag.NewFlagSet("vigil", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&e.configPath, "config", "", "configuration file")
-	fs.StringVar(&e.dbPath, "db", "", "database file")
-	fs.BoolVar(&e.quiet, "quiet", false, "no progress or informational messages")
-	if err := fs.Parse(args); err != nil {
-		return e.usage(err.Error())
+	return runWith(ctx, systemConfig, args, stdout, stderr)
+}
+
+// runWith is run with sysConfig as the default configuration file.
+func runWith(ctx context.Context, sysConfig string, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr, sysConfig: sysConfig}
+	inv, err := parse(args)
+	e.configPath, e.dbPath, e.quiet = inv.str("config"), inv.str("db"), inv.bool("quiet")
+	e.jsonLog = inv.bool("json")
+	e.log = newLogger(stderr, e.quiet, e.jsonLog)
+	switch {
+	case err != nil:
+		return e.fail(err)
+	case inv.bool("version"):
+		return runVersion(ctx, e, inv)
+	case inv.cmd == nil && inv.bool("help"):
+		return e.help(nil)
+	case inv.cmd == nil:
+		return e.fail(&usageError{msg: "no command given"})
+	case inv.bool("help"):
+		return e.help([]string{inv.cmd.name})
+	case inv.cmd.name == "help":
+		return e.help(inv.args)
 	}
+	return inv.cmd.run(ctx, e, inv)
+}
+
+// newLogger logs to stderr: console lines for people, JSON lines when the
+// command's output is JSON.
+func newLogger(stderr io.Writer, quiet, jsonOut bool) zerolog.Logger {
 	level := zerolog.InfoLevel
-	if e.quiet {
+	if quiet {
 		level = zerolog.WarnLevel
 	}
-	e.log = zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: !isTerminal(stderr), PartsExclude: []string{zerolog.TimestampFieldName}}).Level(level)
-	rest := fs.Args()
-	if len(rest) == 0 {
-		return e.usage("no command given")
+	if jsonOut {
+		return zerolog.New(stderr).Level(level).With().Timestamp().Logger()
 	}
-	switch rest[0] {
-	case "help", "-h", "--help", "-help":
-		return e.help(rest[1:])
-	case "version":
-		fmt.Fprintf(stdout, "vigil %s\n", version)
-		return exitOK
-	}
-	for _, c := range commands {
-		if c.name == rest[0] && c.run != nil {
-			return c.run(ctx, e, rest[1:])
-		}
-	}
-	return e.usage(fmt.Sprintf("unknown command %q", rest[0]))
+	w := zerolog.ConsoleWriter{Out: stderr, NoColor: !isTerminal(stderr), PartsExclude: []string{zerolog.TimestampFieldName}}
+	return zerolog.New(w).Level(level)
 }
 
-// help prints the overview, or one command's usage.
-func (e *env) help(args []string) int {
-	if len(args) == 0 {
-		fmt.Fprint(e.stdout, helpText)
-		return exitOK
-	}
-	for _, c := range commands {
-		if c.name == args[0] && c.usage != "" {
-			fmt.Fprint(e.stdout, c.usage)
-			return exitOK
-		}
-	}
-	return e.usage(fmt.Sprintf("no help for %q", args[0]))
-}
-
-func (e *env) usage(msg string) int {
-	fmt.Fprintf(e.stderr, "vigil: %s\nRun 'vigil help' for usage.\n", msg)
-	return exitUsage
-}
-
-// fail reports err and returns its exit code.
+// fail reports err and returns its exit code; a bad command line is
+// answered with the usage line.
 func (e *env) fail(err error) int {
+	code := exitCode(err)
+	var ue *usageError
+	isUsage := errors.As(err, &ue)
+	if e.jsonLog {
+		ev := e.log.Error().Int("exit_code", code)
+		if isUsage {
+			ev = ev.Str("usage", synopsis(ue.cmd))
+		}
+		ev.Msg(err.Error())
+		return code
+	}
 	fmt.Fprintf(e.stderr, "vigil: %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
-	return exitCode(err)
+	if isUsage {
+		name := ""
+		if ue.cmd != nil {
+			name = " " + ue.cmd.name
+		}
+		fmt.Fprintf(e.stderr, "usage: %s\nRun 'vigil help%s' for details.\n", synopsis(ue.cmd), name)
+	}
+	return code
 }
 
-// config loads the configuration and applies --db.
+// config loads the configuration and applies --db: --config FILE, else
+// e.sysConfig if it exists, else the embedded default.
 func (e *env) config() (*config.Config, error) {
+	path := e.configPath
+	if path == "" {
+		if _, err := os.Stat(e.sysConfig); err == nil {
+			path = e.sysConfig
+		}
+	}
 	var c *config.Config
-	if e.configPath == "" {
+	if path == "" {
 		c = config.Default()
 	} else {
 		var err error
-		if c, err = config.Load(e.configPath); err != nil {
+		if c, err = config.Load(path); err != nil {
 			return nil, err
 		}
-		e.checkOwner(e.configPath)
+		e.checkOwner(path)
 	}
 	if e.dbPath != "" {
 		p, err := filepath.Abs(e.dbPath)
@@ -140,9 +147,14 @@ func (e *env) config() (*config.Config, error) {
 // database before it gives up (exit 24).
 const lockWait = 5 * time.Minute
 
-// open opens the database; for writing it creates its directory (0700).
-func (e *env) open(c *config.Config, readOnly bool) (*store.DB, error) {
-	if !readOnly {
+// open opens the database. Only init (create) may create it, with its
+// directory (0700); for every other command a missing database is "no
+// baseline", and nothing is created.
+func (e *env) open(c *config.Config, readOnly, create bool) (*store.DB, error) {
+	if _, err := os.Stat(c.Database); errors.Is(err, fs.ErrNotExist) && !create {
+		return nil, fmt.Errorf("%s: %w (run 'vigil init' first, or give the right --db or --config)", c.Database, store.ErrNoBaseline)
+	}
+	if create {
 		if err := os.MkdirAll(filepath.Dir(c.Database), 0o700); err != nil {
 			return nil, err
 		}
@@ -154,53 +166,21 @@ func (e *env) open(c *config.Config, readOnly bool) (*store.DB, error) {
 		e.log.Info().Str("path", quote(c.Database)).Dur("wait", lockWait).Msg("database in use by another vigil; waiting")
 		db, err = store.Open(c.Database, store.Options{ReadOnly: readOnly, Timeout: lockWait})
 	}
-	if readOnly && errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w (run 'vigil init' first)", c.Database, store.ErrNoBaseline)
-	}
 	return db, err
 }
 
-// prepare parses a command's flags and PATH arguments, loads the
-// configuration and opens the database.
-func (e *env) prepare(fs *flag.FlagSet, args []string, readOnly bool) ([]string, *config.Config, *store.DB, error) {
-	paths, err := parseFlags(fs, args)
-	if err != nil {
-		return nil, nil, nil, err
+// dbError makes sure a database error names the database.
+func dbError(path string, err error) error {
+	var pe *fs.PathError
+	if err == nil || (errors.As(err, &pe) && pe.Path == path) {
+		return err
 	}
-	if paths, err = absPaths(paths); err != nil {
-		return nil, nil, nil, err
-	}
-	cfg, err := e.config()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	db, err := e.open(cfg, readOnly)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return paths, cfg, db, nil
-}
-
-// parseFlags parses fs from args, allowing flags after positional
-// arguments ("check /etc --json"); "--" ends the flags.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(io.Discard)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, &usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+	for _, s := range []error{store.ErrNoBaseline, store.ErrCorrupt, store.ErrSchema, store.ErrNotFound, store.ErrTampered, store.ErrLocked} {
+		if errors.Is(err, s) {
+			return fmt.Errorf("database %s: %w", path, err)
 		}
-		used := len(args) - len(fs.Args())
-		if used > 0 && args[used-1] == "--" {
-			return append(pos, fs.Args()...), nil
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
 	}
+	return err
 }
 
 // absPaths makes the PATH arguments absolute and clean.
@@ -209,7 +189,7 @@ func absPaths(paths []string) ([]string, error) {
 	for _, p := range paths {
 		a, err := filepath.Abs(p)
 		if err != nil {
-			return nil, &usageError{fmt.Sprintf("%s: %v", p, err)}
+			return nil, &usageError{msg: fmt.Sprintf("%s: %v", p, err)}
 		}
 		out = append(out, a)
 	}

@@ -3,39 +3,29 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"strings"
 	"time"
 	"vigil/internal/progress"
 )
 
-const statusUsage = `vigil status [--json]
-
-Show the current baseline: root hash, time, host, counts, roots, the
-database path and size, and the older baselines kept.
-
-  --json   print the baselines' metadata as JSON
-`
-
-func runStatus(ctx context.Context, e *env, args []string) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	jsonOut := fs.Bool("json", false, "JSON output")
-	if _, err := parseFlags(fs, args); err != nil {
-		return e.fail(err)
+func runStatus(ctx context.Context, e *env, inv *invocation) int {
+	if len(inv.args) > 0 {
+		return e.fail(&usageError{msg: "status takes no arguments", cmd: inv.cmd})
 	}
+	jsonOut := inv.bool("json")
 	cfg, err := e.config()
 	if err != nil {
 		return e.fail(err)
 	}
-	db, err := e.open(cfg, true)
+	db, err := e.open(cfg, true, false)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
 	cur, err := db.Current()
 	if err != nil {
-		return e.fail(fmt.Errorf("%s: %w", db.Path(), err))
+		return e.fail(dbError(db.Path(), err))
 	}
 	all, err := db.Baselines()
 	if err != nil {
@@ -45,10 +35,11 @@ func runStatus(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	if *jsonOut {
+	if jsonOut {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		err = enc.Encode(map[string]any{"database": db.Path(), "size": size, "current": cur.Info(), "baselines": all})
+		err = enc.Encode(map[string]any{"database": db.Path(), "size": size, "current": cur.Info(), "baselines": all,
+			"config": map[string]any{"source": cfg.Source, "digest": cfg.Digest(), "matches_baseline": cfg.Digest() == cur.Info().ConfigDigest}})
 		if err != nil {
 			return e.fail(err)
 		}
@@ -62,11 +53,11 @@ root       %s
 roots      %s
 entries    %d: %d files (%s), %d dirs, %d symlinks, %d other
 problems   %d errors, %d hash skipped, %d unstable
-config     %s
+config     %s (baseline's); in use: %s, %s
 database   %s (%s)
 `, in.ID, in.Command, in.Version, quote(in.Host), in.Created.Local().Format(time.RFC3339), in.Root,
 		strings.Join(quoteAll(in.Roots), " "), c.Entries, c.Files, progress.IEC(c.Bytes), c.Dirs, c.Symlinks, c.Other,
-		c.Errors, c.HashSkipped, c.Unstable, in.ConfigDigest, db.Path(), progress.IEC(size))
+		c.Errors, c.HashSkipped, c.Unstable, in.ConfigDigest, quote(cfg.Source), configMatch(cfg.Digest(), in.ConfigDigest), db.Path(), progress.IEC(size))
 	if len(all) > 1 {
 		fmt.Fprintln(e.stdout, "kept:")
 		for _, b := range all {
@@ -76,30 +67,29 @@ database   %s (%s)
 	return exitOK
 }
 
-// verifyUsage describes verify.
-const verifyUsage = `vigil verify
+// configMatch says whether the configuration in use is the baseline's.
+func configMatch(inUse, baseline string) string {
+	if inUse == baseline {
+		return "the same"
+	}
+	return "a different one (digest " + inUse + ")"
+}
 
-Check the database: bbolt's own page consistency check, every record
-decodes, and every kept baseline hashes to its recorded directory and root
-hashes. Exit 0 if all is well, 8 if a baseline does not match its hashes,
-24 if the database is damaged.
-`
-
-func runVerify(ctx context.Context, e *env, args []string) int {
-	if len(args) > 0 {
-		return e.usage("verify takes no arguments")
+func runVerify(ctx context.Context, e *env, inv *invocation) int {
+	if len(inv.args) > 0 {
+		return e.fail(&usageError{msg: "verify takes no arguments", cmd: inv.cmd})
 	}
 	cfg, err := e.config()
 	if err != nil {
 		return e.fail(err)
 	}
-	db, err := e.open(cfg, true)
+	db, err := e.open(cfg, true, false)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
 	if err := db.Check(); err != nil {
-		return e.fail(err)
+		return e.fail(dbError(db.Path(), err))
 	}
 	all, err := db.Baselines()
 	if err != nil {

@@ -38,8 +38,8 @@ func TestDefault(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("Default().Validate() = %v, want nil", err)
 	}
-	for _, root := range []string{"/etc", "/boot", "/usr/bin", "/usr/sbin", "/usr/local/bin",
-		"/usr/local/sbin", "/usr/lib/systemd", "/usr/lib/modules", "/root/.ssh",
+	for _, root := range []string{"/etc", "/boot", "/usr/bin", "/usr/sbin", "/usr/local",
+		"/usr/games", "/usr/lib/systemd", "/usr/lib/modules", "/root/.ssh",
 		"/var/spool/cron", "/nix/var/nix/profiles"} {
 		if !slices.Contains(c.Roots, root) {
 			t.Errorf("Default().Roots = %q, want it to contain %q", c.Roots, root)

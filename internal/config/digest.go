@@ -11,28 +11,27 @@ import (
 )
 
 // digestTag starts the encoding Digest hashes; the version changes whenever
-// the encoding does.
-const digestTag = "vigil-config-v1\x00"
+// the encoding does (v2: only what changes what a baseline means).
+const digestTag = "vigil-config-v2\x00"
 
-// Digest returns the hex BLAKE3-256 of a canonical encoding of the effective
-// configuration: every field except Source, with roots, excludes and each
-// rule's paths sorted (their order does not matter) and rule attributes
-// including [merkle.AttrType]. Comments, layout, key order, omitted keys
-// versus their defaults and spellings of the same size ("1KiB", 1024) do not
-// change it; the order of rules does.
+// Digest returns the hex BLAKE3-256 of a canonical encoding of what the
+// configuration says about what a baseline holds: roots, excludes,
+// cross_filesystems, max_hash_size and the rules' paths and attributes,
+// with roots, excludes and each rule's paths sorted (their order does not
+// matter) and rule attributes including [merkle.AttrType]. Where the
+// database lives, how many baselines are kept, worker counts and rule
+// names do not change what is monitored and are left out, as are Source,
+// comments, layout, key order, omitted keys versus their defaults and
+// spellings of the same size ("1KiB", 1024). The order of rules counts:
+// the last matching rule wins.
 func (c *Config) Digest() string {
 	b := []byte(digestTag)
-	b = appendString(b, c.Database)
-	b = binary.LittleEndian.AppendUint64(b, uint64(c.Keep))
 	b = appendStrings(b, c.Roots)
 	b = appendStrings(b, c.Exclude)
 	b = append(b, boolByte(c.CrossFilesystems))
 	b = binary.LittleEndian.AppendUint64(b, uint64(c.MaxHashSize))
-	b = binary.LittleEndian.AppendUint64(b, uint64(c.HashWorkers))
-	b = binary.LittleEndian.AppendUint64(b, uint64(c.DirWorkers))
 	b = binary.LittleEndian.AppendUint64(b, uint64(len(c.Rules)))
 	for _, r := range c.Rules {
-		b = appendString(b, r.Name)
 		b = appendStrings(b, r.Paths)
 		b = binary.LittleEndian.AppendUint32(b, uint32(r.Attrs|merkle.AttrType))
 	}

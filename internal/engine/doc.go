@@ -9,6 +9,11 @@
 // are found, except created and deleted paths, which are held until the end
 // to pair renames into moves.
 //
+// [Preflight] checks what Init needs before anything is created on disk
+// (the paths exist, some root exists, the database lies outside the roots).
+// [Options.Accept] lets Update accept only some changes (the entries an
+// operator reviewed): a turned-down change keeps what was recorded.
+//
 // A directory that cannot be listed hides nothing: its recorded subtree is
 // neither reported deleted (by Check) nor dropped (by Update), and the error
 // is reported on the directory.

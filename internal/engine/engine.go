@@ -32,6 +32,15 @@ type Options struct {
 	// Missing, if set, is told about each root that does not exist (it is
 	// skipped: one configuration serves hosts of several layouts).
 	Missing func(root string)
+	// Accept, if set, chooses which changes Update accepts (see accept.go):
+	// for a change it turns down the new baseline keeps what was recorded,
+	// so the next check reports it again. An error stops the update and
+	// nothing is written. It sees creations and deletions before they are
+	// paired into moves.
+	Accept func(merkle.Change) (bool, error)
+	// Reason and User say why and by whom Init or Update was run; they are
+	// recorded in the new baseline's metadata, with the real uid.
+	Reason, User string
 	// Stats, if set, is updated during the scan (for progress).
 	Stats *scanner.Stats
 	// Host and Version are recorded in new baselines.

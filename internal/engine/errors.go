@@ -11,6 +11,11 @@ var (
 	ErrOutside = errors.New("path is outside the baseline's roots")
 	// ErrDBInside means the database file lies inside a monitored tree.
 	ErrDBInside = errors.New("the database lies inside a monitored root")
+	// ErrNoPath means a path given to Init does not exist.
+	ErrNoPath = errors.New("no such file or directory; nothing to take a baseline of")
+	// ErrNoRoots means none of the roots Init was to scan exists: the
+	// baseline would watch nothing.
+	ErrNoRoots = errors.New("refusing a baseline that watches nothing")
 )
 
 // errNoParent means a scoped update's subtree has no directory above it to

@@ -40,6 +40,9 @@ type pass struct {
 	// the scan found above them.
 	scopes []string
 	anc    map[string]*merkle.Entry
+	// turnedDown is the change Options.Accept turned down for the entry
+	// the scan is at (see accept.go).
+	turnedDown *merkle.Change
 }
 
 // next returns the pull function over the baseline for the StreamDiff,
@@ -69,11 +72,14 @@ func (p *pass) change(c merkle.Change) error {
 			}
 			return nil
 		}
-		if p.delta {
-			delete(p.dirHash, c.Old)
-			if err := p.w.Delete(c.Old); err != nil {
-				return err
-			}
+	}
+	if done, err := p.accept(c); done || err != nil {
+		return err
+	}
+	if c.Action == merkle.Deleted && p.delta {
+		delete(p.dirHash, c.Old)
+		if err := p.w.Delete(c.Old); err != nil {
+			return err
 		}
 	}
 	if c.Old != nil && c.New != nil && c.New.Type == merkle.TypeUnknown && c.New.Err != "" {
@@ -129,6 +135,9 @@ func (p *pass) visit(e *merkle.Entry) error {
 		e = &old
 	}
 	p.carry = nil
+	if e = p.keepRecorded(e); e == nil {
+		return nil
+	}
 	if p.build != nil {
 		return p.add(e, p.diff.Matched())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 
 	"vigil/merkle"
@@ -13,9 +14,9 @@ import (
 // Init takes a first baseline of the configured roots (or of o.Paths),
 // hashing every file, and makes it current.
 func Init(ctx context.Context, db *store.DB, o Options) (Result, error) {
-	roots := o.Config.Roots
-	if len(o.Paths) > 0 {
-		roots = o.Paths
+	roots, err := Preflight(o, db.Path())
+	if err != nil {
+		return Result{}, err
 	}
 	var parent uint64
 	switch cur, err := db.Current(); {
@@ -73,6 +74,7 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	info := store.Info{
 		Created: o.now().UTC(), Command: cmd, Parent: parent, Host: o.hostname(),
 		Roots: roots, ConfigDigest: o.Config.Digest(), Version: o.Version,
+		Reason: o.Reason, User: o.User, UID: int64(os.Getuid()),
 	}
 	var w *store.Writer
 	if old != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -36,6 +37,7 @@ func updateScoped(ctx context.Context, db *store.DB, o Options, cur *store.Basel
 	w, err := db.CreateDelta(store.Info{
 		Created: o.now().UTC(), Command: "update", Parent: info.ID, Host: o.hostname(),
 		Roots: info.Roots, ConfigDigest: o.Config.Digest(), Version: o.Version,
+		Reason: o.Reason, User: o.User, UID: int64(os.Getuid()),
 	}, cur)
 	if err != nil {
 		return res, err

@@ -42,7 +42,10 @@ func appendChange(b []byte, c merkle.Change, colour bool) []byte {
 	if a >= len(markers) {
 		a = 0
 	}
-	if colour {
+	tags := security(c)
+	if colour && len(tags) > 0 {
+		b = append(b, boldRed...)
+	} else if colour {
 		b = append(b, colours[a]...)
 	}
 	b = append(b, markers[a], ' ')
@@ -71,6 +74,7 @@ func appendChange(b []byte, c merkle.Change, colour bool) []byte {
 	if c.New != nil {
 		b = appendNote(b, c.New)
 	}
+	b = appendSecurity(b, tags)
 	return endLine(b, colour)
 }
 

@@ -16,6 +16,9 @@ type Options struct {
 	JSON bool
 	// Color colours human-readable lines with ANSI escape sequences.
 	Color bool
+	// Verbose adds, below each changed entry's line, its changed
+	// attributes with their old and new values.
+	Verbose bool
 	// Host is the host.name of JSON events; empty leaves it out.
 	Host string
 	// Now returns the time events are stamped with; nil means time.Now.
@@ -51,6 +54,9 @@ func (w *Writer) Change(c merkle.Change) error {
 		return w.enc.Encode(alerts.FromChange(c, w.opts.Host, w.opts.Now()))
 	}
 	w.buf = appendChange(w.buf[:0], c, w.opts.Color)
+	if w.opts.Verbose {
+		w.buf = appendDetails(w.buf, c)
+	}
 	return w.writeLine()
 }
 

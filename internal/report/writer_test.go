@@ -140,6 +140,8 @@ func TestHumanGolden(t *testing.T) {
 	}{
 		{"human.golden", Options{}},
 		{"color.golden", Options{Color: true}},
+		// AIDE-style detail lines: old -> new for each changed attribute.
+		{"verbose.golden", Options{Verbose: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { golden(t, tt.name, writeSample(t, tt.opts)) })

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The deployment checks `make test` runs (CI installs the tools: .ci/run):
+#   - systemd-analyze verify of the units: no warning at all (a typo in a key
+#     is only a warning there, so any output fails);
+#   - systemd-analyze security --offline=yes: each service's exposure score
+#     stays at or below the figure the README states;
+#   - the NixOS module parses, and its defaults render a configuration that
+#     `vigil config check` accepts, with the embedded default's digest,
+#     database and keep, and units whose [Service] settings are those of
+#     contrib/systemd (the same hardening);
+#   - contrib/transition_phase.sh harden/setup on a scratch tree;
+#   - make install into a DESTDIR puts every file where it belongs.
+# Without systemd-analyze or nix-instantiate the check is skipped with the
+# reason, unless CI is set: then a missing tool is a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Exposure scores (systemd-analyze's 0.0-10.0, times ten for --threshold).
+check_max=7  # vigil-check.service: 0.7 SAFE
+watch_max=10 # vigil-watch.service: 1.0 OK
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "check-deploy: $*" >&2; exit 1; }
+need() {
+	command -v "$1" >/dev/null && return 0
+	[ -n "${CI:-}" ] && fail "$1 is missing (install $2)"
+	echo "check-deploy: $1 not installed (Debian package $2): skipping $3" >&2
+	return 1
+}
+
+go build -o "$tmp/vigil" ./cmd/vigil
+vigil=$tmp/vigil
+
+if need systemd-analyze systemd "the systemd unit checks"; then
+	mkdir "$tmp/units"
+	for u in contrib/systemd/*.service contrib/systemd/*.timer; do
+		sed "s|/usr/local/bin/vigil|$vigil|g" "$u" >"$tmp/units/${u##*/}"
+	done
+	out=$(systemd-analyze verify --man=no "$tmp"/units/* 2>&1) || fail "systemd-analyze verify failed: $out"
+	[ -z "$out" ] || fail "systemd-analyze verify warns: $out"
+	for pair in vigil-check.service:$check_max vigil-watch.service:$watch_max; do
+		unit=${pair%%:*} max=${pair##*:}
+		score=$(systemd-analyze security --offline=yes --no-pager "$tmp/units/$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+		systemd-analyze security --offline=yes --threshold="$max" "$tmp/units/$unit" >/dev/null 2>&1 ||
+			fail "$unit: exposure $score is above $((max / 10)).$((max % 10)) (README, Schedule)"
+		echo "check-deploy: $unit exposure $score (at most $((max / 10)).$((max % 10)))"
+	done
+fi
+
+if need nix-instantiate nix-bin "the NixOS module checks"; then
+	export NIX_STATE_DIR=$tmp/nix NIX_CONF_DIR=$tmp NIX_LOG_DIR=$tmp/nix/log
+	echo "build-users-group =" >"$tmp/nix.conf"
+	nix-instantiate --parse nix/module.nix >/dev/null || fail "nix/module.nix does not parse"
+	nix-instantiate --eval --strict --json nix/tests/render.nix >"$tmp/render.json" ||
+		fail "nix/tests/render.nix does not evaluate"
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config"], end="")' "$tmp/render.json" >"$tmp/nix.toml"
+	"$vigil" config default >"$tmp/default.toml"
+	got=$("$vigil" --config "$tmp/nix.toml" config check) || fail "vigil config check refuses the module's rendering:
+$(cat "$tmp/nix.toml")"
+	want=$("$vigil" --config "$tmp/default.toml" config check)
+	[ "${got#*: }" = "${want#*: }" ] || fail "the module's defaults render another configuration than the embedded default:
+  module:   ${got#*: }
+  embedded: ${want#*: }"
+	grep -q '"disabled":{}' "$tmp/render.json" || fail "the module defines something while disabled"
+	python3 - "$tmp/render.json" contrib/systemd <<-'PY' || fail "the module's units differ from contrib/systemd's"
+		import json, sys
+		units = json.load(open(sys.argv[1]))["units"]
+		def norm(v):
+		    if isinstance(v, bool): return ["yes" if v else "no"]
+		    if isinstance(v, list): return [str(x) for x in v]
+		    return [str(v)]
+		bad = 0
+		for name, nix in units.items():
+		    unit, section = {}, None
+		    for line in open(sys.argv[2] + "/" + name):
+		        line = line.strip()
+		        if line.startswith("["): section = line
+		        elif section == "[Service]" and "=" in line and not line.startswith("#"):
+		            k, v = line.split("=", 1)
+		            unit.setdefault(k, []).append(v)
+		    # ExecStart differs in the binary's path only; the rest must match.
+		    for k in sorted((set(unit) | set(nix)) - {"ExecStart", "Environment"}):
+		        u, n = unit.get(k), norm(nix[k]) if k in nix else None
+		        if k == "AmbientCapabilities" and u == [""] and n is None: continue
+		        if k in ("CapabilityBoundingSet", "AmbientCapabilities", "RestrictAddressFamilies") and u and n:
+		            u, n = sorted(" ".join(u).split()), sorted(" ".join(n).split())
+		        if u != n:
+		            print(f"{name}: {k}: unit {u}, module {n}", file=sys.stderr); bad += 1
+		sys.exit(1 if bad else 0)
+	PY
+	echo "check-deploy: nix/module.nix parses; its defaults render the embedded default (${got#*digest }) and contrib/systemd's units"
+fi
+
+# The phase transition hook, on a scratch tree.
+mkdir -p "$tmp/phase/root" "$tmp/phase/harden.d"
+echo x >"$tmp/phase/root/f"
+printf 'roots = ["%s"]\n' "$tmp/phase/root" >"$tmp/phase/vigil.toml"
+printf '#!/bin/sh\ntouch %s\n' "$tmp/phase/hardened-step-ran" >"$tmp/phase/harden.d/10-step"
+chmod +x "$tmp/phase/harden.d/10-step"
+export VIGIL=$vigil VIGIL_CONFIG=$tmp/phase/vigil.toml VIGIL_DB=$tmp/phase/vigil.db \
+	VIGIL_MARKER=$tmp/phase/marker VIGIL_HARDEN_D=$tmp/phase/harden.d
+contrib/transition_phase.sh harden >/dev/null 2>&1 || fail "transition_phase.sh harden failed"
+[ -e "$tmp/phase/marker" ] && [ -e "$tmp/phase/hardened-step-ran" ] || fail "harden did not run its step and write the marker"
+"$vigil" --config "$VIGIL_CONFIG" --db "$VIGIL_DB" --quiet check || fail "no clean baseline after harden"
+contrib/transition_phase.sh setup 2>/dev/null || fail "transition_phase.sh setup failed"
+[ ! -e "$tmp/phase/marker" ] || fail "setup left the marker"
+printf '#!/bin/sh\nexit 3\n' >"$tmp/phase/harden.d/20-fails"
+chmod +x "$tmp/phase/harden.d/20-fails"
+if contrib/transition_phase.sh harden >/dev/null 2>&1; then fail "harden went on after a failing step"; fi
+[ ! -e "$tmp/phase/marker" ] || fail "a failed hardening step still wrote the marker"
+echo "check-deploy: transition_phase.sh harden/setup"
+
+# make install into a DESTDIR.
+make -s install DESTDIR="$tmp/root" PREFIX=/usr BIN="$tmp/bin" >/dev/null
+for f in usr/bin/vigil usr/share/man/man1/vigil.1 usr/lib/systemd/system/vigil-check.service \
+	usr/lib/systemd/system/vigil-check.timer usr/lib/systemd/system/vigil-watch.service \
+	usr/lib/sysusers.d/vigil.conf usr/share/bash-completion/completions/vigil \
+	usr/share/zsh/site-functions/_vigil usr/share/fish/vendor_completions.d/vigil.fish \
+	usr/libexec/vigil/transition_phase.sh usr/share/doc/vigil/README.md; do
+	[ -e "$tmp/root/$f" ] || fail "make install did not install /$f"
+done
+grep -q '^ExecStart=/usr/bin/vigil ' "$tmp/root/usr/lib/systemd/system/vigil-check.service" ||
+	fail "make install PREFIX=/usr left another binary path in vigil-check.service"
+"$tmp/root/usr/bin/vigil" version | grep -q 'commit [0-9a-f]\{40\}' || fail "the installed vigil does not know its commit"
+bash -n contrib/completion/vigil.bash || fail "the bash completion does not parse"
+if command -v zsh >/dev/null; then zsh -n contrib/completion/_vigil || fail "the zsh completion does not parse"; fi
+if command -v fish >/dev/null; then fish -n contrib/completion/vigil.fish || fail "the fish completion does not parse"; fi
+echo "check-deploy: make install"
