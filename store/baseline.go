@@ -30,7 +30,7 @@ func (b *Baseline) Info() Info { return b.info }
 // (or its write abandoned), so that a long read in many transactions never
 // reads half of a baseline.
 func (b *Baseline) view(fn func(*bolt.Bucket) error) error {
-	return b.db.bolt.View(func(tx *bolt.Tx) error { return b.in(tx, fn) })
+	return b.db.view(func(tx *bolt.Tx) error { return b.in(tx, fn) })
 }
 
 func (b *Baseline) in(tx *bolt.Tx, fn func(*bolt.Bucket) error) error {
@@ -44,7 +44,7 @@ func (b *Baseline) in(tx *bolt.Tx, fn func(*bolt.Bucket) error) error {
 // viewDropping is view for streaming reads: afterwards it lets go of the
 // mapped pages read, so that memory does not grow with the baseline.
 func (b *Baseline) viewDropping(fn func(*bolt.Bucket) error) error {
-	return b.db.bolt.View(func(tx *bolt.Tx) error {
+	return b.db.view(func(tx *bolt.Tx) error {
 		err := b.in(tx, fn)
 		b.db.dropMapped(tx)
 		return err

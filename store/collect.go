@@ -20,7 +20,7 @@ const collectBatch = 8192
 func (db *DB) collect() error {
 	for {
 		var done bool
-		err := db.bolt.Update(func(tx *bolt.Tx) error {
+		err := db.update(func(tx *bolt.Tx) error {
 			var err error
 			done, err = collectStep(tx)
 			return err

@@ -34,7 +34,7 @@ func (db *DB) Compact() (before, after int64, err error) {
 	if err != nil {
 		return before, 0, err
 	}
-	err = bolt.Compact(dst, db.bolt, compactTxSize)
+	err = compactGuarded(db.path, dst, db.bolt)
 	if err == nil {
 		err = dst.Sync()
 	}
@@ -61,4 +61,10 @@ func replaceFile(tmp, path string) error {
 		return err
 	}
 	return errors.Join(d.Sync(), d.Close())
+}
+
+// compactGuarded is bolt.Compact, guarded against a damaged source.
+func compactGuarded(path string, dst, src *bolt.DB) (err error) {
+	defer guard(path, &err)()
+	return bolt.Compact(dst, src, compactTxSize)
 }

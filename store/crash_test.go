@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -308,4 +309,100 @@ func TestKill9Migrate(t *testing.T) {
 		}
 		db.Close()
 	}
+}
+
+// TestCorruptDatabase damages copies of a real database (single-byte
+// flips, zeroed pages, truncation) and runs vigil check and verify on each:
+// never a crash, a hang or an undocumented exit code, whatever the damage.
+func TestCorruptDatabase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds vigil and runs it on 90 damaged databases; skipped with -short")
+	}
+	tmp := t.TempDir()
+	v := vigilBin{t: t, bin: buildVigil(t, tmp), db: filepath.Join(tmp, "pristine.db")}
+	root := filepath.Join(tmp, "root")
+	makeFiles(t, root, 20, 50)
+	v.run("init", root)
+	r := rand.New(rand.NewPCG(11, 12))
+	modify(t, r, root, 1, 20, 50)
+	v.run("update")
+	pristine, err := os.ReadFile(v.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096
+	used := usedPages(t, v.db)
+	for i := range 90 {
+		b := bytes.Clone(pristine)
+		var what string
+		switch i % 3 {
+		case 0: // a flip in a page that holds data
+			off := used[r.IntN(len(used))]*page + r.IntN(page)
+			b[off] ^= byte(1 << r.IntN(8))
+			what = fmt.Sprintf("bit flipped at %d", off)
+		case 1: // the used pages zeroed one at a time
+			p := used[(i/3)%len(used)]
+			clear(b[p*page : (p+1)*page])
+			what = fmt.Sprintf("used page %d zeroed", p)
+		default:
+			n := r.IntN(len(b))
+			b = b[:n]
+			what = fmt.Sprintf("truncated to %d bytes", n)
+		}
+		db := filepath.Join(tmp, fmt.Sprintf("damaged-%d.db", i))
+		if err := os.WriteFile(db, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"check", root}, {"verify"}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			cmd := exec.CommandContext(ctx, v.bin, append([]string{"--db", db, "--quiet"}, args...)...)
+			out, err := cmd.CombinedOutput()
+			hung := ctx.Err() != nil
+			cancel()
+			code := cmd.ProcessState.ExitCode()
+			var ee *exec.ExitError
+			if err != nil && !errors.As(err, &ee) {
+				t.Fatalf("%s: vigil %v: %v", what, args, err)
+			}
+			switch {
+			case hung:
+				t.Errorf("%s: vigil %v hung (killed after 30 s)", what, args)
+			case bytes.Contains(out, []byte("goroutine ")) || bytes.HasPrefix(out, []byte("panic:")) || code < 0:
+				t.Errorf("%s: vigil %v crashed (exit %d):\n%s", what, args, code, out)
+			case code > 15 && code != 24 && code != 19:
+				t.Errorf("%s: vigil %v exited %d, not a documented code for a damaged database:\n%s", what, args, code, out)
+			case code == 14:
+				t.Errorf("%s: vigil %v exited 14 (internal error):\n%s", what, args, out)
+			}
+		}
+		os.Remove(db)
+	}
+}
+
+// usedPages lists the pages of the database at path that hold meta, branch,
+// leaf or freelist data.
+func usedPages(t *testing.T, path string) []int {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var out []int
+	err = db.View(func(tx *bolt.Tx) error {
+		for id := 0; ; id++ {
+			p, err := tx.Page(id)
+			if err != nil || p == nil {
+				return err
+			}
+			if p.Type != "free" {
+				out = append(out, id)
+			}
+		}
+	})
+	if err != nil || len(out) < 4 {
+		t.Fatalf("used pages of %s: %v, %v", path, out, err)
+	}
+	t.Logf("%d used pages", len(out))
+	return out
 }

@@ -3,8 +3,9 @@ package store
 import "errors"
 
 var (
-	// ErrCorrupt means a stored record or key could not be decoded.
-	ErrCorrupt = errors.New("corrupt record")
+	// ErrCorrupt means the database file, a stored record or a key could not
+	// be read or decoded.
+	ErrCorrupt = errors.New("database damaged")
 	// ErrNoBaseline means the database holds no (complete) baseline.
 	ErrNoBaseline = errors.New("no baseline")
 	// ErrSchema means the database was written by another version of vigil
@@ -14,6 +15,9 @@ var (
 	ErrLocked = errors.New("database is in use by another process")
 	// ErrNotFound means a baseline or path is not in the database.
 	ErrNotFound = errors.New("not found")
+	// ErrUnsafe means the database file, or its directory, can be changed
+	// by someone other than the user writing it (or root).
+	ErrUnsafe = errors.New("unsafe database file")
 	// ErrAmbiguous means a root hash prefix names more than one baseline.
 	ErrAmbiguous = errors.New("ambiguous")
 )

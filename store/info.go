@@ -174,7 +174,7 @@ func allInfos(tx *bolt.Tx) ([]Info, error) {
 // Baselines lists every complete baseline, oldest first.
 func (db *DB) Baselines() ([]Info, error) {
 	var out []Info
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		all, err := allInfos(tx)
 		for _, in := range all {
 			if in.Complete {
@@ -190,7 +190,7 @@ func (db *DB) Baselines() ([]Info, error) {
 // Current returns the current baseline, or [ErrNoBaseline].
 func (db *DB) Current() (*Baseline, error) {
 	var id uint64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketMeta).Get(keyCurrent)
 		switch len(v) {
 		case 0:
@@ -210,7 +210,7 @@ func (db *DB) Current() (*Baseline, error) {
 // Baseline returns the baseline with the given id.
 func (db *DB) Baseline(id uint64) (*Baseline, error) {
 	b := &Baseline{db: db}
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		in, err := decodeInfo(tx.Bucket(bucketBaselines).Get(idKey(id)), id)
 		if err != nil {
 			return err

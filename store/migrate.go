@@ -132,7 +132,7 @@ func eachV1(bk *bolt.Bucket, fn func(merkle.Node) error) error {
 func writeMigrated(dst *DB, src *bolt.DB, v1 []Info, current uint64) error {
 	for _, in := range v1 {
 		old := in.Root
-		err := dst.bolt.Update(func(tx *bolt.Tx) error {
+		err := dst.update(func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketBaselines).SetSequence(in.ID - 1)
 		})
 		if err != nil {
@@ -160,7 +160,7 @@ func writeMigrated(dst *DB, src *bolt.DB, v1 []Info, current uint64) error {
 			return err
 		}
 	}
-	return dst.bolt.Update(func(tx *bolt.Tx) error {
+	return dst.update(func(tx *bolt.Tx) error {
 		if current == 0 {
 			return nil
 		}

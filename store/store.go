@@ -44,13 +44,29 @@ type Options struct {
 type DB struct {
 	bolt *bolt.DB
 	path string
+	// warnings are problems found at open that do not stop a read: a
+	// damaged meta page (bbolt fell back to the transaction before), a
+	// file others can change.
+	warnings []error
 }
+
+// Warnings returns the problems found when the database was opened that do
+// not stop it from being read; [DB.Check] reports them as errors.
+func (db *DB) Warnings() []error { return db.warnings }
 
 // Open opens (creating it unless read-only) the database at path and checks
 // its schema version. A file replaced while Open waited for its lock (by
 // [DB.Compact] or a migration) is opened again, so that no writer ever
 // writes into a file that is no longer at the path.
 func Open(path string, opts Options) (*DB, error) {
+	warning, err := checkFile(path)
+	if err != nil {
+		return nil, err
+	}
+	owner := checkOwner(path)
+	if owner != nil && !opts.ReadOnly {
+		return nil, owner
+	}
 	for try := 0; ; try++ {
 		before, _ := os.Stat(path)
 		db, err := open(path, opts)
@@ -59,6 +75,11 @@ func Open(path string, opts Options) (*DB, error) {
 		}
 		after, serr := os.Stat(path)
 		if before == nil || serr != nil || os.SameFile(before, after) {
+			for _, w := range []error{warning, owner} {
+				if w != nil {
+					db.warnings = append(db.warnings, w)
+				}
+			}
 			return db, nil
 		}
 		if err := db.Close(); err != nil {
@@ -77,7 +98,7 @@ func open(path string, opts Options) (*DB, error) {
 			return nil, err
 		}
 	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{
+	b, err := openBolt(path, &bolt.Options{
 		Timeout:      timeout,
 		ReadOnly:     opts.ReadOnly,
 		FreelistType: bolt.FreelistMapType,
@@ -128,11 +149,11 @@ func (db *DB) init(readOnly bool) error {
 		}
 		return nil
 	}
-	err := db.bolt.View(check)
+	err := db.view(check)
 	if !errors.Is(err, errNotInitialized) {
 		return err
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		m, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
 			return err
@@ -174,6 +195,13 @@ func (db *DB) Close() error { return db.bolt.Close() }
 // Size returns the size of the database file in bytes.
 func (db *DB) Size() (int64, error) {
 	var n int64
-	err := db.bolt.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	err := db.view(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
 	return n, err
+}
+
+// openBolt is bolt.Open, guarded: bbolt reads the meta pages through its
+// map while it opens.
+func openBolt(path string, o *bolt.Options) (b *bolt.DB, err error) {
+	defer guard(path, &err)()
+	return bolt.Open(path, 0o600, o)
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -349,4 +350,83 @@ func TestRootHashText(t *testing.T) {
 	if err := back.UnmarshalText(make([]byte, 64)); err == nil {
 		t.Errorf("UnmarshalText(64 NULs) = nil, want an error")
 	}
+}
+
+// TestMetaFallbackDetected: bbolt keeps two meta pages and silently uses
+// the older one when the newer is damaged, which puts the database back by
+// one transaction (an older baseline current). Open says so, and Check
+// fails.
+func TestMetaFallbackDetected(t *testing.T) {
+	path, first := closedBaseline(t)
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _ := writeBaseline(t, db, bigTree(), 5)
+	db.Close()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txid := func(p int) uint64 { return binary.LittleEndian.Uint64(raw[p*4096+pageHeader+48:]) }
+	newest := 0
+	if txid(1) > txid(0) {
+		newest = 1
+	}
+	raw[newest*4096+pageHeader+20] ^= 0xff // inside the meta page's root bucket id
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("Open with one damaged meta page: %v", err)
+	}
+	defer ro.Close()
+	if w := ro.Warnings(); len(w) != 1 || !errors.Is(w[0], ErrCorrupt) || !strings.Contains(w[0].Error(), path) {
+		t.Errorf("Warnings() = %v, want one ErrCorrupt naming %s", w, path)
+	}
+	if cur, err := ro.Current(); err == nil && cur.Info().ID == second.ID {
+		t.Logf("current is still %d", second.ID)
+	} else if err == nil && cur.Info().ID != first.ID {
+		t.Errorf("current after the fallback = %d, want %d or %d", cur.Info().ID, first.ID, second.ID)
+	}
+	if err := ro.Check(); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Check() = %v, want %v", err, ErrCorrupt)
+	}
+}
+
+// TestOpenUnsafeFile: a database others can write (or a directory they can
+// swap it in) is not written into; read-only, it is a warning.
+func TestOpenUnsafeFile(t *testing.T) {
+	path, _ := closedBaseline(t)
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := Open(path, Options{}); !errors.Is(err, ErrUnsafe) {
+		t.Errorf("Open for writing of a 0666 database = %v, %v; want %v", db, err, ErrUnsafe)
+		if db != nil {
+			db.Close()
+		}
+	}
+	ro, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("Open read-only of a 0666 database: %v", err)
+	}
+	if w := ro.Warnings(); len(w) != 1 || !errors.Is(w[0], ErrUnsafe) {
+		t.Errorf("Warnings() = %v, want one ErrUnsafe", w)
+	}
+	ro.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(path), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := Open(path, Options{}); !errors.Is(err, ErrUnsafe) {
+		t.Errorf("Open for writing in a 0777 directory = %v, %v; want %v", db, err, ErrUnsafe)
+		if db != nil {
+			db.Close()
+		}
+	}
+	os.Chmod(filepath.Dir(path), 0o700)
 }

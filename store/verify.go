@@ -114,14 +114,15 @@ func verifyAll(v *Verifier, it *Iter) error {
 // baseline. It returns every problem found, joined.
 func (db *DB) Check() error {
 	var errs []error
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			errs = append(errs, err)
 		}
 		return nil
 	})
 	errs = append(errs, err)
-	errs = append(errs, db.bolt.View(checkLayout))
+	errs = append(errs, db.view(checkLayout))
+	errs = append(errs, db.warnings...)
 	infos, err := db.Baselines()
 	errs = append(errs, err)
 	for _, in := range infos {

@@ -52,7 +52,7 @@ func (db *DB) create(info Info, parent *Baseline) (*Writer, error) {
 		return nil, fmt.Errorf("create baseline: %w", err)
 	}
 	w := &Writer{db: db, info: info, delta: parent != nil}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.update(func(tx *bolt.Tx) error {
 		bs := tx.Bucket(bucketBaselines)
 		if parent != nil {
 			all, err := allInfos(tx)
@@ -142,7 +142,7 @@ func (w *Writer) flush() error {
 	}
 	a := w.arena
 	slices.SortFunc(w.kv, func(x, y span) int { return bytes.Compare(a[x.k0:x.k1], a[y.k0:y.k1]) })
-	err := w.db.bolt.Update(func(tx *bolt.Tx) error {
+	err := w.db.update(func(tx *bolt.Tx) error {
 		eb := epoch(tx, w.info.Epoch)
 		if eb == nil || tx.Bucket(bucketBaselines).Get(idKey(w.info.ID)) == nil {
 			return fmt.Errorf("baseline %d: %w", w.info.ID, ErrNotFound)
@@ -186,7 +186,7 @@ func (w *Writer) Commit(root merkle.Hash, keep int) (Info, error) {
 		return Info{}, err
 	}
 	w.info.Root, w.info.Counts, w.info.Complete = RootHash(root), w.counts, true
-	err := w.db.bolt.Update(func(tx *bolt.Tx) error {
+	err := w.db.update(func(tx *bolt.Tx) error {
 		bs := tx.Bucket(bucketBaselines)
 		if bs.Get(idKey(w.info.ID)) == nil {
 			return fmt.Errorf("baseline %d: %w", w.info.ID, ErrNotFound)
@@ -235,7 +235,7 @@ func prune(tx *bolt.Tx, keep int) error {
 // Abort deletes the unfinished baseline.
 func (w *Writer) Abort() error {
 	w.kv, w.arena = nil, nil
-	err := w.db.bolt.Update(func(tx *bolt.Tx) error {
+	err := w.db.update(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketBaselines).Get(idKey(w.info.ID))
 		if raw == nil {
 			return nil

@@ -166,6 +166,11 @@ func (e *env) open(c *config.Config, readOnly, create bool) (*store.DB, error) {
 		e.log.Info().Str("path", quote(c.Database)).Dur("wait", lockWait).Msg("database in use by another vigil; waiting")
 		db, err = store.Open(c.Database, store.Options{ReadOnly: readOnly, Timeout: lockWait})
 	}
+	if err == nil {
+		for _, w := range db.Warnings() {
+			e.log.Warn().Err(w).Msg("database")
+		}
+	}
 	return db, err
 }
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -256,9 +258,16 @@ func TestInitUnreadableExitCode(t *testing.T) {
 	fimtest.NeedRoot(t, "switching to nobody")
 	s := newSetup(t, fimtest.Tree{"shadow": fimtest.File("secret"), "pub": fimtest.File("p")})
 	must(t, os.Chmod(s.path("shadow"), 0o600))
-	for _, d := range []string{s.root, filepath.Dir(s.root), filepath.Dir(s.db)} {
+	for _, d := range []string{s.root, filepath.Dir(s.root)} {
 		must(t, os.Chmod(d, 0o777))
 	}
+	// The database's directory belongs to the user who writes it: vigil
+	// refuses to write into one others could swap the file in.
+	nobody, err := user.Lookup("nobody")
+	must(t, err)
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	must(t, os.Chown(filepath.Dir(s.db), uid, gid))
 	must(t, os.Chmod(s.config, 0o644))
 	var init, check output
 	asNobody(t, func() {
