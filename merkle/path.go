@@ -1,6 +1,9 @@
 package merkle
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // ComparePaths orders two clean absolute paths so that every directory is
 // followed directly by its whole subtree: it compares byte by byte with '/'
@@ -77,4 +80,19 @@ func ValidPath(p string) bool {
 		}
 	}
 	return true
+}
+
+// Outermost returns paths in [ComparePaths] order without those that lie
+// in another of them (and without repeats).
+func Outermost(paths []string) []string {
+	s := slices.Clone(paths)
+	slices.SortFunc(s, ComparePaths)
+	var out []string
+	for _, p := range s {
+		if len(out) > 0 && Within(p, out[len(out)-1]) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }

@@ -192,3 +192,11 @@ func TestEntryName(t *testing.T) {
 		}
 	}
 }
+
+func TestOutermost(t *testing.T) {
+	got := merkle.Outermost([]string{"/etc/ssh", "/usr", "/etc", "/a-b", "/a/b", "/etc/ssh/x", "/usr"})
+	want := []string{"/a/b", "/a-b", "/etc", "/usr"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Outermost = %q, want %q", got, want)
+	}
+}

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"fmt"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -304,7 +303,7 @@ type Iter struct {
 // meaning the whole baseline), in path order.
 func (b *Baseline) Iter(scopes ...string) *Iter {
 	it := &Iter{b: b, all: len(scopes) == 0}
-	for _, p := range topScopes(scopes) {
+	for _, p := range merkle.Outermost(scopes) {
 		it.scopes = append(it.scopes, appendKey(nil, p))
 	}
 	if it.all {
@@ -313,19 +312,6 @@ func (b *Baseline) Iter(scopes ...string) *Iter {
 	return it
 }
 
-// topScopes sorts paths and drops those inside another.
-func topScopes(paths []string) []string {
-	s := slices.Clone(paths)
-	slices.SortFunc(s, merkle.ComparePaths)
-	var out []string
-	for _, p := range s {
-		if len(out) > 0 && merkle.Within(p, out[len(out)-1]) {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
-}
 
 // Next returns the next node with the hash stored for it: a directory's
 // node hash, zero for anything else (a [Verifier] or [merkle.LeafHash]

@@ -19,7 +19,7 @@ import (
 // ancestors, not the baseline's size.
 func updateScoped(ctx context.Context, db *store.DB, o Options, cur *store.Baseline) (Result, error) {
 	info := cur.Info()
-	scopes := topScopes(o.Paths)
+	scopes := merkle.Outermost(o.Paths)
 	m, err := o.Config.Matcher()
 	if err != nil {
 		return Result{}, err
@@ -159,19 +159,6 @@ func depth(p string) int {
 	return strings.Count(p, "/")
 }
 
-// topScopes sorts paths and drops those inside another.
-func topScopes(paths []string) []string {
-	s := slices.Clone(paths)
-	slices.SortFunc(s, merkle.ComparePaths)
-	var out []string
-	for _, p := range s {
-		if len(out) > 0 && merkle.Within(p, out[len(out)-1]) {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
-}
 
 // insideAny reports whether p lies in one of dirs.
 func insideAny(p string, dirs []string) bool {
