@@ -312,7 +312,6 @@ func (b *Baseline) Iter(scopes ...string) *Iter {
 	return it
 }
 
-
 // Next returns the next node with the hash stored for it: a directory's
 // node hash, zero for anything else (a [Verifier] or [merkle.LeafHash]
 // computes those). At the end it returns a node with a nil Entry.

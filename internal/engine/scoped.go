@@ -159,7 +159,6 @@ func depth(p string) int {
 	return strings.Count(p, "/")
 }
 
-
 // insideAny reports whether p lies in one of dirs.
 func insideAny(p string, dirs []string) bool {
 	for _, d := range dirs {
