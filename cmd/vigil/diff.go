@@ -37,20 +37,12 @@ an old database (exit 19) and names this one.`
 
 func runDiff(ctx context.Context, e *env, inv *invocation) int {
 	jsonOut := inv.bool("json")
-	specs := inv.args
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
-	db, err := e.open(cfg, true, false)
+	cfg, db, err := e.database(inv, true, 2)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
-	if len(specs) > 2 {
-		return e.fail(&usageError{msg: "diff takes at most two baselines", cmd: inv.cmd})
-	}
-	a, b, err := diffPair(db, specs)
+	a, b, err := diffPair(db, inv.args)
 	if err != nil {
 		return e.fail(fmt.Errorf("%s: %w", db.Path(), err))
 	}
@@ -111,14 +103,7 @@ type logLine struct {
 
 func runLog(ctx context.Context, e *env, inv *invocation) int {
 	jsonOut := inv.bool("json")
-	if len(inv.args) > 0 {
-		return e.fail(&usageError{msg: "log takes no arguments", cmd: inv.cmd})
-	}
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
-	db, err := e.open(cfg, true, false)
+	_, db, err := e.database(inv, true, 0)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -157,14 +142,7 @@ func runLog(ctx context.Context, e *env, inv *invocation) int {
 }
 
 func runCompact(ctx context.Context, e *env, inv *invocation) int {
-	if len(inv.args) > 0 {
-		return e.fail(&usageError{msg: "compact takes no arguments", cmd: inv.cmd})
-	}
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
-	db, err := e.open(cfg, false, false)
+	_, db, err := e.database(inv, false, 0)
 	if err != nil {
 		return e.fail(err)
 	}

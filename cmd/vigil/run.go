@@ -212,3 +212,22 @@ func (e *env) checkOwner(path string) {
 		e.log.Warn().Str("path", quote(path)).Msg("configuration file is writable by others than root: whoever can edit it can make vigil look away")
 	}
 }
+
+// database is the start of the commands that read or maintain the database
+// rather than scan: no more than maxArgs arguments, the configuration, the
+// database opened (read-only unless a maintenance command writes it).
+func (e *env) database(inv *invocation, readOnly bool, maxArgs int) (*config.Config, *store.DB, error) {
+	if len(inv.args) > maxArgs {
+		msg := inv.cmd.name + " takes no arguments"
+		if maxArgs > 0 {
+			msg = fmt.Sprintf("%s takes at most %d arguments", inv.cmd.name, maxArgs)
+		}
+		return nil, nil, &usageError{msg: msg, cmd: inv.cmd}
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := e.open(cfg, readOnly, false)
+	return cfg, db, err
+}

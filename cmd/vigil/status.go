@@ -10,15 +10,8 @@ import (
 )
 
 func runStatus(ctx context.Context, e *env, inv *invocation) int {
-	if len(inv.args) > 0 {
-		return e.fail(&usageError{msg: "status takes no arguments", cmd: inv.cmd})
-	}
 	jsonOut := inv.bool("json")
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
-	db, err := e.open(cfg, true, false)
+	cfg, db, err := e.database(inv, true, 0)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -76,14 +69,7 @@ func configMatch(inUse, baseline string) string {
 }
 
 func runVerify(ctx context.Context, e *env, inv *invocation) int {
-	if len(inv.args) > 0 {
-		return e.fail(&usageError{msg: "verify takes no arguments", cmd: inv.cmd})
-	}
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
-	db, err := e.open(cfg, true, false)
+	_, db, err := e.database(inv, true, 0)
 	if err != nil {
 		return e.fail(err)
 	}
