@@ -18,4 +18,6 @@ require (
 	github.com/klauspost/cpuid/v2 v2.0.12 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
+	github.com/transparency-dev/formats v0.1.1 // indirect
+	golang.org/x/mod v0.43.0 // indirect
 )

@@ -42,7 +42,15 @@ type Info struct {
 	Root         RootHash `json:"root"`
 	Counts       Counts   `json:"counts"`
 	Complete     bool     `json:"complete"`
-	// Signature is reserved for a signature of Root.
+	// Phase is the host's security phase when the baseline was taken
+	// ("setup" or "hardened").
+	Phase string `json:"phase,omitempty"`
+	// AuditSize and AuditRoot are the audit log's size and tree hash before
+	// the baseline's own audit record: a signed statement commits to them.
+	AuditSize int64  `json:"audit_size"`
+	AuditRoot string `json:"audit_root,omitempty"`
+	// Signature is the signed note of the baseline's statement (seal,
+	// reseal), empty for an unsigned baseline.
 	Signature []byte `json:"signature,omitempty"`
 	// SignedBy names the key that made Signature.
 	SignedBy string `json:"signed_by,omitempty"`
@@ -261,4 +269,22 @@ func (db *DB) Resolve(spec string) (*Baseline, error) {
 		return db.Baseline(found[0])
 	}
 	return nil, fmt.Errorf("baseline %q: %w: the prefix matches baselines %v", spec, ErrAmbiguous, found)
+}
+
+// SetSignature attaches a signed note to baseline id, as one transaction.
+func (db *DB) SetSignature(id uint64, sig []byte, by string, audit []byte) error {
+	return db.update(func(tx *bolt.Tx) error {
+		bs := tx.Bucket(bucketBaselines)
+		in, err := decodeInfo(bs.Get(idKey(id)), id)
+		if err != nil {
+			return err
+		}
+		in.Signature, in.SignedBy = sig, by
+		if audit != nil {
+			if _, err := appendAudit(tx, audit); err != nil {
+				return err
+			}
+		}
+		return putInfo(bs, in)
+	})
 }

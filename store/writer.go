@@ -176,17 +176,47 @@ func (w *Writer) flush() error {
 	return nil
 }
 
+// Sealing is what a commit may carry besides the baseline: its signed
+// statement and a record for the audit log, written in the same
+// transaction.
+type Sealing struct {
+	Signature []byte
+	SignedBy  string
+	// Audit, if set, is appended to the audit log.
+	Audit []byte
+}
+
+// Pending returns the baseline's info as [Writer.Commit] with root would
+// record it, buffered entries counted.
+func (w *Writer) Pending(root merkle.Hash) Info {
+	in := w.info
+	in.Root, in.Counts, in.Complete = RootHash(root), w.counts, true
+	return in
+}
+
 // Commit writes what is buffered, marks the baseline complete with the given
 // root hash and makes it current, in one final transaction: either the new
 // baseline is current, or the old one still is. The oldest baselines beyond
 // keep (keep < 1 means 1) are then pruned, and the records only they used
 // freed.
 func (w *Writer) Commit(root merkle.Hash, keep int) (Info, error) {
+	return w.CommitSealed(root, keep, Sealing{})
+}
+
+// CommitSealed is [Writer.Commit] with a signature and an audit record
+// written in the same transaction.
+func (w *Writer) CommitSealed(root merkle.Hash, keep int, s Sealing) (Info, error) {
 	if err := w.flush(); err != nil {
 		return Info{}, err
 	}
 	w.info.Root, w.info.Counts, w.info.Complete = RootHash(root), w.counts, true
+	w.info.Signature, w.info.SignedBy = s.Signature, s.SignedBy
 	err := w.db.update(func(tx *bolt.Tx) error {
+		if s.Audit != nil {
+			if _, err := appendAudit(tx, s.Audit); err != nil {
+				return err
+			}
+		}
 		bs := tx.Bucket(bucketBaselines)
 		if bs.Get(idKey(w.info.ID)) == nil {
 			return fmt.Errorf("baseline %d: %w", w.info.ID, ErrNotFound)

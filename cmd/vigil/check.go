@@ -19,6 +19,10 @@ func runCheck(ctx context.Context, e *env, inv *invocation) int {
 	return e.compare(ctx, inv, engine.Check)
 }
 
+func runReseal(ctx context.Context, e *env, inv *invocation) int {
+	return e.compare(ctx, inv, engine.Reseal)
+}
+
 // operation is engine.Check or engine.Update.
 type operation func(context.Context, *store.DB, engine.Options) (engine.Result, error)
 
@@ -38,8 +42,21 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 		return e.fail(err)
 	}
 	defer db.Close()
-	o := engine.Options{Config: cfg, Paths: paths, Full: inv.bool("full"), Host: hostname(), Version: version}
-	if name == "update" {
+	o := engine.Options{Config: cfg, Paths: paths, Full: inv.bool("full"), Host: hostname(), Version: version,
+		Phase: engine.CurrentPhase(cfg).Phase}
+	// A baseline that is not sealed by the pinned key is not compared with.
+	if err := e.checkSeal(db, cfg, inv.str("pubkey")); err != nil {
+		return e.fail(dbError(db.Path(), err))
+	}
+	if name == "reseal" {
+		if o.Signer, err = readSigner(inv.str("key")); err != nil {
+			return e.fail(err)
+		}
+		if inv.str("reason") == "" {
+			return e.fail(&usageError{msg: "reseal needs --reason TEXT: what is being accepted, and why", cmd: inv.cmd})
+		}
+	}
+	if name == "update" || name == "reseal" {
 		o.Reason, o.User = inv.str("reason"), who()
 		if o, err = e.acceptOptions(db, inv, o); err != nil {
 			return e.fail(dbError(db.Path(), err))
@@ -64,7 +81,7 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg
 		return e.fail(dbError(db.Path(), err))
 	}
 	code := diffCode(res)
-	if name == "update" {
+	if name == "update" || name == "reseal" {
 		code = exitOK
 	}
 	if res.Tampered != nil {
@@ -78,11 +95,14 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg
 			return e.fail(err)
 		}
 	}
-	if name == "update" {
+	if name == "update" || name == "reseal" {
 		e.logAccepted(res, o)
 		if e.afterUpdate != nil {
 			e.afterUpdate()
 		}
+	}
+	if name == "reseal" && res.Written {
+		return e.signCheckpoint(db, cfg, o.Signer, res.Baseline)
 	}
 	return code
 }

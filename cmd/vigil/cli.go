@@ -51,6 +51,8 @@ var (
 	jsonFlag    = flagDef{name: "json", help: "one ECS event per line (NDJSON), then a summary event; log lines on stderr are JSON too"}
 	fullFlag    = flagDef{name: "full", help: "reread and rehash every file instead of trusting the stat cache"}
 	verboseFlag = flagDef{name: "verbose", short: "v", help: "show old -> new for every changed attribute"}
+	keyFlag     = flagDef{name: "key", arg: "FILE", complete: "file", help: "the signer key (vigil keygen's vigil.key)"}
+	pubkeyFlag  = flagDef{name: "pubkey", arg: "FILE", complete: "file", help: "the verifier key the baseline must be signed by (default: trust.pubkey)"}
 	reasonFlag  = flagDef{name: "reason", arg: "TEXT", help: "why this baseline is taken (logged with the uid and login name)"}
 )
 
@@ -61,16 +63,35 @@ var commands = []*cmdDef{
 		flags: []flagDef{{name: "force", help: "replace the current baseline (older ones are kept, see keep)"}, reasonFlag}},
 	{name: "check", args: "[PATH...]", summary: "compare the host with the baseline",
 		about: checkAbout, complete: "path", run: runCheck,
-		flags: []flagDef{jsonFlag, fullFlag, verboseFlag}},
+		flags: []flagDef{jsonFlag, fullFlag, verboseFlag, pubkeyFlag}},
 	{name: "update", args: "[PATH...]", summary: "accept the current state (or the reviewed changes) as the new baseline",
 		about: updateAbout, complete: "path", run: runUpdate,
 		flags: []flagDef{jsonFlag, fullFlag, verboseFlag,
 			{name: "entry", help: "accept the changes of the entries at PATHs only, not of what lies below them"},
 			{name: "from", arg: "REPORT", complete: "file", help: "accept only the changes listed in REPORT, a saved 'check --json'; refuse if the host changed since"},
 			reasonFlag}},
+	{name: "reseal", args: "[PATH...]", summary: "accept planned changes in the hardened phase, signed",
+		about: resealAbout, complete: "path", run: runReseal,
+		flags: []flagDef{jsonFlag, fullFlag, verboseFlag, keyFlag, reasonFlag}},
 	{name: "status", summary: "show the current baseline and the configuration in use",
 		about: statusAbout, run: runStatus, flags: []flagDef{{name: "json", help: "print the baselines' metadata as JSON"}}},
-	{name: "verify", summary: "check the database's consistency and hashes", about: verifyAbout, run: runVerify},
+	{name: "verify", summary: "check the database's consistency and hashes", about: verifyAbout, run: runVerify,
+		flags: []flagDef{pubkeyFlag}},
+	{name: "keygen", summary: "make a signing key pair", about: keygenAbout, run: runKeygen,
+		flags: []flagDef{{name: "name", arg: "NAME", help: "the key's name, in every signature"},
+			{name: "out", arg: "DIR", complete: "dir", help: "where to write vigil.key and vigil.pub"}}},
+	{name: "seal", args: "[PATH...]", summary: "take, sign and record the trusted baseline",
+		about: sealAbout, complete: "path", run: runSeal,
+		flags: []flagDef{keyFlag, reasonFlag,
+			{name: "statement-out", arg: "FILE", complete: "file", help: "write the baseline unsigned and its statement to FILE, to sign elsewhere"},
+			{name: "signature", arg: "FILE", complete: "file", help: "attach the signed statement in FILE to the current baseline"},
+			pubkeyFlag}},
+	{name: "sign", args: "STATEMENT", summary: "sign a baseline statement (anywhere)", about: signAbout,
+		complete: "path", run: runSign, flags: []flagDef{keyFlag}},
+	{name: "phase", summary: "show the host's security phase", about: phaseAbout, run: runPhase,
+		flags: []flagDef{{name: "json", help: "print it as JSON"}}},
+	{name: "audit", summary: "print the audit log, verified", about: auditAbout, run: runAudit,
+		flags: []flagDef{{name: "json", help: "one JSON record per line"}}},
 	{name: "diff", args: "[A [B]]", summary: "show the differences between two stored baselines",
 		about: diffAbout, run: runDiff, flags: []flagDef{jsonFlag, verboseFlag}},
 	{name: "log", summary: "list the stored baselines, newest first", about: logAbout, run: runLog,

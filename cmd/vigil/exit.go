@@ -26,6 +26,7 @@ const (
 	exitConfig     = 17
 	exitIO         = 18
 	exitVersion    = 19
+	exitKey        = 20
 	exitDatabase   = 24
 	exitInterrupt  = 130
 )
@@ -49,10 +50,13 @@ func exitCode(err error) int {
 	case errors.Is(err, context.Canceled):
 		return exitInterrupt
 	case errors.As(err, &ue), errors.Is(err, engine.ErrExists), errors.Is(err, engine.ErrOutside),
-		errors.Is(err, engine.ErrNoPath), errors.Is(err, errStale), errors.Is(err, store.ErrAmbiguous):
+		errors.Is(err, engine.ErrNoPath), errors.Is(err, errStale), errors.Is(err, store.ErrAmbiguous),
+		errors.Is(err, engine.ErrHardened):
 		return exitUsage
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, engine.ErrDBInside), errors.Is(err, engine.ErrNoRoots):
 		return exitConfig
+	case errors.Is(err, errKey):
+		return exitKey
 	case errors.Is(err, store.ErrTampered):
 		return exitTampered
 	case errors.Is(err, store.ErrSchema):

@@ -25,10 +25,11 @@ var exitCodes = []exitDef{
 	{exitChanged, "paths changed, or could not be verified (an unreadable file is never reported intact); for init: the baseline was written, but paths could not be read (recorded with their error)"},
 	{exitTampered, "the baseline failed its integrity check (combined with 1, 2, 4)"},
 	{exitInternal, "internal error"},
-	{exitUsage, "bad argument (including init over an existing baseline without --force, a PATH that does not exist or lies outside the baseline's roots, an update --from report the host no longer matches)"},
+	{exitUsage, "bad argument (including init over an existing baseline without --force, a PATH that does not exist or lies outside the baseline's roots, an update --from report the host no longer matches, update in the hardened phase: use reseal)"},
 	{exitConfig, "configuration error (including a database inside a monitored root, a baseline of roots none of which exists)"},
 	{exitIO, "I/O error"},
-	{exitVersion, "database schema version mismatch"},
+	{exitVersion, "database schema version mismatch (an older database: run vigil migrate)"},
+	{exitKey, "a signing or verifier key that cannot be used (seal, reseal, sign, verify --pubkey)"},
 	{exitDatabase, "database error: missing, locked by another vigil, corrupt, no baseline"},
 	{exitInterrupt, "interrupted (SIGINT, SIGTERM)"},
 }

@@ -69,12 +69,18 @@ func configMatch(inUse, baseline string) string {
 }
 
 func runVerify(ctx context.Context, e *env, inv *invocation) int {
-	_, db, err := e.database(inv, true, 0)
+	cfg, db, err := e.database(inv, true, 0)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
 	if err := db.Check(); err != nil {
+		return e.fail(dbError(db.Path(), err))
+	}
+	if _, err := db.VerifyAudit(); err != nil {
+		return e.fail(dbError(db.Path(), err))
+	}
+	if err := e.checkSeal(db, cfg, inv.str("pubkey")); err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
 	all, err := db.Baselines()

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"errors"
 	"os"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -33,6 +34,43 @@ type Config struct {
 	DirWorkers       int      // 0: the scanner's default
 	Rules            []Rule   // later rules win over earlier ones
 	Source           string   // file it came from, or "default" for the embedded one
+
+	// Trust pins what a baseline's signature must verify against.
+	Trust Trust
+	// Phase says how the host's security phase is told.
+	Phase Phase
+}
+
+// Trust is the [trust] table.
+type Trust struct {
+	// Pubkey is the file holding the verifier key (vigil keygen's
+	// vigil.pub) that signed baselines must verify against; "" pins none.
+	Pubkey string
+	// Checkpoint is a file outside the database where the last audit log
+	// checkpoint seen is kept, so that a database put back to an older
+	// state is caught; "" keeps none.
+	Checkpoint string
+}
+
+// Phase is the [phase] table.
+type Phase struct {
+	// HardenedMarkers are files whose existence means the hardened phase;
+	// none means [DefaultHardenedMarker] (see [Phase.Markers]).
+	HardenedMarkers []string
+	// SetupMaxAge, if positive, is how long a host may stay in the setup
+	// phase before that is reported.
+	SetupMaxAge time.Duration
+}
+
+// DefaultHardenedMarker is the marker the host's transition script writes.
+const DefaultHardenedMarker = "/etc/hypervisor/.phase2_hardened"
+
+// Markers returns the hardened-phase markers in force.
+func (p Phase) Markers() []string {
+	if len(p.HardenedMarkers) == 0 {
+		return []string{DefaultHardenedMarker}
+	}
+	return p.HardenedMarkers
 }
 
 // Rule sets which attributes are monitored for the paths it matches.

@@ -57,6 +57,8 @@ func (d *decoder) config(raw map[string]any) *Config {
 			d.scan(key, v, c)
 		case "rule":
 			c.Rules = d.rules(key, v)
+		case "trust", "phase":
+			d.sealing(key, v, c)
 		default:
 			d.problemf(key, "unknown key")
 		}

@@ -16,6 +16,7 @@ func (c *Config) problems() []problem {
 	ps = append(ps, c.rootProblems()...)
 	ps = append(ps, patternProblems(keyPath{"exclude"}, c.Exclude)...)
 	ps = append(ps, c.databaseProblems()...)
+	ps = append(ps, c.sealingProblems()...)
 	if c.Keep < 1 {
 		ps = append(ps, problemf(keyPath{"keep"}, "must be at least 1, got %d", c.Keep))
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/mod/sumdb/note"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -38,6 +39,13 @@ type Options struct {
 	// nothing is written. It sees creations and deletions before they are
 	// paired into moves.
 	Accept func(merkle.Change) (bool, error)
+	// Phase is the host's phase, recorded in new baselines.
+	Phase string
+	// Signer, if set, signs new baselines' statements (seal, reseal).
+	Signer note.Signer
+	// Command names the operation in new baselines and the audit log
+	// ("seal", "reseal"); empty means the operation's own name.
+	Command string
 	// Reason and User say why and by whom Init or Update was run; they are
 	// recorded in the new baseline's metadata, with the real uid.
 	Reason, User string

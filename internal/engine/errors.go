@@ -21,3 +21,7 @@ var (
 // errNoParent means a scoped update's subtree has no directory above it to
 // hang from, recorded or found by the scan.
 var errNoParent = errors.New("no directory to record it in")
+
+// ErrHardened means update was asked for in the hardened phase, where
+// changes are accepted only by a signed reseal.
+var ErrHardened = errors.New("the host is in the hardened phase: accept planned changes with 'vigil reseal --key FILE --reason TEXT'")

@@ -30,6 +30,33 @@ func Init(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	return write(ctx, db, o, "init", parent, roots, nil)
 }
 
+// Seal takes a whole new baseline of the configured roots (or of o.Paths),
+// rereading every file, signs its statement with o.Signer (none leaves it
+// unsigned, for a signature made elsewhere: see [Statement]) and makes it
+// current, with its record in the audit log.
+func Seal(ctx context.Context, db *store.DB, o Options) (Result, error) {
+	roots, err := Preflight(o, db.Path())
+	if err != nil {
+		return Result{}, err
+	}
+	var parent uint64
+	switch cur, err := db.Current(); {
+	case err == nil:
+		parent = cur.Info().ID
+	case !errors.Is(err, store.ErrNoBaseline):
+		return Result{}, err
+	}
+	o.Full, o.Command = true, "seal"
+	return write(ctx, db, o, "seal", parent, roots, nil)
+}
+
+// Reseal is [Update] in the hardened phase: it accepts planned changes and
+// signs the new baseline's statement with o.Signer.
+func Reseal(ctx context.Context, db *store.DB, o Options) (Result, error) {
+	o.Command = "reseal"
+	return Update(ctx, db, o)
+}
+
 // Update scans o.Paths (or, with none, the baseline's roots), reports what
 // changed since the current baseline, and records the result as the new
 // current baseline, which stores only what changed. Recorded entries outside
@@ -37,6 +64,9 @@ func Init(ctx context.Context, db *store.DB, o Options) (Result, error) {
 // subtrees and the directories above them. It writes nothing if nothing
 // changed, and refuses a baseline that fails its integrity check.
 func Update(ctx context.Context, db *store.DB, o Options) (Result, error) {
+	if o.Phase == PhaseHardened && o.Command != "reseal" {
+		return Result{}, ErrHardened
+	}
 	cur, err := db.Current()
 	if err != nil {
 		return Result{}, err
@@ -76,6 +106,12 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 		Roots: roots, ConfigDigest: o.Config.Digest(), Version: o.Version,
 		Reason: o.Reason, User: o.User, UID: int64(os.Getuid()),
 	}
+	if o.Command != "" {
+		cmd, info.Command = o.Command, o.Command
+	}
+	if err := o.auditBase(db, &info); err != nil {
+		return Result{}, err
+	}
 	var w *store.Writer
 	if old != nil {
 		res.Baseline, res.OldRoot = old.Info(), merkle.Hash(old.Info().Root)
@@ -102,19 +138,42 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	if err == nil {
 		res.NewRoot, err = b.Finish()
 	}
-	return commit(w, o, res, err, old != nil)
+	return commit(w, o, res, err, old != nil, cmd)
+}
+
+// auditBase records in a new baseline's info the phase and the audit log it
+// follows.
+func (o *Options) auditBase(db *store.DB, info *store.Info) error {
+	t, err := db.Audit()
+	if err != nil {
+		return err
+	}
+	info.Phase, info.AuditSize = o.Phase, t.N
+	if t.N > 0 {
+		info.AuditRoot = t.Hash.String()
+	}
+	return nil
 }
 
 // commit commits w with res.NewRoot unless err is set or, for an update,
-// nothing changed: then it abandons w.
-func commit(w *store.Writer, o Options, res Result, err error, update bool) (Result, error) {
+// nothing changed: then it abandons w. The commit carries the baseline's
+// audit record and, with a signer, its signed statement.
+func commit(w *store.Writer, o Options, res Result, err error, update bool, cmd string) (Result, error) {
 	if err == nil && update && res.NewRoot == res.OldRoot {
 		return res, w.Abort() // nothing to accept
+	}
+	var s store.Sealing
+	if err == nil {
+		old := ""
+		if res.OldRoot != (merkle.Hash{}) {
+			old = store.RootHash(res.OldRoot).String()
+		}
+		s, err = o.sealing(w.Pending(res.NewRoot), cmd, old)
 	}
 	if err != nil {
 		return res, errors.Join(err, w.Abort())
 	}
-	info, err := w.Commit(res.NewRoot, o.Config.Keep)
+	info, err := w.CommitSealed(res.NewRoot, o.Config.Keep, s)
 	if err != nil {
 		return res, err
 	}

@@ -34,11 +34,19 @@ func updateScoped(ctx context.Context, db *store.DB, o Options, cur *store.Basel
 		sopts.Cache = cur.Cache()
 	}
 	res := Result{Baseline: info, OldRoot: merkle.Hash(info.Root), Scopes: scopes}
-	w, err := db.CreateDelta(store.Info{
-		Created: o.now().UTC(), Command: "update", Parent: info.ID, Host: o.hostname(),
+	cmd := "update"
+	if o.Command != "" {
+		cmd = o.Command
+	}
+	ninfo := store.Info{
+		Created: o.now().UTC(), Command: cmd, Parent: info.ID, Host: o.hostname(),
 		Roots: info.Roots, ConfigDigest: o.Config.Digest(), Version: o.Version,
 		Reason: o.Reason, User: o.User, UID: int64(os.Getuid()),
-	}, cur)
+	}
+	if err := o.auditBase(db, &ninfo); err != nil {
+		return res, err
+	}
+	w, err := db.CreateDelta(ninfo, cur)
 	if err != nil {
 		return res, err
 	}
@@ -61,7 +69,7 @@ func updateScoped(ctx context.Context, db *store.DB, o Options, cur *store.Basel
 	if err == nil {
 		err = p.flushHeld()
 	}
-	return commit(w, o, res, err, true)
+	return commit(w, o, res, err, true, cmd)
 }
 
 // reparent recomputes the directories above the scopes, deepest first, from

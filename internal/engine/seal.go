@@ -1,0 +1,160 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"vigil/internal/config"
+	"vigil/store"
+)
+
+// The host's security phases.
+const (
+	PhaseSetup    = "setup"
+	PhaseHardened = "hardened"
+)
+
+// PhaseState is the host's phase as its markers say.
+type PhaseState struct {
+	Phase string
+	// Marker is the marker file found (hardened only), Since its mtime.
+	Marker string
+	Since  time.Time
+}
+
+// CurrentPhase reads the phase markers: hardened when one exists, else
+// setup (also on a fresh install).
+func CurrentPhase(c *config.Config) PhaseState {
+	for _, m := range c.Phase.Markers() {
+		if st, err := os.Lstat(m); err == nil {
+			return PhaseState{Phase: PhaseHardened, Marker: m, Since: st.ModTime()}
+		}
+	}
+	return PhaseState{Phase: PhaseSetup}
+}
+
+// statementHeader is the first line of every statement; it names the format.
+const statementHeader = "vigil baseline statement v1"
+
+// Statement returns the text a seal signs for a baseline: everything a
+// verifier relies on, one field per line, so that an edit of any of them
+// (the root, the counts, the configuration digest, the baseline's place in
+// the history, the audit log it follows) fails the signature. Paths are
+// quoted (Go syntax), so the text is printable ASCII whatever the names.
+func Statement(in store.Info) string {
+	var b strings.Builder
+	c := in.Counts
+	fmt.Fprintf(&b, "%s\nhost %s\nbaseline %d\nparent %d\ncreated %s\nroot %s\n", statementHeader,
+		strconv.QuoteToASCII(in.Host), in.ID, in.Parent, in.Created.UTC().Format(time.RFC3339Nano), in.Root)
+	for _, r := range in.Roots {
+		fmt.Fprintf(&b, "monitored %s\n", strconv.QuoteToASCII(r))
+	}
+	fmt.Fprintf(&b, "config %s\nphase %s\n", in.ConfigDigest, in.Phase)
+	fmt.Fprintf(&b, "counts entries=%d files=%d dirs=%d symlinks=%d other=%d bytes=%d errors=%d hash_skipped=%d unstable=%d\n",
+		c.Entries, c.Files, c.Dirs, c.Symlinks, c.Other, c.Bytes, c.Errors, c.HashSkipped, c.Unstable)
+	fmt.Fprintf(&b, "audit %d %s\n", in.AuditSize, in.AuditRoot)
+	return b.String()
+}
+
+// AuditRecord is one record of the audit log, stored as JSON.
+type AuditRecord struct {
+	Time     time.Time `json:"time"`
+	Type     string    `json:"type"` // init, update, seal, reseal, signature, phase
+	Baseline uint64    `json:"baseline,omitempty"`
+	Parent   uint64    `json:"parent,omitempty"`
+	OldRoot  string    `json:"old_root,omitempty"`
+	Root     string    `json:"root,omitempty"`
+	Phase    string    `json:"phase,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	UID      int64     `json:"uid"`
+	User     string    `json:"user,omitempty"`
+	Host     string    `json:"host,omitempty"`
+	SignedBy string    `json:"signed_by,omitempty"`
+}
+
+// sealing builds what a commit of pending carries: its audit record and,
+// with a signer, its signed statement.
+func (o *Options) sealing(pending store.Info, cmd string, oldRoot string) (store.Sealing, error) {
+	rec := AuditRecord{
+		Time: pending.Created, Type: cmd, Baseline: pending.ID, Parent: pending.Parent, OldRoot: oldRoot,
+		Root: pending.Root.String(), Phase: pending.Phase, Reason: pending.Reason, UID: pending.UID,
+		User: pending.User, Host: pending.Host,
+	}
+	var s store.Sealing
+	if o.Signer != nil {
+		sig, err := note.Sign(&note.Note{Text: Statement(pending)}, o.Signer)
+		if err != nil {
+			return s, err
+		}
+		s.Signature, s.SignedBy, rec.SignedBy = sig, o.Signer.Name(), o.Signer.Name()
+	}
+	raw, err := json.Marshal(rec)
+	s.Audit = raw
+	return s, err
+}
+
+// VerifySeal checks that baseline b is sealed by one of verifiers: its
+// signed statement verifies, states exactly what the database holds for it,
+// follows the audit log as the database has it, and b is the newest
+// baseline that log records (so that an older sealed baseline made current
+// again is caught). A failure wraps [store.ErrTampered].
+func VerifySeal(db *store.DB, b *store.Baseline, verifiers note.Verifiers) error {
+	in := b.Info()
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("baseline %d: %w: %s", in.ID, store.ErrTampered, fmt.Sprintf(format, args...))
+	}
+	if len(in.Signature) == 0 {
+		return fail("not signed (seal it: vigil seal --key FILE)")
+	}
+	n, err := note.Open(in.Signature, verifiers)
+	if err != nil {
+		var unknown *note.UnknownVerifierError
+		if errors.As(err, &unknown) {
+			return fail("signed by %q, not by the pinned key", unknown.Name)
+		}
+		return fail("signature: %v", err)
+	}
+	if n.Text != Statement(in) {
+		return fail("the signed statement does not describe the baseline as stored (its metadata was changed)")
+	}
+	at, err := db.AuditAt(in.AuditSize)
+	if err != nil {
+		return fail("the audit log it follows is gone: %v", err)
+	}
+	if in.AuditSize > 0 && at.Hash.String() != in.AuditRoot || in.AuditSize == 0 && in.AuditRoot != "" {
+		return fail("the audit log before it was rewritten")
+	}
+	newest, err := newestBaseline(db)
+	if err != nil {
+		return err
+	}
+	if newest != in.ID {
+		return fail("the audit log records baseline %d after it: the database was put back to an older state", newest)
+	}
+	return nil
+}
+
+// newestBaseline returns the baseline of the newest audit record that
+// wrote one.
+func newestBaseline(db *store.DB) (uint64, error) {
+	var id uint64
+	err := db.AuditRecords(func(i int64, raw []byte) error {
+		var r AuditRecord
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return fmt.Errorf("audit record %d: %w: %w", i, store.ErrCorrupt, err)
+		}
+		switch r.Type {
+		case "init", "update", "seal", "reseal", "migrate":
+			id = r.Baseline
+		}
+		return nil
+	})
+	return id, err
+}
