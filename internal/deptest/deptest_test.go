@@ -67,15 +67,17 @@ func execAllowed(rel string) bool { return isCmd(rel) || rel == "bench" }
 // reason the README states. Their own dependencies may appear in go.mod as
 // indirect requirements.
 var modules = []string{
-	"github.com/zeebo/blake3",          // content and node hashes
-	"go.etcd.io/bbolt",                 // the baseline database
-	"github.com/rs/zerolog",            // logging in cmd
-	"golang.org/x/sys",                 // lstat, xattrs, inode flags, openat
-	"golang.org/x/sync",                // errgroup
-	"golang.org/x/term",                // terminal detection for progress and colour
-	"github.com/google/go-cmp",         // tests
-	"github.com/BurntSushi/toml",       // the configuration file
-	"github.com/bmatcuk/doublestar/v4", // exclude and rule patterns
+	"github.com/zeebo/blake3",             // content and node hashes
+	"go.etcd.io/bbolt",                    // the baseline database
+	"github.com/rs/zerolog",               // logging in cmd
+	"golang.org/x/sys",                    // lstat, xattrs, inode flags, openat
+	"golang.org/x/sync",                   // errgroup
+	"golang.org/x/term",                   // terminal detection for progress and colour
+	"github.com/google/go-cmp",            // tests
+	"github.com/BurntSushi/toml",          // the configuration file
+	"github.com/bmatcuk/doublestar/v4",    // exclude and rule patterns
+	"golang.org/x/mod",                    // signed notes (seal) and the RFC 6962 audit log (tlog)
+	"github.com/transparency-dev/formats", // C2SP tlog-checkpoint of the audit log
 }
 
 func isCmd(rel string) bool { return strings.HasPrefix(rel, "cmd/") }
