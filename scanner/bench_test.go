@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -76,7 +77,7 @@ func BenchmarkFile(b *testing.B) {
 				ec := e
 				dir.hold()
 				j := &job{e: &ec, hash: true, dir: dir, done: make(chan struct{})}
-				h.do(j)
+				h.do(context.Background(), j)
 				if j.err != nil || ec.HashState != merkle.HashOK {
 					b.Fatalf("do(%s) = %v, state %v", p, j.err, ec.HashState)
 				}
@@ -176,5 +177,48 @@ func BenchmarkScanWorkers(b *testing.B) {
 				scanAll(b, root, Options{DirWorkers: w})
 			}
 		})
+	}
+}
+
+// BenchmarkSparse hashes a sparse file (a 2 GiB hole with 1 MiB of data at
+// the start and the end) through the per-file path, as BenchmarkFile does.
+func BenchmarkSparse(b *testing.B) {
+	const size = 2 << 30
+	p := filepath.Join(b.TempDir(), "sparse")
+	f, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, 1<<20)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	_, err1 := f.WriteAt(data, 0)
+	_, err2 := f.WriteAt(data, size-int64(len(data)))
+	if err := errors.Join(err1, err2, f.Close()); err != nil {
+		b.Fatal(err)
+	}
+	benchHashFile(b, p, size)
+}
+
+// benchHashFile runs the scanner's per-file path on p, size bytes long.
+func benchHashFile(b *testing.B, p string, size int64) {
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		b.Fatal(err)
+	}
+	var e merkle.Entry
+	fillStat(&e, &st)
+	e.Path, e.Attrs = p, merkle.AttrAll
+	h := newHasher(&Options{})
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		ec := e
+		j := &job{e: &ec, hash: true, done: make(chan struct{})}
+		h.do(context.Background(), j)
+		if j.err != nil || ec.HashState != merkle.HashOK {
+			b.Fatalf("do(%s) = %v, state %v", p, j.err, ec.HashState)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package scanner
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -44,8 +45,8 @@ func newHasher(opts *Options) *hasher {
 	return &hasher{opts: opts, h: blake3.New()}
 }
 
-// do runs j and closes j.done.
-func (h *hasher) do(j *job) {
+// do runs j and closes j.done; ctx stops a long read.
+func (h *hasher) do(ctx context.Context, j *job) {
 	defer close(j.done)
 	e := j.e
 	if err := h.opts.fault("open", e.Path); err != nil {
@@ -91,7 +92,7 @@ func (h *hasher) do(j *job) {
 		errs = append(errs, pathErr("xattrs", e.Path, err))
 	}
 	if j.hash {
-		errs = append(errs, h.hashFile(fd, e, &st))
+		errs = append(errs, h.hashFile(ctx, fd, e, &st))
 	}
 	j.err = errors.Join(errs...)
 }
@@ -141,11 +142,19 @@ func (h *hasher) fail(j *job, err error) {
 }
 
 // hashFile hashes the open file, re-reading it while it changes underneath.
-// st is its fstat before the first read.
-func (h *hasher) hashFile(fd int, e *merkle.Entry, st *unix.Stat_t) error {
+// st is its fstat before the first read. No attempt reads past the size the
+// fstat before it gave, and all attempts together read at most maxAttempts
+// times the first size (or buffer): a file that keeps growing is recorded as
+// unstable instead of being read forever.
+func (h *hasher) hashFile(ctx context.Context, fd int, e *merkle.Entry, st *unix.Stat_t) error {
+	budget := maxAttempts * max(st.Size, bufSize)
 	for range maxAttempts {
+		if st.Size > budget {
+			break
+		}
 		at := time.Now().UnixNano()
-		n, err := h.read(fd, e.Path, st.Size)
+		n, err := h.read(ctx, fd, e.Path, st)
+		budget -= n
 		if err != nil {
 			e.HashState = merkle.HashFailed
 			return pathErr("read", e.Path, err)
@@ -171,34 +180,106 @@ func (h *hasher) hashFile(fd int, e *merkle.Entry, st *unix.Stat_t) error {
 	return nil
 }
 
-// read hashes the whole file into h.h and returns the number of bytes read.
-// It stops at end of file; size, the expected size, saves the final empty
-// read for files that fit in the buffer.
-func (h *hasher) read(fd int, path string, size int64) (int64, error) {
+// read hashes the first st.Size bytes of the file into h.h (fewer if it
+// ends sooner) and returns the number of bytes hashed. A file with fewer
+// blocks than its size has holes: they are found with SEEK_DATA/SEEK_HOLE
+// and hashed as the zeros they read as, without reading them. It checks ctx
+// before every chunk, so a cancelled scan stops within one chunk.
+func (h *hasher) read(ctx context.Context, fd int, path string, st *unix.Stat_t) (int64, error) {
 	if h.buf == nil {
 		h.buf = make([]byte, bufSize) // not before the first file: a check may read none
 	}
 	h.h.Reset()
+	size := st.Size
+	if st.Blocks*512 >= size {
+		return h.readRange(ctx, fd, path, 0, size)
+	}
 	var off int64
-	for {
-		if err := h.opts.fault("read", path); err != nil {
+	for off < size {
+		data, hole, err := nextData(fd, off, size)
+		if err != nil {
 			return off, err
 		}
-		n, err := unix.Pread(fd, h.buf, off)
+		if err := h.zeros(ctx, path, data-off); err != nil {
+			return off, err
+		}
+		n, err := h.readRange(ctx, fd, path, data, hole)
+		off = data + n
+		if err != nil || off < hole {
+			return off, err // an error, or the file ended early
+		}
+	}
+	return off, nil
+}
+
+// nextData returns the next data extent [data, hole) at or after off, both
+// at most size; data == size if there is no more data before size.
+func nextData(fd int, off, size int64) (data, hole int64, err error) {
+	data, err = unix.Seek(fd, off, unix.SEEK_DATA)
+	switch {
+	case errors.Is(err, unix.ENXIO):
+		return size, size, nil // only a hole up to the end
+	case errors.Is(err, unix.EINVAL):
+		return off, size, nil // no SEEK_DATA here: read it all
+	case err != nil:
+		return 0, 0, err
+	case data >= size:
+		return size, size, nil
+	}
+	hole, err = unix.Seek(fd, data, unix.SEEK_HOLE)
+	if err != nil {
+		return 0, 0, err
+	}
+	return data, min(max(hole, data), size), nil
+}
+
+// readRange reads and hashes bytes [off, end) of the file and returns how
+// many it hashed, fewer if the file ends before end.
+func (h *hasher) readRange(ctx context.Context, fd int, path string, off, end int64) (int64, error) {
+	start := off
+	for off < end {
+		if err := h.chunk(ctx, path); err != nil {
+			return off - start, err
+		}
+		n, err := unix.Pread(fd, h.buf[:min(int64(len(h.buf)), end-off)], off)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
-			return off, err
+			return off - start, err
 		}
-		if n > 0 {
-			h.h.Write(h.buf[:n])
-			off += int64(n)
+		if n == 0 {
+			break // shorter than its fstat said
 		}
-		if n == 0 || (n < len(h.buf) && off >= size) {
-			return off, nil
-		}
+		h.h.Write(h.buf[:n])
+		off += int64(n)
 	}
+	return off - start, nil
+}
+
+// zeroChunk is what a hole reads as, one buffer at a time.
+var zeroChunk [bufSize]byte
+
+// zeros hashes n zero bytes, the content of a hole.
+func (h *hasher) zeros(ctx context.Context, path string, n int64) error {
+	for n > 0 {
+		if err := h.chunk(ctx, path); err != nil {
+			return err
+		}
+		k := min(n, bufSize)
+		h.h.Write(zeroChunk[:k])
+		n -= k
+	}
+	return nil
+}
+
+// chunk is called before each chunk of a file is read or hashed: it stops
+// a cancelled scan and injects "read" faults.
+func (h *hasher) chunk(ctx context.Context, path string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return h.opts.fault("read", path)
 }
 
 // skip abandons j after the scan was cancelled.

@@ -36,8 +36,10 @@ type Options struct {
 	// a non-nil return stops the scan with that error. nil keeps going.
 	OnError func(path string, err error) error
 	// Fault, if set, is called before each system call the scanner makes on
-	// a path: op is "lstat", "opendir", "open" or "read". A non-nil error is
-	// used as if the call had failed. It exists to inject faults in tests.
+	// a path: op is "lstat", "opendir", "open" or "read" ("read" comes
+	// before each chunk of a file is read or, for a hole, hashed as zeros).
+	// A non-nil error is used as if the call had failed. It exists to
+	// inject faults in tests.
 	Fault func(op, path string) error
 	// Stats, if set, is updated while the scan runs, so that a caller can
 	// show progress.

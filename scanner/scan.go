@@ -71,7 +71,7 @@ func Scan(ctx context.Context, roots []string, opts Options, visit func(*merkle.
 					h.skip(j)
 					continue
 				}
-				h.do(j)
+				h.do(gctx, j)
 			}
 			return nil
 		})
