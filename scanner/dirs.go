@@ -67,16 +67,27 @@ func newLister(opts *Options, s *sched) *lister {
 // openBeneath opens path with flags, refusing symlinks anywhere in it, with
 // O_NOATIME when the kernel allows.
 func openBeneath(path string, flags int) (int, error) {
+	return openat2(unix.AT_FDCWD, path, flags, 0)
+}
+
+// openIn opens name, one element, in the open directory dirfd, refusing a
+// symlink: paths longer than PATH_MAX stay reachable, and nothing above the
+// directory is looked up again.
+func openIn(dirfd int, name string, flags int) (int, error) {
+	return openat2(dirfd, name, flags, unix.RESOLVE_BENEATH)
+}
+
+func openat2(dirfd int, path string, flags int, resolve uint64) (int, error) {
 	flags |= unix.O_NOFOLLOW | unix.O_CLOEXEC
 	if flags&unix.O_PATH == 0 {
 		flags |= unix.O_NOATIME // openat2 refuses it with O_PATH
 	}
 	how := unix.OpenHow{
 		Flags:   uint64(flags),
-		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		Resolve: resolve | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	for {
-		fd, err := unix.Openat2(unix.AT_FDCWD, path, &how)
+		fd, err := unix.Openat2(dirfd, path, &how)
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
@@ -88,6 +99,16 @@ func openBeneath(path string, flags int) (int, error) {
 	}
 }
 
+// openDir opens t's directory: relative to its parent's descriptor, or by
+// path for a root. It releases the parent.
+func openDir(t *dirTask) (int, error) {
+	if t.parent == nil {
+		return openBeneath(t.path, unix.O_RDONLY|unix.O_DIRECTORY)
+	}
+	defer t.releaseParent()
+	return openIn(t.parent.fd, t.expect.Name(), unix.O_RDONLY|unix.O_DIRECTORY)
+}
+
 // list reads directory t: its own metadata and, if t.descend, its children.
 func (l *lister) list(t *dirTask) *listing {
 	out := &listing{}
@@ -95,7 +116,7 @@ func (l *lister) list(t *dirTask) *listing {
 		out.err = unlisted(pathErr("opendir", t.path, err))
 		return out
 	}
-	fd, err := openBeneath(t.path, unix.O_RDONLY|unix.O_DIRECTORY)
+	fd, err := openDir(t)
 	if err != nil {
 		if gone(err) {
 			out.gone = true
@@ -104,13 +125,16 @@ func (l *lister) list(t *dirTask) *listing {
 		}
 		return out
 	}
+	// The walk holds one reference while some child is a file job to open
+	// in it; each child directory holds one until it is opened.
+	dir := &dirFD{fd: fd}
+	dir.refs.Store(1)
 	keep := false
 	defer func() {
 		if keep {
-			out.dir = &dirFD{fd: fd}
-			out.dir.refs.Store(1)
+			out.dir = dir
 		} else {
-			unix.Close(fd)
+			dir.release()
 		}
 	}()
 	if err := unix.Fstat(fd, &out.self); err != nil {
@@ -140,6 +164,8 @@ func (l *lister) list(t *dirTask) *listing {
 			continue
 		}
 		if c.task != nil {
+			dir.hold()
+			c.task.parent = dir
 			tasks = append(tasks, c.task)
 		}
 		keep = keep || c.job
@@ -262,13 +288,13 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *[]merkle.Entry) (ch
 			break
 		}
 		e.Target, err = readlinkat(dirfd, name)
-		c.err = errors.Join(pathErr("readlink", path, err), l.pathXattrs(e))
+		c.err = errors.Join(pathErr("readlink", path, err), l.pathXattrs(e, dirfd))
 	default:
 		if old != nil && sameFile(old, &st) && old.Err == "" {
 			e.Xattrs = old.Xattrs
 			break
 		}
-		c.err = l.pathXattrs(e)
+		c.err = l.pathXattrs(e, dirfd)
 	}
 	return c, true
 }
@@ -342,12 +368,13 @@ func cached(rec *[]merkle.Entry, name string) *merkle.Entry {
 }
 
 // pathXattrs reads the extended attributes of a symlink or special file,
-// which are never opened.
-func (l *lister) pathXattrs(e *merkle.Entry) error {
+// which are never opened; dirfd is the open directory holding it, -1 for a
+// root.
+func (l *lister) pathXattrs(e *merkle.Entry, dirfd int) error {
 	if !e.Attrs.Has(merkle.AttrXattrs) {
 		return nil
 	}
-	x, err := l.xr.path(e.Path)
+	x, err := l.xr.at(dirfd, e.Name(), e.Path)
 	e.Xattrs = x
 	if gone(err) {
 		return nil

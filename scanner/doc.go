@@ -13,9 +13,11 @@
 // with is not lstat'ed first: its fstat must say regular file), hashed, and
 // checked again afterwards; a file that
 // keeps changing while it is read is recorded as unstable. FIFOs, sockets and
-// devices are never opened, symlinks are never followed (directories are
-// opened with RESOLVE_NO_SYMLINKS), and other filesystems are not entered
-// unless [Options.CrossFilesystems] says so.
+// devices are never opened, symlinks are never followed (a root is opened
+// by its path with RESOLVE_NO_SYMLINKS, every directory below it relative to
+// its parent's descriptor with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, so paths
+// longer than PATH_MAX are scanned like any other), and other filesystems
+// are not entered unless [Options.CrossFilesystems] says so.
 //
 // With [Options.Cache], a regular file whose device, inode, size, mtime and
 // ctime equal the recorded ones is not read again (git's stat cache), unless

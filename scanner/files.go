@@ -48,6 +48,9 @@ func newHasher(opts *Options) *hasher {
 // do runs j and closes j.done; ctx stops a long read.
 func (h *hasher) do(ctx context.Context, j *job) {
 	defer close(j.done)
+	if j.dir != nil {
+		defer j.dir.release()
+	}
 	e := j.e
 	if err := h.opts.fault("open", e.Path); err != nil {
 		h.fail(j, pathErr("open", e.Path, err))
@@ -73,7 +76,7 @@ func (h *hasher) do(ctx context.Context, j *job) {
 		// is there now.
 		fillStat(e, &st)
 		if e.Type != merkle.TypeFile {
-			j.err = h.pathMeta(e)
+			j.err = h.pathMeta(e, j.dir)
 			return
 		}
 		if j.hash && h.opts.MaxHashSize > 0 && e.Size > h.opts.MaxHashSize {
@@ -102,12 +105,11 @@ func (h *hasher) do(ctx context.Context, j *job) {
 const fileFlags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 
 // open opens j's file relative to its listed directory (or, for a root, by
-// its path, refusing symlinks anywhere in it) and releases the directory.
+// its path, refusing symlinks anywhere in it).
 func (h *hasher) open(j *job) (int, error) {
 	if j.dir == nil {
 		return openBeneath(j.e.Path, fileFlags)
 	}
-	defer j.dir.release()
 	name := j.e.Name()
 	for {
 		fd, err := unix.Openat(j.dir.fd, name, fileFlags|unix.O_NOATIME, 0)
@@ -124,12 +126,16 @@ func (h *hasher) open(j *job) (int, error) {
 
 // pathMeta reads what can be read of a non-regular file found where a
 // regular one was listed.
-func (h *hasher) pathMeta(e *merkle.Entry) error {
+func (h *hasher) pathMeta(e *merkle.Entry, dir *dirFD) error {
 	e.HashState = merkle.HashNone
 	if !e.Attrs.Has(merkle.AttrXattrs) {
 		return nil
 	}
-	x, err := h.xr.path(e.Path)
+	dirfd := -1
+	if dir != nil {
+		dirfd = dir.fd
+	}
+	x, err := h.xr.at(dirfd, e.Name(), e.Path)
 	e.Xattrs = x
 	return pathErr("xattrs", e.Path, err)
 }

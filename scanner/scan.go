@@ -296,9 +296,9 @@ func (w *walker) entry(ctx context.Context, e *merkle.Entry, dev uint64) error {
 	case merkle.TypeSymlink:
 		var err error
 		e.Target, err = readlinkat(unix.AT_FDCWD, e.Path)
-		return w.send(ctx, item{e: e, err: errors.Join(pathErr("readlink", e.Path, err), w.self.pathXattrs(e))})
+		return w.send(ctx, item{e: e, err: errors.Join(pathErr("readlink", e.Path, err), w.self.pathXattrs(e, -1))})
 	}
-	return w.send(ctx, item{e: e, err: w.self.pathXattrs(e)})
+	return w.send(ctx, item{e: e, err: w.self.pathXattrs(e, -1)})
 }
 
 // dir emits directory e, then its children in order.
