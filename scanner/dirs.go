@@ -281,7 +281,7 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *[]merkle.Entry) (ch
 			c.task = &dirTask{path: path, expect: *e, rootDev: t.rootDev, idx: -1, done: make(chan struct{})}
 		}
 	case merkle.TypeFile:
-		l.file(&c, old)
+		l.file(&c, old, dirfd)
 	case merkle.TypeSymlink:
 		if old != nil && sameFile(old, &st) && old.Err == "" {
 			e.Target, e.Xattrs = old.Target, old.Xattrs
@@ -299,8 +299,9 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *[]merkle.Entry) (ch
 	return c, true
 }
 
-// file decides whether a regular file must be opened, using the stat cache.
-func (l *lister) file(c *child, old *merkle.Entry) {
+// file decides whether a regular file must be opened, using the stat cache;
+// dirfd is the open directory holding it (-1 for a root).
+func (l *lister) file(c *child, old *merkle.Entry, dirfd int) {
 	e := c.e
 	content := e.Attrs.Has(merkle.AttrContent)
 	switch {
@@ -311,8 +312,9 @@ func (l *lister) file(c *child, old *merkle.Entry) {
 	default:
 		c.hash = true
 	}
-	if old != nil && cacheHit(old, e, content) {
+	if old != nil && cacheHit(old, e, content) && sameGen(old, dirfd) {
 		e.Hash, e.HashState, e.HashedAt = old.Hash, old.HashState, old.HashedAt
+		e.Gen, e.HasGen = old.Gen, old.HasGen
 		e.Xattrs, e.Flags, e.HasFlags = old.Xattrs, old.Flags, old.HasFlags
 		c.hash = false
 		if l.opts.Stats != nil {
@@ -347,6 +349,20 @@ func cacheHit(old, e *merkle.Entry, content bool) bool {
 		return e.HashState == old.HashState
 	}
 	return max(old.Mtime, old.Ctime) < old.HashedAt-racyWindow
+}
+
+// sameGen reports whether the file at old's place in dirfd still has old's
+// inode generation, where one was recorded: an inode number freed and
+// reused, with its times set back, has a new generation.
+func sameGen(old *merkle.Entry, dirfd int) bool {
+	if !old.HasGen {
+		return true
+	}
+	if dirfd < 0 {
+		return false
+	}
+	g, ok, err := genAt(dirfd, old.Name(), old.Inode)
+	return err == nil && ok && g == old.Gen
 }
 
 // cached finds name among the recorded entries, dropping those before it.

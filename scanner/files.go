@@ -84,6 +84,9 @@ func (h *hasher) do(ctx context.Context, j *job) {
 		}
 	}
 	var errs []error
+	g, ok, err := inodeGen(fd)
+	e.Gen, e.HasGen = g, ok
+	errs = append(errs, pathErr("getversion", e.Path, err))
 	if e.Attrs.Has(merkle.AttrFlags) {
 		f, ok, err := inodeFlags(fd)
 		e.Flags, e.HasFlags = f, ok

@@ -291,7 +291,7 @@ func (w *walker) entry(ctx context.Context, e *merkle.Entry, dev uint64) error {
 		return w.dir(ctx, e, t)
 	case merkle.TypeFile:
 		c := child{e: e}
-		w.self.file(&c, nil)
+		w.self.file(&c, nil, -1)
 		return w.emit(ctx, c, nil)
 	case merkle.TypeSymlink:
 		var err error
