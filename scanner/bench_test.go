@@ -157,6 +157,27 @@ func BenchmarkScan(b *testing.B) {
 		}
 		b.ReportMetric(float64(files)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
 	})
+	b.Run("sampled", func(b *testing.B) {
+		cache := memCache{}
+		err := Scan(context.Background(), []string{root}, Options{}, func(e *merkle.Entry) error {
+			e.HashedAt = e.Ctime + 2*racyWindow
+			d := merkle.Parent(e.Path)
+			cache[d] = append(cache[d], *e)
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var st Stats
+		b.ReportAllocs()
+		check := uint64(0)
+		for b.Loop() {
+			check++
+			scanAll(b, root, Options{Cache: cache, Stats: &st, Sample: &Sample{Key: [32]byte{7}, Check: check, Within: 30}})
+		}
+		b.ReportMetric(float64(st.Sampled.Load())/float64(b.N), "sampled/op")
+		b.ReportMetric(float64(files)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
+	})
 }
 
 // BenchmarkScanWorkers sweeps the hash worker count (warm cache).
@@ -220,5 +241,16 @@ func benchHashFile(b *testing.B, p string, size int64) {
 		if j.err != nil || ec.HashState != merkle.HashOK {
 			b.Fatalf("do(%s) = %v, state %v", p, j.err, ec.HashState)
 		}
+	}
+}
+
+// BenchmarkSampleDue is the keyed decision made for each file the stat
+// cache trusts when a Sample is set.
+func BenchmarkSampleDue(b *testing.B) {
+	p := newSampler(&Sample{Key: [32]byte{1}, Check: 12345, Within: 30})
+	e := merkle.Entry{Path: "/usr/lib/x86_64-linux-gnu/libc.so.6", Dev: 2049, Inode: 1234567}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.due(&e)
 	}
 }

@@ -54,14 +54,15 @@ type child struct {
 
 // lister lists directories; each goroutine has its own.
 type lister struct {
-	opts  *Options
-	sched *sched
-	buf   []byte
-	xr    xattrReader
+	opts   *Options
+	sched  *sched
+	buf    []byte
+	xr     xattrReader
+	sample *sampler // nil without a sample
 }
 
 func newLister(opts *Options, s *sched) *lister {
-	return &lister{opts: opts, sched: s, buf: make([]byte, 64<<10)}
+	return &lister{opts: opts, sched: s, buf: make([]byte, 64<<10), sample: newSampler(opts.Sample)}
 }
 
 // openBeneath opens path with flags, refusing symlinks anywhere in it, with
@@ -313,6 +314,13 @@ func (l *lister) file(c *child, old *merkle.Entry, dirfd int) {
 		c.hash = true
 	}
 	if old != nil && cacheHit(old, e, content) && sameGen(old, dirfd) {
+		if c.hash && l.sample.due(e) {
+			if l.opts.Stats != nil {
+				l.opts.Stats.Sampled.Add(1)
+			}
+			c.job = true
+			return
+		}
 		e.Hash, e.HashState, e.HashedAt = old.Hash, old.HashState, old.HashedAt
 		e.Gen, e.HasGen = old.Gen, old.HasGen
 		e.Xattrs, e.Flags, e.HasFlags = old.Xattrs, old.Flags, old.HasFlags

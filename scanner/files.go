@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unsafe"
 
 	"github.com/zeebo/blake3"
 	"golang.org/x/sys/unix"
@@ -25,10 +26,11 @@ type job struct {
 
 // hasher opens and hashes files; each worker goroutine has its own.
 type hasher struct {
-	opts *Options
-	buf  []byte
-	h    *blake3.Hasher
-	xr   xattrReader
+	opts   *Options
+	buf    []byte // aligned for O_DIRECT
+	h      *blake3.Hasher
+	xr     xattrReader
+	direct bool // the file being read is open with O_DIRECT
 }
 
 // bufSize is the read size per worker. BLAKE3 hashes 8 KiB at a time with
@@ -157,9 +159,18 @@ func (h *hasher) fail(j *job, err error) {
 // unstable instead of being read forever.
 func (h *hasher) hashFile(ctx context.Context, fd int, e *merkle.Entry, st *unix.Stat_t) error {
 	budget := maxAttempts * max(st.Size, bufSize)
+	if h.opts.Uncached {
+		h.direct = setDirect(fd, true) == nil
+	}
 	for range maxAttempts {
 		if st.Size > budget {
 			break
+		}
+		if h.opts.Uncached && !h.direct {
+			if err := unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED); err != nil {
+				e.HashState = merkle.HashFailed
+				return pathErr("fadvise", e.Path, err)
+			}
 		}
 		at := time.Now().UnixNano()
 		n, err := h.read(ctx, fd, e.Path, st)
@@ -196,7 +207,7 @@ func (h *hasher) hashFile(ctx context.Context, fd int, e *merkle.Entry, st *unix
 // before every chunk, so a cancelled scan stops within one chunk.
 func (h *hasher) read(ctx context.Context, fd int, path string, st *unix.Stat_t) (int64, error) {
 	if h.buf == nil {
-		h.buf = make([]byte, bufSize) // not before the first file: a check may read none
+		h.buf = alignedBuf(bufSize) // not before the first file: a check may read none
 	}
 	h.h.Reset()
 	size := st.Size
@@ -250,9 +261,22 @@ func (h *hasher) readRange(ctx context.Context, fd int, path string, off, end in
 		if err := h.chunk(ctx, path); err != nil {
 			return off - start, err
 		}
-		n, err := unix.Pread(fd, h.buf[:min(int64(len(h.buf)), end-off)], off)
-		if errors.Is(err, unix.EINTR) {
+		want := min(int64(len(h.buf)), end-off)
+		if h.direct {
+			want = min(roundUp(want), int64(len(h.buf))) // O_DIRECT reads whole blocks
+		}
+		n, err := unix.Pread(fd, h.buf[:want], off)
+		switch {
+		case errors.Is(err, unix.EINTR):
 			continue
+		case h.direct && errors.Is(err, unix.EINVAL):
+			// Not aligned as this filesystem needs: read through the
+			// page cache after dropping it.
+			h.direct = false
+			err = errors.Join(setDirect(fd, false), unix.Fadvise(fd, 0, 0, unix.FADV_DONTNEED))
+			if err == nil {
+				continue
+			}
 		}
 		if err != nil {
 			return off - start, err
@@ -260,10 +284,40 @@ func (h *hasher) readRange(ctx context.Context, fd int, path string, off, end in
 		if n == 0 {
 			break // shorter than its fstat said
 		}
+		n = int(min(int64(n), end-off))
 		h.h.Write(h.buf[:n])
 		off += int64(n)
 	}
 	return off - start, nil
+}
+
+// directAlign is the alignment O_DIRECT needs of buffers, offsets and
+// lengths: the logical block size, at most the page size.
+const directAlign = 4096
+
+// alignedBuf returns a buffer of n bytes that starts on a directAlign
+// boundary.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+directAlign)
+	skip := (directAlign - int(uintptr(unsafe.Pointer(&b[0]))%directAlign)) % directAlign
+	return b[skip : skip+n : skip+n]
+}
+
+func roundUp(n int64) int64 { return (n + directAlign - 1) &^ (directAlign - 1) }
+
+// setDirect turns O_DIRECT on or off for the open file.
+func setDirect(fd int, on bool) error {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return err
+	}
+	if on {
+		fl |= unix.O_DIRECT
+	} else {
+		fl &^= unix.O_DIRECT
+	}
+	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl)
+	return err
 }
 
 // zeroChunk is what a hole reads as, one buffer at a time.

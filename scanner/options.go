@@ -28,6 +28,16 @@ type Options struct {
 	// Cache holds the previous baseline for the stat cache; nil hashes every
 	// file.
 	Cache Cache
+	// Sample, if set, reads again a keyed, rotating share of the files the
+	// stat cache would trust (see [Sample]).
+	Sample *Sample
+	// Uncached reads file content from the storage device, not from the
+	// page cache, which a write to the block device beneath the
+	// filesystem leaves stale: with O_DIRECT, or, where the filesystem has
+	// no direct I/O, after dropping the file's cached pages
+	// (POSIX_FADV_DONTNEED, which spares pages that are mapped). For
+	// check --full; it makes every read a disk read.
+	Uncached bool
 	// Ancestors makes the scan also record the directories above each root,
 	// up to "/", with their type, mode, owner and inode, so that the result
 	// is one tree from "/".
@@ -60,6 +70,7 @@ type Stats struct {
 	Hashed    atomic.Int64 // files read and hashed
 	Bytes     atomic.Int64 // bytes hashed
 	CacheHits atomic.Int64 // files whose hash came from the cache
+	Sampled   atomic.Int64 // files the cache trusted, read again for the Sample
 	Errors    atomic.Int64 // per-path errors
 }
 

@@ -57,6 +57,13 @@ func LoopDevice(t testing.TB, mnt string) string {
 	return strings.TrimSpace(run(t, "findmnt", "-n", "-o", "SOURCE", mnt))
 }
 
+// Command runs a program and returns its standard output; it fails t,
+// with the program's error output, if it fails.
+func Command(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	return run(t, name, args...)
+}
+
 // run runs a command and returns its standard output; it fails t, with the
 // command's output, if the command fails.
 func run(t testing.TB, name string, args ...string) string {
