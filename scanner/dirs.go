@@ -249,7 +249,8 @@ func parseDirents(b []byte, out []dirent) []dirent {
 func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *[]merkle.Entry) (child, bool) {
 	name := d.name
 	path := merkle.Join(t.path, name)
-	attrs, excluded := l.opts.filter(path)
+	maybeDir := d.typ == unix.DT_DIR || d.typ == unix.DT_UNKNOWN
+	attrs, excluded := l.opts.filter(path, maybeDir)
 	if excluded {
 		return child{}, false
 	}
@@ -272,6 +273,12 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *[]merkle.Entry) (ch
 	if err != nil {
 		c.err = unlisted(pathErr("lstat", path, err)) // it may be a directory: what is below is unknown
 		return c, true
+	}
+	if isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR; isDir != maybeDir {
+		// Not what the listing said (or it said nothing): ask again.
+		if e.Attrs, excluded = l.opts.filter(path, isDir); excluded {
+			return child{}, false
+		}
 	}
 	fillStat(e, &st)
 	switch e.Type {

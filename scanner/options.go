@@ -17,8 +17,11 @@ type Options struct {
 	// the walk; 0 means [DefaultDirWorkers].
 	DirWorkers int
 	// Filter returns the attributes monitored at path, or excluded true to
-	// leave path and its subtree out. nil monitors everything everywhere.
-	Filter func(path string) (attrs merkle.Attr, excluded bool)
+	// leave path and its subtree out; dir says whether path is a directory
+	// (where the directory listing does not say, true until an lstat has
+	// said otherwise, then asked again). nil monitors everything
+	// everywhere.
+	Filter func(path string, dir bool) (attrs merkle.Attr, excluded bool)
 	// CrossFilesystems lets the walk descend into directories on another
 	// device than their root's. Such directories are recorded either way.
 	CrossFilesystems bool
@@ -89,11 +92,11 @@ func DefaultDirWorkers() int { return 2 * runtime.GOMAXPROCS(0) }
 const ancestorAttrs = merkle.AttrType | merkle.AttrMode | merkle.AttrUID |
 	merkle.AttrGID | merkle.AttrInode | merkle.AttrTarget
 
-func (o *Options) filter(path string) (merkle.Attr, bool) {
+func (o *Options) filter(path string, dir bool) (merkle.Attr, bool) {
 	if o.Filter == nil {
 		return merkle.AttrAll, false
 	}
-	a, ex := o.Filter(path)
+	a, ex := o.Filter(path, dir)
 	return a | merkle.AttrType, ex
 }
 

@@ -195,8 +195,8 @@ func (w *walker) walk(ctx context.Context, roots []string) error {
 
 // root walks one root, after the ancestors not yet recorded if asked to.
 func (w *walker) root(ctx context.Context, root string) error {
-	if _, ex := w.opts.filter(root); ex {
-		return nil
+	if _, ex := w.opts.filter(root, true); ex {
+		return nil // excluded whatever it is
 	}
 	if w.opts.Ancestors {
 		ok, err := w.ancestors(ctx, root)
@@ -204,7 +204,7 @@ func (w *walker) root(ctx context.Context, root string) error {
 			return err
 		}
 	}
-	attrs, _ := w.opts.filter(root)
+	attrs, _ := w.opts.filter(root, true)
 	e, err := lstatPath(w.opts, root, attrs)
 	if gone(err) {
 		return nil
@@ -214,6 +214,13 @@ func (w *walker) root(ctx context.Context, root string) error {
 	}
 	if err != nil {
 		return w.send(ctx, failed(unlisted(err)))
+	}
+	if e.Type != merkle.TypeDir {
+		a, ex := w.opts.filter(root, false)
+		if ex {
+			return nil
+		}
+		e.Attrs = a
 	}
 	return w.entry(ctx, e, e.Dev)
 }

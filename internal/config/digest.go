@@ -15,7 +15,8 @@ import (
 const digestTag = "vigil-config-v1\x00"
 
 // Digest returns the hex BLAKE3-256 of a canonical encoding of the effective
-// configuration: every field except Source, with roots, excludes and each
+// configuration: every field except Source, with roots, excludes (both
+// kinds) and each
 // rule's paths sorted (their order does not matter) and rule attributes
 // including [merkle.AttrType]. Comments, layout, key order, omitted keys
 // versus their defaults and spellings of the same size ("1KiB", 1024) do not
@@ -35,6 +36,17 @@ func (c *Config) Digest() string {
 		b = appendString(b, r.Name)
 		b = appendStrings(b, r.Paths)
 		b = binary.LittleEndian.AppendUint32(b, uint32(r.Attrs|merkle.AttrType))
+	}
+	// Keys added since v1 follow, each tagged and only when it differs from
+	// its default, so that the digests of configurations without them stay
+	// what they were.
+	if len(c.ExcludeFiles) > 0 {
+		b = appendString(b, "exclude_files")
+		b = appendStrings(b, c.ExcludeFiles)
+	}
+	if c.RereadWithin != DefaultRereadWithin {
+		b = appendString(b, "reread_within")
+		b = binary.LittleEndian.AppendUint64(b, uint64(c.RereadWithin))
 	}
 	sum := blake3.Sum256(b)
 	return hex.EncodeToString(sum[:])

@@ -87,6 +87,9 @@ func TestDigestSensitive(t *testing.T) {
 		{"rule name", func(c *Config) { c.Rules[1].Name = "c" }},
 		{"rule order", func(c *Config) { c.Rules[0], c.Rules[1] = c.Rules[1], c.Rules[0] }},
 		{"rule dropped", func(c *Config) { c.Rules = c.Rules[:1] }},
+		{"exclude_files", func(c *Config) { c.ExcludeFiles = []string{"/etc/**/.#*"} }},
+		{"exclude moved to exclude_files", func(c *Config) { c.ExcludeFiles, c.Exclude = c.Exclude[1:], c.Exclude[:1] }},
+		{"reread_within", func(c *Config) { c.RereadWithin = 0 }},
 	} {
 		c := mustParse(t, digestBase)
 		row.change(c)

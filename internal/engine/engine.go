@@ -21,8 +21,16 @@ type Options struct {
 	// Paths limit Check and Update to these subtrees; for Init they replace
 	// the configured roots.
 	Paths []string
-	// Full rereads every file instead of trusting the stat cache.
+	// Full rereads every file instead of trusting the stat cache, from the
+	// disk rather than the page cache (scanner.Options.Uncached).
 	Full bool
+	// SampleKey, if set, makes Check and Update read again a keyed,
+	// rotating sample of the files the stat cache trusts, so that each is
+	// read at least once in any Config.RereadWithin consecutive checks
+	// (see scanner.Sample). It is a secret kept with the baselines;
+	// SampleCheck is this check's number, one more than the last one's.
+	SampleKey   *[32]byte
+	SampleCheck uint64
 	// Force lets Init replace an existing baseline.
 	Force bool
 	// Change receives each change found, in order (see the package doc).
@@ -72,11 +80,21 @@ func (o *Options) scanOptions(m *config.Matcher) scanner.Options {
 	return scanner.Options{
 		HashWorkers:      o.Config.HashWorkers,
 		DirWorkers:       o.Config.DirWorkers,
-		Filter:           m.Match,
+		Filter:           m.Filter,
 		CrossFilesystems: o.Config.CrossFilesystems,
 		MaxHashSize:      o.Config.MaxHashSize,
 		Stats:            o.Stats,
+		Sample:           o.sample(),
+		Uncached:         o.Full,
 	}
+}
+
+// sample returns the scanner's Sample, nil without a key.
+func (o *Options) sample() *scanner.Sample {
+	if o.SampleKey == nil || o.Config.RereadWithin <= 0 {
+		return nil
+	}
+	return &scanner.Sample{Key: *o.SampleKey, Check: o.SampleCheck, Within: o.Config.RereadWithin}
 }
 
 // checkDBOutside refuses a database file inside any root: the baseline would
