@@ -26,6 +26,13 @@ its root hash on the way.
   --full   reread and rehash every file
 `
 
+// warnSymlinkRoot says that a root is a symlink whose target nothing
+// watches.
+func (e *env) warnSymlinkRoot(root, target string) {
+	e.log.Warn().Str("root", quote(root)).Str("target", quote(target)).
+		Msg("root is a symlink: only the link is recorded, never followed, and no root covers its target; list the target as a root to watch it")
+}
+
 func runCheck(ctx context.Context, e *env, args []string) int {
 	return e.compare(ctx, "check", args, engine.Check)
 }
@@ -47,8 +54,9 @@ func (e *env) compare(ctx context.Context, name string, args []string, op func(c
 	start := time.Now()
 	res, err := op(ctx, db, engine.Options{
 		Config: cfg, Paths: paths, Full: *full, Stats: &st, Host: host, Version: version,
-		Change: func(c merkle.Change) error { stop(); return w.Change(c) },
-		Error:  func(p string, err error) error { stop(); return w.Error(p, err) },
+		Change:      func(c merkle.Change) error { stop(); return w.Change(c) },
+		Error:       func(p string, err error) error { stop(); return w.Error(p, err) },
+		SymlinkRoot: e.warnSymlinkRoot,
 	})
 	stop()
 	if err != nil {

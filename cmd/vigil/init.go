@@ -34,7 +34,8 @@ func runInit(ctx context.Context, e *env, args []string) int {
 	start := time.Now()
 	res, err := engine.Init(ctx, db, engine.Options{
 		Config: cfg, Paths: paths, Force: *force, Stats: &st, Host: hostname(), Version: version,
-		Missing: func(root string) { e.log.Info().Str("root", quote(root)).Msg("root does not exist here; skipped") },
+		Missing:     func(root string) { e.log.Info().Str("root", quote(root)).Msg("root does not exist here; skipped") },
+		SymlinkRoot: e.warnSymlinkRoot,
 		Error: func(p string, err error) error {
 			stop()
 			e.log.Warn().Str("path", quote(p)).Msg(err.Error())

@@ -40,6 +40,11 @@ type Options struct {
 	// Missing, if set, is told about each root that does not exist (it is
 	// skipped: one configuration serves hosts of several layouts).
 	Missing func(root string)
+	// SymlinkRoot, if set, is told about each root that is a symbolic link
+	// to a place no root covers (by Init and Update): the link is recorded,
+	// never followed, so nothing below its target is watched. target is
+	// where it leads, resolved as far as it resolves.
+	SymlinkRoot func(root, target string)
 	// Stats, if set, is updated during the scan (for progress).
 	Stats *scanner.Stats
 	// Host and Version are recorded in new baselines.
@@ -140,14 +145,41 @@ func within(paths, roots []string) error {
 	return nil
 }
 
-// reportMissing tells o.Missing about roots that do not exist.
+// reportMissing tells o.Missing about roots that do not exist, and
+// o.SymlinkRoot about roots that are symlinks to unwatched places.
 func (o *Options) reportMissing(roots []string) {
-	if o.Missing == nil {
-		return
-	}
 	for _, r := range roots {
-		if _, err := os.Lstat(r); errors.Is(err, fs.ErrNotExist) {
+		st, err := os.Lstat(r)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && o.Missing != nil:
 			o.Missing(r)
+		case err == nil && st.Mode()&fs.ModeSymlink != 0 && o.SymlinkRoot != nil:
+			if target, covered := linkCovered(r, roots); !covered {
+				o.SymlinkRoot(r, target)
+			}
 		}
 	}
+}
+
+// linkCovered resolves the symlink root and reports whether another of
+// roots lies at, above or below its target: /bin -> usr/bin beside a root
+// /usr/bin is watched there (merged /usr).
+func linkCovered(root string, roots []string) (target string, covered bool) {
+	target, err := filepath.EvalSymlinks(root)
+	if err != nil { // dangling or a loop: as far as it goes
+		t, err := os.Readlink(root)
+		if err != nil {
+			return "", false
+		}
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(filepath.Dir(root), t)
+		}
+		return filepath.Clean(t), false
+	}
+	for _, r := range roots {
+		if r != root && (merkle.Within(target, r) || merkle.Within(r, target)) {
+			return target, true
+		}
+	}
+	return target, false
 }
