@@ -15,7 +15,7 @@ accepted are reported as by check. Nothing is written when nothing changed;
 a baseline that fails its integrity check is not updated (exit 8).
 
   --json   one ECS event per line (NDJSON), then a summary event
-  --full   reread and rehash every file
+  --full   reread and rehash every file, from the disk (not the page cache)
 `
 
 func runUpdate(ctx context.Context, e *env, args []string) int {
