@@ -3,6 +3,7 @@ package scanner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/zeebo/blake3"
 
+	"vigil/internal/fimtest"
 	"vigil/merkle"
 	"vigil/scanner"
 )
@@ -38,7 +40,8 @@ func writeSparse(t *testing.T, path string, size int64, at map[int64][]byte) []b
 }
 
 // TestScanSparse: files with holes (leading, inner, trailing, data that is
-// not block aligned) hash to the BLAKE3 of their full content.
+// not block aligned) hash to the BLAKE3 of their full content, read through
+// the page cache or not.
 func TestScanSparse(t *testing.T) {
 	t.Parallel()
 	const mib = 1 << 20
@@ -64,10 +67,12 @@ func TestScanSparse(t *testing.T) {
 				}
 			}
 			want := blake3.Sum256(writeSparse(t, filepath.Join(root, "f"), tt.size, tt.at))
-			res := scan(t, root, scanner.Options{})
-			e := res.entries["f"]
-			if e == nil || e.HashState != merkle.HashOK || e.Hash != want {
-				t.Errorf("scan of a sparse file of %d bytes: %+v, want hash %x", tt.size, e, want)
+			for _, uncached := range []bool{false, true} {
+				res := scan(t, root, scanner.Options{Uncached: uncached})
+				e := res.entries["f"]
+				if e == nil || e.HashState != merkle.HashOK || e.Hash != want {
+					t.Errorf("scan (Uncached %v) of a sparse file of %d bytes: %+v, want hash %x", uncached, tt.size, e, want)
+				}
 			}
 		})
 	}
@@ -141,5 +146,26 @@ func TestScanCancelDuringHash(t *testing.T) {
 	}
 	if n := after.Load(); n > 0 {
 		t.Errorf("hashing went on for %d chunks after the cancel, want 0", n)
+	}
+}
+
+// TestScanUncachedSizes: Uncached (O_DIRECT) reads hash files of sizes
+// that are not multiples of the block size exactly as cached reads do.
+func TestScanUncachedSizes(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	tr := fimtest.Tree{}
+	for _, n := range []int{0, 1, 511, 4095, 4096, 4097, 256<<10 - 1, 256 << 10, 256<<10 + 1, 1<<20 + 3} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i * 13)
+		}
+		tr[fmt.Sprintf("f%d", n)] = fimtest.File(string(b))
+	}
+	tr.Make(t, root)
+	res := scan(t, root, scanner.Options{Uncached: true})
+	checkIntact(t, root, res)
+	if len(res.errs) != 0 {
+		t.Errorf("Uncached scan: errors %v, want none", res.errs)
 	}
 }
