@@ -201,8 +201,9 @@ func (h *hasher) hashFile(ctx context.Context, fd int, e *merkle.Entry, st *unix
 }
 
 // read hashes the first st.Size bytes of the file into h.h (fewer if it
-// ends sooner) and returns the number of bytes hashed. A file with fewer
-// blocks than its size has holes: they are found with SEEK_DATA/SEEK_HOLE
+// ends sooner) and returns the number of bytes hashed. A file larger than
+// the buffer with fewer blocks than its size has holes: they are found with
+// SEEK_DATA/SEEK_HOLE
 // and hashed as the zeros they read as, without reading them. It checks ctx
 // before every chunk, so a cancelled scan stops within one chunk.
 func (h *hasher) read(ctx context.Context, fd int, path string, st *unix.Stat_t) (int64, error) {
@@ -211,7 +212,8 @@ func (h *hasher) read(ctx context.Context, fd int, path string, st *unix.Stat_t)
 	}
 	h.h.Reset()
 	size := st.Size
-	if st.Blocks*512 >= size {
+	if size <= bufSize || st.Blocks*512 >= size {
+		// Not worth two lseeks, or no holes.
 		return h.readRange(ctx, fd, path, 0, size)
 	}
 	var off int64
