@@ -293,6 +293,12 @@ func (h *hasher) readRange(ctx context.Context, fd int, path string, off, end in
 	return off - start, nil
 }
 
+// Uncached reads use the same 256 KiB buffer. They get no readahead, so
+// for one large file bigger reads would pay (64 MiB: 321 MB/s in 256 KiB
+// reads, 789 MB/s in 1 MiB, 1409 MB/s in 4 MiB), but with a worker per
+// file in flight they did not on a real tree (check --full of 666 MiB in
+// 2306 files: 2.2-2.5 s either way, with twice the memory for 1 MiB).
+
 // directAlign is the alignment O_DIRECT needs of buffers, offsets and
 // lengths: the logical block size, at most the page size.
 const directAlign = 4096
