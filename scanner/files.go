@@ -31,6 +31,12 @@ type hasher struct {
 	h      *blake3.Hasher
 	xr     xattrReader
 	direct bool // the file being read is open with O_DIRECT
+
+	// The read in progress: its file, that file's fstat before the read,
+	// and the chunks since the last look at whether it changed.
+	fd     int
+	st     *unix.Stat_t
+	chunks int
 }
 
 // bufSize is the read size per worker. BLAKE3 hashes 8 KiB at a time with
@@ -211,8 +217,17 @@ func (h *hasher) read(ctx context.Context, fd int, path string, st *unix.Stat_t)
 		h.buf = alignedBuf(bufSize) // not before the first file: a check may read none
 	}
 	h.h.Reset()
-	size := st.Size
-	if size <= bufSize || st.Blocks*512 >= size {
+	h.fd, h.st, h.chunks = fd, st, 0
+	n, err := h.readAll(ctx, fd, path, st.Size, st.Blocks)
+	if errors.Is(err, errChanged) {
+		return n, nil // the caller's fstat sees the change
+	}
+	return n, err
+}
+
+// readAll is read without the bookkeeping.
+func (h *hasher) readAll(ctx context.Context, fd int, path string, size, blocks int64) (int64, error) {
+	if size <= bufSize || blocks*512 >= size {
 		// Not worth two lseeks, or no holes.
 		return h.readRange(ctx, fd, path, 0, size)
 	}
@@ -222,10 +237,11 @@ func (h *hasher) read(ctx context.Context, fd int, path string, st *unix.Stat_t)
 		if err != nil {
 			return off, err
 		}
-		if err := h.zeros(ctx, path, data-off); err != nil {
-			return off, err
+		n, err := h.zeros(ctx, path, data-off)
+		if err != nil {
+			return off + n, err
 		}
-		n, err := h.readRange(ctx, fd, path, data, hole)
+		n, err = h.readRange(ctx, fd, path, data, hole)
 		off = data + n
 		if err != nil || off < hole {
 			return off, err // an error, or the file ended early
@@ -331,24 +347,45 @@ func setDirect(fd int, on bool) error {
 // zeroChunk is what a hole reads as, one buffer at a time.
 var zeroChunk [bufSize]byte
 
-// zeros hashes n zero bytes, the content of a hole.
-func (h *hasher) zeros(ctx context.Context, path string, n int64) error {
-	for n > 0 {
+// zeros hashes n zero bytes, the content of a hole, and returns how many it
+// hashed.
+func (h *hasher) zeros(ctx context.Context, path string, n int64) (int64, error) {
+	var done int64
+	for done < n {
 		if err := h.chunk(ctx, path); err != nil {
-			return err
+			return done, err
 		}
-		k := min(n, bufSize)
+		k := min(n-done, bufSize)
 		h.h.Write(zeroChunk[:k])
-		n -= k
+		done += k
 	}
-	return nil
+	return done, nil
 }
 
+// errChanged stops a read whose file changed under it; it never leaves the
+// hasher.
+var errChanged = errors.New("changed while read")
+
+// restatChunks is how many chunks (64 MiB) are read between looks at
+// whether the file changed: a file that changes under a long read is read
+// again, or found unstable, without first reading or hashing to the end.
+const restatChunks = 256
+
 // chunk is called before each chunk of a file is read or hashed: it stops
-// a cancelled scan and injects "read" faults.
+// a cancelled scan, injects "read" faults, and every restatChunks chunks
+// stops the read with errChanged if the file changed.
 func (h *hasher) chunk(ctx context.Context, path string) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if h.chunks++; h.chunks%restatChunks == 0 {
+		var st unix.Stat_t
+		if err := unix.Fstat(h.fd, &st); err != nil {
+			return err
+		}
+		if st.Size != h.st.Size || st.Mtim != h.st.Mtim || st.Ctim != h.st.Ctim || st.Ino != h.st.Ino {
+			return errChanged
+		}
 	}
 	return h.opts.fault("read", path)
 }

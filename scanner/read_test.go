@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/zeebo/blake3"
 
@@ -167,5 +168,36 @@ func TestScanUncachedSizes(t *testing.T) {
 	checkIntact(t, root, res)
 	if len(res.errs) != 0 {
 		t.Errorf("Uncached scan: errors %v, want none", res.errs)
+	}
+}
+
+// TestScanChangingHugeFile: a huge file (10 GiB, sparse) that changes all
+// the time is found unstable after a few restat intervals of reading, not
+// after hashing it whole three times.
+func TestScanChangingHugeFile(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	target := filepath.Join(root, "huge")
+	must(t, os.WriteFile(target, []byte("head"), 0o644))
+	must(t, os.Truncate(target, 10<<30))
+	var chunks atomic.Int32
+	when := time.Now()
+	res := scan(t, root, scanner.Options{Fault: func(op, path string) error {
+		if op != "read" || path != target {
+			return nil
+		}
+		if chunks.Add(1) > 5000 {
+			return errors.New("still hashing after 5000 chunks")
+		}
+		when = when.Add(time.Second)
+		return os.Chtimes(target, when, when)
+	}})
+	if e := res.entries["huge"]; e == nil || e.HashState != merkle.HashUnstable || e.Err != "" {
+		t.Errorf("a huge file changing all the time recorded as %+v, want hash state unstable and no error", e)
+	}
+	// Three attempts of 256 chunks (64 MiB) each, where hashing to the end
+	// would take 40,960 chunks per attempt.
+	if n := chunks.Load(); n > 3*256 {
+		t.Errorf("a huge changing file took %d chunks, want at most %d", n, 3*256)
 	}
 }
