@@ -114,6 +114,7 @@ func openDir(t *dirTask) (int, error) {
 func (l *lister) list(t *dirTask) *listing {
 	out := &listing{}
 	if err := l.opts.fault("opendir", t.path); err != nil {
+		t.releaseParent()
 		out.err = unlisted(pathErr("opendir", t.path, err))
 		return out
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"syscall"
 	"testing"
 
 	"vigil/internal/fimtest"
@@ -42,7 +44,13 @@ func TestScanClosesDescriptors(t *testing.T) {
 			before := openFDs(t)
 			ctx, cancelFn := context.WithCancel(t.Context())
 			n := 0
-			err := scanner.Scan(ctx, []string{root}, scanner.Options{}, func(*merkle.Entry) error {
+			opts := scanner.Options{Fault: func(op, path string) error {
+				if op == "opendir" && strings.HasSuffix(path, "/s1") {
+					return syscall.EIO // a directory that fails before it is opened
+				}
+				return nil
+			}}
+			err := scanner.Scan(ctx, []string{root}, opts, func(*merkle.Entry) error {
 				if n++; n == after {
 					if cancel {
 						cancelFn()
