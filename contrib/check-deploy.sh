@@ -95,16 +95,20 @@ fi
 # The phase transition hook, on a scratch tree.
 mkdir -p "$tmp/phase/root" "$tmp/phase/harden.d"
 echo x >"$tmp/phase/root/f"
-printf 'roots = ["%s"]\n' "$tmp/phase/root" >"$tmp/phase/vigil.toml"
+printf 'roots = ["%s"]\n[phase]\nhardened_markers = ["%s"]\n' "$tmp/phase/root" "$tmp/phase/marker" >"$tmp/phase/vigil.toml"
+"$vigil" keygen --quiet --name check-deploy --out "$tmp/phase/keys"
 printf '#!/bin/sh\ntouch %s\n' "$tmp/phase/hardened-step-ran" >"$tmp/phase/harden.d/10-step"
 chmod +x "$tmp/phase/harden.d/10-step"
 export VIGIL=$vigil VIGIL_CONFIG=$tmp/phase/vigil.toml VIGIL_DB=$tmp/phase/vigil.db \
-	VIGIL_MARKER=$tmp/phase/marker VIGIL_HARDEN_D=$tmp/phase/harden.d
+	VIGIL_MARKER=$tmp/phase/marker VIGIL_HARDEN_D=$tmp/phase/harden.d VIGIL_KEY=$tmp/phase/keys/vigil.key
 contrib/transition_phase.sh harden >/dev/null 2>&1 || fail "transition_phase.sh harden failed"
 [ -e "$tmp/phase/marker" ] && [ -e "$tmp/phase/hardened-step-ran" ] || fail "harden did not run its step and write the marker"
 "$vigil" --config "$VIGIL_CONFIG" --db "$VIGIL_DB" --quiet check || fail "no clean baseline after harden"
-contrib/transition_phase.sh setup 2>/dev/null || fail "transition_phase.sh setup failed"
+"$vigil" --config "$VIGIL_CONFIG" --db "$VIGIL_DB" --quiet check --pubkey "$tmp/phase/keys/vigil.pub" || fail "the baseline harden took is not sealed by its key"
+contrib/transition_phase.sh setup >/dev/null 2>&1 || fail "transition_phase.sh setup failed"
 [ ! -e "$tmp/phase/marker" ] || fail "setup left the marker"
+"$vigil" --config "$VIGIL_CONFIG" --db "$VIGIL_DB" audit --json | tail -n 1 | grep -q '"type":"phase","phase":"setup"' ||
+	fail "the rollback to setup is not in the audit log"
 printf '#!/bin/sh\nexit 3\n' >"$tmp/phase/harden.d/20-fails"
 chmod +x "$tmp/phase/harden.d/20-fails"
 if contrib/transition_phase.sh harden >/dev/null 2>&1; then fail "harden went on after a failing step"; fi

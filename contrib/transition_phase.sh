@@ -34,9 +34,9 @@ say() { echo "transition_phase: $*" >&2; logger -t vigil-phase -- "$*" 2>/dev/nu
 
 vig() { "$VIGIL" --config "$VIGIL_CONFIG" --db "$VIGIL_DB" "$@"; }
 
-# seal takes the trusted baseline of the hardened host. Until vigil has its
-# seal command (signed root, audit log), it takes an unsigned full baseline
-# and says so.
+# seal takes the trusted baseline of the hardened host: a full baseline,
+# signed, recorded in the audit log (a vigil without a seal command takes an
+# unsigned full baseline and says so).
 seal() {
 	reason=${VIGIL_REASON:-"phase transition: $1"}
 	if vig help seal >/dev/null 2>&1; then
@@ -67,8 +67,7 @@ seal)
 setup)
 	say "rollback to the setup phase by uid $(id -u) (${SUDO_USER:-$(id -un)}): removing $VIGIL_MARKER"
 	rm -f "$VIGIL_MARKER"
-	# A vigil with phase support records the rollback in its audit log;
-	# this one only logs it (above, to syslog).
+	# vigil phase records the rollback in the audit log.
 	if vig help phase >/dev/null 2>&1; then
 		vig phase
 	fi

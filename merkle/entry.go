@@ -69,6 +69,11 @@ type Entry struct {
 	Inode    uint64
 	Nlink    uint64
 	Dev      uint64 // device holding the entry; recorded, not attested
+	// Gen is the inode's generation (FS_IOC_GETVERSION), valid when HasGen:
+	// it changes when an inode number is reused. Recorded, not attested;
+	// the scanner's stat cache compares it.
+	Gen      uint64
+	HasGen   bool
 	Rdev     uint64 // device a device node points to
 	Target   string // symlink target
 	Xattrs   []Xattr

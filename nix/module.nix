@@ -44,13 +44,14 @@ let
     keep = cfg.keep;
     roots = cfg.roots;
     exclude = cfg.exclude;
+    exclude_files = cfg.excludeFiles;
     cross_filesystems = cfg.crossFilesystems;
     max_hash_size = cfg.maxHashSize;
-    scan = { hash_workers = cfg.hashWorkers; dir_workers = cfg.dirWorkers; };
+    scan = { hash_workers = cfg.hashWorkers; dir_workers = cfg.dirWorkers; reread_within = cfg.rereadWithin; };
     rule = map (r: lib.filterAttrs (_: v: v != null) r) cfg.rules;
   }
   // lib.optionalAttrs (cfg.sinks != [ ]) { sink = cfg.sinks; }
-  // lib.optionalAttrs (cfg.phase.hardenedMarker != defaultMarker) { phase = { hardened_marker = cfg.phase.hardenedMarker; }; }
+  // lib.optionalAttrs (cfg.phase.hardenedMarker != defaultMarker) { phase = { hardened_markers = [ cfg.phase.hardenedMarker ]; }; }
   // lib.optionalAttrs (cfg.publicKeyFile != null) { trust = { pubkey = toString cfg.publicKeyFile; }; }
   // cfg.settings;
 
@@ -132,9 +133,18 @@ in
       default = [
         "/etc/mtab" "/etc/adjtime" "/etc/fake-hwclock.data"
         "/etc/{passwd,shadow,group,gshadow,subuid,subgid}{.lock,+}" "/etc/ld.so.cache~"
-        "/etc/**/.*.sw[a-p]" "/etc/**/.#*"
       ];
       description = "Patterns of paths not to record (doublestar globs).";
+    };
+    excludeFiles = mkOption {
+      type = types.listOf types.str;
+      default = [ "/etc/**/.*.sw[a-p]" "/etc/**/.#*" ];
+      description = "Like exclude, but for what is not a directory (editor swap and lock files), so that a directory so named hides nothing.";
+    };
+    rereadWithin = mkOption {
+      type = types.int;
+      default = 30;
+      description = "Every file the stat cache trusts is reread at least once in this many checks (a keyed, rotating sample); 0 turns it off.";
     };
     crossFilesystems = mkOption {
       type = types.bool;
@@ -151,7 +161,6 @@ in
     rules = mkOption {
       type = types.listOf (types.attrsOf types.anything);
       default = [
-        { name = "managed resolv.conf"; paths = [ "/etc/resolv.conf" ]; attributes = [ "type" "mode" "uid" "gid" "target" ]; }
         {
           name = "churning bookkeeping";
           paths = [

@@ -2,6 +2,7 @@ package scanner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -76,7 +77,7 @@ func BenchmarkFile(b *testing.B) {
 				ec := e
 				dir.hold()
 				j := &job{e: &ec, hash: true, dir: dir, done: make(chan struct{})}
-				h.do(j)
+				h.do(context.Background(), j)
 				if j.err != nil || ec.HashState != merkle.HashOK {
 					b.Fatalf("do(%s) = %v, state %v", p, j.err, ec.HashState)
 				}
@@ -156,6 +157,27 @@ func BenchmarkScan(b *testing.B) {
 		}
 		b.ReportMetric(float64(files)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
 	})
+	b.Run("sampled", func(b *testing.B) {
+		cache := memCache{}
+		err := Scan(context.Background(), []string{root}, Options{}, func(e *merkle.Entry) error {
+			e.HashedAt = e.Ctime + 2*racyWindow
+			d := merkle.Parent(e.Path)
+			cache[d] = append(cache[d], *e)
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var st Stats
+		b.ReportAllocs()
+		check := uint64(0)
+		for b.Loop() {
+			check++
+			scanAll(b, root, Options{Cache: cache, Stats: &st, Sample: &Sample{Key: [32]byte{7}, Check: check, Within: 30}})
+		}
+		b.ReportMetric(float64(st.Sampled.Load())/float64(b.N), "sampled/op")
+		b.ReportMetric(float64(files)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
+	})
 }
 
 // BenchmarkScanWorkers sweeps the hash worker count (warm cache).
@@ -176,5 +198,59 @@ func BenchmarkScanWorkers(b *testing.B) {
 				scanAll(b, root, Options{DirWorkers: w})
 			}
 		})
+	}
+}
+
+// BenchmarkSparse hashes a sparse file (a 2 GiB hole with 1 MiB of data at
+// the start and the end) through the per-file path, as BenchmarkFile does.
+func BenchmarkSparse(b *testing.B) {
+	const size = 2 << 30
+	p := filepath.Join(b.TempDir(), "sparse")
+	f, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, 1<<20)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	_, err1 := f.WriteAt(data, 0)
+	_, err2 := f.WriteAt(data, size-int64(len(data)))
+	if err := errors.Join(err1, err2, f.Close()); err != nil {
+		b.Fatal(err)
+	}
+	benchHashFile(b, p, size)
+}
+
+// benchHashFile runs the scanner's per-file path on p, size bytes long.
+func benchHashFile(b *testing.B, p string, size int64) {
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		b.Fatal(err)
+	}
+	var e merkle.Entry
+	fillStat(&e, &st)
+	e.Path, e.Attrs = p, merkle.AttrAll
+	h := newHasher(&Options{})
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		ec := e
+		j := &job{e: &ec, hash: true, done: make(chan struct{})}
+		h.do(context.Background(), j)
+		if j.err != nil || ec.HashState != merkle.HashOK {
+			b.Fatalf("do(%s) = %v, state %v", p, j.err, ec.HashState)
+		}
+	}
+}
+
+// BenchmarkSampleDue is the keyed decision made for each file the stat
+// cache trusts when a Sample is set.
+func BenchmarkSampleDue(b *testing.B) {
+	p := newSampler(&Sample{Key: [32]byte{1}, Check: 12345, Within: 30})
+	e := merkle.Entry{Path: "/usr/lib/x86_64-linux-gnu/libc.so.6", Dev: 2049, Inode: 1234567}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.due(&e)
 	}
 }

@@ -50,33 +50,48 @@ type child struct {
 	job    bool     // a regular file to open (and hash if hash is set)
 	hash   bool
 	nostat bool // not lstat'ed: the job's fstat fills in the entry
+	// sampled is the recorded entry of a file the stat cache would trust
+	// but the keyed sample rereads.
+	sampled *merkle.Entry
 }
 
 // lister lists directories; each goroutine has its own.
 type lister struct {
-	opts  *Options
-	sched *sched
-	buf   []byte
-	xr    xattrReader
+	opts   *Options
+	sched  *sched
+	buf    []byte
+	xr     xattrReader
+	sample *sampler // nil without a sample
 }
 
 func newLister(opts *Options, s *sched) *lister {
-	return &lister{opts: opts, sched: s, buf: make([]byte, 64<<10)}
+	return &lister{opts: opts, sched: s, buf: make([]byte, 64<<10), sample: newSampler(opts.Sample)}
 }
 
 // openBeneath opens path with flags, refusing symlinks anywhere in it, with
 // O_NOATIME when the kernel allows.
 func openBeneath(path string, flags int) (int, error) {
+	return openat2(unix.AT_FDCWD, path, flags, 0)
+}
+
+// openIn opens name, one element, in the open directory dirfd, refusing a
+// symlink: paths longer than PATH_MAX stay reachable, and nothing above the
+// directory is looked up again.
+func openIn(dirfd int, name string, flags int) (int, error) {
+	return openat2(dirfd, name, flags, unix.RESOLVE_BENEATH)
+}
+
+func openat2(dirfd int, path string, flags int, resolve uint64) (int, error) {
 	flags |= unix.O_NOFOLLOW | unix.O_CLOEXEC
 	if flags&unix.O_PATH == 0 {
 		flags |= unix.O_NOATIME // openat2 refuses it with O_PATH
 	}
 	how := unix.OpenHow{
 		Flags:   uint64(flags),
-		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		Resolve: resolve | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	for {
-		fd, err := unix.Openat2(unix.AT_FDCWD, path, &how)
+		fd, err := unix.Openat2(dirfd, path, &how)
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
@@ -88,14 +103,25 @@ func openBeneath(path string, flags int) (int, error) {
 	}
 }
 
+// openDir opens t's directory: relative to its parent's descriptor, or by
+// path for a root. It releases the parent.
+func openDir(t *dirTask) (int, error) {
+	if t.parent == nil {
+		return openBeneath(t.path, unix.O_RDONLY|unix.O_DIRECTORY)
+	}
+	defer t.releaseParent()
+	return openIn(t.parent.fd, t.expect.Name(), unix.O_RDONLY|unix.O_DIRECTORY)
+}
+
 // list reads directory t: its own metadata and, if t.descend, its children.
 func (l *lister) list(t *dirTask) *listing {
 	out := &listing{}
 	if err := l.opts.fault("opendir", t.path); err != nil {
+		t.releaseParent()
 		out.err = unlisted(pathErr("opendir", t.path, err))
 		return out
 	}
-	fd, err := openBeneath(t.path, unix.O_RDONLY|unix.O_DIRECTORY)
+	fd, err := openDir(t)
 	if err != nil {
 		if gone(err) {
 			out.gone = true
@@ -104,13 +130,16 @@ func (l *lister) list(t *dirTask) *listing {
 		}
 		return out
 	}
+	// The walk holds one reference while some child is a file job to open
+	// in it; each child directory holds one until it is opened.
+	dir := &dirFD{fd: fd}
+	dir.refs.Store(1)
 	keep := false
 	defer func() {
 		if keep {
-			out.dir = &dirFD{fd: fd}
-			out.dir.refs.Store(1)
+			out.dir = dir
 		} else {
-			unix.Close(fd)
+			dir.release()
 		}
 	}()
 	if err := unix.Fstat(fd, &out.self); err != nil {
@@ -140,6 +169,8 @@ func (l *lister) list(t *dirTask) *listing {
 			continue
 		}
 		if c.task != nil {
+			dir.hold()
+			c.task.parent = dir
 			tasks = append(tasks, c.task)
 		}
 		keep = keep || c.job
@@ -222,7 +253,8 @@ func parseDirents(b []byte, out []dirent) []dirent {
 func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *[]merkle.Entry) (child, bool) {
 	name := d.name
 	path := merkle.Join(t.path, name)
-	attrs, excluded := l.opts.filter(path)
+	maybeDir := d.typ == unix.DT_DIR || d.typ == unix.DT_UNKNOWN
+	attrs, excluded := l.opts.filter(path, maybeDir)
 	if excluded {
 		return child{}, false
 	}
@@ -246,6 +278,12 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *[]merkle.Entry) (ch
 		c.err = unlisted(pathErr("lstat", path, err)) // it may be a directory: what is below is unknown
 		return c, true
 	}
+	if isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR; isDir != maybeDir {
+		// Not what the listing said (or it said nothing): ask again.
+		if e.Attrs, excluded = l.opts.filter(path, isDir); excluded {
+			return child{}, false
+		}
+	}
 	fillStat(e, &st)
 	switch e.Type {
 	case merkle.TypeDir:
@@ -255,26 +293,27 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *[]merkle.Entry) (ch
 			c.task = &dirTask{path: path, expect: *e, rootDev: t.rootDev, idx: -1, done: make(chan struct{})}
 		}
 	case merkle.TypeFile:
-		l.file(&c, old)
+		l.file(&c, old, dirfd)
 	case merkle.TypeSymlink:
 		if old != nil && sameFile(old, &st) && old.Err == "" {
 			e.Target, e.Xattrs = old.Target, old.Xattrs
 			break
 		}
 		e.Target, err = readlinkat(dirfd, name)
-		c.err = errors.Join(pathErr("readlink", path, err), l.pathXattrs(e))
+		c.err = errors.Join(pathErr("readlink", path, err), l.pathXattrs(e, dirfd))
 	default:
 		if old != nil && sameFile(old, &st) && old.Err == "" {
 			e.Xattrs = old.Xattrs
 			break
 		}
-		c.err = l.pathXattrs(e)
+		c.err = l.pathXattrs(e, dirfd)
 	}
 	return c, true
 }
 
-// file decides whether a regular file must be opened, using the stat cache.
-func (l *lister) file(c *child, old *merkle.Entry) {
+// file decides whether a regular file must be opened, using the stat cache;
+// dirfd is the open directory holding it (-1 for a root).
+func (l *lister) file(c *child, old *merkle.Entry, dirfd int) {
 	e := c.e
 	content := e.Attrs.Has(merkle.AttrContent)
 	switch {
@@ -285,8 +324,16 @@ func (l *lister) file(c *child, old *merkle.Entry) {
 	default:
 		c.hash = true
 	}
-	if old != nil && cacheHit(old, e, content) {
+	if old != nil && cacheHit(old, e, content) && sameGen(old, dirfd) {
+		if c.hash && l.sample.due(e) {
+			if l.opts.Stats != nil {
+				l.opts.Stats.Sampled.Add(1)
+			}
+			c.job, c.sampled = true, old
+			return
+		}
 		e.Hash, e.HashState, e.HashedAt = old.Hash, old.HashState, old.HashedAt
+		e.Gen, e.HasGen = old.Gen, old.HasGen
 		e.Xattrs, e.Flags, e.HasFlags = old.Xattrs, old.Flags, old.HasFlags
 		c.hash = false
 		if l.opts.Stats != nil {
@@ -323,6 +370,20 @@ func cacheHit(old, e *merkle.Entry, content bool) bool {
 	return max(old.Mtime, old.Ctime) < old.HashedAt-racyWindow
 }
 
+// sameGen reports whether the file at old's place in dirfd still has old's
+// inode generation, where one was recorded: an inode number freed and
+// reused, with its times set back, has a new generation.
+func sameGen(old *merkle.Entry, dirfd int) bool {
+	if !old.HasGen {
+		return true
+	}
+	if dirfd < 0 {
+		return false
+	}
+	g, ok, err := genAt(dirfd, old.Name(), old.Inode)
+	return err == nil && ok && g == old.Gen
+}
+
 // cached finds name among the recorded entries, dropping those before it.
 func cached(rec *[]merkle.Entry, name string) *merkle.Entry {
 	r := *rec
@@ -342,12 +403,13 @@ func cached(rec *[]merkle.Entry, name string) *merkle.Entry {
 }
 
 // pathXattrs reads the extended attributes of a symlink or special file,
-// which are never opened.
-func (l *lister) pathXattrs(e *merkle.Entry) error {
+// which are never opened; dirfd is the open directory holding it, -1 for a
+// root.
+func (l *lister) pathXattrs(e *merkle.Entry, dirfd int) error {
 	if !e.Attrs.Has(merkle.AttrXattrs) {
 		return nil
 	}
-	x, err := l.xr.path(e.Path)
+	x, err := l.xr.at(dirfd, e.Name(), e.Path)
 	e.Xattrs = x
 	if gone(err) {
 		return nil

@@ -13,14 +13,23 @@
 // with is not lstat'ed first: its fstat must say regular file), hashed, and
 // checked again afterwards; a file that
 // keeps changing while it is read is recorded as unstable. FIFOs, sockets and
-// devices are never opened, symlinks are never followed (directories are
-// opened with RESOLVE_NO_SYMLINKS), and other filesystems are not entered
-// unless [Options.CrossFilesystems] says so.
+// devices are never opened, symlinks are never followed (a root is opened
+// by its path with RESOLVE_NO_SYMLINKS, every directory below it relative to
+// its parent's descriptor with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, so paths
+// longer than PATH_MAX are scanned like any other), and other filesystems
+// are not entered unless [Options.CrossFilesystems] says so.
 //
 // With [Options.Cache], a regular file whose device, inode, size, mtime and
-// ctime equal the recorded ones is not read again (git's stat cache), unless
-// its recorded mtime or ctime was not older than the moment its hash was taken
-// (git's racy-clean rule), in which case it is hashed again.
+// ctime equal the recorded ones, and whose inode generation does where one
+// was recorded ([merkle.Entry.Gen]), is not read again (git's stat cache),
+// unless its recorded mtime or ctime was not older than the moment its hash
+// was taken (git's racy-clean rule), in which case it is hashed again, or
+// [Options.Sample] picks it. [Options.Uncached] reads content from the
+// device rather than the page cache.
+//
+// A file is read up to the size its fstat gave before the read, never
+// further, and holes are hashed as zeros without being read; the scan's
+// context is checked before every chunk.
 //
 // # Errors
 //
@@ -30,6 +39,11 @@
 // be listed is recorded with its error and no children.
 //
 // # Caveats
+//
+// Times can be set back by root (through the clock), and some changes move
+// none (offline edits, writes to the block device, writes through a shared
+// writable mapping): the stat cache cannot see them, only rereading can,
+// which is what [Sample] and Uncached full scans are for.
 //
 // An entry swapped for a device node between its lstat and its open could
 // still be opened (O_NONBLOCK keeps FIFOs from blocking; the fstat check then

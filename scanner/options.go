@@ -17,8 +17,11 @@ type Options struct {
 	// the walk; 0 means [DefaultDirWorkers].
 	DirWorkers int
 	// Filter returns the attributes monitored at path, or excluded true to
-	// leave path and its subtree out. nil monitors everything everywhere.
-	Filter func(path string) (attrs merkle.Attr, excluded bool)
+	// leave path and its subtree out; dir says whether path is a directory
+	// (where the directory listing does not say, true until an lstat has
+	// said otherwise, then asked again). nil monitors everything
+	// everywhere.
+	Filter func(path string, dir bool) (attrs merkle.Attr, excluded bool)
 	// CrossFilesystems lets the walk descend into directories on another
 	// device than their root's. Such directories are recorded either way.
 	CrossFilesystems bool
@@ -28,6 +31,16 @@ type Options struct {
 	// Cache holds the previous baseline for the stat cache; nil hashes every
 	// file.
 	Cache Cache
+	// Sample, if set, reads again a keyed, rotating share of the files the
+	// stat cache would trust (see [Sample]).
+	Sample *Sample
+	// Uncached reads file content from the storage device, not from the
+	// page cache, which a write to the block device beneath the
+	// filesystem leaves stale: with O_DIRECT, or, where the filesystem has
+	// no direct I/O, after dropping the file's cached pages
+	// (POSIX_FADV_DONTNEED, which spares pages that are mapped). For
+	// check --full; it makes every read a disk read.
+	Uncached bool
 	// Ancestors makes the scan also record the directories above each root,
 	// up to "/", with their type, mode, owner and inode, so that the result
 	// is one tree from "/".
@@ -36,8 +49,10 @@ type Options struct {
 	// a non-nil return stops the scan with that error. nil keeps going.
 	OnError func(path string, err error) error
 	// Fault, if set, is called before each system call the scanner makes on
-	// a path: op is "lstat", "opendir", "open" or "read". A non-nil error is
-	// used as if the call had failed. It exists to inject faults in tests.
+	// a path: op is "lstat", "opendir", "open" or "read" ("read" comes
+	// before each chunk of a file is read or, for a hole, hashed as zeros).
+	// A non-nil error is used as if the call had failed. It exists to
+	// inject faults in tests.
 	Fault func(op, path string) error
 	// Stats, if set, is updated while the scan runs, so that a caller can
 	// show progress.
@@ -58,6 +73,7 @@ type Stats struct {
 	Hashed    atomic.Int64 // files read and hashed
 	Bytes     atomic.Int64 // bytes hashed
 	CacheHits atomic.Int64 // files whose hash came from the cache
+	Sampled   atomic.Int64 // files the cache trusted, read again for the Sample
 	Errors    atomic.Int64 // per-path errors
 }
 
@@ -76,11 +92,11 @@ func DefaultDirWorkers() int { return 2 * runtime.GOMAXPROCS(0) }
 const ancestorAttrs = merkle.AttrType | merkle.AttrMode | merkle.AttrUID |
 	merkle.AttrGID | merkle.AttrInode | merkle.AttrTarget
 
-func (o *Options) filter(path string) (merkle.Attr, bool) {
+func (o *Options) filter(path string, dir bool) (merkle.Attr, bool) {
 	if o.Filter == nil {
 		return merkle.AttrAll, false
 	}
-	a, ex := o.Filter(path)
+	a, ex := o.Filter(path, dir)
 	return a | merkle.AttrType, ex
 }
 

@@ -71,7 +71,7 @@ func Scan(ctx context.Context, roots []string, opts Options, visit func(*merkle.
 					h.skip(j)
 					continue
 				}
-				h.do(j)
+				h.do(gctx, j)
 			}
 			return nil
 		})
@@ -195,8 +195,8 @@ func (w *walker) walk(ctx context.Context, roots []string) error {
 
 // root walks one root, after the ancestors not yet recorded if asked to.
 func (w *walker) root(ctx context.Context, root string) error {
-	if _, ex := w.opts.filter(root); ex {
-		return nil
+	if _, ex := w.opts.filter(root, true); ex {
+		return nil // excluded whatever it is
 	}
 	if w.opts.Ancestors {
 		ok, err := w.ancestors(ctx, root)
@@ -204,7 +204,7 @@ func (w *walker) root(ctx context.Context, root string) error {
 			return err
 		}
 	}
-	attrs, _ := w.opts.filter(root)
+	attrs, _ := w.opts.filter(root, true)
 	e, err := lstatPath(w.opts, root, attrs)
 	if gone(err) {
 		return nil
@@ -214,6 +214,13 @@ func (w *walker) root(ctx context.Context, root string) error {
 	}
 	if err != nil {
 		return w.send(ctx, failed(unlisted(err)))
+	}
+	if e.Type != merkle.TypeDir {
+		a, ex := w.opts.filter(root, false)
+		if ex {
+			return nil
+		}
+		e.Attrs = a
 	}
 	return w.entry(ctx, e, e.Dev)
 }
@@ -291,14 +298,14 @@ func (w *walker) entry(ctx context.Context, e *merkle.Entry, dev uint64) error {
 		return w.dir(ctx, e, t)
 	case merkle.TypeFile:
 		c := child{e: e}
-		w.self.file(&c, nil)
+		w.self.file(&c, nil, -1)
 		return w.emit(ctx, c, nil)
 	case merkle.TypeSymlink:
 		var err error
 		e.Target, err = readlinkat(unix.AT_FDCWD, e.Path)
-		return w.send(ctx, item{e: e, err: errors.Join(pathErr("readlink", e.Path, err), w.self.pathXattrs(e))})
+		return w.send(ctx, item{e: e, err: errors.Join(pathErr("readlink", e.Path, err), w.self.pathXattrs(e, -1))})
 	}
-	return w.send(ctx, item{e: e, err: w.self.pathXattrs(e)})
+	return w.send(ctx, item{e: e, err: w.self.pathXattrs(e, -1)})
 }
 
 // dir emits directory e, then its children in order.
@@ -341,7 +348,7 @@ func (w *walker) emit(ctx context.Context, c child, dir *dirFD) error {
 	if !c.job || c.err != nil {
 		return w.send(ctx, item{e: c.e, err: c.err})
 	}
-	j := &job{e: c.e, hash: c.hash, nostat: c.nostat, dir: dir, done: make(chan struct{})}
+	j := &job{e: c.e, hash: c.hash, nostat: c.nostat, dir: dir, sampled: c.sampled, done: make(chan struct{})}
 	if dir != nil {
 		dir.hold()
 	}

@@ -14,7 +14,8 @@ type dirTask struct {
 	path    string
 	expect  merkle.Entry // the lstat'ed entry: identity to check, attrs to read
 	rootDev uint64
-	descend bool // list children (false: only the directory's own metadata)
+	descend bool   // list children (false: only the directory's own metadata)
+	parent  *dirFD // the open parent, held until t is opened; nil for a root
 
 	idx    int // position in the heap, -1 when not in it
 	state  uint8
@@ -145,13 +146,26 @@ func (s *sched) consumed(t *dirTask) {
 	s.cond.Signal()
 }
 
-// closeLive closes the directories of listings the walk never took (after
-// an early end). No goroutine may use the scheduler any more.
+// closeLive closes the directories of listings the walk never took, and
+// releases the parents of tasks never listed (after an early end). No
+// goroutine may use the scheduler any more.
 func (s *sched) closeLive() {
 	for t := range s.live {
 		t.result.dir.release()
 	}
 	clear(s.live)
+	for _, t := range s.heap {
+		t.releaseParent()
+	}
+	s.heap = nil
+}
+
+// releaseParent lets go of t's parent directory, once.
+func (t *dirTask) releaseParent() {
+	if t.parent != nil {
+		t.parent.release()
+		t.parent = nil
+	}
 }
 
 func (s *sched) close() {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -113,6 +114,16 @@ func ignoreUnsupported(err error) error {
 func (x *xattrReader) fd(fd int) ([]merkle.Xattr, error) {
 	return x.read(func(b []byte) (int, error) { return unix.Flistxattr(fd, b) },
 		func(n string, b []byte) (int, error) { return unix.Fgetxattr(fd, n, b) })
+}
+
+// at reads the extended attributes of name in the open directory dirfd
+// (-1 for none), without following it; path is its full path. A path too
+// long for the kernel is reached through the directory's descriptor.
+func (x *xattrReader) at(dirfd int, name, path string) ([]merkle.Xattr, error) {
+	if dirfd >= 0 && len(path) >= unix.PathMax {
+		path = "/proc/self/fd/" + strconv.Itoa(dirfd) + "/" + name
+	}
+	return x.path(path)
 }
 
 func (x *xattrReader) path(p string) ([]merkle.Xattr, error) {

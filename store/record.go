@@ -18,6 +18,7 @@ const (
 	recTarget
 	recXattrs
 	recErr
+	recGen // the inode generation follows, as a varint
 )
 
 // appendRecord appends the stored form of e (without its path, which is the
@@ -41,6 +42,9 @@ func appendRecord(b []byte, e *merkle.Entry, node *merkle.Hash) []byte {
 	}
 	if e.Err != "" {
 		fl |= recErr
+	}
+	if e.HasGen {
+		fl |= recGen
 	}
 	b = append(b, recordVersion, fl, byte(e.Type), byte(e.HashState))
 	for _, v := range [...]uint64{uint64(e.Attrs), uint64(e.Perm), uint64(e.UID), uint64(e.GID),
@@ -66,6 +70,9 @@ func appendRecord(b []byte, e *merkle.Entry, node *merkle.Hash) []byte {
 	}
 	if fl&recErr != 0 {
 		b = appendString(b, e.Err)
+	}
+	if fl&recGen != 0 {
+		b = binary.AppendUvarint(b, e.Gen)
 	}
 	return b
 }
@@ -174,10 +181,13 @@ func decodeInto(e *merkle.Entry, path string, b []byte) (merkle.Hash, error) {
 	if fl&recErr != 0 {
 		e.Err = d.string("error")
 	}
+	if fl&recGen != 0 {
+		e.Gen, e.HasGen = d.uvarint("generation"), true
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
 	}
-	if d.err == nil && (e.Type > merkle.TypeBlockDev || e.HashState > merkle.HashFailed || fl >= recErr<<1 ||
+	if d.err == nil && (e.Type > merkle.TypeBlockDev || e.HashState > merkle.HashFailed || fl >= recGen<<1 ||
 		e.Attrs&^merkle.AttrAll != 0 || v[1] > 0o7777 || v[2] > 1<<32-1 || v[3] > 1<<32-1 || v[11] > 1<<32-1) {
 		d.fail("field value")
 	}
@@ -192,7 +202,8 @@ func SameRecord(a, b *merkle.Entry) bool {
 		a.Size != b.Size || a.Mtime != b.Mtime || a.Ctime != b.Ctime || a.Inode != b.Inode ||
 		a.Nlink != b.Nlink || a.Dev != b.Dev || a.Rdev != b.Rdev || a.Target != b.Target ||
 		a.Flags != b.Flags || a.HasFlags != b.HasFlags || a.HashState != b.HashState ||
-		a.HashedAt != b.HashedAt || a.Attrs != b.Attrs || a.Err != b.Err || len(a.Xattrs) != len(b.Xattrs) {
+		a.HashedAt != b.HashedAt || a.Attrs != b.Attrs || a.Err != b.Err || len(a.Xattrs) != len(b.Xattrs) ||
+		a.HasGen != b.HasGen || a.Gen != b.Gen {
 		return false
 	}
 	if a.HashState == merkle.HashOK && a.Hash != b.Hash {

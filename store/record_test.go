@@ -54,6 +54,9 @@ func entryFrom(data []byte) (*merkle.Entry, *merkle.Hash) {
 		Err:       r.str(),
 	}
 	copy(e.Hash[:], r.bytes(32))
+	if r.flag(1) {
+		e.Gen, e.HasGen = r.u64(), true
+	}
 	for range int(r.byte() % 4) {
 		e.Xattrs = append(e.Xattrs, merkle.Xattr{Name: r.str(), Value: []byte(r.str())})
 	}

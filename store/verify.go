@@ -116,7 +116,7 @@ func (db *DB) Check() error {
 	var errs []error
 	err := db.view(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("%w: %w", ErrCorrupt, err))
 		}
 		return nil
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"slices"
 	"time"
@@ -17,6 +18,13 @@ import (
 
 func runCheck(ctx context.Context, e *env, inv *invocation) int {
 	return e.compare(ctx, inv, engine.Check)
+}
+
+// warnSymlinkRoot says that a root is a symlink whose target nothing
+// watches.
+func (e *env) warnSymlinkRoot(root, target string) {
+	e.log.Warn().Str("root", quote(root)).Str("target", quote(target)).
+		Msg("root is a symlink: only the link is recorded, never followed, and no root covers its target; list the target as a root to watch it")
 }
 
 func runReseal(ctx context.Context, e *env, inv *invocation) int {
@@ -42,8 +50,16 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 		return e.fail(err)
 	}
 	defer db.Close()
+	// Until the database keeps a sample key and a check counter, each run
+	// draws a fresh key: every trusted file is then reread with
+	// probability 1/L per check (see scanner.Sample), without the
+	// guarantee that a kept key and counter give.
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return e.fail(err)
+	}
 	o := engine.Options{Config: cfg, Paths: paths, Full: inv.bool("full"), Host: hostname(), Version: version,
-		Phase: engine.CurrentPhase(cfg).Phase}
+		Phase: engine.CurrentPhase(cfg).Phase, SampleKey: &key, SymlinkRoot: e.warnSymlinkRoot}
 	// A baseline that is not sealed by the pinned key is not compared with.
 	if err := e.checkSeal(db, cfg, inv.str("pubkey")); err != nil {
 		return e.fail(dbError(db.Path(), err))

@@ -49,7 +49,7 @@ var globalFlags = []flagDef{
 
 var (
 	jsonFlag    = flagDef{name: "json", help: "one ECS event per line (NDJSON), then a summary event; log lines on stderr are JSON too"}
-	fullFlag    = flagDef{name: "full", help: "reread and rehash every file instead of trusting the stat cache"}
+	fullFlag    = flagDef{name: "full", help: "reread and rehash every file, from the disk (not the page cache), instead of trusting the stat cache"}
 	verboseFlag = flagDef{name: "verbose", short: "v", help: "show old -> new for every changed attribute"}
 	keyFlag     = flagDef{name: "key", arg: "FILE", complete: "file", help: "the signer key (vigil keygen's vigil.key)"}
 	pubkeyFlag  = flagDef{name: "pubkey", arg: "FILE", complete: "file", help: "the verifier key the baseline must be signed by (default: trust.pubkey)"}

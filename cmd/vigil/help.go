@@ -47,9 +47,13 @@ reported on stderr once and recorded with their error and what lstat says
 about them; the baseline is written and init exits 4 to say it is incomplete.`
 
 const checkAbout = `Compare the host with the current baseline: the whole baseline, or only the
-subtrees at PATHs. Files whose inode, size, mtime and ctime are unchanged are
-not read again unless --full is given. The baseline itself is verified against
-its root hash on the way. With --quiet nothing is printed when nothing changed.
+subtrees at PATHs. Files whose inode, inode generation, size, mtime and ctime
+are unchanged are not read again, except a keyed, rotating sample of them
+(scan.reread_within), unless --full is given (which reads from the disk, not
+the page cache). The baseline itself is verified against its root hash on the
+way; with a pinned key (--pubkey, trust.pubkey), a baseline not sealed by it
+is not compared with (exit 8). With --quiet nothing is printed when nothing
+changed.
 
 Each change is one line: a marker, one column per attribute, the type and
 the path. Changes that matter for privilege (setuid or setgid bits, file

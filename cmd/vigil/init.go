@@ -25,7 +25,8 @@ func runInit(ctx context.Context, e *env, inv *invocation) int {
 	o := engine.Options{
 		Config: cfg, Paths: paths, Force: inv.bool("force"), Stats: &st, Host: hostname(), Version: version,
 		Reason: inv.str("reason"), User: who(),
-		Missing: func(root string) { e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped") },
+		Missing:     func(root string) { e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped") },
+		SymlinkRoot: e.warnSymlinkRoot,
 	}
 	// Nothing is created before the baseline is known to be possible.
 	if _, err := engine.Preflight(o, cfg.Database); err != nil {

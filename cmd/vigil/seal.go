@@ -160,7 +160,8 @@ func runSeal(ctx context.Context, e *env, inv *invocation) int {
 	o := engine.Options{
 		Config: cfg, Paths: paths, Host: hostname(), Version: version, Reason: inv.str("reason"), User: who(),
 		Phase: engine.CurrentPhase(cfg).Phase, Signer: signer,
-		Missing: func(root string) { e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped") },
+		Missing:     func(root string) { e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped") },
+		SymlinkRoot: e.warnSymlinkRoot,
 		Error: func(p string, err error) error {
 			e.log.Warn().Str("path", quote(p)).Msg(errorText(p, err))
 			return nil
@@ -362,9 +363,16 @@ func runPhase(ctx context.Context, e *env, inv *invocation) int {
 	if ps.Marker != "" {
 		out["marker"], out["since"] = ps.Marker, ps.Since.UTC()
 	}
-	if db, err := e.open(cfg, true, false); err == nil {
+	// A move between the phases is recorded in the audit log, where the
+	// database can be written (else said).
+	if db, err := e.open(cfg, false, false); err == nil {
 		if cur, err := db.Current(); err == nil && len(cur.Info().Signature) > 0 {
 			out["sealed_root"], out["sealed_baseline"], out["signed_by"] = cur.Info().Root.String(), cur.Info().ID, cur.Info().SignedBy
+		}
+		if rec, err := engine.RecordPhase(db, ps, who(), hostname()); err != nil {
+			e.log.Warn().Err(err).Msg("the phase change could not be recorded in the audit log")
+		} else if rec {
+			e.log.Warn().Str("phase", ps.Phase).Msg("the host changed phase: recorded in the audit log")
 		}
 		db.Close()
 	}

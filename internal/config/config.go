@@ -13,12 +13,16 @@ import (
 
 // Defaults for keys a configuration file leaves out.
 const (
-	DefaultDatabase = "/var/lib/vigil/vigil.db"
-	DefaultKeep     = 5
+	DefaultDatabase     = "/var/lib/vigil/vigil.db"
+	DefaultKeep         = 5
+	DefaultRereadWithin = 30
 )
 
 // MaxWorkers is the largest worker count [Config.Validate] accepts.
 const MaxWorkers = 256
+
+// MaxRereadWithin is the largest RereadWithin [Config.Validate] accepts.
+const MaxRereadWithin = 1 << 20
 
 // Config is vigil's configuration. [Parse] and [Load] return it validated;
 // one built in code can be checked with [Config.Validate]. [DefaultText]
@@ -28,12 +32,17 @@ type Config struct {
 	Keep             int      // baselines kept for forensic diffs, >= 1
 	Roots            []string // absolute clean paths of the trees to watch
 	Exclude          []string // doublestar globs; matching paths are not scanned
+	ExcludeFiles     []string // doublestar globs excluding only what is not a directory
 	CrossFilesystems bool     // descend into other filesystems mounted below a root
 	MaxHashSize      int64    // larger files are not hashed; 0 means no limit
 	HashWorkers      int      // 0: the scanner's default
 	DirWorkers       int      // 0: the scanner's default
-	Rules            []Rule   // later rules win over earlier ones
-	Source           string   // file it came from, or "default" for the embedded one
+	// RereadWithin makes every check read again a keyed, rotating sample
+	// of the files the stat cache trusts, so that each file is read at
+	// least once in any RereadWithin consecutive checks; 0 turns it off.
+	RereadWithin int
+	Rules        []Rule // later rules win over earlier ones
+	Source       string // file it came from, or "default" for the embedded one
 
 	// Trust pins what a baseline's signature must verify against.
 	Trust Trust

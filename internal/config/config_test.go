@@ -62,25 +62,34 @@ func TestDefault(t *testing.T) {
 	}
 	for _, row := range []struct {
 		path     string
+		dir      bool
 		excluded bool
 	}{
-		{"/etc/mtab", true},
-		{"/etc/adjtime", true},
-		{"/etc/shadow.lock", true},
-		{"/etc/ssh/.sshd_config.swp", true},
-		{"/etc/.#hosts", true},
-		{"/etc/shadow", false},
-		{"/etc/ld.so.preload", false},
-		{"/usr/bin/.evil.swp", false}, // no global swap-file exclude to hide in
-		{"/usr/bin/x.swp", false},
-		{"/root/.ssh/authorized_keys", false},
+		{"/etc/mtab", false, true},
+		{"/etc/adjtime", false, true},
+		{"/etc/shadow.lock", false, true},
+		{"/etc/ssh/.sshd_config.swp", false, true},
+		{"/etc/.#hosts", false, true},
+		{"/etc/shadow", false, false},
+		{"/etc/ld.so.preload", false, false},
+		{"/usr/bin/.evil.swp", false, false}, // no global swap-file exclude to hide in
+		{"/usr/bin/x.swp", false, false},
+		{"/root/.ssh/authorized_keys", false, false},
+		// A directory shaped like a swap or lock file hides no tree.
+		{"/etc/.#stash", true, false},
+		{"/etc/ssh/.x.swp", true, false},
 	} {
-		if _, ex := m.Match(row.path); ex != row.excluded {
-			t.Errorf("default Match(%q) excluded = %v, want %v", row.path, ex, row.excluded)
+		if _, ex := m.Filter(row.path, row.dir); ex != row.excluded {
+			t.Errorf("default Filter(%q, dir %v) excluded = %v, want %v", row.path, row.dir, ex, row.excluded)
 		}
 	}
-	if attrs, _ := m.Match("/etc/resolv.conf"); attrs.Has(merkle.AttrContent) || !attrs.Has(merkle.AttrTarget) {
-		t.Errorf("default Match(/etc/resolv.conf) attrs = %v, want target but not content", attrs)
+	// A static resolv.conf is a file like any other: a redirected name
+	// server is reported.
+	if attrs, _ := m.Match("/etc/resolv.conf"); attrs != merkle.AttrAll {
+		t.Errorf("default Match(/etc/resolv.conf) attrs = %v, want %v", attrs, merkle.AttrAll)
+	}
+	if c.RereadWithin != DefaultRereadWithin {
+		t.Errorf("Default().RereadWithin = %d, want %d", c.RereadWithin, DefaultRereadWithin)
 	}
 }
 
@@ -106,11 +115,13 @@ database = "/srv/vigil/db"
 keep = 3
 roots = ["/etc", "/usr/bin", "/srv"]
 exclude = ["/srv/vigil/**", "/etc/mtab"]
+exclude_files = ["/etc/**/*~"]
 cross_filesystems = true
 max_hash_size = "2KiB"
 [scan]
 hash_workers = 4
 dir_workers = 256
+reread_within = 7
 [[rule]]
 name = "logs"
 paths = ["/srv/log/**"]
@@ -130,7 +141,8 @@ ignore = ["all"]
 		Database: "/srv/vigil/db", Keep: 3,
 		Roots:            []string{"/etc", "/usr/bin", "/srv"},
 		Exclude:          []string{"/srv/vigil/**", "/etc/mtab"},
-		CrossFilesystems: true, MaxHashSize: 2048, HashWorkers: 4, DirWorkers: 256,
+		ExcludeFiles:     []string{"/etc/**/*~"},
+		CrossFilesystems: true, MaxHashSize: 2048, HashWorkers: 4, DirWorkers: 256, RereadWithin: 7,
 		Rules: []Rule{
 			{Name: "logs", Paths: []string{"/srv/log/**"}, Attrs: merkle.AttrAll &^ (merkle.AttrContent | merkle.AttrSize)},
 			{Paths: []string{"/etc/passwd"}, Attrs: merkle.AttrType | merkle.AttrMode | merkle.AttrUID},
@@ -148,7 +160,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
-	want := &Config{Database: DefaultDatabase, Keep: DefaultKeep, Roots: []string{"/etc"}, Source: "t.toml"}
+	want := &Config{Database: DefaultDatabase, Keep: DefaultKeep, RereadWithin: DefaultRereadWithin, Roots: []string{"/etc"}, Source: "t.toml"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Parse mismatch (-want +got):\n%s", diff)
 	}
@@ -300,11 +312,13 @@ ignore = ["type", "ctime"]`,
 max_hash_size = "12XB"
 [scan]
 hash_workers = -1
-dir_workers = 257`,
+dir_workers = 257
+reread_within = -3`,
 		want: []string{
 			`t.toml:2: max_hash_size: size "12XB" has unknown unit "XB" (want B, kB, MB, GB, TB, PB, KiB, MiB, GiB, TiB or PiB)`,
 			`t.toml:4: scan.hash_workers: must be 0 (the scanner's default) or 1 to 256, got -1`,
 			`t.toml:5: scan.dir_workers: must be 0 (the scanner's default) or 1 to 256, got 257`,
+			`t.toml:6: scan.reread_within: must be 0 (no sample) or 1 to 1048576 checks, got -3`,
 		},
 	}, {
 		name: "negative sizes",

@@ -37,7 +37,7 @@ func (d *decoder) isBad(key keyPath) bool {
 }
 
 func (d *decoder) config(raw map[string]any) *Config {
-	c := &Config{Database: DefaultDatabase, Keep: DefaultKeep}
+	c := &Config{Database: DefaultDatabase, Keep: DefaultKeep, RereadWithin: DefaultRereadWithin}
 	for _, name := range slices.Sorted(maps.Keys(raw)) {
 		v, key := raw[name], keyPath{}.key(name)
 		switch name {
@@ -49,6 +49,8 @@ func (d *decoder) config(raw map[string]any) *Config {
 			c.Roots = d.strings(key, v)
 		case "exclude":
 			c.Exclude = d.strings(key, v)
+		case "exclude_files":
+			c.ExcludeFiles = d.strings(key, v)
 		case "cross_filesystems":
 			d.boolean(key, v, &c.CrossFilesystems)
 		case "max_hash_size":
@@ -78,6 +80,8 @@ func (d *decoder) scan(key keyPath, v any, c *Config) {
 			d.integer(k, m[name], &c.HashWorkers)
 		case "dir_workers":
 			d.integer(k, m[name], &c.DirWorkers)
+		case "reread_within":
+			d.integer(k, m[name], &c.RereadWithin)
 		default:
 			d.problemf(k, "unknown key")
 		}

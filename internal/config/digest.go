@@ -15,15 +15,15 @@ import (
 const digestTag = "vigil-config-v2\x00"
 
 // Digest returns the hex BLAKE3-256 of a canonical encoding of what the
-// configuration says about what a baseline holds: roots, excludes,
-// cross_filesystems, max_hash_size and the rules' paths and attributes,
-// with roots, excludes and each rule's paths sorted (their order does not
-// matter) and rule attributes including [merkle.AttrType]. Where the
-// database lives, how many baselines are kept, worker counts and rule
-// names do not change what is monitored and are left out, as are Source,
-// comments, layout, key order, omitted keys versus their defaults and
-// spellings of the same size ("1KiB", 1024). The order of rules counts:
-// the last matching rule wins.
+// configuration says about what a baseline holds: roots, excludes (both
+// kinds), cross_filesystems, max_hash_size and the rules' paths and
+// attributes, with roots, excludes and each rule's paths sorted (their
+// order does not matter) and rule attributes including [merkle.AttrType].
+// Where the database lives, how many baselines are kept, worker counts,
+// the sample's size, trust and phase settings and rule names do not change
+// what is monitored and are left out, as are Source, comments, layout, key
+// order, omitted keys versus their defaults and spellings of the same size
+// ("1KiB", 1024). The order of rules counts: the last matching rule wins.
 func (c *Config) Digest() string {
 	b := []byte(digestTag)
 	b = appendStrings(b, c.Roots)
@@ -34,6 +34,13 @@ func (c *Config) Digest() string {
 	for _, r := range c.Rules {
 		b = appendStrings(b, r.Paths)
 		b = binary.LittleEndian.AppendUint32(b, uint32(r.Attrs|merkle.AttrType))
+	}
+	// Keys added since v1 follow, each tagged and only when it differs from
+	// its default, so that the digests of configurations without them stay
+	// what they were.
+	if len(c.ExcludeFiles) > 0 {
+		b = appendString(b, "exclude_files")
+		b = appendStrings(b, c.ExcludeFiles)
 	}
 	sum := blake3.Sum256(b)
 	return hex.EncodeToString(sum[:])

@@ -82,6 +82,8 @@ func TestDigestSensitive(t *testing.T) {
 		{"rule path", func(c *Config) { c.Rules[1].Paths = []string{"/etc/zz"} }},
 		{"rule order", func(c *Config) { c.Rules[0], c.Rules[1] = c.Rules[1], c.Rules[0] }},
 		{"rule dropped", func(c *Config) { c.Rules = c.Rules[:1] }},
+		{"exclude_files", func(c *Config) { c.ExcludeFiles = []string{"/etc/**/.#*"} }},
+		{"exclude moved to exclude_files", func(c *Config) { c.ExcludeFiles, c.Exclude = c.Exclude[1:], c.Exclude[:1] }},
 	} {
 		c := mustParse(t, digestBase)
 		row.change(c)
@@ -105,6 +107,9 @@ func TestDigestIgnoresBookkeeping(t *testing.T) {
 		{"hash workers", func(c *Config) { c.HashWorkers = 2 }},
 		{"dir workers", func(c *Config) { c.DirWorkers = 2 }},
 		{"rule name", func(c *Config) { c.Rules[1].Name = "c" }},
+		{"reread_within", func(c *Config) { c.RereadWithin = 0 }},
+		{"trust", func(c *Config) { c.Trust.Pubkey = "/etc/vigil/vigil.pub" }},
+		{"phase", func(c *Config) { c.Phase.HardenedMarkers = []string{"/x"} }},
 	} {
 		c := mustParse(t, digestBase)
 		row.change(c)

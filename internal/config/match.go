@@ -10,6 +10,7 @@ import (
 // which attributes are monitored for it. It is safe for concurrent use.
 type Matcher struct {
 	exclude *patternSet
+	files   *patternSet   // exclude_files: not for directories
 	rules   *patternSet   // tags are rule indexes
 	attrs   []merkle.Attr // per rule
 }
@@ -18,13 +19,14 @@ type Matcher struct {
 // pattern is invalid, which cannot happen for a Config from [Parse].
 func (c *Config) Matcher() (*Matcher, error) {
 	ps := patternProblems(keyPath{"exclude"}, c.Exclude)
+	ps = append(ps, patternProblems(keyPath{"exclude_files"}, c.ExcludeFiles)...)
 	for i, r := range c.Rules {
 		ps = append(ps, patternProblems(keyPath{"rule"}.index(i).key("paths"), r.Paths)...)
 	}
 	if err := joinProblems(c.Source, nil, ps); err != nil {
 		return nil, err
 	}
-	m := &Matcher{exclude: newPatternSet(c.Exclude), rules: &patternSet{}}
+	m := &Matcher{exclude: newPatternSet(c.Exclude), files: newPatternSet(c.ExcludeFiles), rules: &patternSet{}}
 	for i, r := range c.Rules {
 		for _, p := range r.Paths {
 			m.rules.add(p, i)
@@ -42,8 +44,17 @@ func (c *Config) Matcher() (*Matcher, error) {
 // Match judges path alone. The scanner does not descend into an excluded
 // directory, so excluding a directory excludes everything below it too, but
 // Match does not check a path's parents.
+//
+// Match judges path as a file (anything but a directory): exclude_files
+// patterns apply. [Matcher.Filter] is Match for a path whose type is known.
 func (m *Matcher) Match(path string) (attrs merkle.Attr, excluded bool) {
-	if m.exclude.last(path) >= 0 {
+	return m.Filter(path, false)
+}
+
+// Filter is [Matcher.Match] for a path that is a directory if dir is set:
+// exclude_files patterns exclude only paths that are not.
+func (m *Matcher) Filter(path string, dir bool) (attrs merkle.Attr, excluded bool) {
+	if m.exclude.last(path) >= 0 || (!dir && m.files.last(path) >= 0) {
 		return merkle.AttrType, true
 	}
 	if i := m.rules.last(path); i >= 0 {

@@ -196,3 +196,34 @@ func BenchmarkMatch(b *testing.B) {
 		})
 	}
 }
+
+// TestFilterFilesOnly: exclude_files patterns exclude what is not a
+// directory; exclude patterns exclude both.
+func TestFilterFilesOnly(t *testing.T) {
+	c := &Config{Roots: []string{"/etc"}, Exclude: []string{"/etc/mtab"}, ExcludeFiles: []string{"/etc/**/.#*", "/etc/x~"}}
+	m, err := c.Matcher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range []struct {
+		path     string
+		dir      bool
+		excluded bool
+	}{
+		{"/etc/.#hosts", false, true},
+		{"/etc/.#stash", true, false},
+		{"/etc/a/b/.#c", false, true},
+		{"/etc/a/b/.#c", true, false},
+		{"/etc/x~", false, true},
+		{"/etc/x~", true, false},
+		{"/etc/mtab", false, true},
+		{"/etc/mtab", true, true},
+	} {
+		if _, ex := m.Filter(row.path, row.dir); ex != row.excluded {
+			t.Errorf("Filter(%q, dir %v) excluded = %v, want %v", row.path, row.dir, ex, row.excluded)
+		}
+	}
+	if _, ex := m.Match("/etc/.#hosts"); !ex {
+		t.Errorf("Match(/etc/.#hosts) excluded = false, want true (Match judges a file)")
+	}
+}

@@ -15,6 +15,7 @@ func (c *Config) problems() []problem {
 	var ps []problem
 	ps = append(ps, c.rootProblems()...)
 	ps = append(ps, patternProblems(keyPath{"exclude"}, c.Exclude)...)
+	ps = append(ps, patternProblems(keyPath{"exclude_files"}, c.ExcludeFiles)...)
 	ps = append(ps, c.databaseProblems()...)
 	ps = append(ps, c.sealingProblems()...)
 	if c.Keep < 1 {
@@ -25,6 +26,9 @@ func (c *Config) problems() []problem {
 	}
 	ps = append(ps, workerProblems(keyPath{"scan", "hash_workers"}, c.HashWorkers)...)
 	ps = append(ps, workerProblems(keyPath{"scan", "dir_workers"}, c.DirWorkers)...)
+	if c.RereadWithin < 0 || c.RereadWithin > MaxRereadWithin {
+		ps = append(ps, problemf(keyPath{"scan", "reread_within"}, "must be 0 (no sample) or 1 to %d checks, got %d", MaxRereadWithin, c.RereadWithin))
+	}
 	for i, r := range c.Rules {
 		ps = append(ps, r.problems(keyPath{"rule"}.index(i))...)
 	}
@@ -94,7 +98,8 @@ func (c *Config) databaseProblems() []problem {
 		if ex == nil {
 			ex = newPatternSet(validPatterns(c.Exclude))
 		}
-		if !ex.coversWithin(c.Database, r) {
+		files := newPatternSet(validPatterns(c.ExcludeFiles)) // the database is a file
+		if !ex.coversWithin(c.Database, r) && files.last(c.Database) < 0 {
 			return []problem{problemf(key, "%q lies inside root %q; move it or exclude it", c.Database, r)}
 		}
 	}

@@ -22,8 +22,16 @@ type Options struct {
 	// Paths limit Check and Update to these subtrees; for Init they replace
 	// the configured roots.
 	Paths []string
-	// Full rereads every file instead of trusting the stat cache.
+	// Full rereads every file instead of trusting the stat cache, from the
+	// disk rather than the page cache (scanner.Options.Uncached).
 	Full bool
+	// SampleKey, if set, makes Check and Update read again a keyed,
+	// rotating sample of the files the stat cache trusts, so that each is
+	// read at least once in any Config.RereadWithin consecutive checks
+	// (see scanner.Sample). It is a secret kept with the baselines;
+	// SampleCheck is this check's number, one more than the last one's.
+	SampleKey   *[32]byte
+	SampleCheck uint64
 	// Force lets Init replace an existing baseline.
 	Force bool
 	// Change receives each change found, in order (see the package doc).
@@ -49,6 +57,11 @@ type Options struct {
 	// Reason and User say why and by whom Init or Update was run; they are
 	// recorded in the new baseline's metadata, with the real uid.
 	Reason, User string
+	// SymlinkRoot, if set, is told about each root that is a symbolic link
+	// to a place no root covers (by Init and Update): the link is recorded,
+	// never followed, so nothing below its target is watched. target is
+	// where it leads, resolved as far as it resolves.
+	SymlinkRoot func(root, target string)
 	// Stats, if set, is updated during the scan (for progress).
 	Stats *scanner.Stats
 	// Host and Version are recorded in new baselines.
@@ -89,11 +102,21 @@ func (o *Options) scanOptions(m *config.Matcher) scanner.Options {
 	return scanner.Options{
 		HashWorkers:      o.Config.HashWorkers,
 		DirWorkers:       o.Config.DirWorkers,
-		Filter:           m.Match,
+		Filter:           m.Filter,
 		CrossFilesystems: o.Config.CrossFilesystems,
 		MaxHashSize:      o.Config.MaxHashSize,
 		Stats:            o.Stats,
+		Sample:           o.sample(),
+		Uncached:         o.Full,
 	}
+}
+
+// sample returns the scanner's Sample, nil without a key.
+func (o *Options) sample() *scanner.Sample {
+	if o.SampleKey == nil || o.Config.RereadWithin <= 0 {
+		return nil
+	}
+	return &scanner.Sample{Key: *o.SampleKey, Check: o.SampleCheck, Within: o.Config.RereadWithin}
 }
 
 // checkDBOutside refuses a database file inside any root: the baseline would
@@ -139,14 +162,41 @@ func within(paths, roots []string) error {
 	return nil
 }
 
-// reportMissing tells o.Missing about roots that do not exist.
+// reportMissing tells o.Missing about roots that do not exist, and
+// o.SymlinkRoot about roots that are symlinks to unwatched places.
 func (o *Options) reportMissing(roots []string) {
-	if o.Missing == nil {
-		return
-	}
 	for _, r := range roots {
-		if _, err := os.Lstat(r); errors.Is(err, fs.ErrNotExist) {
+		st, err := os.Lstat(r)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && o.Missing != nil:
 			o.Missing(r)
+		case err == nil && st.Mode()&fs.ModeSymlink != 0 && o.SymlinkRoot != nil:
+			if target, covered := linkCovered(r, roots); !covered {
+				o.SymlinkRoot(r, target)
+			}
 		}
 	}
+}
+
+// linkCovered resolves the symlink root and reports whether another of
+// roots lies at, above or below its target: /bin -> usr/bin beside a root
+// /usr/bin is watched there (merged /usr).
+func linkCovered(root string, roots []string) (target string, covered bool) {
+	target, err := filepath.EvalSymlinks(root)
+	if err != nil { // dangling or a loop: as far as it goes
+		t, err := os.Readlink(root)
+		if err != nil {
+			return "", false
+		}
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(filepath.Dir(root), t)
+		}
+		return filepath.Clean(t), false
+	}
+	for _, r := range roots {
+		if r != root && (merkle.Within(target, r) || merkle.Within(r, target)) {
+			return target, true
+		}
+	}
+	return target, false
 }

@@ -158,3 +158,38 @@ func newestBaseline(db *store.DB) (uint64, error) {
 	})
 	return id, err
 }
+
+// RecordPhase appends a "phase" record to the audit log when ps differs
+// from the last phase the log records (a record of any kind counts), so
+// that a move between the phases, either way, is never silent. It reports
+// whether it recorded one.
+func RecordPhase(db *store.DB, ps PhaseState, user, host string) (bool, error) {
+	last := ""
+	err := db.AuditRecords(func(i int64, raw []byte) error {
+		var r AuditRecord
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return fmt.Errorf("audit record %d: %w: %w", i, store.ErrCorrupt, err)
+		}
+		if r.Phase != "" {
+			last = r.Phase
+		}
+		return nil
+	})
+	if err != nil || last == ps.Phase || last == "" && ps.Phase == PhaseSetup {
+		return false, err
+	}
+	rec, err := json.Marshal(AuditRecord{Time: time.Now().UTC(), Type: "phase", Phase: ps.Phase,
+		UID: int64(os.Getuid()), User: user, Host: host, Reason: "marker " + phaseMarkerWord(ps)})
+	if err != nil {
+		return false, err
+	}
+	_, err = db.AppendAudit(rec)
+	return err == nil, err
+}
+
+func phaseMarkerWord(ps PhaseState) string {
+	if ps.Marker != "" {
+		return ps.Marker + " present"
+	}
+	return "absent"
+}

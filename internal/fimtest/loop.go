@@ -1,0 +1,79 @@
+package fimtest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// LoopFS makes a filesystem of type fstype ("ext4", "btrfs", "xfs") in a
+// sparse image of size bytes, loop-mounts it with the mount options opts
+// (comma-separated, may be empty) and returns the mount point. Everything is
+// undone when t ends. It needs root and mkfs.fstype: without them it skips t
+// with the reason, or fails it where [RequireRootEnv] is set.
+func LoopFS(t testing.TB, fstype string, size int64, opts string) string {
+	t.Helper()
+	NeedRoot(t, "loop-mounts a "+fstype+" image")
+	mkfs, err := exec.LookPath("mkfs." + fstype)
+	if err != nil {
+		if os.Getenv(RequireRootEnv) != "" {
+			t.Fatalf("mkfs.%s: %v, and %s is set: install it", fstype, err, RequireRootEnv)
+		}
+		t.Skipf("mkfs.%s: %v", fstype, err)
+	}
+	dir := t.TempDir()
+	img, mnt := filepath.Join(dir, "img"), filepath.Join(dir, "mnt")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, size); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	force := "-F"
+	if fstype != "ext4" {
+		force = "-f"
+	}
+	run(t, mkfs, "-q", force, img)
+	dev := strings.TrimSpace(run(t, "losetup", "--find", "--show", img))
+	t.Cleanup(func() { run(t, "losetup", "-d", dev) })
+	args := []string{dev, mnt}
+	if opts != "" {
+		args = append([]string{"-o", opts}, args...)
+	}
+	run(t, "mount", args...)
+	t.Cleanup(func() { run(t, "umount", mnt) })
+	return mnt
+}
+
+// LoopDevice returns the loop device backing the filesystem mounted at mnt
+// by [LoopFS].
+func LoopDevice(t testing.TB, mnt string) string {
+	t.Helper()
+	return strings.TrimSpace(run(t, "findmnt", "-n", "-o", "SOURCE", mnt))
+}
+
+// Command runs a program and returns its standard output; it fails t,
+// with the program's error output, if it fails.
+func Command(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	return run(t, name, args...)
+}
+
+// run runs a command and returns its standard output; it fails t, with the
+// command's output, if the command fails.
+func run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}

@@ -1,0 +1,79 @@
+package scanner_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/zeebo/blake3"
+	"golang.org/x/sys/unix"
+
+	"vigil/internal/fimtest"
+	"vigil/merkle"
+	"vigil/scanner"
+)
+
+// recorded is a stat cache made from a scan's entries.
+type recorded map[string][]merkle.Entry
+
+func (r recorded) Children(dir string) ([]merkle.Entry, error) { return r[dir], nil }
+
+func record(res result) recorded {
+	r := recorded{}
+	for _, p := range res.order {
+		e := *res.entries[p]
+		e.HashedAt = max(e.Mtime, e.Ctime) + 2e9 // hashed well after its last change
+		d := merkle.Parent(e.Path)
+		r[d] = append(r[d], e)
+	}
+	return r
+}
+
+// TestCacheInodeReuse: on ext4, a file deleted and created again reuses the
+// inode number; with its size, mtime and ctime set back to the recorded
+// ones (the ctime by setting the clock back, here by changing the record
+// instead), only the inode's generation tells the stat cache it is another
+// file, which must then be read.
+func TestCacheInodeReuse(t *testing.T) {
+	t.Parallel()
+	mnt := fimtest.LoopFS(t, "ext4", 64<<20, "")
+	root := filepath.Join(mnt, "tree")
+	must(t, os.Mkdir(root, 0o755))
+	fimtest.Tree{"f": fimtest.File("original"), "keep": fimtest.File("unchanged")}.Make(t, root)
+	first := scan(t, root, scanner.Options{})
+	old := first.entries["f"]
+	if !old.HasGen {
+		t.Fatalf("scan on ext4: %s has no inode generation, want one", old.Path)
+	}
+	cache := record(first)
+
+	p := filepath.Join(root, "f")
+	must(t, os.Remove(p))
+	must(t, os.WriteFile(p, []byte("tampered"), 0o644)) // same size
+	must(t, os.Chtimes(p, fimtest.Past, fimtest.Past))
+	var st unix.Stat_t
+	must(t, unix.Lstat(p, &st))
+	if st.Ino != old.Inode {
+		t.Fatalf("the new %s has inode %d, want the reused %d", p, st.Ino, old.Inode)
+	}
+	// The attacker sets the clock back to the recorded ctime around the
+	// change; the record standing in for that has the new ctime.
+	for i, e := range cache[root] {
+		if e.Path == p {
+			cache[root][i].Ctime = st.Ctim.Nano()
+			cache[root][i].HashedAt = st.Ctim.Nano() + 2e9
+		}
+	}
+
+	res := scan(t, root, scanner.Options{Cache: cache})
+	e := res.entries["f"]
+	if want := blake3.Sum256([]byte("tampered")); e.HashState != merkle.HashOK || e.Hash != want {
+		t.Errorf("scan with the stat cache after inode reuse: f hash %x (%v), want %x (the file read again)", e.Hash, e.HashState, want)
+	}
+	if e.Gen == old.Gen {
+		t.Errorf("the reused inode's generation %d equals the old one", e.Gen)
+	}
+	if hits := res.stats.CacheHits.Load(); hits != 1 {
+		t.Errorf("cache hits %d, want 1 (keep, untouched)", hits)
+	}
+}
