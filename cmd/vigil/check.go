@@ -61,7 +61,7 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	o := engine.Options{Config: cfg, Paths: paths, Full: inv.bool("full"), Host: hostname(), Version: version,
 		Phase: engine.CurrentPhase(cfg).Phase, SampleKey: &key, SymlinkRoot: e.warnSymlinkRoot}
 	// A baseline that is not sealed by the pinned key is not compared with.
-	if err := e.checkSeal(db, cfg, inv.str("pubkey")); err != nil {
+	if err := e.checkSeal(db, cfg, inv.str("pubkey"), name != "check"); err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
 	if name == "reseal" {

@@ -24,7 +24,7 @@ func runInit(ctx context.Context, e *env, inv *invocation) int {
 	var st scanner.Stats
 	o := engine.Options{
 		Config: cfg, Paths: paths, Force: inv.bool("force"), Stats: &st, Host: hostname(), Version: version,
-		Reason: inv.str("reason"), User: who(),
+		Reason: inv.str("reason"), User: who(), Phase: engine.CurrentPhase(cfg).Phase,
 		Missing:     func(root string) { e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped") },
 		SymlinkRoot: e.warnSymlinkRoot,
 	}

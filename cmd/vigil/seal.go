@@ -291,16 +291,24 @@ func runSign(ctx context.Context, e *env, inv *invocation) int {
 }
 
 // checkSeal verifies the current baseline's seal when a key is pinned; it
-// returns nil when none is. A checkpoint kept outside the database
+// returns nil when none is, and, for an update, when the current baseline
+// is an unsigned one of the setup phase (updating it is how that phase
+// works; a signed one must verify before anything is built on it). A checkpoint kept outside the database
 // (trust.checkpoint) must be a prefix of the audit log, and is moved
 // forward to the database's newer one.
-func (e *env) checkSeal(db *store.DB, cfg *config.Config, flag string) error {
+func (e *env) checkSeal(db *store.DB, cfg *config.Config, flag string, update bool) error {
 	v, path, err := readVerifier(flag, cfg)
 	if err != nil || v == nil {
 		return err
 	}
 	cur, err := db.Current()
 	if err != nil {
+		return err
+	}
+	if update && len(cur.Info().Signature) == 0 && engine.CurrentPhase(cfg).Phase == engine.PhaseSetup {
+		return nil
+	}
+	if _, err := db.VerifyAudit(); err != nil {
 		return err
 	}
 	vs := note.VerifierList(v)

@@ -80,7 +80,7 @@ func runVerify(ctx context.Context, e *env, inv *invocation) int {
 	if _, err := db.VerifyAudit(); err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
-	if err := e.checkSeal(db, cfg, inv.str("pubkey")); err != nil {
+	if err := e.checkSeal(db, cfg, inv.str("pubkey"), false); err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
 	all, err := db.Baselines()

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"vigil/internal/fimtest"
+)
+
+// sealSetup is a setup whose configuration names a phase marker and a
+// pinned key, with a key pair made by keygen.
+type sealSetup struct {
+	setup
+	marker, key, pub, checkpoint string
+}
+
+func newSealSetup(t *testing.T, tree fimtest.Tree) sealSetup {
+	t.Helper()
+	s := sealSetup{setup: newSetup(t, tree)}
+	dir := t.TempDir()
+	s.marker, s.checkpoint = filepath.Join(dir, "phase2_hardened"), filepath.Join(dir, "checkpoint")
+	keys := filepath.Join(dir, "keys")
+	mustRun(t, 0, s.args("keygen", "--name", "test-host", "--out", keys)...)
+	s.key, s.pub = filepath.Join(keys, "vigil.key"), filepath.Join(keys, "vigil.pub")
+	f, err := os.OpenFile(s.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "\n[phase]\nhardened_markers = [%q]\n\n[trust]\npubkey = %q\ncheckpoint = %q\n", s.marker, s.pub, s.checkpoint)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s sealSetup) harden(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile(s.marker, []byte("hardened\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	t.Parallel()
+	s := newSealSetup(t, fimtest.Tree{"f": fimtest.File("f")})
+	st, err := os.Stat(s.key)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("vigil.key: %v, mode %v; want 0600", err, st.Mode())
+	}
+	pub, _ := os.ReadFile(s.pub)
+	if !strings.HasPrefix(string(pub), "test-host+") || strings.Count(string(pub), "\n") != 1 {
+		t.Errorf("vigil.pub = %q, want one line naming test-host", pub)
+	}
+	before, _ := os.ReadFile(s.key)
+	mustRun(t, exitUsage, s.args("keygen", "--name", "other", "--out", filepath.Dir(s.key))...)
+	if after, _ := os.ReadFile(s.key); string(after) != string(before) {
+		t.Errorf("a refused keygen changed vigil.key")
+	}
+}
+
+// TestTwoPhaseLife: setup phase, changes accepted by update; the
+// transition writes the marker and seals; tampering is reported; update is
+// refused in the hardened phase and reseal accepts the planned change;
+// the rollback to setup is recorded.
+func TestTwoPhaseLife(t *testing.T) {
+	t.Parallel()
+	s := newSealSetup(t, fimtest.Tree{"etc/passwd": fimtest.File("root:x:0:0"), "bin/ls": fimtest.File("ELF")})
+	mustRun(t, 0, s.args("init")...)
+	// With a key pinned, an unsigned baseline is not compared with.
+	out := mustRun(t, exitTampered, s.args("check")...)
+	if !strings.Contains(out.stderr, "not signed") {
+		t.Errorf("check of an unsigned baseline with a pinned key said %q, want 'not signed'", out.stderr)
+	}
+	os.WriteFile(s.path("etc/passwd"), []byte("root:x:0:0\nsetup:x:1:1"), 0o644)
+	mustRun(t, 0, s.args("update")...)
+
+	s.harden(t)
+	mustRun(t, exitUsage, s.args("seal")...) // no key
+	out = mustRun(t, 0, s.args("seal", "--key", s.key, "--reason", "phase 2")...)
+	if !strings.Contains(out.stdout, "checkpoint") {
+		t.Errorf("seal printed %q, want the audit log's checkpoint", out.stdout)
+	}
+	mustRun(t, 0, s.args("check")...)
+	mustRun(t, 0, s.args("verify")...)
+	if _, err := os.Stat(s.checkpoint); err != nil {
+		t.Errorf("trust.checkpoint not kept: %v", err)
+	}
+	phase := mustRun(t, 0, s.args("phase", "--json")...)
+	var ph struct {
+		Phase      string `json:"phase"`
+		SealedRoot string `json:"sealed_root"`
+	}
+	if err := json.Unmarshal([]byte(phase.stdout), &ph); err != nil || ph.Phase != "hardened" || ph.SealedRoot == "" {
+		t.Errorf("phase --json = %q (%v), want hardened with the sealed root", phase.stdout, err)
+	}
+
+	os.WriteFile(s.path("bin/ls"), []byte("ELF evil"), 0o755)
+	mustRun(t, exitChanged, s.args("check")...)
+	mustRun(t, exitUsage, s.args("update")...) // hardened: reseal
+	mustRun(t, exitUsage, s.args("reseal", "--key", s.key)...) // a reason is required
+	mustRun(t, 0, s.args("reseal", "--key", s.key, "--reason", "package upgrade")...)
+	mustRun(t, 0, s.args("check")...)
+	mustRun(t, 0, s.args("verify")...)
+
+	os.Remove(s.marker)
+	mustRun(t, 0, s.args("phase")...)
+	audit := mustRun(t, 0, s.args("audit", "--json")...)
+	var types []string
+	for _, l := range strings.Split(strings.TrimSpace(audit.stdout), "\n") {
+		var r struct{ Type, Phase, Reason string }
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, r.Type+":"+r.Phase)
+	}
+	want := "init:setup update:setup seal:hardened reseal:hardened phase:setup"
+	if strings.Join(types, " ") != want {
+		t.Errorf("audit log = %v, want %s", types, want)
+	}
+}
+
+// TestSealAttacks: with a key pinned, every way an intruder who can write
+// the database could make check pass after changing the host fails.
+func TestSealAttacks(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		attack func(t *testing.T, s sealSetup)
+	}{
+		{"database initialised after the change", func(t *testing.T, s sealSetup) {
+			os.WriteFile(s.path("f"), []byte("evil"), 0o644)
+			fresh := filepath.Join(t.TempDir(), "fresh.db")
+			mustRun(t, 0, append(s.args("--db", fresh), "init")...)
+			raw, _ := os.ReadFile(fresh)
+			os.WriteFile(s.db, raw, 0o600)
+		}},
+		{"signed by another key", func(t *testing.T, s sealSetup) {
+			other := filepath.Join(t.TempDir(), "k")
+			mustRun(t, 0, s.args("keygen", "--name", "intruder", "--out", other)...)
+			os.WriteFile(s.path("f"), []byte("evil"), 0o644)
+			mustRun(t, 0, s.args("seal", "--key", filepath.Join(other, "vigil.key"))...)
+		}},
+		{"counts edited", func(t *testing.T, s sealSetup) {
+			editInfo(t, s.db, func(in map[string]any) { in["counts"].(map[string]any)["files"] = 99.0 })
+		}},
+		{"configuration digest edited", func(t *testing.T, s sealSetup) {
+			editInfo(t, s.db, func(in map[string]any) { in["config_digest"] = strings.Repeat("0", 64) })
+		}},
+		{"an older sealed baseline made current", func(t *testing.T, s sealSetup) {
+			os.WriteFile(s.path("f"), []byte("v2"), 0o644)
+			mustRun(t, 0, s.args("reseal", "--key", s.key, "--reason", "r")...)
+			setCurrent(t, s.db, 2)
+		}},
+		{"the whole file put back from a backup", func(t *testing.T, s sealSetup) {
+			backup, _ := os.ReadFile(s.db)
+			os.WriteFile(s.path("f"), []byte("v2"), 0o644)
+			mustRun(t, 0, s.args("reseal", "--key", s.key, "--reason", "r")...)
+			mustRun(t, 0, s.args("check")...) // keeps the newer checkpoint
+			os.WriteFile(s.db, backup, 0o600)
+		}},
+		{"audit log rewritten", func(t *testing.T, s sealSetup) {
+			db, err := bolt.Open(s.db, 0o600, &bolt.Options{Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			db.Update(func(tx *bolt.Tx) error {
+				return tx.Bucket([]byte("audit")).Put(binary.BigEndian.AppendUint64(nil, 0), []byte(`{"type":"init","reason":"nothing to see"}`))
+			})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSealSetup(t, fimtest.Tree{"f": fimtest.File("f")})
+			mustRun(t, 0, s.args("init")...)
+			s.harden(t)
+			mustRun(t, 0, s.args("seal", "--key", s.key)...)
+			mustRun(t, 0, s.args("check")...)
+			tt.attack(t, s)
+			for _, cmd := range []string{"check", "verify"} {
+				if out := vigil(t, s.args(cmd)...); out.code != exitTampered {
+					t.Errorf("%s after the attack exited %d, want %d\n%s%s", cmd, out.code, exitTampered, out.stdout, out.stderr)
+				}
+			}
+		})
+	}
+}
+
+// editInfo changes the current baseline's info as an intruder would.
+func editInfo(t *testing.T, path string, fn func(map[string]any)) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		cur := tx.Bucket([]byte("meta")).Get([]byte("current"))
+		bs := tx.Bucket([]byte("baselines"))
+		var in map[string]any
+		if err := json.Unmarshal(bs.Get(cur), &in); err != nil {
+			return err
+		}
+		fn(in)
+		raw, _ := json.Marshal(in)
+		return bs.Put(cur, raw)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func setCurrent(t *testing.T, path string, id uint64) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("current"), binary.BigEndian.AppendUint64(nil, id))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSealOffHost: the statement leaves the host, is signed elsewhere and
+// comes back; a signature of another statement is refused.
+func TestSealOffHost(t *testing.T) {
+	t.Parallel()
+	s := newSealSetup(t, fimtest.Tree{"f": fimtest.File("f")})
+	s.harden(t)
+	stmt := filepath.Join(t.TempDir(), "statement")
+	mustRun(t, 0, s.args("seal", "--statement-out", stmt)...)
+	mustRun(t, exitTampered, s.args("check")...) // not signed yet
+	signed := mustRun(t, 0, s.args("sign", "--key", s.key, stmt)...)
+	sig := filepath.Join(t.TempDir(), "signed")
+	os.WriteFile(sig, []byte(signed.stdout), 0o644)
+	mustRun(t, 0, s.args("seal", "--signature", sig)...)
+	mustRun(t, 0, s.args("check")...)
+	mustRun(t, 0, s.args("verify")...)
+	// A signature of another baseline's statement does not attach.
+	os.WriteFile(s.path("f"), []byte("g"), 0o644)
+	mustRun(t, 0, s.args("reseal", "--key", s.key, "--reason", "r")...)
+	if out := vigil(t, s.args("seal", "--signature", sig)...); out.code != exitTampered {
+		t.Errorf("attaching a signature of another statement exited %d, want %d\n%s", out.code, exitTampered, out.stderr)
+	}
+}
