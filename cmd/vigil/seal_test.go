@@ -104,7 +104,7 @@ func TestTwoPhaseLife(t *testing.T) {
 
 	os.WriteFile(s.path("bin/ls"), []byte("ELF evil"), 0o755)
 	mustRun(t, exitChanged, s.args("check")...)
-	mustRun(t, exitUsage, s.args("update")...) // hardened: reseal
+	mustRun(t, exitUsage, s.args("update")...)                 // hardened: reseal
 	mustRun(t, exitUsage, s.args("reseal", "--key", s.key)...) // a reason is required
 	mustRun(t, 0, s.args("reseal", "--key", s.key, "--reason", "package upgrade")...)
 	mustRun(t, 0, s.args("check")...)
