@@ -1,7 +1,9 @@
 package merkle_test
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"vigil/merkle"
@@ -131,5 +133,36 @@ func TestProofMalformed(t *testing.T) {
 	}
 	if got, err := proofOf(t, m, "/").Root(); err != nil || got != root {
 		t.Errorf("proof of the root = %x, %v; want %x", got, err, root)
+	}
+}
+
+// TestProofJSON: a proof survives JSON exactly, odd names and all, and
+// still verifies; an edited one does not.
+func TestProofJSON(t *testing.T) {
+	x := f("/a/\xffodd")
+	x.Xattrs = []merkle.Xattr{{Name: "security.capability", Value: []byte{1, 2, 0}}}
+	x.Target = "t\xfe"
+	entries := map[string]*merkle.Entry{"/": d("/"), "/a": d("/a"), "/a/\xffodd": x, "/a/y": f("/a/y"), "/b": f("/b")}
+	m := newMemTree(t, entries)
+	root := m.nodes["/"].Hash
+	for _, p := range []string{"/a/\xffodd", "/a", "/"} {
+		raw, err := json.Marshal(proofOf(t, m, p))
+		if err != nil {
+			t.Fatalf("Marshal proof of %q: %v", p, err)
+		}
+		var back merkle.Proof
+		if err := json.Unmarshal(raw, &back); err != nil {
+			t.Fatalf("Unmarshal proof of %q: %v\n%s", p, err, raw)
+		}
+		if err := back.Verify(root); err != nil {
+			t.Errorf("proof of %q after JSON: %v\n%s", p, err, raw)
+		}
+		edited := strings.Replace(string(raw), `"uid":0`, `"uid":1`, 1)
+		if edited == string(raw) {
+			t.Fatalf("proof of %q: no uid to edit in %s", p, raw)
+		}
+		if err := json.Unmarshal([]byte(edited), &back); err == nil && back.Verify(root) == nil {
+			t.Errorf("proof of %q with its uid edited still verifies", p)
+		}
 	}
 }

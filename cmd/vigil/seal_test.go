@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,7 +104,33 @@ func TestTwoPhaseLife(t *testing.T) {
 		t.Errorf("phase --json = %q (%v), want hardened with the sealed root", phase.stdout, err)
 	}
 
+	// A proof of one file, checked in another process with nothing but
+	// the proof and the public key.
+	proof := filepath.Join(t.TempDir(), "ls.proof.json")
+	os.WriteFile(proof, []byte(mustRun(t, 0, s.args("proof", s.path("bin/ls"))...).stdout), 0o644)
+	bin := buildVigil(t)
+	offline := func(args ...string) (int, string) {
+		cmd := exec.Command(bin, append([]string{"verify-proof", proof, "--pubkey", s.pub}, args...)...)
+		cmd.Dir, cmd.Env = t.TempDir(), []string{"PATH=/usr/bin:/bin"}
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	if code, out := offline("--against", s.path("bin/ls")); code != 0 || !strings.Contains(out, "matches the sealed state") {
+		t.Errorf("verify-proof --against the sealed file exited %d: %s", code, out)
+	}
+	raw, _ := os.ReadFile(proof)
+	if info, _ := os.Stat(proof); len(raw) > 4096 {
+		t.Errorf("proof of one file is %d bytes (%v), want under 4 KiB", len(raw), info.Size())
+	}
+
 	os.WriteFile(s.path("bin/ls"), []byte("ELF evil"), 0o755)
+	if code, out := offline("--against", s.path("bin/ls")); code != exitChanged || !strings.Contains(out, "does NOT match") {
+		t.Errorf("verify-proof --against the tampered file exited %d: %s", code, out)
+	}
+	os.WriteFile(proof, []byte(strings.Replace(string(raw), `"mode":493`, `"mode":2541`, 1)), 0o644)
+	if code, out := offline(); code != exitTampered {
+		t.Errorf("verify-proof of a proof with its mode edited exited %d, want 8: %s", code, out)
+	}
 	mustRun(t, exitChanged, s.args("check")...)
 	mustRun(t, exitUsage, s.args("update")...)                 // hardened: reseal
 	mustRun(t, exitUsage, s.args("reseal", "--key", s.key)...) // a reason is required
@@ -255,4 +283,31 @@ func TestSealOffHost(t *testing.T) {
 	if out := vigil(t, s.args("seal", "--signature", sig)...); out.code != exitTampered {
 		t.Errorf("attaching a signature of another statement exited %d, want %d\n%s", out.code, exitTampered, out.stderr)
 	}
+}
+
+// buildVigil builds the vigil binary once per test binary.
+var builtVigil = struct {
+	once sync.Once
+	path string
+	err  error
+}{}
+
+func buildVigil(t *testing.T) string {
+	t.Helper()
+	builtVigil.once.Do(func() {
+		dir, err := os.MkdirTemp("", "vigil-bin-")
+		if err != nil {
+			builtVigil.err = err
+			return
+		}
+		builtVigil.path = filepath.Join(dir, "vigil")
+		out, err := exec.Command("go", "build", "-o", builtVigil.path, "vigil/cmd/vigil").CombinedOutput()
+		if err != nil {
+			builtVigil.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if builtVigil.err != nil {
+		t.Fatal(builtVigil.err)
+	}
+	return builtVigil.path
 }

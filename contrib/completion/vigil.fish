@@ -14,6 +14,8 @@ complete -c vigil -n __fish_use_subcommand -a verify -d 'check the database\'s c
 complete -c vigil -n __fish_use_subcommand -a keygen -d 'make a signing key pair'
 complete -c vigil -n __fish_use_subcommand -a seal -d 'take, sign and record the trusted baseline'
 complete -c vigil -n __fish_use_subcommand -a sign -d 'sign a baseline statement (anywhere)'
+complete -c vigil -n __fish_use_subcommand -a proof -d 'print the proof of one path\'s recorded state'
+complete -c vigil -n __fish_use_subcommand -a verify-proof -d 'check a proof offline'
 complete -c vigil -n __fish_use_subcommand -a phase -d 'show the host\'s security phase'
 complete -c vigil -n __fish_use_subcommand -a audit -d 'print the audit log, verified'
 complete -c vigil -n __fish_use_subcommand -a diff -d 'show the differences between two stored baselines'
@@ -57,6 +59,11 @@ complete -c vigil -n '__fish_seen_subcommand_from seal' -l pubkey -r -F -d 'the 
 complete -c vigil -n '__fish_seen_subcommand_from seal' -F
 complete -c vigil -n '__fish_seen_subcommand_from sign' -l key -r -F -d 'the signer key (vigil keygen\'s vigil.key)'
 complete -c vigil -n '__fish_seen_subcommand_from sign' -F
+complete -c vigil -n '__fish_seen_subcommand_from proof' -l baseline -r -d 'the baseline to prove against (default: the current one)'
+complete -c vigil -n '__fish_seen_subcommand_from proof' -F
+complete -c vigil -n '__fish_seen_subcommand_from verify-proof' -l pubkey -r -F -d 'the verifier key the baseline must be signed by (default: trust.pubkey)'
+complete -c vigil -n '__fish_seen_subcommand_from verify-proof' -l against -r -F -d 'also read LOCALPATH and say whether it is in the sealed state'
+complete -c vigil -n '__fish_seen_subcommand_from verify-proof' -F
 complete -c vigil -n '__fish_seen_subcommand_from phase' -l json -d 'print it as JSON'
 complete -c vigil -n '__fish_seen_subcommand_from audit' -l json -d 'one JSON record per line'
 complete -c vigil -n '__fish_seen_subcommand_from diff' -l json -d 'one ECS event per line (NDJSON), then a summary event; log lines on stderr are JSON too'
@@ -64,4 +71,4 @@ complete -c vigil -n '__fish_seen_subcommand_from diff' -l verbose -s v -d 'show
 complete -c vigil -n '__fish_seen_subcommand_from log' -l json -d 'one JSON object per baseline and line'
 complete -c vigil -n '__fish_seen_subcommand_from config' -a 'default check'
 complete -c vigil -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
-complete -c vigil -n '__fish_seen_subcommand_from help' -a 'init check update reseal status verify keygen seal sign phase audit diff log compact migrate config completion help version'
+complete -c vigil -n '__fish_seen_subcommand_from help' -a 'init check update reseal status verify keygen seal sign proof verify-proof phase audit diff log compact migrate config completion help version'
