@@ -44,6 +44,8 @@ type EventInfo struct {
 	Dataset  string   `json:"dataset"`
 	// Duration is in nanoseconds, as ECS defines it; summaries only.
 	Duration int64 `json:"duration,omitempty"`
+	// Severity is set from the host's phase (see [Event.SetPhase]).
+	Severity int `json:"severity,omitempty"`
 }
 
 // File is the file field set. Path and TargetPath are readable forms; see
@@ -112,10 +114,36 @@ type Vigil struct {
 	Changed  []string  `json:"changed,omitempty"`
 	Previous *Previous `json:"previous,omitempty"`
 	Summary  *Summary  `json:"summary,omitempty"`
+	// Phase is the host's security phase when the event was made.
+	Phase string `json:"phase,omitempty"`
 }
 
 func (v *Vigil) isZero() bool {
-	return v.FileExtra.isZero() && len(v.Changed) == 0 && v.Previous == nil && v.Summary == nil
+	return v.FileExtra.isZero() && len(v.Changed) == 0 && v.Previous == nil && v.Summary == nil && v.Phase == ""
+}
+
+// Severities of events (ECS event.severity, on the 0-100 scale of risk
+// scores): a change in the setup phase is learning, in the hardened phase a
+// violation of the sealed baseline.
+const (
+	SeveritySetup    = 21
+	SeverityHardened = 73
+)
+
+// SetPhase records the host's phase in ev (vigil.phase) and sets the
+// severity it implies; "" leaves ev alone.
+func (ev *Event) SetPhase(phase string) {
+	if phase == "" {
+		return
+	}
+	if ev.Vigil == nil {
+		ev.Vigil = &Vigil{}
+	}
+	ev.Vigil.Phase = phase
+	ev.Event.Severity = SeveritySetup
+	if phase == "hardened" {
+		ev.Event.Severity = SeverityHardened
+	}
 }
 
 // newEvent returns an event with the fields every vigil event shares.

@@ -64,6 +64,7 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	if err := e.checkSeal(db, cfg, inv.str("pubkey"), name != "check"); err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
+	e.warnPhase(db, cfg, o.Phase)
 	if name == "reseal" {
 		if o.Signer, err = readSigner(inv.str("key")); err != nil {
 			return e.fail(err)
@@ -84,7 +85,7 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 // runCompare runs op with o, reporting to stdout, and returns the exit code.
 func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg *config.Config, o engine.Options, op operation) int {
 	name, jsonOut := inv.cmd.name, inv.bool("json")
-	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: o.Host, Verbose: inv.bool("verbose")})
+	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: o.Host, Verbose: inv.bool("verbose"), Phase: o.Phase})
 	var st scanner.Stats
 	stop := e.startProgress(ctx, &st)
 	o.Stats = &st

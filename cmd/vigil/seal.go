@@ -554,3 +554,31 @@ func statementRoot(text string) (merkle.Hash, error) {
 	}
 	return h, errors.New("the statement names no root")
 }
+
+// warnPhase reports what the phase makes an alert by itself: a hardened
+// host whose baseline is not sealed, and a host left in the setup phase
+// longer than phase.setup_max_age.
+func (e *env) warnPhase(db *store.DB, cfg *config.Config, phase string) {
+	cur, err := db.Current()
+	if err != nil {
+		return
+	}
+	switch {
+	case phase == engine.PhaseHardened && len(cur.Info().Signature) == 0:
+		e.log.Error().Str("event", "hardened_unsealed").Uint64("baseline", cur.Info().ID).
+			Msg("the host is in the hardened phase but its baseline is not sealed: run vigil seal --key FILE")
+	case phase == engine.PhaseSetup && cfg.Phase.SetupMaxAge > 0:
+		var first time.Time
+		_ = db.AuditRecords(func(i int64, raw []byte) error {
+			var r engine.AuditRecord
+			if i == 0 && json.Unmarshal(raw, &r) == nil {
+				first = r.Time
+			}
+			return nil
+		})
+		if !first.IsZero() && time.Since(first) > cfg.Phase.SetupMaxAge {
+			e.log.Warn().Str("event", "setup_overdue").Time("since", first).Dur("max_age", cfg.Phase.SetupMaxAge).
+				Msg("the host has been in the setup phase longer than phase.setup_max_age: harden and seal it")
+		}
+	}
+}

@@ -311,3 +311,37 @@ func buildVigil(t *testing.T) string {
 	}
 	return builtVigil.path
 }
+
+// TestPhaseSeverity: every event says the phase; a change in the setup
+// phase is of low severity, in the hardened phase of high.
+func TestPhaseSeverity(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t, fimtest.Tree{"f": fimtest.File("f")})
+	marker := filepath.Join(t.TempDir(), "hardened")
+	f, _ := os.OpenFile(s.config, os.O_APPEND|os.O_WRONLY, 0)
+	fmt.Fprintf(f, "\n[phase]\nhardened_markers = [%q]\n", marker)
+	f.Close()
+	mustRun(t, 0, s.args("init")...)
+	os.WriteFile(s.path("f"), []byte("changed"), 0o644)
+	for _, tc := range []struct {
+		phase    string
+		severity int
+	}{{"setup", 21}, {"hardened", 73}} {
+		if tc.phase == "hardened" {
+			os.WriteFile(marker, nil, 0o644)
+		}
+		out := mustRun(t, exitChanged, s.args("check", "--json")...)
+		for _, l := range strings.Split(strings.TrimSpace(out.stdout), "\n") {
+			var ev struct {
+				Event struct{ Severity int }
+				Vigil struct{ Phase string }
+			}
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Vigil.Phase != tc.phase || ev.Event.Severity != tc.severity {
+				t.Errorf("%s phase: event %s has phase %q severity %d, want %q %d", tc.phase, l, ev.Vigil.Phase, ev.Event.Severity, tc.phase, tc.severity)
+			}
+		}
+	}
+}

@@ -21,6 +21,9 @@ type Options struct {
 	Verbose bool
 	// Host is the host.name of JSON events; empty leaves it out.
 	Host string
+	// Phase is the host's security phase, recorded in every JSON event with
+	// the severity it implies; empty leaves both out.
+	Phase string
 	// Now returns the time events are stamped with; nil means time.Now.
 	Now func() time.Time
 }
@@ -51,7 +54,9 @@ func New(w io.Writer, opts Options) *Writer {
 // Change reports c.
 func (w *Writer) Change(c merkle.Change) error {
 	if w.enc != nil {
-		return w.enc.Encode(alerts.FromChange(c, w.opts.Host, w.opts.Now()))
+		ev := alerts.FromChange(c, w.opts.Host, w.opts.Now())
+		ev.SetPhase(w.opts.Phase)
+		return w.enc.Encode(ev)
 	}
 	w.buf = appendChange(w.buf[:0], c, w.opts.Color)
 	if w.opts.Verbose {
@@ -63,7 +68,9 @@ func (w *Writer) Change(c merkle.Change) error {
 // Error reports that path could not be checked because of err.
 func (w *Writer) Error(path string, err error) error {
 	if w.enc != nil {
-		return w.enc.Encode(alerts.ScanError(path, err, w.opts.Host, w.opts.Now()))
+		ev := alerts.ScanError(path, err, w.opts.Host, w.opts.Now())
+		ev.SetPhase(w.opts.Phase)
+		return w.enc.Encode(ev)
 	}
 	w.buf = appendError(w.buf[:0], path, err, w.opts.Color)
 	return w.writeLine()
@@ -73,7 +80,9 @@ func (w *Writer) Error(path string, err error) error {
 // lines before it by a blank line.
 func (w *Writer) Summary(s alerts.Summary) error {
 	if w.enc != nil {
-		return w.enc.Encode(alerts.SummaryEvent(s, w.opts.Host, w.opts.Now()))
+		ev := alerts.SummaryEvent(s, w.opts.Host, w.opts.Now())
+		ev.SetPhase(w.opts.Phase)
+		return w.enc.Encode(ev)
 	}
 	w.buf = w.buf[:0]
 	if w.lines > 0 {
