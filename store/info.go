@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"encoding/hex"
@@ -148,8 +149,12 @@ func decodeInfo(raw []byte, id uint64) (Info, error) {
 	if raw == nil {
 		return in, fmt.Errorf("baseline %d: %w", id, ErrNotFound)
 	}
-	if err := json.Unmarshal(raw, &in); err != nil {
-		return in, fmt.Errorf("baseline %d: %w: info: %w", id, ErrCorrupt, err)
+	// Strict: a field this vigil does not know is damage, not news (a flipped
+	// bit in a key name would otherwise leave the field at its zero value).
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil || dec.More() {
+		return in, fmt.Errorf("baseline %d: %w: info: %v", id, ErrCorrupt, err)
 	}
 	if in.ID != id || in.Epoch == 0 || in.Epoch > id {
 		return in, fmt.Errorf("baseline %d: %w: info names baseline %d of epoch %d", id, ErrCorrupt, in.ID, in.Epoch)

@@ -49,7 +49,11 @@ func writeV1(t *testing.T, path string, trees ...[]*merkle.Entry) {
 			if err != nil {
 				return err
 			}
-			raw, _ := json.Marshal(Info{ID: id, Command: "init", Root: RootHash(root), Complete: true, Roots: []string{"/"}})
+			var counts Counts
+			for _, e := range tree {
+				counts.Add(e)
+			}
+			raw, _ := json.Marshal(Info{ID: id, Command: "init", Root: RootHash(root), Complete: true, Roots: []string{"/"}, Counts: counts})
 			if err := bk.Put([]byte("info"), raw); err != nil {
 				return err
 			}

@@ -54,6 +54,9 @@ func entryFrom(data []byte) (*merkle.Entry, *merkle.Hash) {
 		Err:       r.str(),
 	}
 	copy(e.Hash[:], r.bytes(32))
+	if e.Type != merkle.TypeCharDev && e.Type != merkle.TypeBlockDev {
+		e.Rdev = 0 // only device nodes have one
+	}
 	if r.flag(1) {
 		e.Gen, e.HasGen = r.u64(), true
 	}

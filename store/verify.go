@@ -22,6 +22,7 @@ type Verifier struct {
 	want    merkle.Hash // stored hash of the current subtree's root
 	stored  map[*merkle.Entry]merkle.Hash
 	all     bool
+	counts  Counts // of what was read, checked against info's (whole only)
 	bad     []error
 }
 
@@ -47,6 +48,9 @@ func (v *Verifier) Add(n merkle.Node) {
 	}
 	if n.Entry.Type == merkle.TypeDir {
 		v.stored[n.Entry] = n.Hash
+	}
+	if v.all {
+		v.counts.Add(n.Entry)
 	}
 	if err := v.b.Add(n.Entry); err != nil {
 		v.bad = append(v.bad, err)
@@ -88,6 +92,9 @@ func (v *Verifier) Finish() error {
 	if v.all && len(v.bad) == 0 && v.root != "/" && v.info.Root != (RootHash{}) {
 		v.bad = append(v.bad, fmt.Errorf("baseline %d: %w: no root entry", v.info.ID, ErrTampered))
 	}
+	if v.all && v.counts != v.info.Counts {
+		v.bad = append(v.bad, fmt.Errorf("baseline %d: %w: its counts (%d entries) are not what it holds (%d)", v.info.ID, ErrTampered, v.info.Counts.Entries, v.counts.Entries))
+	}
 	return errors.Join(v.bad...)
 }
 
@@ -110,16 +117,15 @@ func verifyAll(v *Verifier, it *Iter) error {
 	}
 }
 
-// Check runs bbolt's own consistency check and verifies every complete
-// baseline. It returns every problem found, joined.
+// Check walks every bucket of the file checking that its keys are in
+// order, checks the layout, and verifies every complete baseline. It
+// returns every problem found, joined. (bbolt's own Tx.Check walks the
+// pages in a goroutine of its own, where a fault on a damaged file's map
+// crashes the process instead of becoming an error; walkKeys reads every
+// key in this goroutine, guarded.)
 func (db *DB) Check() error {
 	var errs []error
-	err := db.view(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			errs = append(errs, fmt.Errorf("%w: %w", ErrCorrupt, err))
-		}
-		return nil
-	})
+	err := db.view(walkKeys)
 	errs = append(errs, err)
 	errs = append(errs, db.view(checkLayout))
 	errs = append(errs, db.warnings...)
@@ -161,7 +167,10 @@ func checkLayout(tx *bolt.Tx) error {
 			return fmt.Errorf("epoch %x: %w", k, err)
 		}
 		c := jb.Cursor()
-		for jk, _ := c.First(); jk != nil; jk, _ = c.Next() {
+		for jk, jv := c.First(); jk != nil; jk, jv = c.Next() {
+			if len(jv) != 0 {
+				errs = append(errs, fmt.Errorf("epoch %x: %w: journal entry %x holds a value", k, ErrCorrupt, jk))
+			}
 			if len(jk) < 9 || rb.Get(verKeyOf(jk[8:], binary.BigEndian.Uint64(jk))) == nil {
 				errs = append(errs, fmt.Errorf("epoch %x: %w: journal entry %x names no record", k, ErrCorrupt, jk))
 			}
@@ -183,4 +192,29 @@ func checkLayout(tx *bolt.Tx) error {
 		return nil
 	})
 	return errors.Join(append(errs, err)...)
+}
+
+// walkKeys reads every key of every bucket in tx, failing on one that is
+// not after the key before it.
+func walkKeys(tx *bolt.Tx) error {
+	var walk func(name []byte, b *bolt.Bucket) error
+	walk = func(name []byte, b *bolt.Bucket) error {
+		c := b.Cursor()
+		var prev []byte
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if prev != nil && bytes.Compare(k, prev) <= 0 {
+				return fmt.Errorf("bucket %q: %w", name, corruptKey(k, "key out of order"))
+			}
+			prev = k
+			if v == nil {
+				if sub := b.Bucket(k); sub != nil {
+					if err := walk(k, sub); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	return tx.ForEach(walk)
 }

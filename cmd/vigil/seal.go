@@ -314,7 +314,7 @@ func (e *env) checkSeal(db *store.DB, cfg *config.Config, flag string, update bo
 		return err
 	}
 	vs := note.VerifierList(v)
-	if err := engine.VerifySeal(db, cur, vs); err != nil {
+	if err := engine.VerifySeals(db, vs); err != nil {
 		return fmt.Errorf("%w (key %s)", err, path)
 	}
 	if cfg.Trust.Checkpoint == "" {

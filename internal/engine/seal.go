@@ -60,6 +60,8 @@ func Statement(in store.Info) string {
 	fmt.Fprintf(&b, "counts entries=%d files=%d dirs=%d symlinks=%d other=%d bytes=%d errors=%d hash_skipped=%d unstable=%d\n",
 		c.Entries, c.Files, c.Dirs, c.Symlinks, c.Other, c.Bytes, c.Errors, c.HashSkipped, c.Unstable)
 	fmt.Fprintf(&b, "audit %d %s\n", in.AuditSize, in.AuditRoot)
+	fmt.Fprintf(&b, "command %s\nchanges %d\nreason %s\nuser %s\nuid %d\nversion %s\n", in.Command, in.Changes,
+		strconv.QuoteToASCII(in.Reason), strconv.QuoteToASCII(in.User), in.UID, strconv.QuoteToASCII(in.Version))
 	return b.String()
 }
 
@@ -110,19 +112,8 @@ func VerifySeal(db *store.DB, b *store.Baseline, verifiers note.Verifiers) error
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("baseline %d: %w: %s", in.ID, store.ErrTampered, fmt.Sprintf(format, args...))
 	}
-	if len(in.Signature) == 0 {
-		return fail("not signed (seal it: vigil seal --key FILE)")
-	}
-	n, err := note.Open(in.Signature, verifiers)
-	if err != nil {
-		var unknown *note.UnknownVerifierError
-		if errors.As(err, &unknown) {
-			return fail("signed by %q, not by the pinned key", unknown.Name)
-		}
-		return fail("signature: %v", err)
-	}
-	if n.Text != Statement(in) {
-		return fail("the signed statement does not describe the baseline as stored (its metadata was changed)")
+	if err := VerifyStatement(in, verifiers); err != nil {
+		return err
 	}
 	at, err := db.AuditAt(in.AuditSize)
 	if err != nil {
@@ -137,6 +128,58 @@ func VerifySeal(db *store.DB, b *store.Baseline, verifiers note.Verifiers) error
 	}
 	if newest != in.ID {
 		return fail("the audit log records baseline %d after it: the database was put back to an older state", newest)
+	}
+	return nil
+}
+
+// VerifySeals is [VerifySeal] of the current baseline and
+// [VerifyStatement] of every other kept baseline that was signed: what was
+// signed stays what it was signed as.
+func VerifySeals(db *store.DB, verifiers note.Verifiers) error {
+	cur, err := db.Current()
+	if err != nil {
+		return err
+	}
+	if err := VerifySeal(db, cur, verifiers); err != nil {
+		return err
+	}
+	all, err := db.Baselines()
+	if err != nil {
+		return err
+	}
+	for _, in := range all {
+		if len(in.Signature) > 0 {
+			if err := VerifyStatement(in, verifiers); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// VerifyStatement checks that baseline in is signed by one of verifiers
+// and that the signed statement is exactly what the database holds for it.
+// A failure wraps [store.ErrTampered].
+func VerifyStatement(in store.Info, verifiers note.Verifiers) error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("baseline %d: %w: %s", in.ID, store.ErrTampered, fmt.Sprintf(format, args...))
+	}
+	if len(in.Signature) == 0 {
+		return fail("not signed (seal it: vigil seal --key FILE)")
+	}
+	n, err := note.Open(in.Signature, verifiers)
+	if err != nil {
+		var unknown *note.UnknownVerifierError
+		if errors.As(err, &unknown) {
+			return fail("signed by %q, not by the pinned key", unknown.Name)
+		}
+		return fail("signature: %v", err)
+	}
+	if n.Text != Statement(in) {
+		return fail("the signed statement does not describe the baseline as stored (its metadata was changed)")
+	}
+	if len(n.Sigs) != 1 || n.Sigs[0].Name != in.SignedBy {
+		return fail("signed by %q, but its metadata says %q", n.Sigs[0].Name, in.SignedBy)
 	}
 	return nil
 }

@@ -1,0 +1,8 @@
+package store
+
+import "vigil/merkle"
+
+// DecodeRecord exposes the record decoder to the external tests.
+func DecodeRecord(path string, b []byte) (*merkle.Entry, merkle.Hash, error) {
+	return decodeRecord(path, b)
+}
