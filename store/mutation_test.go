@@ -225,7 +225,6 @@ func usedPageIDs(t *testing.T, path string) []int {
 	return out
 }
 
-
 // describe names what differs between two dumps.
 func describe(a, b map[string]kv, err error) string {
 	if err != nil {
