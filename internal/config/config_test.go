@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -519,5 +520,25 @@ func TestReadmeExample(t *testing.T) {
 	}
 	if attrs, _ := m.Match("/srv/app/log/x.log"); attrs.Has(merkle.AttrContent) {
 		t.Errorf("README example: Match(/srv/app/log/x.log) = %v, want no content", attrs)
+	}
+}
+
+func TestParseTrustPhase(t *testing.T) {
+	c, err := Parse("t.toml", []byte("roots = [\"/etc\"]\n[trust]\npubkey = \"/etc/vigil/vigil.pub\"\ncheckpoint = \"/var/lib/vigil-trust/cp\"\n[phase]\nhardened_markers = [\"/run/hardened\"]\nsetup_max_age = \"14d\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Trust.Pubkey != "/etc/vigil/vigil.pub" || c.Trust.Checkpoint != "/var/lib/vigil-trust/cp" ||
+		len(c.Phase.Markers()) != 1 || c.Phase.Markers()[0] != "/run/hardened" || c.Phase.SetupMaxAge != 14*24*time.Hour {
+		t.Errorf("Parse = trust %+v phase %+v", c.Trust, c.Phase)
+	}
+	if d := Default(); len(d.Phase.Markers()) != 1 || d.Phase.Markers()[0] != DefaultHardenedMarker {
+		t.Errorf("default markers = %v, want %s", d.Phase.Markers(), DefaultHardenedMarker)
+	}
+	_, err = Parse("t.toml", []byte("roots = [\"/etc\"]\n[trust]\npubkey = \"rel.pub\"\nbogus = 1\n[phase]\nsetup_max_age = \"soon\"\n"))
+	for _, want := range []string{"t.toml:3: trust.pubkey", "t.toml:4: trust.bogus", "t.toml:6: phase.setup_max_age"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse of bad [trust]/[phase] = %v, want a problem %q", err, want)
+		}
 	}
 }
