@@ -27,6 +27,10 @@ type Summary struct {
 	// IntegrityFailed says the stored baseline did not match its recorded
 	// hashes (exit code 8): its report cannot be trusted.
 	IntegrityFailed bool `json:"integrity_failed"`
+	// ConfigChanged says the configuration in use is not the one the
+	// baseline was taken with (its roots, excludes or rules): paths it no
+	// longer looks at could hide changes.
+	ConfigChanged bool `json:"config_changed,omitempty"`
 	// Scope lists the paths the run covered.
 	Scope []string `json:"scope,omitempty"`
 }

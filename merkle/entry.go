@@ -101,12 +101,15 @@ func (e *Entry) Name() string {
 }
 
 // Compare returns the monitored attributes that differ between old and cur.
-// The attributes compared are those monitored by cur's rule. A content hash
+// The attributes compared are those monitored by either entry's rule: a
+// rule changed since the baseline (one that stops watching a file's
+// content, say) takes effect only once the change is accepted, and cannot
+// hide a change made meanwhile. A content hash
 // that is not known on either side (skipped, unstable, failed) counts as
 // changed unless both sides are in the same state: an unverifiable file is
 // never reported as intact.
 func Compare(old, cur *Entry) Attr {
-	mask := cur.Attrs | AttrType
+	mask := old.Attrs | cur.Attrs | AttrType
 	var d Attr
 	if old.Type != cur.Type {
 		d |= AttrType

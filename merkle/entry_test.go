@@ -78,15 +78,20 @@ func TestCompareUnknownContent(t *testing.T) {
 	}
 }
 
-// TestCompareUsesCurrentRule checks that the attributes compared are those
-// monitored by the current entry's rule.
-func TestCompareUsesCurrentRule(t *testing.T) {
+// TestCompareUsesBothRules checks that the attributes compared are those
+// monitored by either entry's rule: a rule that stops watching an
+// attribute cannot hide a change of it until the rule is accepted.
+func TestCompareUsesBothRules(t *testing.T) {
 	old, cur := baseFile(), baseFile()
 	cur.Mtime++
 	cur.Perm = 0o600
 	cur.Attrs = merkle.AttrMode
+	if got, want := merkle.Compare(old, cur), merkle.AttrMode|merkle.AttrMtime; got != want {
+		t.Errorf("Compare with the recorded Attrs all, current mode = %v, want %v", got, want)
+	}
+	old.Attrs = merkle.AttrMode
 	if got, want := merkle.Compare(old, cur), merkle.AttrMode; got != want {
-		t.Errorf("Compare with current Attrs mode = %v, want %v", got, want)
+		t.Errorf("Compare with both Attrs mode = %v, want %v", got, want)
 	}
 	old.Attrs, cur.Attrs = merkle.AttrMode, merkle.AttrAll
 	if got, want := merkle.Compare(old, cur), merkle.AttrMode|merkle.AttrMtime; got != want {

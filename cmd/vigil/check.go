@@ -98,6 +98,13 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg
 		return e.fail(dbError(db.Path(), err))
 	}
 	code := diffCode(res)
+	// A configuration that is not the baseline's is a finding of check's,
+	// not only a log line: whoever can edit it can make vigil look away
+	// (an exclude added for a planted file, a rule that stops watching one).
+	configChanged := name == "check" && res.Baseline.ConfigDigest != cfg.Digest()
+	if configChanged {
+		code |= exitChanged
+	}
 	if name == "update" || name == "reseal" {
 		code = exitOK
 	}
@@ -108,7 +115,9 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg
 	// A cron job mails whatever is printed: with --quiet, nothing when
 	// nothing changed. A JSON report stays complete.
 	if jsonOut || !e.quiet || code != exitOK || res.Added+res.Removed+res.Changed+res.Moved > 0 {
-		if err := w.Summary(summary(name, res, &st, time.Since(start), code)); err != nil {
+		sum := summary(name, res, &st, time.Since(start), code)
+		sum.ConfigChanged = configChanged
+		if err := w.Summary(sum); err != nil {
 			return e.fail(err)
 		}
 	}

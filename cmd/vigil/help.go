@@ -22,7 +22,7 @@ var exitCodes = []exitDef{
 	{exitOK, "no differences (check); success (every other command)"},
 	{exitAdded, "paths added"},
 	{exitRemoved, "paths removed"},
-	{exitChanged, "paths changed, or could not be verified (an unreadable file is never reported intact); for init: the baseline was written, but paths could not be read (recorded with their error)"},
+	{exitChanged, "paths changed, or could not be verified (an unreadable file is never reported intact), or check ran with a configuration other than the baseline's; for init: the baseline was written, but paths could not be read (recorded with their error)"},
 	{exitTampered, "the baseline failed its integrity check (combined with 1, 2, 4)"},
 	{exitInternal, "internal error"},
 	{exitUsage, "bad argument (including init over an existing baseline without --force, a PATH that does not exist or lies outside the baseline's roots, an update --from report the host no longer matches, update in the hardened phase: use reseal)"},

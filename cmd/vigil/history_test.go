@@ -203,3 +203,70 @@ func TestOldSchemaRefused(t *testing.T) {
 		t.Errorf("migrate of a schema 1 database without baselines exited %d, want %d\n%s", out.code, exitDatabase, out.stderr)
 	}
 }
+
+// TestConfigHidingPlace: an intruder who edits the configuration to look
+// away (a rule that ignores a file's content, an exclude for a planted
+// file) does not get a clean check: the content is still compared under
+// the rule the baseline was taken with, and a configuration other than the
+// baseline's is a finding (exit 4, config_changed).
+func TestConfigHidingPlace(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t, fimtest.Tree{"shadow": fimtest.File("root:hash"), "cron.d/job": fimtest.File("ok")})
+	mustRun(t, 0, s.args("init")...)
+	text, err := os.ReadFile(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(s.path("shadow"), []byte("root:evil"), 0o644)
+	os.WriteFile(s.path("cron.d/backdoor"), []byte("* * * * * root sh"), 0o644)
+	hide := fmt.Sprintf("exclude = [%q]\n", s.path("cron.d/backdoor")) + string(text) +
+		fmt.Sprintf("\n[[rule]]\npaths = [%q]\nignore = [\"content\", \"size\", \"mtime\", \"ctime\"]\n", s.path("shadow"))
+	if err := os.WriteFile(s.config, []byte(hide), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := vigil(t, s.args("check", "--json")...)
+	evs, sum := decodeEvents(t, out.stdout)
+	var content bool
+	for _, e := range evs {
+		content = content || e.Path == s.path("shadow") && strings.Contains(strings.Join(e.Changed, ","), "content")
+	}
+	if out.code&exitChanged == 0 || !sum.ConfigChanged || !content {
+		t.Errorf("check under a configuration that looks away exited %d, config_changed %v, shadow's content reported %v; want 4 set, true, true\n%s",
+			out.code, sum.ConfigChanged, content, out.stdout)
+	}
+}
+
+// TestUpdateBelowNewParent: update DIR where DIR's parent is new too
+// records the parents (as they are now) and DIR's subtree, and nothing
+// else.
+func TestUpdateBelowNewParent(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t, fimtest.Tree{"f": fimtest.File("f")})
+	mustRun(t, 0, s.args("init")...)
+	if err := os.MkdirAll(s.path("new/sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(s.path("new/sub/x"), []byte("x"), 0o644)
+	os.WriteFile(s.path("new/other"), []byte("not accepted"), 0o644)
+	os.WriteFile(s.path("f"), []byte("changed, not accepted"), 0o644)
+	out := mustRun(t, 0, s.args("update", "--json", s.path("new/sub"))...)
+	evs, _ := decodeEvents(t, out.stdout)
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Action+" "+e.Path)
+	}
+	want := []string{"created " + s.path("new"), "created " + s.path("new/sub"), "created " + s.path("new/sub/x")}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("update of a subtree below a new parent reported %q, want %q", got, want)
+	}
+	out = mustRun(t, exitAdded|exitChanged, s.args("check", "--json")...)
+	evs, _ = decodeEvents(t, out.stdout)
+	got = nil
+	for _, e := range evs {
+		got = append(got, e.Action+" "+e.Path)
+	}
+	want = []string{"updated " + s.path("f"), "created " + s.path("new/other")}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("check after it reported %q, want %q (what was not accepted)", got, want)
+	}
+}

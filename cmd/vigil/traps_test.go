@@ -122,9 +122,13 @@ func TestMovedDatabaseNoConfigWarning(t *testing.T) {
 	if strings.Contains(out.stderr, "baseline written") {
 		t.Errorf("update with no file changed wrote a baseline: %q", out.stderr)
 	}
-	// A change that does matter warns, without advising an update.
+	// A change that does matter warns, without advising an update, and
+	// is a finding: exit 4, config_changed in the summary.
 	must(t, os.WriteFile(s.config, append([]byte("exclude = [\"/nowhere\"]\n"), text...), 0o644))
-	out = mustRun(t, 0, "--config", s.config, "--db", moved, "check")
+	if _, sum := decodeEvents(t, mustRun(t, exitChanged, "--config", s.config, "--db", moved, "check", "--json").stdout); !sum.ConfigChanged {
+		t.Errorf("check --json under a changed exclude: summary %+v, want config_changed", sum)
+	}
+	out = mustRun(t, exitChanged, "--config", s.config, "--db", moved, "check")
 	if !strings.Contains(out.stderr, "configuration") || strings.Contains(out.stderr, "vigil update") {
 		t.Errorf("check under a changed exclude warned %q, want a warning that does not advise 'vigil update'", out.stderr)
 	}

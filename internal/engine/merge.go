@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"vigil/merkle"
 	"vigil/scanner"
@@ -217,12 +218,17 @@ func (p *pass) run(ctx context.Context, roots []string, sopts scanner.Options, i
 	if p.verify != nil {
 		p.res.Tampered = p.verify.Finish()
 	}
+	if p.anc != nil {
+		return nil // a scoped update reports after recording new parents
+	}
 	return p.flushHeld()
 }
 
 // flushHeld pairs moves and reports the held changes in path order.
 func (p *pass) flushHeld() error {
-	for _, c := range merkle.PairMoves(p.held) {
+	held := merkle.PairMoves(p.held)
+	slices.SortStableFunc(held, func(a, b merkle.Change) int { return merkle.ComparePaths(a.Path, b.Path) })
+	for _, c := range held {
 		switch c.Action {
 		case merkle.Created:
 			p.res.Added++

@@ -19,8 +19,9 @@ func ScanPath(ctx context.Context, path string, attrs merkle.Attr) (*merkle.Entr
 	}
 	var got *merkle.Entry
 	var scanErr error
+	// The path itself, not what lies below it.
 	opts := scanner.Options{
-		Filter:  func(string, bool) (merkle.Attr, bool) { return attrs, false },
+		Filter:  func(p string, _ bool) (merkle.Attr, bool) { return attrs, p != abs },
 		OnError: func(p string, err error) error { scanErr = err; return nil },
 	}
 	err = scanner.Scan(ctx, []string{abs}, opts, func(e *merkle.Entry) error {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"vigil/internal/config"
 	"vigil/merkle"
 	"vigil/store"
 )
@@ -64,12 +65,38 @@ func updateScoped(ctx context.Context, db *store.DB, o Options, cur *store.Basel
 		err = fmt.Errorf("%w: %w", store.ErrTampered, res.Tampered)
 	}
 	if err == nil {
+		err = p.fullParents(ctx, info.Roots, m)
+	}
+	if err == nil {
 		res.NewRoot, err = p.reparent(cur, f.roots)
 	}
 	if err == nil {
 		err = p.flushHeld()
 	}
 	return commit(w, o, res, err, true, cmd)
+}
+
+// fullParents replaces each directory the scan found above the scopes that
+// lies inside a baseline root with what a scan of it records (its rule's
+// attributes, flags and xattrs), rather than what is recorded of the
+// directories above a root: if it is new, it is recorded as a check will
+// see it.
+func (p *pass) fullParents(ctx context.Context, roots []string, m *config.Matcher) error {
+	for path := range p.anc {
+		if !insideAny(path, roots) {
+			continue
+		}
+		attrs, excluded := m.Match(path)
+		if excluded {
+			return fmt.Errorf("%s: %w (it is excluded)", path, errNoParent)
+		}
+		e, err := ScanPath(ctx, path, attrs)
+		if err != nil {
+			return err
+		}
+		p.anc[path] = e
+	}
+	return nil
 }
 
 // reparent recomputes the directories above the scopes, deepest first, from
