@@ -6,3 +6,6 @@ import "vigil/merkle"
 func DecodeRecord(path string, b []byte) (*merkle.Entry, merkle.Hash, error) {
 	return decodeRecord(path, b)
 }
+
+// UsedPages exposes usedPages (crash_test.go) to the external tests.
+var UsedPages = usedPages

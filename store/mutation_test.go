@@ -131,7 +131,7 @@ func TestMutations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	used := usedPageIDs(t, path)
+	used := store.UsedPages(t, path)
 	r := rand.New(rand.NewPCG(3, 4))
 	var n struct{ slack, bookkeeping, refused, caught int }
 	for i := range 400 {
@@ -198,31 +198,6 @@ func verdict(path string, v note.Verifier) error {
 		return w[0]
 	}
 	return nil
-}
-
-func usedPageIDs(t *testing.T, path string) []int {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var out []int
-	err = db.View(func(tx *bolt.Tx) error {
-		for id := 0; ; id++ {
-			p, err := tx.Page(id)
-			if err != nil || p == nil {
-				return err
-			}
-			if p.Type != "free" {
-				out = append(out, id)
-			}
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // describe names what differs between two dumps.

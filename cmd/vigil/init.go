@@ -10,33 +10,17 @@ import (
 	"vigil/internal/engine"
 	"vigil/internal/progress"
 	"vigil/scanner"
+	"vigil/store"
 )
 
 func runInit(ctx context.Context, e *env, inv *invocation) int {
-	paths, err := absPaths(inv.args)
-	if err != nil {
-		return e.fail(err)
-	}
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
 	var st scanner.Stats
-	o := engine.Options{
-		Config: cfg, Paths: paths, Force: inv.bool("force"), Stats: &st, Host: hostname(), Version: version,
-		Reason: inv.str("reason"), User: who(), Phase: engine.CurrentPhase(cfg).Phase,
-		Missing:     func(root string) { e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped") },
-		SymlinkRoot: e.warnSymlinkRoot,
-	}
-	// Nothing is created before the baseline is known to be possible.
-	if _, err := engine.Preflight(o, cfg.Database); err != nil {
-		return e.fail(err)
-	}
-	db, err := e.open(cfg, false, true)
+	o, db, err := e.prepareBaseline(inv, &st)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
+	o.Force = inv.bool("force")
 	stop := e.startProgress(ctx, &st)
 	o.Error = func(p string, err error) error {
 		stop()
@@ -71,4 +55,30 @@ func errorText(path string, err error) string {
 		return pe.Op + ": " + pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// prepareBaseline is the start of the commands that take a whole new
+// baseline (init, seal): the PATHs, the configuration, the options, the
+// preflight, and only then the database, created if need be: nothing is
+// created before the baseline is known to be possible.
+func (e *env) prepareBaseline(inv *invocation, st *scanner.Stats) (engine.Options, *store.DB, error) {
+	paths, err := absPaths(inv.args)
+	if err != nil {
+		return engine.Options{}, nil, err
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return engine.Options{}, nil, err
+	}
+	o := engine.Options{
+		Config: cfg, Paths: paths, Stats: st, Host: hostname(), Version: version,
+		Reason: inv.str("reason"), User: who(), Phase: engine.CurrentPhase(cfg).Phase,
+		Missing:     func(root string) { e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped") },
+		SymlinkRoot: e.warnSymlinkRoot,
+	}
+	if _, err := engine.Preflight(o, cfg.Database); err != nil {
+		return o, nil, err
+	}
+	db, err := e.open(cfg, false, true)
+	return o, db, err
 }

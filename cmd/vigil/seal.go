@@ -145,38 +145,24 @@ func runSeal(ctx context.Context, e *env, inv *invocation) int {
 	if (key == "") == (out == "") {
 		return e.fail(&usageError{msg: "seal needs --key FILE, or --statement-out FILE to sign elsewhere", cmd: inv.cmd})
 	}
-	paths, err := absPaths(inv.args)
-	if err != nil {
-		return e.fail(err)
-	}
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
 	var signer note.Signer
+	var err error
 	if key != "" {
 		if signer, err = readSigner(key); err != nil {
 			return e.fail(err)
 		}
 	}
-	o := engine.Options{
-		Config: cfg, Paths: paths, Host: hostname(), Version: version, Reason: inv.str("reason"), User: who(),
-		Phase: engine.CurrentPhase(cfg).Phase, Signer: signer,
-		Missing:     func(root string) { e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped") },
-		SymlinkRoot: e.warnSymlinkRoot,
-		Error: func(p string, err error) error {
-			e.log.Warn().Str("path", quote(p)).Msg(errorText(p, err))
-			return nil
-		},
-	}
-	if _, err := engine.Preflight(o, cfg.Database); err != nil {
-		return e.fail(err)
-	}
-	db, err := e.open(cfg, false, true)
+	o, db, err := e.prepareBaseline(inv, nil)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
+	cfg := o.Config
+	o.Signer = signer
+	o.Error = func(p string, err error) error {
+		e.log.Warn().Str("path", quote(p)).Msg(errorText(p, err))
+		return nil
+	}
 	res, err := engine.Seal(ctx, db, o)
 	if err != nil {
 		return e.fail(dbError(db.Path(), err))

@@ -195,12 +195,7 @@ func TestSealAttacks(t *testing.T) {
 			os.WriteFile(s.db, backup, 0o600)
 		}},
 		{"audit log rewritten", func(t *testing.T, s sealSetup) {
-			db, err := bolt.Open(s.db, 0o600, &bolt.Options{Timeout: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			db.Update(func(tx *bolt.Tx) error {
+			boltUpdate(t, s.db, func(tx *bolt.Tx) error {
 				return tx.Bucket([]byte("audit")).Put(binary.BigEndian.AppendUint64(nil, 0), []byte(`{"type":"init","reason":"nothing to see"}`))
 			})
 		}},
@@ -223,15 +218,24 @@ func TestSealAttacks(t *testing.T) {
 	}
 }
 
-// editInfo changes the current baseline's info as an intruder would.
-func editInfo(t *testing.T, path string, fn func(map[string]any)) {
+// boltUpdate changes the database at path with bbolt directly, as an
+// intruder would.
+func boltUpdate(t *testing.T, path string, fn func(*bolt.Tx) error) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
+	if err := db.Update(fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// editInfo changes the current baseline's info.
+func editInfo(t *testing.T, path string, fn func(map[string]any)) {
+	t.Helper()
+	boltUpdate(t, path, func(tx *bolt.Tx) error {
 		cur := tx.Bucket([]byte("meta")).Get([]byte("current"))
 		bs := tx.Bucket([]byte("baselines"))
 		var in map[string]any
@@ -242,24 +246,14 @@ func editInfo(t *testing.T, path string, fn func(map[string]any)) {
 		raw, _ := json.Marshal(in)
 		return bs.Put(cur, raw)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
+// setCurrent makes baseline id current.
 func setCurrent(t *testing.T, path string, id uint64) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
+	boltUpdate(t, path, func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte("meta")).Put([]byte("current"), binary.BigEndian.AppendUint64(nil, id))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestSealOffHost: the statement leaves the host, is signed elsewhere and
