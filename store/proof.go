@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -40,33 +41,61 @@ func (b *Baseline) proof(rb *bolt.Bucket, path string) (*merkle.Proof, error) {
 	}
 	p := &merkle.Proof{Entry: n.Entry}
 	if n.Entry.Type == merkle.TypeDir {
-		_, kids, err := b.dirNodes(rb, path)
+		kids, _, err := b.childHashes(rb, path, nil)
 		if err != nil {
 			return nil, err
 		}
-		p.Count, p.Children = uint64(len(kids)), merkle.ChildRoot(hashes(kids))
+		p.Count, p.Children = uint64(len(kids)), merkle.ChildRoot(kids)
 	}
 	for child := path; child != "/"; child = merkle.Parent(child) {
 		dir := merkle.Parent(child)
-		d, kids, err := b.dirNodes(rb, dir)
+		dv := b.get(rb, appendKey(nil, dir))
+		if dv == nil {
+			return nil, fmt.Errorf("%s: %w: its parent %s is not recorded", child, ErrTampered, dir)
+		}
+		d, err := storedNode(appendKey(nil, dir), dv)
 		if err != nil {
 			return nil, err
 		}
-		if d.Entry == nil || d.Entry.Type != merkle.TypeDir {
+		if d.Entry.Type != merkle.TypeDir {
 			return nil, fmt.Errorf("%s: %w: its parent %s is not a recorded directory", child, ErrTampered, dir)
 		}
-		i := -1
-		for j, k := range kids {
-			if k.Entry.Path == child {
-				i = j
-			}
+		kids, i, err := b.childHashes(rb, dir, appendKey(nil, child))
+		if err != nil {
+			return nil, err
 		}
 		if i < 0 {
 			return nil, fmt.Errorf("%s: %w: not among its parent's children", child, ErrTampered)
 		}
-		p.Steps = append(p.Steps, merkle.NewStep(d.Entry, hashes(kids), i))
+		p.Steps = append(p.Steps, merkle.NewStep(d.Entry, kids, i))
 	}
 	return p, nil
+}
+
+// childHashes returns the node hashes of dir's children in name order,
+// and the index of the child with path key want (-1 if none). It decodes
+// every child into one reused entry: a proof needs their hashes, not them.
+func (b *Baseline) childHashes(rb *bolt.Bucket, dir string, want []byte) ([]merkle.Hash, int, error) {
+	var out []merkle.Hash
+	idx := -1
+	var e merkle.Entry
+	var buf []byte
+	err := b.eachChild(rb, dir, func(pk, v []byte) error {
+		h, err := decodeInto(&e, "", v)
+		if err != nil {
+			return &recordError{key: pk, err: err}
+		}
+		if e.Type != merkle.TypeDir {
+			e.Path = keyPath(pk) // the name is hashed
+			h, buf = merkle.LeafHash(&e, buf)
+		}
+		if want != nil && bytes.Equal(pk, want) {
+			idx = len(out)
+		}
+		out = append(out, h)
+		return nil
+	})
+	return out, idx, err
 }
 
 func hashes(nodes []merkle.Node) []merkle.Hash {
