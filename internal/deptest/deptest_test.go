@@ -41,6 +41,9 @@ var allowed = map[string][]string{
 	"internal/config":   {"merkle"},
 	"internal/report":   {"alerts", "merkle", "internal/progress"},
 	"internal/progress": {},
+	// Filesystem notifications turned into hints; it knows nothing of
+	// baselines or alerts (the daemon wires it to them).
+	"internal/watch": {},
 	// The engine wires everything below it; only cmd may import it.
 	"internal/engine": {"internal/config", "scanner", "store", "merkle"},
 	// The benchmark harness runs vigil and its competitors as separate
@@ -76,6 +79,7 @@ var modules = []string{
 	"github.com/google/go-cmp",         // tests
 	"github.com/BurntSushi/toml",       // the configuration file
 	"github.com/bmatcuk/doublestar/v4", // exclude and rule patterns
+	"github.com/fsnotify/fsnotify",     // inotify intake of the watch (internal/watch only)
 }
 
 func isCmd(rel string) bool { return strings.HasPrefix(rel, "cmd/") }
