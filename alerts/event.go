@@ -35,6 +35,10 @@ type Host struct {
 
 // EventInfo is the event field set: what kind of event this is.
 type EventInfo struct {
+	// ID identifies the event for deduplication downstream: the watch
+	// gives the same id to the same finding however often it is sent (see
+	// [Event.SetID]). Empty in check --json.
+	ID       string   `json:"id,omitempty"`
 	Kind     string   `json:"kind"`
 	Category []string `json:"category"`
 	Type     []string `json:"type"`
@@ -44,6 +48,8 @@ type EventInfo struct {
 	Dataset  string   `json:"dataset"`
 	// Duration is in nanoseconds, as ECS defines it; summaries only.
 	Duration int64 `json:"duration,omitempty"`
+	// Severity is one of the Severity constants; set by the watch.
+	Severity int `json:"severity,omitempty"`
 }
 
 // File is the file field set. Path and TargetPath are readable forms; see
@@ -112,10 +118,12 @@ type Vigil struct {
 	Changed  []string  `json:"changed,omitempty"`
 	Previous *Previous `json:"previous,omitempty"`
 	Summary  *Summary  `json:"summary,omitempty"`
+	// Dropped is set on the watch's events_dropped summary.
+	Dropped *DroppedInfo `json:"dropped,omitempty"`
 }
 
 func (v *Vigil) isZero() bool {
-	return v.FileExtra.isZero() && len(v.Changed) == 0 && v.Previous == nil && v.Summary == nil
+	return v.FileExtra.isZero() && len(v.Changed) == 0 && v.Previous == nil && v.Summary == nil && v.Dropped == nil
 }
 
 // newEvent returns an event with the fields every vigil event shares.

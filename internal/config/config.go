@@ -32,6 +32,8 @@ type Config struct {
 	HashWorkers      int      // 0: the scanner's default
 	DirWorkers       int      // 0: the scanner's default
 	Rules            []Rule   // later rules win over earlier ones
+	Watch            Watch    // the watch daemon ([watch])
+	Sinks            []Sink   // where the watch delivers events ([[sink]])
 	Source           string   // file it came from, or "default" for the embedded one
 }
 

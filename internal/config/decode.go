@@ -57,6 +57,10 @@ func (d *decoder) config(raw map[string]any) *Config {
 			d.scan(key, v, c)
 		case "rule":
 			c.Rules = d.rules(key, v)
+		case "watch":
+			d.watch(key, v, c)
+		case "sink":
+			c.Sinks = d.sinks(key, v)
 		default:
 			d.problemf(key, "unknown key")
 		}
