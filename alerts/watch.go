@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -36,9 +37,35 @@ func ParseSeverity(s string) (int, bool) {
 // State returns a digest of what ev says about its file, leaving out when
 // it was seen and its id: two events with the same state report the same
 // finding.
+//
+// Attributes that may change without being monitored (mtime, ctime, the
+// inode) count only when vigil.changed names them: a file put back to its
+// baseline content and mode has a new ctime, and is the same finding.
 func (ev Event) State() string {
 	ev.Timestamp = time.Time{}
 	ev.Event.ID = ""
+	if ev.File != nil {
+		f := *ev.File
+		var changed []string
+		if ev.Vigil != nil {
+			changed = ev.Vigil.Changed
+		}
+		if !slices.Contains(changed, "mtime") {
+			f.Mtime = time.Time{}
+		}
+		if !slices.Contains(changed, "ctime") {
+			f.Ctime = time.Time{}
+		}
+		if !slices.Contains(changed, "inode") {
+			f.Inode = ""
+		}
+		ev.File = &f
+	}
+	if ev.Vigil != nil && ev.Vigil.Previous != nil {
+		v := *ev.Vigil
+		v.Previous = nil // the baseline's side: the same for one baseline
+		ev.Vigil = &v
+	}
 	b, err := json.Marshal(ev)
 	if err != nil {
 		panic("alerts: marshal event: " + err.Error()) // only plain fields

@@ -1,0 +1,296 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"vigil/alerts"
+	"vigil/internal/config"
+	"vigil/internal/engine"
+	"vigil/internal/fimtest"
+	"vigil/store"
+)
+
+// wait bounds how long a test waits for what must come.
+const wait = 15 * time.Second
+
+// host is a tree with a baseline, and a daemon watching it.
+type host struct {
+	root, dir, db, events string
+	cfg                   *config.Config
+	cancel                func()
+	done                  chan error
+	log                   *bytes.Buffer
+	mu                    sync.Mutex
+	notified              []string
+}
+
+// newHost makes tree, takes its baseline, and writes a configuration with a
+// file sink (events) and extra appended.
+func newHost(t *testing.T, tree fimtest.Tree, extra string) *host {
+	t.Helper()
+	h := &host{root: t.TempDir(), dir: t.TempDir()}
+	tree.Make(t, h.root)
+	fimtest.Age(t, h.root, fimtest.Past)
+	h.db = filepath.Join(h.dir, "vigil.db")
+	h.events = filepath.Join(h.dir, "events.json")
+	h.cfg = h.config(t, extra)
+	db, err := store.Open(h.db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Init(context.Background(), db, engine.Options{Config: h.cfg, Host: "test"}); err != nil {
+		t.Fatalf("engine.Init: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *host) config(t *testing.T, extra string) *config.Config {
+	t.Helper()
+	text := fmt.Sprintf("database = %q\nroots = [%q]\nexclude = [%q]\n[watch]\nsettle = \"50ms\"\n[[sink]]\ntype = \"file\"\npath = %q\n%s",
+		h.db, h.root, filepath.Join(h.root, "cache"), h.events, extra)
+	c, err := config.Parse(filepath.Join(h.dir, "vigil.toml"), []byte(text))
+	if err != nil {
+		t.Fatalf("config.Parse(%q): %v", text, err)
+	}
+	return c
+}
+
+// start runs the daemon and waits for READY=1.
+func (h *host) start(t *testing.T, o Options) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done, h.log = cancel, make(chan error, 1), &bytes.Buffer{}
+	o.Config = h.cfg
+	o.Host = "test"
+	o.Log = zerolog.New(syncWriter{h}).Level(zerolog.InfoLevel)
+	o.FollowInterval = 100 * time.Millisecond
+	ready := make(chan struct{})
+	var once sync.Once
+	o.Notify = func(s string) {
+		h.mu.Lock()
+		h.notified = append(h.notified, s)
+		h.mu.Unlock()
+		if s == "READY=1" {
+			once.Do(func() { close(ready) })
+		}
+	}
+	go func() { h.done <- Run(ctx, o) }()
+	t.Cleanup(func() { h.stop(t) })
+	select {
+	case <-ready:
+	case err := <-h.done:
+		h.done <- err
+		t.Fatalf("Run ended before READY=1: %v\nlog:\n%s", err, h.logText())
+	case <-time.After(wait):
+		t.Fatalf("no READY=1 within %v\nlog:\n%s", wait, h.logText())
+	}
+}
+
+type syncWriter struct{ h *host }
+
+func (w syncWriter) Write(b []byte) (int, error) {
+	w.h.mu.Lock()
+	defer w.h.mu.Unlock()
+	return w.h.log.Write(b)
+}
+
+func (h *host) logText() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.log.String()
+}
+
+// stop ends the daemon (as SIGTERM does) and returns Run's error.
+func (h *host) stop(t *testing.T) {
+	t.Helper()
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Errorf("Run: %v\nlog:\n%s", err, h.logText())
+		}
+	case <-time.After(wait):
+		t.Errorf("Run did not stop within %v", wait)
+	}
+}
+
+// read returns the events the file sink has written.
+func readEvents(t *testing.T, path string) []alerts.Event {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []alerts.Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var ev alerts.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("%s: line %q: %v", path, sc.Text(), err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// await waits until the events written satisfy ok and returns them.
+func await(t *testing.T, path, what string, ok func([]alerts.Event) bool) []alerts.Event {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		evs := readEvents(t, path)
+		if ok(evs) {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v; events:\n%s", what, wait, describe(evs))
+		}
+		time.Sleep(20 * time.Millisecond) // polling the sink's file, not an assertion
+	}
+}
+
+func describe(evs []alerts.Event) string {
+	var b strings.Builder
+	for _, ev := range evs {
+		p := ""
+		if ev.File != nil {
+			p = ev.File.Path
+		}
+		fmt.Fprintf(&b, "  %s %s %s\n", ev.Event.Action, p, ev.Event.ID)
+	}
+	return b.String()
+}
+
+// find returns the events of action at path.
+func find(evs []alerts.Event, action, path string) []alerts.Event {
+	var out []alerts.Event
+	for _, ev := range evs {
+		if ev.Event.Action == action && ev.File != nil && ev.File.Path == path {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func has(action, path string) func([]alerts.Event) bool {
+	return func(evs []alerts.Event) bool { return len(find(evs, action, path)) > 0 }
+}
+
+func TestAlertsVerifiedAndResolved(t *testing.T) {
+	h := newHost(t, fimtest.Tree{"etc/passwd": fimtest.File("root:x:0:0\n"), "etc/motd": fimtest.File("hi\n"), "cache/tmp": fimtest.File("")}, "")
+	h.start(t, Options{})
+	passwd := filepath.Join(h.root, "etc", "passwd")
+
+	// A write with the same content (touch: mtime, ctime) is a hint; the
+	// re-hash says the content is the same: attributes_modified, not
+	// updated. Writing into the excluded cache is no alert at all.
+	if err := os.WriteFile(filepath.Join(h.root, "cache", "tmp"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(passwd, []byte("root:x:0:0\nevil:x:0:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evs := await(t, h.events, "updated "+passwd, has("updated", passwd))
+	ev := find(evs, "updated", passwd)[0]
+	if ev.Event.ID == "" || ev.Event.Severity != alerts.SeverityAlert {
+		t.Errorf("updated event: id %q severity %d, want an id and severity %d", ev.Event.ID, ev.Event.Severity, alerts.SeverityAlert)
+	}
+	for _, ev := range evs {
+		if ev.File != nil && strings.Contains(ev.File.Path, "/cache") {
+			t.Errorf("event %s for the excluded %s", ev.Event.Action, ev.File.Path)
+		}
+	}
+
+	// The same state again (chmod back and forth ends where it was): no
+	// second alert. A new state: a new alert.
+	if err := os.Chmod(passwd, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	await(t, h.events, "a second alert on "+passwd, func(evs []alerts.Event) bool {
+		return len(find(evs, "updated", passwd)) == 2
+	})
+}
+
+// contentRule monitors content and mode only, so that a file can be put
+// back in its baseline state (ctime cannot).
+const contentRule = "[[rule]]\npaths = [\"/**\"]\nattributes = [\"content\", \"mode\", \"size\"]\n"
+
+func TestResolvedWhenBackToBaseline(t *testing.T) {
+	h := newHost(t, fimtest.Tree{"etc/hosts": fimtest.File("127.0.0.1 localhost\n")}, contentRule)
+	h.start(t, Options{})
+	hosts := filepath.Join(h.root, "etc", "hosts")
+	if err := os.WriteFile(hosts, []byte("6.6.6.6 bank.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evs := await(t, h.events, "updated "+hosts, has("updated", hosts))
+	id := find(evs, "updated", hosts)[0].Event.ID
+	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evs = await(t, h.events, "resolved "+hosts, has("resolved", hosts))
+	// Once more: the same bad state again is a new finding after the
+	// resolve, with the same event.id (the same state against the same
+	// baseline), and a resolve with a new id.
+	if err := os.WriteFile(hosts, []byte("6.6.6.6 bank.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evs = await(t, h.events, "second updated", func(evs []alerts.Event) bool { return len(find(evs, "updated", hosts)) == 2 })
+	if got := find(evs, "updated", hosts)[1].Event.ID; got != id {
+		t.Errorf("event.id of the same finding = %q, first %q: want them equal (stable ids)", got, id)
+	}
+	if n := len(find(evs, "updated", hosts)); n != 2 {
+		t.Errorf("%d updated events, want 2: one per distinct state", n)
+	}
+}
+
+func TestNewDirectoriesAndMoves(t *testing.T) {
+	h := newHost(t, fimtest.Tree{"srv/old/a": fimtest.File("a")}, "")
+	h.start(t, Options{})
+	// mkdir -p and a write straight away: never missed.
+	deep := filepath.Join(h.root, "srv", "x", "y", "z")
+	if err := os.MkdirAll(filepath.Dir(deep), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(deep, []byte("z"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	await(t, h.events, "created "+deep, has("created", deep))
+	// A renamed directory: its subtree is re-keyed and a write below the
+	// new name is seen.
+	oldDir, newDir := filepath.Join(h.root, "srv", "old"), filepath.Join(h.root, "srv", "new")
+	if err := os.Rename(oldDir, newDir); err != nil {
+		t.Fatal(err)
+	}
+	await(t, h.events, "moved "+newDir, func(evs []alerts.Event) bool {
+		return len(find(evs, "moved", newDir)) > 0 || len(find(evs, "created", newDir)) > 0
+	})
+	b := filepath.Join(newDir, "b")
+	if err := os.WriteFile(b, []byte("b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	await(t, h.events, "created "+b, has("created", b))
+}

@@ -1,0 +1,176 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"vigil/alerts"
+	"vigil/internal/config"
+	"vigil/internal/engine"
+	"vigil/internal/watch"
+	"vigil/merkle"
+	"vigil/store"
+)
+
+// job is one verification: settled hints, or a whole check.
+type job struct {
+	events []watch.Event
+	whole  bool
+	full   bool   // reread every file
+	why    string // of a whole check: start, events_lost, scan, full_scan
+}
+
+// verifier checks what jobs name against the current baseline and turns
+// real differences into events. It is used from one goroutine; its state
+// outlives a reload.
+type verifier struct {
+	dbPath        string
+	host, version string
+	log           zerolog.Logger
+	lockWait      time.Duration
+	// alerted maps each path alerted on to the state of its last alert.
+	alerted map[string]string
+	// baseline is the id of the baseline last compared against.
+	baseline uint64
+	stats    *stats
+}
+
+// errBusy means the database was locked by a writer for longer than
+// lockWait: the job is put back and tried again.
+var errBusy = errors.New("database busy")
+
+// run verifies j under cfg and returns the events to publish.
+func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) ([]alerts.Event, error) {
+	db, err := store.Open(v.dbPath, store.Options{ReadOnly: true, Timeout: v.lockWait})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, errBusy
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	cur, err := db.Current()
+	if err != nil {
+		return nil, err
+	}
+	info := cur.Info()
+	if v.baseline != 0 && info.ID != v.baseline {
+		v.log.Info().Uint64("baseline", info.ID).Uint64("previous", v.baseline).Msg("following the new current baseline; re-verifying what was alerted")
+		for p := range v.alerted {
+			j.events = append(j.events, watch.Event{Path: p, Op: watch.Changed})
+		}
+	}
+	v.baseline = info.ID
+	m, err := cfg.Matcher()
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	if !j.whole {
+		paths = scopes(j.events, info.Roots, m)
+		if len(paths) == 0 {
+			return nil, nil
+		}
+	}
+	start := time.Now()
+	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, now: start}
+	res, err := engine.Check(ctx, db, engine.Options{
+		Config: cfg, Paths: paths, Full: j.full, Host: v.host, Version: v.version,
+		Change: c.change, Error: c.error,
+	})
+	if err != nil {
+		return nil, err
+	}
+	v.stats.verified(j, len(paths), time.Since(start))
+	if res.Tampered != nil {
+		c.add("", alerts.Tampered(res.Tampered, v.host, start))
+	}
+	c.resolve(paths, j.whole)
+	return c.out, nil
+}
+
+// scopes returns the paths of evs to check: inside the baseline's roots,
+// not excluded, none inside another.
+func scopes(evs []watch.Event, roots []string, m *config.Matcher) []string {
+	var out []string
+	for _, ev := range evs {
+		if _, excluded := m.Match(ev.Path); excluded || !merkle.ValidPath(ev.Path) {
+			continue
+		}
+		for _, r := range roots {
+			if merkle.Within(ev.Path, r) {
+				out = append(out, ev.Path)
+				break
+			}
+		}
+	}
+	return merkle.Outermost(out)
+}
+
+// collect gathers one check's findings.
+type collect struct {
+	v     *verifier
+	scope string // baseline id and root: part of every event.id
+	seen  map[string]bool
+	now   time.Time
+	out   []alerts.Event
+}
+
+// add publishes ev about path unless it is the finding last sent for path.
+func (c *collect) add(path string, ev alerts.Event) {
+	c.seen[path] = true
+	state := ev.State()
+	if c.v.alerted[path] == state {
+		return
+	}
+	c.v.alerted[path] = state
+	ev.SetID(c.scope)
+	c.out = append(c.out, ev)
+}
+
+func (c *collect) change(ch merkle.Change) error {
+	ev := alerts.FromChange(ch, c.v.host, c.now)
+	ev.Event.Severity = alerts.SeverityAlert
+	if ch.Action == merkle.Moved && ch.Old != nil {
+		c.seen[ch.Old.Path] = true
+	}
+	c.add(ch.Path, ev)
+	return nil
+}
+
+func (c *collect) error(path string, err error) error {
+	ev := alerts.ScanError(path, err, c.v.host, c.now)
+	ev.Event.Severity = alerts.SeverityWarning
+	c.add(path, ev)
+	return nil
+}
+
+// resolve sends a resolved event for each path alerted on, inside the
+// paths checked (all, for a whole check), that the check found as
+// recorded.
+func (c *collect) resolve(paths []string, whole bool) {
+	for p := range c.v.alerted {
+		if c.seen[p] || p == "" && !whole {
+			continue
+		}
+		in := whole
+		for _, s := range paths {
+			in = in || merkle.Within(p, s)
+		}
+		if !in {
+			continue
+		}
+		old := c.v.alerted[p]
+		delete(c.v.alerted, p)
+		if p == "" {
+			continue // the baseline passed its integrity check again
+		}
+		ev := alerts.Resolved(p, c.v.host, c.now)
+		ev.SetID(c.scope + ":resolved:" + old) // resolving that finding
+		c.out = append(c.out, ev)
+	}
+}
