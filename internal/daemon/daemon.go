@@ -398,4 +398,3 @@ func (p *pipeline) status() string {
 	}
 	return s + ", " + itoa(len(p.v.alerted)) + " paths differ from the baseline"
 }
-

@@ -88,6 +88,7 @@ var modules = []string{
 	"github.com/BurntSushi/toml",       // the configuration file
 	"github.com/bmatcuk/doublestar/v4", // exclude and rule patterns
 	"github.com/fsnotify/fsnotify",     // inotify intake of the watch (internal/watch only)
+	"github.com/coreos/go-systemd/v22", // sd_notify readiness, watchdog and status of vigil watch (cmd only)
 }
 
 func isCmd(rel string) bool { return strings.HasPrefix(rel, "cmd/") }
