@@ -44,6 +44,9 @@ type Options struct {
 	// LockWait bounds each wait for the database's lock (held by an
 	// update); 0 means 2 s, after which the work is retried later.
 	LockWait time.Duration
+
+	// onHint, if set, sees every hint of the intake (tests).
+	onHint func(watch.Event)
 }
 
 func (o *Options) notify(state string) {
@@ -197,6 +200,9 @@ func fullScanInterval(c *config.Config) time.Duration {
 // hint receives the intake's events (on its goroutine: it must not block).
 func (p *pipeline) hint(ev watch.Event) {
 	p.st.hints.Add(1)
+	if p.o.onHint != nil && !ev.Op.Has(watch.Ready) {
+		p.o.onHint(ev)
+	}
 	switch {
 	case ev.Op.Has(watch.Ready):
 		p.requestWhole(job{whole: true, why: "start"})

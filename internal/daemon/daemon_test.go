@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"vigil/internal/config"
 	"vigil/internal/engine"
 	"vigil/internal/fimtest"
+	"vigil/internal/watch"
 	"vigil/store"
 )
 
@@ -34,6 +36,7 @@ type host struct {
 	log                   *bytes.Buffer
 	mu                    sync.Mutex
 	notified              []string
+	hints                 atomic.Int64
 }
 
 // newHost makes tree, takes its baseline, and writes a configuration with a
@@ -79,6 +82,7 @@ func (h *host) start(t *testing.T, o Options) {
 	o.Host = "test"
 	o.Log = zerolog.New(syncWriter{h}).Level(zerolog.InfoLevel)
 	o.FollowInterval = 100 * time.Millisecond
+	o.onHint = func(watch.Event) { h.hints.Add(1) }
 	ready := make(chan struct{})
 	var once sync.Once
 	o.Notify = func(s string) {

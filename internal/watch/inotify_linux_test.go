@@ -153,11 +153,13 @@ func TestRenamedDirectoryRekeyed(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, ch, "covering "+g, func(ev Event) bool { return covers(ev, g) })
+	in.mu.Lock()
 	for d := range in.dirs {
 		if within(d, a) {
 			t.Errorf("watch on %s still kept after the rename", d)
 		}
 	}
+	in.mu.Unlock()
 	// Deleting the subtree drops its watches.
 	if err := os.RemoveAll(b); err != nil {
 		t.Fatal(err)
