@@ -20,9 +20,10 @@ type Queued struct {
 // any sink sees it, one queue per sink. internal/daemon supplies it (a bbolt
 // file of its own, store.Outbox).
 type Outbox interface {
-	// Append queues data for each of sinks in one durable write. A sink
-	// whose queue is full counts the event as dropped instead.
-	Append(sinks []string, data []byte, at time.Time) error
+	// Append queues each entry's data for each of its sinks, all in one
+	// durable write. A sink whose queue is full counts the event as
+	// dropped instead.
+	Append(entries []Entry, at time.Time) error
 	// Pending returns up to max of sink's oldest queued events.
 	Pending(sink string, max int) ([]Queued, error)
 	// Remove deletes events sink has accepted.
@@ -36,12 +37,19 @@ type Outbox interface {
 	Depth(sink string) (int, error)
 }
 
-// Sink delivers events somewhere. Send returns nil only once the
-// destination has accepted the event (written, acknowledged); the
-// [Dispatcher] then removes it from the outbox. A Sink is used from one
-// goroutine.
+// Entry is one event to queue, for the sinks named.
+type Entry struct {
+	Sinks []string
+	Data  []byte
+}
+
+// Sink delivers events somewhere. Send delivers evs (data holds each as
+// JSON) in order and returns how many of them, from the first, the
+// destination has accepted (written and synced, acknowledged); the
+// [Dispatcher] removes those from the outbox and tries the rest again
+// later. A Sink is used from one goroutine.
 type Sink interface {
-	Send(ctx context.Context, ev *Event, data []byte) error
+	Send(ctx context.Context, evs []*Event, data [][]byte) (int, error)
 	Close() error
 }
 
@@ -102,10 +110,11 @@ func (d *Dispatcher) init() {
 }
 
 // Publish writes evs to the outbox, each queued for the sinks whose filter
-// it passes. It returns once they are durable.
+// it passes, in one durable write. It returns once they are durable.
 func (d *Dispatcher) Publish(evs ...Event) error {
 	d.init()
-	now := time.Now()
+	var entries []Entry
+	woken := map[string]bool{}
 	for i := range evs {
 		data, err := json.Marshal(&evs[i])
 		if err != nil {
@@ -115,19 +124,23 @@ func (d *Dispatcher) Publish(evs ...Event) error {
 		for _, r := range d.Routes {
 			if r.Filter.Pass(&evs[i]) {
 				names = append(names, r.Name)
+				woken[r.Name] = true
 			}
 		}
-		if len(names) == 0 {
-			continue
+		if len(names) > 0 {
+			entries = append(entries, Entry{Sinks: names, Data: data})
 		}
-		if err := d.Outbox.Append(names, data, now); err != nil {
-			return err
-		}
-		for _, n := range names {
-			select {
-			case d.wake[n] <- struct{}{}:
-			default:
-			}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := d.Outbox.Append(entries, time.Now()); err != nil {
+		return err
+	}
+	for n := range woken {
+		select {
+		case d.wake[n] <- struct{}{}:
+		default:
 		}
 	}
 	return nil
@@ -149,7 +162,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 // batch is how many queued events a sink's loop reads at once.
-const batch = 64
+const batch = 512
 
 // deliver is one sink's loop: drain its queue, then its dropped count,
 // then wait for more; a failure waits (backing off) and tries again.
@@ -197,21 +210,32 @@ func (d *Dispatcher) drain(ctx context.Context, r Route) (more bool, err error) 
 	if err != nil {
 		return false, err
 	}
-	for _, item := range q {
-		var ev Event
-		if err := json.Unmarshal(item.Data, &ev); err != nil {
-			// Not ours to fix: a record that does not decode is sent as
-			// is, the sink gets its bytes.
-			ev = Event{}
+	if len(q) > 0 {
+		evs := make([]*Event, len(q))
+		data := make([][]byte, len(q))
+		for i, item := range q {
+			evs[i], data[i] = &Event{}, item.Data
+			// A record that does not decode is still sent: the sink gets
+			// its bytes, and the fields it reads are empty.
+			_ = json.Unmarshal(item.Data, evs[i])
 		}
-		if err := r.Sink.Send(ctx, &ev, item.Data); err != nil {
+		n, err := r.Sink.Send(ctx, evs, data)
+		if n > 0 {
+			seqs := make([]uint64, n)
+			for i := range seqs {
+				seqs[i] = q[i].Seq
+			}
+			if rerr := d.Outbox.Remove(r.Name, seqs...); rerr != nil {
+				return false, rerr
+			}
+			if d.OnDelivered != nil {
+				for _, ev := range evs[:n] {
+					d.OnDelivered(r.Name, ev)
+				}
+			}
+		}
+		if err != nil {
 			return false, err
-		}
-		if err := d.Outbox.Remove(r.Name, item.Seq); err != nil {
-			return false, err
-		}
-		if d.OnDelivered != nil {
-			d.OnDelivered(r.Name, &ev)
 		}
 	}
 	if len(q) == batch {
@@ -226,7 +250,7 @@ func (d *Dispatcher) drain(ctx context.Context, r Route) (more bool, err error) 
 	if err != nil {
 		return false, err
 	}
-	if err := r.Sink.Send(ctx, &ev, data); err != nil {
+	if _, err := r.Sink.Send(ctx, []*Event{&ev}, [][]byte{data}); err != nil {
 		return false, err
 	}
 	return false, d.Outbox.ForgetDropped(r.Name, n)

@@ -19,9 +19,13 @@ import (
 type WriterSink struct{ W io.Writer }
 
 // Send implements [Sink].
-func (s *WriterSink) Send(_ context.Context, _ *Event, data []byte) error {
-	_, err := s.W.Write(append(data[:len(data):len(data)], '\n'))
-	return err
+func (s *WriterSink) Send(_ context.Context, _ []*Event, data [][]byte) (int, error) {
+	for i, d := range data {
+		if _, err := s.W.Write(append(d[:len(d):len(d)], '\n')); err != nil {
+			return i, err
+		}
+	}
+	return len(data), nil
 }
 
 // Close implements [Sink].
@@ -72,25 +76,34 @@ func (s *FileSink) rotate() error {
 	return s.open()
 }
 
-// Send implements [Sink].
-func (s *FileSink) Send(_ context.Context, _ *Event, data []byte) error {
+// Send implements [Sink]: the lines are written, then synced once.
+func (s *FileSink) Send(_ context.Context, _ []*Event, data [][]byte) (int, error) {
 	if s.f == nil {
 		if err := s.open(); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	line := append(data[:len(data):len(data)], '\n')
-	if s.MaxSize > 0 && s.size > 0 && s.size+int64(len(line)) > s.MaxSize {
-		if err := s.rotate(); err != nil {
-			return err
+	for i, d := range data {
+		line := append(d[:len(d):len(d)], '\n')
+		if s.MaxSize > 0 && s.size > 0 && s.size+int64(len(line)) > s.MaxSize {
+			// What is written so far is synced by the close in rotate.
+			if err := s.f.Sync(); err != nil {
+				return 0, err
+			}
+			if err := s.rotate(); err != nil {
+				return i, err
+			}
+		}
+		n, err := s.f.Write(line)
+		s.size += int64(n)
+		if err != nil {
+			return 0, errors.Join(err, s.f.Sync())
 		}
 	}
-	n, err := s.f.Write(line)
-	s.size += int64(n)
-	if err != nil {
-		return err
+	if err := s.f.Sync(); err != nil {
+		return 0, err
 	}
-	return s.f.Sync()
+	return len(data), nil
 }
 
 // Close implements [Sink].
@@ -120,8 +133,17 @@ type WebhookSink struct {
 	Client *http.Client // nil: a client of its own
 }
 
-// Send implements [Sink].
-func (s *WebhookSink) Send(ctx context.Context, ev *Event, data []byte) error {
+// Send implements [Sink]: one POST per event, in order.
+func (s *WebhookSink) Send(ctx context.Context, evs []*Event, data [][]byte) (int, error) {
+	for i := range evs {
+		if err := s.send(ctx, evs[i], data[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(evs), nil
+}
+
+func (s *WebhookSink) send(ctx context.Context, ev *Event, data []byte) error {
 	backoff := s.Backoff
 	if backoff <= 0 {
 		backoff = 200 * time.Millisecond

@@ -108,7 +108,16 @@ type SyslogSink struct {
 
 // Send implements [Sink]. A failed write drops the connection; the next
 // send dials again.
-func (s *SyslogSink) Send(ctx context.Context, ev *Event, data []byte) error {
+func (s *SyslogSink) Send(ctx context.Context, evs []*Event, data [][]byte) (int, error) {
+	for i := range evs {
+		if err := s.send(ctx, evs[i], data[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(evs), nil
+}
+
+func (s *SyslogSink) send(ctx context.Context, ev *Event, data []byte) error {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second

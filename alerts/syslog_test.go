@@ -53,7 +53,7 @@ func TestSyslogTCPOctetCounting(t *testing.T) {
 	defer s.Close()
 	for _, p := range []string{"/etc/one", "/etc/two"} {
 		ev := Resolved(p, "h", time.Now())
-		if err := s.Send(context.Background(), &ev, []byte(`{"x":1}`)); err != nil {
+		if _, err := s.Send(context.Background(), []*Event{&ev}, [][]byte{[]byte(`{"x":1}`)}); err != nil {
 			t.Fatalf("Send: %v", err)
 		}
 	}

@@ -76,36 +76,46 @@ func put64(b *bolt.Bucket, key string, v uint64) error {
 	return b.Put([]byte(key), binary.BigEndian.AppendUint64(nil, v))
 }
 
-// Append queues data for each of sinks in one transaction, synced to disk
-// before it returns. A full queue counts the event as dropped instead.
-func (o *Outbox) Append(sinks []string, data []byte, at time.Time) error {
+// Append queues each entry's data for each of its sinks, all in one
+// transaction, synced to disk before it returns. A full queue counts the
+// event as dropped instead.
+func (o *Outbox) Append(entries []OutboxEntry, at time.Time) error {
 	return o.bolt.Update(func(tx *bolt.Tx) error {
 		qs, depth, dropped := tx.Bucket(bucketQueue), tx.Bucket(bucketDepth), tx.Bucket(bucketDropped)
-		for _, s := range sinks {
-			n := u64(depth.Get([]byte(s)))
-			if n >= uint64(o.max) {
-				if err := countDropped(dropped, s, at); err != nil {
+		for _, e := range entries {
+			for _, s := range e.Sinks {
+				if err := o.append(qs, depth, dropped, s, e.Data, at); err != nil {
 					return err
 				}
-				continue
-			}
-			q, err := qs.CreateBucketIfNotExists([]byte(s))
-			if err != nil {
-				return err
-			}
-			seq, err := q.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := q.Put(binary.BigEndian.AppendUint64(nil, seq), data); err != nil {
-				return err
-			}
-			if err := put64(depth, s, n+1); err != nil {
-				return err
 			}
 		}
 		return nil
 	})
+}
+
+// OutboxEntry is one event for [Outbox.Append] and the sinks it is for.
+type OutboxEntry struct {
+	Sinks []string
+	Data  []byte
+}
+
+func (o *Outbox) append(qs, depth, dropped *bolt.Bucket, s string, data []byte, at time.Time) error {
+	n := u64(depth.Get([]byte(s)))
+	if n >= uint64(o.max) {
+		return countDropped(dropped, s, at)
+	}
+	q, err := qs.CreateBucketIfNotExists([]byte(s))
+	if err != nil {
+		return err
+	}
+	seq, err := q.NextSequence()
+	if err != nil {
+		return err
+	}
+	if err := q.Put(binary.BigEndian.AppendUint64(nil, seq), data); err != nil {
+		return err
+	}
+	return put64(depth, s, n+1)
 }
 
 // countDropped adds one to sink's dropped count, at time at.

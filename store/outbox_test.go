@@ -16,7 +16,7 @@ func TestOutboxQueuesPerSinkAndSurvivesReopen(t *testing.T) {
 	}
 	at := time.Unix(1000, 0)
 	for i := range 5 {
-		if err := o.Append([]string{"a", "b"}, []byte(fmt.Sprint(i)), at.Add(time.Duration(i)*time.Second)); err != nil {
+		if err := o.Append([]OutboxEntry{{Sinks: []string{"a", "b"}, Data: []byte(fmt.Sprint(i))}}, at.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatalf("Append %d: %v", i, err)
 		}
 	}

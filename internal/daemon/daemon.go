@@ -207,13 +207,19 @@ func (p *pipeline) hint(ev watch.Event) {
 	case ev.Op.Has(watch.Ready):
 		p.requestWhole(job{whole: true, why: "start"})
 	case ev.Op.Has(watch.Lost):
-		p.st.lost.Add(1)
-		p.o.Log.Warn().Err(ev.Err).Msg("events lost; catching up with a whole check")
-		p.requestWhole(job{whole: true, why: "events_lost"})
+		// Settled like any hint: a burst that overflows the queue again and
+		// again is caught up once it calms down (or after max_settle).
+		if p.st.lost.Add(1) == 1 || p.settler.Len() == 0 {
+			p.o.Log.Warn().Err(ev.Err).Msg("events lost; catching up with a whole check")
+		}
+		p.settler.Add(watch.Event{Path: lostKey, Op: watch.Lost})
 	default:
 		p.settler.Add(ev)
 	}
 }
+
+// lostKey is the settler's key for lost events: no path is empty.
+const lostKey = ""
 
 // requestWhole asks for a whole check unless one is waiting already.
 func (p *pipeline) requestWhole(j job) {
@@ -226,8 +232,14 @@ func (p *pipeline) requestWhole(j job) {
 // settled hands settled hints to the verifier.
 func (p *pipeline) settled(ctx context.Context) func([]watch.Event) {
 	return func(evs []watch.Event) {
+		j := job{events: evs}
+		for _, ev := range evs {
+			if ev.Op.Has(watch.Lost) {
+				j = job{whole: true, why: "events_lost"}
+			}
+		}
 		select {
-		case p.jobs <- job{events: evs}:
+		case p.jobs <- j:
 		case <-ctx.Done():
 			for _, ev := range evs {
 				p.settler.Add(ev) // flushed at the stop

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -137,24 +136,23 @@ func (h *host) stop(t *testing.T) {
 	}
 }
 
-// read returns the events the file sink has written.
+// readEvents returns the events the file sink has written, whole lines
+// only (the sink may be writing the next).
 func readEvents(t *testing.T, path string) []alerts.Event {
 	t.Helper()
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	lines := bytes.Split(data, []byte("\n"))
 	var out []alerts.Event
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	for _, line := range lines[:len(lines)-1] {
 		var ev alerts.Event
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatalf("%s: line %q: %v", path, sc.Text(), err)
+		if err := json.Unmarshal(line, &ev); err != nil {
+			t.Fatalf("%s: line %q: %v", path, line, err)
 		}
 		out = append(out, ev)
 	}

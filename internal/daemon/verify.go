@@ -93,11 +93,24 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) ([]alerts
 	return c.out, nil
 }
 
+// collapseAt is how many paths of one directory a batch may name before
+// the directory is checked as a whole instead: each scope's verification
+// reads its parent's children, so many siblings cost one listing each.
+const collapseAt = 16
+
 // scopes returns the paths of evs to check: inside the baseline's roots,
-// not excluded, none inside another.
+// not excluded, none inside another; the siblings of a busy directory
+// become that directory.
 func scopes(evs []watch.Event, roots []string, m *config.Matcher) []string {
+	perDir := map[string]int{}
+	for _, ev := range evs {
+		perDir[merkle.Parent(ev.Path)]++
+	}
 	var out []string
 	for _, ev := range evs {
+		if d := merkle.Parent(ev.Path); perDir[d] > collapseAt {
+			ev.Path = d
+		}
 		if _, excluded := m.Match(ev.Path); excluded || !merkle.ValidPath(ev.Path) {
 			continue
 		}
