@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -47,6 +48,8 @@ type Options struct {
 
 	// onHint, if set, sees every hint of the intake (tests).
 	onHint func(watch.Event)
+	// onListen, if set, is told the HTTP listener's address (tests).
+	onListen func(addr string)
 }
 
 func (o *Options) notify(state string) {
@@ -71,7 +74,7 @@ func Run(ctx context.Context, o Options) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	st := &stats{}
+	st := newStats()
 	v := &verifier{
 		dbPath: cfg.Database, host: o.Host, version: o.Version, log: o.Log,
 		lockWait: o.LockWait, alerted: map[string]string{}, stats: st,
@@ -107,6 +110,7 @@ type pipeline struct {
 	catchUp  chan job
 	dbStamp  time.Time
 	outboxDB *store.Outbox
+	ln       net.Listener
 }
 
 func (p *pipeline) run(ctx context.Context) (err error) {
@@ -137,6 +141,15 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if cfg.Watch.Listen != "" {
+		if p.ln, err = net.Listen("tcp", cfg.Watch.Listen); err != nil {
+			return err
+		}
+		p.o.Log.Info().Str("address", p.ln.Addr().String()).Msg("HTTP listener: /metrics, /healthz, /status")
+		if p.o.onListen != nil {
+			p.o.onListen(p.ln.Addr().String())
+		}
+	}
 	p.src, err = watch.NewInotify(watch.Options{
 		Roots:            roots,
 		Excluded:         func(path string) bool { _, ex := m.Match(path); return ex },
@@ -164,6 +177,9 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	g.Go(func() error { defer icancel(); return p.verify(gctx) })
 	if p.o.Watchdog > 0 {
 		g.Go(func() error { return p.watchdog(ictx) })
+	}
+	if p.ln != nil {
+		g.Go(func() error { return p.serve(ictx, p.ln) })
 	}
 	return g.Wait()
 }

@@ -3,6 +3,8 @@ package daemon
 import (
 	"strconv"
 	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"sync/atomic"
 	"time"
 )
@@ -11,6 +13,7 @@ import (
 type stats struct {
 	hints, lost, alerts, delivered, failures atomic.Int64
 	verifications                            atomic.Int64
+	latency                                  prometheus.Histogram
 
 	mu            sync.Mutex
 	lastScan      time.Time
@@ -18,6 +21,21 @@ type stats struct {
 	lastScanTook  time.Duration
 	lastBatchTook time.Duration
 	ready         bool
+	baselineID    uint64
+	baselineRoot  string
+	alerted       int
+	lastError     string
+}
+
+// setBaseline records what the last verification compared against.
+func (s *stats) setBaseline(id uint64, root string, alerted int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.baselineID, s.baselineRoot, s.alerted = id, root, alerted
+	s.lastError = ""
+	if err != nil {
+		s.lastError = err.Error()
+	}
 }
 
 func (s *stats) verified(j job, paths int, took time.Duration) {

@@ -90,6 +90,12 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) ([]alerts
 		c.add("", alerts.Tampered(res.Tampered, v.host, start))
 	}
 	c.resolve(paths, j.whole)
+	v.stats.setBaseline(info.ID, fmt.Sprintf("%x", info.Root[:]), len(v.alerted), nil)
+	for _, ev := range j.events {
+		if !ev.First.IsZero() {
+			v.stats.latency.Observe(time.Since(ev.First).Seconds())
+		}
+	}
 	return c.out, nil
 }
 

@@ -78,17 +78,18 @@ func execAllowed(rel string) bool { return isCmd(rel) || rel == "bench" }
 // reason the README states. Their own dependencies may appear in go.mod as
 // indirect requirements.
 var modules = []string{
-	"github.com/zeebo/blake3",          // content and node hashes
-	"go.etcd.io/bbolt",                 // the baseline database
-	"github.com/rs/zerolog",            // logging in cmd
-	"golang.org/x/sys",                 // lstat, xattrs, inode flags, openat
-	"golang.org/x/sync",                // errgroup
-	"golang.org/x/term",                // terminal detection for progress and colour
-	"github.com/google/go-cmp",         // tests
-	"github.com/BurntSushi/toml",       // the configuration file
-	"github.com/bmatcuk/doublestar/v4", // exclude and rule patterns
-	"github.com/fsnotify/fsnotify",     // inotify intake of the watch (internal/watch only)
-	"github.com/coreos/go-systemd/v22", // sd_notify readiness, watchdog and status of vigil watch (cmd only)
+	"github.com/zeebo/blake3",             // content and node hashes
+	"go.etcd.io/bbolt",                    // the baseline database
+	"github.com/rs/zerolog",               // logging in cmd
+	"golang.org/x/sys",                    // lstat, xattrs, inode flags, openat
+	"golang.org/x/sync",                   // errgroup
+	"golang.org/x/term",                   // terminal detection for progress and colour
+	"github.com/google/go-cmp",            // tests
+	"github.com/BurntSushi/toml",          // the configuration file
+	"github.com/bmatcuk/doublestar/v4",    // exclude and rule patterns
+	"github.com/fsnotify/fsnotify",        // inotify intake of the watch (internal/watch only)
+	"github.com/prometheus/client_golang", // /metrics of vigil watch (internal/daemon only)
+	"github.com/coreos/go-systemd/v22",    // sd_notify readiness, watchdog and status of vigil watch (cmd only)
 }
 
 func isCmd(rel string) bool { return strings.HasPrefix(rel, "cmd/") }

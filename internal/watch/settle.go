@@ -124,7 +124,7 @@ func (s *Settler) take(now time.Time, all bool) []Event {
 	w, m := s.window(), s.max()
 	for path, p := range s.pending {
 		if all || now.Sub(p.last) >= w || now.Sub(p.first) >= m {
-			out = append(out, Event{Path: path, Op: p.op})
+			out = append(out, Event{Path: path, Op: p.op, First: p.first})
 			delete(s.pending, path)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // settled runs a Settler in a bubble and records when each batch came out,
@@ -49,7 +50,8 @@ func TestSettleCoalesces(t *testing.T) {
 		for _, b := range r.evs {
 			all = append(all, b...)
 		}
-		want := []Event{{Path: "/d", Op: Tree}, {Path: "/f", Op: Changed}}
+		start := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // synctest's epoch
+		want := []Event{{Path: "/d", Op: Tree, First: start.Add(100 * time.Millisecond)}, {Path: "/f", Op: Changed, First: start}}
 		if diff := cmp.Diff(want, all, cmp.Comparer(func(a, b error) bool { return a == b })); diff != "" {
 			t.Errorf("settled events (-want +got):\n%s", diff)
 		}
@@ -94,7 +96,7 @@ func TestSettleFlush(t *testing.T) {
 	s.Add(Event{Path: "/b", Op: Tree})
 	got := s.Flush()
 	want := []Event{{Path: "/a", Op: Tree}, {Path: "/b", Op: Changed | Tree}}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Event{}, "First")); diff != "" {
 		t.Errorf("Flush() (-want +got):\n%s", diff)
 	}
 	if s.Len() != 0 {

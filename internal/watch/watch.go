@@ -46,6 +46,9 @@ type Event struct {
 	Op   Op
 	// Err says why events were lost ([Lost] only).
 	Err error
+	// First is when the first event for Path came, as the [Settler] hands
+	// it on: the start of the write-to-verdict latency.
+	First time.Time
 }
 
 // Source is an intake of hints. Run watches until ctx is done (then it
