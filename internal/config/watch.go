@@ -36,7 +36,7 @@ type Watch struct {
 
 // Sink is one [[sink]] table: where the watch delivers events.
 type Sink struct {
-	Type string // stdout, file, webhook, syslog
+	Type string // stdout, file, webhook, syslog, nats
 	// MinSeverity (min_severity) drops events below it: info, warning,
 	// alert, critical or a number.
 	MinSeverity string
@@ -54,10 +54,13 @@ type Sink struct {
 	SecretFile string // HMAC key, read at start
 	// syslog: network unixgram (address /dev/log), udp or tcp
 	Network, Address, Facility string
+	// nats (JetStream); URL as above
+	Subject   string
+	CredsFile string
 }
 
 // SinkTypes are the sink types the watch knows.
-var sinkTypes = []string{"stdout", "file", "webhook", "syslog"}
+var sinkTypes = []string{"stdout", "file", "webhook", "syslog", "nats"}
 
 // Facilities are the syslog facilities a sink may name.
 var facilities = map[string]int{"auth": 4, "authpriv": 10, "daemon": 3, "user": 1,
@@ -157,6 +160,7 @@ var sinkKeys = map[string][]string{
 	"file":    {"path", "max_size", "keep"},
 	"webhook": {"url", "timeout", "retries", "backoff", "secret_file"},
 	"syslog":  {"network", "address", "facility", "timeout"},
+	"nats":    {"url", "subject", "timeout", "creds_file"},
 }
 
 func (d *decoder) sink(key keyPath, m map[string]any) Sink {
@@ -203,6 +207,10 @@ func (d *decoder) sink(key keyPath, m map[string]any) Sink {
 			d.str(k, v, &s.Address)
 		case "facility":
 			d.str(k, v, &s.Facility)
+		case "subject":
+			d.str(k, v, &s.Subject)
+		case "creds_file":
+			d.str(k, v, &s.CredsFile)
 		default:
 			d.problemf(k, "unknown key")
 		}
@@ -286,6 +294,16 @@ func (s Sink) problems(key keyPath) []problem {
 		}
 		if _, ok := facilities[s.Facility]; s.Facility != "" && !ok {
 			bad("facility", "%q is not a facility (auth, authpriv, daemon, user, local0 to local7)", s.Facility)
+		}
+	case "nats":
+		if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+			bad("url", "needs a nats:// or tls:// URL, got %q", s.URL)
+		}
+		if strings.ContainsAny(s.Subject, " \t*>") {
+			bad("subject", "%q is not a literal subject", s.Subject)
+		}
+		if s.CredsFile != "" && !filepath.IsAbs(s.CredsFile) {
+			bad("creds_file", "%q is not an absolute path", s.CredsFile)
 		}
 	}
 	return ps

@@ -88,6 +88,8 @@ var modules = []string{
 	"github.com/BurntSushi/toml",          // the configuration file
 	"github.com/bmatcuk/doublestar/v4",    // exclude and rule patterns
 	"github.com/fsnotify/fsnotify",        // inotify intake of the watch (internal/watch only)
+	"github.com/nats-io/nats.go",          // the JetStream sink (alerts)
+	"github.com/nats-io/nats-server/v2",   // tests only: a real JetStream server in-process on loopback
 	"github.com/prometheus/client_golang", // /metrics of vigil watch (internal/daemon only)
 	"github.com/coreos/go-systemd/v22",    // sd_notify readiness, watchdog and status of vigil watch (cmd only)
 }
