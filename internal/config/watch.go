@@ -36,7 +36,7 @@ type Watch struct {
 
 // Sink is one [[sink]] table: where the watch delivers events.
 type Sink struct {
-	Type string // stdout, file, webhook, syslog, nats
+	Type string // stdout, file, webhook, syslog, nats, exec
 	// MinSeverity (min_severity) drops events below it: info, warning,
 	// alert, critical or a number.
 	MinSeverity string
@@ -57,10 +57,12 @@ type Sink struct {
 	// nats (JetStream); URL as above
 	Subject   string
 	CredsFile string
+	// exec: argv (no shell), the event on stdin; timeout as above
+	Command []string
 }
 
 // SinkTypes are the sink types the watch knows.
-var sinkTypes = []string{"stdout", "file", "webhook", "syslog", "nats"}
+var sinkTypes = []string{"stdout", "file", "webhook", "syslog", "nats", "exec"}
 
 // Facilities are the syslog facilities a sink may name.
 var facilities = map[string]int{"auth": 4, "authpriv": 10, "daemon": 3, "user": 1,
@@ -161,6 +163,7 @@ var sinkKeys = map[string][]string{
 	"webhook": {"url", "timeout", "retries", "backoff", "secret_file"},
 	"syslog":  {"network", "address", "facility", "timeout"},
 	"nats":    {"url", "subject", "timeout", "creds_file"},
+	"exec":    {"command", "timeout"},
 }
 
 func (d *decoder) sink(key keyPath, m map[string]any) Sink {
@@ -207,6 +210,8 @@ func (d *decoder) sink(key keyPath, m map[string]any) Sink {
 			d.str(k, v, &s.Address)
 		case "facility":
 			d.str(k, v, &s.Facility)
+		case "command":
+			s.Command = d.strings(k, v)
 		case "subject":
 			d.str(k, v, &s.Subject)
 		case "creds_file":
@@ -294,6 +299,10 @@ func (s Sink) problems(key keyPath) []problem {
 		}
 		if _, ok := facilities[s.Facility]; s.Facility != "" && !ok {
 			bad("facility", "%q is not a facility (auth, authpriv, daemon, user, local0 to local7)", s.Facility)
+		}
+	case "exec":
+		if len(s.Command) == 0 || !filepath.IsAbs(s.Command[0]) {
+			bad("command", "needs an argv whose program is an absolute path, got %q", s.Command)
 		}
 	case "nats":
 		if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {

@@ -55,7 +55,7 @@ func TestWatchProblems(t *testing.T) {
 		{"bad duration", "[watch]\nmax_settle = \"fast\"\n",
 			[]string{`w.toml:3: watch.max_settle: "fast" is not a duration such as "100ms" or "1h"`}},
 		{"sink without type", "[[sink]]\npath = \"/x\"\n",
-			[]string{`w.toml:2: sink[0]: needs a type: one of stdout, file, webhook, syslog, nats`}},
+			[]string{`w.toml:2: sink[0]: needs a type: one of stdout, file, webhook, syslog, nats, exec`}},
 		{"key of another type", "[[sink]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:1/\"\npath = \"/x\"\n",
 			[]string{`w.toml:5: sink[0].path: not a key of a webhook sink (it takes url, timeout, retries, backoff, secret_file)`}},
 		{"syslog tcp without port", "[[sink]]\ntype = \"syslog\"\nnetwork = \"tcp\"\naddress = \"h\"\n",

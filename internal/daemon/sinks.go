@@ -69,6 +69,8 @@ func newSink(s config.Sink, stdout io.Writer) (alerts.Sink, error) {
 			addr = "/dev/log"
 		}
 		return &alerts.SyslogSink{Network: network, Address: addr, Facility: config.FacilityCode(s.Facility), Timeout: s.Timeout}, nil
+	case "exec":
+		return &alerts.ExecSink{Command: s.Command, Timeout: s.Timeout}, nil
 	case "nats":
 		return &alerts.NATSSink{URL: s.URL, Subject: s.Subject, Timeout: s.Timeout, CredsFile: s.CredsFile}, nil
 	}
