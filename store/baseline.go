@@ -90,7 +90,8 @@ func (b *Baseline) group(c *bolt.Cursor, k, v []byte) (pk, val, nk, nv []byte, e
 // get returns the value of path visible to the baseline, nil if none.
 func (b *Baseline) get(rb *bolt.Bucket, pk []byte) []byte {
 	c := rb.Cursor()
-	k, v := c.Seek(verKeyOf(pk, b.info.ID+1))
+	k, _ := c.Seek(verKeyOf(pk, b.info.ID+1))
+	var v []byte
 	if k == nil {
 		k, v = c.Last()
 	} else {

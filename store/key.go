@@ -62,12 +62,6 @@ func subtreeEnd(key []byte) []byte {
 // first, after the path's own key and before its first child's.
 const verSuffix = 10
 
-// appendVerKey appends the key of path's version born in baseline id.
-func appendVerKey(b []byte, path string, id uint64) []byte {
-	b = appendKey(b, path)
-	return binary.BigEndian.AppendUint64(append(b, 0, 0), id)
-}
-
 // verKeyOf returns the version key for a path key.
 func verKeyOf(pk []byte, id uint64) []byte {
 	b := make([]byte, 0, len(pk)+verSuffix)

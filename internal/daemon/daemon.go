@@ -77,7 +77,7 @@ func Run(ctx context.Context, o Options) error {
 	st := newStats()
 	v := &verifier{
 		dbPath: cfg.Database, host: o.Host, version: o.Version, log: o.Log,
-		lockWait: o.LockWait, alerted: map[string]string{}, stats: st,
+		lockWait: o.LockWait, alerted: map[string]string{}, resolved: map[string]int{}, stats: st,
 	}
 	if v.lockWait <= 0 {
 		v.lockWait = 2 * time.Second

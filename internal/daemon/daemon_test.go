@@ -253,19 +253,34 @@ func TestResolvedWhenBackToBaseline(t *testing.T) {
 	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	evs = await(t, h.events, "resolved "+hosts, has("resolved", hosts))
-	// Once more: the same bad state again is a new finding after the
-	// resolve, with the same event.id (the same state against the same
-	// baseline), and a resolve with a new id.
+	await(t, h.events, "resolved "+hosts, has("resolved", hosts))
+	// Once more: the same bad state coming back after the resolve is a new
+	// finding: a second alert, with a new event.id (a consumer
+	// deduplicating on it must not drop it).
 	if err := os.WriteFile(hosts, []byte("6.6.6.6 bank.example\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	evs = await(t, h.events, "second updated", func(evs []alerts.Event) bool { return len(find(evs, "updated", hosts)) == 2 })
-	if got := find(evs, "updated", hosts)[1].Event.ID; got != id {
-		t.Errorf("event.id of the same finding = %q, first %q: want them equal (stable ids)", got, id)
+	if got := find(evs, "updated", hosts)[1].Event.ID; got == id {
+		t.Errorf("event.id of the finding after its resolve = %q, the same as the first: want a new one", got)
 	}
-	if n := len(find(evs, "updated", hosts)); n != 2 {
-		t.Errorf("%d updated events, want 2: one per distinct state", n)
+}
+
+// TestSameStateSameID: a restart re-reports a standing difference with the
+// event.id it had, so that a consumer deduplicating on it sees nothing new.
+func TestSameStateSameID(t *testing.T) {
+	h := newHost(t, fimtest.Tree{"etc/hosts": fimtest.File("127.0.0.1 localhost\n")}, contentRule)
+	hosts := filepath.Join(h.root, "etc", "hosts")
+	if err := os.WriteFile(hosts, []byte("6.6.6.6 bank.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.start(t, Options{})
+	first := find(await(t, h.events, "updated "+hosts, has("updated", hosts)), "updated", hosts)[0].Event.ID
+	h.stop(t)
+	h.start(t, Options{})
+	evs := await(t, h.events, "updated "+hosts+" again", func(evs []alerts.Event) bool { return len(find(evs, "updated", hosts)) == 2 })
+	if got := find(evs, "updated", hosts)[1].Event.ID; got != first {
+		t.Errorf("event.id after a restart = %q, first %q: want the same", got, first)
 	}
 }
 

@@ -28,13 +28,12 @@ import (
 
 // collector is a webhook endpoint on loopback that refuses while down.
 type collector struct {
-	down     atomic.Bool
-	refused  atomic.Int64
-	mu       sync.Mutex
-	got      []alerts.Event
-	badSig   int
-	secret   []byte
-	received chan struct{}
+	down    atomic.Bool
+	refused atomic.Int64
+	mu      sync.Mutex
+	got     []alerts.Event
+	badSig  int
+	secret  []byte
 }
 
 func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {

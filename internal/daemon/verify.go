@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -34,6 +35,10 @@ type verifier struct {
 	lockWait      time.Duration
 	// alerted maps each path alerted on to the state of its last alert.
 	alerted map[string]string
+	// resolved counts, per path, the findings resolved since the start:
+	// part of event.id, so that the same bad state coming back after a
+	// resolve is a new finding to a consumer deduplicating on the id.
+	resolved map[string]int
 	// baseline is the id of the baseline last compared against.
 	baseline uint64
 	stats    *stats
@@ -147,7 +152,7 @@ func (c *collect) add(path string, ev alerts.Event) {
 		return
 	}
 	c.v.alerted[path] = state
-	ev.SetID(c.scope)
+	ev.SetID(c.scope + ":" + strconv.Itoa(c.v.resolved[path]))
 	c.out = append(c.out, ev)
 }
 
@@ -189,7 +194,8 @@ func (c *collect) resolve(paths []string, whole bool) {
 			continue // the baseline passed its integrity check again
 		}
 		ev := alerts.Resolved(p, c.v.host, c.now)
-		ev.SetID(c.scope + ":resolved:" + old) // resolving that finding
+		ev.SetID(c.scope + ":resolved:" + strconv.Itoa(c.v.resolved[p]) + ":" + old) // resolving that finding
+		c.v.resolved[p]++
 		c.out = append(c.out, ev)
 	}
 }
