@@ -252,3 +252,55 @@ func TestReloadRefusesBadConfig(t *testing.T) {
 		t.Errorf("updated %s after the reload excluded it", b)
 	}
 }
+
+func TestFullOutboxCoalescesIntoCountedSummary(t *testing.T) {
+	c := &collector{}
+	c.down.Store(true)
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	sink := fmt.Sprintf("[[sink]]\ntype = \"webhook\"\nurl = %q\nbackoff = \"10ms\"\nmin_severity = \"alert\"\n", srv.URL)
+	tree := fimtest.Tree{}
+	for i := range 20 {
+		tree[fmt.Sprintf("etc/f%02d", i)] = fimtest.File("x")
+	}
+	h := newHost(t, tree, sink)
+	h.cfg.Watch.OutboxMax = 5
+	h.start(t, Options{})
+	for i := range 20 {
+		if err := os.WriteFile(filepath.Join(h.root, "etc", fmt.Sprintf("f%02d", i)), []byte("changed"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every sink's queue holds 5: what did not fit is counted, and the
+	// count arrives as a summary once the sink takes events again.
+	accounted := func(evs []alerts.Event) (updated int, dropped int64) {
+		for _, ev := range evs {
+			switch {
+			case ev.Event.Action == "updated":
+				updated++
+			case ev.Event.Action == "events_dropped" && ev.Vigil != nil && ev.Vigil.Dropped != nil:
+				dropped += ev.Vigil.Dropped.Count
+			}
+		}
+		return updated, dropped
+	}
+	// The file sink's queue also counts the start notice: 21 events.
+	evs := await(t, h.events, "20 updated in the file sink, delivered or counted", func(evs []alerts.Event) bool {
+		u, d := accounted(evs)
+		return int64(u)+d >= 20
+	})
+	if u, d := accounted(evs); u == 20 || u+int(d) > 21 {
+		t.Errorf("file sink: %d updated and %d counted as dropped; want some dropped (the queue holds 5), 20 or 21 in all", u, d)
+	}
+	c.down.Store(false)
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if _, d := accounted(c.events()); d > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // polling, not an assertion
+	}
+	if u, d := accounted(c.events()); u > 5 || int64(u)+d != 20 {
+		t.Errorf("webhook: %d updated and %d counted as dropped; want at most 5 delivered and the rest counted, 20 in all", u, d)
+	}
+}
