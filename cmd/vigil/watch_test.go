@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -157,4 +159,60 @@ func TestWatchKill9LosesNothing(t *testing.T) {
 		defer mu.Unlock()
 		return len(updated(got)) == n
 	})
+}
+
+// TestWatchNotifiesSystemd runs vigil watch with NOTIFY_SOCKET pointing at
+// a datagram socket of the test, as systemd's Type=notify does: READY=1
+// comes after the first whole check, with STATUS=; SIGTERM gives STOPPING=1
+// and exit 0.
+func TestWatchNotifiesSystemd(t *testing.T) {
+	bin := buildVigil(t)
+	root, dir := t.TempDir(), t.TempDir()
+	fimtest.Tree{"etc/a": fimtest.File("a")}.Make(t, root)
+	cfg, db := filepath.Join(dir, "vigil.toml"), filepath.Join(dir, "vigil.db")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("roots = [%q]\n", root)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "--config", cfg, "--db", db, "--quiet", "init").CombinedOutput(); err != nil {
+		t.Fatalf("vigil init: %v\n%s", err, out)
+	}
+	sock := filepath.Join(dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cmd := exec.Command(bin, "--config", cfg, "--db", db, "--quiet", "watch")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	read := func(want string) {
+		t.Helper()
+		buf := make([]byte, 4096)
+		for {
+			if err := conn.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			n, err := conn.Read(buf)
+			if err != nil {
+				t.Fatalf("waiting for %s: %v; got %q", want, err, got)
+			}
+			got = append(got, string(buf[:n]))
+			if strings.HasPrefix(string(buf[:n]), want) {
+				return
+			}
+		}
+	}
+	read("READY=1")
+	read("STATUS=watching 2 directories")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	read("STOPPING=1")
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("vigil watch after SIGTERM: %v, want exit 0", err)
+	}
 }
