@@ -221,6 +221,13 @@ func (p *pipeline) hint(ev watch.Event) {
 	}
 	switch {
 	case ev.Op.Has(watch.Ready):
+		cov := p.src.Coverage()
+		l := p.o.Log.Info()
+		if len(cov.Fallback) > 0 {
+			l = p.o.Log.Warn().Strs("fallback", cov.Fallback)
+		}
+		l.Int("watched", cov.Watched).Int("limit", cov.Limit).Int("excluded", cov.Excluded).
+			Msg("watches in place (limit: fs.inotify.max_user_watches, shared by the user's processes; fallback subtrees are scanned periodically)")
 		p.requestWhole(job{whole: true, why: "start"})
 	case ev.Op.Has(watch.Lost):
 		// Settled like any hint: a burst that overflows the queue again and

@@ -311,3 +311,40 @@ func TestNewDirectoriesAndMoves(t *testing.T) {
 	}
 	await(t, h.events, "created "+b, has("created", b))
 }
+
+// TestContinuousWriteAlertedWithinBound: a file appended to every 50 ms
+// never settles; it is verified after max_settle (2 s) all the same.
+func TestContinuousWriteAlertedWithinBound(t *testing.T) {
+	h := newHost(t, fimtest.Tree{"var/log/app.log": fimtest.File("")}, "")
+	h.cfg.Watch.Settle = 0 // the default, 100 ms
+	h.start(t, Options{})
+	log := filepath.Join(h.root, "var", "log", "app.log")
+	f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	began := time.Now()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := f.WriteString("line\n"); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	await(t, h.events, "updated "+log+" while it is being written", has("updated", log))
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("first alert %v after the writes began, want within about 2 s (max_settle)", d)
+	}
+}
