@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -115,8 +116,10 @@ func verifyAll(v *Verifier, it *Iter) error {
 func (db *DB) Check() error {
 	var errs []error
 	err := db.view(func(tx *bolt.Tx) error {
+		// bbolt's page check reports damage (and the panics a damaged
+		// page raises in it) as plain errors: they are ErrCorrupt.
 		for err := range tx.Check() {
-			errs = append(errs, err)
+			errs = append(errs, &fs.PathError{Op: "check", Path: db.path, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)})
 		}
 		return nil
 	})
