@@ -19,7 +19,8 @@ import (
 // Bucket "queue" holds one bucket per sink: key the event's sequence number
 // (8 bytes, big-endian, from the bucket's sequence), value the event's JSON.
 // Bucket "depth" maps a sink to its queue's length, "dropped" a sink to the
-// count (and first and last time) of events its full queue turned away.
+// count (and first and last time) of events its full queue turned away,
+// "alerted" a path to what the daemon last alerted on it ([AlertState]).
 type Outbox struct {
 	bolt *bolt.DB
 	max  int
@@ -215,4 +216,62 @@ func (o *Outbox) ForgetDropped(sink string, n int64) error {
 		out = append(out, v[16:]...)
 		return b.Put([]byte(sink), out)
 	})
+}
+
+// bucketAlerted maps each path the daemon alerted on to the state of its
+// last alert (and, after a NUL, its count of resolved findings), so that a
+// restart neither repeats a standing alert nor misses a resolve.
+var bucketAlerted = []byte("alerted")
+
+// AlertState is what the daemon remembers of one path.
+type AlertState struct {
+	State    string // empty: no standing alert
+	Resolved int    // findings resolved so far
+}
+
+// SaveAlerts writes the states of the paths in m (a zero AlertState
+// deletes the path) in one transaction.
+func (o *Outbox) SaveAlerts(m map[string]AlertState) error {
+	if len(m) == 0 {
+		return nil
+	}
+	return o.bolt.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketAlerted)
+		if err != nil {
+			return err
+		}
+		for p, s := range m {
+			if s == (AlertState{}) {
+				if err := b.Delete([]byte(p)); err != nil {
+					return err
+				}
+				continue
+			}
+			v := binary.AppendUvarint(nil, uint64(s.Resolved))
+			if err := b.Put([]byte(p), append(v, s.State...)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Alerts returns every path's saved state.
+func (o *Outbox) Alerts() (map[string]AlertState, error) {
+	out := map[string]AlertState{}
+	err := o.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAlerted)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			n, used := binary.Uvarint(v)
+			if used <= 0 {
+				return fmt.Errorf("alerted %q: %w", k, ErrCorrupt)
+			}
+			out[string(k)] = AlertState{State: string(v[used:]), Resolved: int(n)}
+			return nil
+		})
+	})
+	return out, err
 }

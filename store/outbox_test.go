@@ -60,3 +60,30 @@ func TestOutboxQueuesPerSinkAndSurvivesReopen(t *testing.T) {
 		t.Errorf("Pending(a) after reopen = %q, want [2]", data)
 	}
 }
+
+func TestOutboxRemembersAlerts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.db.outbox")
+	o, err := OpenOutbox(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.SaveAlerts(map[string]AlertState{"/etc/a": {State: "s1"}, "/etc/b": {State: "s2", Resolved: 3}, "\x00baseline": {State: "t"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.SaveAlerts(map[string]AlertState{"/etc/a": {}}); err != nil { // resolved, never before: forgotten
+		t.Fatal(err)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o, err = OpenOutbox(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	got, err := o.Alerts()
+	want := map[string]AlertState{"/etc/b": {State: "s2", Resolved: 3}, "\x00baseline": {State: "t"}}
+	if err != nil || len(got) != len(want) || got["/etc/b"] != want["/etc/b"] || got["\x00baseline"] != want["\x00baseline"] {
+		t.Errorf("Alerts() after reopen = %v, %v; want %v", got, err, want)
+	}
+}

@@ -77,7 +77,7 @@ func Run(ctx context.Context, o Options) error {
 	st := newStats()
 	v := &verifier{
 		dbPath: cfg.Database, host: o.Host, version: o.Version, log: o.Log,
-		lockWait: o.LockWait, alerted: map[string]string{}, resolved: map[string]int{}, stats: st,
+		lockWait: o.LockWait, alerted: map[string]string{}, resolved: map[string]int{}, dirty: map[string]bool{}, stats: st,
 	}
 	if v.lockWait <= 0 {
 		v.lockWait = 2 * time.Second
@@ -121,6 +121,9 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	}
 	p.outboxDB = ob
 	defer func() { err = errors.Join(err, ob.Close()) }()
+	if err := p.v.load(ob); err != nil {
+		return err
+	}
 	rs, err := routes(cfg, p.o.Stdout)
 	if err != nil {
 		return err
@@ -358,6 +361,7 @@ func (p *pipeline) do(ctx context.Context, j job) error {
 	if err := p.disp.Publish(evs...); err != nil {
 		return err // the outbox cannot be written: nothing is durable
 	}
+	p.saveAlerts()
 	if j.whole && j.why == "start" && !p.st.isReady() {
 		p.st.setReady()
 		p.o.notify("READY=1")
@@ -397,7 +401,20 @@ func (p *pipeline) stop() error {
 		p.o.Log.Warn().Err(err).Int("paths", len(evs)).Msg("pending paths not verified at the stop; the next start's catch-up covers them")
 		return nil
 	}
-	return p.disp.Publish(out...)
+	if err := p.disp.Publish(out...); err != nil {
+		return err
+	}
+	p.saveAlerts()
+	return nil
+}
+
+// saveAlerts records what is alerted in the outbox file, after the events
+// saying so are in it: a crash in between repeats an alert (same event.id),
+// never loses one.
+func (p *pipeline) saveAlerts() {
+	if err := p.v.save(p.outboxDB); err != nil {
+		p.o.Log.Error().Err(err).Msg("saving the alerted paths; a restart may repeat their alerts")
+	}
 }
 
 // reload loads the configuration anew; it reports whether it is to be used.

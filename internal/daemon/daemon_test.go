@@ -266,21 +266,29 @@ func TestResolvedWhenBackToBaseline(t *testing.T) {
 	}
 }
 
-// TestSameStateSameID: a restart re-reports a standing difference with the
-// event.id it had, so that a consumer deduplicating on it sees nothing new.
-func TestSameStateSameID(t *testing.T) {
-	h := newHost(t, fimtest.Tree{"etc/hosts": fimtest.File("127.0.0.1 localhost\n")}, contentRule)
-	hosts := filepath.Join(h.root, "etc", "hosts")
-	if err := os.WriteFile(hosts, []byte("6.6.6.6 bank.example\n"), 0o644); err != nil {
+// TestRestartRemembersAlerts: a restart neither repeats a standing alert
+// nor misses the resolve of a path fixed while the daemon was down.
+func TestRestartRemembersAlerts(t *testing.T) {
+	h := newHost(t, fimtest.Tree{"etc/hosts": fimtest.File("127.0.0.1 localhost\n"), "etc/motd": fimtest.File("hi\n")}, contentRule)
+	hosts, motd := filepath.Join(h.root, "etc", "hosts"), filepath.Join(h.root, "etc", "motd")
+	for _, p := range []string{hosts, motd} {
+		if err := os.WriteFile(p, []byte("6.6.6.6 bank.example\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.start(t, Options{}) // the start's whole check finds both
+	await(t, h.events, "updated "+hosts+" and "+motd, func(evs []alerts.Event) bool {
+		return has("updated", hosts)(evs) && has("updated", motd)(evs)
+	})
+	h.stop(t)
+	if err := os.WriteFile(motd, []byte("hi\n"), 0o644); err != nil { // fixed while down
 		t.Fatal(err)
 	}
 	h.start(t, Options{})
-	first := find(await(t, h.events, "updated "+hosts, has("updated", hosts)), "updated", hosts)[0].Event.ID
-	h.stop(t)
-	h.start(t, Options{})
-	evs := await(t, h.events, "updated "+hosts+" again", func(evs []alerts.Event) bool { return len(find(evs, "updated", hosts)) == 2 })
-	if got := find(evs, "updated", hosts)[1].Event.ID; got != first {
-		t.Errorf("event.id after a restart = %q, first %q: want the same", got, first)
+	await(t, h.events, "resolved "+motd+" after the restart", has("resolved", motd))
+	evs := await(t, h.events, "the second start's notice", func(evs []alerts.Event) bool { return count(evs, "start") == 2 })
+	if n := len(find(evs, "updated", hosts)); n != 1 {
+		t.Errorf("%d updated events for %s across the restart, want 1 (the alert stands)", n, hosts)
 	}
 }
 

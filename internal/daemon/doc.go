@@ -33,10 +33,14 @@
 // a full queue turns away are counted and delivered as one events_dropped
 // summary once the sink catches up.
 //
+// The outbox file also remembers which paths are alerted on (and in which
+// state), so that a restart neither repeats a standing alert nor misses the
+// resolve of a path fixed while the daemon was down.
+//
 // # Caveats
 //
-// The set of alerted paths is kept in memory: after a restart the catch-up
-// check reports the standing differences again, with the same event.id, so
-// that a consumer deduplicating on it sees nothing new; a path fixed while
-// the daemon was down gets no resolved event.
+// A crash between writing events to the outbox and remembering them as
+// alerted repeats those alerts after the restart, with the same event.id.
+// Moves are paired only when both names settle in the same batch; otherwise
+// they are a deletion and a creation.
 package daemon

@@ -39,6 +39,10 @@ type verifier struct {
 	// part of event.id, so that the same bad state coming back after a
 	// resolve is a new finding to a consumer deduplicating on the id.
 	resolved map[string]int
+	// dirty are the paths of alerted and resolved changed since they were
+	// last saved to the outbox file; loaded says they were read from it.
+	dirty  map[string]bool
+	loaded bool
 	// baseline is the id of the baseline last compared against.
 	baseline uint64
 	stats    *stats
@@ -152,6 +156,7 @@ func (c *collect) add(path string, ev alerts.Event) {
 		return
 	}
 	c.v.alerted[path] = state
+	c.v.dirty[path] = true
 	ev.SetID(c.scope + ":" + strconv.Itoa(c.v.resolved[path]))
 	c.out = append(c.out, ev)
 }
@@ -190,12 +195,62 @@ func (c *collect) resolve(paths []string, whole bool) {
 		}
 		old := c.v.alerted[p]
 		delete(c.v.alerted, p)
+		c.v.dirty[p] = true
 		if p == "" {
 			continue // the baseline passed its integrity check again
 		}
 		ev := alerts.Resolved(p, c.v.host, c.now)
 		ev.SetID(c.scope + ":resolved:" + strconv.Itoa(c.v.resolved[p]) + ":" + old) // resolving that finding
 		c.v.resolved[p]++
+		c.v.dirty[p] = true
 		c.out = append(c.out, ev)
 	}
+}
+
+// tamperedKey stands for the baseline's own finding ("" in alerted) in the
+// outbox file, where keys cannot be empty; no path starts with NUL.
+const tamperedKey = "\x00baseline"
+
+// load reads the saved alert states once per process.
+func (v *verifier) load(ob *store.Outbox) error {
+	if v.loaded {
+		return nil
+	}
+	m, err := ob.Alerts()
+	if err != nil {
+		return err
+	}
+	for p, s := range m {
+		if p == tamperedKey {
+			p = ""
+		}
+		if s.State != "" {
+			v.alerted[p] = s.State
+		}
+		if s.Resolved > 0 {
+			v.resolved[p] = s.Resolved
+		}
+	}
+	v.loaded = true
+	return nil
+}
+
+// save writes the changed alert states to the outbox file.
+func (v *verifier) save(ob *store.Outbox) error {
+	if len(v.dirty) == 0 {
+		return nil
+	}
+	m := make(map[string]store.AlertState, len(v.dirty))
+	for p := range v.dirty {
+		k := p
+		if k == "" {
+			k = tamperedKey
+		}
+		m[k] = store.AlertState{State: v.alerted[p], Resolved: v.resolved[p]}
+	}
+	if err := ob.SaveAlerts(m); err != nil {
+		return err
+	}
+	clear(v.dirty)
+	return nil
 }
