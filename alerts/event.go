@@ -35,6 +35,10 @@ type Host struct {
 
 // EventInfo is the event field set: what kind of event this is.
 type EventInfo struct {
+	// ID identifies the event for deduplication downstream: the watch
+	// gives the same id to the same finding however often it is sent (see
+	// [Event.SetID]). Empty in check --json.
+	ID       string   `json:"id,omitempty"`
 	Kind     string   `json:"kind"`
 	Category []string `json:"category"`
 	Type     []string `json:"type"`
@@ -44,7 +48,8 @@ type EventInfo struct {
 	Dataset  string   `json:"dataset"`
 	// Duration is in nanoseconds, as ECS defines it; summaries only.
 	Duration int64 `json:"duration,omitempty"`
-	// Severity is set from the host's phase (see [Event.SetPhase]).
+	// Severity is one of the Severity constants: set by the watch, or by
+	// the host's phase (see [Event.SetPhase]).
 	Severity int `json:"severity,omitempty"`
 }
 
@@ -116,22 +121,20 @@ type Vigil struct {
 	Summary  *Summary  `json:"summary,omitempty"`
 	// Phase is the host's security phase when the event was made.
 	Phase string `json:"phase,omitempty"`
+	// Dropped is set on the watch's events_dropped summary.
+	Dropped *DroppedInfo `json:"dropped,omitempty"`
 }
 
 func (v *Vigil) isZero() bool {
-	return v.FileExtra.isZero() && len(v.Changed) == 0 && v.Previous == nil && v.Summary == nil && v.Phase == ""
+	return v.FileExtra.isZero() && len(v.Changed) == 0 && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
+		v.Dropped == nil
 }
 
-// Severities of events (ECS event.severity, on the 0-100 scale of risk
-// scores): a change in the setup phase is learning, in the hardened phase a
-// violation of the sealed baseline.
-const (
-	SeveritySetup    = 21
-	SeverityHardened = 73
-)
-
-// SetPhase records the host's phase in ev (vigil.phase) and sets the
-// severity it implies; "" leaves ev alone.
+// SetPhase records the host's phase in ev (vigil.phase) and the severity
+// it implies for a change: [SeverityAlert] in the hardened phase, where
+// the sealed baseline is enforced, [SeverityLearning] in the setup phase.
+// Errors, notices and integrity failures keep their own; "" leaves ev
+// alone.
 func (ev *Event) SetPhase(phase string) {
 	if phase == "" {
 		return
@@ -140,10 +143,25 @@ func (ev *Event) SetPhase(phase string) {
 		ev.Vigil = &Vigil{}
 	}
 	ev.Vigil.Phase = phase
-	ev.Event.Severity = SeveritySetup
-	if phase == "hardened" {
-		ev.Event.Severity = SeverityHardened
+	if ev.Event.Severity == 0 {
+		ev.Event.Severity = ev.kindSeverity()
 	}
+	if phase != "hardened" && ev.Event.Severity == SeverityAlert {
+		ev.Event.Severity = SeverityLearning
+	}
+}
+
+// kindSeverity is the severity of an event by what it reports.
+func (ev *Event) kindSeverity() int {
+	switch {
+	case ev.Vigil != nil && ev.Vigil.Summary != nil && ev.Vigil.Summary.IntegrityFailed:
+		return SeverityCritical
+	case ev.Event.Action == "summary":
+		return SeverityInfo
+	case ev.Error != nil:
+		return SeverityWarning
+	}
+	return SeverityAlert
 }
 
 // newEvent returns an event with the fields every vigil event shares.

@@ -3,6 +3,8 @@ package bench
 import "errors"
 
 var (
+	// ErrTimeout means an awaited event did not arrive in time.
+	ErrTimeout = errors.New("timed out waiting for an event")
 	// ErrUnknownTool means a tool name is not one of [ToolNames].
 	ErrUnknownTool = errors.New("unknown tool")
 	// ErrNoFloor means the floor tool was asked for without a command to run

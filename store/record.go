@@ -190,6 +190,9 @@ func decodeInto(e *merkle.Entry, path string, b []byte) (merkle.Hash, error) {
 	if d.err == nil && e.Rdev != 0 && e.Type != merkle.TypeCharDev && e.Type != merkle.TypeBlockDev {
 		d.fail("device number of a " + e.Type.String())
 	}
+	if d.err == nil && e.HashState != merkle.HashNone && e.Type != merkle.TypeFile {
+		d.fail("content hash state of a " + e.Type.String())
+	}
 	if d.err == nil && (e.Type > merkle.TypeBlockDev || e.HashState > merkle.HashFailed || fl >= recGen<<1 ||
 		e.Attrs&^merkle.AttrAll != 0 || v[1] > 0o7777 || v[2] > 1<<32-1 || v[3] > 1<<32-1 || v[11] > 1<<32-1) {
 		d.fail("field value")

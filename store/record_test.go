@@ -57,6 +57,9 @@ func entryFrom(data []byte) (*merkle.Entry, *merkle.Hash) {
 	if e.Type != merkle.TypeCharDev && e.Type != merkle.TypeBlockDev {
 		e.Rdev = 0 // only device nodes have one
 	}
+	if e.Type != merkle.TypeFile {
+		e.HashState = merkle.HashNone // only files have content to hash
+	}
 	if r.flag(1) {
 		e.Gen, e.HasGen = r.u64(), true
 	}

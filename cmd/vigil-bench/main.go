@@ -8,6 +8,7 @@
 //	vigil-bench floor [-workers N] [-buffer BYTES] ROOT
 //	vigil-bench merge [-out DIR] RESULTS.json...
 //	vigil-bench history [-corpus DIR | -files N] [-changes 10] [-updates 20] [-old-vigil PATH] [-out DIR]
+//	vigil-bench watch [-samples 200] [-burst 100000] [-vigil PATH] [-work DIR]
 //
 // The first form prepares the corpora in a fresh work directory, runs every
 // tool once as a warm-up and then -rounds interleaved rounds per corpus,
@@ -17,7 +18,10 @@
 // earlier runs and writes one report and chart of all their corpora. The
 // fourth measures what history costs: updates after a few changes (time,
 // bytes written, records), the database's growth, unchanged checks against
-// an older vigil, diffs of two baselines and the size of a proof.
+// an older vigil, diffs of two baselines and the size of a proof. The fifth
+// measures vigil watch: write-to-alert latency with the default settle
+// window, and a burst of changes (every path reported, time to quiescence,
+// peak RSS); see bench.Watch.
 //
 // Flags:
 //
@@ -78,6 +82,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) > 0 && args[0] == "merge" {
 		return runMerge(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "watch" {
+		return runWatch(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "history" {
 		return runHistory(ctx, args[1:], stdout, stderr)

@@ -104,6 +104,8 @@ var commands = []*cmdDef{
 		flags: []flagDef{{name: "json", help: "one JSON object per baseline and line"}}},
 	{name: "compact", summary: "rewrite the database file so that it shrinks", about: compactAbout, run: runCompact},
 	{name: "migrate", summary: "convert a database written by an older vigil", about: migrateAbout, run: runMigrate},
+	{name: "watch", summary: "watch the roots in real time and deliver verified alerts to the sinks",
+		about: watchAbout, run: runWatch},
 	{name: "config", args: "default|check", summary: "print the default configuration / validate a configuration",
 		about: configAbout, complete: "default check", run: runConfig},
 	{name: "completion", args: "bash|zsh|fish", summary: "print the shell completion script", about: completionAbout,

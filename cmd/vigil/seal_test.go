@@ -14,6 +14,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"vigil/alerts"
 	"vigil/internal/fimtest"
 )
 
@@ -320,18 +321,27 @@ func TestPhaseSeverity(t *testing.T) {
 	for _, tc := range []struct {
 		phase    string
 		severity int
-	}{{"setup", 21}, {"hardened", 73}} {
+	}{{"setup", alerts.SeverityLearning}, {"hardened", alerts.SeverityAlert}} {
 		if tc.phase == "hardened" {
 			os.WriteFile(marker, nil, 0o644)
 		}
 		out := mustRun(t, exitChanged, s.args("check", "--json")...)
 		for _, l := range strings.Split(strings.TrimSpace(out.stdout), "\n") {
 			var ev struct {
-				Event struct{ Severity int }
+				Event struct {
+					Severity int
+					Action   string
+				}
 				Vigil struct{ Phase string }
 			}
 			if err := json.Unmarshal([]byte(l), &ev); err != nil {
 				t.Fatal(err)
+			}
+			if ev.Event.Action == "summary" {
+				if ev.Vigil.Phase != tc.phase || ev.Event.Severity != alerts.SeverityInfo {
+					t.Errorf("%s phase: summary %s, want phase %q severity info", tc.phase, l, tc.phase)
+				}
+				continue
 			}
 			if ev.Vigil.Phase != tc.phase || ev.Event.Severity != tc.severity {
 				t.Errorf("%s phase: event %s has phase %q severity %d, want %q %d", tc.phase, l, ev.Vigil.Phase, ev.Event.Severity, tc.phase, tc.severity)

@@ -22,6 +22,7 @@ complete -c vigil -n __fish_use_subcommand -a diff -d 'show the differences betw
 complete -c vigil -n __fish_use_subcommand -a log -d 'list the stored baselines, newest first'
 complete -c vigil -n __fish_use_subcommand -a compact -d 'rewrite the database file so that it shrinks'
 complete -c vigil -n __fish_use_subcommand -a migrate -d 'convert a database written by an older vigil'
+complete -c vigil -n __fish_use_subcommand -a watch -d 'watch the roots in real time and deliver verified alerts to the sinks'
 complete -c vigil -n __fish_use_subcommand -a config -d 'print the default configuration / validate a configuration'
 complete -c vigil -n __fish_use_subcommand -a completion -d 'print the shell completion script'
 complete -c vigil -n __fish_use_subcommand -a help -d 'show the help of vigil or of a command'
@@ -71,4 +72,4 @@ complete -c vigil -n '__fish_seen_subcommand_from diff' -l verbose -s v -d 'show
 complete -c vigil -n '__fish_seen_subcommand_from log' -l json -d 'one JSON object per baseline and line'
 complete -c vigil -n '__fish_seen_subcommand_from config' -a 'default check'
 complete -c vigil -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
-complete -c vigil -n '__fish_seen_subcommand_from help' -a 'init check update reseal status verify keygen seal sign proof verify-proof phase audit diff log compact migrate config completion help version'
+complete -c vigil -n '__fish_seen_subcommand_from help' -a 'init check update reseal status verify keygen seal sign proof verify-proof phase audit diff log compact migrate watch config completion help version'

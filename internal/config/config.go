@@ -42,6 +42,8 @@ type Config struct {
 	// least once in any RereadWithin consecutive checks; 0 turns it off.
 	RereadWithin int
 	Rules        []Rule // later rules win over earlier ones
+	Watch        Watch  // the watch daemon ([watch])
+	Sinks        []Sink // where the watch delivers events ([[sink]])
 	Source       string // file it came from, or "default" for the embedded one
 
 	// Trust pins what a baseline's signature must verify against.

@@ -61,6 +61,10 @@ func (d *decoder) config(raw map[string]any) *Config {
 			c.Rules = d.rules(key, v)
 		case "trust", "phase":
 			d.sealing(key, v, c)
+		case "watch":
+			d.watch(key, v, c)
+		case "sink":
+			c.Sinks = d.sinks(key, v)
 		default:
 			d.problemf(key, "unknown key")
 		}

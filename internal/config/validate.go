@@ -32,6 +32,7 @@ func (c *Config) problems() []problem {
 	for i, r := range c.Rules {
 		ps = append(ps, r.problems(keyPath{"rule"}.index(i))...)
 	}
+	ps = append(ps, c.watchProblems()...)
 	return ps
 }
 

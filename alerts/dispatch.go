@@ -1,0 +1,257 @@
+package alerts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Queued is one event waiting in an [Outbox] for one sink.
+type Queued struct {
+	Seq  uint64
+	Data []byte // the event as JSON
+}
+
+// Outbox is the durable queue the [Dispatcher] writes every event to before
+// any sink sees it, one queue per sink. internal/daemon supplies it (a bbolt
+// file of its own, store.Outbox).
+type Outbox interface {
+	// Append queues each entry's data for each of its sinks, all in one
+	// durable write. A sink whose queue is full counts the event as
+	// dropped instead.
+	Append(entries []Entry, at time.Time) error
+	// Pending returns up to max of sink's oldest queued events.
+	Pending(sink string, max int) ([]Queued, error)
+	// Remove deletes events sink has accepted.
+	Remove(sink string, seqs ...uint64) error
+	// Dropped returns how many events sink's full queue turned away, and
+	// when the first and the last of them came.
+	Dropped(sink string) (n int64, first, last time.Time, err error)
+	// ForgetDropped subtracts n from sink's dropped count.
+	ForgetDropped(sink string, n int64) error
+	// Depth returns how many events wait for sink.
+	Depth(sink string) (int, error)
+}
+
+// Entry is one event to queue, for the sinks named.
+type Entry struct {
+	Sinks []string
+	Data  []byte
+}
+
+// Sink delivers events somewhere. Send delivers evs (data holds each as
+// JSON) in order and returns how many of them, from the first, the
+// destination has accepted (written and synced, acknowledged); the
+// [Dispatcher] removes those from the outbox and tries the rest again
+// later. A Sink is used from one goroutine.
+type Sink interface {
+	Send(ctx context.Context, evs []*Event, data [][]byte) (int, error)
+	Close() error
+}
+
+// Filter chooses the events a sink gets. The zero value passes all.
+type Filter struct {
+	// MinSeverity drops events of a lower event.severity.
+	MinSeverity int
+	// Path, if set, must accept file.path; events without a path (notices,
+	// summaries) always pass.
+	Path func(path string) bool
+}
+
+// Pass reports whether ev passes f.
+func (f Filter) Pass(ev *Event) bool {
+	if ev.Event.Severity < f.MinSeverity {
+		return false
+	}
+	if f.Path != nil && ev.File != nil && ev.File.Path != "" && !f.Path(ev.File.Path) {
+		return false
+	}
+	return true
+}
+
+// Route is a named sink and its filter.
+type Route struct {
+	Name   string
+	Sink   Sink
+	Filter Filter
+}
+
+// Dispatcher writes events to the outbox and delivers them to the sinks,
+// at least once: an event leaves a sink's queue only after the sink
+// accepted it, so a sink outage or a killed process loses none.
+type Dispatcher struct {
+	Outbox Outbox
+	Routes []Route
+	// Host is the host name of events_dropped summaries.
+	Host string
+	// OnError, if set, is told of each failed delivery (it is retried).
+	OnError func(sink string, err error)
+	// OnDelivered, if set, is told of each delivered event.
+	OnDelivered func(sink string, ev *Event)
+	// MinBackoff and MaxBackoff bound the wait between retries of a
+	// failing sink; 0 means 500 ms and 1 minute.
+	MinBackoff, MaxBackoff time.Duration
+
+	once sync.Once
+	wake map[string]chan struct{}
+}
+
+func (d *Dispatcher) init() {
+	d.once.Do(func() {
+		d.wake = map[string]chan struct{}{}
+		for _, r := range d.Routes {
+			d.wake[r.Name] = make(chan struct{}, 1)
+		}
+	})
+}
+
+// Publish writes evs to the outbox, each queued for the sinks whose filter
+// it passes, in one durable write. It returns once they are durable.
+func (d *Dispatcher) Publish(evs ...Event) error {
+	d.init()
+	var entries []Entry
+	woken := map[string]bool{}
+	for i := range evs {
+		data, err := json.Marshal(&evs[i])
+		if err != nil {
+			return err
+		}
+		var names []string
+		for _, r := range d.Routes {
+			if r.Filter.Pass(&evs[i]) {
+				names = append(names, r.Name)
+				woken[r.Name] = true
+			}
+		}
+		if len(names) > 0 {
+			entries = append(entries, Entry{Sinks: names, Data: data})
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := d.Outbox.Append(entries, time.Now()); err != nil {
+		return err
+	}
+	for n := range woken {
+		select {
+		case d.wake[n] <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// Run delivers what the outbox holds, and what is published later, until
+// ctx is done; then it closes the sinks.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.init()
+	g, ctx := errgroup.WithContext(ctx)
+	for _, r := range d.Routes {
+		g.Go(func() error { return d.deliver(ctx, r) })
+	}
+	err := g.Wait()
+	for _, r := range d.Routes {
+		err = errors.Join(err, r.Sink.Close())
+	}
+	return err
+}
+
+// batch is how many queued events a sink's loop reads at once.
+const batch = 512
+
+// deliver is one sink's loop: drain its queue, then its dropped count,
+// then wait for more; a failure waits (backing off) and tries again.
+func (d *Dispatcher) deliver(ctx context.Context, r Route) error {
+	minB, maxB := d.MinBackoff, d.MaxBackoff
+	if minB <= 0 {
+		minB = 500 * time.Millisecond
+	}
+	if maxB <= 0 {
+		maxB = time.Minute
+	}
+	backoff := minB
+	for {
+		more, err := d.drain(ctx, r)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			if d.OnError != nil {
+				d.OnError(r.Name, err)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, maxB)
+			continue
+		}
+		backoff = minB
+		if more {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake[r.Name]:
+		}
+	}
+}
+
+// drain sends one batch; more says there may be more to send.
+func (d *Dispatcher) drain(ctx context.Context, r Route) (more bool, err error) {
+	q, err := d.Outbox.Pending(r.Name, batch)
+	if err != nil {
+		return false, err
+	}
+	if len(q) > 0 {
+		evs := make([]*Event, len(q))
+		data := make([][]byte, len(q))
+		for i, item := range q {
+			evs[i], data[i] = &Event{}, item.Data
+			// A record that does not decode is still sent: the sink gets
+			// its bytes, and the fields it reads are empty.
+			_ = json.Unmarshal(item.Data, evs[i])
+		}
+		n, err := r.Sink.Send(ctx, evs, data)
+		if n > 0 {
+			seqs := make([]uint64, n)
+			for i := range seqs {
+				seqs[i] = q[i].Seq
+			}
+			if rerr := d.Outbox.Remove(r.Name, seqs...); rerr != nil {
+				return false, rerr
+			}
+			if d.OnDelivered != nil {
+				for _, ev := range evs[:n] {
+					d.OnDelivered(r.Name, ev)
+				}
+			}
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	if len(q) == batch {
+		return true, nil
+	}
+	n, first, last, err := d.Outbox.Dropped(r.Name)
+	if err != nil || n == 0 {
+		return false, err
+	}
+	ev := Dropped(r.Name, n, first, last, d.Host, time.Now())
+	data, err := json.Marshal(&ev)
+	if err != nil {
+		return false, err
+	}
+	if _, err := r.Sink.Send(ctx, []*Event{&ev}, [][]byte{data}); err != nil {
+		return false, err
+	}
+	return false, d.Outbox.ForgetDropped(r.Name, n)
+}

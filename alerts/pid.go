@@ -1,0 +1,5 @@
+package alerts
+
+import "os"
+
+var pid = os.Getpid()

@@ -1,0 +1,140 @@
+package alerts
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Severities of the watch's events (event.severity), for sink filters.
+const (
+	SeverityInfo     = 1 // resolved, catch-up notices, summaries
+	SeverityLearning = 2 // a change in the setup phase: learning, not enforced
+	SeverityWarning  = 4 // a path could not be verified
+	SeverityAlert    = 7 // a change against the baseline
+	SeverityCritical = 9 // the baseline failed its integrity check
+)
+
+// ParseSeverity accepts a severity's name (info, warning, alert, critical)
+// or its number.
+func ParseSeverity(s string) (int, bool) {
+	switch s {
+	case "info":
+		return SeverityInfo, true
+	case "learning":
+		return SeverityLearning, true
+	case "warning":
+		return SeverityWarning, true
+	case "alert":
+		return SeverityAlert, true
+	case "critical":
+		return SeverityCritical, true
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n >= 0 && n <= 100
+}
+
+// State returns a digest of what ev says about its file, leaving out when
+// it was seen and its id: two events with the same state report the same
+// finding.
+//
+// Attributes that may change without being monitored (mtime, ctime, the
+// inode) count only when vigil.changed names them: a file put back to its
+// baseline content and mode has a new ctime, and is the same finding.
+func (ev Event) State() string {
+	ev.Timestamp = time.Time{}
+	ev.Event.ID = ""
+	if ev.File != nil {
+		f := *ev.File
+		var changed []string
+		if ev.Vigil != nil {
+			changed = ev.Vigil.Changed
+		}
+		if !slices.Contains(changed, "mtime") {
+			f.Mtime = time.Time{}
+		}
+		if !slices.Contains(changed, "ctime") {
+			f.Ctime = time.Time{}
+		}
+		if !slices.Contains(changed, "inode") {
+			f.Inode = ""
+		}
+		ev.File = &f
+	}
+	if ev.Vigil != nil && ev.Vigil.Previous != nil {
+		v := *ev.Vigil
+		v.Previous = nil // the baseline's side: the same for one baseline
+		ev.Vigil = &v
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		panic("alerts: marshal event: " + err.Error()) // only plain fields
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// SetID sets event.id from scope (for the watch: the baseline's id and
+// root) and the event's [Event.State], so that the same finding against
+// the same baseline always has the same id.
+func (ev *Event) SetID(scope string) {
+	sum := sha256.Sum256([]byte(scope + "\x00" + ev.State()))
+	ev.Event.ID = hex.EncodeToString(sum[:16])
+}
+
+// Resolved returns the event saying that path is back in its baseline
+// state after an alert.
+func Resolved(path string, host string, now time.Time) Event {
+	ev := newEvent("event", "resolved", []string{"info"}, host, now)
+	ev.Event.Severity = SeverityInfo
+	v := &Vigil{}
+	ev.File = &File{}
+	ev.File.Path, v.PathBase64 = text(path)
+	ev.setVigil(v)
+	return ev
+}
+
+// Tampered returns the event saying that the baseline failed its
+// integrity check while the watch read it: what it says cannot be trusted.
+func Tampered(err error, host string, now time.Time) Event {
+	ev := newEvent("alert", "baseline_tampered", []string{"info"}, host, now)
+	ev.Event.Category = []string{"file", "configuration"}
+	ev.Event.Outcome = "failure"
+	ev.Event.Severity = SeverityCritical
+	ev.Error = &ErrorInfo{Message: err.Error()}
+	return ev
+}
+
+// Notice returns an informational event of the watch (action, e.g.
+// "events_lost", "catch_up"), with msg as its message in error.message
+// when it reports a failure.
+func Notice(action, msg string, host string, now time.Time) Event {
+	ev := newEvent("event", action, []string{"info"}, host, now)
+	ev.Event.Category = []string{"file", "process"}
+	ev.Event.Severity = SeverityInfo
+	if msg != "" {
+		ev.Error = &ErrorInfo{Message: msg}
+	}
+	return ev
+}
+
+// Dropped returns the summary standing for n events a sink's full outbox
+// could not hold, the first and last of them seen at first and last.
+func Dropped(sink string, n int64, first, last time.Time, host string, now time.Time) Event {
+	ev := newEvent("event", "events_dropped", []string{"info"}, host, now)
+	ev.Event.Category = []string{"file", "process"}
+	ev.Event.Severity = SeverityWarning
+	ev.setVigil(&Vigil{Dropped: &DroppedInfo{Sink: sink, Count: n, First: first.UTC(), Last: last.UTC()}})
+	return ev
+}
+
+// DroppedInfo counts the events coalesced into an events_dropped summary.
+type DroppedInfo struct {
+	Sink  string    `json:"sink"`
+	Count int64     `json:"count"`
+	First time.Time `json:"first,omitzero"`
+	Last  time.Time `json:"last,omitzero"`
+}

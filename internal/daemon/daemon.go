@@ -1,0 +1,458 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"vigil/alerts"
+	"vigil/internal/config"
+	"vigil/internal/watch"
+	"vigil/store"
+)
+
+// Options configure [Run]. Zero values mean the defaults.
+type Options struct {
+	// Config is the configuration to start with; its Database is the
+	// baseline database (read only) and OutboxPath the outbox.
+	Config *config.Config
+	// Reload loads the configuration again, on SIGHUP. A configuration it
+	// refuses (an error) leaves the running one in place. Nil: SIGHUP is
+	// logged and ignored.
+	Reload func() (*config.Config, error)
+	// Log receives the daemon's log; the zero value logs nothing.
+	Log zerolog.Logger
+	// Stdout is where the stdout sink writes.
+	Stdout io.Writer
+	// Notify, if set, is told the daemon's state in sd_notify's terms
+	// ("READY=1", "STATUS=...", "WATCHDOG=1", "RELOADING=1", "STOPPING=1").
+	Notify func(state string)
+	// Watchdog is how often WATCHDOG=1 is sent; 0: never.
+	Watchdog time.Duration
+	// Host and Version go into events.
+	Host, Version string
+	// FollowInterval is how often the database file is looked at for a
+	// new current baseline; 0 means 2 s.
+	FollowInterval time.Duration
+	// LockWait bounds each wait for the database's lock (held by an
+	// update); 0 means 2 s, after which the work is retried later.
+	LockWait time.Duration
+
+	// onHint, if set, sees every hint of the intake (tests).
+	onHint func(watch.Event)
+	// onListen, if set, is told the HTTP listener's address (tests).
+	onListen func(addr string)
+}
+
+func (o *Options) notify(state string) {
+	if o.Notify != nil {
+		o.Notify(state)
+	}
+}
+
+// errReload ends one run of the pipeline so that the next one starts with
+// a new configuration.
+var errReload = errors.New("reload")
+
+// Run runs the watch until ctx is done (SIGTERM, SIGINT), and returns nil
+// then, once pending hints are verified and their events are in the
+// outbox. It fails if the database holds no baseline or the outbox is held
+// by another daemon.
+func Run(ctx context.Context, o Options) error {
+	cfg := o.Config
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	st := newStats()
+	v := &verifier{
+		dbPath: cfg.Database, host: o.Host, version: o.Version, log: o.Log,
+		lockWait: o.LockWait, alerted: map[string]string{}, resolved: map[string]int{}, dirty: map[string]bool{}, stats: st,
+	}
+	if v.lockWait <= 0 {
+		v.lockWait = 2 * time.Second
+	}
+	for {
+		p := &pipeline{o: &o, cfg: cfg, v: v, st: st, hup: hup}
+		err := p.run(ctx)
+		if !errors.Is(err, errReload) {
+			return err
+		}
+		cfg = p.next
+		o.Log.Info().Str("config", cfg.Source).Msg("configuration reloaded")
+	}
+}
+
+// pipeline is one run with one configuration: intake, settling,
+// verification and delivery.
+type pipeline struct {
+	o    *Options
+	cfg  *config.Config
+	next *config.Config // set on a reload
+	v    *verifier
+	st   *stats
+	hup  chan os.Signal
+
+	src      *watch.Inotify
+	settler  *watch.Settler
+	disp     *alerts.Dispatcher
+	jobs     chan job
+	catchUp  chan job
+	dbStamp  time.Time
+	outboxDB *store.Outbox
+	ln       net.Listener
+}
+
+func (p *pipeline) run(ctx context.Context) (err error) {
+	cfg := p.cfg
+	ob, err := store.OpenOutbox(cfg.OutboxPath(), cfg.Watch.OutboxMax)
+	if err != nil {
+		return err
+	}
+	p.outboxDB = ob
+	defer func() { err = errors.Join(err, ob.Close()) }()
+	if err := p.v.load(ob); err != nil {
+		return err
+	}
+	rs, err := routes(cfg, p.o.Stdout)
+	if err != nil {
+		return err
+	}
+	p.disp = &alerts.Dispatcher{
+		Outbox: outbox{ob}, Routes: rs, Host: p.o.Host,
+		OnError: func(sink string, err error) {
+			p.st.failures.Add(1)
+			p.o.Log.Warn().Str("sink", sink).Err(err).Msg("delivery failed; retrying")
+		},
+		OnDelivered: func(string, *alerts.Event) { p.st.delivered.Add(1) },
+	}
+	roots, err := p.roots()
+	if err != nil {
+		return err
+	}
+	m, err := cfg.Matcher()
+	if err != nil {
+		return err
+	}
+	if cfg.Watch.Listen != "" {
+		if p.ln, err = net.Listen("tcp", cfg.Watch.Listen); err != nil {
+			return err
+		}
+		p.o.Log.Info().Str("address", p.ln.Addr().String()).Msg("HTTP listener: /metrics, /healthz, /status")
+		if p.o.onListen != nil {
+			p.o.onListen(p.ln.Addr().String())
+		}
+	}
+	p.src, err = watch.NewInotify(watch.Options{
+		Roots:            roots,
+		Excluded:         func(path string) bool { _, ex := m.Match(path); return ex },
+		FallbackInterval: scanInterval(cfg) / 4,
+	})
+	if err != nil {
+		return err
+	}
+	p.settler = &watch.Settler{Window: cfg.Watch.Settle, Max: cfg.Watch.MaxSettle}
+	p.jobs = make(chan job)
+	p.catchUp = make(chan job, 1)
+
+	dctx, dcancel := context.WithCancel(context.Background())
+	derr := make(chan error, 1)
+	go func() { derr <- p.disp.Run(dctx) }()
+	defer func() {
+		dcancel()
+		err = errors.Join(err, <-derr)
+	}()
+
+	g, gctx := errgroup.WithContext(ctx)
+	ictx, icancel := context.WithCancel(gctx) // the intake stops first
+	g.Go(func() error { return p.src.Run(ictx, p.hint) })
+	g.Go(func() error { return p.settler.Run(ictx, p.settled(ictx)) })
+	g.Go(func() error { defer icancel(); return p.verify(gctx) })
+	if p.o.Watchdog > 0 {
+		g.Go(func() error { return p.watchdog(ictx) })
+	}
+	if p.ln != nil {
+		g.Go(func() error { return p.serve(ictx, p.ln) })
+	}
+	return g.Wait()
+}
+
+// roots returns the current baseline's roots: what it records is what is
+// watched.
+func (p *pipeline) roots() ([]string, error) {
+	db, err := store.Open(p.cfg.Database, store.Options{ReadOnly: true, Timeout: p.v.lockWait})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	cur, err := db.Current()
+	if err != nil {
+		return nil, err
+	}
+	return cur.Info().Roots, nil
+}
+
+func scanInterval(c *config.Config) time.Duration {
+	if c.Watch.ScanInterval > 0 {
+		return c.Watch.ScanInterval
+	}
+	return time.Hour
+}
+
+func fullScanInterval(c *config.Config) time.Duration {
+	if c.Watch.FullScanInterval > 0 {
+		return c.Watch.FullScanInterval
+	}
+	return 24 * time.Hour
+}
+
+// hint receives the intake's events (on its goroutine: it must not block).
+func (p *pipeline) hint(ev watch.Event) {
+	p.st.hints.Add(1)
+	if p.o.onHint != nil && !ev.Op.Has(watch.Ready) {
+		p.o.onHint(ev)
+	}
+	switch {
+	case ev.Op.Has(watch.Ready):
+		cov := p.src.Coverage()
+		l := p.o.Log.Info()
+		if len(cov.Fallback) > 0 {
+			l = p.o.Log.Warn().Strs("fallback", cov.Fallback)
+		}
+		l.Int("watched", cov.Watched).Int("limit", cov.Limit).Int("excluded", cov.Excluded).
+			Msg("watches in place (limit: fs.inotify.max_user_watches, shared by the user's processes; fallback subtrees are scanned periodically)")
+		p.requestWhole(job{whole: true, why: "start"})
+	case ev.Op.Has(watch.Lost):
+		// Settled like any hint: a burst that overflows the queue again and
+		// again is caught up once it calms down (or after max_settle).
+		if p.st.lost.Add(1) == 1 || p.settler.Len() == 0 {
+			p.o.Log.Warn().Err(ev.Err).Msg("events lost; catching up with a whole check")
+		}
+		p.settler.Add(watch.Event{Path: lostKey, Op: watch.Lost})
+	default:
+		p.settler.Add(ev)
+	}
+}
+
+// lostKey is the settler's key for lost events: no path is empty.
+const lostKey = ""
+
+// requestWhole asks for a whole check unless one is waiting already.
+func (p *pipeline) requestWhole(j job) {
+	select {
+	case p.catchUp <- j:
+	default:
+	}
+}
+
+// settled hands settled hints to the verifier.
+func (p *pipeline) settled(ctx context.Context) func([]watch.Event) {
+	return func(evs []watch.Event) {
+		j := job{events: evs}
+		for _, ev := range evs {
+			if ev.Op.Has(watch.Lost) {
+				j = job{whole: true, why: "events_lost"}
+			}
+		}
+		select {
+		case p.jobs <- j:
+		case <-ctx.Done():
+			for _, ev := range evs {
+				p.settler.Add(ev) // flushed at the stop
+			}
+		}
+	}
+}
+
+func (p *pipeline) watchdog(ctx context.Context) error {
+	t := time.NewTicker(p.o.Watchdog)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			p.o.notify("WATCHDOG=1")
+		}
+	}
+}
+
+// verify is the verifier's loop: every job in turn, until ctx is done;
+// then what is still settling is verified and published.
+func (p *pipeline) verify(ctx context.Context) error {
+	scan := time.NewTicker(scanInterval(p.cfg))
+	defer scan.Stop()
+	full := time.NewTicker(fullScanInterval(p.cfg))
+	defer full.Stop()
+	followEvery := p.o.FollowInterval
+	if followEvery <= 0 {
+		followEvery = 2 * time.Second
+	}
+	follow := time.NewTicker(followEvery)
+	defer follow.Stop()
+	p.dbStamp = stamp(p.cfg.Database)
+	for {
+		var j job
+		select {
+		case <-ctx.Done():
+			return p.stop()
+		case j = <-p.catchUp:
+		case j = <-p.jobs:
+		case <-scan.C:
+			j = job{whole: true, why: "scan"}
+		case <-full.C:
+			j = job{whole: true, full: true, why: "full_scan"}
+		case <-follow.C:
+			if s := stamp(p.cfg.Database); !s.Equal(p.dbStamp) {
+				p.dbStamp = s
+				j = job{} // opens the database: a new baseline is followed
+			} else {
+				continue
+			}
+		case <-p.hup:
+			if p.reload() {
+				p.o.notify("RELOADING=1")
+				return errors.Join(p.stop(), errReload)
+			}
+			continue
+		}
+		if err := p.do(ctx, j); err != nil {
+			return err
+		}
+	}
+}
+
+// do runs one job and publishes its events. A busy database puts the job
+// back; a failed check is logged and the job dropped, but for a whole
+// check, which is asked for again.
+func (p *pipeline) do(ctx context.Context, j job) error {
+	evs, err := p.v.run(ctx, p.cfg, j)
+	switch {
+	case ctx.Err() != nil:
+		for _, ev := range j.events {
+			p.settler.Add(ev)
+		}
+		return nil
+	case errors.Is(err, errBusy):
+		p.o.Log.Info().Msg("database locked by a writer; verifying later")
+		p.requeue(j)
+		return nil
+	case errors.Is(err, store.ErrNoBaseline):
+		return err
+	case err != nil:
+		p.o.Log.Error().Err(err).Str("why", j.why).Msg("verification failed")
+		p.requeue(j)
+		return nil
+	}
+	if j.whole {
+		evs = append(evs, p.notice(j))
+	}
+	p.st.alerts.Add(int64(len(evs)))
+	if err := p.disp.Publish(evs...); err != nil {
+		return err // the outbox cannot be written: nothing is durable
+	}
+	p.saveAlerts()
+	if j.whole && j.why == "start" && !p.st.isReady() {
+		p.st.setReady()
+		p.o.notify("READY=1")
+	}
+	p.o.notify("STATUS=" + p.status())
+	return nil
+}
+
+func (p *pipeline) requeue(j job) {
+	if j.whole {
+		p.requestWhole(j)
+		return
+	}
+	for _, ev := range j.events {
+		p.settler.Add(ev)
+	}
+}
+
+// notice is the event closing a whole check.
+func (p *pipeline) notice(j job) alerts.Event {
+	ev := alerts.Notice("catch_up", "", p.o.Host, time.Now())
+	ev.Event.Action = j.why
+	return ev
+}
+
+// stop verifies and publishes what is still settling.
+func (p *pipeline) stop() error {
+	p.o.notify("STOPPING=1")
+	evs := p.settler.Flush()
+	if len(evs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := p.v.run(ctx, p.cfg, job{events: evs})
+	if err != nil {
+		p.o.Log.Warn().Err(err).Int("paths", len(evs)).Msg("pending paths not verified at the stop; the next start's catch-up covers them")
+		return nil
+	}
+	if err := p.disp.Publish(out...); err != nil {
+		return err
+	}
+	p.saveAlerts()
+	return nil
+}
+
+// saveAlerts records what is alerted in the outbox file, after the events
+// saying so are in it: a crash in between repeats an alert (same event.id),
+// never loses one.
+func (p *pipeline) saveAlerts() {
+	if err := p.v.save(p.outboxDB); err != nil {
+		p.o.Log.Error().Err(err).Msg("saving the alerted paths; a restart may repeat their alerts")
+	}
+}
+
+// reload loads the configuration anew; it reports whether it is to be used.
+func (p *pipeline) reload() bool {
+	if p.o.Reload == nil {
+		p.o.Log.Warn().Msg("SIGHUP: no configuration file to reload")
+		return false
+	}
+	c, err := p.o.Reload()
+	if err != nil {
+		p.o.Log.Error().Err(err).Msg("SIGHUP: configuration refused; the running one is kept")
+		return false
+	}
+	if c.Database != p.cfg.Database || c.OutboxPath() != p.cfg.OutboxPath() {
+		p.o.Log.Warn().Msg("SIGHUP: the database and outbox paths are kept until a restart")
+		c.Database, c.Watch.Outbox = p.cfg.Database, p.cfg.OutboxPath()
+	}
+	p.next = c
+	return true
+}
+
+// stamp is what changes when the database is written.
+func stamp(path string) time.Time {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
+func (s *stats) isReady() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.ready }
+func (s *stats) setReady()     { s.mu.Lock(); s.ready = true; s.mu.Unlock() }
+
+func (p *pipeline) status() string {
+	cov := p.src.Coverage()
+	s := "watching " + itoa(cov.Watched) + " directories"
+	if len(cov.Fallback) > 0 {
+		s += ", " + itoa(len(cov.Fallback)) + " subtrees scanned periodically (watch limit)"
+	}
+	return s + ", " + itoa(len(p.v.alerted)) + " paths differ from the baseline"
+}

@@ -1,0 +1,358 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"vigil/alerts"
+	"vigil/internal/config"
+	"vigil/internal/engine"
+	"vigil/internal/fimtest"
+	"vigil/internal/watch"
+	"vigil/store"
+)
+
+// wait bounds how long a test waits for what must come.
+const wait = 15 * time.Second
+
+// host is a tree with a baseline, and a daemon watching it.
+type host struct {
+	root, dir, db, events string
+	cfg                   *config.Config
+	cancel                func()
+	done                  chan error
+	log                   *bytes.Buffer
+	mu                    sync.Mutex
+	notified              []string
+	hints                 atomic.Int64
+}
+
+// newHost makes tree, takes its baseline, and writes a configuration with a
+// file sink (events) and extra appended.
+func newHost(t *testing.T, tree fimtest.Tree, extra string) *host {
+	t.Helper()
+	h := &host{root: t.TempDir(), dir: t.TempDir()}
+	tree.Make(t, h.root)
+	fimtest.Age(t, h.root, fimtest.Past)
+	h.db = filepath.Join(h.dir, "vigil.db")
+	h.events = filepath.Join(h.dir, "events.json")
+	h.cfg = h.config(t, extra)
+	db, err := store.Open(h.db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Init(context.Background(), db, engine.Options{Config: h.cfg, Host: "test"}); err != nil {
+		t.Fatalf("engine.Init: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *host) config(t *testing.T, extra string) *config.Config {
+	t.Helper()
+	text := fmt.Sprintf("database = %q\nroots = [%q]\nexclude = [%q]\n[watch]\nsettle = \"50ms\"\n[[sink]]\ntype = \"file\"\npath = %q\n%s",
+		h.db, h.root, filepath.Join(h.root, "cache"), h.events, extra)
+	c, err := config.Parse(filepath.Join(h.dir, "vigil.toml"), []byte(text))
+	if err != nil {
+		t.Fatalf("config.Parse(%q): %v", text, err)
+	}
+	return c
+}
+
+// start runs the daemon and waits for READY=1.
+func (h *host) start(t *testing.T, o Options) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done, h.log = cancel, make(chan error, 1), &bytes.Buffer{}
+	o.Config = h.cfg
+	o.Host = "test"
+	o.Log = zerolog.New(syncWriter{h}).Level(zerolog.InfoLevel)
+	o.FollowInterval = 100 * time.Millisecond
+	o.onHint = func(watch.Event) { h.hints.Add(1) }
+	ready := make(chan struct{})
+	var once sync.Once
+	o.Notify = func(s string) {
+		h.mu.Lock()
+		h.notified = append(h.notified, s)
+		h.mu.Unlock()
+		if s == "READY=1" {
+			once.Do(func() { close(ready) })
+		}
+	}
+	go func() { h.done <- Run(ctx, o) }()
+	t.Cleanup(func() { h.stop(t) })
+	select {
+	case <-ready:
+	case err := <-h.done:
+		h.done <- err
+		t.Fatalf("Run ended before READY=1: %v\nlog:\n%s", err, h.logText())
+	case <-time.After(wait):
+		t.Fatalf("no READY=1 within %v\nlog:\n%s", wait, h.logText())
+	}
+}
+
+type syncWriter struct{ h *host }
+
+func (w syncWriter) Write(b []byte) (int, error) {
+	w.h.mu.Lock()
+	defer w.h.mu.Unlock()
+	return w.h.log.Write(b)
+}
+
+func (h *host) logText() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.log.String()
+}
+
+// stop ends the daemon (as SIGTERM does) and returns Run's error.
+func (h *host) stop(t *testing.T) {
+	t.Helper()
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Errorf("Run: %v\nlog:\n%s", err, h.logText())
+		}
+	case <-time.After(wait):
+		t.Errorf("Run did not stop within %v", wait)
+	}
+}
+
+// readEvents returns the events the file sink has written, whole lines
+// only (the sink may be writing the next).
+func readEvents(t *testing.T, path string) []alerts.Event {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	var out []alerts.Event
+	for _, line := range lines[:len(lines)-1] {
+		var ev alerts.Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			t.Fatalf("%s: line %q: %v", path, line, err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// await waits until the events written satisfy ok and returns them.
+func await(t *testing.T, path, what string, ok func([]alerts.Event) bool) []alerts.Event {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		evs := readEvents(t, path)
+		if ok(evs) {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v; events:\n%s", what, wait, describe(evs))
+		}
+		time.Sleep(20 * time.Millisecond) // polling the sink's file, not an assertion
+	}
+}
+
+func describe(evs []alerts.Event) string {
+	var b strings.Builder
+	for _, ev := range evs {
+		p := ""
+		if ev.File != nil {
+			p = ev.File.Path
+		}
+		fmt.Fprintf(&b, "  %s %s %s\n", ev.Event.Action, p, ev.Event.ID)
+	}
+	return b.String()
+}
+
+// find returns the events of action at path.
+func find(evs []alerts.Event, action, path string) []alerts.Event {
+	var out []alerts.Event
+	for _, ev := range evs {
+		if ev.Event.Action == action && ev.File != nil && ev.File.Path == path {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func has(action, path string) func([]alerts.Event) bool {
+	return func(evs []alerts.Event) bool { return len(find(evs, action, path)) > 0 }
+}
+
+func TestAlertsVerifiedAndResolved(t *testing.T) {
+	h := newHost(t, fimtest.Tree{"etc/passwd": fimtest.File("root:x:0:0\n"), "etc/motd": fimtest.File("hi\n"), "cache/tmp": fimtest.File("")}, "")
+	h.start(t, Options{})
+	passwd := filepath.Join(h.root, "etc", "passwd")
+
+	// A write with the same content (touch: mtime, ctime) is a hint; the
+	// re-hash says the content is the same: attributes_modified, not
+	// updated. Writing into the excluded cache is no alert at all.
+	if err := os.WriteFile(filepath.Join(h.root, "cache", "tmp"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(passwd, []byte("root:x:0:0\nevil:x:0:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evs := await(t, h.events, "updated "+passwd, has("updated", passwd))
+	ev := find(evs, "updated", passwd)[0]
+	if ev.Event.ID == "" || ev.Event.Severity != alerts.SeverityAlert {
+		t.Errorf("updated event: id %q severity %d, want an id and severity %d", ev.Event.ID, ev.Event.Severity, alerts.SeverityAlert)
+	}
+	for _, ev := range evs {
+		if ev.File != nil && strings.Contains(ev.File.Path, "/cache") {
+			t.Errorf("event %s for the excluded %s", ev.Event.Action, ev.File.Path)
+		}
+	}
+
+	// The same state again (chmod back and forth ends where it was): no
+	// second alert. A new state: a new alert.
+	if err := os.Chmod(passwd, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	await(t, h.events, "a second alert on "+passwd, func(evs []alerts.Event) bool {
+		return len(find(evs, "updated", passwd)) == 2
+	})
+}
+
+// contentRule monitors content and mode only, so that a file can be put
+// back in its baseline state (ctime cannot).
+const contentRule = "[[rule]]\npaths = [\"/**\"]\nattributes = [\"content\", \"mode\", \"size\"]\n"
+
+func TestResolvedWhenBackToBaseline(t *testing.T) {
+	h := newHost(t, fimtest.Tree{"etc/hosts": fimtest.File("127.0.0.1 localhost\n")}, contentRule)
+	h.start(t, Options{})
+	hosts := filepath.Join(h.root, "etc", "hosts")
+	if err := os.WriteFile(hosts, []byte("6.6.6.6 bank.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evs := await(t, h.events, "updated "+hosts, has("updated", hosts))
+	id := find(evs, "updated", hosts)[0].Event.ID
+	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	await(t, h.events, "resolved "+hosts, has("resolved", hosts))
+	// Once more: the same bad state coming back after the resolve is a new
+	// finding: a second alert, with a new event.id (a consumer
+	// deduplicating on it must not drop it).
+	if err := os.WriteFile(hosts, []byte("6.6.6.6 bank.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evs = await(t, h.events, "second updated", func(evs []alerts.Event) bool { return len(find(evs, "updated", hosts)) == 2 })
+	if got := find(evs, "updated", hosts)[1].Event.ID; got == id {
+		t.Errorf("event.id of the finding after its resolve = %q, the same as the first: want a new one", got)
+	}
+}
+
+// TestRestartRemembersAlerts: a restart neither repeats a standing alert
+// nor misses the resolve of a path fixed while the daemon was down.
+func TestRestartRemembersAlerts(t *testing.T) {
+	h := newHost(t, fimtest.Tree{"etc/hosts": fimtest.File("127.0.0.1 localhost\n"), "etc/motd": fimtest.File("hi\n")}, contentRule)
+	hosts, motd := filepath.Join(h.root, "etc", "hosts"), filepath.Join(h.root, "etc", "motd")
+	for _, p := range []string{hosts, motd} {
+		if err := os.WriteFile(p, []byte("6.6.6.6 bank.example\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.start(t, Options{}) // the start's whole check finds both
+	await(t, h.events, "updated "+hosts+" and "+motd, func(evs []alerts.Event) bool {
+		return has("updated", hosts)(evs) && has("updated", motd)(evs)
+	})
+	h.stop(t)
+	if err := os.WriteFile(motd, []byte("hi\n"), 0o644); err != nil { // fixed while down
+		t.Fatal(err)
+	}
+	h.start(t, Options{})
+	await(t, h.events, "resolved "+motd+" after the restart", has("resolved", motd))
+	evs := await(t, h.events, "the second start's notice", func(evs []alerts.Event) bool { return count(evs, "start") == 2 })
+	if n := len(find(evs, "updated", hosts)); n != 1 {
+		t.Errorf("%d updated events for %s across the restart, want 1 (the alert stands)", n, hosts)
+	}
+}
+
+func TestNewDirectoriesAndMoves(t *testing.T) {
+	h := newHost(t, fimtest.Tree{"srv/old/a": fimtest.File("a")}, "")
+	h.start(t, Options{})
+	// mkdir -p and a write straight away: never missed.
+	deep := filepath.Join(h.root, "srv", "x", "y", "z")
+	if err := os.MkdirAll(filepath.Dir(deep), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(deep, []byte("z"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	await(t, h.events, "created "+deep, has("created", deep))
+	// A renamed directory: its subtree is re-keyed and a write below the
+	// new name is seen.
+	oldDir, newDir := filepath.Join(h.root, "srv", "old"), filepath.Join(h.root, "srv", "new")
+	if err := os.Rename(oldDir, newDir); err != nil {
+		t.Fatal(err)
+	}
+	await(t, h.events, "moved "+newDir, func(evs []alerts.Event) bool {
+		return len(find(evs, "moved", newDir)) > 0 || len(find(evs, "created", newDir)) > 0
+	})
+	b := filepath.Join(newDir, "b")
+	if err := os.WriteFile(b, []byte("b"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	await(t, h.events, "created "+b, has("created", b))
+}
+
+// TestContinuousWriteAlertedWithinBound: a file appended to every 50 ms
+// never settles; it is verified after max_settle (2 s) all the same.
+func TestContinuousWriteAlertedWithinBound(t *testing.T) {
+	h := newHost(t, fimtest.Tree{"var/log/app.log": fimtest.File("")}, "")
+	h.cfg.Watch.Settle = 0 // the default, 100 ms
+	h.start(t, Options{})
+	log := filepath.Join(h.root, "var", "log", "app.log")
+	f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	began := time.Now()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := f.WriteString("line\n"); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	await(t, h.events, "updated "+log+" while it is being written", has("updated", log))
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("first alert %v after the writes began, want within about 2 s (max_settle)", d)
+	}
+}

@@ -1,0 +1,46 @@
+// Package daemon is vigil watch: the watch service wiring the engine, the
+// inotify intake (internal/watch) and delivery (alerts) together.
+//
+// Hints from the intake settle per path ([watch.Settler]), then the engine
+// verifies them: a scoped [engine.Check] of the settled paths re-stats and
+// re-hashes them and compares them with the current baseline, every record
+// it uses verified through its path to the root. Only a real difference
+// becomes an alert (the ECS event of check --json, with event.id and
+// event.severity); the same finding is sent once, and a path back in its
+// baseline state gets a resolved event. A lost event (inotify overflow, a
+// watcher error) and the start itself are caught up by a whole check; a
+// periodic check (stat cache trusted) and a periodic full check (every file
+// reread: writes through mmap raise no inotify event) run at their
+// intervals.
+//
+// # Who owns which file
+//
+// The baseline database belongs to the CLI's writers (init, update): the
+// daemon never opens it for writing. It opens it read-only for each
+// verification and closes it afterwards, so check, status and update keep
+// working while it runs (an update waits at most for one verification),
+// and it reads the current baseline anew each time: after an update it
+// compares against the new baseline, without a restart, and re-verifies
+// what it had alerted on. The outbox (config watch.outbox, by default the
+// database's path with ".outbox") is the daemon's own bbolt file, held open
+// for writing while it runs; a second daemon on the same outbox fails.
+//
+// # Delivery
+//
+// Every event is written to the outbox before any sink sees it, and leaves a
+// sink's queue only once that sink accepted it: at least once, across sink
+// outages and a kill -9. Each queue is bounded (watch.outbox_max); events
+// a full queue turns away are counted and delivered as one events_dropped
+// summary once the sink catches up.
+//
+// The outbox file also remembers which paths are alerted on (and in which
+// state), so that a restart neither repeats a standing alert nor misses the
+// resolve of a path fixed while the daemon was down.
+//
+// # Caveats
+//
+// A crash between writing events to the outbox and remembering them as
+// alerted repeats those alerts after the restart, with the same event.id.
+// Moves are paired only when both names settle in the same batch; otherwise
+// they are a deletion and a creation.
+package daemon

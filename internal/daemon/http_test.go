@@ -1,0 +1,66 @@
+package daemon
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/internal/fimtest"
+)
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestHTTPEndpoints(t *testing.T) {
+	h := newHost(t, fimtest.Tree{"etc/x": fimtest.File("x")}, "")
+	h.cfg.Watch.Listen = "127.0.0.1:0"
+	addr := make(chan string, 1)
+	h.start(t, Options{onListen: func(a string) { addr <- a }})
+	base := "http://" + <-addr
+	x := filepath.Join(h.root, "etc", "x")
+	if err := os.WriteFile(x, []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	await(t, h.events, "updated "+x, has("updated", x))
+
+	if code, body := get(t, base+"/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz = %d %q, want 200 ok", code, body)
+	}
+	code, body := get(t, base+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics = %d", code)
+	}
+	for _, want := range []string{
+		"# TYPE vigil_watch_hints_total counter", "# TYPE vigil_watch_verdict_latency_seconds histogram",
+		"vigil_watch_verdict_latency_seconds_count ", "vigil_watch_watched_directories 2", "vigil_watch_alerted_paths 1",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics has no %q:\n%s", want, body)
+		}
+	}
+	code, body = get(t, base+"/status")
+	var st Status
+	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil {
+		t.Fatalf("/status = %d %v:\n%s", code, err, body)
+	}
+	if !st.Ready || st.BaselineID != 1 || st.Alerted != 1 || st.Coverage.Watched != 2 || st.LastScanWhy != "start" {
+		t.Errorf("/status = %+v, want ready, baseline 1, 1 alerted, 2 watched, last scan at the start", st)
+	}
+}

@@ -1,0 +1,52 @@
+package daemon
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sync/atomic"
+	"time"
+)
+
+// stats are the daemon's counters, for /status and /metrics.
+type stats struct {
+	hints, lost, alerts, delivered, failures atomic.Int64
+	verifications                            atomic.Int64
+	latency                                  prometheus.Histogram
+
+	mu            sync.Mutex
+	lastScan      time.Time
+	lastScanWhy   string
+	lastScanTook  time.Duration
+	lastBatchTook time.Duration
+	ready         bool
+	baselineID    uint64
+	baselineRoot  string
+	alerted       int
+	lastError     string
+}
+
+// setBaseline records what the last verification compared against.
+func (s *stats) setBaseline(id uint64, root string, alerted int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.baselineID, s.baselineRoot, s.alerted = id, root, alerted
+	s.lastError = ""
+	if err != nil {
+		s.lastError = err.Error()
+	}
+}
+
+func (s *stats) verified(j job, paths int, took time.Duration) {
+	s.verifications.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j.whole {
+		s.lastScan, s.lastScanWhy, s.lastScanTook = time.Now(), j.why, took
+	} else {
+		s.lastBatchTook = took
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

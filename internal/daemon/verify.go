@@ -1,0 +1,256 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"vigil/alerts"
+	"vigil/internal/config"
+	"vigil/internal/engine"
+	"vigil/internal/watch"
+	"vigil/merkle"
+	"vigil/store"
+)
+
+// job is one verification: settled hints, or a whole check.
+type job struct {
+	events []watch.Event
+	whole  bool
+	full   bool   // reread every file
+	why    string // of a whole check: start, events_lost, scan, full_scan
+}
+
+// verifier checks what jobs name against the current baseline and turns
+// real differences into events. It is used from one goroutine; its state
+// outlives a reload.
+type verifier struct {
+	dbPath        string
+	host, version string
+	log           zerolog.Logger
+	lockWait      time.Duration
+	// alerted maps each path alerted on to the state of its last alert.
+	alerted map[string]string
+	// resolved counts, per path, the findings resolved since the start:
+	// part of event.id, so that the same bad state coming back after a
+	// resolve is a new finding to a consumer deduplicating on the id.
+	resolved map[string]int
+	// dirty are the paths of alerted and resolved changed since they were
+	// last saved to the outbox file; loaded says they were read from it.
+	dirty  map[string]bool
+	loaded bool
+	// baseline is the id of the baseline last compared against.
+	baseline uint64
+	stats    *stats
+}
+
+// errBusy means the database was locked by a writer for longer than
+// lockWait: the job is put back and tried again.
+var errBusy = errors.New("database busy")
+
+// run verifies j under cfg and returns the events to publish.
+func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) ([]alerts.Event, error) {
+	db, err := store.Open(v.dbPath, store.Options{ReadOnly: true, Timeout: v.lockWait})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, errBusy
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	cur, err := db.Current()
+	if err != nil {
+		return nil, err
+	}
+	info := cur.Info()
+	if v.baseline != 0 && info.ID != v.baseline {
+		v.log.Info().Uint64("baseline", info.ID).Uint64("previous", v.baseline).Msg("following the new current baseline; re-verifying what was alerted")
+		for p := range v.alerted {
+			j.events = append(j.events, watch.Event{Path: p, Op: watch.Changed})
+		}
+	}
+	v.baseline = info.ID
+	m, err := cfg.Matcher()
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	if !j.whole {
+		paths = scopes(j.events, info.Roots, m)
+		if len(paths) == 0 {
+			return nil, nil
+		}
+	}
+	start := time.Now()
+	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, now: start}
+	res, err := engine.Check(ctx, db, engine.Options{
+		Config: cfg, Paths: paths, Full: j.full, Host: v.host, Version: v.version,
+		Change: c.change, Error: c.error,
+	})
+	if err != nil {
+		return nil, err
+	}
+	v.stats.verified(j, len(paths), time.Since(start))
+	if res.Tampered != nil {
+		c.add("", alerts.Tampered(res.Tampered, v.host, start))
+	}
+	c.resolve(paths, j.whole)
+	v.stats.setBaseline(info.ID, fmt.Sprintf("%x", info.Root[:]), len(v.alerted), nil)
+	for _, ev := range j.events {
+		if !ev.First.IsZero() {
+			v.stats.latency.Observe(time.Since(ev.First).Seconds())
+		}
+	}
+	return c.out, nil
+}
+
+// collapseAt is how many paths of one directory a batch may name before
+// the directory is checked as a whole instead: each scope's verification
+// reads its parent's children, so many siblings cost one listing each.
+const collapseAt = 16
+
+// scopes returns the paths of evs to check: inside the baseline's roots,
+// not excluded, none inside another; the siblings of a busy directory
+// become that directory.
+func scopes(evs []watch.Event, roots []string, m *config.Matcher) []string {
+	perDir := map[string]int{}
+	for _, ev := range evs {
+		perDir[merkle.Parent(ev.Path)]++
+	}
+	var out []string
+	for _, ev := range evs {
+		if d := merkle.Parent(ev.Path); perDir[d] > collapseAt {
+			ev.Path = d
+		}
+		if _, excluded := m.Match(ev.Path); excluded || !merkle.ValidPath(ev.Path) {
+			continue
+		}
+		for _, r := range roots {
+			if merkle.Within(ev.Path, r) {
+				out = append(out, ev.Path)
+				break
+			}
+		}
+	}
+	return merkle.Outermost(out)
+}
+
+// collect gathers one check's findings.
+type collect struct {
+	v     *verifier
+	scope string // baseline id and root: part of every event.id
+	seen  map[string]bool
+	now   time.Time
+	out   []alerts.Event
+}
+
+// add publishes ev about path unless it is the finding last sent for path.
+func (c *collect) add(path string, ev alerts.Event) {
+	c.seen[path] = true
+	state := ev.State()
+	if c.v.alerted[path] == state {
+		return
+	}
+	c.v.alerted[path] = state
+	c.v.dirty[path] = true
+	ev.SetID(c.scope + ":" + strconv.Itoa(c.v.resolved[path]))
+	c.out = append(c.out, ev)
+}
+
+func (c *collect) change(ch merkle.Change) error {
+	ev := alerts.FromChange(ch, c.v.host, c.now)
+	ev.Event.Severity = alerts.SeverityAlert
+	if ch.Action == merkle.Moved && ch.Old != nil {
+		c.seen[ch.Old.Path] = true
+	}
+	c.add(ch.Path, ev)
+	return nil
+}
+
+func (c *collect) error(path string, err error) error {
+	ev := alerts.ScanError(path, err, c.v.host, c.now)
+	ev.Event.Severity = alerts.SeverityWarning
+	c.add(path, ev)
+	return nil
+}
+
+// resolve sends a resolved event for each path alerted on, inside the
+// paths checked (all, for a whole check), that the check found as
+// recorded.
+func (c *collect) resolve(paths []string, whole bool) {
+	for p := range c.v.alerted {
+		if c.seen[p] || p == "" && !whole {
+			continue
+		}
+		in := whole
+		for _, s := range paths {
+			in = in || merkle.Within(p, s)
+		}
+		if !in {
+			continue
+		}
+		old := c.v.alerted[p]
+		delete(c.v.alerted, p)
+		c.v.dirty[p] = true
+		if p == "" {
+			continue // the baseline passed its integrity check again
+		}
+		ev := alerts.Resolved(p, c.v.host, c.now)
+		ev.SetID(c.scope + ":resolved:" + strconv.Itoa(c.v.resolved[p]) + ":" + old) // resolving that finding
+		c.v.resolved[p]++
+		c.v.dirty[p] = true
+		c.out = append(c.out, ev)
+	}
+}
+
+// tamperedKey stands for the baseline's own finding ("" in alerted) in the
+// outbox file, where keys cannot be empty; no path starts with NUL.
+const tamperedKey = "\x00baseline"
+
+// load reads the saved alert states once per process.
+func (v *verifier) load(ob *store.Outbox) error {
+	if v.loaded {
+		return nil
+	}
+	m, err := ob.Alerts()
+	if err != nil {
+		return err
+	}
+	for p, s := range m {
+		if p == tamperedKey {
+			p = ""
+		}
+		if s.State != "" {
+			v.alerted[p] = s.State
+		}
+		if s.Resolved > 0 {
+			v.resolved[p] = s.Resolved
+		}
+	}
+	v.loaded = true
+	return nil
+}
+
+// save writes the changed alert states to the outbox file.
+func (v *verifier) save(ob *store.Outbox) error {
+	if len(v.dirty) == 0 {
+		return nil
+	}
+	m := make(map[string]store.AlertState, len(v.dirty))
+	for p := range v.dirty {
+		k := p
+		if k == "" {
+			k = tamperedKey
+		}
+		m[k] = store.AlertState{State: v.alerted[p], Resolved: v.resolved[p]}
+	}
+	if err := ob.SaveAlerts(m); err != nil {
+		return err
+	}
+	clear(v.dirty)
+	return nil
+}

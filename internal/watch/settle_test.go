@@ -1,0 +1,105 @@
+package watch
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// settled runs a Settler in a bubble and records when each batch came out,
+// relative to the start.
+type settled struct {
+	at   []time.Duration
+	evs  [][]Event
+	stop func()
+}
+
+func startSettler(s *Settler) *settled {
+	r := &settled{}
+	start := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Run(ctx, func(evs []Event) {
+			r.at = append(r.at, time.Since(start))
+			r.evs = append(r.evs, evs)
+		})
+	}()
+	r.stop = func() { cancel(); <-done }
+	return r
+}
+
+func TestSettleCoalesces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &Settler{}
+		r := startSettler(s)
+		for range 5 { // five writes 20 ms apart: one path, one event
+			s.Add(Event{Path: "/f", Op: Changed})
+			time.Sleep(20 * time.Millisecond)
+		}
+		s.Add(Event{Path: "/d", Op: Tree})
+		time.Sleep(time.Second)
+		synctest.Wait()
+		r.stop()
+		var all []Event
+		for _, b := range r.evs {
+			all = append(all, b...)
+		}
+		start := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // synctest's epoch
+		want := []Event{{Path: "/d", Op: Tree, First: start.Add(100 * time.Millisecond)}, {Path: "/f", Op: Changed, First: start}}
+		if diff := cmp.Diff(want, all, cmp.Comparer(func(a, b error) bool { return a == b })); diff != "" {
+			t.Errorf("settled events (-want +got):\n%s", diff)
+		}
+		// /f's last event was at 80 ms: settled 100 ms later, give or take
+		// one tick (25 ms).
+		if len(r.at) == 0 || r.at[0] < 180*time.Millisecond || r.at[0] > 230*time.Millisecond {
+			t.Errorf("first batch at %v, want 180-230 ms", r.at)
+		}
+	})
+}
+
+func TestSettleUpperBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &Settler{}
+		r := startSettler(s)
+		// Written every 50 ms for 5 s: never quiet for 100 ms.
+		for range 100 {
+			s.Add(Event{Path: "/log", Op: Changed})
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		r.stop()
+		if len(r.at) < 2 {
+			t.Fatalf("batches at %v: want one at most every 2 s", r.at)
+		}
+		if r.at[0] > DefaultMaxSettle+50*time.Millisecond {
+			t.Errorf("first batch after %v, want by %v (the upper bound)", r.at[0], DefaultMaxSettle)
+		}
+		for i := 1; i < len(r.at)-1; i++ {
+			if gap := r.at[i] - r.at[i-1]; gap > DefaultMaxSettle+50*time.Millisecond {
+				t.Errorf("batch %d came %v after the one before, want at most %v", i, gap, DefaultMaxSettle)
+			}
+		}
+	})
+}
+
+func TestSettleFlush(t *testing.T) {
+	s := &Settler{}
+	s.Add(Event{Path: "/b", Op: Changed})
+	s.Add(Event{Path: "/a", Op: Tree})
+	s.Add(Event{Path: "/b", Op: Tree})
+	got := s.Flush()
+	want := []Event{{Path: "/a", Op: Tree}, {Path: "/b", Op: Changed | Tree}}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Event{}, "First")); diff != "" {
+		t.Errorf("Flush() (-want +got):\n%s", diff)
+	}
+	if s.Len() != 0 {
+		t.Errorf("Len() after Flush = %d, want 0", s.Len())
+	}
+}

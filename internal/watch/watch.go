@@ -1,0 +1,99 @@
+package watch
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Op says what an [Event] asks the caller to verify. It is a bit set.
+type Op uint8
+
+const (
+	// Changed: the entry at Path may have changed (or appeared, or gone).
+	Changed Op = 1 << iota
+	// Tree: everything at and below Path may have changed.
+	Tree
+	// Lost: events were lost; everything may have changed. Path is empty.
+	Lost
+	// Ready: the initial watches are in place; changes made before them
+	// are not reported and must be caught up by a scan. Path is empty.
+	Ready
+)
+
+// Has reports whether o includes every bit of x.
+func (o Op) Has(x Op) bool { return o&x == x }
+
+func (o Op) String() string {
+	var names []string
+	for _, n := range []struct {
+		op   Op
+		name string
+	}{{Changed, "changed"}, {Tree, "tree"}, {Lost, "lost"}, {Ready, "ready"}} {
+		if o.Has(n.op) {
+			names = append(names, n.name)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, "|")
+}
+
+// Event is a hint that Path needs verifying.
+type Event struct {
+	Path string
+	Op   Op
+	// Err says why events were lost ([Lost] only).
+	Err error
+	// First is when the first event for Path came, as the [Settler] hands
+	// it on: the start of the write-to-verdict latency.
+	First time.Time
+}
+
+// Source is an intake of hints. Run watches until ctx is done (then it
+// returns nil) or the source fails; it calls emit from one goroutine, and
+// emit must not block for long.
+type Source interface {
+	Run(ctx context.Context, emit func(Event)) error
+	// Coverage reports what is watched; it is safe to call during Run.
+	Coverage() Coverage
+}
+
+// Coverage says how much of the roots a [Source] watches.
+type Coverage struct {
+	// Watched counts the directories with a watch.
+	Watched int `json:"watched"`
+	// Limit is the per-user watch limit (fs.inotify.max_user_watches),
+	// shared with every other process of the user; 0 if unknown.
+	Limit int `json:"limit"`
+	// Fallback lists the directories whose subtrees could not be watched
+	// and are scanned periodically instead.
+	Fallback []string `json:"fallback,omitempty"`
+	// Excluded counts the excluded directories left unwatched.
+	Excluded int `json:"excluded"`
+}
+
+// Options configure a [Source].
+type Options struct {
+	// Roots are the absolute, clean directories to watch.
+	Roots []string
+	// Excluded reports whether a path is excluded; an excluded directory
+	// gets no watch and nothing below it either. Nil excludes nothing.
+	Excluded func(path string) bool
+	// FallbackInterval is how often a subtree that could not be watched is
+	// reported as a [Tree]; 0 means one minute.
+	FallbackInterval time.Duration
+	// Buffer is the size of the event buffer between the kernel reader
+	// and the consumer; 0 means 65536.
+	Buffer int
+}
+
+func (o *Options) fallbackInterval() time.Duration {
+	if o.FallbackInterval > 0 {
+		return o.FallbackInterval
+	}
+	return time.Minute
+}
+
+func (o *Options) excluded(p string) bool { return o.Excluded != nil && o.Excluded(p) }
