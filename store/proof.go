@@ -98,14 +98,6 @@ func (b *Baseline) childHashes(rb *bolt.Bucket, dir string, want []byte) ([]merk
 	return out, idx, err
 }
 
-func hashes(nodes []merkle.Node) []merkle.Hash {
-	out := make([]merkle.Hash, len(nodes))
-	for i, n := range nodes {
-		out[i] = n.Hash
-	}
-	return out
-}
-
 // Lookup returns path's recorded entry after verifying it through its path
 // up to the baseline's root hash: a record that does not chain to the root
 // is [ErrTampered], never returned. A path not recorded gives [ErrNotFound]
