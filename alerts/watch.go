@@ -18,7 +18,7 @@ const (
 	SeverityCritical = 9 // the baseline failed its integrity check
 )
 
-// ParseSeverity accepts a severity's name (info, warning, alert, critical)
+// ParseSeverity accepts a severity's name (info, learning, warning, alert, critical)
 // or its number.
 func ParseSeverity(s string) (int, bool) {
 	switch s {

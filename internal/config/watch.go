@@ -266,7 +266,7 @@ func (s Sink) problems(key keyPath) []problem {
 		return ps
 	}
 	if s.MinSeverity != "" && !validSeverity(s.MinSeverity) {
-		bad("min_severity", "%q is not a severity: info, warning, alert, critical or 0 to 100", s.MinSeverity)
+		bad("min_severity", "%q is not a severity: info, learning, warning, alert, critical or 0 to 100", s.MinSeverity)
 	}
 	ps = append(ps, patternProblems(key.key("paths"), s.Paths)...)
 	switch s.Type {
@@ -320,7 +320,7 @@ func (s Sink) problems(key keyPath) []problem {
 
 func validSeverity(s string) bool {
 	switch s {
-	case "info", "warning", "alert", "critical":
+	case "info", "learning", "warning", "alert", "critical":
 		return true
 	}
 	n := 0

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/mod/sumdb/note"
 
 	"vigil/alerts"
 	"vigil/internal/config"
@@ -218,8 +219,9 @@ func TestAlertsVerifiedAndResolved(t *testing.T) {
 	}
 	evs := await(t, h.events, "updated "+passwd, has("updated", passwd))
 	ev := find(evs, "updated", passwd)[0]
-	if ev.Event.ID == "" || ev.Event.Severity != alerts.SeverityAlert {
-		t.Errorf("updated event: id %q severity %d, want an id and severity %d", ev.Event.ID, ev.Event.Severity, alerts.SeverityAlert)
+	// The test host is in the setup phase: a change is learning.
+	if ev.Event.ID == "" || ev.Event.Severity != alerts.SeverityLearning || ev.Vigil == nil || ev.Vigil.Phase != "setup" {
+		t.Errorf("updated event: id %q severity %d phase %v, want an id, severity %d, phase setup", ev.Event.ID, ev.Event.Severity, ev.Vigil, alerts.SeverityLearning)
 	}
 	for _, ev := range evs {
 		if ev.File != nil && strings.Contains(ev.File.Path, "/cache") {
@@ -355,4 +357,70 @@ func TestContinuousWriteAlertedWithinBound(t *testing.T) {
 	if d := time.Since(began); d > 5*time.Second {
 		t.Errorf("first alert %v after the writes began, want within about 2 s (max_settle)", d)
 	}
+}
+
+// TestDaemonSealAndPhase: with a key pinned, an unsigned baseline is not
+// compared with (one critical event says so, no change alerts); sealed,
+// changes are alerts of the hardened phase; a move to the setup phase is
+// an event, and changes in it are learning.
+func TestDaemonSealAndPhase(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "hardened")
+	keys := t.TempDir()
+	skey, vkey, err := note.GenerateKey(nil, "daemon-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(keys, "vigil.pub")
+	os.WriteFile(pub, []byte(vkey+"\n"), 0o644)
+	extra := fmt.Sprintf("[phase]\nhardened_markers = [%q]\n[trust]\npubkey = %q\n", marker, pub)
+	h := newHost(t, fimtest.Tree{"etc/passwd": fimtest.File("root:x:0:0\n")}, extra)
+	os.WriteFile(marker, nil, 0o644)
+	h.start(t, Options{})
+	passwd := filepath.Join(h.root, "etc", "passwd")
+	await(t, h.events, "baseline_unsealed", func(evs []alerts.Event) bool { return len(actions(evs, "baseline_unsealed")) == 1 })
+	os.WriteFile(passwd, []byte("evil\n"), 0o644)
+	// Wait for the verification of the write: it must not compare.
+	deadline := time.Now().Add(wait)
+	for strings.Count(h.logText(), "not compared with") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the write was not verified within %v; log:\n%s", wait, h.logText())
+		}
+		time.Sleep(20 * time.Millisecond) // polling the log, not an assertion
+	}
+	if evs := readEvents(t, h.events); len(find(evs, "updated", passwd)) != 0 || len(actions(evs, "baseline_unsealed")) != 1 {
+		t.Fatalf("an unsealed baseline was compared with: %s", describe(evs))
+	}
+	h.stop(t)
+
+	// Seal (through the engine, as vigil seal does) and start again.
+	signer, _ := note.NewSigner(skey)
+	db, err := store.Open(h.db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(passwd, []byte("root:x:0:0\n"), 0o644)
+	if _, err := engine.Seal(context.Background(), db, engine.Options{Config: h.cfg, Host: "test", Phase: "hardened", Signer: signer}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	h.start(t, Options{})
+	os.WriteFile(passwd, []byte("evil again\n"), 0o644)
+	evs := await(t, h.events, "updated "+passwd, has("updated", passwd))
+	if ev := find(evs, "updated", passwd)[0]; ev.Event.Severity != alerts.SeverityAlert || ev.Vigil.Phase != "hardened" {
+		t.Errorf("hardened change: severity %d phase %q, want %d hardened", ev.Event.Severity, ev.Vigil.Phase, alerts.SeverityAlert)
+	}
+	os.Remove(marker)
+	os.WriteFile(passwd, []byte("evil a third time\n"), 0o644)
+	await(t, h.events, "phase_changed", func(evs []alerts.Event) bool { return len(actions(evs, "phase_changed")) == 1 })
+}
+
+// actions returns the events of action, whatever they are about.
+func actions(evs []alerts.Event, action string) []alerts.Event {
+	var out []alerts.Event
+	for _, ev := range evs {
+		if ev.Event.Action == action {
+			out = append(out, ev)
+		}
+	}
+	return out
 }

@@ -77,7 +77,7 @@ func TestWebhookOutageLosesNothing(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sink := fmt.Sprintf("[[sink]]\ntype = \"webhook\"\nurl = %q\nretries = 1\nbackoff = \"10ms\"\ntimeout = \"2s\"\nsecret_file = %q\nmin_severity = \"alert\"\n", srv.URL, secret)
+	sink := fmt.Sprintf("[[sink]]\ntype = \"webhook\"\nurl = %q\nretries = 1\nbackoff = \"10ms\"\ntimeout = \"2s\"\nsecret_file = %q\nmin_severity = \"learning\"\n", srv.URL, secret)
 	tree := fimtest.Tree{}
 	for i := range 20 {
 		tree[fmt.Sprintf("etc/f%02d", i)] = fimtest.File("x")
@@ -109,8 +109,8 @@ func TestWebhookOutageLosesNothing(t *testing.T) {
 	ids := map[string]bool{}
 	for _, ev := range got {
 		ids[ev.Event.ID] = true
-		if ev.Event.Severity < alerts.SeverityAlert {
-			t.Errorf("webhook got %s (severity %d) through min_severity alert", ev.Event.Action, ev.Event.Severity)
+		if ev.Event.Severity < alerts.SeverityLearning {
+			t.Errorf("webhook got %s (severity %d) through min_severity learning", ev.Event.Action, ev.Event.Severity)
 		}
 	}
 	if len(ids) != len(got) {
@@ -258,7 +258,7 @@ func TestFullOutboxCoalescesIntoCountedSummary(t *testing.T) {
 	c.down.Store(true)
 	srv := httptest.NewServer(c)
 	defer srv.Close()
-	sink := fmt.Sprintf("[[sink]]\ntype = \"webhook\"\nurl = %q\nbackoff = \"10ms\"\nmin_severity = \"alert\"\n", srv.URL)
+	sink := fmt.Sprintf("[[sink]]\ntype = \"webhook\"\nurl = %q\nbackoff = \"10ms\"\nmin_severity = \"learning\"\n", srv.URL)
 	tree := fimtest.Tree{}
 	for i := range 20 {
 		tree[fmt.Sprintf("etc/f%02d", i)] = fimtest.File("x")

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/rs/zerolog"
 
@@ -45,7 +49,10 @@ type verifier struct {
 	loaded bool
 	// baseline is the id of the baseline last compared against.
 	baseline uint64
-	stats    *stats
+	// phase is the host's phase at the last verification ("" before the
+	// first): a move between the phases is an event of its own.
+	phase string
+	stats *stats
 }
 
 // errBusy means the database was locked by a writer for longer than
@@ -53,7 +60,7 @@ type verifier struct {
 var errBusy = errors.New("database busy")
 
 // run verifies j under cfg and returns the events to publish.
-func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) ([]alerts.Event, error) {
+func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []alerts.Event, err error) {
 	db, err := store.Open(v.dbPath, store.Options{ReadOnly: true, Timeout: v.lockWait})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, errBusy
@@ -67,6 +74,13 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) ([]alerts
 		return nil, err
 	}
 	info := cur.Info()
+	start := time.Now()
+	phase := engine.CurrentPhase(cfg)
+	if evs, ok := v.sealed(db, cfg, phase, start); !ok {
+		return evs, nil // not compared with: what it would say cannot be trusted
+	} else if len(evs) > 0 {
+		defer func() { out = append(evs, out...) }()
+	}
 	if v.baseline != 0 && info.ID != v.baseline {
 		v.log.Info().Uint64("baseline", info.ID).Uint64("previous", v.baseline).Msg("following the new current baseline; re-verifying what was alerted")
 		for p := range v.alerted {
@@ -85,10 +99,9 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) ([]alerts
 			return nil, nil
 		}
 	}
-	start := time.Now()
-	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, now: start}
+	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, now: start, phase: phase.Phase}
 	res, err := engine.Check(ctx, db, engine.Options{
-		Config: cfg, Paths: paths, Full: j.full, Host: v.host, Version: v.version,
+		Config: cfg, Paths: paths, Full: j.full, Host: v.host, Version: v.version, Phase: phase.Phase,
 		Change: c.change, Error: c.error,
 	})
 	if err != nil {
@@ -146,6 +159,7 @@ type collect struct {
 	seen  map[string]bool
 	now   time.Time
 	out   []alerts.Event
+	phase string // every event says it, and it sets a change's severity
 }
 
 // add publishes ev about path unless it is the finding last sent for path.
@@ -164,6 +178,7 @@ func (c *collect) add(path string, ev alerts.Event) {
 func (c *collect) change(ch merkle.Change) error {
 	ev := alerts.FromChange(ch, c.v.host, c.now)
 	ev.Event.Severity = alerts.SeverityAlert
+	ev.SetPhase(c.phase)
 	if ch.Action == merkle.Moved && ch.Old != nil {
 		c.seen[ch.Old.Path] = true
 	}
@@ -174,6 +189,7 @@ func (c *collect) change(ch merkle.Change) error {
 func (c *collect) error(path string, err error) error {
 	ev := alerts.ScanError(path, err, c.v.host, c.now)
 	ev.Event.Severity = alerts.SeverityWarning
+	ev.SetPhase(c.phase)
 	c.add(path, ev)
 	return nil
 }
@@ -183,8 +199,8 @@ func (c *collect) error(path string, err error) error {
 // recorded.
 func (c *collect) resolve(paths []string, whole bool) {
 	for p := range c.v.alerted {
-		if c.seen[p] || p == "" && !whole {
-			continue
+		if c.seen[p] || p == "" && !whole || p == sealKey {
+			continue // the seal's finding is settled by sealed
 		}
 		in := whole
 		for _, s := range paths {
@@ -254,3 +270,68 @@ func (v *verifier) save(ob *store.Outbox) error {
 	clear(v.dirty)
 	return nil
 }
+
+// sealed checks what the phase and a pinned key say of the current
+// baseline before anything is compared with it. It returns the events to
+// publish, and ok false when the baseline must not be compared with: not
+// sealed by the pinned key, or not the newest one its audit log records.
+// A move between the phases, and a hardened host whose baseline is not
+// sealed, are events too.
+func (v *verifier) sealed(db *store.DB, cfg *config.Config, ps engine.PhaseState, now time.Time) ([]alerts.Event, bool) {
+	var out []alerts.Event
+	if v.phase != "" && v.phase != ps.Phase {
+		ev := alerts.Notice("phase_changed", "", v.host, now)
+		ev.Event.Severity = alerts.SeverityAlert
+		ev.SetPhase(ps.Phase)
+		v.log.Warn().Str("phase", ps.Phase).Str("previous", v.phase).Msg("the host changed phase (record it in the audit log with vigil phase)")
+		out = append(out, ev)
+	}
+	v.phase = ps.Phase
+	cur, err := db.Current()
+	if err != nil {
+		return out, true // the check reports it
+	}
+	if cfg.Trust.Pubkey == "" {
+		if ps.Phase == engine.PhaseHardened && len(cur.Info().Signature) == 0 {
+			out = append(out, v.once("hardened_unsealed", fmt.Errorf("baseline %d: the host is in the hardened phase but its baseline is not sealed", cur.Info().ID), ps, now)...)
+		}
+		return out, true
+	}
+	raw, err := os.ReadFile(cfg.Trust.Pubkey)
+	var vf note.Verifier
+	if err == nil {
+		vf, err = note.NewVerifier(strings.TrimSpace(string(raw)))
+	}
+	if err == nil {
+		_, err = db.VerifyAudit()
+	}
+	if err == nil {
+		err = engine.VerifySeals(db, note.VerifierList(vf))
+	}
+	if err != nil {
+		v.log.Error().Err(err).Str("pubkey", cfg.Trust.Pubkey).Msg("the current baseline is not sealed by the pinned key: not compared with")
+		return append(out, v.once("baseline_unsealed", err, ps, now)...), false
+	}
+	if _, ok := v.alerted[sealKey]; ok {
+		delete(v.alerted, sealKey)
+		v.dirty[sealKey] = true
+	}
+	return out, true
+}
+
+// once returns a critical event about the seal, unless the same one was
+// the last published.
+func (v *verifier) once(action string, err error, ps engine.PhaseState, now time.Time) []alerts.Event {
+	ev := alerts.Tampered(err, v.host, now)
+	ev.Event.Action = action
+	ev.SetPhase(ps.Phase)
+	if state := ev.State(); v.alerted[sealKey] != state {
+		v.alerted[sealKey], v.dirty[sealKey] = state, true
+		return []alerts.Event{ev}
+	}
+	return nil
+}
+
+// sealKey stands for the seal's finding in alerted (and the outbox file):
+// no path starts with NUL.
+const sealKey = "\x00seal"
