@@ -18,6 +18,14 @@ const collectBatch = 8192
 // work that the next call finishes, and nothing a kept baseline reads is
 // ever touched.
 func (db *DB) collect() error {
+	var needed bool
+	if err := db.view(func(tx *bolt.Tx) error {
+		var err error
+		needed, err = collectNeeded(tx)
+		return err
+	}); err != nil || !needed {
+		return err // nothing to free: no write transaction, no fsync
+	}
 	for {
 		var done bool
 		err := db.update(func(tx *bolt.Tx) error {
@@ -179,4 +187,43 @@ func freeSuperseded(eb *bolt.Bucket, min uint64) (int, error) {
 		}
 	}
 	return len(jkeys), nil
+}
+
+// collectNeeded reports whether collectStep has anything to do: an
+// abandoned baseline, an epoch without baselines, or a journal entry of a
+// baseline no newer than its epoch's oldest kept one.
+func collectNeeded(tx *bolt.Tx) (bool, error) {
+	all, err := allInfos(tx)
+	if err != nil {
+		return false, err
+	}
+	oldest := map[uint64]uint64{}
+	for _, in := range all {
+		if !in.Complete {
+			return true, nil
+		}
+		if _, ok := oldest[in.Epoch]; !ok {
+			oldest[in.Epoch] = in.ID
+		}
+	}
+	needed := false
+	err = tx.Bucket(bucketEpochs).ForEachBucket(func(k []byte) error {
+		if len(k) != 8 {
+			return fmt.Errorf("%w: epoch key %x", ErrCorrupt, k)
+		}
+		min, ok := oldest[binary.BigEndian.Uint64(k)]
+		if !ok {
+			needed = true
+			return nil
+		}
+		_, jb, err := epochBuckets(tx.Bucket(bucketEpochs).Bucket(k))
+		if err != nil {
+			return err
+		}
+		if jk, _ := jb.Cursor().First(); jk != nil && len(jk) >= 8 && binary.BigEndian.Uint64(jk) <= min {
+			needed = true
+		}
+		return nil
+	})
+	return needed, err
 }
