@@ -92,29 +92,44 @@ func (d *decoder) scan(key keyPath, v any, c *Config) {
 	}
 }
 
-// rules decodes the array of [[rule]] tables. Elements that are not tables
-// become empty rules, so that indexes keep matching the file.
-func (d *decoder) rules(key keyPath, v any) []Rule {
-	var tables []any
+// tables decodes an array of tables. An element that is not a table is a
+// problem and nil in the result, so that indexes keep matching the file;
+// ok is false when v is no array of tables at all.
+func (d *decoder) tables(key keyPath, v any) (out []map[string]any, ok bool) {
+	var elems []any
 	switch v := v.(type) {
 	case []map[string]any:
-		for _, t := range v {
-			tables = append(tables, t)
-		}
+		return v, true
 	case []any:
-		tables = v
+		elems = v
 	default:
 		d.wrongType(key, v, "array of tables")
-		return nil
+		return nil, false
 	}
-	rules := make([]Rule, len(tables))
-	for i, t := range tables {
-		m, ok := t.(map[string]any)
-		if !ok {
+	out = make([]map[string]any, len(elems))
+	for i, t := range elems {
+		m, isTable := t.(map[string]any)
+		if !isTable {
 			d.wrongType(key.index(i), t, "table")
 			continue
 		}
-		rules[i] = d.rule(key.index(i), m)
+		out[i] = m
+	}
+	return out, true
+}
+
+// rules decodes the array of [[rule]] tables. Elements that are not tables
+// become empty rules, so that indexes keep matching the file.
+func (d *decoder) rules(key keyPath, v any) []Rule {
+	ts, ok := d.tables(key, v)
+	if !ok {
+		return nil
+	}
+	rules := make([]Rule, len(ts))
+	for i, m := range ts {
+		if m != nil {
+			rules[i] = d.rule(key.index(i), m)
+		}
 	}
 	return rules
 }

@@ -131,26 +131,15 @@ func (d *decoder) watch(key keyPath, v any, c *Config) {
 }
 
 func (d *decoder) sinks(key keyPath, v any) []Sink {
-	var tables []any
-	switch v := v.(type) {
-	case []map[string]any:
-		for _, t := range v {
-			tables = append(tables, t)
-		}
-	case []any:
-		tables = v
-	default:
-		d.wrongType(key, v, "array of tables")
+	ts, ok := d.tables(key, v)
+	if !ok {
 		return nil
 	}
-	out := make([]Sink, len(tables))
-	for i, t := range tables {
-		m, ok := t.(map[string]any)
-		if !ok {
-			d.wrongType(key.index(i), t, "table")
-			continue
+	out := make([]Sink, len(ts))
+	for i, m := range ts {
+		if m != nil {
+			out[i] = d.sink(key.index(i), m)
 		}
-		out[i] = d.sink(key.index(i), m)
 	}
 	return out
 }
