@@ -220,7 +220,7 @@ func collectNeeded(tx *bolt.Tx) (bool, error) {
 		if err != nil {
 			return err
 		}
-		if jk, _ := jb.Cursor().First(); jk != nil && len(jk) >= 8 && binary.BigEndian.Uint64(jk) <= min {
+		if jk, _ := jb.Cursor().First(); len(jk) >= 8 && binary.BigEndian.Uint64(jk) <= min {
 			needed = true
 		}
 		return nil
