@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
 
 	"vigil/alerts"
@@ -409,6 +410,24 @@ func TestDaemonSealAndPhase(t *testing.T) {
 	if ev := find(evs, "updated", passwd)[0]; ev.Event.Severity != alerts.SeverityAlert || ev.Vigil.Phase != "hardened" {
 		t.Errorf("hardened change: severity %d phase %q, want %d hardened", ev.Event.Severity, ev.Vigil.Phase, alerts.SeverityAlert)
 	}
+	// The seal verified once is verified again after the database changed:
+	// an edited baseline is not compared with.
+	bdb, err := bolt.Open(h.db, 0o600, &bolt.Options{Timeout: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		bs := tx.Bucket([]byte("baselines"))
+		k, v := bs.Cursor().Last()
+		return bs.Put(k, bytes.Replace(v, []byte(`"host":"test"`), []byte(`"host":"evil"`), 1))
+	})
+	bdb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(passwd, []byte("evil twice\n"), 0o644)
+	await(t, h.events, "baseline_unsealed after an edit", func(evs []alerts.Event) bool { return len(actions(evs, "baseline_unsealed")) == 2 })
+
 	os.Remove(marker)
 	os.WriteFile(passwd, []byte("evil a third time\n"), 0o644)
 	await(t, h.events, "phase_changed", func(evs []alerts.Event) bool { return len(actions(evs, "phase_changed")) == 1 })

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -52,7 +53,11 @@ type verifier struct {
 	// phase is the host's phase at the last verification ("" before the
 	// first): a move between the phases is an event of its own.
 	phase string
-	stats *stats
+	// sealedAt identifies the database file (size, mtime, ctime) and the
+	// pinned key of the last seal that verified: verifying the signatures
+	// and the audit log again is needed only once either changed.
+	sealedAt string
+	stats    *stats
 }
 
 // errBusy means the database was locked by a writer for longer than
@@ -297,6 +302,10 @@ func (v *verifier) sealed(db *store.DB, cfg *config.Config, ps engine.PhaseState
 		}
 		return out, true
 	}
+	at := fileStamp(v.dbPath) + "|" + cfg.Trust.Pubkey
+	if at == v.sealedAt {
+		return out, true
+	}
 	raw, err := os.ReadFile(cfg.Trust.Pubkey)
 	var vf note.Verifier
 	if err == nil {
@@ -312,11 +321,25 @@ func (v *verifier) sealed(db *store.DB, cfg *config.Config, ps engine.PhaseState
 		v.log.Error().Err(err).Str("pubkey", cfg.Trust.Pubkey).Msg("the current baseline is not sealed by the pinned key: not compared with")
 		return append(out, v.once("baseline_unsealed", err, ps, now)...), false
 	}
+	if at != "|"+cfg.Trust.Pubkey {
+		v.sealedAt = at
+	}
 	if _, ok := v.alerted[sealKey]; ok {
 		delete(v.alerted, sealKey)
 		v.dirty[sealKey] = true
 	}
 	return out, true
+}
+
+// fileStamp is what changes whenever the file at path is written: size,
+// mtime and ctime (which a write moves and user space cannot set back but
+// by the clock; see the README's Limits).
+func fileStamp(path string) string {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%d:%d.%d:%d.%d", st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
 }
 
 // once returns a critical event about the seal, unless the same one was
