@@ -55,6 +55,34 @@ type Info struct {
 	Signature []byte `json:"signature,omitempty"`
 	// SignedBy names the key that made Signature.
 	SignedBy string `json:"signed_by,omitempty"`
+	// Snapshots are the read-only Btrfs snapshots the baseline was read
+	// from, one for each root on Btrfs: the trusted source of restores and
+	// the lower bound of a fast check.
+	Snapshots []Snapshot `json:"snapshots,omitempty"`
+}
+
+// Snapshot is what a baseline records of the read-only Btrfs snapshot a
+// root was read from.
+type Snapshot struct {
+	// Root is the baseline root it holds, Top the live subvolume's top
+	// directory that Root lies in; Path is the snapshot's top directory:
+	// Root's entries are at Path joined with Root relative to Top.
+	Root string `json:"root"`
+	Top  string `json:"top"`
+	Path string `json:"path"`
+	// ID, UUID, OTransid and CTransid identify the snapshot; a snapshot
+	// is trusted only while they are as recorded (btrfs.Trust).
+	ID       uint64 `json:"id"`
+	UUID     string `json:"uuid"`
+	OTransid uint64 `json:"otransid"`
+	CTransid uint64 `json:"ctransid"`
+	// LiveID and LiveUUID name the live subvolume it was taken of.
+	LiveID   uint64 `json:"live_id"`
+	LiveUUID string `json:"live_uuid"`
+	// Foreign are the directories below Root on another device when it
+	// was taken (mount points and nested subvolumes): a search of the
+	// snapshot's tree does not see into them.
+	Foreign []string `json:"foreign,omitempty"`
 }
 
 // Counts are a baseline's totals.

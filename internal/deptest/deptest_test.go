@@ -33,6 +33,8 @@ var allowed = map[string][]string{
 	"merkle": {},
 	// Walks and hashes trees into merkle entries.
 	"scanner": {"merkle"},
+	// The Btrfs ioctls and subvolume calls; it knows nothing of baselines.
+	"btrfs": {},
 	// The stat cache it gives the scanner is a scanner.Cache.
 	"store": {"scanner", "merkle"},
 	// Alerts describe changes; they never reach into the database (store)
@@ -48,7 +50,7 @@ var allowed = map[string][]string{
 	// cmd may import it.
 	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "alerts", "store", "merkle"},
 	// The engine wires everything below it; only cmd may import it.
-	"internal/engine": {"internal/config", "scanner", "store", "merkle"},
+	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs"},
 	// The benchmark harness runs vigil and its competitors as separate
 	// binaries; it needs no vigil package.
 	"bench": {},
@@ -99,6 +101,7 @@ var modules = []string{
 	"github.com/nats-io/nats.go",          // the JetStream sink (alerts)
 	"github.com/nats-io/nats-server/v2",   // tests only: a real JetStream server in-process on loopback
 	"github.com/prometheus/client_golang", // /metrics of vigil watch (internal/daemon only)
+	"github.com/containerd/btrfs/v2",      // Btrfs subvolume create and snapshot (btrfs only, cgo)
 	"github.com/coreos/go-systemd/v22",    // sd_notify readiness, watchdog and status of vigil watch (cmd only)
 }
 
