@@ -36,6 +36,10 @@ type Change struct {
 	Changed Attr
 }
 
+// Modified returns the change for a path present on both sides, ok false if
+// nothing monitored differs.
+func Modified(old, cur *Entry) (Change, bool) { return modified(old, cur) }
+
 // modified returns the change for a path present on both sides, ok false if
 // nothing monitored differs.
 func modified(old, cur *Entry) (Change, bool) {

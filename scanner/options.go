@@ -41,6 +41,12 @@ type Options struct {
 	// (POSIX_FADV_DONTNEED, which spares pages that are mapped). For
 	// check --full; it makes every read a disk read.
 	Uncached bool
+	// RootDevs, if set, gives for some roots the device of the
+	// filesystem they count as part of: a directory root on another device
+	// is recorded but, without CrossFilesystems, not descended into, as
+	// if the walk had come to it from above. For subtrees scanned on their
+	// own (scoped checks) inside a larger root.
+	RootDevs map[string]uint64
 	// Ancestors makes the scan also record the directories above each root,
 	// up to "/", with their type, mode, owner and inode, so that the result
 	// is one tree from "/".

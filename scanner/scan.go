@@ -222,7 +222,11 @@ func (w *walker) root(ctx context.Context, root string) error {
 		}
 		e.Attrs = a
 	}
-	return w.entry(ctx, e, e.Dev)
+	dev := e.Dev
+	if d, ok := w.opts.RootDevs[root]; ok {
+		dev = d
+	}
+	return w.entry(ctx, e, dev)
 }
 
 // ancestors records the directories above root not recorded yet. ok is
@@ -294,7 +298,8 @@ func lstatPath(opts *Options, path string, attrs merkle.Attr) (*merkle.Entry, er
 func (w *walker) entry(ctx context.Context, e *merkle.Entry, dev uint64) error {
 	switch e.Type {
 	case merkle.TypeDir:
-		t := &dirTask{path: e.Path, expect: *e, rootDev: dev, descend: true, idx: -1, done: make(chan struct{})}
+		descend := e.Dev == dev || w.opts.CrossFilesystems
+		t := &dirTask{path: e.Path, expect: *e, rootDev: dev, descend: descend, idx: -1, done: make(chan struct{})}
 		return w.dir(ctx, e, t)
 	case merkle.TypeFile:
 		c := child{e: e}

@@ -282,3 +282,6 @@ func (w *Writer) Abort() error {
 	}
 	return w.db.collect()
 }
+
+// SetSnapshots replaces the snapshots the baseline will record.
+func (w *Writer) SetSnapshots(s []Snapshot) { w.info.Snapshots = s }

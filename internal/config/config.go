@@ -50,6 +50,8 @@ type Config struct {
 	Trust Trust
 	// Phase says how the host's security phase is told.
 	Phase Phase
+	// Btrfs sets the trusted snapshots of roots on Btrfs ([btrfs]).
+	Btrfs Btrfs
 }
 
 // Trust is the [trust] table.

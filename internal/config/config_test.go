@@ -144,6 +144,7 @@ ignore = ["all"]
 		Exclude:          []string{"/srv/vigil/**", "/etc/mtab"},
 		ExcludeFiles:     []string{"/etc/**/*~"},
 		CrossFilesystems: true, MaxHashSize: 2048, HashWorkers: 4, DirWorkers: 256, RereadWithin: 7,
+		Btrfs: Btrfs{Snapshots: true, SnapshotDir: DefaultSnapshotDir},
 		Rules: []Rule{
 			{Name: "logs", Paths: []string{"/srv/log/**"}, Attrs: merkle.AttrAll &^ (merkle.AttrContent | merkle.AttrSize)},
 			{Paths: []string{"/etc/passwd"}, Attrs: merkle.AttrType | merkle.AttrMode | merkle.AttrUID},
@@ -161,7 +162,8 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
-	want := &Config{Database: DefaultDatabase, Keep: DefaultKeep, RereadWithin: DefaultRereadWithin, Roots: []string{"/etc"}, Source: "t.toml"}
+	want := &Config{Database: DefaultDatabase, Keep: DefaultKeep, RereadWithin: DefaultRereadWithin, Roots: []string{"/etc"}, Source: "t.toml",
+		Btrfs: Btrfs{Snapshots: true, SnapshotDir: DefaultSnapshotDir}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Parse mismatch (-want +got):\n%s", diff)
 	}

@@ -37,7 +37,8 @@ func (d *decoder) isBad(key keyPath) bool {
 }
 
 func (d *decoder) config(raw map[string]any) *Config {
-	c := &Config{Database: DefaultDatabase, Keep: DefaultKeep, RereadWithin: DefaultRereadWithin}
+	c := &Config{Database: DefaultDatabase, Keep: DefaultKeep, RereadWithin: DefaultRereadWithin,
+		Btrfs: Btrfs{Snapshots: true, SnapshotDir: DefaultSnapshotDir}}
 	for _, name := range slices.Sorted(maps.Keys(raw)) {
 		v, key := raw[name], keyPath{}.key(name)
 		switch name {
@@ -63,6 +64,8 @@ func (d *decoder) config(raw map[string]any) *Config {
 			d.sealing(key, v, c)
 		case "watch":
 			d.watch(key, v, c)
+		case "btrfs":
+			d.btrfs(key, v, c)
 		case "sink":
 			c.Sinks = d.sinks(key, v)
 		default:

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 
 	"vigil/merkle"
@@ -13,6 +14,16 @@ type Matcher struct {
 	files   *patternSet   // exclude_files: not for directories
 	rules   *patternSet   // tags are rule indexes
 	attrs   []merkle.Attr // per rule
+	skip    []string      // directories excluded with everything below them
+}
+
+// Skipping returns a copy of m that also excludes dirs and everything
+// below them: places vigil keeps for itself (Btrfs snapshot
+// directories), never part of a baseline.
+func (m *Matcher) Skipping(dirs ...string) *Matcher {
+	c := *m
+	c.skip = append(slices.Clone(m.skip), dirs...)
+	return &c
 }
 
 // Matcher compiles the exclude and rule patterns of c. It fails only if a
@@ -56,6 +67,11 @@ func (m *Matcher) Match(path string) (attrs merkle.Attr, excluded bool) {
 func (m *Matcher) Filter(path string, dir bool) (attrs merkle.Attr, excluded bool) {
 	if m.exclude.last(path) >= 0 || (!dir && m.files.last(path) >= 0) {
 		return merkle.AttrType, true
+	}
+	for _, s := range m.skip {
+		if merkle.Within(path, s) {
+			return merkle.AttrType, true
+		}
 	}
 	if i := m.rules.last(path); i >= 0 {
 		return m.attrs[i], false

@@ -15,6 +15,7 @@ func (p *pass) accept(c merkle.Change) (bool, error) {
 	if err != nil || ok {
 		return false, err
 	}
+	p.declined = true
 	if c.Action == merkle.Deleted {
 		return true, p.add(c.Old, c.Old)
 	}

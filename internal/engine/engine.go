@@ -32,6 +32,13 @@ type Options struct {
 	// SampleCheck is this check's number, one more than the last one's.
 	SampleKey   *[32]byte
 	SampleCheck uint64
+	// Scan makes Check walk the trees (with the stat cache) even where
+	// the baseline's Btrfs snapshots would let it search for what changed.
+	Scan bool
+	// Warn, if set, is told about problems that do not stop the operation
+	// (a Btrfs snapshot that could not be taken or pruned, a Btrfs check
+	// that fell back to a scan).
+	Warn func(path string, err error)
 	// Force lets Init replace an existing baseline.
 	Force bool
 	// Change receives each change found, in order (see the package doc).
@@ -87,6 +94,9 @@ type Result struct {
 	Written bool
 	// Scopes are the subtrees looked at.
 	Scopes []string
+	// Method says how Check found what changed: MethodBtrfs, MethodScan
+	// or MethodFull.
+	Method string
 }
 
 func (o *Options) now() time.Time {

@@ -22,6 +22,10 @@ var (
 // hang from, recorded or found by the scan.
 var errNoParent = errors.New("no directory to record it in")
 
+// errRace means a path changed while a Btrfs plan was being run: the check
+// falls back to a scan.
+var errRace = errors.New("changed while it was read")
+
 // ErrHardened means update was asked for in the hardened phase, where
 // changes are accepted only by a signed reseal.
 var ErrHardened = errors.New("the host is in the hardened phase: accept planned changes with 'vigil reseal --key FILE --reason TEXT'")

@@ -42,8 +42,12 @@ type pass struct {
 	scopes []string
 	anc    map[string]*merkle.Entry
 	// turnedDown is the change Options.Accept turned down for the entry
-	// the scan is at (see accept.go).
+	// the scan is at (see accept.go); declined says one was.
 	turnedDown *merkle.Change
+	declined   bool
+	// shallow are the directories whose own entry a Btrfs plan reads
+	// again, with the attributes to read (see plan).
+	shallow map[string]merkle.Attr
 }
 
 // next returns the pull function over the baseline for the StreamDiff,

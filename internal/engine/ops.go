@@ -80,6 +80,11 @@ func Update(ctx context.Context, db *store.DB, o Options) (Result, error) {
 			return updateScoped(ctx, db, o, cur)
 		}
 	}
+	if !o.Full && !o.Scan {
+		if res, ok, err := updateBtrfs(ctx, db, o, cur); ok {
+			return res, err
+		}
+	}
 	// The baseline's roots, not the configuration's: what was sealed is
 	// what is updated; other roots take a new baseline (init --force).
 	return write(ctx, db, o, "update", info.ID, info.Roots, cur)
@@ -88,7 +93,7 @@ func Update(ctx context.Context, db *store.DB, o Options) (Result, error) {
 // write scans roots merged with old (nil for none) and writes the result as
 // a new baseline: whole for init, the differences from old for update.
 func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint64, roots []string, old *store.Baseline) (Result, error) {
-	m, err := o.Config.Matcher()
+	m, err := o.matcher(roots)
 	if err != nil {
 		return Result{}, err
 	}
@@ -109,6 +114,10 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	if o.Command != "" {
 		cmd, info.Command = o.Command, o.Command
 	}
+	// The snapshots come before the scan: whatever changes while it runs
+	// is newer than them, so the next check looks at it again.
+	info.Snapshots = o.takeSnapshots(roots)
+	defer pruneSnapshots(db, &o, info.Snapshots)
 	if err := o.auditBase(db, &info); err != nil {
 		return Result{}, err
 	}
@@ -137,6 +146,11 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	}
 	if err == nil {
 		res.NewRoot, err = b.Finish()
+	}
+	if err == nil && old != nil && (p.declined || res.Errors > 0) {
+		// What was turned down or could not be read is looked at again
+		// only by a search from before it: keep the old snapshots.
+		w.SetSnapshots(old.Info().Snapshots)
 	}
 	return commit(w, o, res, err, old != nil, cmd)
 }
@@ -200,9 +214,17 @@ func Check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	if !whole {
 		res.Scopes = roots
 	}
-	m, err := o.Config.Matcher()
+	m, err := o.matcher(info.Roots)
 	if err != nil {
 		return res, err
+	}
+	res.Method = MethodScan
+	if o.Full {
+		res.Method = MethodFull
+	} else if whole && !o.Scan {
+		if r, ok, err := checkBtrfs(ctx, db, o, cur, m); ok {
+			return r, err
+		}
 	}
 	sopts := o.scanOptions(m)
 	if !o.Full {

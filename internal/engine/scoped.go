@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"vigil/internal/config"
 	"vigil/merkle"
 	"vigil/store"
@@ -19,45 +21,81 @@ import (
 // children. It costs the subtrees' scan plus the fan-out of their
 // ancestors, not the baseline's size.
 func updateScoped(ctx context.Context, db *store.DB, o Options, cur *store.Baseline) (Result, error) {
+	return scoped(ctx, db, o, cur, &plan{scopes: merkle.Outermost(o.Paths)}, true)
+}
+
+// plan is what a scoped pass looks at: subtrees (scopes) scanned whole and
+// merged with their records, and directories (shallow) whose own entry is
+// read again, with the attributes given, while their children come from
+// the records or from the scopes below them.
+type plan struct {
+	scopes  []string
+	shallow map[string]merkle.Attr
+	// method and snapshots are what a Btrfs plan ran and the snapshots a
+	// baseline it writes records.
+	method    string
+	snapshots []store.Snapshot
+}
+
+// scoped runs the plan against the current baseline: it reports what
+// changed and, with write, records the result as a new baseline that
+// stores only the differences. The directories above the scopes, and the
+// shallow ones, are recomputed from their recorded and verified children,
+// so that the new root hash is exact.
+func scoped(ctx context.Context, db *store.DB, o Options, cur *store.Baseline, pl *plan, write bool) (Result, error) {
 	info := cur.Info()
-	scopes := merkle.Outermost(o.Paths)
-	m, err := o.Config.Matcher()
+	scopes := pl.scopes
+	m, err := o.matcher(info.Roots)
 	if err != nil {
 		return Result{}, err
 	}
-	if err := checkDBOutside(db.Path(), scopes, m.Match); err != nil {
-		return Result{}, err
+	if write {
+		if err := checkDBOutside(db.Path(), scopes, m.Match); err != nil {
+			return Result{}, err
+		}
+		o.reportMissing(scopes)
 	}
-	o.reportMissing(scopes)
 	sopts := o.scanOptions(m)
 	sopts.Ancestors = true // new directories above a scope are recorded
 	if !o.Full {
 		sopts.Cache = cur.Cache()
 	}
-	res := Result{Baseline: info, OldRoot: merkle.Hash(info.Root), Scopes: scopes}
-	cmd := "update"
-	if o.Command != "" {
-		cmd = o.Command
-	}
-	ninfo := store.Info{
-		Created: o.now().UTC(), Command: cmd, Parent: info.ID, Host: o.hostname(),
-		Roots: info.Roots, ConfigDigest: o.Config.Digest(), Version: o.Version,
-		Reason: o.Reason, User: o.User, UID: int64(os.Getuid()),
-	}
-	if err := o.auditBase(db, &ninfo); err != nil {
-		return res, err
-	}
-	w, err := db.CreateDelta(ninfo, cur)
-	if err != nil {
-		return res, err
-	}
+	sopts.RootDevs = rootDevs(scopes, info.Roots)
+	res := Result{Baseline: info, OldRoot: merkle.Hash(info.Root), Scopes: scopes, Method: pl.method}
 	p := &pass{
-		opts: &o, res: &res, verify: store.NewVerifier(info, false), w: w, delta: true,
+		opts: &o, res: &res, verify: store.NewVerifier(info, false),
 		dirHash: map[*merkle.Entry]merkle.Hash{}, scopes: scopes, anc: map[string]*merkle.Entry{},
+		shallow: pl.shallow,
+	}
+	var w *store.Writer
+	cmd := "update"
+	if write {
+		if o.Command != "" {
+			cmd = o.Command
+		}
+		ninfo := store.Info{
+			Created: o.now().UTC(), Command: cmd, Parent: info.ID, Host: o.hostname(),
+			Roots: info.Roots, ConfigDigest: o.Config.Digest(), Version: o.Version,
+			Reason: o.Reason, User: o.User, UID: int64(os.Getuid()), Snapshots: pl.snapshots,
+		}
+		if pl.snapshots == nil {
+			// Outside the scopes nothing was accepted: the next check
+			// searches from where this baseline's parent did.
+			ninfo.Snapshots = info.Snapshots
+		}
+		if err := o.auditBase(db, &ninfo); err != nil {
+			return res, err
+		}
+		if w, err = db.CreateDelta(ninfo, cur); err != nil {
+			return res, err
+		}
+		p.w, p.delta = w, true
 	}
 	f := &forest{emit: p.emit, roots: map[string]merkle.Node{}}
 	p.build = f
-	err = p.run(ctx, scopes, sopts, cur.Iter(scopes...))
+	if len(scopes) > 0 {
+		err = p.run(ctx, scopes, sopts, cur.Iter(scopes...))
+	}
 	if err == nil {
 		err = f.finish()
 	}
@@ -68,12 +106,39 @@ func updateScoped(ctx context.Context, db *store.DB, o Options, cur *store.Basel
 		err = p.fullParents(ctx, info.Roots, m)
 	}
 	if err == nil {
-		res.NewRoot, err = p.reparent(cur, f.roots)
+		res.NewRoot, err = p.reparent(ctx, cur, f.roots)
 	}
 	if err == nil {
 		err = p.flushHeld()
 	}
+	if !write {
+		return res, err
+	}
+	if err == nil && pl.snapshots != nil && (p.declined || res.Errors > 0) {
+		// What was turned down or could not be read is looked at again
+		// only by a search from before it: keep the old snapshots.
+		w.SetSnapshots(info.Snapshots)
+	}
 	return commit(w, o, res, err, true, cmd)
+}
+
+// rootDevs gives each scope the device of the baseline root holding it: a
+// scope on another filesystem (a mount point, a nested Btrfs subvolume)
+// is then recorded, not descended into, as a walk of the root records it.
+func rootDevs(scopes, roots []string) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, s := range scopes {
+		for _, r := range roots {
+			if !merkle.Within(s, r) || s == r {
+				continue
+			}
+			var st unix.Stat_t
+			if err := unix.Lstat(r, &st); err == nil {
+				out[s] = st.Dev
+			}
+		}
+	}
+	return out
 }
 
 // fullParents replaces each directory the scan found above the scopes that
@@ -104,9 +169,14 @@ func (p *pass) fullParents(ctx context.Context, roots []string, m *config.Matche
 // those that changed, and returns the new root hash. Each directory read is
 // verified against its stored hash and the root against the baseline's, so
 // that nothing outside the scopes is trusted unverified.
-func (p *pass) reparent(cur *store.Baseline, roots map[string]merkle.Node) (merkle.Hash, error) {
+func (p *pass) reparent(ctx context.Context, cur *store.Baseline, roots map[string]merkle.Node) (merkle.Hash, error) {
 	updated := map[string]*merkle.Node{} // nil: removed
 	dirs := map[string]bool{}
+	for d := range p.shallow {
+		for ; d != ""; d = merkle.Parent(d) {
+			dirs[d] = true
+		}
+	}
 	for _, s := range p.scopes {
 		if n, ok := roots[s]; ok {
 			updated[s] = &n
@@ -138,6 +208,14 @@ func (p *pass) reparent(cur *store.Baseline, roots map[string]merkle.Node) (merk
 		if d == "/" && old != nil && self.Hash != merkle.Hash(cur.Info().Root) {
 			return merkle.Hash{}, fmt.Errorf("/: %w", store.ErrTampered)
 		}
+		fresh := false
+		if a, ok := p.shallow[d]; ok && old != nil {
+			e, err := p.reread(ctx, old, a)
+			if err != nil {
+				return merkle.Hash{}, err
+			}
+			fresh, self.Entry = e != old, e
+		}
 		h := merkle.NewDirHasher(self.Entry)
 		for _, k := range mergeChildren(d, kids, updated) {
 			h.Add(k.Hash)
@@ -148,7 +226,10 @@ func (p *pass) reparent(cur *store.Baseline, roots map[string]merkle.Node) (merk
 		case old == nil:
 			p.held = append(p.held, merkle.Change{Action: merkle.Created, Path: d, New: self.Entry})
 			p.res.Entries++
-		case n.Hash == self.Hash:
+		case n.Hash == self.Hash && !fresh:
+			continue
+		}
+		if p.w == nil {
 			continue
 		}
 		if err := p.w.Put(n, old); err != nil {
@@ -185,6 +266,35 @@ func mergeChildren(dir string, kids []merkle.Node, updated map[string]*merkle.No
 	}
 	slices.SortFunc(out, func(a, b merkle.Node) int { return merkle.ComparePaths(a.Entry.Path, b.Entry.Path) })
 	return out
+}
+
+// reread reads directory old's own entry again with attrs and reports how
+// it changed; it returns old itself when nothing monitored did, or when
+// the change was turned down.
+func (p *pass) reread(ctx context.Context, old *merkle.Entry, attrs merkle.Attr) (*merkle.Entry, error) {
+	e, err := ScanPath(ctx, old.Path, attrs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errRace, err)
+	}
+	if e.Type != merkle.TypeDir {
+		return nil, fmt.Errorf("%s: %w: no longer a directory", old.Path, errRace)
+	}
+	c, changed := merkle.Modified(old, e)
+	if !changed {
+		return old, nil
+	}
+	if p.opts.Accept != nil && p.w != nil {
+		ok, err := p.opts.Accept(c)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			p.declined = true
+			return old, nil
+		}
+	}
+	p.res.Changed++
+	return e, p.report(c)
 }
 
 func depth(p string) int {

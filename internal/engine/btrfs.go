@@ -1,0 +1,605 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"vigil/btrfs"
+	"vigil/internal/config"
+	"vigil/merkle"
+	"vigil/store"
+)
+
+// How a check found what changed (vigil.summary.method).
+const (
+	// MethodBtrfs searched the Btrfs trees for what changed since the
+	// baseline's snapshots and read only that.
+	MethodBtrfs = "btrfs"
+	// MethodScan walked the trees, trusting the stat cache.
+	MethodScan = "scan"
+	// MethodFull walked the trees and read every file.
+	MethodFull = "full"
+)
+
+// maxBtrfsChanges bounds the inodes a Btrfs plan resolves: past it a walk
+// with the stat cache costs less than resolving each one's paths.
+const maxBtrfsChanges = 200_000
+
+// snapshotDir returns the directory holding the trusted snapshots of the
+// subvolume whose top directory is top.
+func snapshotDir(c *config.Config, top string) string {
+	d := c.Btrfs.Dir()
+	if filepath.IsAbs(d) {
+		return d
+	}
+	return filepath.Join(top, d)
+}
+
+// btrfsTops returns, for each of roots that exists on Btrfs, the top
+// directory of the subvolume holding it.
+func btrfsTops(roots []string) map[string]string {
+	out := map[string]string{}
+	for _, r := range roots {
+		if ok, err := btrfs.Is(r); err != nil || !ok {
+			continue
+		}
+		if st, err := os.Lstat(r); err != nil || !st.IsDir() {
+			continue
+		}
+		if top, err := btrfs.Top(r); err == nil {
+			out[r] = top
+		}
+	}
+	return out
+}
+
+// matcher is the configuration's matcher, excluding the snapshot
+// directories of the Btrfs subvolumes holding roots (and anything the
+// recorded snapshots' directories hold): they are vigil's, never part of a
+// baseline.
+func (o *Options) matcher(roots []string) (*config.Matcher, error) {
+	m, err := o.Config.Matcher()
+	if err != nil {
+		return nil, err
+	}
+	var skip []string
+	for _, top := range btrfsTops(roots) {
+		if d := snapshotDir(o.Config, top); !slices.Contains(skip, d) {
+			skip = append(skip, d)
+		}
+	}
+	if len(skip) == 0 {
+		return m, nil
+	}
+	return m.Skipping(skip...), nil
+}
+
+// takeSnapshots syncs and takes a read-only snapshot of each Btrfs
+// subvolume holding one of roots, into its snapshot directory, and returns
+// what the baseline records of them. A subvolume that cannot be snapshot
+// (no privilege, a build without cgo) is reported to o.Warn and left out:
+// its roots are then checked by a scan.
+func (o *Options) takeSnapshots(roots []string) []store.Snapshot {
+	if !o.Config.Btrfs.Snapshots {
+		return nil
+	}
+	tops := btrfsTops(roots)
+	byTop := map[string][]string{}
+	for _, r := range roots {
+		if t, ok := tops[r]; ok {
+			byTop[t] = append(byTop[t], r)
+		}
+	}
+	var out []store.Snapshot
+	for _, top := range sortedKeys(byTop) {
+		s, err := o.snapshot(top, byTop[top])
+		if err != nil {
+			o.warn(top, fmt.Errorf("no trusted snapshot: its roots will be checked by a scan: %w", err))
+			continue
+		}
+		out = append(out, s...)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func (o *Options) warn(path string, err error) {
+	if o.Warn != nil {
+		o.Warn(path, err)
+	}
+}
+
+// snapshot takes the snapshot of the subvolume top for roots.
+func (o *Options) snapshot(top string, roots []string) ([]store.Snapshot, error) {
+	dir := snapshotDir(o.Config, top)
+	if err := safeDir(dir); err != nil {
+		return nil, err
+	}
+	fd, err := btrfs.OpenDir(top)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	if err := btrfs.Syncfs(fd); err != nil {
+		return nil, fmt.Errorf("syncfs %s: %w", top, err)
+	}
+	live, err := btrfs.GetSubvolInfo(fd)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", top, err)
+	}
+	name := o.now().UTC().Format("20060102T150405.000000000Z")
+	path := filepath.Join(dir, name)
+	if err := btrfs.Snapshot(top, path, true); err != nil {
+		return nil, err
+	}
+	si, err := btrfs.Info(path)
+	if err != nil {
+		return nil, err
+	}
+	foreign, err := foreignDirs(fd, top, live.ID, roots, dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Snapshot, 0, len(roots))
+	for _, r := range roots {
+		var fr []string
+		for _, f := range foreign {
+			if merkle.Within(f, r) {
+				fr = append(fr, f)
+			}
+		}
+		out = append(out, store.Snapshot{
+			Root: r, Top: top, Path: path, ID: si.ID, UUID: si.UUID.String(),
+			OTransid: si.OTransid, CTransid: si.CTransid,
+			LiveID: live.ID, LiveUUID: live.UUID.String(), Foreign: fr,
+		})
+	}
+	return out, nil
+}
+
+// safeDir makes dir, root-only (0700), if it does not exist, and refuses
+// one that is not a directory, or that others may enter or write, or that
+// someone other than the running user owns.
+func safeDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return &os.PathError{Op: "lstat", Path: dir, Err: err}
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("%s: not a directory", dir)
+	case st.Uid != uint32(os.Geteuid()):
+		return fmt.Errorf("%s: owned by uid %d, not %d: %w", dir, st.Uid, os.Geteuid(), store.ErrUnsafe)
+	case st.Mode&0o077 != 0:
+		return fmt.Errorf("%s: mode %04o, others may enter it: want 0700: %w", dir, st.Mode&0o7777, store.ErrUnsafe)
+	}
+	return nil
+}
+
+// foreignDirs returns the directories below roots on another device than
+// the subvolume top (fd) holds: mount points and nested subvolumes, but
+// for those in skip. A search of the subvolume's tree does not see into
+// them, so a plan reads them again each time.
+func foreignDirs(fd int, top string, id uint64, roots []string, skip string) ([]string, error) {
+	var out []string
+	add := func(p string) {
+		if merkle.Within(p, skip) || slices.Contains(out, p) {
+			return
+		}
+		for _, r := range roots {
+			if merkle.Within(p, r) && p != r {
+				out = append(out, p)
+				return
+			}
+		}
+	}
+	mounts, err := mountPoints()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range mounts {
+		add(m)
+	}
+	// Nested subvolumes: the root tree's ROOT_REF items of this one.
+	k := btrfs.Key{
+		Tree: 1, MinObjectID: id, MaxObjectID: id, MinType: btrfs.TypeRootRef, MaxType: btrfs.TypeRootRef,
+		MaxOffset: ^uint64(0), MaxTransid: ^uint64(0),
+	}
+	err = btrfs.Search(fd, k, func(it btrfs.Item) error {
+		if it.Type != btrfs.TypeRootRef || len(it.Data) < 18 {
+			return nil
+		}
+		dirid := binary.LittleEndian.Uint64(it.Data[0:])
+		n := int(binary.LittleEndian.Uint16(it.Data[16:]))
+		if 18+n > len(it.Data) {
+			return nil
+		}
+		dir, err := btrfs.InoLookup(fd, 0, dirid)
+		if err != nil {
+			return err
+		}
+		add(merkle.Join(top, dir+string(it.Data[18:18+n])))
+		return nil
+	})
+	slices.SortFunc(out, merkle.ComparePaths)
+	return out, err
+}
+
+// mountPoints returns the mount points of this mount namespace.
+func mountPoints() ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		out = append(out, unescapeMount(fields[4]))
+	}
+	return out, sc.Err()
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// pruneSnapshots deletes the snapshots in the snapshot directories of the
+// subvolumes in snaps that no baseline kept in db records any more.
+func pruneSnapshots(db *store.DB, o *Options, snaps []store.Snapshot) {
+	if len(snaps) == 0 {
+		return
+	}
+	infos, err := db.Baselines()
+	if err != nil {
+		o.warn(db.Path(), fmt.Errorf("snapshots not pruned: %w", err))
+		return
+	}
+	kept := map[string]bool{}
+	for _, in := range infos {
+		for _, s := range in.Snapshots {
+			kept[s.Path] = true
+		}
+	}
+	dirs := map[string]bool{}
+	for _, s := range snaps {
+		dirs[filepath.Dir(s.Path)] = true
+	}
+	for dir := range dirs {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			o.warn(dir, fmt.Errorf("snapshots not pruned: %w", err))
+			continue
+		}
+		for _, e := range ents {
+			p := filepath.Join(dir, e.Name())
+			if kept[p] || !e.IsDir() || !snapshotName(e.Name()) {
+				continue
+			}
+			if err := btrfs.DeleteSnapshot(p); err != nil {
+				o.warn(p, fmt.Errorf("snapshot not pruned: %w", err))
+			}
+		}
+	}
+}
+
+// snapshotName reports whether name is one takeSnapshots gives.
+func snapshotName(name string) bool {
+	_, err := time.Parse("20060102T150405.000000000Z", name)
+	return err == nil
+}
+
+// planBtrfs returns the plan of a check or update of the whole baseline
+// cur from the Btrfs searches of its snapshots, nil if it has none. Each
+// root with a snapshot costs a syncfs and, if its subvolume changed at
+// all, a search for the inodes changed since the snapshot (which costs
+// what changed) and the paths of those inside the root. Roots without one
+// are scanned whole.
+func planBtrfs(ctx context.Context, cur *store.Baseline, o *Options, m *config.Matcher) (*plan, error) {
+	info := cur.Info()
+	if len(info.Snapshots) == 0 {
+		return nil, nil
+	}
+	pl := &plan{shallow: map[string]merkle.Attr{}, method: MethodBtrfs}
+	byTop := map[string][]store.Snapshot{}
+	for _, r := range info.Roots {
+		i := slices.IndexFunc(info.Snapshots, func(s store.Snapshot) bool { return s.Root == r })
+		if i < 0 {
+			pl.scopes = append(pl.scopes, r) // not on Btrfs when recorded
+			continue
+		}
+		s := info.Snapshots[i]
+		byTop[s.Top] = append(byTop[s.Top], s)
+		// What lies above a root is on no search's path.
+		for d := merkle.Parent(r); d != ""; d = merkle.Parent(d) {
+			if e, err := cur.Lookup(d); err == nil && e != nil && e.Type == merkle.TypeDir {
+				pl.shallow[d] = e.Attrs
+			}
+		}
+	}
+	for _, top := range sortedKeys(byTop) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := planTop(cur, o, m, pl, top, byTop[top]); err != nil {
+			return nil, err
+		}
+	}
+	pl.scopes = merkle.Outermost(pl.scopes)
+	for d := range pl.shallow {
+		if insideAny(d, pl.scopes) {
+			delete(pl.shallow, d) // read whole anyway
+		}
+	}
+	return pl, nil
+}
+
+// errFallBack says a Btrfs plan cannot be made: the check scans instead.
+var errFallBack = errors.New("btrfs plan not possible")
+
+// planTop adds to pl what changed in the subvolume top since the
+// snapshots snaps (one per root it holds) were taken.
+func planTop(cur *store.Baseline, o *Options, m *config.Matcher, pl *plan, top string, snaps []store.Snapshot) error {
+	s := snaps[0]
+	roots := make([]string, len(snaps))
+	for i, sn := range snaps {
+		roots[i] = sn.Root
+		for _, f := range sn.Foreign {
+			pl.scopes = append(pl.scopes, f)
+		}
+	}
+	fd, err := btrfs.OpenDir(top)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errFallBack, err)
+	}
+	defer unix.Close(fd)
+	live, err := btrfs.GetSubvolInfo(fd)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", errFallBack, top, err)
+	}
+	if live.UUID.String() != s.LiveUUID || live.ID != s.LiveID {
+		return fmt.Errorf("%w: %s is another subvolume (%s) than the baseline's (%s)", errFallBack, top, live.UUID, s.LiveUUID)
+	}
+	// A search since the snapshot must not find anything in it, and it
+	// must be as recorded: else its otransid bounds nothing.
+	if err := btrfs.Trust(btrfs.Recorded{Path: s.Path, UUID: s.UUID, OTransid: s.OTransid, CTransid: s.CTransid}); err != nil {
+		return fmt.Errorf("%w: %w", errFallBack, err)
+	}
+	// Mounts made since the baseline hide what is below them.
+	mounts, err := mountPoints()
+	if err != nil {
+		return fmt.Errorf("%w: %w", errFallBack, err)
+	}
+	for _, mp := range mounts {
+		if insideAny(mp, roots) && !slices.Contains(roots, mp) {
+			pl.scopes = append(pl.scopes, mp)
+		}
+	}
+	if err := btrfs.Syncfs(fd); err != nil {
+		return fmt.Errorf("%w: syncfs %s: %w", errFallBack, top, err)
+	}
+	if live, err = btrfs.GetSubvolInfo(fd); err != nil {
+		return fmt.Errorf("%w: %s: %w", errFallBack, top, err)
+	}
+	if live.CTransid == s.CTransid {
+		return nil // nothing changed in the subvolume since
+	}
+	var inodes []btrfs.Inode
+	err = btrfs.ChangedInodes(fd, 0, s.OTransid, func(in btrfs.Inode) error {
+		if len(inodes) >= maxBtrfsChanges {
+			return errFallBack
+		}
+		inodes = append(inodes, in)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", errFallBack, err)
+	}
+	dirs := map[string]btrfs.Inode{}
+	for _, in := range inodes {
+		paths := []string{""} // the top has no name in its own tree
+		if in.Ino != btrfs.FirstFreeObjectID {
+			if paths, err = btrfs.InoPaths(fd, in.Ino); err != nil {
+				return fmt.Errorf("%w: %w", errFallBack, err)
+			}
+		}
+		for _, rel := range paths {
+			p := top
+			if rel != "" {
+				p = merkle.Join(top, rel)
+			}
+			if !insideAny(p, roots) || excluded(m, p, roots, in.Mode&unix.S_IFMT == unix.S_IFDIR) {
+				continue
+			}
+			if in.Mode&unix.S_IFMT == unix.S_IFDIR {
+				dirs[p] = in
+			} else {
+				pl.scopes = append(pl.scopes, p)
+			}
+		}
+	}
+	for _, d := range slices.SortedFunc(maps.Keys(dirs), merkle.ComparePaths) {
+		if err := planDir(cur, m, pl, d, dirs[d], slices.Contains(roots, d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// planDir adds to pl what changed in directory d, whose inode in changed:
+// the names it gained or lost (read whole) and d itself (shallow).
+func planDir(cur *store.Baseline, m *config.Matcher, pl *plan, d string, in btrfs.Inode, isRoot bool) error {
+	self, kids, err := cur.Dir(d)
+	if err != nil {
+		return err
+	}
+	old := self.Entry
+	switch {
+	case old == nil && isRoot, old != nil && old.Type != merkle.TypeDir:
+		pl.scopes = append(pl.scopes, d)
+		return nil
+	case old == nil:
+		return nil // new: its parent lists it
+	case old.Ctime == in.Ctime.Nanos() && old.Mtime == in.Mtime.Nanos():
+		return nil // read, not changed (atime)
+	}
+	names, err := listNames(d)
+	if errors.Is(err, fs.ErrNotExist) {
+		pl.scopes = append(pl.scopes, d)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", errFallBack, err)
+	}
+	had := make(map[string]bool, len(kids))
+	for _, k := range kids {
+		had[k.Entry.Name()] = true
+	}
+	for _, n := range names {
+		if !had[n] {
+			pl.scopes = append(pl.scopes, merkle.Join(d, n))
+		}
+		delete(had, n)
+	}
+	for n := range had {
+		pl.scopes = append(pl.scopes, merkle.Join(d, n))
+	}
+	attrs, _ := m.Filter(d, true)
+	pl.shallow[d] = attrs
+	return nil
+}
+
+// excluded reports whether p, or a directory above it inside its root, is
+// excluded.
+func excluded(m *config.Matcher, p string, roots []string, dir bool) bool {
+	for q := p; q != ""; q = merkle.Parent(q) {
+		if _, ex := m.Filter(q, dir || q != p); ex {
+			return true
+		}
+		if slices.Contains(roots, q) {
+			return false
+		}
+	}
+	return false
+}
+
+// listNames returns the names in directory d, opened without following a
+// symlink anywhere in its path.
+func listNames(d string) ([]string, error) {
+	fd, err := unix.Openat2(unix.AT_FDCWD, d, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: d, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), d)
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// checkBtrfs checks the whole baseline cur by a Btrfs plan. ok is false
+// when it has no snapshots or a plan cannot be made (said to o.Warn): the
+// caller then scans. Changes reach o.Change only once the plan has run, in
+// the order a scan reports them, so that a fallback reports nothing twice.
+func checkBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baseline, m *config.Matcher) (Result, bool, error) {
+	pl, err := planBtrfs(ctx, cur, &o, m)
+	if pl == nil && err == nil {
+		return Result{}, false, nil
+	}
+	if err == nil {
+		var res Result
+		var changes []merkle.Change
+		report := o.Change
+		o.Change = func(c merkle.Change) error { changes = append(changes, c); return nil }
+		if res, err = runPlan(ctx, db, o, cur, pl, false); err == nil {
+			res.Scopes = nil // the whole baseline was checked
+			for _, c := range changes {
+				if report != nil {
+					if err := report(c); err != nil {
+						return res, true, err
+					}
+				}
+			}
+			return res, true, nil
+		}
+	}
+	if errors.Is(err, errFallBack) || errors.Is(err, errRace) {
+		o.warn(cur.Info().Roots[0], fmt.Errorf("btrfs check not possible, scanning instead: %w", err))
+		return Result{}, false, nil
+	}
+	return Result{}, true, err
+}
+
+// updateBtrfs updates the whole baseline cur by a Btrfs plan, with new
+// snapshots taken before it runs. ok is false when no plan can be made.
+func updateBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baseline) (Result, bool, error) {
+	m, err := o.matcher(cur.Info().Roots)
+	if err != nil {
+		return Result{}, true, err
+	}
+	pl, err := planBtrfs(ctx, cur, &o, m)
+	if errors.Is(err, errFallBack) {
+		o.warn(cur.Info().Roots[0], fmt.Errorf("btrfs update not possible, scanning instead: %w", err))
+		return Result{}, false, nil
+	}
+	if pl == nil || err != nil {
+		return Result{}, err != nil, err
+	}
+	// A race found while the plan runs fails the update: its changes are
+	// reported as they are found, and a second pass would report them
+	// again.
+	pl.snapshots = o.takeSnapshots(cur.Info().Roots)
+	defer pruneSnapshots(db, &o, pl.snapshots)
+	res, err := runPlan(ctx, db, o, cur, pl, true)
+	return res, true, err
+}
+
+// runPlan runs pl: a plan that found nothing to read leaves the root as
+// it was.
+func runPlan(ctx context.Context, db *store.DB, o Options, cur *store.Baseline, pl *plan, write bool) (Result, error) {
+	if len(pl.scopes) == 0 && len(pl.shallow) == 0 {
+		info := cur.Info()
+		return Result{Baseline: info, OldRoot: merkle.Hash(info.Root), NewRoot: merkle.Hash(info.Root), Method: MethodBtrfs}, nil
+	}
+	return scoped(ctx, db, o, cur, pl, write)
+}

@@ -1,0 +1,335 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"vigil/btrfs"
+	"vigil/internal/config"
+	"vigil/internal/engine"
+	"vigil/internal/fimtest"
+	"vigil/merkle"
+	"vigil/store"
+)
+
+// btrfsFixture is a loop-mounted Btrfs with a subvolume "vol" holding the
+// tree, a configuration watching root (vol or a directory in it) and a
+// database outside it.
+type btrfsFixture struct {
+	mnt, vol, root string
+	cfg            *config.Config
+	db             *store.DB
+}
+
+func newBtrfsFixture(t *testing.T, sub string) *btrfsFixture {
+	t.Helper()
+	mnt := fimtest.LoopFS(t, "btrfs", 512<<20, "")
+	f := &btrfsFixture{mnt: mnt, vol: filepath.Join(mnt, "vol")}
+	if err := btrfs.Create(f.vol); err != nil {
+		t.Fatal(err)
+	}
+	f.root = filepath.Join(f.vol, sub)
+	if err := os.MkdirAll(f.root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(t.TempDir(), "vigil.db")
+	f.cfg = parseConfig(t, dbPath, f.root)
+	db, err := store.Open(dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.db = db
+	t.Cleanup(func() {
+		if err := db.Check(); err != nil {
+			t.Errorf("db.Check() = %v", err)
+		}
+		db.Close()
+	})
+	return f
+}
+
+func (f *btrfsFixture) opts(t *testing.T) engine.Options {
+	return engine.Options{Config: f.cfg, Host: "h", Version: "test",
+		Warn: func(p string, err error) { t.Errorf("warning: %s: %v", p, err) }}
+}
+
+// run runs op and returns the changes it reported, as sorted lines.
+func (f *btrfsFixture) run(t *testing.T, op func(context.Context, *store.DB, engine.Options) (engine.Result, error), o engine.Options) ([]string, engine.Result) {
+	t.Helper()
+	var out []string
+	o.Change = func(c merkle.Change) error {
+		from := ""
+		if c.Action == merkle.Moved {
+			from = " from " + c.Old.Path
+		}
+		out = append(out, fmt.Sprintf("%v %s%s %v", c.Action, c.Path, from, c.Changed))
+		return nil
+	}
+	o.Error = func(p string, err error) error { t.Errorf("%s: %v", p, err); return nil }
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := op(ctx, f.db, o)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	slices.Sort(out)
+	return out, res
+}
+
+// checkBoth checks by the Btrfs search and by a walk and fails t unless
+// both report the same changes and the same root.
+func (f *btrfsFixture) checkBoth(t *testing.T, what string) []string {
+	t.Helper()
+	fast, fr := f.run(t, engine.Check, f.opts(t))
+	o := f.opts(t)
+	o.Scan = true
+	slow, sr := f.run(t, engine.Check, o)
+	if fr.Method != engine.MethodBtrfs || sr.Method != engine.MethodScan {
+		t.Fatalf("%s: methods %q and %q, want btrfs and scan", what, fr.Method, sr.Method)
+	}
+	if d := cmp.Diff(slow, fast); d != "" {
+		t.Fatalf("%s: btrfs check differs from the scan (-scan +btrfs):\n%s", what, d)
+	}
+	if fr.NewRoot != sr.NewRoot {
+		t.Fatalf("%s: roots differ: btrfs %v, scan %v", what, fr.NewRoot, sr.NewRoot)
+	}
+	return fast
+}
+
+// mutator makes random changes of every kind in a tree.
+type mutator struct {
+	t    *testing.T
+	rng  *rand.Rand
+	vol  string
+	root string
+	n    int
+	done []string
+}
+
+func (m *mutator) files() (files, dirs []string) {
+	filepath.WalkDir(m.root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if strings.Contains(p, ".vigil-snapshots") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			if p != m.root {
+				if st, err := os.Lstat(p); err == nil {
+					var s unix.Stat_t
+					if unix.Lstat(p, &s) == nil && s.Ino == 256 {
+						return filepath.SkipDir // a nested subvolume
+					}
+					_ = st
+				}
+				dirs = append(dirs, p)
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	return files, dirs
+}
+
+func (m *mutator) name() string {
+	m.n++
+	return fmt.Sprintf("n%d", m.n)
+}
+
+func (m *mutator) pick(s []string) string { return s[m.rng.IntN(len(s))] }
+
+// one applies one random mutation and says which.
+func (m *mutator) one() {
+	t := m.t
+	files, dirs := m.files()
+	if len(files) < 3 || len(dirs) < 2 {
+		m.create()
+		return
+	}
+	f := m.pick(files)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var what string
+	switch k := m.rng.IntN(16); k {
+	case 0:
+		what = "write " + f
+		must(os.WriteFile(f, []byte(fmt.Sprint("new ", m.rng.Int())), 0o644))
+	case 1: // same size, times put back
+		what = "same-size edit " + f
+		st, err := os.Lstat(f)
+		must(err)
+		b, err := os.ReadFile(f)
+		must(err)
+		if len(b) == 0 {
+			b = []byte{0}
+		}
+		b[0] ^= 1
+		must(os.WriteFile(f, b, 0o644))
+		must(os.Chtimes(f, st.ModTime(), st.ModTime()))
+	case 2:
+		what = "chmod " + f
+		must(os.Chmod(f, os.FileMode(0o600|m.rng.IntN(0o100))))
+	case 3:
+		what = "chown " + f
+		must(os.Lchown(f, 1000+m.rng.IntN(3), 1000))
+	case 4:
+		what = "xattr " + f
+		must(unix.Lsetxattr(f, "user.vigil", []byte(fmt.Sprint(m.rng.Int())), 0))
+	case 5:
+		what = "chattr " + f
+		fd, err := unix.Open(f, unix.O_RDONLY|unix.O_NOFOLLOW, 0)
+		must(err)
+		defer unix.Close(fd)
+		flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+		must(err)
+		must(unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(flags^0x40))) // FS_NODUMP_FL
+	case 6:
+		src := m.pick(files)
+		a, _ := os.Lstat(src)
+		b, _ := os.Lstat(f)
+		if a == nil || b == nil || os.SameFile(a, b) {
+			return // a hard link of itself
+		}
+		what = "reflink " + src + " onto " + f
+		s, err := os.Open(src)
+		must(err)
+		defer s.Close()
+		d, err := os.OpenFile(f, os.O_WRONLY, 0)
+		must(err)
+		defer d.Close()
+		must(unix.IoctlFileClone(int(d.Fd()), int(s.Fd())))
+	case 7:
+		dst := filepath.Join(m.pick(dirs), m.name())
+		what = "hard link " + f + " at " + dst
+		must(os.Link(f, dst))
+	case 8:
+		dst := filepath.Join(m.pick(dirs), m.name())
+		what = "rename " + f + " to " + dst
+		must(os.Rename(f, dst))
+	case 9:
+		d := m.pick(dirs)
+		dst := filepath.Join(m.root, m.name())
+		what = "rename dir " + d + " to " + dst
+		must(os.Rename(d, dst))
+	case 10:
+		what = "delete " + f
+		must(os.Remove(f))
+	case 11:
+		d := m.pick(dirs)
+		what = "delete subtree " + d
+		must(os.RemoveAll(d))
+	case 12:
+		what = "read " + f
+		_, err := os.ReadFile(f)
+		must(err)
+	case 13:
+		p := filepath.Join(m.pick(dirs), m.name())
+		what = "subvolume " + p
+		must(btrfs.Create(p))
+		must(os.WriteFile(filepath.Join(p, "inside"), []byte("x"), 0o644))
+	case 14:
+		p := filepath.Join(m.pick(dirs), m.name())
+		what = "symlink " + p
+		must(os.Symlink(f, p))
+	default:
+		m.create()
+		return
+	}
+	m.done = append(m.done, what)
+}
+
+// create adds a small subtree.
+func (m *mutator) create() {
+	d := filepath.Join(m.root, m.name())
+	if _, dirs := m.files(); len(dirs) > 0 && m.rng.IntN(2) == 0 {
+		d = filepath.Join(m.pick(dirs), m.name())
+	}
+	for i := range 3 {
+		p := filepath.Join(d, m.name())
+		if i == 2 {
+			p = filepath.Join(d, "sub", m.name())
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			m.t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(fmt.Sprint(m.rng.Int())), 0o644); err != nil {
+			m.t.Fatal(err)
+		}
+	}
+	m.done = append(m.done, "create "+d)
+}
+
+// TestBtrfsCheckEqualsScan is the differential test: over random sets of
+// mutations of every kind, the check by Btrfs search reports exactly what
+// the walk reports, with the same root hash, and an update by search
+// leaves nothing for either to report.
+func TestBtrfsCheckEqualsScan(t *testing.T) {
+	for _, sub := range []string{"", "srv/etc"} {
+		t.Run("root="+filepath.Join("vol", sub), func(t *testing.T) {
+			f := newBtrfsFixture(t, sub)
+			m := &mutator{t: t, rng: rand.New(rand.NewPCG(1, uint64(len(sub)))), vol: f.vol, root: f.root}
+			for range 4 {
+				m.create()
+			}
+			f.run(t, engine.Init, f.opts(t))
+			info, err := f.db.Current()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(info.Info().Snapshots); n != 1 {
+				t.Fatalf("init recorded %d snapshots, want 1", n)
+			}
+			if got := f.checkBoth(t, "after init"); len(got) != 0 {
+				t.Fatalf("changes right after init: %v", got)
+			}
+			for round := range 30 {
+				m.done = nil
+				for range 1 + m.rng.IntN(6) {
+					m.one()
+				}
+				what := fmt.Sprintf("round %d (%s)", round, strings.Join(m.done, "; "))
+				got := f.checkBoth(t, what)
+				t.Logf("%s: %d changes", what, len(got))
+				if round%3 == 2 {
+					_, ur := f.run(t, engine.Update, f.opts(t))
+					if ur.Method != engine.MethodBtrfs {
+						t.Fatalf("%s: update method %q", what, ur.Method)
+					}
+					if rest := f.checkBoth(t, what+" then update"); len(rest) != 0 {
+						t.Fatalf("%s: after the update: %v", what, rest)
+					}
+				}
+			}
+			// Snapshots are pruned with the baselines that record them.
+			ents, err := os.ReadDir(filepath.Join(f.vol, ".vigil-snapshots"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			infos, err := f.db.Baselines()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ents) > len(infos) {
+				t.Errorf("%d snapshots kept for %d baselines", len(ents), len(infos))
+			}
+		})
+	}
+}
