@@ -33,6 +33,10 @@ type Summary struct {
 	ConfigChanged bool `json:"config_changed,omitempty"`
 	// Scope lists the paths the run covered.
 	Scope []string `json:"scope,omitempty"`
+	// Method says how a check found what changed: "btrfs" (a search of
+	// what changed since the baseline's Btrfs snapshots), "scan" (a walk
+	// with the stat cache) or "full" (every file read).
+	Method string `json:"method,omitempty"`
 }
 
 // SummaryEvent returns the event closing a run described by s.

@@ -31,6 +31,11 @@ func runReseal(ctx context.Context, e *env, inv *invocation) int {
 	return e.compare(ctx, inv, engine.Reseal)
 }
 
+// warnPath logs a problem that does not stop the operation.
+func (e *env) warnPath(path string, err error) {
+	e.log.Warn().Str("path", quote(path)).Err(err).Msg("btrfs")
+}
+
 // operation is engine.Check or engine.Update.
 type operation func(context.Context, *store.DB, engine.Options) (engine.Result, error)
 
@@ -58,7 +63,7 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	if _, err := rand.Read(key[:]); err != nil {
 		return e.fail(err)
 	}
-	o := engine.Options{Config: cfg, Paths: paths, Full: inv.bool("full"), Host: hostname(), Version: version,
+	o := engine.Options{Config: cfg, Paths: paths, Full: inv.bool("full"), Scan: inv.bool("scan"), Warn: e.warnPath, Host: hostname(), Version: version,
 		Phase: engine.CurrentPhase(cfg).Phase, SampleKey: &key, SymlinkRoot: e.warnSymlinkRoot}
 	// A baseline that is not sealed by the pinned key is not compared with.
 	if err := e.checkSeal(db, cfg, inv.str("pubkey"), name != "check"); err != nil {
@@ -154,7 +159,7 @@ func summary(cmd string, res engine.Result, st *scanner.Stats, d time.Duration, 
 		Hashed: st.Hashed.Load(), BytesHashed: st.Bytes.Load(),
 		OldRoot: hexHash(res.OldRoot), NewRoot: hexHash(res.NewRoot),
 		Duration: d, ExitCode: code, Scope: res.Scopes,
-		IntegrityFailed: res.Tampered != nil,
+		IntegrityFailed: res.Tampered != nil, Method: res.Method,
 	}
 	return s
 }

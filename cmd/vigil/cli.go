@@ -50,6 +50,7 @@ var globalFlags = []flagDef{
 var (
 	jsonFlag    = flagDef{name: "json", help: "one ECS event per line (NDJSON), then a summary event; log lines on stderr are JSON too"}
 	fullFlag    = flagDef{name: "full", help: "reread and rehash every file, from the disk (not the page cache), instead of trusting the stat cache"}
+	scanFlag    = flagDef{name: "scan", help: "walk the trees with the stat cache even where a Btrfs search of what changed since the baseline's snapshots would do"}
 	verboseFlag = flagDef{name: "verbose", short: "v", help: "show old -> new for every changed attribute"}
 	keyFlag     = flagDef{name: "key", arg: "FILE", complete: "file", help: "the signer key (vigil keygen's vigil.key)"}
 	pubkeyFlag  = flagDef{name: "pubkey", arg: "FILE", complete: "file", help: "the verifier key the baseline must be signed by (default: trust.pubkey)"}
@@ -63,16 +64,16 @@ var commands = []*cmdDef{
 		flags: []flagDef{{name: "force", help: "replace the current baseline (older ones are kept, see keep)"}, reasonFlag}},
 	{name: "check", args: "[PATH...]", summary: "compare the host with the baseline",
 		about: checkAbout, complete: "path", run: runCheck,
-		flags: []flagDef{jsonFlag, fullFlag, verboseFlag, pubkeyFlag}},
+		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag, pubkeyFlag}},
 	{name: "update", args: "[PATH...]", summary: "accept the current state (or the reviewed changes) as the new baseline",
 		about: updateAbout, complete: "path", run: runUpdate,
-		flags: []flagDef{jsonFlag, fullFlag, verboseFlag,
+		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag,
 			{name: "entry", help: "accept the changes of the entries at PATHs only, not of what lies below them"},
 			{name: "from", arg: "REPORT", complete: "file", help: "accept only the changes listed in REPORT, a saved 'check --json'; refuse if the host changed since"},
 			reasonFlag}},
 	{name: "reseal", args: "[PATH...]", summary: "accept planned changes in the hardened phase, signed",
 		about: resealAbout, complete: "path", run: runReseal,
-		flags: []flagDef{jsonFlag, fullFlag, verboseFlag, keyFlag, reasonFlag}},
+		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag, keyFlag, reasonFlag}},
 	{name: "status", summary: "show the current baseline and the configuration in use",
 		about: statusAbout, run: runStatus, flags: []flagDef{{name: "json", help: "print the baselines' metadata as JSON"}}},
 	{name: "verify", summary: "check the database's consistency and hashes", about: verifyAbout, run: runVerify,

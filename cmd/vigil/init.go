@@ -74,7 +74,7 @@ func (e *env) prepareBaseline(inv *invocation, st *scanner.Stats) (engine.Option
 		Config: cfg, Paths: paths, Stats: st, Host: hostname(), Version: version,
 		Reason: inv.str("reason"), User: who(), Phase: engine.CurrentPhase(cfg).Phase,
 		Missing:     func(root string) { e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped") },
-		SymlinkRoot: e.warnSymlinkRoot,
+		SymlinkRoot: e.warnSymlinkRoot, Warn: e.warnPath,
 	}
 	if _, err := engine.Preflight(o, cfg.Database); err != nil {
 		return o, nil, err

@@ -16,9 +16,9 @@ _vigil() {
 	local flags="--config --db --quiet -q --help -h --version" words=
 	case $cmd in
 	init) flags+=" --force --reason"; words="" ;;
-	check) flags+=" --json --full --verbose -v --pubkey"; words="" ;;
-	update) flags+=" --json --full --verbose -v --entry --from --reason"; words="" ;;
-	reseal) flags+=" --json --full --verbose -v --key --reason"; words="" ;;
+	check) flags+=" --json --full --scan --verbose -v --pubkey"; words="" ;;
+	update) flags+=" --json --full --scan --verbose -v --entry --from --reason"; words="" ;;
+	reseal) flags+=" --json --full --scan --verbose -v --key --reason"; words="" ;;
 	status) flags+=" --json"; words="" ;;
 	verify) flags+=" --pubkey"; words="" ;;
 	keygen) flags+=" --name --out"; words="" ;;

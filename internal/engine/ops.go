@@ -123,6 +123,10 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	}
 	var w *store.Writer
 	if old != nil {
+		res.Method = MethodScan
+		if o.Full {
+			res.Method = MethodFull
+		}
 		res.Baseline, res.OldRoot = old.Info(), merkle.Hash(old.Info().Root)
 		it = old.Iter()
 		p.verify = store.NewVerifier(old.Info(), true)
