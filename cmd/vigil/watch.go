@@ -30,6 +30,12 @@ outage or a kill -9. The baseline database is only ever opened read-only,
 for each verification, so check, update and status keep working; after an
 update the daemon compares against the new baseline.
 
+A rule's remediation ("exec": a command with the alert's JSON on stdin, no
+shell, killed at remediation_timeout; "restore": not in this vigil yet, so
+refused) acts on alerts of the hardened phase against a sealed baseline,
+never on learning events of the setup phase; its outcome is a remediation
+event.
+
 SIGTERM and SIGINT stop it once pending paths are verified and their events
 are in the outbox (exit 0). SIGHUP reloads the configuration; a bad one is
 refused, logged, and the running one kept. Under systemd (Type=notify) it
