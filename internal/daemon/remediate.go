@@ -1,13 +1,10 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os/exec"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -191,7 +188,11 @@ func (r *remediator) remediate(ctx context.Context, ev *alerts.Event, data []byt
 		var outcome alerts.Event
 		switch rem.Policy {
 		case config.RemediateExec:
-			proc, timedOut, err := runRemediation(ctx, rem, ev, p, data)
+			timeout := rem.Timeout
+			if timeout <= 0 {
+				timeout = config.DefaultRemediationTimeout
+			}
+			proc, timedOut, err := alerts.RunCommand(ctx, rem.Command, timeout, ev, p, data, "VIGIL_REMEDIATION=exec")
 			outcome = alerts.Remediated(ev, alerts.RemediationInfo{Policy: rem.Policy, TimedOut: timedOut}, err, time.Since(began), time.Now())
 			outcome.Process = proc
 		case config.RemediateRestore:
@@ -232,57 +233,4 @@ func (r *remediator) logOutcome(ev *alerts.Event) {
 		l = l.Int("exit_code", *ev.Process.ExitCode)
 	}
 	l.Msg("remediation failed; the alert stands")
-}
-
-// outputLimit bounds how much of a remediation command's output is kept
-// (for error.message when it fails).
-const outputLimit = 512
-
-// runRemediation runs rem's command for the alert ev about path, the
-// alert's JSON (data) on its standard input, no shell, in a process group
-// of its own that is killed at the timeout. It returns the process fields
-// of the outcome; err is nil for exit status 0.
-func runRemediation(ctx context.Context, rem config.Remediation, ev *alerts.Event, path string, data []byte) (*alerts.Process, bool, error) {
-	timeout := rem.Timeout
-	if timeout <= 0 {
-		timeout = config.DefaultRemediationTimeout
-	}
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	argv := rem.Command
-	cmd := exec.CommandContext(tctx, argv[0], argv[1:]...)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "VIGIL_REMEDIATION=exec", "VIGIL_EVENT_ID=" + ev.Event.ID,
-		"VIGIL_EVENT_ACTION=" + ev.Event.Action, "VIGIL_FILE_PATH=" + path}
-	cmd.Stdin = bytes.NewReader(append(data[:len(data):len(data)], '\n'))
-	out := &limitedBuffer{max: outputLimit}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	err := cmd.Run()
-	proc := &alerts.Process{Executable: argv[0], Args: argv}
-	if cmd.ProcessState != nil {
-		code := cmd.ProcessState.ExitCode()
-		proc.ExitCode = &code
-	}
-	if ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
-		return proc, true, fmt.Errorf("%s: killed after %v (remediation_timeout)", argv[0], timeout)
-	}
-	if err != nil {
-		return proc, false, fmt.Errorf("%s: %w: output %q", argv[0], err, out.Bytes())
-	}
-	return proc, false, nil
-}
-
-// limitedBuffer keeps the first max bytes written to it.
-type limitedBuffer struct {
-	bytes.Buffer
-	max int
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
 }
