@@ -60,6 +60,8 @@ type Filter struct {
 	// Path, if set, must accept file.path; events without a path (notices,
 	// summaries) always pass.
 	Path func(path string) bool
+	// Event, if set, must accept the event (after MinSeverity and Path).
+	Event func(ev *Event) bool
 }
 
 // Pass reports whether ev passes f.
@@ -70,7 +72,7 @@ func (f Filter) Pass(ev *Event) bool {
 	if f.Path != nil && ev.File != nil && ev.File.Path != "" && !f.Path(ev.File.Path) {
 		return false
 	}
-	return true
+	return f.Event == nil || f.Event(ev)
 }
 
 // Route is a named sink and its filter.

@@ -20,7 +20,17 @@ type Event struct {
 	Event     EventInfo  `json:"event"`
 	File      *File      `json:"file,omitempty"`
 	Error     *ErrorInfo `json:"error,omitempty"`
+	Process   *Process   `json:"process,omitempty"`
 	Vigil     *Vigil     `json:"vigil,omitempty"`
+}
+
+// Process is the process field set: the command a remediation ran.
+type Process struct {
+	Executable string   `json:"executable,omitempty"`
+	Args       []string `json:"args,omitempty"`
+	// ExitCode is the command's exit status; -1 when a signal ended it
+	// (a timeout kills it), nil when it did not start.
+	ExitCode *int `json:"exit_code,omitempty"`
 }
 
 // ECS is the ecs field set.
@@ -123,11 +133,13 @@ type Vigil struct {
 	Phase string `json:"phase,omitempty"`
 	// Dropped is set on the watch's events_dropped summary.
 	Dropped *DroppedInfo `json:"dropped,omitempty"`
+	// Remediation is set on the outcome of a remediation.
+	Remediation *RemediationInfo `json:"remediation,omitempty"`
 }
 
 func (v *Vigil) isZero() bool {
 	return v.FileExtra.isZero() && len(v.Changed) == 0 && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
-		v.Dropped == nil
+		v.Dropped == nil && v.Remediation == nil
 }
 
 // SetPhase records the host's phase in ev (vigil.phase) and the severity

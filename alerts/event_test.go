@@ -96,6 +96,14 @@ func goldenEvents() map[string]Event {
 	}
 	perr := &fs.PathError{Op: "open", Path: "/root/.ssh", Err: syscall.EACCES}
 	out["scan_error"] = ScanError("/root/.ssh", perr, host, now)
+	alert := FromChange(goldenChanges()["updated"], host, now) // not out's: SetPhase changes vigil
+	alert.SetID("1:ab")
+	alert.SetPhase("hardened")
+	exit := 3
+	failed := Remediated(&alert, RemediationInfo{Policy: "exec"}, errors.New("exit status 3"), 1500*time.Millisecond, now)
+	failed.Process = &Process{Executable: "/usr/local/sbin/quarantine", Args: []string{"/usr/local/sbin/quarantine", "--host", "web-1"}, ExitCode: &exit}
+	out["remediation_failed"] = failed
+	out["remediation_restored"] = Remediated(&alert, RemediationInfo{Policy: "restore", Source: "/.snapshots/sealed-1", Hash: "0102"}, nil, 20*time.Millisecond, now)
 	out["summary"] = SummaryEvent(Summary{
 		Command: "check", Entries: 15230, Added: 1, Removed: 1, Changed: 2, Moved: 1,
 		Errors: 1, Hashed: 120, BytesHashed: 7 << 20,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"syscall"
 	"time"
 )
 
@@ -36,32 +37,70 @@ func (s *ExecSink) run(ctx context.Context, ev *Event, data []byte) error {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, s.Command[0], s.Command[1:]...)
 	path := ""
 	if ev.File != nil {
 		path = ev.File.Path
 	}
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "VIGIL_EVENT_ID=" + ev.Event.ID,
-		"VIGIL_EVENT_ACTION=" + ev.Event.Action, "VIGIL_FILE_PATH=" + path}
-	cmd.Stdin = bytes.NewReader(append(data[:len(data):len(data)], '\n'))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.WaitDelay = time.Second
-	err := cmd.Run()
-	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("exec %s: killed after %v: %w", s.Command[0], timeout, ErrRefused)
-	}
-	if err != nil {
-		msg := out.Bytes()
-		if len(msg) > 512 {
-			msg = msg[:512]
-		}
-		return fmt.Errorf("exec %s: %w: %q: %w", s.Command[0], err, msg, ErrRefused)
+	if _, _, err := RunCommand(ctx, s.Command, timeout, ev, path, data); err != nil {
+		return fmt.Errorf("exec %w: %w", err, ErrRefused)
 	}
 	return nil
 }
 
 // Close implements [Sink].
 func (s *ExecSink) Close() error { return nil }
+
+// outputLimit bounds how much of a command's output RunCommand keeps for
+// its error.
+const outputLimit = 512
+
+// RunCommand runs argv (no shell) for ev, with data (ev's JSON) and a
+// newline on its standard input and an environment of only PATH,
+// VIGIL_EVENT_ID, VIGIL_EVENT_ACTION, VIGIL_FILE_PATH (path) and env. It
+// runs in a process group of its own, which is killed after timeout or
+// when ctx is done. It returns the process fields of the run (exit code -1
+// when a signal ended it) and whether the timeout killed it; err is nil
+// for exit status 0, and else names the program and carries the first 512
+// bytes of its output.
+func RunCommand(ctx context.Context, argv []string, timeout time.Duration, ev *Event, path string, data []byte, env ...string) (*Process, bool, error) {
+	if len(argv) == 0 {
+		return nil, false, ErrNoCommand
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(tctx, argv[0], argv[1:]...)
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "VIGIL_EVENT_ID=" + ev.Event.ID,
+		"VIGIL_EVENT_ACTION=" + ev.Event.Action, "VIGIL_FILE_PATH=" + path}, env...)
+	cmd.Stdin = bytes.NewReader(append(data[:len(data):len(data)], '\n'))
+	out := &limitedBuffer{max: outputLimit}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	proc := &Process{Executable: argv[0], Args: argv}
+	if cmd.ProcessState != nil {
+		code := cmd.ProcessState.ExitCode()
+		proc.ExitCode = &code
+	}
+	if ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
+		return proc, true, fmt.Errorf("%s: killed after %v", argv[0], timeout)
+	}
+	if err != nil {
+		return proc, false, fmt.Errorf("%s: %w: output %q", argv[0], err, out.Bytes())
+	}
+	return proc, false, nil
+}
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}

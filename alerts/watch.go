@@ -138,3 +138,52 @@ type DroppedInfo struct {
 	First time.Time `json:"first,omitzero"`
 	Last  time.Time `json:"last,omitzero"`
 }
+
+// RemediationInfo describes a remediation in its outcome event
+// (vigil.remediation).
+type RemediationInfo struct {
+	// Policy is the rule's remediation: exec or restore.
+	Policy string `json:"policy"`
+	// AlertID is the event.id of the alert remediated.
+	AlertID string `json:"alert_id,omitempty"`
+	// AlertAction is that alert's event.action (updated, deleted, ...).
+	AlertAction string `json:"alert_action,omitempty"`
+	// TimedOut says the command was killed at its timeout.
+	TimedOut bool `json:"timed_out,omitempty"`
+	// Source is where a restore took the path's content from (the
+	// snapshot), Hash the hex BLAKE3 of what it put back.
+	Source string `json:"source,omitempty"`
+	Hash   string `json:"hash,omitempty"`
+}
+
+// Remediated returns the event recording the outcome of a remediation of
+// alert (err nil: it succeeded): event.action "remediation", event.outcome
+// success or failure, file.path and vigil.phase of the alert, the time it
+// took in event.duration, why it failed in error.message. A success is a
+// warning (the host was changed by vigil), a failure an alert (the alert
+// stands). The caller fills in process or the restore's source.
+func Remediated(alert *Event, info RemediationInfo, err error, took time.Duration, now time.Time) Event {
+	host := ""
+	if alert.Host != nil {
+		host = alert.Host.Name
+	}
+	ev := newEvent("event", "remediation", []string{"change"}, host, now)
+	ev.Event.Category = []string{"file", "process"}
+	ev.Event.Duration = took.Nanoseconds()
+	ev.Event.Outcome, ev.Event.Severity = "success", SeverityWarning
+	if err != nil {
+		ev.Event.Outcome, ev.Event.Severity = "failure", SeverityAlert
+		ev.Error = &ErrorInfo{Message: err.Error()}
+	}
+	v := &Vigil{}
+	if alert.File != nil {
+		ev.File = &File{Path: alert.File.Path}
+	}
+	if alert.Vigil != nil {
+		v.PathBase64, v.Phase = alert.Vigil.PathBase64, alert.Vigil.Phase
+	}
+	info.AlertID, info.AlertAction = alert.Event.ID, alert.Event.Action
+	v.Remediation = &info
+	ev.setVigil(v)
+	return ev
+}

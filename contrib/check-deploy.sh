@@ -90,6 +90,44 @@ $(cat "$tmp/nix.toml")"
 		sys.exit(1 if bad else 0)
 	PY
 	echo "check-deploy: nix/module.nix parses; its defaults render the embedded default (${got#*digest }) and contrib/systemd's units"
+
+	# Every [watch] option, a sink of each type and a rule's remediation:
+	# vigil accepts the rendering, each value lands under its key, and the
+	# watch unit gets the network (localhost and the collectors only) and
+	# the file sink's directory.
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fullConfig"], end="")' "$tmp/render.json" >"$tmp/nix-full.toml"
+	"$vigil" --config "$tmp/nix-full.toml" config check >/dev/null || fail "vigil config check refuses the module's rendering of [watch], [[sink]] and remediation:
+$(cat "$tmp/nix-full.toml")"
+	python3 - "$tmp/nix-full.toml" "$tmp/render.json" <<-'PY' || fail "the module renders [watch], [[sink]] or remediation wrongly"
+		import json, sys, tomllib
+		c = tomllib.load(open(sys.argv[1], "rb"))
+		unit = json.load(open(sys.argv[2]))["fullWatch"]
+		want_watch = {"settle": "50ms", "max_settle": "1s", "scan_interval": "30m", "full_scan_interval": "12h",
+		              "outbox": "/var/lib/vigil/events.outbox", "outbox_max": 5000, "listen": "127.0.0.1:9847"}
+		checks = [
+		    ("watch", c.get("watch"), want_watch),
+		    ("sink types", [s["type"] for s in c.get("sink", [])], ["file", "webhook", "syslog", "syslog", "nats", "exec"]),
+		    ("file sink", c["sink"][0], {"type": "file", "path": "/var/log/vigil/events.json", "max_size": "100MiB", "keep": 5}),
+		    ("exec sink command", c["sink"][5].get("command"), ["/usr/local/sbin/page-oncall", "--team", "infra"]),
+		    ("rule remediation", {k: v for k, v in c["rule"][0].items() if k.startswith("remediation")},
+		     {"remediation": "exec", "remediation_command": ["/usr/local/sbin/quarantine", "--"], "remediation_timeout": "20s"}),
+		    ("PrivateNetwork", unit["PrivateNetwork"], False),
+		    ("RestrictAddressFamilies", sorted(unit["RestrictAddressFamilies"]), ["AF_INET", "AF_INET6", "AF_UNIX"]),
+		    ("IPAddressDeny", unit["IPAddressDeny"], "any"),
+		    ("IPAddressAllow", unit.get("IPAddressAllow"), ["localhost", "192.0.2.10/32"]),
+		    ("ReadWritePaths", unit["ReadWritePaths"], ["/var/lib/vigil", "/var/log/vigil", "/srv/quarantine"]),
+		]
+		bad = 0
+		for name, got, want in checks:
+		    if got != want:
+		        print(f"{name}: rendered {got!r}, want {want!r}", file=sys.stderr); bad += 1
+		sys.exit(1 if bad else 0)
+	PY
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["restoreConfig"], end="")' "$tmp/render.json" >"$tmp/nix-restore.toml"
+	if "$vigil" --config "$tmp/nix-restore.toml" config check >/dev/null 2>&1; then
+		fail "vigil config check accepts remediation = \"restore\" from the module, which this vigil cannot do"
+	fi
+	echo "check-deploy: the module renders [watch], [[sink]] and remediation that vigil accepts, and the watch unit's network and paths"
 fi
 
 # The phase transition hook, on a scratch tree.

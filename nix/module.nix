@@ -34,11 +34,28 @@ let
     + lib.concatStrings (map (k: lib.concatStrings (map (t: "\n[[${k}]]\n" + keyValues t) attrs.${k}))
       (builtins.filter (k: isTableArray attrs.${k}) names));
 
-  networkSinks = builtins.filter (s: s.type != "journal" && s.type != "syslog") cfg.sinks;
+  # Sinks that deliver over the network: webhook, nats, and syslog to a
+  # udp or tcp address (unixgram, to /dev/log, is local).
+  networkSinks = builtins.filter (s: s.type == "webhook" || s.type == "nats"
+    || (s.type == "syslog" && builtins.elem (s.network or "unixgram") [ "udp" "tcp" ])) cfg.sinks;
+  needsNetwork = networkSinks != [ ] || cfg.watch.listen != null;
+  # The directories file sinks write to: writable in the watch unit.
+  fileSinkDirs = map (s: dirOf s.path) (builtins.filter (s: s.type == "file" && s ? path) cfg.sinks);
 
-  # What vigil.toml says. Keys for sinks, phase markers and the pinned key
-  # are only written when set, so that the defaults render exactly the
-  # embedded default configuration.
+  # [watch]: only the keys set, so that the defaults render no table.
+  watchKeys = lib.filterAttrs (_: v: v != null) {
+    settle = cfg.watch.settle;
+    max_settle = cfg.watch.maxSettle;
+    scan_interval = cfg.watch.scanInterval;
+    full_scan_interval = cfg.watch.fullScanInterval;
+    outbox = cfg.watch.outbox;
+    outbox_max = cfg.watch.outboxMax;
+    listen = cfg.watch.listen;
+  };
+
+  # What vigil.toml says. Keys for [watch], sinks, phase markers and the
+  # pinned key are only written when set, so that the defaults render
+  # exactly the embedded default configuration.
   rendered = {
     database = cfg.database;
     keep = cfg.keep;
@@ -50,6 +67,7 @@ let
     scan = { hash_workers = cfg.hashWorkers; dir_workers = cfg.dirWorkers; reread_within = cfg.rereadWithin; };
     rule = map (r: lib.filterAttrs (_: v: v != null) r) cfg.rules;
   }
+  // lib.optionalAttrs (watchKeys != { }) { watch = watchKeys; }
   // lib.optionalAttrs (cfg.sinks != [ ]) { sink = cfg.sinks; }
   // lib.optionalAttrs (cfg.phase.hardenedMarker != defaultMarker) { phase = { hardened_markers = [ cfg.phase.hardenedMarker ]; }; }
   // lib.optionalAttrs (cfg.publicKeyFile != null) { trust = { pubkey = toString cfg.publicKeyFile; }; }
@@ -160,6 +178,10 @@ in
     dirWorkers = mkOption { type = types.int; default = 0; description = "Directory readers; 0 lets vigil choose."; };
     rules = mkOption {
       type = types.listOf (types.attrsOf types.anything);
+      example = [ {
+        name = "ssh configuration"; paths = [ "/etc/ssh/**" ]; attributes = [ "all" ];
+        remediation = "exec"; remediation_command = [ "/run/current-system/sw/bin/vigil-quarantine" ]; remediation_timeout = "30s";
+      } ];
       default = [
         {
           name = "churning bookkeeping";
@@ -172,7 +194,13 @@ in
         }
         { name = "NixOS system links"; paths = [ "/run/current-system" "/run/booted-system" ]; attributes = [ "target" ]; }
       ];
-      description = "[[rule]] tables, in order (the last matching rule wins).";
+      description = ''
+        [[rule]] tables, in order (the last matching rule wins), with vigil's
+        keys: name, paths, ignore or attributes, and the watch's remediation
+        ("alert", "exec" or "restore"), remediation_command and
+        remediation_timeout. A remediation command runs inside the watch
+        unit's sandbox: list what it writes in watch.readWritePaths.
+      '';
     };
     settings = mkOption {
       type = types.attrsOf types.anything;
@@ -183,11 +211,19 @@ in
     sinks = mkOption {
       type = types.listOf (types.attrsOf types.anything);
       default = [ ];
-      example = [ { type = "journal"; } { type = "webhook"; url = "https://siem.example/ingest"; } ];
+      example = [
+        { type = "file"; path = "/var/log/vigil/events.json"; max_size = "100MiB"; keep = 5; }
+        { type = "webhook"; url = "https://siem.example/ingest"; min_severity = "alert"; }
+        { type = "syslog"; network = "udp"; address = "192.0.2.10:514"; }
+      ];
       description = ''
-        Where the watch delivers alerts ([[sink]] tables; needs a vigil with
-        `vigil watch`). A sink other than journal or syslog opens the
-        network to the watch unit; without one it has none.
+        Where the watch delivers events ([[sink]] tables with vigil's keys:
+        type stdout, file, webhook, syslog, nats or exec, min_severity,
+        paths, and each type's own). A network sink (webhook, nats, syslog
+        over udp or tcp) gives the watch unit the network, but only to the
+        addresses in watch.ipAddressAllow (and localhost); a file sink's
+        directory becomes writable to it. None: events go to stdout (the
+        journal).
       '';
     };
 
@@ -226,10 +262,35 @@ in
       onCalendar = mkOption { type = types.str; default = "hourly"; description = "When (systemd.time(7))."; };
       randomizedDelaySec = mkOption { type = types.str; default = "10min"; description = "Spread over a fleet."; };
     };
-    watch.enable = mkOption {
-      type = types.bool;
-      default = false;
-      description = "Run the real-time watch (`vigil watch`, Type=notify with a watchdog).";
+    watch = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Run the real-time watch (`vigil watch`, Type=notify with a watchdog).";
+      };
+      settle = mkOption { type = types.nullOr types.str; default = null; example = "100ms"; description = "watch.settle: how long a path must be quiet before it is verified (null: vigil's 100ms)."; };
+      maxSettle = mkOption { type = types.nullOr types.str; default = null; example = "2s"; description = "watch.max_settle: the bound for a path written continuously (null: 2s)."; };
+      scanInterval = mkOption { type = types.nullOr types.str; default = null; example = "1h"; description = "watch.scan_interval: period of the whole check (null: 1h)."; };
+      fullScanInterval = mkOption { type = types.nullOr types.str; default = null; example = "24h"; description = "watch.full_scan_interval: period of the full check rereading every file (null: 24h)."; };
+      outbox = mkOption { type = types.nullOr types.str; default = null; description = "watch.outbox: the outbox file (null: the database's path + .outbox)."; };
+      outboxMax = mkOption { type = types.nullOr types.int; default = null; example = 100000; description = "watch.outbox_max: events each sink's queue holds (null: 100000)."; };
+      listen = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "127.0.0.1:9847";
+        description = "watch.listen: host:port of /metrics, /healthz and /status; null: no listener. Use a loopback address; the unit then allows localhost.";
+      };
+      ipAddressAllow = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "192.0.2.10/32" ];
+        description = "The collectors a network sink reaches (IPAddressAllow of the watch unit; localhost is always allowed once it has the network).";
+      };
+      readWritePaths = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        description = "Further paths the watch unit may write (a remediation command's targets); the database's and file sinks' directories are writable anyway.";
+      };
     };
 
     configText = mkOption {
@@ -297,18 +358,20 @@ in
         User = "root";
         CapabilityBoundingSet = [ "CAP_DAC_READ_SEARCH" "CAP_FOWNER" ] ++ btrfsCaps;
         SecureBits = "noroot-locked";
-        ReadWritePaths = [ (dirOf cfg.database) ];
+        ReadWritePaths = [ (dirOf cfg.database) ] ++ fileSinkDirs ++ cfg.watch.readWritePaths;
         StateDirectory = "vigil";
         StateDirectoryMode = "0700";
-        PrivateNetwork = networkSinks == [ ];
-        RestrictAddressFamilies = [ "AF_UNIX" ] ++ lib.optionals (networkSinks != [ ]) [ "AF_INET" "AF_INET6" ];
+        PrivateNetwork = !needsNetwork;
+        RestrictAddressFamilies = [ "AF_UNIX" ] ++ lib.optionals needsNetwork [ "AF_INET" "AF_INET6" ];
+        # Denied always; with the network (a network sink, the listener)
+        # only localhost and the collectors are allowed, as the
+        # network-sink.conf drop-in does.
+        IPAddressDeny = "any";
         Nice = 5;
         IOSchedulingClass = "best-effort";
         IOSchedulingPriority = 7;
-      } // lib.optionalAttrs (networkSinks == [ ]) {
-        # With a network sink, list its collectors with IPAddressAllow
-        # (systemd.services.vigil-watch.serviceConfig) as the drop-in does.
-        IPAddressDeny = "any";
+      } // lib.optionalAttrs needsNetwork {
+        IPAddressAllow = [ "localhost" ] ++ cfg.watch.ipAddressAllow;
       };
     };
 

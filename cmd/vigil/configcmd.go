@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"vigil/internal/config"
+	"vigil/internal/daemon"
 )
 
 func runConfig(ctx context.Context, e *env, inv *invocation) int {
@@ -24,6 +25,9 @@ func runConfig(ctx context.Context, e *env, inv *invocation) int {
 			return e.fail(err)
 		}
 		if _, err := c.Matcher(); err != nil {
+			return e.fail(err)
+		}
+		if err := daemon.CheckRemediation(c, watchRestorer(c)); err != nil {
 			return e.fail(err)
 		}
 		if !e.quiet {

@@ -30,6 +30,12 @@ outage or a kill -9. The baseline database is only ever opened read-only,
 for each verification, so check, update and status keep working; after an
 update the daemon compares against the new baseline.
 
+A rule's remediation ("exec": a command with the alert's JSON on stdin, no
+shell, killed at remediation_timeout; "restore": not in this vigil yet, so
+refused) acts on alerts of the hardened phase against a sealed baseline,
+never on learning events of the setup phase; its outcome is a remediation
+event.
+
 SIGTERM and SIGINT stop it once pending paths are verified and their events
 are in the outbox (exit 0). SIGHUP reloads the configuration; a bad one is
 refused, logged, and the running one kept. Under systemd (Type=notify) it
@@ -48,7 +54,7 @@ func runWatch(ctx context.Context, e *env, inv *invocation) int {
 		return e.fail(dbError(cfg.Database, err))
 	}
 	o := daemon.Options{
-		Config: cfg, Log: e.log, Stdout: e.stdout, Host: hostname(), Version: version,
+		Config: cfg, Log: e.log, Stdout: e.stdout, Host: hostname(), Version: version, Restorer: watchRestorer(cfg),
 		Reload: func() (*config.Config, error) { return e.config() },
 		Notify: func(state string) {
 			if _, err := sddaemon.SdNotify(false, state); err != nil {
@@ -69,3 +75,9 @@ func runWatch(ctx context.Context, e *env, inv *invocation) int {
 	}
 	return e.fail(dbError(cfg.Database, err))
 }
+
+// watchRestorer returns what does the "restore" remediation on this host:
+// none yet. The Btrfs restore (engine.Restore, issue 9) plugs in here; until
+// then a configuration asking for it is refused (exit 17) by config check
+// and watch alike.
+func watchRestorer(*config.Config) daemon.Restorer { return nil }

@@ -86,11 +86,45 @@ func (p Phase) Markers() []string {
 	return p.HardenedMarkers
 }
 
-// Rule sets which attributes are monitored for the paths it matches.
+// Rule sets which attributes are monitored for the paths it matches, and
+// what the watch does after alerting on one of them.
 type Rule struct {
 	Name  string      // optional, for messages
 	Paths []string    // doublestar globs, as in Exclude
 	Attrs merkle.Attr // monitored attributes; always includes merkle.AttrType
+	// Remediation is what the watch does after an alert on a path this
+	// rule decides (the last rule matching it); the zero value alerts only.
+	Remediation Remediation
+}
+
+// Remediation policies (the remediation key of a rule).
+const (
+	RemediateAlert   = "alert"   // alert only: the default
+	RemediateExec    = "exec"    // run Command with the event on stdin
+	RemediateRestore = "restore" // put the path back from a trusted snapshot (Btrfs)
+)
+
+// Remediation is a rule's remediation, remediation_command and
+// remediation_timeout keys.
+type Remediation struct {
+	// Policy is one of RemediateAlert, RemediateExec and RemediateRestore;
+	// "" means RemediateAlert.
+	Policy string
+	// Command is the argv run by RemediateExec (no shell; the program an
+	// absolute path), the event's JSON on its standard input.
+	Command []string
+	// Timeout bounds a run of Command, which is killed after it; 0 means
+	// [DefaultRemediationTimeout].
+	Timeout time.Duration
+}
+
+// DefaultRemediationTimeout bounds a remediation command whose rule sets
+// no remediation_timeout.
+const DefaultRemediationTimeout = 30 * time.Second
+
+// Acts reports whether r does more than alert.
+func (r Remediation) Acts() bool {
+	return r.Policy != "" && r.Policy != RemediateAlert
 }
 
 //go:embed default.toml

@@ -150,6 +150,12 @@ func (d *decoder) rule(key keyPath, m map[string]any) Rule {
 			ignore = d.attrs(k, m[name], true)
 		case "attributes":
 			attrs = d.attrs(k, m[name], false)
+		case "remediation":
+			d.str(k, m[name], &r.Remediation.Policy)
+		case "remediation_command":
+			r.Remediation.Command = d.strings(k, m[name])
+		case "remediation_timeout":
+			d.duration(k, m[name], &r.Remediation.Timeout)
 		default:
 			d.problemf(k, "unknown key")
 		}

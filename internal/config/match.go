@@ -79,6 +79,13 @@ func (m *Matcher) Filter(path string, dir bool) (attrs merkle.Attr, excluded boo
 	return merkle.AttrAll, false
 }
 
+// Rule returns the index in [Config.Rules] of the rule deciding path (the
+// last one with a pattern matching it), or -1 when none matches. Like
+// Match, it does not look at excludes or at path's parents.
+func (m *Matcher) Rule(path string) int {
+	return m.rules.last(path)
+}
+
 // patternSet is a list of compiled globs, each with a tag (its position in
 // the configuration), that finds the highest tag matching a path.
 type patternSet struct {

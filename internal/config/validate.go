@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 
 	"github.com/bmatcuk/doublestar/v4"
 
@@ -116,6 +117,28 @@ func (r *Rule) problems(key keyPath) []problem {
 	ps = append(ps, patternProblems(key.key("paths"), r.Paths)...)
 	if r.Attrs&^merkle.AttrAll != 0 {
 		ps = append(ps, problemf(key, "unknown attribute bits %#x", uint32(r.Attrs&^merkle.AttrAll)))
+	}
+	return append(ps, r.Remediation.problems(key)...)
+}
+
+// problems checks a rule's remediation keys: a known policy, a command
+// for exec and only for exec.
+func (r Remediation) problems(key keyPath) []problem {
+	var ps []problem
+	switch r.Policy {
+	case "", RemediateAlert, RemediateRestore:
+		if len(r.Command) > 0 {
+			ps = append(ps, problemf(key.key("remediation_command"), `only for remediation = "exec"`))
+		}
+		if r.Timeout > 0 {
+			ps = append(ps, problemf(key.key("remediation_timeout"), `only for remediation = "exec"`))
+		}
+	case RemediateExec:
+		if len(r.Command) == 0 || !filepath.IsAbs(r.Command[0]) {
+			ps = append(ps, problemf(key.key("remediation_command"), "remediation = \"exec\" needs an argv whose program is an absolute path, got %q", r.Command))
+		}
+	default:
+		ps = append(ps, problemf(key.key("remediation"), "%q is not a remediation: alert, exec or restore", r.Policy))
 	}
 	return ps
 }

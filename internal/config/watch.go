@@ -279,6 +279,9 @@ func (s Sink) problems(key keyPath) []problem {
 	case "syslog":
 		switch s.Network {
 		case "", "unixgram":
+			if s.Address != "" && !filepath.IsAbs(s.Address) {
+				bad("address", "a unixgram syslog needs the socket's absolute path (default /dev/log), got %q", s.Address)
+			}
 		case "udp", "tcp":
 			if _, _, err := net.SplitHostPort(s.Address); err != nil {
 				bad("address", "a %s syslog needs host:port, got %q", s.Network, s.Address)

@@ -58,6 +58,8 @@ func TestWatchProblems(t *testing.T) {
 			[]string{`w.toml:2: sink[0]: needs a type: one of stdout, file, webhook, syslog, nats, exec`}},
 		{"key of another type", "[[sink]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:1/\"\npath = \"/x\"\n",
 			[]string{`w.toml:5: sink[0].path: not a key of a webhook sink (it takes url, timeout, retries, backoff, secret_file)`}},
+		{"syslog socket not absolute", "[[sink]]\ntype = \"syslog\"\naddress = \"dev/log\"\n",
+			[]string{`w.toml:4: sink[0].address: a unixgram syslog needs the socket's absolute path (default /dev/log), got "dev/log"`}},
 		{"syslog tcp without port", "[[sink]]\ntype = \"syslog\"\nnetwork = \"tcp\"\naddress = \"h\"\n",
 			[]string{`w.toml:5: sink[0].address: a tcp syslog needs host:port, got "h"`}},
 	} {

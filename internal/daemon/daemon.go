@@ -45,6 +45,9 @@ type Options struct {
 	// LockWait bounds each wait for the database's lock (held by an
 	// update); 0 means 2 s, after which the work is retried later.
 	LockWait time.Duration
+	// Restorer does the "restore" remediation; nil: a configuration asking
+	// for it is refused (see [CheckRemediation]).
+	Restorer Restorer
 
 	// onHint, if set, sees every hint of the intake (tests).
 	onHint func(watch.Event)
@@ -68,6 +71,9 @@ var errReload = errors.New("reload")
 // by another daemon.
 func Run(ctx context.Context, o Options) error {
 	cfg := o.Config
+	if err := CheckRemediation(cfg, o.Restorer); err != nil {
+		return err // before anything is opened: a refused start changes nothing
+	}
 	if o.Stdout == nil {
 		o.Stdout = io.Discard
 	}
@@ -128,6 +134,15 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	m, err := cfg.Matcher()
+	if err != nil {
+		return err
+	}
+	if rem := newRemediator(cfg, m, p.o.Restorer, p.o.Log, p.st); rem != nil {
+		rem.publish = func(evs ...alerts.Event) error { p.st.alerts.Add(int64(len(evs))); return p.disp.Publish(evs...) }
+		rem.standing, rem.sealed = p.v.standing, p.v.signed.Load
+		rs = append(rs, alerts.Route{Name: remediationRoute, Sink: rem, Filter: alerts.Filter{Event: rem.wants}})
+	}
 	p.disp = &alerts.Dispatcher{
 		Outbox: outbox{ob}, Routes: rs, Host: p.o.Host,
 		OnError: func(sink string, err error) {
@@ -137,10 +152,6 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 		OnDelivered: func(string, *alerts.Event) { p.st.delivered.Add(1) },
 	}
 	roots, err := p.roots()
-	if err != nil {
-		return err
-	}
-	m, err := cfg.Matcher()
 	if err != nil {
 		return err
 	}
@@ -424,6 +435,9 @@ func (p *pipeline) reload() bool {
 		return false
 	}
 	c, err := p.o.Reload()
+	if err == nil {
+		err = CheckRemediation(c, p.o.Restorer)
+	}
 	if err != nil {
 		p.o.Log.Error().Err(err).Msg("SIGHUP: configuration refused; the running one is kept")
 		return false

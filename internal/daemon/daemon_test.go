@@ -44,12 +44,19 @@ type host struct {
 // file sink (events) and extra appended.
 func newHost(t *testing.T, tree fimtest.Tree, extra string) *host {
 	t.Helper()
+	return newHostFor(t, tree, func(string) string { return extra })
+}
+
+// newHostFor is newHost with configuration text that depends on the
+// tree's root.
+func newHostFor(t *testing.T, tree fimtest.Tree, extra func(root string) string) *host {
+	t.Helper()
 	h := &host{root: t.TempDir(), dir: t.TempDir()}
 	tree.Make(t, h.root)
 	fimtest.Age(t, h.root, fimtest.Past)
 	h.db = filepath.Join(h.dir, "vigil.db")
 	h.events = filepath.Join(h.dir, "events.json")
-	h.cfg = h.config(t, extra)
+	h.cfg = h.config(t, extra(h.root))
 	db, err := store.Open(h.db, store.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -302,5 +304,48 @@ func TestFullOutboxCoalescesIntoCountedSummary(t *testing.T) {
 	}
 	if u, d := accounted(c.events()); u > 5 || int64(u)+d != 20 {
 		t.Errorf("webhook: %d updated and %d counted as dropped; want at most 5 delivered and the rest counted, 20 in all", u, d)
+	}
+}
+
+// TestSyslogSinkOverUnixSocket: a [[sink]] of type syslog with its address
+// a unix datagram socket (a real one at a temporary path, as /dev/log):
+// the daemon's alert arrives as one RFC 5424 datagram whose structured
+// data carries the same event.id as the file sink's copy.
+func TestSyslogSinkOverUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	h := newHost(t, fimtest.Tree{"etc/passwd": fimtest.File("root:x:0:0\n")},
+		fmt.Sprintf("[[sink]]\ntype = \"syslog\"\naddress = %q\nfacility = \"local0\"\nmin_severity = \"learning\"\n", sock))
+	h.start(t, Options{})
+	passwd := filepath.Join(h.root, "etc", "passwd")
+	if err := os.WriteFile(passwd, []byte("evil\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := find(await(t, h.events, "updated "+passwd, has("updated", passwd)), "updated", passwd)[0].Event.ID
+	buf := make([]byte, 64<<10)
+	for {
+		if err := ln.SetReadDeadline(time.Now().Add(wait)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := ln.Read(buf)
+		if err != nil {
+			t.Fatalf("no syslog datagram for updated %s on %s: %v", passwd, sock, err)
+		}
+		msg := string(buf[:n])
+		if !strings.Contains(msg, " updated [") {
+			continue // the start notice (learning passes min_severity)
+		}
+		// local0 (16) * 8 + informational (6: a learning change of the
+		// setup phase)
+		wantHead := "<134>1 "
+		wantSD := fmt.Sprintf(`[vigil@32473 id=%q action="updated" severity="2" path=%q] `+"\ufeff{", id, passwd)
+		if !strings.HasPrefix(msg, wantHead) || !strings.Contains(msg, " vigil "+strconv.Itoa(os.Getpid())+" updated "+wantSD) {
+			t.Errorf("syslog datagram = %q, want %q... and %q", msg, wantHead, wantSD)
+		}
+		return
 	}
 }

@@ -37,6 +37,18 @@
 // state), so that a restart neither repeats a standing alert nor misses the
 // resolve of a path fixed while the daemon was down.
 //
+// # Remediation
+//
+// A rule's remediation (config.Remediation) acts on alerts of the hardened
+// phase about changes, against a sealed baseline: "exec" runs a command
+// with the alert on stdin, "restore" hands the path to the [Restorer] in
+// [Options] (the Btrfs restore plugs in there; without one, [Run] and a
+// reload refuse such a configuration, see [CheckRemediation]). The stage is
+// a route of the dispatcher, so an alert is in the outbox before anything
+// acts on it and an interrupted remediation runs again after a restart,
+// unless its alert no longer stands. Each outcome is an event
+// (alerts.Remediated).
+//
 // # Caveats
 //
 // A crash between writing events to the outbox and remembering them as

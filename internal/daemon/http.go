@@ -38,6 +38,8 @@ func (p *pipeline) registry() *prometheus.Registry {
 	counter("vigil_watch_events_total", "Events written to the outbox (alerts, resolved, notices).", st.alerts.Load)
 	counter("vigil_watch_delivered_total", "Events a sink accepted.", st.delivered.Load)
 	counter("vigil_watch_delivery_failures_total", "Failed deliveries (retried).", st.failures.Load)
+	counter("vigil_watch_remediations_total", "Remediations that succeeded.", st.remediations.Load)
+	counter("vigil_watch_remediation_failures_total", "Remediations that failed (the alert stands).", st.remediationFailures.Load)
 	counter("vigil_watch_verifications_total", "Verifications run (batches and whole checks).", st.verifications.Load)
 	gauge("vigil_watch_settling", "Paths waiting to settle.", func() float64 { return float64(p.settler.Len()) })
 	gauge("vigil_watch_alerted_paths", "Paths that differ from the baseline (alerted, not resolved).", func() float64 {

@@ -13,6 +13,7 @@ import (
 type stats struct {
 	hints, lost, alerts, delivered, failures atomic.Int64
 	verifications                            atomic.Int64
+	remediations, remediationFailures        atomic.Int64
 	latency                                  prometheus.Histogram
 
 	mu            sync.Mutex

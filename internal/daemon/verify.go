@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,7 +41,14 @@ type verifier struct {
 	log           zerolog.Logger
 	lockWait      time.Duration
 	// alerted maps each path alerted on to the state of its last alert.
+	// It is written under mu (the remediation stage reads it from the
+	// dispatcher's goroutine, see standing); the verifier's own reads
+	// need no lock.
 	alerted map[string]string
+	mu      sync.Mutex
+	// signed says the baseline last compared with is sealed (signed, and
+	// verified when a key is pinned): remediation acts only then.
+	signed atomic.Bool
 	// resolved counts, per path, the findings resolved since the start:
 	// part of event.id, so that the same bad state coming back after a
 	// resolve is a new finding to a consumer deduplicating on the id.
@@ -86,6 +95,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	} else if len(evs) > 0 {
 		defer func() { out = append(evs, out...) }()
 	}
+	v.signed.Store(len(info.Signature) > 0)
 	if v.baseline != 0 && info.ID != v.baseline {
 		v.log.Info().Uint64("baseline", info.ID).Uint64("previous", v.baseline).Msg("following the new current baseline; re-verifying what was alerted")
 		for p := range v.alerted {
@@ -174,7 +184,7 @@ func (c *collect) add(path string, ev alerts.Event) {
 	if c.v.alerted[path] == state {
 		return
 	}
-	c.v.alerted[path] = state
+	c.v.setAlerted(path, state)
 	c.v.dirty[path] = true
 	ev.SetID(c.scope + ":" + strconv.Itoa(c.v.resolved[path]))
 	c.out = append(c.out, ev)
@@ -215,7 +225,7 @@ func (c *collect) resolve(paths []string, whole bool) {
 			continue
 		}
 		old := c.v.alerted[p]
-		delete(c.v.alerted, p)
+		c.v.setAlerted(p, "")
 		c.v.dirty[p] = true
 		if p == "" {
 			continue // the baseline passed its integrity check again
@@ -246,7 +256,7 @@ func (v *verifier) load(ob *store.Outbox) error {
 			p = ""
 		}
 		if s.State != "" {
-			v.alerted[p] = s.State
+			v.setAlerted(p, s.State)
 		}
 		if s.Resolved > 0 {
 			v.resolved[p] = s.Resolved
@@ -325,7 +335,7 @@ func (v *verifier) sealed(db *store.DB, cfg *config.Config, ps engine.PhaseState
 		v.sealedAt = at
 	}
 	if _, ok := v.alerted[sealKey]; ok {
-		delete(v.alerted, sealKey)
+		v.setAlerted(sealKey, "")
 		v.dirty[sealKey] = true
 	}
 	return out, true
@@ -349,7 +359,8 @@ func (v *verifier) once(action string, err error, ps engine.PhaseState, now time
 	ev.Event.Action = action
 	ev.SetPhase(ps.Phase)
 	if state := ev.State(); v.alerted[sealKey] != state {
-		v.alerted[sealKey], v.dirty[sealKey] = state, true
+		v.setAlerted(sealKey, state)
+		v.dirty[sealKey] = true
 		return []alerts.Event{ev}
 	}
 	return nil
@@ -358,3 +369,22 @@ func (v *verifier) once(action string, err error, ps engine.PhaseState, now time
 // sealKey stands for the seal's finding in alerted (and the outbox file):
 // no path starts with NUL.
 const sealKey = "\x00seal"
+
+// setAlerted records path's alerted state; "" forgets it.
+func (v *verifier) setAlerted(path, state string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if state == "" {
+		delete(v.alerted, path)
+		return
+	}
+	v.alerted[path] = state
+}
+
+// standing reports whether the alert on path in state is the one standing:
+// safe to call from any goroutine.
+func (v *verifier) standing(path, state string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.alerted[path] == state
+}

@@ -74,8 +74,9 @@ var engineUsers = []string{"internal/daemon"}
 
 // execAllowed may import os/exec (besides tests): they run other programs
 // on purpose. Nothing on the monitoring path may, but for alerts: its exec
-// sink runs the command the operator configured, with the event on stdin,
-// after the verdict (nothing it runs decides what is monitored).
+// sink, and the daemon's exec remediation through alerts.RunCommand, run
+// the command the operator configured, with the event on stdin, after the
+// verdict (nothing it runs decides what is monitored).
 // internal/fimtest, which only tests import (testOnly), runs mkfs, losetup
 // and mount for the loop-mounted filesystems of root-only tests.
 func execAllowed(rel string) bool {
