@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path"
 	"strconv"
@@ -16,48 +15,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// DefaultQuarantine is the quarantine directory, relative to the live
-// subvolume's top, when [RestoreOptions.Quarantine] is empty.
-const DefaultQuarantine = ".vigil-quarantine"
-
-// Inode flags set last, after the rename, and cleared on a target first
-// (linux/fs.h FS_IMMUTABLE_FL, FS_APPEND_FL).
-const lockFlags = 0x10 | 0x20
-
-// RestoreOptions configure [Restore].
-type RestoreOptions struct {
-	// Quarantine is the directory, relative to the live subvolume's top,
-	// that tampered inodes are moved to (created root-only, 0700, if
-	// missing). It must lie in the same subvolume: a rename across
-	// subvolumes fails with EXDEV. Empty means [DefaultQuarantine].
-	Quarantine string
-	// Now stamps quarantined names; nil means time.Now.
-	Now func() time.Time
-}
-
-// Restored says what [Restore] did for one path.
-type Restored struct {
-	// Rel is the path restored, relative to both tops.
-	Rel string
-	// Type is the file type put back: "file", "dir", "symlink", "fifo",
-	// "char_device" or "block_device".
-	Type string
-	// Quarantined is where the inode that was at the path went, relative
-	// to the live top; empty when the path was gone, or for a directory
-	// repaired in place.
-	Quarantined string
-	// Cloned says the content was reflinked (FICLONE): its extents are
-	// shared with the snapshot; false means it was copied.
-	Cloned bool
-	// InPlace says an existing directory was repaired where it is (owner,
-	// mode, xattrs, flags) rather than replaced.
-	InPlace bool
-}
-
-// ErrSocket says a socket cannot be restored: it is made by the program
-// that listens on it.
-var ErrSocket = errors.New("a socket cannot be restored")
 
 // tree is an open top directory: every path below it is resolved beneath
 // it with no symlink anywhere.
@@ -737,18 +694,6 @@ func FinishDir(snap, live, rel string) error {
 		}
 	}
 	return unix.Fsync(fd)
-}
-
-// QuarantineName is the name a tampered inode from rel gets in the
-// quarantine directory at t: the time (UTC, to the nanosecond) and the
-// path, escaped so that it is one file name ("%2F" for "/"); a path too long
-// for a name keeps its end.
-func QuarantineName(t time.Time, rel string) string {
-	name := t.UTC().Format("20060102T150405.000000000Z") + "_" + url.PathEscape(strings.TrimPrefix(rel, "/"))
-	if len(name) > 255 {
-		name = name[:27] + "..." + name[len(name)-225:]
-	}
-	return name
 }
 
 // quarantine neutralizes the inode at tmp in the live parent and moves it
