@@ -123,11 +123,15 @@ type Vigil struct {
 	Phase string `json:"phase,omitempty"`
 	// Dropped is set on the watch's events_dropped summary.
 	Dropped *DroppedInfo `json:"dropped,omitempty"`
+	// Restore is set on the events of vigil restore, Device on
+	// device_errors.
+	Restore *Restore `json:"restore,omitempty"`
+	Device  *Device  `json:"device,omitempty"`
 }
 
 func (v *Vigil) isZero() bool {
 	return v.FileExtra.isZero() && len(v.Changed) == 0 && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
-		v.Dropped == nil
+		v.Dropped == nil && v.Restore == nil && v.Device == nil
 }
 
 // SetPhase records the host's phase in ev (vigil.phase) and the severity
