@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/sys/unix"
@@ -339,5 +338,4 @@ func TestDeviceFindings(t *testing.T) {
 	if fs, err := engine.DeviceFindings(in, nil); err != nil || len(fs) != 0 {
 		t.Errorf("DeviceFindings with no record = %+v, %v", fs, err)
 	}
-	_ = time.Now
 }
