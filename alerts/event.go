@@ -135,11 +135,15 @@ type Vigil struct {
 	Dropped *DroppedInfo `json:"dropped,omitempty"`
 	// Remediation is set on the outcome of a remediation.
 	Remediation *RemediationInfo `json:"remediation,omitempty"`
+	// Restore is set on the events of vigil restore, Device on
+	// device_errors.
+	Restore *Restore `json:"restore,omitempty"`
+	Device  *Device  `json:"device,omitempty"`
 }
 
 func (v *Vigil) isZero() bool {
 	return v.FileExtra.isZero() && len(v.Changed) == 0 && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
-		v.Dropped == nil && v.Remediation == nil
+		v.Dropped == nil && v.Remediation == nil && v.Restore == nil && v.Device == nil
 }
 
 // SetPhase records the host's phase in ev (vigil.phase) and the severity

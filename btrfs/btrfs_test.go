@@ -19,7 +19,7 @@ func fs(t *testing.T) string {
 	return fimtest.LoopFS(t, "btrfs", 512<<20, "noatime")
 }
 
-func write(t *testing.T, path, data string) {
+func write(t testing.TB, path, data string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)

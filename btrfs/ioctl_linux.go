@@ -50,7 +50,7 @@ const (
 	TypeExtentData  = 108
 	TypeRootRef     = 156
 
-	rootTreeObjectID = 1
+	rootTreeObjectID = 1 //lint:ignore U1000 for the root tree searches under way in main
 
 	subvolReadOnly = 1 << 1 // BTRFS_SUBVOL_RDONLY, in the flags ioctls
 	infoReadOnly   = 1 << 0 // BTRFS_ROOT_SUBVOL_RDONLY, in GET_SUBVOL_INFO

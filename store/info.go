@@ -59,6 +59,9 @@ type Info struct {
 	// from, one for each root on Btrfs: the trusted source of restores and
 	// the lower bound of a fast check.
 	Snapshots []Snapshot `json:"snapshots,omitempty"`
+	// DevStats are the error counters of the Btrfs devices holding the
+	// roots when the baseline was taken.
+	DevStats []DevStats `json:"dev_stats,omitempty"`
 }
 
 // Snapshot is what a baseline records of the read-only Btrfs snapshot a

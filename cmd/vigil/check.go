@@ -110,6 +110,15 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg
 	if configChanged {
 		code |= exitChanged
 	}
+	devFailed := false
+	if name == "check" {
+		var dcode int
+		if dcode, err = e.reportDevices(w, res.Baseline, o.Paths); err != nil {
+			return e.fail(err)
+		}
+		code |= dcode
+		devFailed = dcode&exitTampered != 0
+	}
 	if name == "update" || name == "reseal" {
 		code = exitOK
 	}
@@ -122,6 +131,7 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg
 	if jsonOut || !e.quiet || code != exitOK || res.Added+res.Removed+res.Changed+res.Moved > 0 {
 		sum := summary(name, res, &st, time.Since(start), code)
 		sum.ConfigChanged = configChanged
+		sum.IntegrityFailed = sum.IntegrityFailed || devFailed
 		if err := w.Summary(sum); err != nil {
 			return e.fail(err)
 		}

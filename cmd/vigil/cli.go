@@ -74,6 +74,13 @@ var commands = []*cmdDef{
 	{name: "reseal", args: "[PATH...]", summary: "accept planned changes in the hardened phase, signed",
 		about: resealAbout, complete: "path", run: runReseal,
 		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag, keyFlag, reasonFlag}},
+	{name: "restore", args: "PATH...", summary: "put paths back from the baseline's trusted Btrfs snapshot, proven against the baseline",
+		about: restoreAbout, complete: "path", run: runRestore,
+		flags: []flagDef{
+			{name: "from", arg: "SNAPSHOT", complete: "dir", help: "restore from this snapshot (one some kept baseline records) instead of the current baseline's"},
+			{name: "dry-run", help: "verify and print what would be done; change nothing"},
+			{name: "quarantine", arg: "DIR", help: "where replaced inodes go, relative to the subvolume's top (default .vigil-quarantine)"},
+			{name: "json", help: "one ECS event per path (NDJSON); log lines on stderr are JSON too"}, pubkeyFlag}},
 	{name: "status", summary: "show the current baseline and the configuration in use",
 		about: statusAbout, run: runStatus, flags: []flagDef{{name: "json", help: "print the baselines' metadata as JSON"}}},
 	{name: "verify", summary: "check the database's consistency and hashes", about: verifyAbout, run: runVerify,

@@ -9,6 +9,7 @@ complete -c vigil -n __fish_use_subcommand -a init -d 'take the baseline of PATH
 complete -c vigil -n __fish_use_subcommand -a check -d 'compare the host with the baseline'
 complete -c vigil -n __fish_use_subcommand -a update -d 'accept the current state (or the reviewed changes) as the new baseline'
 complete -c vigil -n __fish_use_subcommand -a reseal -d 'accept planned changes in the hardened phase, signed'
+complete -c vigil -n __fish_use_subcommand -a restore -d 'put paths back from the baseline\'s trusted Btrfs snapshot, proven against the baseline'
 complete -c vigil -n __fish_use_subcommand -a status -d 'show the current baseline and the configuration in use'
 complete -c vigil -n __fish_use_subcommand -a verify -d 'check the database\'s consistency and hashes'
 complete -c vigil -n __fish_use_subcommand -a keygen -d 'make a signing key pair'
@@ -51,6 +52,12 @@ complete -c vigil -n '__fish_seen_subcommand_from reseal' -l verbose -s v -d 'sh
 complete -c vigil -n '__fish_seen_subcommand_from reseal' -l key -r -F -d 'the signer key (vigil keygen\'s vigil.key)'
 complete -c vigil -n '__fish_seen_subcommand_from reseal' -l reason -r -d 'why this baseline is taken (logged with the uid and login name)'
 complete -c vigil -n '__fish_seen_subcommand_from reseal' -F
+complete -c vigil -n '__fish_seen_subcommand_from restore' -l from -r -d 'restore from this snapshot (one some kept baseline records) instead of the current baseline\'s'
+complete -c vigil -n '__fish_seen_subcommand_from restore' -l dry-run -d 'verify and print what would be done; change nothing'
+complete -c vigil -n '__fish_seen_subcommand_from restore' -l quarantine -r -d 'where replaced inodes go, relative to the subvolume\'s top (default .vigil-quarantine)'
+complete -c vigil -n '__fish_seen_subcommand_from restore' -l json -d 'one ECS event per path (NDJSON); log lines on stderr are JSON too'
+complete -c vigil -n '__fish_seen_subcommand_from restore' -l pubkey -r -F -d 'the verifier key the baseline must be signed by (default: trust.pubkey)'
+complete -c vigil -n '__fish_seen_subcommand_from restore' -F
 complete -c vigil -n '__fish_seen_subcommand_from status' -l json -d 'print the baselines\' metadata as JSON'
 complete -c vigil -n '__fish_seen_subcommand_from verify' -l pubkey -r -F -d 'the verifier key the baseline must be signed by (default: trust.pubkey)'
 complete -c vigil -n '__fish_seen_subcommand_from keygen' -l name -r -d 'the key\'s name, in every signature'
@@ -75,4 +82,4 @@ complete -c vigil -n '__fish_seen_subcommand_from diff' -l verbose -s v -d 'show
 complete -c vigil -n '__fish_seen_subcommand_from log' -l json -d 'one JSON object per baseline and line'
 complete -c vigil -n '__fish_seen_subcommand_from config' -a 'default check'
 complete -c vigil -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
-complete -c vigil -n '__fish_seen_subcommand_from help' -a 'init check update reseal status verify keygen seal sign proof verify-proof phase audit diff log compact migrate watch config completion help version'
+complete -c vigil -n '__fish_seen_subcommand_from help' -a 'init check update reseal restore status verify keygen seal sign proof verify-proof phase audit diff log compact migrate watch config completion help version'

@@ -159,11 +159,14 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	return commit(w, o, res, err, old != nil, cmd)
 }
 
-// auditBase records in a new baseline's info the phase and the audit log it
-// follows.
+// auditBase records in a new baseline's info the phase, the audit log it
+// follows and the error counters of the Btrfs devices under its roots.
 func (o *Options) auditBase(db *store.DB, info *store.Info) error {
 	t, err := db.Audit()
 	if err != nil {
+		return err
+	}
+	if info.DevStats, err = DeviceStats(info.Roots); err != nil {
 		return err
 	}
 	info.Phase, info.AuditSize = o.Phase, t.N
