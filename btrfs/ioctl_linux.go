@@ -50,7 +50,8 @@ const (
 	TypeExtentData  = 108
 	TypeRootRef     = 156
 
-	rootTreeObjectID = 1 //lint:ignore U1000 for the root tree searches under way in main
+	// RootTreeObjectID is the root tree: it holds the subvolumes' ROOT_REF items.
+	RootTreeObjectID = 1
 
 	subvolReadOnly = 1 << 1 // BTRFS_SUBVOL_RDONLY, in the flags ioctls
 	infoReadOnly   = 1 << 0 // BTRFS_ROOT_SUBVOL_RDONLY, in GET_SUBVOL_INFO

@@ -66,10 +66,9 @@ func btrfsTops(roots []string) map[string]string {
 	return out
 }
 
-// matcher is the configuration's matcher, excluding the snapshot
-// directories of the Btrfs subvolumes holding roots (and anything the
-// recorded snapshots' directories hold): they are vigil's, never part of a
-// baseline.
+// matcher is the configuration's matcher, excluding the snapshot and
+// quarantine directories of the Btrfs subvolumes holding roots: they are
+// vigil's, never part of a baseline.
 func (o *Options) matcher(roots []string) (*config.Matcher, error) {
 	m, err := o.Config.Matcher()
 	if err != nil {
@@ -77,8 +76,10 @@ func (o *Options) matcher(roots []string) (*config.Matcher, error) {
 	}
 	var skip []string
 	for _, top := range btrfsTops(roots) {
-		if d := snapshotDir(o.Config, top); !slices.Contains(skip, d) {
-			skip = append(skip, d)
+		for _, d := range []string{snapshotDir(o.Config, top), filepath.Join(top, btrfs.DefaultQuarantine)} {
+			if !slices.Contains(skip, d) {
+				skip = append(skip, d)
+			}
 		}
 	}
 	if len(skip) == 0 {
@@ -129,6 +130,11 @@ func (o *Options) warn(path string, err error) {
 func (o *Options) snapshot(top string, roots []string) ([]store.Snapshot, error) {
 	dir := snapshotDir(o.Config, top)
 	if err := safeDir(dir); err != nil {
+		return nil, err
+	}
+	// The quarantine of restores is made now, so that a restore does not
+	// change the directory holding it.
+	if err := safeDir(filepath.Join(top, btrfs.DefaultQuarantine)); err != nil {
 		return nil, err
 	}
 	fd, err := btrfs.OpenDir(top)
@@ -221,7 +227,7 @@ func foreignDirs(fd int, top string, id uint64, roots []string, skip string) ([]
 	}
 	// Nested subvolumes: the root tree's ROOT_REF items of this one.
 	k := btrfs.Key{
-		Tree: 1, MinObjectID: id, MaxObjectID: id, MinType: btrfs.TypeRootRef, MaxType: btrfs.TypeRootRef,
+		Tree: btrfs.RootTreeObjectID, MinObjectID: id, MaxObjectID: id, MinType: btrfs.TypeRootRef, MaxType: btrfs.TypeRootRef,
 		MaxOffset: ^uint64(0), MaxTransid: ^uint64(0),
 	}
 	err = btrfs.Search(fd, k, func(it btrfs.Item) error {
