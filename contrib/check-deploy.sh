@@ -124,8 +124,8 @@ $(cat "$tmp/nix-full.toml")"
 		sys.exit(1 if bad else 0)
 	PY
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["restoreConfig"], end="")' "$tmp/render.json" >"$tmp/nix-restore.toml"
-	if "$vigil" --config "$tmp/nix-restore.toml" config check >/dev/null 2>&1; then
-		fail "vigil config check accepts remediation = \"restore\" from the module, which this vigil cannot do"
+	if ! "$vigil" --config "$tmp/nix-restore.toml" config check >/dev/null; then
+		fail "vigil config check refuses remediation = \"restore\" from the module"
 	fi
 	echo "check-deploy: the module renders [watch], [[sink]] and remediation that vigil accepts, and the watch unit's network and paths"
 fi

@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+	"golang.org/x/mod/sumdb/note"
 
 	"vigil/internal/config"
 	"vigil/internal/daemon"
+	"vigil/internal/engine"
+	"vigil/merkle"
+	"vigil/store"
 )
 
 const watchAbout = `Run the watch daemon in the foreground: inotify on every directory of the
@@ -76,8 +82,44 @@ func runWatch(ctx context.Context, e *env, inv *invocation) int {
 	return e.fail(dbError(cfg.Database, err))
 }
 
-// watchRestorer returns what does the "restore" remediation on this host:
-// none yet. The Btrfs restore (engine.Restore, issue 9) plugs in here; until
-// then a configuration asking for it is refused (exit 17) by config check
-// and watch alike.
-func watchRestorer(*config.Config) daemon.Restorer { return nil }
+// watchRestorer returns what does the "restore" remediation: engine.Restore
+// of the one path, from the current baseline's trusted Btrfs snapshot,
+// proven against the baseline (and its seal, with trust.pubkey) first.
+func watchRestorer(cfg *config.Config) daemon.Restorer { return restorer{cfg} }
+
+type restorer struct{ cfg *config.Config }
+
+func (r restorer) Restore(ctx context.Context, path string) (daemon.RestoreResult, error) {
+	db, err := store.Open(r.cfg.Database, store.Options{ReadOnly: true, Timeout: lockWait})
+	if err != nil {
+		return daemon.RestoreResult{}, err
+	}
+	defer db.Close()
+	o := engine.RestoreOptions{Config: r.cfg, Paths: []string{path}}
+	v, _, err := readVerifier("", r.cfg)
+	if err != nil {
+		return daemon.RestoreResult{}, err
+	}
+	if v != nil {
+		o.Verifiers = note.VerifierList(v)
+	}
+	res, err := engine.Restore(ctx, db, o)
+	if err != nil {
+		return daemon.RestoreResult{}, err
+	}
+	if len(res) != 1 {
+		return daemon.RestoreResult{}, fmt.Errorf("%s: restore gave %d results", path, len(res))
+	}
+	out := daemon.RestoreResult{Source: res[0].Snapshot}
+	switch res[0].Action {
+	case engine.Restored, engine.Intact:
+	default:
+		return out, fmt.Errorf("%s: %s: %w", path, res[0].Action, res[0].Err)
+	}
+	if cur, err := db.Current(); err == nil {
+		if e, err := cur.Lookup(path); err == nil && e != nil && e.Type == merkle.TypeFile {
+			out.Hash = hex.EncodeToString(e.Hash[:])
+		}
+	}
+	return out, nil
+}
