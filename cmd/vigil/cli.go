@@ -106,7 +106,7 @@ var commands = []*cmdDef{
 		flags: []flagDef{{name: "json", help: "print it as JSON"}}},
 	{name: "audit", summary: "print the audit log, verified", about: auditAbout, run: runAudit,
 		flags: []flagDef{{name: "json", help: "one JSON record per line"}}},
-	{name: "diff", args: "[A [B]]", summary: "show the differences between two stored baselines",
+	{name: "diff", args: "[A [B]]", summary: "show the differences between two stored baselines, or two Btrfs snapshots",
 		about: diffAbout, run: runDiff, flags: []flagDef{jsonFlag, verboseFlag}},
 	{name: "log", summary: "list the stored baselines, newest first", about: logAbout, run: runLog,
 		flags: []flagDef{{name: "json", help: "one JSON object per baseline and line"}}},

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"vigil/internal/engine"
@@ -19,7 +21,14 @@ const diffAbout = `Show the differences between two stored baselines: A (before)
 the current one. A and B are baseline ids as 'vigil log' prints them, or
 unique prefixes (four or more hex digits) of their root hashes. The output
 and the exit code are check's; only subtrees whose hashes differ are read,
-and every directory read is verified against the root (exit 8 if not).`
+and every directory read is verified against the root (exit 8 if not).
+
+With two paths (A and B start with "/" or "."), A and B are Btrfs
+snapshots' top directories: two snapshots of one subvolume, B the newer (a
+baseline's trusted snapshots, 'vigil status --json' lists them), or a
+snapshot and the live subvolume it was taken of. The diff then searches B
+for what changed since A was taken, in time that grows with the changes,
+and needs no database. Paths are shown relative to the subvolume's top.`
 
 const logAbout = `List the stored baselines, newest first: id, time, command, entries, root,
 and why it was taken when that was said. With --json, one object per line
@@ -37,6 +46,9 @@ an old database (exit 19) and names this one.`
 
 func runDiff(ctx context.Context, e *env, inv *invocation) int {
 	jsonOut := inv.bool("json")
+	if len(inv.args) == 2 && isPathArg(inv.args[0]) && isPathArg(inv.args[1]) {
+		return e.diffSnapshots(ctx, inv)
+	}
 	cfg, db, err := e.database(inv, true, 2)
 	if err != nil {
 		return e.fail(err)
@@ -174,4 +186,32 @@ func runMigrate(ctx context.Context, e *env, inv *invocation) int {
 			cfg.Database, n, store.SchemaVersion, cfg.Database)
 	}
 	return exitOK
+}
+
+// isPathArg tells a path (a snapshot) from a baseline id or root prefix.
+func isPathArg(s string) bool { return strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") }
+
+// diffSnapshots is diff between two Btrfs snapshots.
+func (e *env) diffSnapshots(ctx context.Context, inv *invocation) int {
+	paths, err := absPaths(inv.args)
+	if err != nil {
+		return e.fail(err)
+	}
+	jsonOut := inv.bool("json")
+	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: hostname(), Verbose: inv.bool("verbose")})
+	start := time.Now()
+	res, err := engine.DiffSnapshots(ctx, paths[0], paths[1], engine.Options{Change: w.Change})
+	if err != nil {
+		if errors.Is(err, engine.ErrNotSnapshots) {
+			return e.fail(&usageError{msg: err.Error(), cmd: inv.cmd})
+		}
+		return e.fail(err)
+	}
+	code := diffCode(res)
+	s := summary("diff", res, &scanner.Stats{}, time.Since(start), code)
+	s.Scope = paths
+	if err := w.Summary(s); err != nil {
+		return e.fail(err)
+	}
+	return code
 }

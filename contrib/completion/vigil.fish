@@ -19,7 +19,7 @@ complete -c vigil -n __fish_use_subcommand -a proof -d 'print the proof of one p
 complete -c vigil -n __fish_use_subcommand -a verify-proof -d 'check a proof offline'
 complete -c vigil -n __fish_use_subcommand -a phase -d 'show the host\'s security phase'
 complete -c vigil -n __fish_use_subcommand -a audit -d 'print the audit log, verified'
-complete -c vigil -n __fish_use_subcommand -a diff -d 'show the differences between two stored baselines'
+complete -c vigil -n __fish_use_subcommand -a diff -d 'show the differences between two stored baselines, or two Btrfs snapshots'
 complete -c vigil -n __fish_use_subcommand -a log -d 'list the stored baselines, newest first'
 complete -c vigil -n __fish_use_subcommand -a compact -d 'rewrite the database file so that it shrinks'
 complete -c vigil -n __fish_use_subcommand -a migrate -d 'convert a database written by an older vigil'
