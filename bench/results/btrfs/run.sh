@@ -43,7 +43,7 @@ num_workers=2
 $mnt/vol/tree p+i+n+u+g+s+m+c+sha256
 CONF
 v="$work/vigil --config $work/vigil.toml --quiet"
-/usr/bin/time -f "vigil init: %e s, %M KiB" $v init 2>&1 | tail -1 >&2
+/usr/bin/time -f "vigil init: %e s, %M KiB" $v init >&2
 aide --config "$work/aide.conf" --init >/dev/null 2>&1 || true
 mv "$work/aide.db.new" "$work/aide.db"
 # Ten changes: content, a same-size edit with the mtime put back, chmod,
@@ -67,7 +67,7 @@ echo
 hyperfine -N -i --warmup 2 --runs 10 --export-markdown "$work/h.md" \
 	-n "vigil check (btrfs)" "$v check" \
 	-n "vigil check --scan (stat cache)" "$v check --scan" >&2
-hyperfine -N -i --warmup 1 --runs 3 --export-markdown "$work/a.md" \
+hyperfine -N -i --warmup 0 --runs 2 --export-markdown "$work/a.md" \
 	-n "aide --check" "aide --config $work/aide.conf --check" >&2
 cat "$work/h.md"
 echo
@@ -76,9 +76,19 @@ echo
 echo "The Btrfs check's own report (\`check --json\`, summary):"
 echo
 echo '```'
-$v check --json | tail -1 | python3 -c 'import json,sys; s=json.load(sys.stdin)["vigil"]["summary"]; print({k: s.get(k) for k in ("method","entries","added","removed","changed","moved","hashed")})'
+{ $v check --json || true; } | tail -1 | python3 -c 'import json,sys; s=json.load(sys.stdin)["vigil"]["summary"]; print({k: s.get(k) for k in ("method","entries","added","removed","changed","moved","hashed")})'
 echo '```'
 echo
-/usr/bin/time -f "update (btrfs, 10 changes): %e s, %M KiB" $v update --reason bench 2>&1 >/dev/null | tail -1
+# The forensic diff of two snapshots against btrfs send: the baseline's
+# snapshot and one taken now.
+old=$(ls -d "$mnt"/vol/.vigil-snapshots/* | head -1)
+btrfs -q subvolume snapshot -r "$mnt/vol" "$mnt/now"
+hyperfine -N -i --warmup 2 --runs 10 --export-markdown "$work/d.md" \
+	-n "vigil diff SNAP_A SNAP_B" "$work/vigil diff $old $mnt/now" \
+	-n "btrfs send --no-data -p A B | btrfs receive --dump" "sh -c 'btrfs send -q --no-data -p $old $mnt/now | btrfs receive --dump >/dev/null'" >&2
+tail -n +3 "$work/d.md"
 echo
-/usr/bin/time -f "check after the update (btrfs): %e s, %M KiB" $v check 2>&1 >/dev/null | tail -1
+echo '```'
+/usr/bin/time -f "vigil update (btrfs, 10 changes, whole process): %e s, %M KiB max RSS" $v update --reason bench 2>&1 >/dev/null | tail -1
+/usr/bin/time -f "vigil check after the update (btrfs): %e s, %M KiB max RSS" $v check 2>&1 >/dev/null | tail -1
+echo '```' 
