@@ -343,3 +343,20 @@ func TestBtrfsCheckEqualsScan(t *testing.T) {
 		})
 	}
 }
+
+// TestStatementSignsSnapshots: what the Btrfs check trusts is in the
+// signed statement, so that a swapped snapshot record breaks the seal;
+// a baseline without snapshots keeps the statement it had.
+func TestStatementSignsSnapshots(t *testing.T) {
+	in := store.Info{ID: 3, Host: "h", Roots: []string{"/"}}
+	plain := engine.Statement(in)
+	in.Snapshots = []store.Snapshot{{Root: "/", Path: "/.vigil-snapshots/1", UUID: "u", OTransid: 10, CTransid: 9}}
+	signed := engine.Statement(in)
+	if !strings.HasPrefix(signed, plain) || !strings.Contains(signed, "otransid=10") {
+		t.Fatalf("statement with a snapshot:\n%s\nwithout:\n%s", signed, plain)
+	}
+	in.Snapshots[0].OTransid = 11 // a later snapshot would hide changes
+	if engine.Statement(in) == signed {
+		t.Fatal("the statement does not change with the snapshot's otransid")
+	}
+}

@@ -62,6 +62,18 @@ func Statement(in store.Info) string {
 	fmt.Fprintf(&b, "audit %d %s\n", in.AuditSize, in.AuditRoot)
 	fmt.Fprintf(&b, "command %s\nchanges %d\nreason %s\nuser %s\nuid %d\nversion %s\n", in.Command, in.Changes,
 		strconv.QuoteToASCII(in.Reason), strconv.QuoteToASCII(in.User), in.UID, strconv.QuoteToASCII(in.Version))
+	// What the Btrfs check trusts (the lower bound of its search) and what
+	// check compares device counters with: signed, so that a swapped
+	// snapshot record or raised counters break the seal. Baselines without
+	// them keep the statement they had.
+	for _, sn := range in.Snapshots {
+		fmt.Fprintf(&b, "snapshot %s %s %s otransid=%d ctransid=%d live=%s\n", strconv.QuoteToASCII(sn.Root),
+			strconv.QuoteToASCII(sn.Path), sn.UUID, sn.OTransid, sn.CTransid, sn.LiveUUID)
+	}
+	for _, d := range in.DevStats {
+		fmt.Fprintf(&b, "device %s %d write=%d read=%d flush=%d corruption=%d generation=%d\n", d.FSID, d.DevID,
+			d.WriteErrs, d.ReadErrs, d.FlushErrs, d.CorruptionErrs, d.GenerationErrs)
+	}
 	return b.String()
 }
 
