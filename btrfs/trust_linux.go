@@ -9,16 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrUntrusted says a snapshot is not what was recorded of it.
-var ErrUntrusted = errors.New("snapshot not trusted")
-
-// Recorded is what a baseline recorded of a snapshot it was taken with.
-type Recorded struct {
-	Path               string
-	UUID               string
-	OTransid, CTransid uint64
-}
-
 // Trust checks that the snapshot at r.Path is still the one recorded: its
 // top directory, read-only, with the recorded UUID and transids, owned by
 // root in a directory only root can write, and with nothing changed in it
