@@ -389,9 +389,7 @@ func planTop(cur *store.Baseline, o *Options, m *config.Matcher, pl *plan, top s
 	roots := make([]string, len(snaps))
 	for i, sn := range snaps {
 		roots[i] = sn.Root
-		for _, f := range sn.Foreign {
-			pl.scopes = append(pl.scopes, f)
-		}
+		pl.scopes = append(pl.scopes, sn.Foreign...)
 	}
 	fd, err := btrfs.OpenDir(top)
 	if err != nil {
