@@ -595,6 +595,7 @@ func updateBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baseli
 	pl.snapshots = o.takeSnapshots(cur.Info().Roots)
 	defer pruneSnapshots(db, &o, pl.snapshots)
 	res, err := runPlan(ctx, db, o, cur, pl, true)
+	res.Scopes = nil // the whole baseline was updated
 	return res, true, err
 }
 
