@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
@@ -13,9 +11,6 @@ import (
 
 	"vigil/internal/config"
 	"vigil/internal/daemon"
-	"vigil/internal/engine"
-	"vigil/merkle"
-	"vigil/store"
 )
 
 const watchAbout = `Run the watch daemon in the foreground: inotify on every directory of the
@@ -83,43 +78,11 @@ func runWatch(ctx context.Context, e *env, inv *invocation) int {
 }
 
 // watchRestorer returns what does the "restore" remediation: engine.Restore
-// of the one path, from the current baseline's trusted Btrfs snapshot,
-// proven against the baseline (and its seal, with trust.pubkey) first.
-func watchRestorer(cfg *config.Config) daemon.Restorer { return restorer{cfg} }
-
-type restorer struct{ cfg *config.Config }
-
-func (r restorer) Restore(ctx context.Context, path string) (daemon.RestoreResult, error) {
-	db, err := store.Open(r.cfg.Database, store.Options{ReadOnly: true, Timeout: lockWait})
-	if err != nil {
-		return daemon.RestoreResult{}, err
+// of the one path (see daemon.EngineRestorer), with the pinned key if any.
+func watchRestorer(cfg *config.Config) daemon.Restorer {
+	v, _, err := readVerifier("", cfg)
+	if err != nil || v == nil {
+		return daemon.EngineRestorer(cfg, nil) // a bad key fails the seal check of the watch itself
 	}
-	defer db.Close()
-	o := engine.RestoreOptions{Config: r.cfg, Paths: []string{path}}
-	v, _, err := readVerifier("", r.cfg)
-	if err != nil {
-		return daemon.RestoreResult{}, err
-	}
-	if v != nil {
-		o.Verifiers = note.VerifierList(v)
-	}
-	res, err := engine.Restore(ctx, db, o)
-	if err != nil {
-		return daemon.RestoreResult{}, err
-	}
-	if len(res) != 1 {
-		return daemon.RestoreResult{}, fmt.Errorf("%s: restore gave %d results", path, len(res))
-	}
-	out := daemon.RestoreResult{Source: res[0].Snapshot}
-	switch res[0].Action {
-	case engine.Restored, engine.Intact:
-	default:
-		return out, fmt.Errorf("%s: %s: %w", path, res[0].Action, res[0].Err)
-	}
-	if cur, err := db.Current(); err == nil {
-		if e, err := cur.Lookup(path); err == nil && e != nil && e.Type == merkle.TypeFile {
-			out.Hash = hex.EncodeToString(e.Hash[:])
-		}
-	}
-	return out, nil
+	return daemon.EngineRestorer(cfg, note.VerifierList(v))
 }

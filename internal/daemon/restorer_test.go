@@ -1,0 +1,91 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"vigil/btrfs"
+	"vigil/internal/engine"
+	"vigil/internal/fimtest"
+	"vigil/store"
+)
+
+// TestEngineRestorer is the restore remediation for real: a sealed
+// baseline of a tree on a loop-mounted Btrfs, with its trusted snapshot,
+// the hardened phase, and a rule asking for restore. A trojan written
+// over a setuid program is put back from the snapshot by the daemon,
+// the trojan quarantined, and the alert resolved.
+func TestEngineRestorer(t *testing.T) {
+	mnt := fimtest.LoopFS(t, "btrfs", 512<<20, "noatime")
+	vol := filepath.Join(mnt, "vol")
+	if err := btrfs.Create(vol); err != nil {
+		t.Fatal(err)
+	}
+	tree := fimtest.Tree{"usr/bin/sudo": fimtest.File("the real sudo").Mode(0o4755), "etc/motd": fimtest.File("hi")}
+	tree.Make(t, vol)
+	marker := filepath.Join(t.TempDir(), "hardened")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := &host{root: vol, dir: t.TempDir()}
+	h.db = filepath.Join(h.dir, "vigil.db")
+	h.events = filepath.Join(h.dir, "events.json")
+	h.cfg = h.config(t, remediationRule(vol, "usr", `remediation = "restore"`)+fmt.Sprintf("[phase]\nhardened_markers = [%q]\n", marker))
+	skey, vkey, err := note.GenerateKey(nil, "restore-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(h.db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := engine.Seal(context.Background(), db, engine.Options{Config: h.cfg, Host: "test", Phase: engine.PhaseHardened, Signer: signer})
+	db.Close()
+	if err != nil {
+		t.Fatalf("engine.Seal: %v", err)
+	}
+	if len(res.Baseline.Snapshots) != 1 {
+		t.Fatalf("the seal recorded %d snapshots, want 1", len(res.Baseline.Snapshots))
+	}
+	h.start(t, Options{Restorer: EngineRestorer(h.cfg, note.VerifierList(verifier))})
+
+	sudo := filepath.Join(vol, "usr", "bin", "sudo")
+	if err := os.WriteFile(sudo, []byte("a trojan sudo"), 0o4755); err != nil {
+		t.Fatal(err)
+	}
+	_, got := awaitRemediation(t, h, "updated", sudo)
+	if got.Event.Outcome != "success" || got.Vigil.Remediation.Source != res.Baseline.Snapshots[0].Path {
+		t.Fatalf("restore of %s = %+v remediation %+v; want success from %s", sudo, got.Event, got.Vigil.Remediation, res.Baseline.Snapshots[0].Path)
+	}
+	if b, _ := os.ReadFile(sudo); string(b) != "the real sudo" {
+		t.Errorf("%s holds %q after the restore", sudo, b)
+	}
+	if st, err := os.Stat(sudo); err != nil || st.Mode()&os.ModeSetuid == 0 {
+		t.Errorf("%s after the restore: %v, %v; want setuid back", sudo, st, err)
+	}
+	q, err := os.ReadDir(filepath.Join(vol, btrfs.DefaultQuarantine))
+	if err != nil || len(q) != 1 {
+		t.Fatalf("quarantine: %v, %v; want the trojan", q, err)
+	}
+	qp := filepath.Join(vol, btrfs.DefaultQuarantine, q[0].Name())
+	if b, _ := os.ReadFile(qp); string(b) != "a trojan sudo" {
+		t.Errorf("quarantined %q, want the trojan", b)
+	}
+	if st, _ := os.Lstat(qp); st == nil || st.Mode().Perm() != 0 || st.Mode()&os.ModeSetuid != 0 {
+		t.Errorf("quarantined copy's mode %v, want 000 without setuid", st.Mode())
+	}
+	h.stop(t)
+}
