@@ -98,4 +98,6 @@ func BenchmarkDiffSnapshots(b *testing.B) {
 	}
 }
 
-func configParse(text string) (*config.Config, error) { return config.Parse("bench.toml", []byte(text)) }
+func configParse(text string) (*config.Config, error) {
+	return config.Parse("bench.toml", []byte(text))
+}

@@ -111,11 +111,11 @@ type mutator struct {
 	// noSubvol leaves out nested subvolumes.
 	noSubvol bool
 	t        *testing.T
-	rng  *rand.Rand
-	vol  string
-	root string
-	n    int
-	done []string
+	rng      *rand.Rand
+	vol      string
+	root     string
+	n        int
+	done     []string
 }
 
 func (m *mutator) files() (files, dirs []string) {
