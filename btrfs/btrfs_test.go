@@ -14,7 +14,7 @@ import (
 )
 
 // fs loop-mounts a fresh Btrfs and returns its mount point.
-func fs(t *testing.T) string {
+func fs(t testing.TB) string {
 	t.Helper()
 	return fimtest.LoopFS(t, "btrfs", 512<<20, "noatime")
 }
@@ -29,7 +29,7 @@ func write(t testing.TB, path, data string) {
 	}
 }
 
-func open(t *testing.T, path string) int {
+func open(t testing.TB, path string) int {
 	t.Helper()
 	fd, err := btrfs.OpenDir(path)
 	if err != nil {

@@ -48,6 +48,7 @@ type pass struct {
 	// shallow are the directories whose own entry a Btrfs plan reads
 	// again, with the attributes to read (see plan).
 	shallow map[string]merkle.Attr
+	fresh   map[string]*merkle.Entry // the shallow directories, read again
 }
 
 // next returns the pull function over the baseline for the StreamDiff,

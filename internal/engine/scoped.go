@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -177,6 +178,13 @@ func (p *pass) reparent(ctx context.Context, cur *store.Baseline, roots map[stri
 			dirs[d] = true
 		}
 	}
+	if len(p.shallow) > 0 {
+		var err error
+		p.fresh, err = scanPaths(ctx, slices.Collect(maps.Keys(p.shallow)), func(d string) merkle.Attr { return p.shallow[d] })
+		if err != nil {
+			return merkle.Hash{}, fmt.Errorf("%w: %w", errRace, err)
+		}
+	}
 	for _, s := range p.scopes {
 		if n, ok := roots[s]; ok {
 			updated[s] = &n
@@ -268,13 +276,13 @@ func mergeChildren(dir string, kids []merkle.Node, updated map[string]*merkle.No
 	return out
 }
 
-// reread reads directory old's own entry again with attrs and reports how
+// reread takes directory old's own entry as read again and reports how
 // it changed; it returns old itself when nothing monitored did, or when
 // the change was turned down.
 func (p *pass) reread(ctx context.Context, old *merkle.Entry, attrs merkle.Attr) (*merkle.Entry, error) {
-	e, err := ScanPath(ctx, old.Path, attrs)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errRace, err)
+	e := p.fresh[old.Path]
+	if e == nil {
+		return nil, fmt.Errorf("%s: %w: gone", old.Path, errRace)
 	}
 	if e.Type != merkle.TypeDir {
 		return nil, fmt.Errorf("%s: %w: no longer a directory", old.Path, errRace)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 
@@ -94,6 +93,7 @@ type snapDiff struct {
 	trees map[string]bool
 	held  []merkle.Change
 	out   []merkle.Change
+	read2 map[string]map[string]*merkle.Entry // per side, by logical path
 }
 
 // plan finds what to compare: the paths in b of the inodes changed since
@@ -164,16 +164,19 @@ func (d *snapDiff) phys(top, p string) string {
 // run compares what plan found and reports it.
 func (d *snapDiff) run() error {
 	trees := merkle.Outermost(slices.Collect(maps.Keys(d.trees)))
+	var paths []string
 	for _, p := range slices.SortedFunc(maps.Keys(d.paths), merkle.ComparePaths) {
-		if insideAny(p, trees) {
-			continue
-		}
-		if err := d.compare(p); err != nil {
-			return err
+		if !insideAny(p, trees) {
+			paths = append(paths, p)
 		}
 	}
-	for _, t := range trees {
-		if err := d.compare(t); err != nil {
+	paths = append(paths, trees...)
+	// Both sides' entries, each side in one scan.
+	if err := d.read(paths); err != nil {
+		return err
+	}
+	for _, p := range paths {
+		if err := d.compare(p); err != nil {
 			return err
 		}
 	}
@@ -244,18 +247,33 @@ func (d *snapDiff) compare(p string) error {
 	return nil
 }
 
-// entry reads logical path p of the snapshot at top, nil if it has none.
-func (d *snapDiff) entry(top, p string) (*merkle.Entry, error) {
-	e, err := ScanPath(d.ctx, d.phys(top, p), merkle.AttrAll)
-	if err != nil {
-		if _, lerr := os.Lstat(d.phys(top, p)); errors.Is(lerr, fs.ErrNotExist) || errors.Is(lerr, unix.ENOTDIR) {
-			return nil, nil
+// read reads logical paths on both sides.
+func (d *snapDiff) read(paths []string) error {
+	d.read2 = map[string]map[string]*merkle.Entry{}
+	for _, top := range []string{d.a, d.b} {
+		phys := make([]string, len(paths))
+		for i, p := range paths {
+			phys[i] = d.phys(top, p)
 		}
-		return nil, err
+		got, err := scanPaths(d.ctx, phys, func(string) merkle.Attr { return merkle.AttrAll })
+		if err != nil {
+			return err
+		}
+		m := map[string]*merkle.Entry{}
+		for _, e := range got {
+			d.res.Entries++
+			d.logical(e, top)
+			m[e.Path] = e
+		}
+		d.read2[top] = m
 	}
-	d.res.Entries++
-	d.logical(e, top)
-	return e, nil
+	return nil
+}
+
+// entry returns logical path p of the snapshot at top, nil if it has
+// none.
+func (d *snapDiff) entry(top, p string) (*merkle.Entry, error) {
+	return d.read2[top][p], nil
 }
 
 // logical names e by its path below top, and drops its device number,
