@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"vigil/alerts"
-	"vigil/internal/engine"
+	"vigil/internal/daemon"
 	"vigil/internal/report"
 	"vigil/store"
 )
@@ -17,32 +17,19 @@ import (
 // storage failed, or its counters were reset), 4 when they could not be
 // read.
 func (e *env) reportDevices(w *report.Writer, b store.Info, paths []string) (int, error) {
-	fs, err := engine.DeviceFindings(b, paths)
+	devs, err := daemon.DeviceAlerts(b, paths)
 	if err != nil {
 		e.log.Error().Err(err).Msg("the Btrfs device error counters could not be read")
 		return exitChanged, nil
 	}
 	code := 0
-	for _, f := range fs {
+	for _, d := range devs {
 		code |= exitTampered
-		d := alerts.Device{FSID: f.Current.FSID, DevID: f.Current.DevID, Device: f.Current.Device, Changed: f.Changed,
-			Current: counters(f.Current), Reset: f.Reset, Missing: f.Missing}
-		if f.Missing {
-			d.FSID, d.DevID, d.Device, d.Current = f.Recorded.FSID, f.Recorded.DevID, f.Recorded.Device, nil
-		}
-		if f.HasRecord {
-			d.Recorded = counters(f.Recorded)
-		}
 		if err := w.Event(alerts.DeviceErrors(d, hostname(), time.Now()), deviceLine(d)); err != nil {
 			return code, err
 		}
 	}
 	return code, nil
-}
-
-func counters(s store.DevStats) map[string]uint64 {
-	return map[string]uint64{"write_errs": s.WriteErrs, "read_errs": s.ReadErrs, "flush_errs": s.FlushErrs,
-		"corruption_errs": s.CorruptionErrs, "generation_errs": s.GenerationErrs}
 }
 
 // deviceLine is the text line of a device finding.

@@ -130,6 +130,19 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	if res.Tampered != nil {
 		c.add("", alerts.Tampered(res.Tampered, v.host, start))
 	}
+	if j.whole {
+		// Btrfs device error counters that moved since the baseline: the
+		// storage under the roots failed (or someone reset them).
+		devs, err := DeviceAlerts(info, nil)
+		if err != nil {
+			v.log.Error().Err(err).Msg("the Btrfs device error counters could not be read")
+		}
+		for _, d := range devs {
+			ev := alerts.DeviceErrors(d, v.host, start)
+			ev.SetPhase(phase.Phase)
+			c.add(fmt.Sprintf("btrfs device %s/%d", d.FSID, d.DevID), ev)
+		}
+	}
 	c.resolve(paths, j.whole)
 	v.stats.setBaseline(info.ID, fmt.Sprintf("%x", info.Root[:]), len(v.alerted), nil)
 	for _, ev := range j.events {
