@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -39,6 +38,25 @@ type listing struct {
 	err    error // the directory could not be (fully) listed
 	gone   bool  // it vanished before it could be opened
 	kids   []child
+	// rest, for a directory of more than listChunk entries, is what is left
+	// to list once the walk has passed kids (dir stays open for it).
+	rest *dirRest
+}
+
+// listChunk is how many children of a directory are lstat'ed and held at a
+// time. A larger directory is listed a chunk at a time as the walk reaches
+// it: what it holds of the directory is then its sorted names (the name's
+// length and 10 bytes each) and one chunk of entries (about 250 bytes each,
+// and as much again for their records), not every entry at once.
+const listChunk = 4096
+
+// dirRest is what is left to list of a directory larger than a chunk.
+type dirRest struct {
+	t     *dirTask
+	fd    int // the open directory (the listing's dir)
+	names dirNames
+	next  int        // index in names of the next child to list
+	rec   *recCursor // the recorded children, nil without a stat cache
 }
 
 // child is one entry of a listing, complete unless job says what is left to
@@ -155,16 +173,29 @@ func (l *lister) list(t *dirTask) *listing {
 		out.err = unlisted(errors.Join(out.err, pathErr("readdir", t.path, err)))
 		return out
 	}
-	var rec []merkle.Entry
+	r := &dirRest{t: t, fd: fd, names: names}
 	if l.opts.Cache != nil {
-		if rec, err = l.opts.Cache.Children(t.path); err != nil {
-			rec = nil // no stat cache here: every file is read
-		}
+		r.rec = &recCursor{cache: l.opts.Cache, dir: t.path}
 	}
-	out.kids = make([]child, 0, len(names))
+	out.rest = r
+	keep = l.more(out, dir)
+	return out
+}
+
+// more lists the next chunk of out's directory into out.kids, and reports
+// whether the walk must keep dir open for it: some child is a file job, or
+// more chunks follow.
+func (l *lister) more(out *listing, dir *dirFD) bool {
+	r := out.rest
+	end := min(r.next+listChunk, r.names.len())
+	if out.kids == nil {
+		out.kids = make([]child, 0, end-r.next)
+	}
+	out.kids = out.kids[:0]
 	var tasks []*dirTask
-	for _, d := range names {
-		c, ok := l.child(fd, t, d, &rec)
+	keep := false
+	for ; r.next < end; r.next++ {
+		c, ok := l.child(r.fd, r.t, r.names.at(r.next), r.rec)
 		if !ok {
 			continue
 		}
@@ -177,7 +208,11 @@ func (l *lister) list(t *dirTask) *listing {
 		out.kids = append(out.kids, c)
 	}
 	l.sched.push(tasks)
-	return out
+	if r.next < r.names.len() {
+		return true
+	}
+	out.rest = nil
+	return keep
 }
 
 // meta reads the directory's own inode flags and extended attributes.
@@ -203,30 +238,51 @@ type dirent struct {
 	typ  uint8
 }
 
+// dirNames are the entries of a directory, packed in one buffer (per entry
+// its type, its name's length and its name: Linux names are at most 255
+// bytes) and indexed in name order: a million names take about 30 MiB and
+// no pointer the garbage collector must follow.
+type dirNames struct {
+	buf  []byte
+	offs []int // where each entry starts in buf, in name order
+}
+
+func (n *dirNames) len() int { return len(n.offs) }
+
+func (n *dirNames) name(off int) []byte {
+	return n.buf[off+2 : off+2+int(n.buf[off+1])]
+}
+
+// at returns the i'th entry in name order.
+func (n *dirNames) at(i int) dirent {
+	off := n.offs[i]
+	return dirent{name: string(n.name(off)), typ: n.buf[off]}
+}
+
 // readDir returns the entries of the directory, sorted by name.
-func (l *lister) readDir(fd int) ([]dirent, error) {
-	var out []dirent
+func (l *lister) readDir(fd int) (dirNames, error) {
+	var out dirNames
 	for {
 		n, err := unix.Getdents(fd, l.buf)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return dirNames{}, err
 		}
 		if n <= 0 {
 			break
 		}
-		out = parseDirents(l.buf[:n], out)
+		parseDirents(l.buf[:n], &out)
 	}
-	slices.SortFunc(out, func(a, b dirent) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(out.offs, func(a, b int) int { return bytes.Compare(out.name(a), out.name(b)) })
 	return out, nil
 }
 
 // parseDirents appends the entries of a getdents64 buffer (struct
 // linux_dirent64: ino u64, off s64, reclen u16, type u8, name NUL-ended),
 // without "." and "..".
-func parseDirents(b []byte, out []dirent) []dirent {
+func parseDirents(b []byte, out *dirNames) {
 	for len(b) >= 19 {
 		reclen := int(binary.NativeEndian.Uint16(b[16:18]))
 		if reclen < 19 || reclen > len(b) {
@@ -236,21 +292,22 @@ func parseDirents(b []byte, out []dirent) []dirent {
 		if i := bytes.IndexByte(name, 0); i >= 0 {
 			name = name[:i]
 		}
-		if string(name) != "." && string(name) != ".." {
-			out = append(out, dirent{name: string(name), typ: b[18]})
+		if string(name) != "." && string(name) != ".." && len(name) <= 255 {
+			out.offs = append(out.offs, len(out.buf))
+			out.buf = append(append(out.buf, b[18], byte(len(name))), name...)
 		}
 		b = b[reclen:]
 	}
-	return out
 }
 
 // child lstat's name in directory t and decides what is left to do for it.
-// rec holds t's recorded children not yet passed, in name order.
+// rec holds t's recorded children not yet passed (nil without a stat
+// cache).
 //
 // A regular file (by its directory entry type) with nothing recorded to
 // compare with is not lstat'ed: it is opened and fstat'ed anyway, and that
 // saves a system call per file on a first baseline.
-func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *[]merkle.Entry) (child, bool) {
+func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, bool) {
 	name := d.name
 	path := merkle.Join(t.path, name)
 	maybeDir := d.typ == unix.DT_DIR || d.typ == unix.DT_UNKNOWN
@@ -260,7 +317,7 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *[]merkle.Entry) (ch
 	}
 	e := &merkle.Entry{Path: path, Attrs: attrs}
 	c := child{e: e}
-	old := cached(rec, name)
+	old := rec.find(name)
 	err := l.opts.fault("lstat", path)
 	if err == nil && d.typ == unix.DT_REG && old == nil && l.opts.Cache == nil {
 		e.Type, c.job, c.nostat = merkle.TypeFile, true, true
@@ -384,22 +441,54 @@ func sameGen(old *merkle.Entry, dirfd int) bool {
 	return err == nil && ok && g == old.Gen
 }
 
-// cached finds name among the recorded entries, dropping those before it.
-func cached(rec *[]merkle.Entry, name string) *merkle.Entry {
-	r := *rec
-	for len(r) > 0 {
-		n := r[0].Name()
-		if n > name {
-			break
-		}
-		if n == name {
-			*rec = r[1:]
-			return &r[0]
-		}
-		r = r[1:]
+// cacheChunk is how many recorded entries a recCursor reads at a time.
+const cacheChunk = listChunk
+
+// recCursor reads a directory's recorded children in name order, a chunk
+// at a time, for a merge-join with its sorted listing.
+type recCursor struct {
+	cache Cache
+	dir   string
+	buf   []merkle.Entry // read, not yet passed
+	last  string         // the name of the last entry read
+	end   bool           // no more to read
+}
+
+// find returns the recorded entry of name, passing those before it; nil if
+// there is none. Names must come in increasing order. A chunk that cannot
+// be read ends the stat cache for the rest of the directory: its files are
+// read.
+func (r *recCursor) find(name string) *merkle.Entry {
+	if r == nil {
+		return nil
 	}
-	*rec = r
-	return nil
+	for {
+		if len(r.buf) == 0 {
+			if r.end {
+				return nil
+			}
+			r.fill()
+			continue
+		}
+		switch n := r.buf[0].Name(); {
+		case n > name:
+			return nil
+		case n == name:
+			e := &r.buf[0]
+			r.buf = r.buf[1:]
+			return e
+		}
+		r.buf = r.buf[1:]
+	}
+}
+
+func (r *recCursor) fill() {
+	buf, err := r.cache.Children(r.dir, r.last, cacheChunk)
+	if err != nil || len(buf) == 0 || (r.last != "" && buf[0].Name() <= r.last) {
+		r.buf, r.end = nil, true // a cache that does not move on is not used
+		return
+	}
+	r.buf, r.end, r.last = buf, len(buf) < cacheChunk, buf[len(buf)-1].Name()
 }
 
 // pathXattrs reads the extended attributes of a symlink or special file,
