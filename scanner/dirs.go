@@ -1,11 +1,8 @@
 package scanner
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -45,8 +42,8 @@ type listing struct {
 
 // listChunk is how many children of a directory are lstat'ed and held at a
 // time. A larger directory is listed a chunk at a time as the walk reaches
-// it: what it holds of the directory is then its sorted names (the name's
-// length and 10 bytes each) and one chunk of entries (about 250 bytes each,
+// it: what it holds of the directory is then its sorted names (six bytes
+// more than the name each) and one chunk of entries (about 250 bytes each,
 // and as much again for their records), not every entry at once.
 const listChunk = 4096
 
@@ -77,7 +74,8 @@ type child struct {
 type lister struct {
 	opts   *Options
 	sched  *sched
-	buf    []byte
+	buf    []byte   // for getdents
+	names  dirNames // of the directory being listed, reused
 	xr     xattrReader
 	sample *sampler // nil without a sample
 }
@@ -168,12 +166,14 @@ func (l *lister) list(t *dirTask) *listing {
 	if !t.descend {
 		return out
 	}
-	names, err := l.readDir(fd)
-	if err != nil {
+	if err := l.readDir(fd); err != nil {
 		out.err = unlisted(errors.Join(out.err, pathErr("readdir", t.path, err)))
 		return out
 	}
-	r := &dirRest{t: t, fd: fd, names: names}
+	r := &dirRest{t: t, fd: fd, names: l.names}
+	if r.names.mapped() {
+		l.names = dirNames{} // a huge directory's: the rest of its listing owns them
+	}
 	if l.opts.Cache != nil {
 		r.rec = &recCursor{cache: l.opts.Cache, dir: t.path}
 	}
@@ -211,8 +211,17 @@ func (l *lister) more(out *listing, dir *dirFD) bool {
 	if r.next < r.names.len() {
 		return true
 	}
+	r.names.free() // a huge directory's, after its last chunk; a no-op for the lister's own
 	out.rest = nil
 	return keep
+}
+
+// dropRest frees what is left of a listing the walk did not finish.
+func (l *listing) dropRest() {
+	if l.rest != nil {
+		l.rest.names.free()
+		l.rest = nil
+	}
 }
 
 // meta reads the directory's own inode flags and extended attributes.
@@ -229,75 +238,6 @@ func (l *lister) meta(fd int, t *dirTask, out *listing) error {
 		errs = append(errs, pathErr("xattrs", t.path, err))
 	}
 	return errors.Join(errs...)
-}
-
-// dirent is a name in a directory with the type getdents gave for it
-// (unix.DT_UNKNOWN where the filesystem gives none).
-type dirent struct {
-	name string
-	typ  uint8
-}
-
-// dirNames are the entries of a directory, packed in one buffer (per entry
-// its type, its name's length and its name: Linux names are at most 255
-// bytes) and indexed in name order: a million names take about 30 MiB and
-// no pointer the garbage collector must follow.
-type dirNames struct {
-	buf  []byte
-	offs []int // where each entry starts in buf, in name order
-}
-
-func (n *dirNames) len() int { return len(n.offs) }
-
-func (n *dirNames) name(off int) []byte {
-	return n.buf[off+2 : off+2+int(n.buf[off+1])]
-}
-
-// at returns the i'th entry in name order.
-func (n *dirNames) at(i int) dirent {
-	off := n.offs[i]
-	return dirent{name: string(n.name(off)), typ: n.buf[off]}
-}
-
-// readDir returns the entries of the directory, sorted by name.
-func (l *lister) readDir(fd int) (dirNames, error) {
-	var out dirNames
-	for {
-		n, err := unix.Getdents(fd, l.buf)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return dirNames{}, err
-		}
-		if n <= 0 {
-			break
-		}
-		parseDirents(l.buf[:n], &out)
-	}
-	slices.SortFunc(out.offs, func(a, b int) int { return bytes.Compare(out.name(a), out.name(b)) })
-	return out, nil
-}
-
-// parseDirents appends the entries of a getdents64 buffer (struct
-// linux_dirent64: ino u64, off s64, reclen u16, type u8, name NUL-ended),
-// without "." and "..".
-func parseDirents(b []byte, out *dirNames) {
-	for len(b) >= 19 {
-		reclen := int(binary.NativeEndian.Uint16(b[16:18]))
-		if reclen < 19 || reclen > len(b) {
-			break
-		}
-		name := b[19:reclen]
-		if i := bytes.IndexByte(name, 0); i >= 0 {
-			name = name[:i]
-		}
-		if string(name) != "." && string(name) != ".." && len(name) <= 255 {
-			out.offs = append(out.offs, len(out.buf))
-			out.buf = append(append(out.buf, b[18], byte(len(name))), name...)
-		}
-		b = b[reclen:]
-	}
 }
 
 // child lstat's name in directory t and decides what is left to do for it.

@@ -317,6 +317,7 @@ func (w *walker) dir(ctx context.Context, e *merkle.Entry, t *dirTask) error {
 	if l.dir != nil {
 		defer l.dir.release()
 	}
+	defer l.dropRest() // after an early return
 	if l.gone {
 		return nil
 	}
