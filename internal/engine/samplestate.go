@@ -38,7 +38,9 @@ type SampleState struct {
 // SamplePath returns the sample state file of the database at db.
 func SamplePath(db string) string { return db + ".sample" }
 
-func (s SampleState) String() string   { return "sample state at check " + strconv.FormatUint(s.Check, 10) }
+func (s SampleState) String() string {
+	return "sample state at check " + strconv.FormatUint(s.Check, 10)
+}
 func (s SampleState) GoString() string { return s.String() }
 
 // NewSampleState returns a state with a fresh random key, before the first
