@@ -50,7 +50,11 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 		return e.fail(err)
 	}
 	defer db.Close()
-	sample, err := e.sampleState(db.Path())
+	statePath := inv.str("sample-state")
+	if statePath == "" {
+		statePath = engine.SamplePath(db.Path())
+	}
+	sample, err := e.sampleState(statePath)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -60,7 +64,7 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	if len(paths) == 0 {
 		// Only a whole check or update counts: a scoped one rereads the
 		// sample of the next whole one, within its subtrees.
-		op = e.countSample(op, db.Path(), sample)
+		op = e.countSample(op, statePath, sample)
 	}
 	// A baseline that is not sealed by the pinned key is not compared with.
 	if err := e.checkSeal(db, cfg, inv.str("pubkey"), name != "check"); err != nil {
@@ -84,13 +88,12 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	return e.runCompare(ctx, inv, db, cfg, o, op)
 }
 
-// sampleState reads the keyed sample's state kept beside the database at
-// db. One that is damaged is made anew, with a warning: the guarantee that
+// sampleState reads the keyed sample's state file at path. One that is
+// damaged is made anew, with a warning: the guarantee that
 // every trusted file is reread within scan.reread_within checks then starts
 // again. One that others may read or write is refused: its key may be
 // known.
-func (e *env) sampleState(db string) (engine.SampleState, error) {
-	path := engine.SamplePath(db)
+func (e *env) sampleState(path string) (engine.SampleState, error) {
 	s, _, err := engine.LoadSampleState(path)
 	if errors.Is(err, engine.ErrStateCorrupt) {
 		e.log.Warn().Str("path", quote(path)).Err(err).Msg("sample state damaged: starting with a new key; the reread guarantee of scan.reread_within starts again")
@@ -100,17 +103,16 @@ func (e *env) sampleState(db string) (engine.SampleState, error) {
 }
 
 // countSample wraps op so that a check or update that finished records its
-// check number in the sample state file at db's side. A state that cannot
-// be written is a warning: the check's findings stand, but the next check
+// check number in the sample state file at path. A state that cannot be
+// written is a warning: the check's findings stand, but the next check
 // repeats this one's sample.
-func (e *env) countSample(op operation, db string, s engine.SampleState) operation {
+func (e *env) countSample(op operation, path string, s engine.SampleState) operation {
 	return func(ctx context.Context, d *store.DB, o engine.Options) (engine.Result, error) {
 		res, err := op(ctx, d, o)
 		if err != nil {
 			return res, err
 		}
 		s.Check = o.SampleCheck
-		path := engine.SamplePath(db)
 		if serr := s.Save(path); serr != nil {
 			e.log.Warn().Str("path", quote(path)).Err(serr).Msg("cannot record the check in the sample state: the next check repeats this one's sample")
 		}

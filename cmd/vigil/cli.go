@@ -54,6 +54,7 @@ var (
 	keyFlag     = flagDef{name: "key", arg: "FILE", complete: "file", help: "the signer key (vigil keygen's vigil.key)"}
 	pubkeyFlag  = flagDef{name: "pubkey", arg: "FILE", complete: "file", help: "the verifier key the baseline must be signed by (default: trust.pubkey)"}
 	reasonFlag  = flagDef{name: "reason", arg: "TEXT", help: "why this baseline is taken (logged with the uid and login name)"}
+	sampleFlag  = flagDef{name: "sample-state", arg: "FILE", complete: "file", help: "where the keyed sample's key and check counter are kept (default: the database's path + .sample)"}
 )
 
 // commands are vigil's commands, in the order help lists them.
@@ -63,16 +64,16 @@ var commands = []*cmdDef{
 		flags: []flagDef{{name: "force", help: "replace the current baseline (older ones are kept, see keep)"}, reasonFlag}},
 	{name: "check", args: "[PATH...]", summary: "compare the host with the baseline",
 		about: checkAbout, complete: "path", run: runCheck,
-		flags: []flagDef{jsonFlag, fullFlag, verboseFlag, pubkeyFlag}},
+		flags: []flagDef{jsonFlag, fullFlag, verboseFlag, pubkeyFlag, sampleFlag}},
 	{name: "update", args: "[PATH...]", summary: "accept the current state (or the reviewed changes) as the new baseline",
 		about: updateAbout, complete: "path", run: runUpdate,
 		flags: []flagDef{jsonFlag, fullFlag, verboseFlag,
 			{name: "entry", help: "accept the changes of the entries at PATHs only, not of what lies below them"},
 			{name: "from", arg: "REPORT", complete: "file", help: "accept only the changes listed in REPORT, a saved 'check --json'; refuse if the host changed since"},
-			reasonFlag}},
+			reasonFlag, sampleFlag}},
 	{name: "reseal", args: "[PATH...]", summary: "accept planned changes in the hardened phase, signed",
 		about: resealAbout, complete: "path", run: runReseal,
-		flags: []flagDef{jsonFlag, fullFlag, verboseFlag, keyFlag, reasonFlag}},
+		flags: []flagDef{jsonFlag, fullFlag, verboseFlag, keyFlag, reasonFlag, sampleFlag}},
 	{name: "status", summary: "show the current baseline and the configuration in use",
 		about: statusAbout, run: runStatus, flags: []flagDef{{name: "json", help: "print the baselines' metadata as JSON"}}},
 	{name: "verify", summary: "check the database's consistency and hashes", about: verifyAbout, run: runVerify,

@@ -109,3 +109,21 @@ func TestSampleStateBad(t *testing.T) {
 		t.Errorf("check with a sample state readable by others: stderr %q, want an error naming %s", out.stderr, state)
 	}
 }
+
+// TestSampleStateFlag: --sample-state keeps the state where it says, not
+// beside the database; a scoped check counts nothing.
+func TestSampleStateFlag(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t, fimtest.Tree{"a": fimtest.File("a")})
+	mustRun(t, 0, s.args("init")...)
+	own := filepath.Join(t.TempDir(), "sample")
+	mustRun(t, 0, s.args("check", "--sample-state", own)...)
+	mustRun(t, 0, s.args("check", "--sample-state", own)...)
+	mustRun(t, 0, s.args("check", "--sample-state", own, s.path("a"))...)
+	if st, _, err := engine.LoadSampleState(own); err != nil || st.Check != 2 {
+		t.Errorf("--sample-state %s after two whole checks and a scoped one: check %d, %v; want 2, nil", own, st.Check, err)
+	}
+	if _, err := os.Stat(engine.SamplePath(s.db)); err == nil {
+		t.Errorf("%s exists, want the state only at %s", engine.SamplePath(s.db), own)
+	}
+}
