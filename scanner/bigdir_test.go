@@ -1,6 +1,7 @@
 package scanner_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -102,5 +103,27 @@ func TestScanHugeDirectory(t *testing.T) {
 	}
 	if e := res.entries[changed]; e.Size != 7 || e.HashState != merkle.HashOK {
 		t.Errorf("%s after its change: size %d, hash state %v; want 7, ok", changed, e.Size, e.HashState)
+	}
+}
+
+// TestScanHugeDirectoryStopped: a visit that fails in the middle of a huge
+// directory's second chunk stops the scan with its error (and the listing's
+// names are let go on the way out).
+func TestScanHugeDirectoryStopped(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	for i := range scanner.ListChunk + 500 {
+		must(t, os.WriteFile(filepath.Join(root, fmt.Sprintf("f%05d", i)), nil, 0o644))
+	}
+	stop := errors.New("enough")
+	n := 0
+	err := scanner.Scan(t.Context(), []string{root}, scanner.Options{}, func(*merkle.Entry) error {
+		if n++; n == scanner.ListChunk+10 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || n != scanner.ListChunk+10 {
+		t.Errorf("Scan with a visit failing at entry %d = %v after %d entries, want %v", scanner.ListChunk+10, err, n, stop)
 	}
 }

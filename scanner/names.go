@@ -124,9 +124,10 @@ func (n *dirNames) room(dbuf, doffs int) error {
 // the collector.
 func (n *dirNames) free() {
 	if n.mapped() {
-		// Only an invalid argument fails, and these are the maps made.
-		_ = unix.Munmap(n.mbuf)
-		_ = unix.Munmap(n.moffs)
+		// Only an invalid argument fails: not the maps this made.
+		if err := errors.Join(unix.Munmap(n.mbuf), unix.Munmap(n.moffs)); err != nil {
+			panic("scanner: unmapping a directory's names: " + err.Error())
+		}
 	}
 	*n = dirNames{}
 }
