@@ -314,9 +314,13 @@ in
       after = [ "local-fs.target" ];
       serviceConfig = hardening // {
         Type = "oneshot";
-        ExecStart = "${vigil} ${globalArgs} --quiet check";
+        # The keyed sample's key and check counter: the one thing a check
+        # writes, in its own state directory.
+        ExecStart = "${vigil} ${globalArgs} --quiet check --sample-state /var/lib/vigil-check/sample";
         User = "vigil";
         Group = "vigil";
+        StateDirectory = "vigil-check";
+        StateDirectoryMode = "0700";
         CapabilityBoundingSet = [ "CAP_DAC_READ_SEARCH" ] ++ btrfsCaps;
         AmbientCapabilities = [ "CAP_DAC_READ_SEARCH" ] ++ btrfsCaps;
         PrivateNetwork = true;

@@ -109,11 +109,6 @@ func makeBenchTree(b *testing.B, n int) (string, int64) {
 	return root, total
 }
 
-// memCache is a stat cache held in memory.
-type memCache map[string][]merkle.Entry
-
-func (m memCache) Children(dir string) ([]merkle.Entry, error) { return m[dir], nil }
-
 func scanAll(b *testing.B, root string, opts Options) int {
 	n := 0
 	err := Scan(context.Background(), []string{root}, opts, func(*merkle.Entry) error { n++; return nil })
@@ -137,7 +132,7 @@ func BenchmarkScan(b *testing.B) {
 		b.ReportMetric(float64(files)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
 	})
 	b.Run("cached", func(b *testing.B) {
-		cache := memCache{}
+		cache := MemCache{}
 		err := Scan(context.Background(), []string{root}, Options{}, func(e *merkle.Entry) error {
 			e.HashedAt = e.Ctime + 2*racyWindow // as if hashed well after the last change
 			d := merkle.Parent(e.Path)
@@ -158,7 +153,7 @@ func BenchmarkScan(b *testing.B) {
 		b.ReportMetric(float64(files)*float64(b.N)/b.Elapsed().Seconds(), "files/s")
 	})
 	b.Run("sampled", func(b *testing.B) {
-		cache := memCache{}
+		cache := MemCache{}
 		err := Scan(context.Background(), []string{root}, Options{}, func(e *merkle.Entry) error {
 			e.HashedAt = e.Ctime + 2*racyWindow
 			d := merkle.Parent(e.Path)

@@ -1,12 +1,8 @@
 package scanner
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -39,6 +35,25 @@ type listing struct {
 	err    error // the directory could not be (fully) listed
 	gone   bool  // it vanished before it could be opened
 	kids   []child
+	// rest, for a directory of more than listChunk entries, is what is left
+	// to list once the walk has passed kids (dir stays open for it).
+	rest *dirRest
+}
+
+// listChunk is how many children of a directory are lstat'ed and held at a
+// time. A larger directory is listed a chunk at a time as the walk reaches
+// it: what it holds of the directory is then its sorted names (six bytes
+// more than the name each) and one chunk of entries (about 250 bytes each,
+// and as much again for their records), not every entry at once.
+const listChunk = 4096
+
+// dirRest is what is left to list of a directory larger than a chunk.
+type dirRest struct {
+	t     *dirTask
+	fd    int // the open directory (the listing's dir)
+	names dirNames
+	next  int        // index in names of the next child to list
+	rec   *recCursor // the recorded children, nil without a stat cache
 }
 
 // child is one entry of a listing, complete unless job says what is left to
@@ -59,7 +74,8 @@ type child struct {
 type lister struct {
 	opts   *Options
 	sched  *sched
-	buf    []byte
+	buf    []byte   // for getdents
+	names  dirNames // of the directory being listed, reused
 	xr     xattrReader
 	sample *sampler // nil without a sample
 }
@@ -150,21 +166,36 @@ func (l *lister) list(t *dirTask) *listing {
 	if !t.descend {
 		return out
 	}
-	names, err := l.readDir(fd)
-	if err != nil {
+	if err := l.readDir(fd); err != nil {
 		out.err = unlisted(errors.Join(out.err, pathErr("readdir", t.path, err)))
 		return out
 	}
-	var rec []merkle.Entry
-	if l.opts.Cache != nil {
-		if rec, err = l.opts.Cache.Children(t.path); err != nil {
-			rec = nil // no stat cache here: every file is read
-		}
+	r := &dirRest{t: t, fd: fd, names: l.names}
+	if r.names.mapped() {
+		l.names = dirNames{} // a huge directory's: the rest of its listing owns them
 	}
-	out.kids = make([]child, 0, len(names))
+	if l.opts.Cache != nil {
+		r.rec = &recCursor{cache: l.opts.Cache, dir: t.path}
+	}
+	out.rest = r
+	keep = l.more(out, dir)
+	return out
+}
+
+// more lists the next chunk of out's directory into out.kids, and reports
+// whether the walk must keep dir open for it: some child is a file job, or
+// more chunks follow.
+func (l *lister) more(out *listing, dir *dirFD) bool {
+	r := out.rest
+	end := min(r.next+listChunk, r.names.len())
+	if out.kids == nil {
+		out.kids = make([]child, 0, end-r.next)
+	}
+	out.kids = out.kids[:0]
 	var tasks []*dirTask
-	for _, d := range names {
-		c, ok := l.child(fd, t, d, &rec)
+	keep := false
+	for ; r.next < end; r.next++ {
+		c, ok := l.child(r.fd, r.t, r.names.at(r.next), r.rec)
 		if !ok {
 			continue
 		}
@@ -177,7 +208,20 @@ func (l *lister) list(t *dirTask) *listing {
 		out.kids = append(out.kids, c)
 	}
 	l.sched.push(tasks)
-	return out
+	if r.next < r.names.len() {
+		return true
+	}
+	r.names.free() // a huge directory's, after its last chunk; a no-op for the lister's own
+	out.rest = nil
+	return keep
+}
+
+// dropRest frees what is left of a listing the walk did not finish.
+func (l *listing) dropRest() {
+	if l.rest != nil {
+		l.rest.names.free()
+		l.rest = nil
+	}
 }
 
 // meta reads the directory's own inode flags and extended attributes.
@@ -196,61 +240,14 @@ func (l *lister) meta(fd int, t *dirTask, out *listing) error {
 	return errors.Join(errs...)
 }
 
-// dirent is a name in a directory with the type getdents gave for it
-// (unix.DT_UNKNOWN where the filesystem gives none).
-type dirent struct {
-	name string
-	typ  uint8
-}
-
-// readDir returns the entries of the directory, sorted by name.
-func (l *lister) readDir(fd int) ([]dirent, error) {
-	var out []dirent
-	for {
-		n, err := unix.Getdents(fd, l.buf)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if n <= 0 {
-			break
-		}
-		out = parseDirents(l.buf[:n], out)
-	}
-	slices.SortFunc(out, func(a, b dirent) int { return strings.Compare(a.name, b.name) })
-	return out, nil
-}
-
-// parseDirents appends the entries of a getdents64 buffer (struct
-// linux_dirent64: ino u64, off s64, reclen u16, type u8, name NUL-ended),
-// without "." and "..".
-func parseDirents(b []byte, out []dirent) []dirent {
-	for len(b) >= 19 {
-		reclen := int(binary.NativeEndian.Uint16(b[16:18]))
-		if reclen < 19 || reclen > len(b) {
-			break
-		}
-		name := b[19:reclen]
-		if i := bytes.IndexByte(name, 0); i >= 0 {
-			name = name[:i]
-		}
-		if string(name) != "." && string(name) != ".." {
-			out = append(out, dirent{name: string(name), typ: b[18]})
-		}
-		b = b[reclen:]
-	}
-	return out
-}
-
 // child lstat's name in directory t and decides what is left to do for it.
-// rec holds t's recorded children not yet passed, in name order.
+// rec holds t's recorded children not yet passed (nil without a stat
+// cache).
 //
 // A regular file (by its directory entry type) with nothing recorded to
 // compare with is not lstat'ed: it is opened and fstat'ed anyway, and that
 // saves a system call per file on a first baseline.
-func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *[]merkle.Entry) (child, bool) {
+func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, bool) {
 	name := d.name
 	path := merkle.Join(t.path, name)
 	maybeDir := d.typ == unix.DT_DIR || d.typ == unix.DT_UNKNOWN
@@ -260,7 +257,7 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *[]merkle.Entry) (ch
 	}
 	e := &merkle.Entry{Path: path, Attrs: attrs}
 	c := child{e: e}
-	old := cached(rec, name)
+	old := rec.find(name)
 	err := l.opts.fault("lstat", path)
 	if err == nil && d.typ == unix.DT_REG && old == nil && l.opts.Cache == nil {
 		e.Type, c.job, c.nostat = merkle.TypeFile, true, true
@@ -384,22 +381,54 @@ func sameGen(old *merkle.Entry, dirfd int) bool {
 	return err == nil && ok && g == old.Gen
 }
 
-// cached finds name among the recorded entries, dropping those before it.
-func cached(rec *[]merkle.Entry, name string) *merkle.Entry {
-	r := *rec
-	for len(r) > 0 {
-		n := r[0].Name()
-		if n > name {
-			break
-		}
-		if n == name {
-			*rec = r[1:]
-			return &r[0]
-		}
-		r = r[1:]
+// cacheChunk is how many recorded entries a recCursor reads at a time.
+const cacheChunk = listChunk
+
+// recCursor reads a directory's recorded children in name order, a chunk
+// at a time, for a merge-join with its sorted listing.
+type recCursor struct {
+	cache Cache
+	dir   string
+	buf   []merkle.Entry // read, not yet passed
+	last  string         // the name of the last entry read
+	end   bool           // no more to read
+}
+
+// find returns the recorded entry of name, passing those before it; nil if
+// there is none. Names must come in increasing order. A chunk that cannot
+// be read ends the stat cache for the rest of the directory: its files are
+// read.
+func (r *recCursor) find(name string) *merkle.Entry {
+	if r == nil {
+		return nil
 	}
-	*rec = r
-	return nil
+	for {
+		if len(r.buf) == 0 {
+			if r.end {
+				return nil
+			}
+			r.fill()
+			continue
+		}
+		switch n := r.buf[0].Name(); {
+		case n > name:
+			return nil
+		case n == name:
+			e := &r.buf[0]
+			r.buf = r.buf[1:]
+			return e
+		}
+		r.buf = r.buf[1:]
+	}
+}
+
+func (r *recCursor) fill() {
+	buf, err := r.cache.Children(r.dir, r.last, cacheChunk)
+	if err != nil || len(buf) == 0 || (r.last != "" && buf[0].Name() <= r.last) {
+		r.buf, r.end = nil, true // a cache that does not move on is not used
+		return
+	}
+	r.buf, r.end, r.last = buf, len(buf) < cacheChunk, buf[len(buf)-1].Name()
 }
 
 // pathXattrs reads the extended attributes of a symlink or special file,

@@ -13,13 +13,9 @@ import (
 	"vigil/scanner"
 )
 
-// recorded is a stat cache made from a scan's entries.
-type recorded map[string][]merkle.Entry
-
-func (r recorded) Children(dir string) ([]merkle.Entry, error) { return r[dir], nil }
-
-func record(res result) recorded {
-	r := recorded{}
+// record makes a stat cache from a scan's entries.
+func record(res result) scanner.MemCache {
+	r := scanner.MemCache{}
 	for _, p := range res.order {
 		e := *res.entries[p]
 		e.HashedAt = max(e.Mtime, e.Ctime) + 2e9 // hashed well after its last change

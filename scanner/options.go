@@ -65,11 +65,15 @@ type Options struct {
 	Stats *Stats
 }
 
-// Cache gives the scanner the recorded entries of a directory.
+// Cache gives the scanner the recorded entries of a directory, a chunk at a
+// time: the scanner merge-joins them with the directory's sorted listing,
+// so that a huge directory's records are never all in memory at once.
 type Cache interface {
-	// Children returns the recorded entries directly inside dir, in name
-	// order (none if dir was not recorded).
-	Children(dir string) ([]merkle.Entry, error)
+	// Children returns, in name order, the first n recorded entries
+	// directly inside dir whose names sort after after (from the first if
+	// after is ""); fewer than n only when no more follow, none if dir was
+	// not recorded.
+	Children(dir, after string, n int) ([]merkle.Entry, error)
 }
 
 // Stats counts what a scan did. Its fields are updated atomically while the

@@ -322,6 +322,7 @@ func (w *walker) dir(ctx context.Context, e *merkle.Entry, t *dirTask) error {
 	if l.dir != nil {
 		defer l.dir.release()
 	}
+	defer l.dropRest() // after an early return
 	if l.gone {
 		return nil
 	}
@@ -332,19 +333,27 @@ func (w *walker) dir(ctx context.Context, e *merkle.Entry, t *dirTask) error {
 	if err := w.send(ctx, item{e: e, err: l.err}); err != nil {
 		return err
 	}
-	for i, c := range l.kids {
-		l.kids[i] = child{} // let what is emitted go: a listing lives as long as its subtree's walk
-		var err error
-		if c.task != nil && c.err == nil {
-			err = w.dir(ctx, c.e, c.task)
-		} else {
-			err = w.emit(ctx, c, l.dir)
+	for {
+		for i, c := range l.kids {
+			l.kids[i] = child{} // let what is emitted go: a listing lives as long as its subtree's walk
+			var err error
+			if c.task != nil && c.err == nil {
+				err = w.dir(ctx, c.e, c.task)
+			} else {
+				err = w.emit(ctx, c, l.dir)
+			}
+			if err != nil {
+				return err
+			}
 		}
-		if err != nil {
+		if l.rest == nil {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
+		w.self.more(l, l.dir) // the next chunk of a huge directory
 	}
-	return nil
 }
 
 // emit sends a non-directory child, queueing its file job first if it has

@@ -151,6 +151,7 @@ func (s *sched) consumed(t *dirTask) {
 // goroutine may use the scheduler any more.
 func (s *sched) closeLive() {
 	for t := range s.live {
+		t.result.dropRest()
 		t.result.dir.release()
 	}
 	clear(s.live)

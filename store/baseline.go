@@ -110,10 +110,20 @@ func (b *Baseline) get(rb *bolt.Bucket, pk []byte) []byte {
 // eachChild calls fn with the key and visible value of each direct child of
 // dir, in name order, skipping their subtrees.
 func (b *Baseline) eachChild(rb *bolt.Bucket, dir string, fn func(pk, v []byte) error) error {
+	return b.eachChildAfter(rb, dir, "", 0, fn)
+}
+
+// eachChildAfter is eachChild for the children whose names sort after
+// after ("": all), at most limit of them (0: no limit).
+func (b *Baseline) eachChildAfter(rb *bolt.Bucket, dir, after string, limit int, fn func(pk, v []byte) error) error {
 	prefix := childPrefix(dir)
 	c := rb.Cursor()
-	k, v := c.Seek(prefix)
-	for k != nil && bytes.HasPrefix(k, prefix) {
+	start := prefix
+	if after != "" {
+		start = subtreeEnd(append(bytes.Clone(prefix), after...)) // past its versions and subtree
+	}
+	k, v := c.Seek(start)
+	for n := 0; k != nil && bytes.HasPrefix(k, prefix) && (limit == 0 || n < limit); {
 		rest := k[len(prefix):]
 		i := bytes.IndexByte(rest, 0)
 		var next []byte
@@ -131,6 +141,7 @@ func (b *Baseline) eachChild(rb *bolt.Bucket, dir string, fn func(pk, v []byte) 
 				if err := fn(pk, val); err != nil {
 					return err
 				}
+				n++
 			}
 			if nk == nil || len(nk) <= len(pk) || !bytes.HasPrefix(nk, pk) || nk[len(pk)] != 0 {
 				k, v = nk, nv // the next key is not in the child's subtree: no seek
@@ -264,12 +275,14 @@ func (b *Baseline) Cache() scanner.Cache { return statCache{b} }
 
 type statCache struct{ b *Baseline }
 
-// Children returns the recorded entries directly inside dir.
-func (s statCache) Children(dir string) ([]merkle.Entry, error) {
+// Children returns the first n recorded entries directly inside dir whose
+// names sort after after, in name order, as [scanner.Cache] says: the
+// scanner reads a huge directory's records a chunk at a time.
+func (s statCache) Children(dir, after string, n int) ([]merkle.Entry, error) {
 	var out []merkle.Entry
 	err := s.b.view(func(rb *bolt.Bucket) error {
 		var kvs [][2][]byte // valid for the transaction: decode once counted
-		err := s.b.eachChild(rb, dir, func(k, v []byte) error {
+		err := s.b.eachChildAfter(rb, dir, after, max(n, 1), func(k, v []byte) error {
 			kvs = append(kvs, [2][]byte{k, v})
 			return nil
 		})

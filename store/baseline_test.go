@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"vigil/merkle"
+	"vigil/scanner"
 )
 
 // bigTree has more entries than one Writer batch (batchEntries) and one
@@ -208,20 +209,22 @@ func TestBaselineReadBack(t *testing.T) {
 				continue
 			}
 			checkNodes(t, fmt.Sprintf("Children(%q)", dir), got, want)
-			cached, err := cur.Cache().Children(dir)
-			if err != nil {
-				t.Errorf("Cache().Children(%q): %v", dir, err)
-				continue
+			for _, chunk := range []int{1, 2, 3, 1000} {
+				cached, err := cachedChildren(cur.Cache(), dir, chunk)
+				if err != nil {
+					t.Errorf("Cache().Children(%q) in chunks of %d: %v", dir, chunk, err)
+					continue
+				}
+				// The stat cache has entries, no hashes.
+				var gotNodes, wantNodes []merkle.Node
+				for i := range cached {
+					gotNodes = append(gotNodes, merkle.Node{Entry: &cached[i]})
+				}
+				for _, n := range want {
+					wantNodes = append(wantNodes, merkle.Node{Entry: n.Entry})
+				}
+				checkNodes(t, fmt.Sprintf("Cache().Children(%q) in chunks of %d", dir, chunk), gotNodes, wantNodes)
 			}
-			// The stat cache has entries, no hashes.
-			var gotNodes, wantNodes []merkle.Node
-			for i := range cached {
-				gotNodes = append(gotNodes, merkle.Node{Entry: &cached[i]})
-			}
-			for _, n := range want {
-				wantNodes = append(wantNodes, merkle.Node{Entry: n.Entry})
-			}
-			checkNodes(t, fmt.Sprintf("Cache().Children(%q)", dir), gotNodes, wantNodes)
 		}
 	})
 
@@ -483,5 +486,26 @@ func TestEmptyBaseline(t *testing.T) {
 	}
 	if err := cur.Verify(); err != nil {
 		t.Errorf("Verify(empty baseline) = %v", err)
+	}
+}
+
+// cachedChildren reads all of dir's recorded children from the stat cache,
+// n at a time, as the scanner does.
+func cachedChildren(c scanner.Cache, dir string, n int) ([]merkle.Entry, error) {
+	var out []merkle.Entry
+	after := ""
+	for {
+		es, err := c.Children(dir, after, n)
+		if err != nil {
+			return out, err
+		}
+		if len(es) > n {
+			return out, fmt.Errorf("%d entries asked, %d returned", n, len(es))
+		}
+		out = append(out, es...)
+		if len(es) < n {
+			return out, nil
+		}
+		after = es[len(es)-1].Name()
 	}
 }

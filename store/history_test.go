@@ -173,7 +173,7 @@ func checkModel(t *testing.T, db *DB, id uint64, m model) {
 			t.Errorf("baseline %d: Lookup(%s) = %+v, want %+v", id, p, got, e)
 		}
 		if e.Type == merkle.TypeDir {
-			kids, err := b.Cache().Children(p)
+			kids, err := cachedChildren(b.Cache(), p, 2)
 			if err != nil {
 				t.Fatalf("baseline %d: Cache().Children(%s): %v", id, p, err)
 			}

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"slices"
 	"time"
 
@@ -55,16 +55,22 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 		return e.fail(err)
 	}
 	defer db.Close()
-	// Until the database keeps a sample key and a check counter, each run
-	// draws a fresh key: every trusted file is then reread with
-	// probability 1/L per check (see scanner.Sample), without the
-	// guarantee that a kept key and counter give.
-	var key [32]byte
-	if _, err := rand.Read(key[:]); err != nil {
+	statePath := inv.str("sample-state")
+	if statePath == "" {
+		statePath = engine.SamplePath(db.Path())
+	}
+	sample, err := e.sampleState(statePath)
+	if err != nil {
 		return e.fail(err)
 	}
 	o := engine.Options{Config: cfg, Paths: paths, Full: inv.bool("full"), Scan: inv.bool("scan"), Warn: e.warnPath, Host: hostname(), Version: version,
-		Phase: engine.CurrentPhase(cfg).Phase, SampleKey: &key, SymlinkRoot: e.warnSymlinkRoot}
+		Phase: engine.CurrentPhase(cfg).Phase, SampleKey: &sample.Key, SampleCheck: sample.Check + 1,
+		SymlinkRoot: e.warnSymlinkRoot}
+	if len(paths) == 0 {
+		// Only a whole check or update counts: a scoped one rereads the
+		// sample of the next whole one, within its subtrees.
+		op = e.countSample(op, statePath, sample)
+	}
 	// A baseline that is not sealed by the pinned key is not compared with.
 	if err := e.checkSeal(db, cfg, inv.str("pubkey"), name != "check"); err != nil {
 		return e.fail(dbError(db.Path(), err))
@@ -85,6 +91,38 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 		}
 	}
 	return e.runCompare(ctx, inv, db, cfg, o, op)
+}
+
+// sampleState reads the keyed sample's state file at path. One that is
+// damaged is made anew, with a warning: the guarantee that
+// every trusted file is reread within scan.reread_within checks then starts
+// again. One that others may read or write is refused: its key may be
+// known.
+func (e *env) sampleState(path string) (engine.SampleState, error) {
+	s, _, err := engine.LoadSampleState(path)
+	if errors.Is(err, engine.ErrStateCorrupt) {
+		e.log.Warn().Str("path", quote(path)).Err(err).Msg("sample state damaged: starting with a new key; the reread guarantee of scan.reread_within starts again")
+		s, err = engine.NewSampleState()
+	}
+	return s, err
+}
+
+// countSample wraps op so that a check or update that finished records its
+// check number in the sample state file at path. A state that cannot be
+// written is a warning: the check's findings stand, but the next check
+// repeats this one's sample.
+func (e *env) countSample(op operation, path string, s engine.SampleState) operation {
+	return func(ctx context.Context, d *store.DB, o engine.Options) (engine.Result, error) {
+		res, err := op(ctx, d, o)
+		if err != nil {
+			return res, err
+		}
+		s.Check = o.SampleCheck
+		if serr := s.Save(path); serr != nil {
+			e.log.Warn().Str("path", quote(path)).Err(serr).Msg("cannot record the check in the sample state: the next check repeats this one's sample")
+		}
+		return res, nil
+	}
 }
 
 // runCompare runs op with o, reporting to stdout, and returns the exit code.

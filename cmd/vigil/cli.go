@@ -55,6 +55,7 @@ var (
 	keyFlag     = flagDef{name: "key", arg: "FILE", complete: "file", help: "the signer key (vigil keygen's vigil.key)"}
 	pubkeyFlag  = flagDef{name: "pubkey", arg: "FILE", complete: "file", help: "the verifier key the baseline must be signed by (default: trust.pubkey)"}
 	reasonFlag  = flagDef{name: "reason", arg: "TEXT", help: "why this baseline is taken (logged with the uid and login name)"}
+	sampleFlag  = flagDef{name: "sample-state", arg: "FILE", complete: "file", help: "where the keyed sample's key and check counter are kept (default: the database's path + .sample)"}
 )
 
 // commands are vigil's commands, in the order help lists them.
@@ -64,16 +65,16 @@ var commands = []*cmdDef{
 		flags: []flagDef{{name: "force", help: "replace the current baseline (older ones are kept, see keep)"}, reasonFlag}},
 	{name: "check", args: "[PATH...]", summary: "compare the host with the baseline",
 		about: checkAbout, complete: "path", run: runCheck,
-		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag, pubkeyFlag}},
+		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag, pubkeyFlag, sampleFlag}},
 	{name: "update", args: "[PATH...]", summary: "accept the current state (or the reviewed changes) as the new baseline",
 		about: updateAbout, complete: "path", run: runUpdate,
 		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag,
 			{name: "entry", help: "accept the changes of the entries at PATHs only, not of what lies below them"},
 			{name: "from", arg: "REPORT", complete: "file", help: "accept only the changes listed in REPORT, a saved 'check --json'; refuse if the host changed since"},
-			reasonFlag}},
+			reasonFlag, sampleFlag}},
 	{name: "reseal", args: "[PATH...]", summary: "accept planned changes in the hardened phase, signed",
 		about: resealAbout, complete: "path", run: runReseal,
-		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag, keyFlag, reasonFlag}},
+		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag, keyFlag, reasonFlag, sampleFlag}},
 	{name: "restore", args: "PATH...", summary: "put paths back from the baseline's trusted Btrfs snapshot, proven against the baseline",
 		about: restoreAbout, complete: "path", run: runRestore,
 		flags: []flagDef{

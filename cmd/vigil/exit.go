@@ -62,7 +62,8 @@ func exitCode(err error) int {
 	case errors.Is(err, store.ErrSchema):
 		return exitVersion
 	case errors.Is(err, store.ErrNoBaseline), errors.Is(err, store.ErrLocked),
-		errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrUnsafe):
+		errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrUnsafe),
+		errors.Is(err, engine.ErrStateUnsafe):
 		return exitDatabase
 	case errors.As(err, &pe):
 		return exitIO

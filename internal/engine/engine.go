@@ -28,8 +28,9 @@ type Options struct {
 	// SampleKey, if set, makes Check and Update read again a keyed,
 	// rotating sample of the files the stat cache trusts, so that each is
 	// read at least once in any Config.RereadWithin consecutive checks
-	// (see scanner.Sample). It is a secret kept with the baselines;
-	// SampleCheck is this check's number, one more than the last one's.
+	// (see scanner.Sample). It is a secret, kept from check to check with
+	// the last check's number in a [SampleState]; SampleCheck is this
+	// check's number, one more than the last one's.
 	SampleKey   *[32]byte
 	SampleCheck uint64
 	// Scan makes Check walk the trees (with the stat cache) even where

@@ -29,3 +29,13 @@ var errRace = errors.New("changed while it was read")
 // ErrHardened means update was asked for in the hardened phase, where
 // changes are accepted only by a signed reseal.
 var ErrHardened = errors.New("the host is in the hardened phase: accept planned changes with 'vigil reseal --key FILE --reason TEXT'")
+
+var (
+	// ErrStateUnsafe means the sample state file is not a regular file
+	// owned by this user (or root) and closed to everyone else: its key
+	// may be known, so the sample it drives would be predictable.
+	ErrStateUnsafe = errors.New("unsafe sample state file")
+	// ErrStateCorrupt means the sample state file does not parse or fails
+	// its checksum.
+	ErrStateCorrupt = errors.New("sample state file damaged")
+)
