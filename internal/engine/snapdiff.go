@@ -187,22 +187,8 @@ func (d *snapDiff) run() error {
 			return err
 		}
 	}
-	held := merkle.PairMoves(d.held)
-	slices.SortStableFunc(held, func(x, y merkle.Change) int { return merkle.ComparePaths(x.Path, y.Path) })
-	for _, c := range held {
-		switch c.Action {
-		case merkle.Created:
-			d.res.Added++
-		case merkle.Deleted:
-			d.res.Removed++
-		case merkle.Moved:
-			d.res.Moved++
-		}
-		if err := d.report(c); err != nil {
-			return err
-		}
-	}
-	return nil
+	p := &pass{opts: d.o, res: d.res, held: d.held}
+	return p.flushHeld()
 }
 
 func (d *snapDiff) report(c merkle.Change) error {
