@@ -328,7 +328,20 @@ func TestBtrfsCheckEqualsScan(t *testing.T) {
 					}
 				}
 			}
-			// Snapshots are pruned with the baselines that record them.
+			// Snapshots are pruned with the baselines that record them,
+			// and one no baseline records (left by a kill -9 between the
+			// snapshot and the commit) by the next update that writes.
+			orphan := filepath.Join(f.vol, ".vigil-snapshots", "20200101T000000.000000000Z")
+			if err := btrfs.Snapshot(f.vol, orphan, true); err != nil {
+				t.Fatal(err)
+			}
+			m.create()
+			if _, ur := f.run(t, engine.Update, f.opts(t)); !ur.Written {
+				t.Fatal("the last update wrote nothing")
+			}
+			if _, err := os.Lstat(orphan); err == nil {
+				t.Errorf("the orphan snapshot %s is still there", orphan)
+			}
 			ents, err := os.ReadDir(filepath.Join(f.vol, ".vigil-snapshots"))
 			if err != nil {
 				t.Fatal(err)
