@@ -389,7 +389,11 @@ func planTop(cur *store.Baseline, o *Options, m *config.Matcher, pl *plan, top s
 	roots := make([]string, len(snaps))
 	for i, sn := range snaps {
 		roots[i] = sn.Root
-		pl.scopes = append(pl.scopes, sn.Foreign...)
+		for _, f := range sn.Foreign {
+			if !excluded(m, f, []string{sn.Root}, true) {
+				pl.scopes = append(pl.scopes, f)
+			}
+		}
 	}
 	fd, err := btrfs.OpenDir(top)
 	if err != nil {
@@ -408,14 +412,15 @@ func planTop(cur *store.Baseline, o *Options, m *config.Matcher, pl *plan, top s
 	if err := btrfs.Trust(btrfs.Recorded{Path: s.Path, UUID: s.UUID, OTransid: s.OTransid, CTransid: s.CTransid}); err != nil {
 		return fmt.Errorf("%w: %w", errFallBack, err)
 	}
-	// Mounts made since the baseline hide what is below them.
-	mounts, err := mountPoints()
+	// Mounts and nested subvolumes, those made since the baseline too:
+	// what changes in them moves nothing in this subvolume's tree.
+	foreign, err := foreignDirs(fd, top, live.ID, roots, snapshotDir(o.Config, top))
 	if err != nil {
 		return fmt.Errorf("%w: %w", errFallBack, err)
 	}
-	for _, mp := range mounts {
-		if insideAny(mp, roots) && !slices.Contains(roots, mp) {
-			pl.scopes = append(pl.scopes, mp)
+	for _, f := range foreign {
+		if !excluded(m, f, roots, true) {
+			pl.scopes = append(pl.scopes, f)
 		}
 	}
 	if err := btrfs.Syncfs(fd); err != nil {

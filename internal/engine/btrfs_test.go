@@ -108,8 +108,9 @@ func (f *btrfsFixture) checkBoth(t *testing.T, what string) []string {
 
 // mutator makes random changes of every kind in a tree.
 type mutator struct {
-	// noSubvol leaves out nested subvolumes.
+	// noSubvol leaves out nested subvolumes; subvols are those made.
 	noSubvol bool
+	subvols  []string
 	t        *testing.T
 	rng      *rand.Rand
 	vol      string
@@ -170,7 +171,7 @@ func (m *mutator) one() {
 		}
 	}
 	var what string
-	switch k := m.rng.IntN(16); k {
+	switch k := m.rng.IntN(17); k {
 	case 0:
 		what = "write " + f
 		must(os.WriteFile(f, []byte(fmt.Sprint("new ", m.rng.Int())), 0o644))
@@ -255,6 +256,18 @@ func (m *mutator) one() {
 		what = "subvolume " + p
 		must(btrfs.Create(p))
 		must(os.WriteFile(filepath.Join(p, "inside"), []byte("x"), 0o644))
+		m.subvols = append(m.subvols, p)
+	case 15:
+		if len(m.subvols) == 0 {
+			return
+		}
+		sv := m.pick(m.subvols)
+		if st, err := os.Lstat(sv); err != nil || !st.IsDir() {
+			return // moved or deleted since
+		}
+		p := filepath.Join(sv, m.name())
+		what = "write in subvolume " + p
+		must(os.WriteFile(p, []byte("inside"), 0o644))
 	case 14:
 		p := filepath.Join(m.pick(dirs), m.name())
 		what = "symlink " + p

@@ -33,13 +33,36 @@ func ourTouched(changes []merkle.Change) touched {
 			moved[c.Path] = c.Old.Path
 		}
 	}
+	oldToNew := map[string]string{}
+	for n, o := range moved {
+		oldToNew[o] = n
+	}
+	created := map[string]uint64{} // path -> inode
+	for _, c := range changes {
+		if c.Action == merkle.Created {
+			created[c.Path] = c.New.Inode
+		}
+	}
+	// carried says a deleted entry reappears, changed, where a move of a
+	// directory above it took it: send reports only the directory's move.
+	carried := func(e *merkle.Entry) bool {
+		for a := merkle.Parent(e.Path); a != ""; a = merkle.Parent(a) {
+			if n, ok := oldToNew[a]; ok {
+				ino, ok := created[n+strings.TrimPrefix(e.Path, a)]
+				return ok && ino == e.Inode
+			}
+		}
+		return false
+	}
 	var t touched
 	for _, c := range changes {
 		switch c.Action {
 		case merkle.Created, merkle.Updated, merkle.AttributesModified:
 			t.after = append(t.after, c.Path)
 		case merkle.Deleted:
-			t.before = append(t.before, c.Path)
+			if !carried(c.Old) {
+				t.before = append(t.before, c.Path)
+			}
 		case merkle.Moved:
 			if from, ok := moved[merkle.Parent(c.Path)]; ok && from == merkle.Parent(c.Old.Path) && c.Changed == 0 &&
 				filepath.Base(c.Path) == filepath.Base(c.Old.Path) {
