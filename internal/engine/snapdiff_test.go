@@ -26,53 +26,49 @@ import (
 // above it did is left out, as btrfs send leaves it out.
 type touched struct{ after, before []string }
 
-func ourTouched(changes []merkle.Change) touched {
-	moved := map[string]string{} // new path -> old
-	for _, c := range changes {
-		if c.Action == merkle.Moved {
-			moved[c.Path] = c.Old.Path
+func ourTouched(t *testing.T, changes []merkle.Change, before, after string) touched {
+	t.Helper()
+	ino := func(top, p string) uint64 {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(top, p), &st); err != nil {
+			t.Fatalf("%s: %v", p, err)
 		}
+		return st.Ino
 	}
-	oldToNew := map[string]string{}
-	for n, o := range moved {
-		oldToNew[o] = n
+	// renamed says whether an entry at old (in before) and at cur (in
+	// after) was renamed in send's sense: its own name or the inode of
+	// its directory differs. An entry that only went along with a
+	// directory renamed above it was not.
+	renamed := func(old, cur string) bool {
+		return filepath.Base(old) != filepath.Base(cur) || ino(before, merkle.Parent(old)) != ino(after, merkle.Parent(cur))
 	}
-	created := map[string]uint64{} // path -> inode
+	created := map[uint64][]string{} // inode -> created paths
 	for _, c := range changes {
 		if c.Action == merkle.Created {
-			created[c.Path] = c.New.Inode
+			created[c.New.Inode] = append(created[c.New.Inode], c.Path)
 		}
 	}
-	// carried says a deleted entry reappears, changed, where a move of a
-	// directory above it took it: send reports only the directory's move.
-	carried := func(e *merkle.Entry) bool {
-		for a := merkle.Parent(e.Path); a != ""; a = merkle.Parent(a) {
-			if n, ok := oldToNew[a]; ok {
-				ino, ok := created[n+strings.TrimPrefix(e.Path, a)]
-				return ok && ino == e.Inode
-			}
-		}
-		return false
-	}
-	var t touched
+	var out touched
 	for _, c := range changes {
 		switch c.Action {
 		case merkle.Created, merkle.Updated, merkle.AttributesModified:
-			t.after = append(t.after, c.Path)
+			out.after = append(out.after, c.Path)
 		case merkle.Deleted:
-			if !carried(c.Old) {
-				t.before = append(t.before, c.Path)
+			// Moved and changed, so not paired: as a move.
+			if slices.ContainsFunc(created[c.Old.Inode], func(p string) bool { return !renamed(c.Path, p) }) {
+				continue
 			}
+			out.before = append(out.before, c.Path)
 		case merkle.Moved:
-			if from, ok := moved[merkle.Parent(c.Path)]; ok && from == merkle.Parent(c.Old.Path) && c.Changed == 0 &&
-				filepath.Base(c.Path) == filepath.Base(c.Old.Path) {
-				continue // carried by its directory's move
+			if renamed(c.Old.Path, c.Path) {
+				out.before = append(out.before, c.Old.Path)
+				out.after = append(out.after, c.Path)
+			} else if c.Changed != 0 {
+				out.after = append(out.after, c.Path)
 			}
-			t.before = append(t.before, c.Old.Path)
-			t.after = append(t.after, c.Path)
 		}
 	}
-	return t.sorted()
+	return out.sorted()
 }
 
 func (t touched) sorted() touched {
@@ -203,7 +199,7 @@ func TestDiffSnapshotsEqualsSend(t *testing.T) {
 	if err := os.Mkdir(snaps, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	m := &mutator{t: t, rng: rand.New(rand.NewPCG(7, 7)), vol: vol, root: vol, noSubvol: true}
+	m := &mutator{t: t, rng: rand.New(rand.NewPCG(testSeed(7), 7)), vol: vol, root: vol, noSubvol: true}
 	for range 4 {
 		m.create()
 	}
@@ -229,7 +225,7 @@ func TestDiffSnapshotsEqualsSend(t *testing.T) {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		dump := fimtest.Command(t, "sh", "-c", fmt.Sprintf("btrfs send -q --no-data -p %q %q | btrfs receive --dump", prev, next))
-		want, got := sendTouched(t, dump), ourTouched(changes)
+		want, got := sendTouched(t, dump), ourTouched(t, changes, prev, next)
 		// send names a changed inode by one of its hard links; vigil
 		// reports every name: compare the inodes of the newer side.
 		want.after, got.after = inodes(t, next, want.after), inodes(t, next, got.after)
