@@ -51,6 +51,9 @@ database   %s (%s)
 `, in.ID, in.Command, in.Version, quote(in.Host), in.Created.Local().Format(time.RFC3339), in.Root,
 		strings.Join(quoteAll(in.Roots), " "), c.Entries, c.Files, progress.IEC(c.Bytes), c.Dirs, c.Symlinks, c.Other,
 		c.Errors, c.HashSkipped, c.Unstable, in.ConfigDigest, quote(cfg.Source), configMatch(cfg.Digest(), in.ConfigDigest), db.Path(), progress.IEC(size))
+	for _, s := range in.Snapshots {
+		fmt.Fprintf(e.stdout, "snapshot   %s for %s (btrfs, uuid %s, otransid %d)\n", quote(s.Path), quote(s.Root), s.UUID, s.OTransid)
+	}
 	if len(all) > 1 {
 		fmt.Fprintln(e.stdout, "kept:")
 		for _, b := range all {
