@@ -121,9 +121,13 @@ func openat2(dirfd int, path string, flags int, resolve uint64) (int, error) {
 
 // openDir opens t's directory: relative to its parent's descriptor, or by
 // path for a root. It releases the parent.
-func openDir(t *dirTask) (int, error) {
-	if t.parent == nil {
+func openDir(opts *Options, t *dirTask) (int, error) {
+	if t.live {
+		t.releaseParent()
 		return openBeneath(t.path, unix.O_RDONLY|unix.O_DIRECTORY)
+	}
+	if t.parent == nil {
+		return openBeneath(opts.phys(t.path), unix.O_RDONLY|unix.O_DIRECTORY)
 	}
 	defer t.releaseParent()
 	return openIn(t.parent.fd, t.expect.Name(), unix.O_RDONLY|unix.O_DIRECTORY)
@@ -137,7 +141,7 @@ func (l *lister) list(t *dirTask) *listing {
 		out.err = unlisted(pathErr("opendir", t.path, err))
 		return out
 	}
-	fd, err := openDir(t)
+	fd, err := openDir(l.opts, t)
 	if err != nil {
 		if gone(err) {
 			out.gone = true
@@ -275,6 +279,13 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, 
 		c.err = unlisted(pathErr("lstat", path, err)) // it may be a directory: what is below is unknown
 		return c, true
 	}
+	live := false
+	if l.opts.Source != nil && st.Ino == placeholderIno && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		// A nested subvolume, empty in the snapshot: as the live tree has it.
+		if ls, lerr := lstatBeneath(path); lerr == nil {
+			st, live = ls, true
+		}
+	}
 	if isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR; isDir != maybeDir {
 		// Not what the listing said (or it said nothing): ask again.
 		if e.Attrs, excluded = l.opts.filter(path, isDir); excluded {
@@ -289,6 +300,7 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, 
 		} else {
 			c.task = &dirTask{path: path, expect: *e, rootDev: t.rootDev, idx: -1, done: make(chan struct{})}
 		}
+		c.task.live = live
 	case merkle.TypeFile:
 		l.file(&c, old, dirfd)
 	case merkle.TypeSymlink:
@@ -351,7 +363,7 @@ const racyWindow = int64(1e9)
 // reading the file.
 func cacheHit(old, e *merkle.Entry, content bool) bool {
 	if old.Type != merkle.TypeFile || old.Err != "" || old.Attrs != e.Attrs ||
-		old.Dev != e.Dev || old.Inode != e.Inode || old.Size != e.Size ||
+		old.Inode != e.Inode || old.Size != e.Size ||
 		old.Mtime != e.Mtime || old.Ctime != e.Ctime {
 		return false
 	}
@@ -438,7 +450,7 @@ func (l *lister) pathXattrs(e *merkle.Entry, dirfd int) error {
 	if !e.Attrs.Has(merkle.AttrXattrs) {
 		return nil
 	}
-	x, err := l.xr.at(dirfd, e.Name(), e.Path)
+	x, err := l.xr.at(dirfd, e.Name(), l.opts.phys(e.Path))
 	e.Xattrs = x
 	if gone(err) {
 		return nil

@@ -22,7 +22,7 @@
 // longer than PATH_MAX are scanned like any other), and other filesystems
 // are not entered unless [Options.CrossFilesystems] says so.
 //
-// With [Options.Cache], a regular file whose device, inode, size, mtime and
+// With [Options.Cache], a regular file whose inode, size, mtime and
 // ctime equal the recorded ones, and whose inode generation does where one
 // was recorded ([merkle.Entry.Gen]), is not read again (git's stat cache),
 // unless its recorded mtime or ctime was not older than the moment its hash

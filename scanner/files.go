@@ -127,7 +127,7 @@ const fileFlags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_NOFOL
 // its path, refusing symlinks anywhere in it).
 func (h *hasher) open(j *job) (int, error) {
 	if j.dir == nil {
-		return openBeneath(j.e.Path, fileFlags)
+		return openBeneath(h.opts.phys(j.e.Path), fileFlags)
 	}
 	name := j.e.Name()
 	for {
@@ -164,7 +164,7 @@ func (h *hasher) pathMeta(e *merkle.Entry, dir *dirFD) error {
 	if dir != nil {
 		dirfd = dir.fd
 	}
-	x, err := h.xr.at(dirfd, e.Name(), e.Path)
+	x, err := h.xr.at(dirfd, e.Name(), h.opts.phys(e.Path))
 	e.Xattrs = x
 	return pathErr("xattrs", e.Path, err)
 }

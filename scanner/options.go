@@ -41,6 +41,17 @@ type Options struct {
 	// (POSIX_FADV_DONTNEED, which spares pages that are mapped). For
 	// check --full; it makes every read a disk read.
 	Uncached bool
+	// Source, if set, maps roots to the directories they are read from,
+	// a Btrfs snapshot's copy of each, while entries keep the roots'
+	// paths: one consistent point in time, no race with writers. Only
+	// what lies below a root is read from its copy; the directories above
+	// it are read where they are. DevMap maps the device numbers read from
+	// the copies to the ones recorded (a snapshot's to its live
+	// subvolume's). A directory of inode 2 in a copy, the empty
+	// placeholder a snapshot holds for a nested subvolume, is read from
+	// its live path instead, as a walk of the live tree sees it.
+	Source map[string]string
+	DevMap map[uint64]uint64
 	// RootDevs, if set, gives for some roots the device of the
 	// filesystem they count as part of: a directory root on another device
 	// is recorded but, without CrossFilesystems, not descended into, as
@@ -109,6 +120,25 @@ func (o *Options) filter(path string, dir bool) (merkle.Attr, bool) {
 	a, ex := o.Filter(path, dir)
 	return a | merkle.AttrType, ex
 }
+
+// phys returns where path is read from: its place in the copy of the
+// Source root holding it, or path itself.
+func (o *Options) phys(path string) string {
+	for r, src := range o.Source {
+		if !merkle.Within(path, r) {
+			continue
+		}
+		if r == "/" {
+			return src + path
+		}
+		return src + path[len(r):]
+	}
+	return path
+}
+
+// placeholderIno is the inode of the directory a Btrfs snapshot holds
+// where its subvolume held a nested one (BTRFS_EMPTY_SUBVOL_DIR_OBJECTID).
+const placeholderIno = 2
 
 func (o *Options) fault(op, path string) error {
 	if o.Fault == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
@@ -146,6 +147,9 @@ func consume(ctx context.Context, opts *Options, out <-chan item, visit func(*me
 		if opts.Stats != nil {
 			opts.Stats.Entries.Add(1)
 		}
+		if d, ok := opts.DevMap[it.e.Dev]; ok {
+			it.e.Dev = d
+		}
 		if err := visit(it.e); err != nil {
 			return err
 		}
@@ -275,23 +279,26 @@ func lstatPath(opts *Options, path string, attrs merkle.Attr) (*merkle.Entry, er
 	if err := opts.fault("lstat", path); err != nil {
 		return e, pathErr("lstat", path, err)
 	}
-	var st unix.Stat_t
-	var err error
-	if path == "/" {
-		err = unix.Lstat("/", &st)
-	} else {
-		var fd int
-		fd, err = openBeneath(merkle.Parent(path), unix.O_PATH|unix.O_DIRECTORY)
-		if err == nil {
-			err = unix.Fstatat(fd, e.Name(), &st, unix.AT_SYMLINK_NOFOLLOW)
-			unix.Close(fd)
-		}
-	}
+	st, err := lstatBeneath(opts.phys(path))
 	if err != nil {
 		return e, pathErr("lstat", path, err)
 	}
 	fillStat(e, &st)
 	return e, nil
+}
+
+// lstatBeneath lstat's path without following symlinks anywhere in it.
+func lstatBeneath(path string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	if path == "/" {
+		return st, unix.Lstat("/", &st)
+	}
+	fd, err := openBeneath(merkle.Parent(path), unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return st, err
+	}
+	defer unix.Close(fd)
+	return st, unix.Fstatat(fd, filepath.Base(path), &st, unix.AT_SYMLINK_NOFOLLOW)
 }
 
 // entry emits a root entry and, for a directory, its subtree.
@@ -307,7 +314,7 @@ func (w *walker) entry(ctx context.Context, e *merkle.Entry, dev uint64) error {
 		return w.emit(ctx, c, nil)
 	case merkle.TypeSymlink:
 		var err error
-		e.Target, err = readlinkat(unix.AT_FDCWD, e.Path)
+		e.Target, err = readlinkat(unix.AT_FDCWD, w.opts.phys(e.Path))
 		return w.send(ctx, item{e: e, err: errors.Join(pathErr("readlink", e.Path, err), w.self.pathXattrs(e, -1))})
 	}
 	return w.send(ctx, item{e: e, err: w.self.pathXattrs(e, -1)})

@@ -16,6 +16,9 @@ type dirTask struct {
 	rootDev uint64
 	descend bool   // list children (false: only the directory's own metadata)
 	parent  *dirFD // the open parent, held until t is opened; nil for a root
+	// live says t is opened at its own path, not in its parent: a nested
+	// subvolume seen through a snapshot's placeholder (Options.Source).
+	live bool
 
 	idx    int // position in the heap, -1 when not in it
 	state  uint8

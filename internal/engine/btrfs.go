@@ -179,6 +179,32 @@ func (o *Options) snapshot(top string, roots []string) ([]store.Snapshot, error)
 	return out, nil
 }
 
+// snapshotSource returns the scanner's Source and DevMap that read each
+// root from its snapshot: one point in time, no race with writers, the
+// entries named and numbered as in the live tree.
+func snapshotSource(snaps []store.Snapshot) (map[string]string, map[uint64]uint64) {
+	if len(snaps) == 0 {
+		return nil, nil
+	}
+	src, devs := map[string]string{}, map[uint64]uint64{}
+	for _, s := range snaps {
+		var snap, live unix.Stat_t
+		if unix.Lstat(s.Path, &snap) != nil || unix.Lstat(s.Top, &live) != nil {
+			continue // read live
+		}
+		p := s.Path
+		switch {
+		case s.Root == s.Top:
+		case s.Top == "/":
+			p += s.Root
+		default:
+			p += strings.TrimPrefix(s.Root, s.Top)
+		}
+		src[s.Root], devs[snap.Dev] = p, live.Dev
+	}
+	return src, devs
+}
+
 // safeDir makes dir, root-only (0700), if it does not exist, and refuses
 // one that is not a directory, or that others may enter or write, or that
 // someone other than the running user owns.

@@ -333,9 +333,15 @@ func TestBtrfsCheckEqualsScan(t *testing.T) {
 				got := f.checkBoth(t, what)
 				t.Logf("%s: %d changes", what, len(got))
 				if round%3 == 2 {
-					_, ur := f.run(t, engine.Update, f.opts(t))
-					if ur.Method != engine.MethodBtrfs {
-						t.Fatalf("%s: update method %q", what, ur.Method)
+					// By search, or (every other time) by a walk of the
+					// new snapshot, nested subvolumes and all.
+					o, method := f.opts(t), engine.MethodBtrfs
+					if round%6 == 5 {
+						o.Scan, method = true, engine.MethodScan
+					}
+					_, ur := f.run(t, engine.Update, o)
+					if ur.Method != method {
+						t.Fatalf("%s: update method %q, want %q", what, ur.Method, method)
 					}
 					if rest := f.checkBoth(t, what+" then update"); len(rest) != 0 {
 						t.Fatalf("%s: after the update: %v", what, rest)

@@ -118,6 +118,7 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	// is newer than them, so the next check looks at it again.
 	info.Snapshots = o.takeSnapshots(roots)
 	defer pruneSnapshots(db, &o, info.Snapshots)
+	sopts.Source, sopts.DevMap = snapshotSource(info.Snapshots)
 	if err := o.auditBase(db, &info); err != nil {
 		return Result{}, err
 	}
