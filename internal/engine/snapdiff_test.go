@@ -35,40 +35,58 @@ func ourTouched(t *testing.T, changes []merkle.Change, before, after string) tou
 		}
 		return st.Ino
 	}
-	// renamed says whether an entry at old (in before) and at cur (in
-	// after) was renamed in send's sense: its own name or the inode of
-	// its directory differs. An entry that only went along with a
-	// directory renamed above it was not.
-	renamed := func(old, cur string) bool {
-		return filepath.Base(old) != filepath.Base(cur) || ino(before, merkle.Parent(old)) != ino(after, merkle.Parent(cur))
+	// A name is a link: its directory's inode, its name, its inode. send
+	// speaks of the links that went or came (a rename is both), not of
+	// paths: an entry carried along by a directory renamed above it kept
+	// its link.
+	type link struct {
+		dir, ino uint64
+		name     string
 	}
-	created := map[uint64][]string{} // inode -> created paths
-	for _, c := range changes {
-		if c.Action == merkle.Created {
-			created[c.New.Inode] = append(created[c.New.Inode], c.Path)
-		}
-	}
+	gone, came := map[link]string{}, map[link]string{}
 	var out touched
 	for _, c := range changes {
 		switch c.Action {
-		case merkle.Created, merkle.Updated, merkle.AttributesModified:
+		case merkle.Updated, merkle.AttributesModified:
 			out.after = append(out.after, c.Path)
+		case merkle.Created:
+			came[link{ino(after, merkle.Parent(c.Path)), c.New.Inode, filepath.Base(c.Path)}] = c.Path
 		case merkle.Deleted:
-			// Moved and changed, so not paired: as a move.
-			if slices.ContainsFunc(created[c.Old.Inode], func(p string) bool { return !renamed(c.Path, p) }) {
-				continue
-			}
-			out.before = append(out.before, c.Path)
+			gone[link{ino(before, merkle.Parent(c.Path)), c.Old.Inode, filepath.Base(c.Path)}] = c.Path
 		case merkle.Moved:
-			if renamed(c.Old.Path, c.Path) {
-				out.before = append(out.before, c.Old.Path)
-				out.after = append(out.after, c.Path)
-			} else if c.Changed != 0 {
+			gone[link{ino(before, merkle.Parent(c.Old.Path)), c.Old.Inode, filepath.Base(c.Old.Path)}] = c.Old.Path
+			came[link{ino(after, merkle.Parent(c.Path)), c.New.Inode, filepath.Base(c.Path)}] = c.Path
+			if c.Changed != 0 {
 				out.after = append(out.after, c.Path)
 			}
 		}
 	}
+	for l, p := range gone {
+		if q, ok := came[l]; ok {
+			// The same link: carried along by a directory renamed above
+			// it. Reported as deleted and created, it changed too.
+			delete(came, l)
+			if c := changeAt(changes, q); c != nil && c.Action == merkle.Created {
+				out.after = append(out.after, q)
+			}
+			continue
+		}
+		out.before = append(out.before, p)
+	}
+	for _, q := range came {
+		out.after = append(out.after, q)
+	}
 	return out.sorted()
+}
+
+// changeAt returns the change reported for path p (its new path).
+func changeAt(changes []merkle.Change, p string) *merkle.Change {
+	for i := range changes {
+		if changes[i].Path == p {
+			return &changes[i]
+		}
+	}
+	return nil
 }
 
 func (t touched) sorted() touched {
