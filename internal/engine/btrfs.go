@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"maps"
 	"os"
@@ -93,7 +94,7 @@ func (o *Options) matcher(roots []string) (*config.Matcher, error) {
 // what the baseline records of them. A subvolume that cannot be snapshot
 // (no privilege, a build without cgo) is reported to o.Warn and left out:
 // its roots are then checked by a scan.
-func (o *Options) takeSnapshots(roots []string) []store.Snapshot {
+func (o *Options) takeSnapshots(db string, roots []string) []store.Snapshot {
 	if !o.Config.Btrfs.Snapshots {
 		return nil
 	}
@@ -106,7 +107,7 @@ func (o *Options) takeSnapshots(roots []string) []store.Snapshot {
 	}
 	var out []store.Snapshot
 	for _, top := range sortedKeys(byTop) {
-		s, err := o.snapshot(top, byTop[top])
+		s, err := o.snapshot(db, top, byTop[top])
 		if err != nil {
 			o.warn(top, fmt.Errorf("no trusted snapshot: its roots will be checked by a scan: %w", err))
 			continue
@@ -126,8 +127,9 @@ func (o *Options) warn(path string, err error) {
 	}
 }
 
-// snapshot takes the snapshot of the subvolume top for roots.
-func (o *Options) snapshot(top string, roots []string) ([]store.Snapshot, error) {
+// snapshot takes the snapshot of the subvolume top for roots, for the
+// database at db.
+func (o *Options) snapshot(db, top string, roots []string) ([]store.Snapshot, error) {
 	dir := snapshotDir(o.Config, top)
 	if err := safeDir(dir); err != nil {
 		return nil, err
@@ -149,7 +151,7 @@ func (o *Options) snapshot(top string, roots []string) ([]store.Snapshot, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", top, err)
 	}
-	name := o.now().UTC().Format("20060102T150405.000000000Z")
+	name := dbTag(db) + "-" + o.now().UTC().Format(snapshotTime)
 	path := filepath.Join(dir, name)
 	if err := btrfs.Snapshot(top, path, true); err != nil {
 		return nil, err
@@ -344,7 +346,7 @@ func pruneSnapshots(db *store.DB, o *Options, snaps []store.Snapshot) {
 		}
 		for _, e := range ents {
 			p := filepath.Join(dir, e.Name())
-			if kept[p] || !e.IsDir() || !snapshotName(e.Name()) {
+			if kept[p] || !e.IsDir() || !snapshotName(db.Path(), e.Name()) {
 				continue
 			}
 			if err := btrfs.DeleteSnapshot(p); err != nil {
@@ -354,9 +356,27 @@ func pruneSnapshots(db *store.DB, o *Options, snaps []store.Snapshot) {
 	}
 }
 
-// snapshotName reports whether name is one takeSnapshots gives.
-func snapshotName(name string) bool {
-	_, err := time.Parse("20060102T150405.000000000Z", name)
+const snapshotTime = "20060102T150405.000000000Z"
+
+// dbTag names the database at path in its snapshots' names, so that two
+// databases keeping snapshots of one subvolume never prune each other's.
+func dbTag(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	h := fnv.New32a()
+	h.Write([]byte(path))
+	return fmt.Sprintf("%08x", h.Sum32())
+}
+
+// snapshotName reports whether name is one takeSnapshots gives for the
+// database at db.
+func snapshotName(db, name string) bool {
+	t, ok := strings.CutPrefix(name, dbTag(db)+"-")
+	if !ok {
+		return false
+	}
+	_, err := time.Parse(snapshotTime, t)
 	return err == nil
 }
 
@@ -623,7 +643,7 @@ func updateBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baseli
 	// A race found while the plan runs fails the update: its changes are
 	// reported as they are found, and a second pass would report them
 	// again.
-	pl.snapshots = o.takeSnapshots(cur.Info().Roots)
+	pl.snapshots = o.takeSnapshots(db.Path(), cur.Info().Roots)
 	defer pruneSnapshots(db, &o, pl.snapshots)
 	res, err := runPlan(ctx, db, o, cur, pl, true)
 	res.Scopes = nil // the whole baseline was updated

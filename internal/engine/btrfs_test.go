@@ -351,9 +351,18 @@ func TestBtrfsCheckEqualsScan(t *testing.T) {
 			// Snapshots are pruned with the baselines that record them,
 			// and one no baseline records (left by a kill -9 between the
 			// snapshot and the commit) by the next update that writes.
-			orphan := filepath.Join(f.vol, ".vigil-snapshots", "20200101T000000.000000000Z")
-			if err := btrfs.Snapshot(f.vol, orphan, true); err != nil {
+			// Another database's snapshot is not this one's to prune.
+			cur, err := f.db.Current()
+			if err != nil {
 				t.Fatal(err)
+			}
+			tag, _, _ := strings.Cut(filepath.Base(cur.Info().Snapshots[0].Path), "-")
+			orphan := filepath.Join(f.vol, ".vigil-snapshots", tag+"-20200101T000000.000000000Z")
+			other := filepath.Join(f.vol, ".vigil-snapshots", "0badc0de-20200101T000000.000000000Z")
+			for _, p := range []string{orphan, other} {
+				if err := btrfs.Snapshot(f.vol, p, true); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := os.WriteFile(filepath.Join(f.root, "last"), []byte("x"), 0o644); err != nil {
 				t.Fatal(err)
@@ -364,6 +373,9 @@ func TestBtrfsCheckEqualsScan(t *testing.T) {
 			if _, err := os.Lstat(orphan); err == nil {
 				t.Errorf("the orphan snapshot %s is still there", orphan)
 			}
+			if _, err := os.Lstat(other); err != nil {
+				t.Errorf("another database's snapshot was pruned: %v", err)
+			}
 			ents, err := os.ReadDir(filepath.Join(f.vol, ".vigil-snapshots"))
 			if err != nil {
 				t.Fatal(err)
@@ -372,7 +384,7 @@ func TestBtrfsCheckEqualsScan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(ents) > len(infos) {
+			if len(ents) > len(infos)+1 { // and the other database's
 				t.Errorf("%d snapshots kept for %d baselines", len(ents), len(infos))
 			}
 		})

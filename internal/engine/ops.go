@@ -116,7 +116,7 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	}
 	// The snapshots come before the scan: whatever changes while it runs
 	// is newer than them, so the next check looks at it again.
-	info.Snapshots = o.takeSnapshots(roots)
+	info.Snapshots = o.takeSnapshots(db.Path(), roots)
 	defer pruneSnapshots(db, &o, info.Snapshots)
 	sopts.Source, sopts.DevMap = snapshotSource(info.Snapshots)
 	if err := o.auditBase(db, &info); err != nil {
