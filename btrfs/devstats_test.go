@@ -56,7 +56,7 @@ func TestDeviceStatsCorruption(t *testing.T) {
 		t.Fatal(err)
 	}
 	img := filepath.Join(filepath.Dir(mnt), "img")
-	off := findBlock(t, img, data[:4096])
+	off := fimtest.FindBlock(t, img, data[:4096])
 	f, err := os.OpenFile(img, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -81,33 +81,4 @@ func TestDeviceStatsCorruption(t *testing.T) {
 	if err != nil || len(st) != 1 || st[0].Corruption == 0 || st[0].Write+st[0].Read+st[0].Flush+st[0].Generation != 0 {
 		t.Fatalf("DeviceStats after the damage = %+v, %v; want corruption errors only", st, err)
 	}
-}
-
-// findBlock returns the offset in the image of the 4 KiB block b,
-// skipping the image's holes.
-func findBlock(t *testing.T, img string, b []byte) int64 {
-	t.Helper()
-	f, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fi, _ := f.Stat()
-	buf := make([]byte, 1<<20)
-	for off := int64(0); off < fi.Size(); {
-		d, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
-		if err != nil {
-			break
-		}
-		d &^= 4095
-		n, _ := f.ReadAt(buf, d)
-		for i := 0; i+4096 <= n; i += 4096 {
-			if bytes.Equal(buf[i:i+4096], b) {
-				return d + int64(i)
-			}
-		}
-		off = d + int64(max(n, 4096))
-	}
-	t.Fatalf("the file's block is not in %s", img)
-	return 0
 }

@@ -2,13 +2,18 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/sys/unix"
 
+	"vigil/alerts"
 	"vigil/btrfs"
 	"vigil/internal/engine"
 	"vigil/internal/fimtest"
@@ -86,6 +91,80 @@ func TestEngineRestorer(t *testing.T) {
 	}
 	if st, _ := os.Lstat(qp); st == nil || st.Mode().Perm() != 0 || st.Mode()&os.ModeSetuid != 0 {
 		t.Errorf("quarantined copy's mode %v, want 000 without setuid", st.Mode())
+	}
+	h.stop(t)
+}
+
+// TestDeviceErrors: a block of a monitored file is damaged under Btrfs (a
+// write to the loop image), a read of it fails its checksum and the
+// device's corruption counter rises: the daemon's next whole check says
+// so, as a critical device_errors event.
+func TestDeviceErrors(t *testing.T) {
+	mnt := fimtest.LoopFS(t, "btrfs", 512<<20, "noatime")
+	vol := filepath.Join(mnt, "vol")
+	if err := btrfs.Create(vol); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 64<<10)
+	for i := range data {
+		data[i] = byte(i*7 + i/4096)
+	}
+	victim := filepath.Join(vol, "victim")
+	if err := os.WriteFile(victim, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := &host{root: vol, dir: t.TempDir()}
+	h.db = filepath.Join(h.dir, "vigil.db")
+	h.events = filepath.Join(h.dir, "events.json")
+	h.cfg = h.config(t, "")
+	h.cfg.Watch.ScanInterval = 200 * time.Millisecond
+	db, err := store.Open(h.db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := engine.Init(context.Background(), db, engine.Options{Config: h.cfg, Host: "test"})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Baseline.DevStats) != 1 {
+		t.Fatalf("the baseline recorded %d devices, want 1", len(res.Baseline.DevStats))
+	}
+	h.start(t, Options{})
+	off := fimtest.FindBlock(t, filepath.Join(filepath.Dir(mnt), "img"), data[:4096])
+	img, err := os.OpenFile(filepath.Join(filepath.Dir(mnt), "img"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := img.WriteAt(make([]byte, 4096), off); err != nil {
+		t.Fatal(err)
+	}
+	img.Close()
+	f, err := os.Open(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	if _, err := io.ReadAll(f); !errors.Is(err, unix.EIO) {
+		t.Fatalf("read of the damaged file = %v, want EIO", err)
+	}
+	f.Close()
+	evs := await(t, h.events, "device_errors", func(evs []alerts.Event) bool {
+		for _, e := range evs {
+			if e.Event.Action == "device_errors" {
+				return true
+			}
+		}
+		return false
+	})
+	for _, e := range evs {
+		if e.Event.Action != "device_errors" {
+			continue
+		}
+		if e.Event.Severity != alerts.SeverityCritical || e.Vigil == nil || e.Vigil.Device == nil ||
+			e.Vigil.Device.Current["corruption_errs"] == 0 || e.Vigil.Device.Recorded["corruption_errs"] != 0 {
+			t.Errorf("device_errors event: %+v %+v", e.Event, e.Vigil)
+		}
 	}
 	h.stop(t)
 }

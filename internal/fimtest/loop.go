@@ -1,11 +1,14 @@
 package fimtest
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // LoopFS makes a filesystem of type fstype ("ext4", "btrfs", "xfs") in a
@@ -76,4 +79,33 @@ func run(t testing.TB, name string, args ...string) string {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
 	}
 	return string(out)
+}
+
+// FindBlock returns the offset in the image of the 4 KiB block b,
+// skipping the image's holes.
+func FindBlock(t testing.TB, img string, b []byte) int64 {
+	t.Helper()
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < fi.Size(); {
+		d, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+		if err != nil {
+			break
+		}
+		d &^= 4095
+		n, _ := f.ReadAt(buf, d)
+		for i := 0; i+4096 <= n; i += 4096 {
+			if bytes.Equal(buf[i:i+4096], b) {
+				return d + int64(i)
+			}
+		}
+		off = d + int64(max(n, 4096))
+	}
+	t.Fatalf("the file's block is not in %s", img)
+	return 0
 }
