@@ -619,7 +619,11 @@ func checkBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baselin
 		}
 	}
 	if errors.Is(err, errFallBack) || errors.Is(err, errRace) {
-		o.warn(cur.Info().Roots[0], fmt.Errorf("btrfs check not possible, scanning instead: %w", err))
+		why := "btrfs check not possible, scanning instead"
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			why = "the btrfs check needs root (or CAP_SYS_ADMIN and the snapshots' directory), scanning instead"
+		}
+		o.warn(cur.Info().Roots[0], fmt.Errorf("%s: %w", why, err))
 		return Result{}, false, nil
 	}
 	return Result{}, true, err
