@@ -394,19 +394,19 @@ func planBtrfs(ctx context.Context, cur *store.Baseline, o *Options, m *config.M
 	pl := &plan{shallow: map[string]merkle.Attr{}, method: MethodBtrfs}
 	byTop := map[string][]store.Snapshot{}
 	for _, r := range info.Roots {
-		i := slices.IndexFunc(info.Snapshots, func(s store.Snapshot) bool { return s.Root == r })
-		if i < 0 {
-			pl.scopes = append(pl.scopes, r) // not on Btrfs when recorded
-			continue
-		}
-		s := info.Snapshots[i]
-		byTop[s.Top] = append(byTop[s.Top], s)
 		// What lies above a root is on no search's path.
 		for d := merkle.Parent(r); d != ""; d = merkle.Parent(d) {
 			if e, err := cur.Lookup(d); err == nil && e != nil && e.Type == merkle.TypeDir {
 				pl.shallow[d] = e.Attrs
 			}
 		}
+		i := slices.IndexFunc(info.Snapshots, func(s store.Snapshot) bool { return s.Root == r })
+		if i < 0 {
+			pl.scopes = append(pl.scopes, r) // not on Btrfs when recorded: walked
+			continue
+		}
+		s := info.Snapshots[i]
+		byTop[s.Top] = append(byTop[s.Top], s)
 	}
 	for _, top := range sortedKeys(byTop) {
 		if err := ctx.Err(); err != nil {

@@ -416,3 +416,37 @@ func testSeed(def uint64) uint64 {
 	}
 	return def
 }
+
+// TestBtrfsCheckMixedRoots: with one root on Btrfs and one elsewhere, the
+// Btrfs check searches the one and walks the other, and finds what the
+// walk of both finds.
+func TestBtrfsCheckMixedRoots(t *testing.T) {
+	f := newBtrfsFixture(t, "etc")
+	other := filepath.Join(fimtest.LoopFS(t, "ext4", 64<<20, ""), "boot")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(f.root, "passwd"), filepath.Join(other, "boot.cfg")} {
+		if err := os.WriteFile(p, []byte("v1"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	text := fmt.Sprintf("database = %q\nroots = [%q, %q]\n", f.cfg.Database, f.root, other)
+	if f.cfg, err = config.Parse("mixed.toml", []byte(text)); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t, engine.Init, f.opts(t))
+	for _, p := range []string{filepath.Join(f.root, "passwd"), filepath.Join(other, "boot.cfg")} {
+		if err := os.WriteFile(p, []byte("v2"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	got := f.checkBoth(t, "changes in both roots")
+	if len(got) < 3 {
+		t.Fatalf("changes %v: want both files and the other root's mode", got)
+	}
+}
