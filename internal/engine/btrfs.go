@@ -106,7 +106,7 @@ func (o *Options) takeSnapshots(db string, roots []string) []store.Snapshot {
 		}
 	}
 	var out []store.Snapshot
-	for _, top := range sortedKeys(byTop) {
+	for _, top := range slices.Sorted(maps.Keys(byTop)) {
 		s, err := o.snapshot(db, top, byTop[top])
 		if err != nil {
 			o.warn(top, fmt.Errorf("no trusted snapshot: its roots will be checked by a scan: %w", err))
@@ -117,9 +117,6 @@ func (o *Options) takeSnapshots(db string, roots []string) []store.Snapshot {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
-}
 
 func (o *Options) warn(path string, err error) {
 	if o.Warn != nil {
@@ -408,7 +405,7 @@ func planBtrfs(ctx context.Context, cur *store.Baseline, o *Options, m *config.M
 		s := info.Snapshots[i]
 		byTop[s.Top] = append(byTop[s.Top], s)
 	}
-	for _, top := range sortedKeys(byTop) {
+	for _, top := range slices.Sorted(maps.Keys(byTop)) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -513,7 +510,7 @@ func planTop(cur *store.Baseline, o *Options, m *config.Matcher, pl *plan, top s
 		}
 	}
 	for _, d := range slices.SortedFunc(maps.Keys(dirs), merkle.ComparePaths) {
-		if err := planDir(cur, m, pl, d, dirs[d], slices.Contains(roots, d)); err != nil {
+		if err := planDir(cur, m, pl, top, d, dirs[d], slices.Contains(roots, d)); err != nil {
 			return err
 		}
 	}
@@ -522,7 +519,7 @@ func planTop(cur *store.Baseline, o *Options, m *config.Matcher, pl *plan, top s
 
 // planDir adds to pl what changed in directory d, whose inode in changed:
 // the names it gained or lost (read whole) and d itself (shallow).
-func planDir(cur *store.Baseline, m *config.Matcher, pl *plan, d string, in btrfs.Inode, isRoot bool) error {
+func planDir(cur *store.Baseline, m *config.Matcher, pl *plan, top, d string, in btrfs.Inode, isRoot bool) error {
 	self, kids, err := cur.Dir(d)
 	if err != nil {
 		return err
@@ -537,7 +534,7 @@ func planDir(cur *store.Baseline, m *config.Matcher, pl *plan, d string, in btrf
 	case old.Ctime == in.Ctime.Nanos() && old.Mtime == in.Mtime.Nanos():
 		return nil // read, not changed (atime)
 	}
-	names, err := listNames(d)
+	names, err := btrfs.ReadDirNames(top, relTo(top, d))
 	if errors.Is(err, fs.ErrNotExist) {
 		pl.scopes = append(pl.scopes, d)
 		return nil
@@ -577,19 +574,15 @@ func excluded(m *config.Matcher, p string, roots []string, dir bool) bool {
 	return false
 }
 
-// listNames returns the names in directory d, opened without following a
-// symlink anywhere in its path.
-func listNames(d string) ([]string, error) {
-	fd, err := unix.Openat2(unix.AT_FDCWD, d, &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: d, Err: err}
+// relTo returns p (inside top) relative to top, "" for top itself.
+func relTo(top, p string) string {
+	if p == top {
+		return ""
 	}
-	f := os.NewFile(uintptr(fd), d)
-	defer f.Close()
-	return f.Readdirnames(-1)
+	if top == "/" {
+		return p[1:]
+	}
+	return p[len(top)+1:]
 }
 
 // checkBtrfs checks the whole baseline cur by a Btrfs plan. ok is false

@@ -11,38 +11,25 @@ import (
 )
 
 // ScanPath reads one local path as a scan would, monitoring attrs: what
-// the recorded entry of a proof is compared with.
+// the recorded entry of a proof is compared with. An entry that could be
+// read only in part comes back with its Err set.
 func ScanPath(ctx context.Context, path string, attrs merkle.Attr) (*merkle.Entry, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	var got *merkle.Entry
-	var scanErr error
-	// The path itself, not what lies below it.
-	// One worker of each kind: a path costs a few system calls, not the
-	// start of a pool (whose read buffers alone are megabytes).
-	opts := scanner.Options{
-		HashWorkers: 1, DirWorkers: 1,
-		Filter:  func(p string, _ bool) (merkle.Attr, bool) { return attrs, p != abs },
-		OnError: func(p string, err error) error { scanErr = err; return nil },
+	got, err := scanPaths(ctx, []string{abs}, func(string) merkle.Attr { return attrs })
+	if e := got[abs]; e != nil && ctx.Err() == nil {
+		return e, nil
 	}
-	err = scanner.Scan(ctx, []string{abs}, opts, func(e *merkle.Entry) error {
-		if e.Path == abs {
-			got = e
-		}
-		return nil
-	})
-	if err == nil && got == nil {
-		err = errors.Join(fmt.Errorf("%s: not found", abs), scanErr)
-	}
-	return got, err
+	return nil, errors.Join(fmt.Errorf("%s: not found", abs), err)
 }
 
 // scanPaths reads each of paths (absolute, clean) as a scan would, but
 // not what lies below them, in one scan: attrs gives what is monitored at
 // each. A path that does not exist has no entry; errors reading one are
-// returned with it joined.
+// returned with it joined. Few workers: a path costs a few system calls,
+// not the start of a pool (whose read buffers alone are megabytes).
 func scanPaths(ctx context.Context, paths []string, attrs func(string) merkle.Attr) (map[string]*merkle.Entry, error) {
 	want := make(map[string]bool, len(paths))
 	via := map[string]bool{} // directories on the way to a wanted path

@@ -93,7 +93,7 @@ type snapDiff struct {
 	trees map[string]bool
 	held  []merkle.Change
 	out   []merkle.Change
-	read2 map[string]map[string]*merkle.Entry // per side, by logical path
+	read  map[string]map[string]*merkle.Entry // per side, by logical path
 }
 
 // plan finds what to compare: the paths in b of the inodes changed since
@@ -124,11 +124,11 @@ func (d *snapDiff) plan(fb int, since uint64) error {
 			if in.Mode&unix.S_IFMT != unix.S_IFDIR {
 				continue
 			}
-			nb, err := listNames(d.phys(d.b, p))
+			nb, err := btrfs.ReadDirNames(d.b, relTo("/", p))
 			if err != nil {
 				return err
 			}
-			na, err := listNames(d.phys(d.a, p))
+			na, err := btrfs.ReadDirNames(d.a, relTo("/", p))
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
 				continue // a new name: its parent lists it
 			}
@@ -172,7 +172,7 @@ func (d *snapDiff) run() error {
 	}
 	paths = append(paths, trees...)
 	// Both sides' entries, each side in one scan.
-	if err := d.read(paths); err != nil {
+	if err := d.readBoth(paths); err != nil {
 		return err
 	}
 	for _, p := range paths {
@@ -201,14 +201,7 @@ func (d *snapDiff) report(c merkle.Change) error {
 // compare compares path p on both sides: its own entry where both have
 // it, the whole subtree where only one does.
 func (d *snapDiff) compare(p string) error {
-	ea, err := d.entry(d.a, p)
-	if err != nil {
-		return err
-	}
-	eb, err := d.entry(d.b, p)
-	if err != nil {
-		return err
-	}
+	ea, eb := d.read[d.a][p], d.read[d.b][p]
 	switch {
 	case ea != nil && eb != nil && ea.Type == eb.Type:
 		if c, ok := merkle.Modified(ea, eb); ok {
@@ -233,9 +226,9 @@ func (d *snapDiff) compare(p string) error {
 	return nil
 }
 
-// read reads logical paths on both sides.
-func (d *snapDiff) read(paths []string) error {
-	d.read2 = map[string]map[string]*merkle.Entry{}
+// readBoth reads logical paths on both sides, into d.read.
+func (d *snapDiff) readBoth(paths []string) error {
+	d.read = map[string]map[string]*merkle.Entry{}
 	for _, top := range []string{d.a, d.b} {
 		phys := make([]string, len(paths))
 		for i, p := range paths {
@@ -251,16 +244,11 @@ func (d *snapDiff) read(paths []string) error {
 			d.logical(e, top)
 			m[e.Path] = e
 		}
-		d.read2[top] = m
+		d.read[top] = m
 	}
 	return nil
 }
 
-// entry returns logical path p of the snapshot at top, nil if it has
-// none.
-func (d *snapDiff) entry(top, p string) (*merkle.Entry, error) {
-	return d.read2[top][p], nil
-}
 
 // logical names e by its path below top, and drops its device number,
 // which differs between snapshots: what pairs moves is the inode.
