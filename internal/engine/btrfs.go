@@ -117,7 +117,6 @@ func (o *Options) takeSnapshots(db string, roots []string) []store.Snapshot {
 	return out
 }
 
-
 func (o *Options) warn(path string, err error) {
 	if o.Warn != nil {
 		o.Warn(path, err)

@@ -249,7 +249,6 @@ func (d *snapDiff) readBoth(paths []string) error {
 	return nil
 }
 
-
 // logical names e by its path below top, and drops its device number,
 // which differs between snapshots: what pairs moves is the inode.
 func (d *snapDiff) logical(e *merkle.Entry, top string) {
