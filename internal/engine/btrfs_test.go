@@ -450,3 +450,80 @@ func TestBtrfsCheckMixedRoots(t *testing.T) {
 		t.Fatalf("changes %v: want both files and the other root's mode", got)
 	}
 }
+
+// TestBtrfsFallsBack: a recorded snapshot that is no longer trusted (its
+// read-only flag cleared, a file planted, the flag set again) is not used:
+// the check walks instead, saying why and naming the snapshot, and finds
+// what a walk finds; the update walks too and records a new snapshot, which
+// the next check searches from.
+func TestBtrfsFallsBack(t *testing.T) {
+	f := newBtrfsFixture(t, "")
+	if err := os.WriteFile(filepath.Join(f.root, "passwd"), []byte("root"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t, engine.Init, f.opts(t))
+	cur, err := f.db.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := cur.Info().Snapshots[0].Path
+	fd, err := btrfs.OpenDir(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := btrfs.SetReadOnly(fd, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(snap, "passwd"), []byte("evil"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := btrfs.SetReadOnly(fd, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.root, "passwd"), []byte("root2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var warned []string
+	o := f.opts(t)
+	o.Warn = func(p string, err error) { warned = append(warned, err.Error()) }
+	got, res := f.run(t, engine.Check, o)
+	if res.Method != engine.MethodScan || len(warned) != 1 || !strings.Contains(warned[0], snap) || !strings.Contains(warned[0], "not trusted") {
+		t.Fatalf("check with a tampered snapshot: method %q, warnings %q; want scan and one warning naming %s", res.Method, warned, snap)
+	}
+	o.Scan = true
+	if want, _ := f.run(t, engine.Check, o); !slices.Equal(got, want) || len(got) == 0 {
+		t.Fatalf("the fallback found %v, the walk %v", got, want)
+	}
+	o.Scan, warned = false, nil
+	if _, ur := f.run(t, engine.Update, o); ur.Method != engine.MethodScan || !ur.Written || len(ur.Baseline.Snapshots) != 1 || ur.Baseline.Snapshots[0].Path == snap {
+		t.Fatalf("update with a tampered snapshot: method %q, written %v, snapshots %+v", ur.Method, ur.Written, ur.Baseline.Snapshots)
+	}
+	if got, res := f.run(t, engine.Check, f.opts(t)); res.Method != engine.MethodBtrfs || len(got) != 0 {
+		t.Fatalf("after the update: method %q, changes %v", res.Method, got)
+	}
+}
+
+// TestUnsafeSnapshotDir: a snapshot directory others may enter is refused
+// with a warning naming it; the baseline is taken without a snapshot and
+// checked by a walk.
+func TestUnsafeSnapshotDir(t *testing.T) {
+	f := newBtrfsFixture(t, "")
+	dir := filepath.Join(f.vol, ".vigil-snapshots")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var warned []string
+	o := f.opts(t)
+	o.Warn = func(p string, err error) { warned = append(warned, err.Error()) }
+	_, res := f.run(t, engine.Init, o)
+	if len(res.Baseline.Snapshots) != 0 || len(warned) != 1 || !strings.Contains(warned[0], dir) || !strings.Contains(warned[0], "0700") {
+		t.Fatalf("init with a 0755 snapshot directory: snapshots %+v, warnings %q", res.Baseline.Snapshots, warned)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("snapshots made in the unsafe directory: %v", ents)
+	}
+	if _, res := f.run(t, engine.Check, f.opts(t)); res.Method != engine.MethodScan {
+		t.Fatalf("check without a snapshot: method %q, want scan", res.Method)
+	}
+}
