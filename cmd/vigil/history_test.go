@@ -270,3 +270,14 @@ func TestUpdateBelowNewParent(t *testing.T) {
 		t.Errorf("check after it reported %q, want %q (what was not accepted)", got, want)
 	}
 }
+
+// TestDiffNotSnapshots: vigil diff of two paths that are not Btrfs
+// snapshots of one subvolume is refused (15), naming them, and reads no
+// database.
+func TestDiffNotSnapshots(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	out := mustRun(t, exitUsage, "--db", filepath.Join(t.TempDir(), "none.db"), "diff", a, b)
+	if !strings.Contains(out.stderr, a) || !strings.Contains(out.stderr, "not two btrfs snapshots") {
+		t.Errorf("stderr %q: want the paths and why", out.stderr)
+	}
+}
