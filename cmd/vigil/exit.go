@@ -55,7 +55,7 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, engine.ErrDBInside), errors.Is(err, engine.ErrNoRoots):
 		return exitConfig
-	case errors.Is(err, errKey):
+	case errors.Is(err, engine.ErrKey):
 		return exitKey
 	case errors.Is(err, store.ErrTampered):
 		return exitTampered
