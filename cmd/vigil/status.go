@@ -95,6 +95,10 @@ func runVerify(ctx context.Context, e *env, inv *invocation) int {
 		return e.fail(err)
 	}
 	e.logFindings(verdict)
+	code := exitOK
+	if verdict.Critical() {
+		code = exitTampered
+	}
 	all, err := db.Baselines()
 	if err != nil {
 		return e.fail(err)
@@ -102,5 +106,5 @@ func runVerify(ctx context.Context, e *env, inv *invocation) int {
 	if !e.quiet {
 		fmt.Fprintf(e.stdout, "%s: %d baselines verified\n", db.Path(), len(all))
 	}
-	return exitOK
+	return code
 }
