@@ -33,7 +33,9 @@ type Host struct {
 	Config *config.Config
 	Marker string
 	Key    note.Signer
-	Pub    string
+	// SignerKey is Key's text, for a key file.
+	SignerKey string
+	Pub       string
 	// Backup is the database file as it was right after the seal.
 	Backup []byte
 }
@@ -57,6 +59,7 @@ func NewHost(t testing.TB) *Host {
 		t.Fatal(err)
 	}
 	h.Key, _ = note.NewSigner(skey)
+	h.SignerKey = skey
 	h.Pub = filepath.Join(h.Dir, "vigil.pub")
 	must(t, os.WriteFile(h.Pub, []byte(vkey+"\n"), 0o644))
 	h.ConfigFile = filepath.Join(h.Dir, "vigil.toml")
