@@ -40,14 +40,10 @@ it. With --statement-out FILE instead of --key, the baseline is written
 unsigned and its statement saved for 'vigil sign' elsewhere; --signature
 FILE attaches the signed statement to the current baseline.`
 
-const resealAbout = `Accept planned changes in the hardened phase (a package update, a system
-rebuild): report what is accepted, as update does, sign the new baseline's
-statement and record old root, new root, reason and who in the audit log.
---reason is required.`
-
-const signAbout = `Sign a statement written by 'vigil seal --statement-out' with the signer key
+const signAbout = `Sign a statement written by 'vigil seal --statement-out', 'vigil reseal
+--statement-out' or 'vigil phase setup --statement-out' with the signer key
 (on another machine: the key need not live on the host); the signed note
-goes to standard output, for 'vigil seal --signature FILE'.`
+goes to standard output, for the same command's --signature FILE.`
 
 const auditAbout = `Print the audit log, oldest first, one record per line (JSON with --json),
 after verifying its hashes; the log's size and tree hash come last.`
