@@ -33,8 +33,9 @@ type Saved struct {
 // ReadSaved reads a report written by [Writer] with Options.JSON. Every
 // line must be one event, the last one the summary of a check; an event of
 // an unknown action, or one that does not parse, fails with
-// [ErrNotReport], naming the line. Scan errors and device findings list
-// nothing to accept and are skipped. Memory grows with the report: at
+// [ErrNotReport], naming the line. Scan errors and findings (event.kind
+// "alert": a device's error counters, the trust decision's) list nothing
+// to accept and are skipped. Memory grows with the report: at
 // most two recorded states per line, and no line longer than [MaxLine].
 func ReadSaved(r io.Reader) (*Saved, error) {
 	s := &Saved{want: map[string][]byte{}, seen: map[string]bool{}}
@@ -74,9 +75,8 @@ func ReadSaved(r io.Reader) (*Saved, error) {
 
 // add records what one event of the report says.
 func (s *Saved) add(ev alerts.Event) error {
-	switch ev.Event.Action {
-	case "scan_error", "device_errors":
-		return nil // nothing to accept
+	if ev.Event.Action == "scan_error" || ev.Event.Kind == "alert" {
+		return nil // a path not checked, a device or trust finding: nothing to accept
 	}
 	if ev.File == nil {
 		return fmt.Errorf("event.action %q without a file", ev.Event.Action)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"vigil/alerts"
 	"vigil/merkle"
 )
 
@@ -147,8 +148,8 @@ func FuzzReadSaved(f *testing.F) {
 	})
 }
 
-// roundTrip writes one change of each kind about entries named name and
-// reads them back.
+// roundTrip writes one change of each kind about entries named name, a
+// scan error and a trust finding, and reads them back.
 func roundTrip(t *testing.T, name string) {
 	name = strings.ReplaceAll(name, "/", "_")
 	var buf bytes.Buffer
@@ -167,6 +168,10 @@ func roundTrip(t *testing.T, name string) {
 		}
 	}
 	if err := w.Error("/e/"+name, errors.New(name)); err != nil {
+		t.Fatal(err)
+	}
+	finding := alerts.TrustFinding("checkpoint_behind", errors.New(name), false, "h", now)
+	if err := w.Event(finding, name); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Summary(sampleSummary()); err != nil {
