@@ -215,3 +215,19 @@ func TestSealWording(t *testing.T) {
 		t.Errorf("check of an unsigned baseline said %q, want 'baseline 3: not signed', not the tamper wording", out.stderr)
 	}
 }
+
+// TestResealPendingUnpinned: a reseal waiting for its signature never
+// counts as sealed, not even once the key is unpinned.
+func TestResealPendingUnpinned(t *testing.T) {
+	t.Parallel()
+	s := sealed(t, fimtest.Tree{"f": fimtest.File("f")})
+	must(t, os.WriteFile(s.path("f"), []byte("planned"), 0o644))
+	mustRun(t, 0, s.args("reseal", "--statement-out", filepath.Join(t.TempDir(), "stmt"), "--reason", "r")...)
+	cfg, err := os.ReadFile(s.config)
+	must(t, err)
+	must(t, os.WriteFile(s.config, []byte(strings.Replace(string(cfg), "pubkey = ", "# pubkey = ", 1)), 0o644))
+	out := mustRun(t, exitTampered, s.args("check", "--json")...)
+	if !strings.Contains(out.stdout, `"hardened_unsealed"`) {
+		t.Errorf("check of a pending reseal with the key unpinned printed %q, want the critical finding hardened_unsealed", out.stdout)
+	}
+}
