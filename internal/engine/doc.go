@@ -13,6 +13,12 @@
 // (the paths exist, some root exists, the database lies outside the roots).
 // [Options.Accept] lets Update accept only some changes (the entries an
 // operator reviewed): a turned-down change keeps what was recorded.
+// [KnownPaths] checks the PATHs a person gave to a scoped Check or Update:
+// one neither recorded nor on disk is [ErrUnknownPath] (a typo would
+// otherwise give a clean report); the daemon, whose paths come from
+// events, does not call it. A seal that does not verify says why in words:
+// [ErrUnsigned], [ErrForeignKey] (both [KindUnsigned], and
+// [store.ErrTampered] to errors.Is).
 //
 // A directory that cannot be listed hides nothing: its recorded subtree is
 // neither reported deleted (by Check) nor dropped (by Update), and the error
