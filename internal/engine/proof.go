@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -105,11 +106,14 @@ func VerifyProof(raw []byte, verifiers note.Verifiers) (*VerifiedProof, error) {
 	}
 	n, err := note.Open([]byte(f.Statement), verifiers)
 	if err != nil {
-		var unknown *note.UnknownVerifierError
-		if errors.As(err, &unknown) {
-			return fail("the statement is signed by %q, not by the given key", unknown.Name)
+		var unverified *note.UnverifiedNoteError
+		if errors.As(err, &unverified) && len(unverified.Note.UnverifiedSigs) > 0 {
+			return fail("the statement is signed by %q, not by the given key", unverified.Note.UnverifiedSigs[0].Name)
 		}
 		return fail("the statement's signature: %v", err)
+	}
+	if err := canonicalSigs(n); err != nil {
+		return fail("%v", err)
 	}
 	in, err := ParseStatement(n.Text)
 	if err != nil {
@@ -127,6 +131,26 @@ func VerifyProof(raw []byte, verifiers note.Verifiers) (*VerifiedProof, error) {
 		return fail("%v", err)
 	}
 	return &VerifiedProof{File: f, Statement: in, SignedBy: n.Sigs[0].Name}, nil
+}
+
+// canonicalSigs checks that a verified note carries one signature, in
+// canonical base64: note.Open accepts a signature whose last character
+// differs in bits base64 does not use, which would let an edit of the
+// statement's text pass.
+func canonicalSigs(n *note.Note) error {
+	if len(n.Sigs) != 1 || len(n.UnverifiedSigs) != 0 {
+		return fmt.Errorf("the statement carries %d signatures, %d of them by the given key; want one, by it",
+			len(n.Sigs)+len(n.UnverifiedSigs), len(n.Sigs))
+	}
+	if !canonicalBase64(n.Sigs[0].Base64) {
+		return fmt.Errorf("the statement's signature is not in canonical base64")
+	}
+	return nil
+}
+
+func canonicalBase64(s string) bool {
+	b, err := base64.StdEncoding.DecodeString(s)
+	return err == nil && base64.StdEncoding.EncodeToString(b) == s
 }
 
 // decodeStrict decodes exactly one JSON value from b into v, refusing
@@ -148,6 +172,10 @@ func decodeStrict(b []byte, v any) error {
 // numbers as written, the same strings once unescaped. White space may
 // differ.
 func sameJSON(got, want []byte) error {
+	var compact bytes.Buffer
+	if json.Compact(&compact, got) == nil && bytes.Equal(compact.Bytes(), want) {
+		return nil // the common case, without the cost of tokens
+	}
 	dg, dw := json.NewDecoder(bytes.NewReader(got)), json.NewDecoder(bytes.NewReader(want))
 	dg.UseNumber()
 	dw.UseNumber()
