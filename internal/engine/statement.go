@@ -61,7 +61,7 @@ func ParseStatement(text string) (store.Info, error) {
 		in.DevStats = append(in.DevStats, p.device())
 	}
 	if p.err == nil && (p.i != len(p.lines)-1 || p.lines[p.i] != "") {
-		p.err = fmt.Errorf("line %d: unexpected %q", p.i+1, p.lines[p.i])
+		p.err = fmt.Errorf("line %d: want the end of the statement after a newline", p.i+1)
 	}
 	if p.err != nil {
 		return store.Info{}, fmt.Errorf("statement: %w", p.err)
