@@ -156,7 +156,9 @@ func attested(e *merkle.Entry) []string {
 		}
 		out = append(out, "xattrs=["+strings.Join(names, ",")+"]")
 	}
-	add(merkle.AttrTarget, "target=%q", e.Target)
+	if e.Type == merkle.TypeSymlink || e.Target != "" {
+		add(merkle.AttrTarget, "target=%q", e.Target)
+	}
 	if mask.Has(merkle.AttrFlags) && e.HasFlags {
 		out = append(out, fmt.Sprintf("flags=%#x", e.Flags))
 	} else if mask.Has(merkle.AttrFlags) {
