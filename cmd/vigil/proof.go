@@ -98,7 +98,11 @@ func runVerifyProof(ctx context.Context, e *env, inv *invocation) int {
 		return e.fail(err)
 	}
 	if c.Differ != 0 {
-		fmt.Fprintf(e.stdout, "%s does NOT match the sealed state: %s differ", quote(local), c.Differ)
+		verb := "differ"
+		if len(c.Differ.Names()) == 1 {
+			verb = "differs"
+		}
+		fmt.Fprintf(e.stdout, "%s does NOT match the sealed state: %s %s", quote(local), c.Differ, verb)
 		if same := c.Compared &^ c.Differ; same != 0 {
 			fmt.Fprintf(e.stdout, " (%s match)", same)
 		}
