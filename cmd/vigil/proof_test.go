@@ -150,8 +150,8 @@ func TestVerifyProofAgainstCopy(t *testing.T) {
 	}
 
 	code, out = verifyProof(t, s.pub, proof, "--against", filepath.Join(dir, "gone"))
-	if code == exitOK || code == exitChanged || !strings.Contains(out, filepath.Join(dir, "gone")) {
-		t.Errorf("verify-proof --against a missing file exited %d: %s; want an error naming it", code, out)
+	if code != exitIO || !strings.Contains(out, filepath.Join(dir, "gone")) {
+		t.Errorf("verify-proof --against a missing file exited %d: %s; want 18, an error naming it", code, out)
 	}
 }
 

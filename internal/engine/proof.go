@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -224,6 +225,9 @@ func CompareCopy(ctx context.Context, want *merkle.Entry, path string) (CopyComp
 	got, err := ScanPath(ctx, path, want.Attrs)
 	if err != nil {
 		return CopyComparison{}, err
+	}
+	if got.Err != "" {
+		return CopyComparison{}, &fs.PathError{Op: "read", Path: path, Err: errors.New(got.Err)}
 	}
 	mask := want.Attrs | merkle.AttrType
 	c := CopyComparison{
