@@ -149,6 +149,15 @@ func TestVerifyProofAgainstCopy(t *testing.T) {
 		t.Errorf("verify-proof --against a copy with one byte changed exited %d:\n%s\nwant 4, content differing", code, out)
 	}
 
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	code, out = verifyProof(t, s.pub, proof, "--against", filepath.Join(link, "su-plain"))
+	if code != exitIO || !strings.Contains(out, link+" above it is a symbolic link") {
+		t.Errorf("verify-proof --against a copy below a symlinked directory exited %d: %s; want 18, naming the link", code, out)
+	}
+
 	code, out = verifyProof(t, s.pub, proof, "--against", filepath.Join(dir, "gone"))
 	if code != exitIO || !strings.Contains(out, filepath.Join(dir, "gone")) {
 		t.Errorf("verify-proof --against a missing file exited %d: %s; want 18, an error naming it", code, out)

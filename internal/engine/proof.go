@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -223,6 +225,11 @@ type CopyComparison struct {
 // an error naming it.
 func CompareCopy(ctx context.Context, want *merkle.Entry, path string) (CopyComparison, error) {
 	got, err := ScanPath(ctx, path, want.Attrs)
+	if errors.Is(err, fs.ErrNotExist) {
+		if link := linkAbove(path); link != "" {
+			err = &fs.PathError{Op: "lstat", Path: path, Err: fmt.Errorf("%s above it is a symbolic link, which vigil does not follow: give the path without it", link)}
+		}
+	}
 	if err != nil {
 		return CopyComparison{}, err
 	}
@@ -238,4 +245,20 @@ func CompareCopy(ctx context.Context, want *merkle.Entry, path string) (CopyComp
 	}
 	c.Differ = merkle.Compare(want, got) & c.Compared
 	return c, nil
+}
+
+// linkAbove returns the deepest directory above path that is a symbolic
+// link, "" if there is none: why a scan, which follows none, does not find
+// a path that os.Stat does.
+func linkAbove(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return ""
+	}
+	for d := filepath.Dir(abs); d != "/"; d = filepath.Dir(d) {
+		if st, err := os.Lstat(d); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+			return d
+		}
+	}
+	return ""
 }
