@@ -245,3 +245,68 @@ func TestProofCarriesOnlyAttested(t *testing.T) {
 		t.Errorf("proven entry: attrs %s, xattrs %v, mode %o; want all attributes, one xattr, mode 0600", e.Attrs, e.Xattrs, e.Perm)
 	}
 }
+
+// FuzzVerifyProof: whatever is done to a valid proof file, VerifyProof
+// either refuses it or reads the very proof that was signed.
+func FuzzVerifyProof(f *testing.F) {
+	raw, vs, want := syntheticProof(f)
+	f.Add(raw)
+	f.Add(bytes.Replace(raw, []byte(`"uid":0`), []byte(`"uid":1`), 1))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := engine.VerifyProof(data, vs)
+		if err == nil {
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("VerifyProof(%q) accepted another proof (-want +got):\n%s", data, d)
+			}
+		} else if !errors.Is(err, store.ErrTampered) {
+			t.Errorf("VerifyProof(%q) = %v, want ErrTampered", data, err)
+		}
+	})
+}
+
+// syntheticProof signs the statement of a two-level tree built in memory
+// and returns the proof file of its file /etc/f, with the verifiers and
+// what VerifyProof reads from it.
+func syntheticProof(tb testing.TB) ([]byte, note.Verifiers, *engine.VerifiedProof) {
+	tb.Helper()
+	dir := func(p string, attrs merkle.Attr) *merkle.Entry {
+		return &merkle.Entry{Path: p, Type: merkle.TypeDir, Perm: 0o755, Attrs: attrs}
+	}
+	top := dir("/", merkle.AttrType|merkle.AttrMode|merkle.AttrUID|merkle.AttrGID|merkle.AttrInode|merkle.AttrTarget)
+	etc := dir("/etc", merkle.AttrAll)
+	file := &merkle.Entry{Path: "/etc/f", Type: merkle.TypeFile, Perm: 0o4755, UID: 7, Size: 3, Mtime: 11, Ctime: 12,
+		Inode: 13, Nlink: 1, HashState: merkle.HashOK, Hash: [32]byte{1, 2, 3}, HasFlags: true, Flags: 0x10,
+		Xattrs: []merkle.Xattr{{Name: "user.x", Value: []byte{0, 0xff}}}, Attrs: merkle.AttrAll &^ merkle.AttrNlink}
+	other := &merkle.Entry{Path: "/etc/g", Type: merkle.TypeSymlink, Target: "f", Attrs: merkle.AttrAll}
+	fh, _ := merkle.LeafHash(file, nil)
+	gh, _ := merkle.LeafHash(other, nil)
+	etcKids := []merkle.Hash{fh, gh}
+	etcHash := merkle.DirHash(etc, 2, merkle.ChildRoot(etcKids))
+	root := merkle.DirHash(top, 1, merkle.ChildRoot([]merkle.Hash{etcHash}))
+	p := &merkle.Proof{Entry: file, Steps: []merkle.Step{merkle.NewStep(etc, etcKids, 0), merkle.NewStep(top, []merkle.Hash{etcHash}, 0)}}
+	if err := p.Verify(root); err != nil {
+		tb.Fatalf("synthetic proof: %v", err)
+	}
+	skey, vkey, err := note.GenerateKey(nil, "fuzz.test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	signer, _ := note.NewSigner(skey)
+	verifier, _ := note.NewVerifier(vkey)
+	in := fullInfo()
+	in.Root = store.RootHash(root)
+	sig, err := note.Sign(&note.Note{Text: engine.Statement(in)}, signer)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	raw, err := json.Marshal(&engine.ProofFile{Baseline: in.ID, Host: in.Host, Root: root, Statement: string(sig), Proof: p})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	vs := note.VerifierList(verifier)
+	want, err := engine.VerifyProof(raw, vs)
+	if err != nil {
+		tb.Fatalf("VerifyProof of the synthetic proof: %v\n%s", err, raw)
+	}
+	return raw, vs, want
+}
