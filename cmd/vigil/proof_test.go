@@ -94,8 +94,13 @@ func TestVerifyProofEditsCLI(t *testing.T) {
 			e[i] = '0'
 		case n%3 == 1:
 			e[i] = c ^ 0x20
-		default:
+		case c != 'x':
 			e[i] = 'x'
+		default:
+			e[i] = 'y'
+		}
+		if bytes.Equal(e, raw) {
+			t.Fatalf("the edit at %d changed nothing", i)
 		}
 		if err := os.WriteFile(edited, e, 0o644); err != nil {
 			t.Fatal(err)
