@@ -224,9 +224,11 @@ func (j *jsonEntry) entry() (*Entry, error) {
 		presence(mask.Has(AttrNlink), j.Nlink != nil, "nlink"),
 		presence(mask.Has(AttrXattrs), j.Xattrs != nil, "xattrs"),
 		presence(mask.Has(AttrTarget), j.Target != nil, "target"),
-		presence(mask.Has(AttrTarget) && j.TargetBase64 != nil, j.TargetBase64 != nil, "target_base64"),
 		presence(mask.Has(AttrFlags), j.HasFlags != nil, "has_flags"),
 		presence(mask.Has(AttrFlags), j.Flags != nil, "flags"),
+	}
+	if j.TargetBase64 != nil && (j.Target == nil || *j.TargetBase64 == "") {
+		errs = append(errs, errors.New("target_base64 goes only beside an attested target, for one that is not UTF-8"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fail(err)
