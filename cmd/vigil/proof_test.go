@@ -170,8 +170,9 @@ func TestVerifyProofAgainstCopy(t *testing.T) {
 }
 
 // TestProofOutput: vigil proof prints one JSON object with the fields
-// verify-proof requires, and the directories above the root carry none of
-// the attributes the hashes do not attest.
+// verify-proof requires, the directories above the root carry none of
+// the attributes the hashes do not attest, and no proof comes from a
+// baseline the trust decision refuses.
 func TestProofOutput(t *testing.T) {
 	t.Parallel()
 	s, proof := sealedProofSetup(t)
@@ -208,5 +209,20 @@ func TestProofOutput(t *testing.T) {
 	}
 	if above == 0 {
 		t.Errorf("vigil proof of %s has no directory above the root %s: %s", s.path("bin/su"), s.root, raw)
+	}
+
+	// proof takes check's trust decision: a baseline not signed by the
+	// pinned key gives no proof.
+	keys := filepath.Join(t.TempDir(), "keys")
+	mustRun(t, 0, s.args("keygen", "--name", "other", "--out", keys)...)
+	other, err := os.ReadFile(filepath.Join(keys, "vigil.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.pub, other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, exitTampered, s.args("proof", s.path("bin/su"))...); out.stdout != "" {
+		t.Errorf("vigil proof of a baseline the pinned key did not sign printed %q, want nothing", out.stdout)
 	}
 }
