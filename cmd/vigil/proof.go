@@ -9,7 +9,6 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
-	"vigil/internal/config"
 	"vigil/internal/engine"
 	"vigil/merkle"
 )
@@ -84,7 +83,7 @@ func runVerifyProof(ctx context.Context, e *env, inv *invocation) int {
 	if len(inv.args) != 1 || inv.str("pubkey") == "" {
 		return e.fail(&usageError{msg: "verify-proof needs the proof FILE and --pubkey KEY", cmd: inv.cmd})
 	}
-	v, _, err := readVerifier(inv.str("pubkey"), &config.Config{})
+	v, err := engine.ReadVerifier(inv.str("pubkey"))
 	if err != nil {
 		return e.fail(err)
 	}
