@@ -310,3 +310,15 @@ func syntheticProof(tb testing.TB) ([]byte, note.Verifiers, *engine.VerifiedProo
 	}
 	return raw, vs, want
 }
+
+// BenchmarkVerifyProof is the cost of checking one proof file offline.
+func BenchmarkVerifyProof(b *testing.B) {
+	raw, vs, _ := syntheticProof(b)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := engine.VerifyProof(raw, vs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
