@@ -33,8 +33,7 @@
 // A directory that cannot be listed hides nothing: its recorded subtree is
 // neither reported deleted (by Check) nor dropped (by Update), and the error
 // is reported on the directory.
-package engine
-
+//
 // # The engine and the trust decision
 //
 // [New] returns an [Engine]: the configuration and its compiled matcher,
@@ -68,3 +67,4 @@ package engine
 //   - Setup-phase moves recorded by older versions (unsigned "phase"
 //     records) do not count: such a host stays hardened until a signed
 //     'vigil phase setup'.
+package engine
