@@ -196,6 +196,12 @@ func (e *env) signCheckpoint(eng *engine.Engine, db *store.DB, signer note.Signe
 	if err != nil {
 		return e.fail(err)
 	}
+	if e.jsonLog {
+		// stdout holds the NDJSON report: the checkpoint goes with the log.
+		e.log.Info().Str("event", "checkpoint").Uint64("baseline", in.ID).Str("root", in.Root.String()).
+			Str("signed_by", in.SignedBy).Str("kept", eng.KeptCheckpoint()).Str("checkpoint", string(signed)).Msg("audit log checkpoint")
+		return exitOK
+	}
 	fmt.Fprintf(e.stdout, "baseline %d sealed: root %s, signed by %s\naudit log checkpoint (kept in %s; keep a copy outside this host):\n%s", in.ID, in.Root, in.SignedBy, eng.KeptCheckpoint(), signed)
 	return exitOK
 }
@@ -226,9 +232,9 @@ func (e *env) attachSignature(inv *invocation, sigPath string) int {
 	if err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
-	n, err := note.Open(sig, vs)
+	n, err := engine.OpenNote(sigPath, sig, vs)
 	if err != nil {
-		return e.fail(fmt.Errorf("%s: %w: %w", sigPath, store.ErrTampered, err))
+		return e.fail(err)
 	}
 	in := cur.Info()
 	if n.Text != engine.Statement(in) {

@@ -218,3 +218,17 @@ func foreignSigner(err error) string {
 	}
 	return ""
 }
+
+// OpenNote opens a signed note (a statement, a phase statement) with the
+// pinned verifiers vs; what names it in errors. A note signed by another
+// key is [ErrForeignKey], any other failure wraps [store.ErrTampered].
+func OpenNote(what string, signed []byte, vs note.Verifiers) (*note.Note, error) {
+	n, err := note.Open(signed, vs)
+	if err == nil {
+		return n, nil
+	}
+	if name := foreignSigner(err); name != "" {
+		return nil, &kindError{fmt.Sprintf("%s: signed by %q, not by the pinned key", what, name), ErrForeignKey}
+	}
+	return nil, fmt.Errorf("%s: %w: %w", what, store.ErrTampered, err)
+}
