@@ -383,7 +383,7 @@ func (r *sampleRun) addAlert(err error) { r.alert = append(r.alert, err) }
 func (r *sampleRun) finish() error {
 	r.state.Check = r.check
 	if err := r.state.Save(r.path); err != nil {
-		r.addAlert(&fs.PathError{Op: "write", Path: r.path, Err: fmt.Errorf("%w: %w", ErrStateUnwritten, err)})
+		r.addAlert(fmt.Errorf("%w: %w", ErrStateUnwritten, err)) // err names the file
 	}
 	return errors.Join(r.alert...)
 }
