@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"vigil/alerts"
@@ -59,18 +59,9 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	if statePath == "" {
 		statePath = engine.SamplePath(db.Path())
 	}
-	sample, err := e.sampleState(statePath)
-	if err != nil {
-		return e.fail(err)
-	}
 	o := engine.Options{Config: cfg, Paths: paths, Full: inv.bool("full"), Scan: inv.bool("scan"), Warn: e.warnPath, Host: hostname(), Version: version,
-		Phase: engine.CurrentPhase(cfg).Phase, SampleKey: &sample.Key, SampleCheck: sample.Check + 1,
+		Phase: engine.CurrentPhase(cfg).Phase, SampleFile: statePath, Now: sampleNow,
 		SymlinkRoot: e.warnSymlinkRoot}
-	if len(paths) == 0 {
-		// Only a whole check or update counts: a scoped one rereads the
-		// sample of the next whole one, within its subtrees.
-		op = e.countSample(op, statePath, sample)
-	}
 	// A baseline that is not sealed by the pinned key is not compared with.
 	if err := e.checkSeal(db, cfg, inv.str("pubkey"), name != "check"); err != nil {
 		return e.fail(dbError(db.Path(), err))
@@ -93,36 +84,26 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	return e.runCompare(ctx, inv, db, cfg, o, op)
 }
 
-// sampleState reads the keyed sample's state file at path. One that is
-// damaged is made anew, with a warning: the guarantee that
-// every trusted file is reread within scan.reread_within checks then starts
-// again. One that others may read or write is refused: its key may be
-// known.
-func (e *env) sampleState(path string) (engine.SampleState, error) {
-	s, _, err := engine.LoadSampleState(path)
-	if errors.Is(err, engine.ErrStateCorrupt) {
-		e.log.Warn().Str("path", quote(path)).Err(err).Msg("sample state damaged: starting with a new key; the reread guarantee of scan.reread_within starts again")
-		s, err = engine.NewSampleState()
-	}
-	return s, err
-}
+// sampleNow, if set, is the clock the keyed sample counts its periods by
+// (tests move it); nil means the wall clock.
+var sampleNow func() time.Time
 
-// countSample wraps op so that a check or update that finished records its
-// check number in the sample state file at path. A state that cannot be
-// written is a warning: the check's findings stand, but the next check
-// repeats this one's sample.
-func (e *env) countSample(op operation, path string, s engine.SampleState) operation {
-	return func(ctx context.Context, d *store.DB, o engine.Options) (engine.Result, error) {
-		res, err := op(ctx, d, o)
-		if err != nil {
-			return res, err
-		}
-		s.Check = o.SampleCheck
-		if serr := s.Save(path); serr != nil {
-			e.log.Warn().Str("path", quote(path)).Err(serr).Msg("cannot record the check in the sample state: the next check repeats this one's sample")
-		}
-		return res, nil
+// reportSample reports what is wrong with the keyed sample's state file:
+// for check a finding, exit code 8 (someone may be steering which files
+// are reread); for update and reseal, which write what they accept, a
+// logged error.
+func (e *env) reportSample(w *report.Writer, name string, res engine.Result) (int, error) {
+	if res.SampleAlert == nil {
+		return 0, nil
 	}
+	if name != "check" {
+		e.log.Error().Err(res.SampleAlert).Msg("the keyed sample's state file was tampered with or could not be kept")
+		return 0, nil
+	}
+	ev := alerts.Tampered(res.SampleAlert, hostname(), time.Now())
+	ev.Event.Action = "sample_state_tampered"
+	msg := strings.ReplaceAll(res.SampleAlert.Error(), "\n", "; ")
+	return exitTampered, w.Event(ev, "! sample state "+msg)
 }
 
 // runCompare runs op with o, reporting to stdout, and returns the exit code.
@@ -157,6 +138,11 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg
 		code |= dcode
 		devFailed = dcode&exitTampered != 0
 	}
+	scode, err := e.reportSample(w, name, res)
+	if err != nil {
+		return e.fail(err)
+	}
+	code |= scode
 	if name == "update" || name == "reseal" {
 		code = exitOK
 	}
@@ -169,7 +155,7 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg
 	if jsonOut || !e.quiet || code != exitOK || res.Added+res.Removed+res.Changed+res.Moved > 0 {
 		sum := summary(name, res, &st, time.Since(start), code)
 		sum.ConfigChanged = configChanged
-		sum.IntegrityFailed = sum.IntegrityFailed || devFailed
+		sum.IntegrityFailed = sum.IntegrityFailed || devFailed || scode != 0
 		if err := w.Summary(sum); err != nil {
 			return e.fail(err)
 		}
