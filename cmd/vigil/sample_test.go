@@ -294,3 +294,46 @@ func setFlags(t *testing.T, path string, flags int) {
 		}
 	})
 }
+
+// TestSampleUnprivileged: a check as an unprivileged user (as
+// vigil-check.service runs it) keeps the sample state in its own
+// directory and exits 0 while the state is sound, and 8 once it was written
+// back. It switches the process to nobody, so it must not run in parallel.
+func TestSampleUnprivileged(t *testing.T) {
+	fimtest.NeedRoot(t, "switching to nobody")
+	s := newSetup(t, fimtest.Tree{"a": fimtest.File("a"), "b": fimtest.File("b")})
+	stateDir := filepath.Join(t.TempDir(), "vigil-check")
+	must(t, os.Mkdir(stateDir, 0o700))
+	must(t, os.Chown(stateDir, nobody, nobody))
+	for _, p := range []string{s.root, filepath.Dir(s.root), filepath.Dir(s.db), filepath.Dir(filepath.Dir(s.db)), filepath.Dir(stateDir)} {
+		must(t, os.Chmod(p, 0o755))
+	}
+	mustRun(t, 0, s.args("init")...)
+	for _, p := range []string{s.db, s.config} {
+		must(t, os.Chmod(p, 0o644))
+	}
+	state := filepath.Join(stateDir, "sample")
+	var outs []output
+	asNobody(t, func() {
+		check := func() { outs = append(outs, vigil(t, "--config", s.config, "check", "--sample-state", state)) }
+		check()
+		check()
+		b, err := os.ReadFile(state)
+		if err == nil {
+			err = os.WriteFile(state, b, 0o600)
+		}
+		if err != nil {
+			t.Errorf("writing %s back as nobody: %v", state, err)
+		}
+		check()
+	})
+	for i, want := range []int{0, 0, exitTampered} {
+		if outs[i].code != want {
+			t.Errorf("check %d as nobody exited %d, want %d\nstdout:\n%s\nstderr:\n%s", i+1, outs[i].code, want, outs[i].stdout, outs[i].stderr)
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(state, &st); err != nil || st.Uid != nobody || st.Mode&0o777 != 0o600 {
+		t.Errorf("state file %s: %v, owner %d, mode %o; want nobody's, 0600", state, err, st.Uid, st.Mode&0o777)
+	}
+}
