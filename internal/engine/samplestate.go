@@ -229,19 +229,17 @@ func checkStateFile(f *os.File) (stateFile, error) {
 }
 
 // Save sets s.Written to the time by the wall clock and writes s to path:
-// to a new temporary file beside it (mode 0600), synced, renamed over
-// path, and the directory synced.
+// to a new temporary file beside it (mode 0600) whose mtime it sets to
+// s.Written, synced, renamed over path, and the directory synced. Two
+// saves at once leave one of the two states, whole.
 func (s *SampleState) Save(path string) error {
-	tmp := path + ".tmp"
-	// A temporary file left by a crash, or planted, is never written
-	// through: it is removed and made anew.
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	// A new file of a name of its own (O_EXCL): never one left by a crash
+	// or planted, and never another check's that is being written.
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
 	// The file's mtime is set to the time it records: anything else that
 	// writes it (cp, a write back) sets another, and its ctime, which only
 	// the clock can set back, follows.
@@ -310,7 +308,7 @@ func samplePeriodAt(t time.Time, p time.Duration) uint64 {
 // a filesystem's coarse clock may lag behind the wall clock.
 const (
 	stateCtimeBefore = time.Second
-	stateCtimeAfter  = time.Minute
+	stateCtimeAfter  = 5 * time.Minute
 )
 
 // sampleRun is the keyed sample of one whole check or update: the state

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bufio"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -149,10 +150,13 @@ func TestSampleSaverHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
+	for i := 0; ; i++ {
 		s.Check++
 		if err := s.Save(path); err != nil {
 			t.Fatal(err)
+		}
+		if i == 0 {
+			fmt.Println("saved") // the killing may start
 		}
 	}
 }
@@ -171,10 +175,15 @@ func TestSampleStateKill9(t *testing.T) {
 	for round := range 20 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestSampleSaverHelper$")
 		cmd.Env = append(os.Environ(), saverEnv+"="+path)
+		out, err := cmd.StdoutPipe()
+		must(t, err)
 		must(t, cmd.Start())
+		if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+			t.Fatalf("round %d: the saver said nothing: %v", round, err)
+		}
 		time.Sleep(time.Duration(5+r.IntN(45)) * time.Millisecond)
 		must(t, cmd.Process.Signal(syscall.SIGKILL))
-		err := cmd.Wait()
+		err = cmd.Wait()
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
 			t.Fatalf("round %d: the saver ended by itself (%v), want it killed", round, err)
 		}
@@ -191,5 +200,39 @@ func TestSampleStateKill9(t *testing.T) {
 	}
 	if last == 0 {
 		t.Errorf("after 20 rounds the counter is 0: the saver never saved")
+	}
+}
+
+// TestSampleStateConcurrentSaves: two checks saving the same state file
+// at once both succeed and leave one of their states, whole, and no
+// temporary file.
+func TestSampleStateConcurrentSaves(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sample")
+	errs := make(chan error, 2)
+	for w := range 2 {
+		go func() {
+			s := engine.SampleState{Key: [32]byte{byte(w)}}
+			var err error
+			for i := range 50 {
+				s.Check = uint64(i)
+				if err = s.Save(path); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("Save(%s) beside another saver: %v", path, err)
+		}
+	}
+	if s, _, err := engine.LoadSampleState(path); err != nil || s.Check != 49 {
+		t.Errorf("LoadSampleState(%s) after both = check %d, %v; want 49, nil", path, s.Check, err)
+	}
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 1 {
+		t.Errorf("ReadDir(%s) = %v, %v; want the state file alone", dir, ents, err)
 	}
 }
