@@ -72,7 +72,14 @@ func configMatch(inUse, baseline string) string {
 }
 
 func runVerify(ctx context.Context, e *env, inv *invocation) int {
-	cfg, db, err := e.database(inv, true, 0)
+	if len(inv.args) > 0 {
+		return e.fail(&usageError{msg: "verify takes no arguments", cmd: inv.cmd})
+	}
+	eng, err := e.engine(inv)
+	if err != nil {
+		return e.fail(err)
+	}
+	db, err := e.openDB(eng, true, false)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -83,8 +90,14 @@ func runVerify(ctx context.Context, e *env, inv *invocation) int {
 	if _, err := db.VerifyAudit(); err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
-	if err := e.checkSeal(db, cfg, inv.str("pubkey"), false); err != nil {
-		return e.fail(dbError(db.Path(), err))
+	verdict, err := e.trust(eng, db)
+	if err != nil {
+		return e.fail(err)
+	}
+	e.logFindings(verdict)
+	code := exitOK
+	if verdict.Critical() {
+		code = exitTampered
 	}
 	all, err := db.Baselines()
 	if err != nil {
@@ -93,5 +106,5 @@ func runVerify(ctx context.Context, e *env, inv *invocation) int {
 	if !e.quiet {
 		fmt.Fprintf(e.stdout, "%s: %d baselines verified\n", db.Path(), len(all))
 	}
-	return exitOK
+	return code
 }
