@@ -23,43 +23,49 @@ import (
 
 // SampleState is what a whole check keeps of the keyed sample of
 // [Options.SampleKey] from one check to the next, in a small file ([SamplePath],
-// or the caller's): the secret key, the number of the last check, and when
-// the file was written.
+// [WatchSamplePath], or the caller's): the secret key, the number of the
+// last check, and when the file was written.
 //
 // # Design: a sample the state file cannot steer
 //
 // The key only hides the schedule from whoever cannot read the file; root
 // can, and with the key it can tell which files are due at any check
-// number. So the number is not the file's to say. A whole check's number is
-// the sample period it runs in, counted by the clock from the Unix epoch:
-// floor(now / P), with P the period of the checks ([SamplePeriod]: the
-// daemon's watch.scan_interval, one hour by default, as vigil-check.timer's).
-// A check in period k reads at least the files due at k (scanner.Sample),
-// whatever the file says: checks run once per period use consecutive
-// numbers, so every file the stat cache trusts is reread within
-// Config.RereadWithin periods; checks run more often read the period's
+// number. So the number is not the file's to say: with a counter kept in
+// the file (or max(file+1, clock), which the file can push ahead), root
+// picks, by dry runs on a copy, a number that skips a tampered file, and
+// freezes the file there. A whole check's number is instead the sample
+// period it runs in, counted by the clock from the Unix epoch: floor(now /
+// P), with P the period of the checks ([SamplePeriod]: the daemon's
+// watch.scan_interval, one hour by default, as vigil-check.timer's). A check
+// in period k reads at least the files due at k (scanner.Sample), whatever
+// the file says: checks run once per period use consecutive numbers, so
+// every file the stat cache trusts is reread within Config.RereadWithin
+// periods in which a check ran; checks run more often read the period's
 // sample again. The epoch origin puts the period boundaries on the hour,
-// between the runs of an hourly calendar timer, and depends on nothing
-// that can be rewritten or moved by a new baseline.
+// between the runs of an hourly calendar timer, and is nothing that can be
+// rewritten, or moved by a new baseline.
 //
 // The file adds only what is safe to take from it: the last check's
 // number, so that a check after periods in which none ran also reads
-// those periods' samples (Back; from 2L-1 missed on, that is every file,
+// those periods' samples (Back; from 2L-1 numbers on, that is every file,
 // see scanner.Sample). A file that claims a later check than the true one
-// can thus only save reading the missed periods, never the current one's.
+// can only spare a check the missed periods' samples, never its own.
 //
 // What is done to the file is an alert (Result.SampleAlert, [ErrStateMissing]
-// and the others): missing while the baseline is older than two periods,
-// damaged, changed after vigil wrote it (its ctime is not the time it
-// records: written back, copied, edited; with root's dry runs on a copy),
-// ahead of the clock (the clock set back, or the file forged), immutable
-// or append-only, or not writable after the check. A fresh key is made
-// for a missing or damaged file.
+// and the others), not a warning: missing while the current baseline is
+// older than two periods; damaged; changed after vigil wrote it (its mtime,
+// which Save sets to the time the file records, or its ctime, which only
+// the clock can set back, disagrees: written back, copied over, edited);
+// ahead of the clock (the clock set back, or the file forged); immutable or
+// append-only; or not writable after the check. A fresh key is made for a
+// missing or damaged file. The database keeps no record of checks (a check
+// opens it read-only), so the file's own times are the evidence.
 //
-// Root can still: set the clock (which moves every timestamp on the host
-// and is logged by the kernel and time daemons); write a fresh file at the
-// right moment that claims a check in the previous period (that only
-// drops the make-up reading of missed periods); and stop the checks.
+// Root can still: set the clock (which moves every timestamp on the host);
+// write a well-formed file just before a check that claims a check in the
+// previous period (which only spares that check the missed periods); stop
+// the checks; and, knowing the key, time a change between the periods a
+// file is due in, for up to RereadWithin periods. Hence check --full.
 //
 // The file is written whole to a temporary file, synced and renamed over
 // the old one, so that a crash leaves the old state or the new one. It is
@@ -71,8 +77,8 @@ type SampleState struct {
 	// Check is the number of the last check that finished: the sample
 	// period it ran in (see above).
 	Check uint64
-	// Written is when the file was written, by the wall clock: its ctime
-	// must agree. Save sets it.
+	// Written is when the file was written, by the wall clock (not
+	// Options.Now): its mtime and ctime must agree. Save sets it.
 	Written time.Time
 }
 
