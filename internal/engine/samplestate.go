@@ -123,6 +123,9 @@ func (s SampleState) encode() []byte {
 func decodeSample(b []byte) (SampleState, error) {
 	var s SampleState
 	body, sumLine, ok := cutLastLine(b)
+	if bytes.HasPrefix(b, []byte("vigil-sample-state 1\n")) {
+		return s, errors.New("in the format of vigil before the sample followed the clock (expected once, after an upgrade)")
+	}
 	if !ok || !bytes.HasPrefix(body, []byte(sampleMagic)) {
 		return s, errors.New("not a sample state file")
 	}

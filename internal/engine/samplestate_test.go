@@ -76,6 +76,9 @@ func TestSampleStateRefused(t *testing.T) {
 		{"byte flipped", func(t *testing.T, p string) { flipByte(t, p, 30) }, engine.ErrStateCorrupt},
 		{"truncated", func(t *testing.T, p string) { must(t, os.Truncate(p, 40)) }, engine.ErrStateCorrupt},
 		{"empty", func(t *testing.T, p string) { must(t, os.Truncate(p, 0)) }, engine.ErrStateCorrupt},
+		{"an older version's", func(t *testing.T, p string) {
+			must(t, os.WriteFile(p, []byte("vigil-sample-state 1\nkey "+strings.Repeat("ab", 32)+"\ncheck 7\nsum 00\n"), 0o600))
+		}, engine.ErrStateCorrupt},
 		{"readable by others", func(t *testing.T, p string) { must(t, os.Chmod(p, 0o644)) }, engine.ErrStateUnsafe},
 		{"a symlink", func(t *testing.T, p string) {
 			must(t, os.Rename(p, p+".real"))
