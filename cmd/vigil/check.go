@@ -27,10 +27,6 @@ func (e *env) warnSymlinkRoot(root, target string) {
 		Msg("root is a symlink: only the link is recorded, never followed, and no root covers its target; list the target as a root to watch it")
 }
 
-func runReseal(ctx context.Context, e *env, inv *invocation) int {
-	return e.compare(ctx, inv, engine.Reseal)
-}
-
 // warnPath logs a problem that does not stop the operation.
 func (e *env) warnPath(path string, err error) {
 	e.log.Warn().Str("path", quote(path)).Err(err).Msg("btrfs")
@@ -86,12 +82,13 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	case name == "reseal" && verdict.Phase.Phase != engine.PhaseHardened:
 		return e.fail(&usageError{msg: "the host is in the setup phase: accept changes with 'vigil update', or harden it with 'vigil seal --key FILE'", cmd: inv.cmd})
 	}
+	// A PATH neither recorded nor on disk is a typo, not a clean host.
+	if err := engine.KnownPaths(db, paths); err != nil {
+		return e.fail(dbError(db.Path(), err))
+	}
 	if name == "reseal" {
-		if o.Signer, err = readSigner(inv.str("key")); err != nil {
+		if o.Signer, err = e.resealSigner(inv, eng); err != nil {
 			return e.fail(err)
-		}
-		if inv.str("reason") == "" {
-			return e.fail(&usageError{msg: "reseal needs --reason TEXT: what is being accepted, and why", cmd: inv.cmd})
 		}
 	}
 	if name == "update" || name == "reseal" {
@@ -194,7 +191,7 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engin
 		}
 	}
 	if name == "reseal" && res.Written {
-		return e.signCheckpoint(eng, db, o.Signer, res.Baseline)
+		return e.resealed(inv, eng, db, o.Signer, res.Baseline)
 	}
 	if name == "update" && res.Written {
 		if _, err := e.keepCheckpoint(eng, db, nil); err != nil {

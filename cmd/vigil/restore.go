@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-
 	"vigil/alerts"
 	"vigil/btrfs"
 	"vigil/internal/engine"

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -40,14 +38,10 @@ it. With --statement-out FILE instead of --key, the baseline is written
 unsigned and its statement saved for 'vigil sign' elsewhere; --signature
 FILE attaches the signed statement to the current baseline.`
 
-const resealAbout = `Accept planned changes in the hardened phase (a package update, a system
-rebuild): report what is accepted, as update does, sign the new baseline's
-statement and record old root, new root, reason and who in the audit log.
---reason is required.`
-
-const signAbout = `Sign a statement written by 'vigil seal --statement-out' with the signer key
+const signAbout = `Sign a statement written by 'vigil seal --statement-out', 'vigil reseal
+--statement-out' or 'vigil phase setup --statement-out' with the signer key
 (on another machine: the key need not live on the host); the signed note
-goes to standard output, for 'vigil seal --signature FILE'.`
+goes to standard output, for the same command's --signature FILE.`
 
 const auditAbout = `Print the audit log, oldest first, one record per line (JSON with --json),
 after verifying its hashes; the log's size and tree hash come last.`
@@ -320,115 +314,4 @@ func runAudit(ctx context.Context, e *env, inv *invocation) int {
 		fmt.Fprintf(e.stdout, "audit log: %d records, tree hash %s\n", t.N, t.Hash)
 	}
 	return exitOK
-}
-
-const proofAbout = `Print the proof that PATH's recorded state is part of a baseline (the
-current one, or --baseline ID): the entry with every attested attribute,
-and for each directory above it the audit path through its children, up to
-the root, with the baseline's signed statement. 'vigil verify-proof' checks
-it offline, with nothing but the proof and the verifier key.`
-
-const verifyProofAbout = `Check a proof made by 'vigil proof' offline: the statement's signature
-against the verifier key, and the proof's hashes up to the root the
-statement signs. Exit 0 if valid, 8 if not. With --against LOCALPATH, also
-read the local file and say whether it is in the sealed state (exit 4 if
-it is not).`
-
-// proofFile is what vigil proof prints.
-type proofFile struct {
-	Baseline  uint64        `json:"baseline"`
-	Root      string        `json:"root"`
-	Statement string        `json:"statement,omitempty"`
-	Proof     *merkle.Proof `json:"proof"`
-}
-
-func runProof(ctx context.Context, e *env, inv *invocation) int {
-	if len(inv.args) != 1 {
-		return e.fail(&usageError{msg: "proof needs one PATH", cmd: inv.cmd})
-	}
-	paths, err := absPaths(inv.args)
-	if err != nil {
-		return e.fail(err)
-	}
-	_, db, err := e.database(&invocation{cmd: inv.cmd}, true, 0)
-	if err != nil {
-		return e.fail(err)
-	}
-	defer db.Close()
-	b, err := db.Current()
-	if spec := inv.str("baseline"); spec != "" {
-		b, err = db.Resolve(spec)
-	}
-	if err != nil {
-		return e.fail(dbError(db.Path(), err))
-	}
-	p, err := b.Proof(paths[0])
-	if err == nil {
-		err = p.Verify(merkle.Hash(b.Info().Root))
-	}
-	if err != nil {
-		return e.fail(dbError(db.Path(), err))
-	}
-	return e.printJSON(proofFile{Baseline: b.Info().ID, Root: b.Info().Root.String(), Statement: string(b.Info().Signature), Proof: p})
-}
-
-func runVerifyProof(ctx context.Context, e *env, inv *invocation) int {
-	if len(inv.args) != 1 || inv.str("pubkey") == "" {
-		return e.fail(&usageError{msg: "verify-proof needs the proof FILE and --pubkey KEY", cmd: inv.cmd})
-	}
-	v, _, err := readVerifier(inv.str("pubkey"), &config.Config{})
-	if err != nil {
-		return e.fail(err)
-	}
-	raw, err := os.ReadFile(inv.args[0])
-	if err != nil {
-		return e.fail(err)
-	}
-	var pf proofFile
-	if err := json.Unmarshal(raw, &pf); err != nil || pf.Proof == nil || pf.Proof.Entry == nil {
-		return e.fail(fmt.Errorf("%s: %w: not a vigil proof (%v)", inv.args[0], store.ErrTampered, err))
-	}
-	n, err := note.Open([]byte(pf.Statement), note.VerifierList(v))
-	if err != nil {
-		return e.fail(fmt.Errorf("%s: %w: the statement's signature: %w", inv.args[0], store.ErrTampered, err))
-	}
-	root, err := statementRoot(n.Text)
-	if err == nil {
-		err = pf.Proof.Verify(root)
-	}
-	if err != nil {
-		return e.fail(fmt.Errorf("%s: %w: %w", inv.args[0], store.ErrTampered, err))
-	}
-	want := pf.Proof.Entry
-	fmt.Fprintf(e.stdout, "valid: %s is recorded in baseline %d (root %x), signed by %s\n", quote(want.Path), pf.Baseline, root[:8], v.Name())
-	local := inv.str("against")
-	if local == "" {
-		return exitOK
-	}
-	got, err := engine.ScanPath(ctx, local, want.Attrs)
-	if err != nil {
-		return e.fail(err)
-	}
-	if d := merkle.Compare(want, got); d != 0 {
-		fmt.Fprintf(e.stdout, "%s does NOT match the sealed state: %s differ\n", quote(local), d)
-		return exitChanged
-	}
-	fmt.Fprintf(e.stdout, "%s matches the sealed state\n", quote(local))
-	return exitOK
-}
-
-// statementRoot returns the root a signed statement names.
-func statementRoot(text string) (merkle.Hash, error) {
-	var h merkle.Hash
-	for _, l := range strings.Split(text, "\n") {
-		if v, ok := strings.CutPrefix(l, "root "); ok {
-			b, err := hex.DecodeString(v)
-			if err != nil || len(b) != len(h) {
-				break
-			}
-			copy(h[:], b)
-			return h, nil
-		}
-	}
-	return h, errors.New("the statement names no root")
 }

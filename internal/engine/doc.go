@@ -13,6 +13,22 @@
 // (the paths exist, some root exists, the database lies outside the roots).
 // [Options.Accept] lets Update accept only some changes (the entries an
 // operator reviewed): a turned-down change keeps what was recorded.
+// [KnownPaths] checks the PATHs a person gave to a scoped Check or Update:
+// one neither recorded nor on disk is [ErrUnknownPath] (a typo would
+// otherwise give a clean report); the daemon, whose paths come from
+// events, does not call it. A seal that does not verify says why in words:
+// [ErrUnsigned], [ErrForeignKey] (both [KindUnsigned], and
+// [store.ErrTampered] to errors.Is).
+//
+// [Prove] writes the proof of one path's recorded state with its baseline's
+// signed statement ([ProofFile]); [VerifyProof] checks one anywhere, with
+// nothing but the verifier keys: strict JSON in the one form Prove writes,
+// the top-level values equal to the statement's ([ParseStatement]), the
+// hashes up to its root. [CompareCopy] compares a file, or a copy of it
+// made elsewhere, with a proven entry on what a copy keeps ([CopyAttrs]).
+// Caveat: a proof shows that a path was recorded so, not that nothing
+// else was; and a directory's size differs from one file system to another,
+// so a copied directory may differ in size only.
 //
 // A directory that cannot be listed hides nothing: its recorded subtree is
 // neither reported deleted (by Check) nor dropped (by Update), and the error

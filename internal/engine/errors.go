@@ -1,6 +1,10 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+
+	"vigil/store"
+)
 
 var (
 	// ErrExists means Init was asked to replace an existing baseline
@@ -80,3 +84,33 @@ var (
 
 // ErrKey means a key file does not hold a vigil key.
 var ErrKey = errors.New("not a vigil key")
+
+// ErrUnknownPath means a path given to check or update is neither recorded
+// in the baseline nor on disk: a typo, which a clean report would hide.
+var ErrUnknownPath = errors.New("not in the baseline and not on disk")
+
+var (
+	// ErrUnsigned means a key is pinned but the baseline is not signed.
+	// It wraps [store.ErrTampered]: nothing is compared with it.
+	ErrUnsigned error = &trustError{"not signed"}
+	// ErrForeignKey means the baseline is signed, but by a key other than
+	// the pinned one. It wraps [store.ErrTampered].
+	ErrForeignKey error = &trustError{"not signed by the pinned key"}
+)
+
+// trustError is a sentinel of a failed trust check that says what failed
+// in words and still is [store.ErrTampered] to errors.Is.
+type trustError struct{ msg string }
+
+func (e *trustError) Error() string { return e.msg }
+func (e *trustError) Unwrap() error { return store.ErrTampered }
+
+// kindError is an error with its own message that errors.Is matches with
+// kind.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
