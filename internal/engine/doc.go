@@ -38,8 +38,7 @@
 // sample of the files the stat cache trusts, chosen by the sample period
 // the clock says, not by a counter the state file (or root) could set; what
 // was done to the file is [Result.SampleAlert]. See [SampleState].
-package engine
-
+//
 // # The engine and the trust decision
 //
 // [New] returns an [Engine]: the configuration and its compiled matcher,
@@ -77,3 +76,4 @@ package engine
 //     and follows the clock: root who sets the clock, or times a change
 //     between the periods a file is due in, evades it for up to
 //     scan.reread_within periods. check --full does not depend on it.
+package engine
