@@ -49,16 +49,31 @@ func runDiff(ctx context.Context, e *env, inv *invocation) int {
 	if len(inv.args) == 2 && isPathArg(inv.args[0]) && isPathArg(inv.args[1]) {
 		return e.diffSnapshots(ctx, inv)
 	}
-	cfg, db, err := e.database(inv, true, 2)
+	if len(inv.args) > 2 {
+		return e.fail(&usageError{msg: "diff takes at most 2 arguments", cmd: inv.cmd})
+	}
+	eng, err := e.engine(inv)
+	if err != nil {
+		return e.fail(err)
+	}
+	cfg := eng.Config()
+	db, err := e.openDB(eng, true, false)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
+	// The same trust decision as check's: stored baselines of a database
+	// that must not be trusted (a broken seal, a rollback) are not diffed.
+	verdict, err := e.trust(eng, db)
+	if err != nil {
+		return e.fail(err)
+	}
+	e.logFindings(verdict)
 	a, b, err := diffPair(db, inv.args)
 	if err != nil {
 		return e.fail(fmt.Errorf("%s: %w", db.Path(), err))
 	}
-	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: hostname(), Verbose: inv.bool("verbose")})
+	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: hostname(), Verbose: inv.bool("verbose"), Phase: verdict.Phase.Phase})
 	start := time.Now()
 	res, err := engine.Diff(ctx, a, b, engine.Options{Config: cfg, Change: w.Change})
 	if err != nil {
