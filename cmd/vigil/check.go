@@ -16,6 +16,36 @@ import (
 	"vigil/store"
 )
 
+const checkAbout = `Compare the host with the current baseline: the whole baseline, or only the
+subtrees at PATHs. Files whose inode, inode generation, size, mtime and ctime
+are unchanged are not read again, except a keyed, rotating sample of them
+(scan.reread_within; it moves on once per watch.scan_interval, by the clock,
+and its state file, --sample-state, cannot steer it), unless --full is given (which reads from the disk, not
+the page cache). The baseline itself is verified against its root hash on the
+way; with a pinned key (--pubkey, trust.pubkey), a baseline not sealed by it
+is not compared with (exit 8). With --quiet nothing is printed when nothing
+changed.
+
+Each change is one line: a marker, one column per attribute, the type and
+the path. Changes that matter for privilege (setuid or setgid bits, file
+capabilities, the owner of an executable, a new executable) end in
+"(security: ...)" and are shown in bold red on a terminal; --verbose adds
+old -> new for every changed attribute below the line.
+
+Markers:
+  +  added          -  removed        ~  changed
+  >  moved (old -> new path)           !  could not be checked (error)
+
+Attribute columns, in order (a letter where the attribute changed, "." where
+it did not, "+"/"-" on every column of an added/removed entry):
+  C  content (hash; a device's number)   T  type
+  p  permissions (incl. setuid/setgid)   u  owner (uid)
+  g  group (gid)                         s  size
+  m  mtime                               c  ctime
+  i  inode                               n  link count
+  x  extended attributes (capabilities)  l  symlink target
+  f  inode flags (chattr)`
+
 func runCheck(ctx context.Context, e *env, inv *invocation) int {
 	return e.compare(ctx, inv, engine.Check)
 }

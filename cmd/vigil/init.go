@@ -13,6 +13,15 @@ import (
 	"vigil/store"
 )
 
+const initAbout = `Take a baseline of PATHs, or of the configured roots, hashing every file, and
+make it the current one. Refuses to replace an existing baseline without
+--force. A PATH that does not exist is an error; configured roots that do not
+exist on this host are skipped with a warning, but a baseline in which none
+of them exists is refused. Nothing is created on disk (no directory, no
+database) unless the baseline can be taken. Paths that cannot be read are
+reported on stderr once and recorded with their error and what lstat says
+about them; the baseline is written and init exits 4 to say it is incomplete.`
+
 func runInit(ctx context.Context, e *env, inv *invocation) int {
 	var st scanner.Stats
 	pb, err := e.prepareBaseline(inv, &st)

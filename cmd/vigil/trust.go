@@ -111,3 +111,25 @@ func hasBaseline(db *store.DB) (bool, error) {
 	}
 	return err == nil, err
 }
+
+// readSigner reads a signer key file.
+func readSigner(path string) (note.Signer, error) {
+	if path == "" {
+		return nil, &usageError{msg: "no --key given"}
+	}
+	return engine.ReadSigner(path)
+}
+
+// readVerifier reads a verifier key file: --pubkey, else trust.pubkey; nil
+// if neither names one.
+func readVerifier(flag string, cfg *config.Config) (note.Verifier, string, error) {
+	path := flag
+	if path == "" {
+		path = cfg.Trust.Pubkey
+	}
+	if path == "" {
+		return nil, "", nil
+	}
+	v, err := engine.ReadVerifier(path)
+	return v, path, err
+}
