@@ -84,25 +84,9 @@ func VerifyProof(raw []byte, verifiers note.Verifiers) (*VerifiedProof, error) {
 	fail := func(format string, args ...any) (*VerifiedProof, error) {
 		return nil, fmt.Errorf("%w: %s", store.ErrTampered, fmt.Sprintf(format, args...))
 	}
-	var j proofJSON
-	if err := decodeStrict(raw, &j); err != nil {
-		return fail("not a vigil proof: %v", err)
-	}
-	if j.Baseline == nil || j.Host == nil || j.Root == nil || j.Statement == nil || j.Proof == nil {
-		return fail("not a vigil proof: it needs baseline, host, root, statement and proof")
-	}
-	f := &ProofFile{Baseline: *j.Baseline, Host: *j.Host, Statement: *j.Statement, Proof: j.Proof}
-	b, err := hex.DecodeString(*j.Root)
-	if err != nil || len(b) != len(f.Root) {
-		return fail("not a vigil proof: bad root %q", *j.Root)
-	}
-	copy(f.Root[:], b)
-	canon, err := json.Marshal(f)
-	if err == nil {
-		err = sameJSON(raw, canon)
-	}
+	f, err := parseProofFile(raw)
 	if err != nil {
-		return fail("not in the form vigil proof writes: %v", err)
+		return fail("%v", err)
 	}
 	if f.Statement == "" {
 		return fail("the baseline is not signed: the proof has no statement to check it against")
@@ -134,6 +118,33 @@ func VerifyProof(raw []byte, verifiers note.Verifiers) (*VerifiedProof, error) {
 		return fail("%v", err)
 	}
 	return &VerifiedProof{File: f, Statement: in, SignedBy: n.Sigs[0].Name}, nil
+}
+
+// parseProofFile reads a proof file that has exactly the fields and the
+// form [ProofFile.MarshalJSON] gives it, white space and string escapes
+// aside.
+func parseProofFile(raw []byte) (*ProofFile, error) {
+	var j proofJSON
+	if err := decodeStrict(raw, &j); err != nil {
+		return nil, fmt.Errorf("not a vigil proof: %w", err)
+	}
+	if j.Baseline == nil || j.Host == nil || j.Root == nil || j.Statement == nil || j.Proof == nil {
+		return nil, errors.New("not a vigil proof: it needs baseline, host, root, statement and proof")
+	}
+	f := &ProofFile{Baseline: *j.Baseline, Host: *j.Host, Statement: *j.Statement, Proof: j.Proof}
+	b, err := hex.DecodeString(*j.Root)
+	if err != nil || len(b) != len(f.Root) {
+		return nil, fmt.Errorf("not a vigil proof: bad root %q", *j.Root)
+	}
+	copy(f.Root[:], b)
+	canon, err := json.Marshal(f)
+	if err == nil {
+		err = sameJSON(raw, canon)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("not in the form vigil proof writes: %w", err)
+	}
+	return f, nil
 }
 
 // canonicalSigs checks that a verified note carries one signature, in
