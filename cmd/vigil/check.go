@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"vigil/alerts"
@@ -25,10 +25,6 @@ func runCheck(ctx context.Context, e *env, inv *invocation) int {
 func (e *env) warnSymlinkRoot(root, target string) {
 	e.log.Warn().Str("root", quote(root)).Str("target", quote(target)).
 		Msg("root is a symlink: only the link is recorded, never followed, and no root covers its target; list the target as a root to watch it")
-}
-
-func runReseal(ctx context.Context, e *env, inv *invocation) int {
-	return e.compare(ctx, inv, engine.Reseal)
 }
 
 // warnPath logs a problem that does not stop the operation.
@@ -62,23 +58,17 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	if statePath == "" {
 		statePath = engine.SamplePath(db.Path())
 	}
-	sample, err := e.sampleState(statePath)
-	if err != nil {
-		return e.fail(err)
-	}
 	verdict, err := e.trust(eng, db)
 	if err != nil {
 		return e.fail(err)
 	}
 	o := eng.Options()
 	o.Paths, o.Full, o.Scan, o.Warn = paths, inv.bool("full"), inv.bool("scan"), e.warnPath
-	o.Phase, o.SampleKey, o.SampleCheck = verdict.Phase.Phase, &sample.Key, sample.Check+1
-	o.SymlinkRoot = e.warnSymlinkRoot
-	if len(paths) == 0 {
-		// Only a whole check or update counts: a scoped one rereads the
-		// sample of the next whole one, within its subtrees.
-		op = e.countSample(op, statePath, sample)
+	o.Phase, o.SampleFile = verdict.Phase.Phase, statePath
+	if sampleNow != nil {
+		o.Now = sampleNow
 	}
+	o.SymlinkRoot = e.warnSymlinkRoot
 	if name != "check" {
 		e.logFindings(verdict)
 	}
@@ -92,12 +82,13 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	case name == "reseal" && verdict.Phase.Phase != engine.PhaseHardened:
 		return e.fail(&usageError{msg: "the host is in the setup phase: accept changes with 'vigil update', or harden it with 'vigil seal --key FILE'", cmd: inv.cmd})
 	}
+	// A PATH neither recorded nor on disk is a typo, not a clean host.
+	if err := engine.KnownPaths(db, paths); err != nil {
+		return e.fail(dbError(db.Path(), err))
+	}
 	if name == "reseal" {
-		if o.Signer, err = readSigner(inv.str("key")); err != nil {
+		if o.Signer, err = e.resealSigner(inv, eng); err != nil {
 			return e.fail(err)
-		}
-		if inv.str("reason") == "" {
-			return e.fail(&usageError{msg: "reseal needs --reason TEXT: what is being accepted, and why", cmd: inv.cmd})
 		}
 	}
 	if name == "update" || name == "reseal" {
@@ -109,36 +100,26 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	return e.runCompare(ctx, inv, eng, db, verdict, o, op)
 }
 
-// sampleState reads the keyed sample's state file at path. One that is
-// damaged is made anew, with a warning: the guarantee that
-// every trusted file is reread within scan.reread_within checks then starts
-// again. One that others may read or write is refused: its key may be
-// known.
-func (e *env) sampleState(path string) (engine.SampleState, error) {
-	s, _, err := engine.LoadSampleState(path)
-	if errors.Is(err, engine.ErrStateCorrupt) {
-		e.log.Warn().Str("path", quote(path)).Err(err).Msg("sample state damaged: starting with a new key; the reread guarantee of scan.reread_within starts again")
-		s, err = engine.NewSampleState()
-	}
-	return s, err
-}
+// sampleNow, if set, is the clock the keyed sample counts its periods by
+// (tests move it); nil means the engine's.
+var sampleNow func() time.Time
 
-// countSample wraps op so that a check or update that finished records its
-// check number in the sample state file at path. A state that cannot be
-// written is a warning: the check's findings stand, but the next check
-// repeats this one's sample.
-func (e *env) countSample(op operation, path string, s engine.SampleState) operation {
-	return func(ctx context.Context, d *store.DB, o engine.Options) (engine.Result, error) {
-		res, err := op(ctx, d, o)
-		if err != nil {
-			return res, err
-		}
-		s.Check = o.SampleCheck
-		if serr := s.Save(path); serr != nil {
-			e.log.Warn().Str("path", quote(path)).Err(serr).Msg("cannot record the check in the sample state: the next check repeats this one's sample")
-		}
-		return res, nil
+// reportSample reports what is wrong with the keyed sample's state file:
+// for check a finding, exit code 8 (someone may be steering which files
+// are reread); for update and reseal, which write what they accept, a
+// logged error.
+func (e *env) reportSample(w *report.Writer, name string, res engine.Result) (int, error) {
+	if res.SampleAlert == nil {
+		return 0, nil
 	}
+	if name != "check" {
+		e.log.Error().Err(res.SampleAlert).Msg("the keyed sample's state file was tampered with or could not be kept")
+		return 0, nil
+	}
+	ev := alerts.Tampered(res.SampleAlert, hostname(), time.Now())
+	ev.Event.Action = "sample_state_tampered"
+	msg := strings.ReplaceAll(res.SampleAlert.Error(), "\n", "; ")
+	return exitTampered, w.Event(ev, "! sample state "+msg)
 }
 
 // runCompare runs op with o, reporting to stdout, and returns the exit code.
@@ -180,6 +161,11 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engin
 		code |= dcode
 		devFailed = dcode&exitTampered != 0
 	}
+	scode, err := e.reportSample(w, name, res)
+	if err != nil {
+		return e.fail(err)
+	}
+	code |= scode
 	if name == "update" || name == "reseal" {
 		code = exitOK
 	}
@@ -192,7 +178,7 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engin
 	if jsonOut || !e.quiet || code != exitOK || res.Added+res.Removed+res.Changed+res.Moved > 0 {
 		sum := summary(name, res, &st, time.Since(start), code)
 		sum.ConfigChanged = configChanged
-		sum.IntegrityFailed = sum.IntegrityFailed || devFailed || trustCode != 0
+		sum.IntegrityFailed = sum.IntegrityFailed || devFailed || trustCode != 0 || scode != 0
 		sum.Trust, sum.Phase = criticalActions(verdict), verdict.Phase.Phase
 		if err := w.Summary(sum); err != nil {
 			return e.fail(err)
@@ -205,7 +191,7 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engin
 		}
 	}
 	if name == "reseal" && res.Written {
-		return e.signCheckpoint(eng, db, o.Signer, res.Baseline)
+		return e.resealed(inv, eng, db, o.Signer, res.Baseline)
 	}
 	if name == "update" && res.Written {
 		if _, err := e.keepCheckpoint(eng, db, nil); err != nil {

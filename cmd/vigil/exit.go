@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"vigil/internal/engine"
+	"vigil/internal/report"
 )
 
 // Exit codes, following AIDE's where they overlap.
@@ -50,14 +51,19 @@ var kindCodes = map[engine.Kind]int{
 	engine.KindInterrupted: exitInterrupt,
 }
 
-// exitCode maps an error to the exit code scripts see: a bad command line
-// or a stale report is a usage error; everything else by its kind.
+// errStale means what was reviewed or signed no longer describes the host or
+// the baseline (a saved report, a phase statement): exit 15.
+var errStale = report.ErrStale
+
+// exitCode maps an error to the exit code scripts see: a bad command line,
+// a saved report that is not one, or a stale one is a usage error;
+// everything else by its kind.
 func exitCode(err error) int {
 	var ue *usageError
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue), errors.Is(err, errStale):
+	case errors.As(err, &ue), errors.Is(err, errStale), errors.Is(err, report.ErrNotReport):
 		return exitUsage
 	}
 	return kindCodes[engine.KindOf(err)]

@@ -23,7 +23,7 @@ var exitCodes = []exitDef{
 	{exitAdded, "paths added"},
 	{exitRemoved, "paths removed"},
 	{exitChanged, "paths changed, or could not be verified (an unreadable file is never reported intact), or check ran with a configuration other than the baseline's; for init: the baseline was written, but paths could not be read (recorded with their error); for restore: a path was refused or failed"},
-	{exitTampered, "vigil cannot vouch for the host (combined with 1, 2, 4): the baseline failed its integrity check or its seal, the database was put back (its audit log does not extend the kept checkpoint, or the kept checkpoint is missing), a marker disagrees with the recorded phase (phase_marker_mismatch), a sealed baseline with no key pinned or an unsealed one in the hardened phase, the setup phase outlasted phase.setup_max_age (setup_overdue), or a Btrfs device under the roots counts errors the baseline did not (check); for restore: a path refused for an integrity reason (an untrusted snapshot, a copy that is not the baseline's)"},
+	{exitTampered, "vigil cannot vouch for the host (combined with 1, 2, 4): the baseline failed its integrity check or its seal, the database was put back (its audit log does not extend the kept checkpoint, or the kept checkpoint is missing), a marker disagrees with the recorded phase (phase_marker_mismatch), a sealed baseline with no key pinned or an unsealed one in the hardened phase, the setup phase outlasted phase.setup_max_age (setup_overdue), or the keyed sample's state file was deleted, written back, edited, set ahead, frozen or could not be written (sample_state_tampered), or a Btrfs device under the roots counts errors the baseline did not (check); for restore: a path refused for an integrity reason (an untrusted snapshot, a copy that is not the baseline's)"},
 	{exitInternal, "internal error"},
 	{exitUsage, "bad argument (including init over an existing baseline without --force, a PATH that does not exist or lies outside the baseline's roots, an update --from report the host no longer matches, update, init --force or seal --statement-out in the hardened phase: use reseal; a seal of a sealed host with pending changes and no --reason)"},
 	{exitConfig, "configuration error (including a database inside a monitored root, a baseline of roots none of which exists)"},
@@ -49,7 +49,8 @@ about them; the baseline is written and init exits 4 to say it is incomplete.`
 const checkAbout = `Compare the host with the current baseline: the whole baseline, or only the
 subtrees at PATHs. Files whose inode, inode generation, size, mtime and ctime
 are unchanged are not read again, except a keyed, rotating sample of them
-(scan.reread_within), unless --full is given (which reads from the disk, not
+(scan.reread_within; it moves on once per watch.scan_interval, by the clock,
+and its state file, --sample-state, cannot steer it), unless --full is given (which reads from the disk, not
 the page cache). The baseline itself is verified against its root hash on the
 way; with a pinned key (--pubkey, trust.pubkey), a baseline not sealed by it
 is not compared with (exit 8). With --quiet nothing is printed when nothing

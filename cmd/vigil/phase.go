@@ -180,9 +180,9 @@ func (e *env) phaseSetup(inv *invocation) int {
 // the audit log as it is, and appends its record.
 func (e *env) recordPhase(eng *engine.Engine, db *store.DB, signed []byte, t store.AuditTree) int {
 	vs, _ := eng.Pinned()
-	n, err := note.Open(signed, vs)
+	n, err := engine.OpenNote("the phase statement", signed, vs)
 	if err != nil {
-		return e.fail(fmt.Errorf("the phase statement: %w: %w", store.ErrTampered, err))
+		return e.fail(err)
 	}
 	st, err := engine.ParsePhaseStatement(n.Text)
 	if err != nil {

@@ -67,6 +67,9 @@ func runRestore(ctx context.Context, e *env, inv *invocation) int {
 		return e.fail(err)
 	}
 	e.logFindings(verdict)
+	if verdict.Phase.Phase == engine.PhaseHardened && !verdict.Sealed {
+		return e.fail(fmt.Errorf("%w: the host is in the hardened phase but its baseline is not sealed: nothing is restored from it", store.ErrTampered))
+	}
 	o := engine.RestoreOptions{Config: eng.Config(), Paths: paths, DryRun: inv.bool("dry-run"), Quarantine: inv.str("quarantine")}
 	if from := inv.str("from"); from != "" {
 		if o.From, err = filepath.Abs(from); err != nil {

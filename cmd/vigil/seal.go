@@ -38,14 +38,10 @@ it. With --statement-out FILE instead of --key, the baseline is written
 unsigned and its statement saved for 'vigil sign' elsewhere; --signature
 FILE attaches the signed statement to the current baseline.`
 
-const resealAbout = `Accept planned changes in the hardened phase (a package update, a system
-rebuild): report what is accepted, as update does, sign the new baseline's
-statement and record old root, new root, reason and who in the audit log.
---reason is required.`
-
-const signAbout = `Sign a statement written by 'vigil seal --statement-out' with the signer key
+const signAbout = `Sign a statement written by 'vigil seal --statement-out', 'vigil reseal
+--statement-out' or 'vigil phase setup --statement-out' with the signer key
 (on another machine: the key need not live on the host); the signed note
-goes to standard output, for 'vigil seal --signature FILE'.`
+goes to standard output, for the same command's --signature FILE.`
 
 const auditAbout = `Print the audit log, oldest first, one record per line (JSON with --json),
 after verifying its hashes; the log's size and tree hash come last.`
@@ -200,6 +196,12 @@ func (e *env) signCheckpoint(eng *engine.Engine, db *store.DB, signer note.Signe
 	if err != nil {
 		return e.fail(err)
 	}
+	if e.jsonLog {
+		// stdout holds the NDJSON report: the checkpoint goes with the log.
+		e.log.Info().Str("event", "checkpoint").Uint64("baseline", in.ID).Str("root", in.Root.String()).
+			Str("signed_by", in.SignedBy).Str("kept", eng.KeptCheckpoint()).Str("checkpoint", string(signed)).Msg("audit log checkpoint")
+		return exitOK
+	}
 	fmt.Fprintf(e.stdout, "baseline %d sealed: root %s, signed by %s\naudit log checkpoint (kept in %s; keep a copy outside this host):\n%s", in.ID, in.Root, in.SignedBy, eng.KeptCheckpoint(), signed)
 	return exitOK
 }
@@ -230,9 +232,9 @@ func (e *env) attachSignature(inv *invocation, sigPath string) int {
 	if err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
-	n, err := note.Open(sig, vs)
+	n, err := engine.OpenNote(sigPath, sig, vs)
 	if err != nil {
-		return e.fail(fmt.Errorf("%s: %w: %w", sigPath, store.ErrTampered, err))
+		return e.fail(err)
 	}
 	in := cur.Info()
 	if n.Text != engine.Statement(in) {

@@ -119,9 +119,13 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 		}
 	}
 	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, now: start, phase: phase.Phase}
+	var sampleFile string // the keyed sample of whole checks: a series of the daemon's own
+	if j.whole {
+		sampleFile = engine.WatchSamplePath(v.dbPath)
+	}
 	res, err := engine.Check(ctx, db, engine.Options{
 		Config: cfg, Paths: paths, Full: j.full, Host: v.host, Version: v.version, Phase: phase.Phase,
-		Change: c.change, Error: c.error,
+		Change: c.change, Error: c.error, SampleFile: sampleFile,
 		// The catch-up after lost events (and at the start) is, on Btrfs,
 		// the search of what changed since the baseline's snapshots; the
 		// periodic scan walks, so that a walk still runs on a schedule.
@@ -133,6 +137,12 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	v.stats.verified(j, len(paths), time.Since(start))
 	if res.Tampered != nil {
 		c.add("", alerts.Tampered(res.Tampered, v.host, start))
+	}
+	if res.SampleAlert != nil {
+		ev := alerts.Tampered(res.SampleAlert, v.host, start)
+		ev.Event.Action = "sample_state_tampered"
+		ev.SetPhase(phase.Phase)
+		c.add(sampleKey, ev)
 	}
 	if j.whole {
 		// Btrfs device error counters that moved since the baseline: the
@@ -235,7 +245,7 @@ func (c *collect) error(path string, err error) error {
 // recorded.
 func (c *collect) resolve(paths []string, whole bool) {
 	for p := range c.v.alerted {
-		if c.seen[p] || p == "" && !whole || strings.HasPrefix(p, "\x00") {
+		if c.seen[p] || p == "" && !whole || strings.HasPrefix(p, "\x00") && p != sampleKey {
 			continue // the trust decision's findings are settled by sealed
 		}
 		in := whole
@@ -248,8 +258,8 @@ func (c *collect) resolve(paths []string, whole bool) {
 		old := c.v.alerted[p]
 		c.v.setAlerted(p, "")
 		c.v.dirty[p] = true
-		if p == "" {
-			continue // the baseline passed its integrity check again
+		if p == "" || p == sampleKey {
+			continue // the baseline, or the sample state, passed its check again
 		}
 		ev := alerts.Resolved(p, c.v.host, c.now)
 		ev.SetID(c.scope + ":resolved:" + strconv.Itoa(c.v.resolved[p]) + ":" + old) // resolving that finding
@@ -396,6 +406,9 @@ func (v *verifier) once(key, action string, err error, critical bool, phase stri
 // sealKey stands for the seal's finding in alerted (and the outbox file):
 // no path starts with NUL.
 const sealKey = "\x00seal"
+
+// sampleKey stands for the sample state file's finding, as sealKey.
+const sampleKey = "\x00sample"
 
 // setAlerted records path's alerted state; "" forgets it.
 func (v *verifier) setAlerted(path, state string) {

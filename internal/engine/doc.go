@@ -13,6 +13,12 @@
 // (the paths exist, some root exists, the database lies outside the roots).
 // [Options.Accept] lets Update accept only some changes (the entries an
 // operator reviewed): a turned-down change keeps what was recorded.
+// [KnownPaths] checks the PATHs a person gave to a scoped Check or Update:
+// one neither recorded nor on disk is [ErrUnknownPath] (a typo would
+// otherwise give a clean report); the daemon, whose paths come from
+// events, does not call it. A seal that does not verify says why in words:
+// [ErrUnsigned], [ErrForeignKey] (both [KindUnsigned], and
+// [store.ErrTampered] to errors.Is).
 //
 // [Prove] writes the proof of one path's recorded state with its baseline's
 // signed statement ([ProofFile]); [VerifyProof] checks one anywhere, with
@@ -27,8 +33,12 @@
 // A directory that cannot be listed hides nothing: its recorded subtree is
 // neither reported deleted (by Check) nor dropped (by Update), and the error
 // is reported on the directory.
-package engine
-
+//
+// With [Options.SampleFile], whole checks and updates also reread a keyed
+// sample of the files the stat cache trusts, chosen by the sample period
+// the clock says, not by a counter the state file (or root) could set; what
+// was done to the file is [Result.SampleAlert]. See [SampleState].
+//
 // # The engine and the trust decision
 //
 // [New] returns an [Engine]: the configuration and its compiled matcher,
@@ -62,3 +72,8 @@ package engine
 //   - Setup-phase moves recorded by older versions (unsigned "phase"
 //     records) do not count: such a host stays hardened until a signed
 //     'vigil phase setup'.
+//   - The keyed sample's schedule is known to root (who can read its key)
+//     and follows the clock: root who sets the clock, or times a change
+//     between the periods a file is due in, evades it for up to
+//     scan.reread_within periods. check --full does not depend on it.
+package engine

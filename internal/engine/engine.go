@@ -33,6 +33,16 @@ type Options struct {
 	// check's number, one more than the last one's.
 	SampleKey   *[32]byte
 	SampleCheck uint64
+	// SampleBack is the number of check numbers before SampleCheck that
+	// no check used: their samples are read too (scanner.Sample.Back).
+	SampleBack uint64
+	// SampleFile, if set, is the keyed sample's state file of a whole
+	// Check or Update, which then sets SampleKey, SampleCheck and
+	// SampleBack from the clock and the file, records the check there,
+	// and reports what was done to the file in Result.SampleAlert (see
+	// [SampleState]). A scoped one reads, within its subtrees, the
+	// current period's sample (with the file's key) and records nothing.
+	SampleFile string
 	// Scan makes Check walk the trees (with the stat cache) even where
 	// the baseline's Btrfs snapshots would let it search for what changed.
 	Scan bool
@@ -101,6 +111,11 @@ type Result struct {
 	// Method says how Check found what changed: MethodBtrfs, MethodScan
 	// or MethodFull.
 	Method string
+	// SampleAlert, if not nil, says what is wrong with the sample state
+	// file of Options.SampleFile (missing, damaged, replaced, ahead of the
+	// clock, frozen, not written; see [SampleState]): someone may be
+	// steering the sample, an alert as Tampered is.
+	SampleAlert error
 }
 
 func (o *Options) now() time.Time {
@@ -130,7 +145,7 @@ func (o *Options) sample() *scanner.Sample {
 	if o.SampleKey == nil || o.Config.RereadWithin <= 0 {
 		return nil
 	}
-	return &scanner.Sample{Key: *o.SampleKey, Check: o.SampleCheck, Within: o.Config.RereadWithin}
+	return &scanner.Sample{Key: *o.SampleKey, Check: o.SampleCheck, Back: o.SampleBack, Within: o.Config.RereadWithin}
 }
 
 // checkDBOutside refuses a database file inside any root: the baseline would

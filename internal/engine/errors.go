@@ -1,6 +1,10 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+
+	"vigil/store"
+)
 
 var (
 	// ErrExists means Init was asked to replace an existing baseline
@@ -38,6 +42,24 @@ var (
 	// ErrStateCorrupt means the sample state file does not parse or fails
 	// its checksum.
 	ErrStateCorrupt = errors.New("sample state file damaged")
+	// ErrStateMissing means there is no sample state file although the
+	// current baseline is older than two sample periods: it was deleted,
+	// or this is the first whole check to keep its state there.
+	ErrStateMissing = errors.New("sample state file missing")
+	// ErrStateReplaced means the sample state file was changed after vigil
+	// wrote it (its ctime is not the time it records): written back,
+	// copied over or edited.
+	ErrStateReplaced = errors.New("sample state file replaced")
+	// ErrStateAhead means the sample state file records a check in a
+	// later sample period than the clock's: the clock was set back, or
+	// the file forged.
+	ErrStateAhead = errors.New("sample state file ahead of the clock")
+	// ErrStateFrozen means the sample state file is immutable or
+	// append-only (chattr +i, +a): nobody but root freezes it.
+	ErrStateFrozen = errors.New("sample state file frozen")
+	// ErrStateUnwritten means the check could not record itself in the
+	// sample state file.
+	ErrStateUnwritten = errors.New("sample state file not written")
 )
 
 var (
@@ -62,3 +84,33 @@ var (
 
 // ErrKey means a key file does not hold a vigil key.
 var ErrKey = errors.New("not a vigil key")
+
+// ErrUnknownPath means a path given to check or update is neither recorded
+// in the baseline nor on disk: a typo, which a clean report would hide.
+var ErrUnknownPath = errors.New("not in the baseline and not on disk")
+
+var (
+	// ErrUnsigned means a key is pinned but the baseline is not signed.
+	// It wraps [store.ErrTampered]: nothing is compared with it.
+	ErrUnsigned error = &trustError{"not signed"}
+	// ErrForeignKey means the baseline is signed, but by a key other than
+	// the pinned one. It wraps [store.ErrTampered].
+	ErrForeignKey error = &trustError{"not signed by the pinned key"}
+)
+
+// trustError is a sentinel of a failed trust check that says what failed
+// in words and still is [store.ErrTampered] to errors.Is.
+type trustError struct{ msg string }
+
+func (e *trustError) Error() string { return e.msg }
+func (e *trustError) Unwrap() error { return store.ErrTampered }
+
+// kindError is an error with its own message that errors.Is matches with
+// kind.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }

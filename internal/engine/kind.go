@@ -35,12 +35,13 @@ var kinds = []struct {
 	kind Kind
 }{
 	{context.Canceled, KindInterrupted},
-	{ErrExists, KindUsage}, {ErrOutside, KindUsage}, {ErrNoPath, KindUsage}, {ErrHardened, KindUsage},
+	{ErrExists, KindUsage}, {ErrOutside, KindUsage}, {ErrNoPath, KindUsage}, {ErrUnknownPath, KindUsage}, {ErrHardened, KindUsage},
 	{ErrPhaseRefused, KindUsage}, {store.ErrAmbiguous, KindUsage},
 	{config.ErrInvalid, KindConfig}, {ErrDBInside, KindConfig}, {ErrNoRoots, KindConfig},
 	{ErrKey, KindKey},
 	{ErrDamaged, KindDatabase},
 	{ErrRollback, KindTampered}, {ErrCheckpointMissing, KindTampered}, {ErrPhaseForged, KindTampered},
+	{ErrUnsigned, KindUnsigned}, {ErrForeignKey, KindUnsigned},
 	{store.ErrTampered, KindTampered},
 	{store.ErrSchema, KindSchema},
 	{store.ErrNoBaseline, KindDatabase}, {store.ErrLocked, KindDatabase}, {store.ErrCorrupt, KindDatabase},

@@ -79,7 +79,8 @@ type VerifiedProof struct {
 // ([ParseStatement]), its baseline, host and root are the statement's, and
 // the proof leads to that root. Every value the file carries is thereby
 // attested: an edit of any of them is refused. A failure wraps
-// [store.ErrTampered].
+// [store.ErrTampered]; a proof with no statement is [ErrUnsigned], one
+// signed by another key [ErrForeignKey] (see [OpenNote]).
 func VerifyProof(raw []byte, verifiers note.Verifiers) (*VerifiedProof, error) {
 	fail := func(format string, args ...any) (*VerifiedProof, error) {
 		return nil, fmt.Errorf("%w: %s", store.ErrTampered, fmt.Sprintf(format, args...))
@@ -89,15 +90,11 @@ func VerifyProof(raw []byte, verifiers note.Verifiers) (*VerifiedProof, error) {
 		return fail("%v", err)
 	}
 	if f.Statement == "" {
-		return fail("the baseline is not signed: the proof has no statement to check it against")
+		return nil, fmt.Errorf("baseline %d: %w: the proof has no statement to check it against", f.Baseline, ErrUnsigned)
 	}
-	n, err := note.Open([]byte(f.Statement), verifiers)
+	n, err := OpenNote("the proof's statement", []byte(f.Statement), verifiers)
 	if err != nil {
-		var unverified *note.UnverifiedNoteError
-		if errors.As(err, &unverified) && len(unverified.Note.UnverifiedSigs) > 0 {
-			return fail("the statement is signed by %q, not by the given key", unverified.Note.UnverifiedSigs[0].Name)
-		}
-		return fail("the statement's signature: %v", err)
+		return nil, err
 	}
 	if err := canonicalSigs(n); err != nil {
 		return fail("%v", err)

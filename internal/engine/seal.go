@@ -151,19 +151,19 @@ func VerifySeals(db *store.DB, verifiers note.Verifiers) error {
 
 // VerifyStatement checks that baseline in is signed by one of verifiers
 // and that the signed statement is exactly what the database holds for it.
-// A failure wraps [store.ErrTampered].
+// A failure wraps [store.ErrTampered]: [ErrUnsigned] when it is not signed,
+// [ErrForeignKey] when signed by another key.
 func VerifyStatement(in store.Info, verifiers note.Verifiers) error {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("baseline %d: %w: %s", in.ID, store.ErrTampered, fmt.Sprintf(format, args...))
 	}
 	if len(in.Signature) == 0 {
-		return fail("not signed (seal it: vigil seal --key FILE)")
+		return fmt.Errorf("baseline %d: %w (%s)", in.ID, ErrUnsigned, unsignedAdvice(in))
 	}
 	n, err := note.Open(in.Signature, verifiers)
 	if err != nil {
-		var unknown *note.UnknownVerifierError
-		if errors.As(err, &unknown) {
-			return fail("signed by %q, not by the pinned key", unknown.Name)
+		if name := foreignSigner(err); name != "" {
+			return &kindError{fmt.Sprintf("baseline %d: signed by %q, not by the pinned key", in.ID, name), ErrForeignKey}
 		}
 		return fail("signature: %v", err)
 	}
@@ -192,4 +192,43 @@ func newestBaseline(db *store.DB) (uint64, error) {
 		return nil
 	})
 	return id, err
+}
+
+// unsignedAdvice says how baseline in gets signed: a seal or reseal made
+// with its statement written out waits for the signature.
+func unsignedAdvice(in store.Info) string {
+	switch in.Command {
+	case "seal", "reseal":
+		return fmt.Sprintf("its statement waits for a signature: vigil sign it where the key is, then vigil %s --signature FILE", in.Command)
+	}
+	return "seal it: vigil seal --key FILE"
+}
+
+// foreignSigner returns the name of the key that signed a note note.Open
+// refused with err because none of its signatures is by a known key; ""
+// for any other failure.
+func foreignSigner(err error) string {
+	var unknown *note.UnknownVerifierError
+	if errors.As(err, &unknown) {
+		return unknown.Name
+	}
+	var unverified *note.UnverifiedNoteError
+	if errors.As(err, &unverified) && len(unverified.Note.UnverifiedSigs) > 0 {
+		return unverified.Note.UnverifiedSigs[0].Name
+	}
+	return ""
+}
+
+// OpenNote opens a signed note (a statement, a phase statement) with the
+// pinned verifiers vs; what names it in errors. A note signed by another
+// key is [ErrForeignKey], any other failure wraps [store.ErrTampered].
+func OpenNote(what string, signed []byte, vs note.Verifiers) (*note.Note, error) {
+	n, err := note.Open(signed, vs)
+	if err == nil {
+		return n, nil
+	}
+	if name := foreignSigner(err); name != "" {
+		return nil, &kindError{fmt.Sprintf("%s: signed by %q, not by the pinned key", what, name), ErrForeignKey}
+	}
+	return nil, fmt.Errorf("%s: %w: %w", what, store.ErrTampered, err)
 }
