@@ -47,7 +47,7 @@ it did not, "+"/"-" on every column of an added/removed entry):
   f  inode flags (chattr)`
 
 func runCheck(ctx context.Context, e *env, inv *invocation) int {
-	return e.compare(ctx, inv, engine.Check)
+	return e.compare(ctx, inv, (*engine.Engine).Check)
 }
 
 // warnSymlinkRoot says that a root is a symlink whose target nothing
@@ -62,8 +62,8 @@ func (e *env) warnPath(path string, err error) {
 	e.log.Warn().Str("path", quote(path)).Err(err).Msg("btrfs")
 }
 
-// operation is engine.Check or engine.Update.
-type operation func(context.Context, *store.DB, engine.Options) (engine.Result, error)
+// operation is the engine's Check, Update or Reseal.
+type operation func(*engine.Engine, context.Context, *store.DB, engine.Request, engine.Reporter) (engine.Result, error)
 
 // compare runs check, update or reseal: the three share flags and output.
 // Each takes the engine's trust decision first: a baseline that must not
@@ -92,13 +92,7 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	o := eng.Options()
-	o.Paths, o.Full, o.Scan, o.Warn = paths, inv.bool("full"), inv.bool("scan"), e.warnPath
-	o.Phase, o.SampleFile = verdict.Phase.Phase, statePath
-	if sampleNow != nil {
-		o.Now = sampleNow
-	}
-	o.SymlinkRoot = e.warnSymlinkRoot
+	o := engine.Request{Paths: paths, Full: inv.bool("full"), Scan: inv.bool("scan"), Phase: verdict.Phase.Phase, SampleFile: statePath}
 	if name != "check" {
 		e.logFindings(verdict)
 	}
@@ -153,23 +147,21 @@ func (e *env) reportSample(w *report.Writer, name string, res engine.Result) (in
 }
 
 // runCompare runs op with o, reporting to stdout, and returns the exit code.
-func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engine, db *store.DB, verdict engine.Verdict, o engine.Options, op operation) int {
+func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engine, db *store.DB, verdict engine.Verdict, o engine.Request, op operation) int {
 	name, jsonOut, cfg := inv.cmd.name, inv.bool("json"), eng.Config()
-	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: o.Host, Verbose: inv.bool("verbose"), Phase: o.Phase})
+	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: eng.Host(), Verbose: inv.bool("verbose"), Phase: o.Phase})
 	trustCode := 0
 	if name == "check" {
 		var err error
-		if trustCode, err = reportFindings(w, verdict, o.Host); err != nil {
+		if trustCode, err = reportFindings(w, verdict, eng.Host()); err != nil {
 			return e.fail(err)
 		}
 	}
 	var st scanner.Stats
 	stop := e.startProgress(ctx, &st)
 	o.Stats = &st
-	o.Change = func(c merkle.Change) error { stop(); return w.Change(c) }
-	o.Error = func(p string, err error) error { stop(); return w.Error(p, err) }
 	start := time.Now()
-	res, err := op(ctx, db, o)
+	res, err := op(eng, ctx, db, o, &reporter{e: e, w: w, stop: stop})
 	stop()
 	if err != nil {
 		return e.fail(dbError(db.Path(), err))

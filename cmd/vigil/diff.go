@@ -59,7 +59,7 @@ func runDiff(ctx context.Context, e *env, inv *invocation) int {
 	}
 	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: hostname(), Verbose: inv.bool("verbose"), Phase: verdict.Phase.Phase})
 	start := time.Now()
-	res, err := engine.Diff(ctx, a, b, engine.Options{Config: cfg, Change: w.Change})
+	res, err := engine.Diff(ctx, a, b, engine.Options{Config: cfg, Report: engine.Funcs{OnChange: w.Change}})
 	if err != nil {
 		return e.fail(err)
 	}
@@ -124,7 +124,7 @@ func (e *env) diffSnapshots(ctx context.Context, inv *invocation) int {
 	jsonOut := inv.bool("json")
 	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: hostname(), Verbose: inv.bool("verbose")})
 	start := time.Now()
-	res, err := engine.DiffSnapshots(ctx, paths[0], paths[1], engine.Options{Change: w.Change})
+	res, err := engine.DiffSnapshots(ctx, paths[0], paths[1], engine.Options{Report: engine.Funcs{OnChange: w.Change}})
 	if err != nil {
 		if errors.Is(err, engine.ErrNotSnapshots) {
 			return e.fail(&usageError{msg: err.Error(), cmd: inv.cmd})

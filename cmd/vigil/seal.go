@@ -11,7 +11,6 @@ import (
 
 	"vigil/internal/engine"
 	"vigil/internal/report"
-	"vigil/merkle"
 	"vigil/store"
 )
 
@@ -56,11 +55,7 @@ func runSeal(ctx context.Context, e *env, inv *invocation) int {
 		}
 	}
 	o.Signer = signer
-	o.Error = func(p string, err error) error {
-		e.log.Warn().Str("path", quote(p)).Msg(errorText(p, err))
-		return nil
-	}
-	res, err := engine.Seal(ctx, db, o)
+	res, err := pb.eng.Seal(ctx, db, o, &reporter{e: e, missing: true})
 	if err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
@@ -88,15 +83,12 @@ func (e *env) sealPending(ctx context.Context, inv *invocation, pb prepared) (co
 	if pb.verdict.Untrusted != nil {
 		return e.fail(dbError(pb.db.Path(), pb.verdict.Untrusted)), false
 	}
-	w := report.New(e.stdout, report.Options{Host: pb.o.Host, Phase: engine.PhaseHardened})
-	var n int64
-	o := pb.eng.Options()
-	o.Phase = engine.PhaseHardened
-	o.Change = func(c merkle.Change) error { n++; return w.Change(c) }
-	o.Error = func(p string, err error) error { n++; return w.Error(p, err) }
-	if _, err := engine.Check(ctx, pb.db, o); err != nil {
+	w := report.New(e.stdout, report.Options{Host: pb.eng.Host(), Phase: engine.PhaseHardened})
+	r := &reporter{e: e, w: w}
+	if _, err := pb.eng.Check(ctx, pb.db, engine.Request{Phase: engine.PhaseHardened}, r); err != nil {
 		return e.fail(dbError(pb.db.Path(), err)), false
 	}
+	n := r.n
 	if n == 0 {
 		return 0, true
 	}

@@ -29,11 +29,11 @@ Changes not accepted stay pending: the next check reports them again.
 --reason, the uid and the login name are logged with the new baseline.`
 
 func runUpdate(ctx context.Context, e *env, inv *invocation) int {
-	return e.compare(ctx, inv, engine.Update)
+	return e.compare(ctx, inv, (*engine.Engine).Update)
 }
 
 // acceptOptions sets o.Accept from --entry and --from.
-func (e *env) acceptOptions(db *store.DB, inv *invocation, o engine.Options) (engine.Options, error) {
+func (e *env) acceptOptions(db *store.DB, inv *invocation, o engine.Request) (engine.Request, error) {
 	entry, from := inv.bool("entry"), inv.str("from")
 	switch {
 	case entry && from != "":
@@ -149,7 +149,7 @@ func who() string {
 }
 
 // logAccepted says what Init or Update wrote, with why and by whom.
-func (e *env) logAccepted(res engine.Result, o engine.Options) {
+func (e *env) logAccepted(res engine.Result, o engine.Request) {
 	if !res.Written {
 		e.log.Info().Msg("nothing changed; baseline kept")
 		return

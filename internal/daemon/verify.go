@@ -125,7 +125,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	}
 	res, err := engine.Check(ctx, db, engine.Options{
 		Config: cfg, Paths: paths, Full: j.full, Host: v.host, Version: v.version, Phase: phase.Phase,
-		Change: c.change, Error: c.error, SampleFile: sampleFile,
+		Report: engine.Funcs{OnChange: c.change, OnError: c.error}, SampleFile: sampleFile,
 		// The catch-up after lost events (and at the start) is, on Btrfs,
 		// the search of what changed since the baseline's snapshots; the
 		// periodic scan walks, so that a walk still runs on a schedule.

@@ -284,7 +284,7 @@ func check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 // differences, not with the tree. Every directory it reads is verified
 // against the hash its parent holds for it and each root against its
 // baseline's; a mismatch fails with [store.ErrTampered]. Changes reach
-// o.Change in path order, creations and deletions paired into moves.
+// o.Report in path order, creations and deletions paired into moves.
 func Diff(ctx context.Context, a, b *store.Baseline, o Options) (Result, error) {
 	res := Result{Baseline: b.Info(), OldRoot: merkle.Hash(a.Info().Root), NewRoot: merkle.Hash(b.Info().Root)}
 	p := &pass{opts: &o, res: &res}
