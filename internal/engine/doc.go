@@ -5,7 +5,7 @@
 //
 // Each operation is one streaming pass: the scan, in path order, is merged
 // with the stored baseline read in path order, so memory does not grow with
-// the number of files. Changes reach the caller's [Options.Change] as they
+// the number of files. Changes reach the caller's [Reporter] as they
 // are found, except created and deleted paths, which are held until the end
 // to pair renames into moves.
 //
