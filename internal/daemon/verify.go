@@ -107,10 +107,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 		}
 	}
 	v.baseline = info.ID
-	m, err := cfg.Matcher()
-	if err != nil {
-		return nil, err
-	}
+	m := v.eng.Matcher()
 	var paths []string
 	if !j.whole {
 		paths = scopes(j.events, info.Roots, m)
@@ -123,14 +120,15 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	if j.whole {
 		sampleFile = engine.WatchSamplePath(v.dbPath)
 	}
-	res, err := engine.Check(ctx, db, engine.Options{
-		Config: cfg, Paths: paths, Full: j.full, Host: v.host, Version: v.version, Phase: phase.Phase,
-		Report: engine.Funcs{OnChange: c.change, OnError: c.error}, SampleFile: sampleFile,
+	// The same engine, and so the same configuration, identity and trust
+	// decision, as the one sealed took its verdict with.
+	res, err := v.eng.Check(ctx, db, engine.Request{
+		Paths: paths, Full: j.full, Phase: phase.Phase, SampleFile: sampleFile,
 		// The catch-up after lost events (and at the start) is, on Btrfs,
 		// the search of what changed since the baseline's snapshots; the
 		// periodic scan walks, so that a walk still runs on a schedule.
 		Scan: j.why == "scan",
-	})
+	}, engine.Funcs{OnChange: c.change, OnError: c.error})
 	if err != nil {
 		return nil, err
 	}
