@@ -12,6 +12,7 @@ import (
 // edge listed in allowed (internal/report uses internal/progress).
 var layer = map[string]int{
 	"merkle":            0,
+	"internal/fsys":     0,
 	"internal/fimtest":  0, // tests only (testOnly)
 	"internal/deptest":  0, // tests only
 	"alerts":            1,
