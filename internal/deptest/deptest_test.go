@@ -49,8 +49,9 @@ var allowed = map[string][]string{
 	// The Btrfs ioctls and subvolume calls; it knows nothing of baselines.
 	"btrfs": {"internal/fsys"},
 	// The baseline database. Its stat cache is a scanner.Cache by its
-	// method set, not by import: the engine hands it to the scanner.
-	"store": {"merkle"},
+	// method set, not by import: the engine hands it to the scanner. fsys:
+	// the injector its commits are offered to (Options.Faults).
+	"store": {"merkle", "internal/fsys"},
 	// Alerts describe changes; they never reach into the database (store)
 	// or the filesystem layer: a small interface is declared instead.
 	"alerts":            {"merkle"},
