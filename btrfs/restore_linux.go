@@ -221,7 +221,9 @@ func readAll(fn func([]byte) (int, error)) ([]byte, error) {
 //   - the tampered inode, now at the temporary name, is neutralized at once
 //     (no +i/+a, no security.capability, mode 000, which drops setuid and
 //     setgid for every hard link it has) and moved to the quarantine
-//     directory, named after the time and the path (see [QuarantineName]).
+//     directory, named after the time and the path (see [QuarantineName]),
+//     even when a step after the swap failed; where it could not be moved,
+//     [Restored.Quarantined] says where it is.
 //
 // Symbolic links are recreated (symlinkat, never followed), as are FIFOs
 // and device nodes (mknodat). An existing directory is repaired in place:
