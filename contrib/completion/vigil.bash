@@ -27,7 +27,7 @@ _vigil() {
 	sign) flags+=" --key"; words="" ;;
 	proof) flags+=" --baseline"; words="" ;;
 	verify-proof) flags+=" --pubkey --against"; words="" ;;
-	phase) flags+=" --json"; words="" ;;
+	phase) flags+=" --json --key --reason --statement-out --signature --pubkey"; words="" ;;
 	audit) flags+=" --json"; words="" ;;
 	diff) flags+=" --json --verbose -v"; words="" ;;
 	log) flags+=" --json"; words="" ;;

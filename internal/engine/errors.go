@@ -39,3 +39,26 @@ var (
 	// its checksum.
 	ErrStateCorrupt = errors.New("sample state file damaged")
 )
+
+var (
+	// ErrPhaseForged means an audit record moving the host back to the
+	// setup phase does not carry a statement signed by the pinned key: it
+	// does not count, and is itself a finding.
+	ErrPhaseForged = errors.New("move to the setup phase not signed by the pinned key")
+	// ErrRollback means the database is older than what was seen of it
+	// before: its audit log does not extend the kept checkpoint, or its
+	// current baseline is not the newest the log records.
+	ErrRollback = errors.New("the database was put back to an older state")
+	// ErrCheckpointMissing means the kept checkpoint is gone though the
+	// audit log says it was written.
+	ErrCheckpointMissing = errors.New("the kept checkpoint is missing")
+	// ErrDamaged means the database's file failed a check at open (a
+	// damaged meta page): no trust decision is taken on it.
+	ErrDamaged = errors.New("the database is damaged: no trust decision is taken on it")
+	// ErrPhaseRefused means an operation that would loosen or bypass the
+	// hardened phase was asked for without the signed way to do it.
+	ErrPhaseRefused = errors.New("refused in the hardened phase")
+)
+
+// ErrKey means a key file does not hold a vigil key.
+var ErrKey = errors.New("not a vigil key")

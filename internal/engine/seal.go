@@ -4,41 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
-	"vigil/internal/config"
 	"vigil/store"
 )
-
-// The host's security phases.
-const (
-	PhaseSetup    = "setup"
-	PhaseHardened = "hardened"
-)
-
-// PhaseState is the host's phase as its markers say.
-type PhaseState struct {
-	Phase string
-	// Marker is the marker file found (hardened only), Since its mtime.
-	Marker string
-	Since  time.Time
-}
-
-// CurrentPhase reads the phase markers: hardened when one exists, else
-// setup (also on a fresh install).
-func CurrentPhase(c *config.Config) PhaseState {
-	for _, m := range c.Phase.Markers() {
-		if st, err := os.Lstat(m); err == nil {
-			return PhaseState{Phase: PhaseHardened, Marker: m, Since: st.ModTime()}
-		}
-	}
-	return PhaseState{Phase: PhaseSetup}
-}
 
 // statementHeader is the first line of every statement; it names the format.
 const statementHeader = "vigil baseline statement v1"
@@ -91,6 +64,13 @@ type AuditRecord struct {
 	User     string    `json:"user,omitempty"`
 	Host     string    `json:"host,omitempty"`
 	SignedBy string    `json:"signed_by,omitempty"`
+	// Signature is the signed statement of a move between the phases
+	// (a [PhaseStatement] as a signed note).
+	Signature string `json:"signature,omitempty"`
+	// Checkpoint is the file where the operation that wrote the record
+	// keeps the audit log's checkpoint: from then on that file must exist
+	// (see [Engine.Trust]).
+	Checkpoint string `json:"checkpoint,omitempty"`
 }
 
 // sealing builds what a commit of pending carries: its audit record and,
@@ -99,7 +79,7 @@ func (o *Options) sealing(pending store.Info, cmd string, oldRoot string) (store
 	rec := AuditRecord{
 		Time: pending.Created, Type: cmd, Baseline: pending.ID, Parent: pending.Parent, OldRoot: oldRoot,
 		Root: pending.Root.String(), Phase: pending.Phase, Reason: pending.Reason, UID: pending.UID,
-		User: pending.User, Host: pending.Host,
+		User: pending.User, Host: pending.Host, Checkpoint: o.KeptCheckpoint,
 	}
 	var s store.Sealing
 	if o.Signer != nil {
@@ -212,39 +192,4 @@ func newestBaseline(db *store.DB) (uint64, error) {
 		return nil
 	})
 	return id, err
-}
-
-// RecordPhase appends a "phase" record to the audit log when ps differs
-// from the last phase the log records (a record of any kind counts), so
-// that a move between the phases, either way, is never silent. It reports
-// whether it recorded one.
-func RecordPhase(db *store.DB, ps PhaseState, user, host string) (bool, error) {
-	last := ""
-	err := db.AuditRecords(func(i int64, raw []byte) error {
-		var r AuditRecord
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return fmt.Errorf("audit record %d: %w: %w", i, store.ErrCorrupt, err)
-		}
-		if r.Phase != "" {
-			last = r.Phase
-		}
-		return nil
-	})
-	if err != nil || last == ps.Phase || last == "" && ps.Phase == PhaseSetup {
-		return false, err
-	}
-	rec, err := json.Marshal(AuditRecord{Time: time.Now().UTC(), Type: "phase", Phase: ps.Phase,
-		UID: int64(os.Getuid()), User: user, Host: host, Reason: "marker " + phaseMarkerWord(ps)})
-	if err != nil {
-		return false, err
-	}
-	_, err = db.AppendAudit(rec)
-	return err == nil, err
-}
-
-func phaseMarkerWord(ps PhaseState) string {
-	if ps.Marker != "" {
-		return ps.Marker + " present"
-	}
-	return "absent"
 }
