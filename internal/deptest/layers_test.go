@@ -11,23 +11,24 @@ import (
 // packages of lower rows, and on a package of its own row only through an
 // edge listed in allowed (internal/report uses internal/progress).
 var layer = map[string]int{
-	"merkle":            0,
-	"internal/fsys":     0,
-	"internal/fimtest":  0, // tests only (testOnly)
-	"internal/deptest":  0, // tests only
-	"alerts":            1,
-	"store":             1,
-	"btrfs":             1,
-	"scanner":           1,
-	"bench":             1,
-	"internal/watch":    2,
-	"internal/config":   2,
-	"internal/report":   2,
-	"internal/progress": 2,
-	"internal/engine":   3,
-	"internal/daemon":   4,
-	"cmd/vigil":         5,
-	"cmd/vigil-bench":   5,
+	"merkle":             0,
+	"internal/fsys":      0,
+	"internal/fimtest":   0, // tests only (testOnly)
+	"internal/deptest":   0, // tests only
+	"alerts":             1,
+	"store":              1,
+	"btrfs":              1,
+	"scanner":            1,
+	"bench":              1,
+	"internal/watch":     2,
+	"internal/config":    2,
+	"internal/report":    2,
+	"internal/progress":  2,
+	"internal/engine":    3,
+	"internal/daemon":    4,
+	"internal/trusttest": 4, // tests only (testOnly)
+	"cmd/vigil":          5,
+	"cmd/vigil-bench":    5,
 }
 
 // TestLayers checks the transitive vigil dependencies of every package
