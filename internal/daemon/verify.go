@@ -8,8 +8,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/rs/zerolog"
 
@@ -381,8 +382,8 @@ func (v *verifier) sealed(db *store.DB, cfg *config.Config, now time.Time) (engi
 // mtime and ctime (which a write moves and user space cannot set back but
 // by the clock; see the README's Limits).
 func fileStamp(path string) string {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
+	var st unix.Stat_t // its Mtim and Ctim exist on darwin and freebsd too
+	if err := unix.Stat(path, &st); err != nil {
 		return ""
 	}
 	return fmt.Sprintf("%d:%d.%d:%d.%d:%d", st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec, st.Ino)

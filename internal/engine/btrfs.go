@@ -196,7 +196,7 @@ func snapshotSource(snaps []store.Snapshot) (map[string]string, map[uint64]uint6
 		default:
 			p += strings.TrimPrefix(s.Root, s.Top)
 		}
-		src[s.Root], devs[snap.Dev] = p, live.Dev
+		src[s.Root], devs[uint64(snap.Dev)] = p, uint64(live.Dev) // int32 on darwin
 	}
 	return src, devs
 }
