@@ -68,9 +68,13 @@ func TestSinkOutageLosesNothing(t *testing.T) {
 		evs := h.sink.events()[before:]
 		var got []string
 		for _, ev := range evs {
-			got = append(got, ev.Event.Action+" "+ev.File.Path)
+			p := "-"
+			if ev.File != nil {
+				p = ev.File.Path
+			}
+			got = append(got, ev.Event.Action+" "+p)
 		}
-		var want []string
+		want := []string{"start -"} // queued at the start, behind the outage
 		for _, rel := range rels {
 			want = append(want, "updated "+h.path(rel))
 		}
@@ -360,6 +364,7 @@ func TestFullOutboxCoalescesIntoCountedSummary(t *testing.T) {
 		h := newHost(t, tree, fmt.Sprintf("[[sink]]\ntype = \"file\"\npath = %q\n", events))
 		h.cfg.Watch.OutboxMax = 5
 		h.start(t, Options{})
+		h.settle(time.Second) // the start notice delivered
 		h.sink.setDown(true)
 		for _, rel := range rels {
 			h.write(t, rel, "changed")
