@@ -59,7 +59,7 @@ func TestAlertsVerifiedAndResolved(t *testing.T) {
 func TestSourceGetsRootsAndExclusions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHost(t, fimtest.Tree{"etc/a": fimtest.File("a")}, "")
-		h.start(t, Options{})
+		h.startIdle(t, Options{})
 		h.stop(t)
 		if len(h.src.opts) != 1 {
 			t.Fatalf("the source was made %d times for one start, want 1", len(h.src.opts))
@@ -81,7 +81,7 @@ const contentRule = "[[rule]]\npaths = [\"/**\"]\nattributes = [\"content\", \"m
 func TestResolvedWhenBackToBaseline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHost(t, fimtest.Tree{"etc/hosts": fimtest.File("127.0.0.1 localhost\n")}, contentRule)
-		h.start(t, Options{})
+		h.startIdle(t, Options{})
 		hosts := h.path("etc/hosts")
 		h.write(t, "etc/hosts", "6.6.6.6 bank.example\n")
 		h.settle(time.Second)
@@ -139,7 +139,7 @@ func TestContinuousWriteAlertedWithinBound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHost(t, fimtest.Tree{"var/log/app.log": fimtest.File("")}, "")
 		h.cfg.Watch.Settle = 0 // the default, 100 ms
-		h.start(t, Options{})
+		h.startIdle(t, Options{})
 		log := h.path("var/log/app.log")
 		f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
@@ -189,7 +189,7 @@ func TestDaemonSealAndPhase(t *testing.T) {
 		if err := os.WriteFile(marker, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		h.start(t, Options{})
+		h.startIdle(t, Options{})
 		passwd := h.path("etc/passwd")
 		if evs := h.sink.events(); count(evs, "baseline_unsealed") != 1 {
 			t.Fatalf("after the start: %d baseline_unsealed, want 1:\n%s", count(evs, "baseline_unsealed"), describe(evs))
@@ -229,7 +229,7 @@ func TestDaemonSealAndPhase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.start(t, Options{})
+		h.startIdle(t, Options{})
 		h.write(t, "etc/passwd", "evil again\n")
 		h.settle(time.Second)
 		evs := h.sink.events()

@@ -49,7 +49,7 @@ func TestSinkOutageLosesNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tree, rels := twenty()
 		h := newHost(t, tree, "")
-		h.start(t, Options{})
+		h.startIdle(t, Options{})
 		h.sink.setDown(true)
 		for _, rel := range rels {
 			h.write(t, rel, "changed")
@@ -74,7 +74,7 @@ func TestSinkOutageLosesNothing(t *testing.T) {
 			}
 			got = append(got, ev.Event.Action+" "+p)
 		}
-		want := []string{"start -"} // queued at the start, behind the outage
+		var want []string
 		for _, rel := range rels {
 			want = append(want, "updated "+h.path(rel))
 		}
@@ -208,7 +208,7 @@ func TestWebhookOutageLosesNothing(t *testing.T) {
 func TestFollowsNewBaselineWhileCLIWorks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHost(t, fimtest.Tree{"etc/app.conf": fimtest.File("a=1\n")}, contentRule)
-		h.start(t, Options{})
+		h.startIdle(t, Options{})
 		conf := h.path("etc/app.conf")
 		h.write(t, "etc/app.conf", "a=2\n")
 		h.settle(time.Second)
@@ -245,7 +245,7 @@ func TestStopFlushesPendingToOutbox(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHost(t, fimtest.Tree{"etc/shadow": fimtest.File("root:*:\n")}, "")
 		h.cfg.Watch.Settle, h.cfg.Watch.MaxSettle = time.Hour, time.Hour
-		h.start(t, Options{})
+		h.startIdle(t, Options{})
 		h.write(t, "etc/shadow", "root:$6$evil:\n")
 		h.settle(time.Minute)
 		shadow := h.path("etc/shadow")
@@ -288,7 +288,7 @@ func TestReloadRefusesBadConfig(t *testing.T) {
 		cfgFile := filepath.Join(h.dir, "vigil.toml")
 		text := "roots = [\"/\"\n" // broken
 		reloads := 0
-		h.start(t, Options{Reload: func() (*config.Config, error) {
+		h.startIdle(t, Options{Reload: func() (*config.Config, error) {
 			reloads++
 			c, err := config.Parse(cfgFile, []byte(text))
 			if err != nil {
@@ -363,8 +363,7 @@ func TestFullOutboxCoalescesIntoCountedSummary(t *testing.T) {
 		events := filepath.Join(t.TempDir(), "events.json")
 		h := newHost(t, tree, fmt.Sprintf("[[sink]]\ntype = \"file\"\npath = %q\n", events))
 		h.cfg.Watch.OutboxMax = 5
-		h.start(t, Options{})
-		h.settle(time.Second) // the start notice delivered
+		h.startIdle(t, Options{})
 		h.sink.setDown(true)
 		for _, rel := range rels {
 			h.write(t, rel, "changed")

@@ -44,8 +44,8 @@ type host struct {
 	root, dir, db string
 	cfg           *config.Config
 	// src is the scripted intake, nil for real inotify.
-	src   *scripted
-	sink  *sink
+	src  *scripted
+	sink *sink
 	// stats are the counters of the last start.
 	stats *stats
 	// hup stands for SIGHUP, unless signals says to take the real one.
@@ -158,6 +158,14 @@ func (h *host) start(t *testing.T, o Options) {
 	case <-deadline.C:
 		t.Fatalf("no READY=1 within %v", wait)
 	}
+}
+
+// startIdle is start in a bubble, returning once the daemon idles: the
+// start's events are delivered then (unless the sink is down).
+func (h *host) startIdle(t *testing.T, o Options) {
+	t.Helper()
+	h.start(t, o)
+	synctest.Wait()
 }
 
 // stop ends the daemon (as SIGTERM does) and checks Run's error.

@@ -19,7 +19,7 @@ func TestOverflowCatchUpReportsEveryChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 500
 		h := newHost(t, fimtest.Tree{"var/keep": fimtest.File("")}, "")
-		h.start(t, Options{})
+		h.startIdle(t, Options{})
 		for i := range n {
 			rel := fmt.Sprintf("var/f%04d", i)
 			if i < 10 {

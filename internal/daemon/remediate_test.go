@@ -199,7 +199,7 @@ func testNoRemediationInSetup(t *testing.T) {
 	h := newHostFor(t, fimtest.Tree{"etc/passwd": fimtest.File("root:x:0:0\n")}, func(root string) string {
 		return remediationRule(root, "etc", fmt.Sprintf("remediation = \"exec\"\nremediation_command = [%q, %q]", ok, rec))
 	})
-	h.start(t, Options{})
+	h.startIdle(t, Options{})
 	passwd := h.path("etc/passwd")
 	h.write(t, "etc/passwd", "evil\n")
 	h.settle(time.Second)
@@ -281,7 +281,7 @@ func testRemediationRestore(t *testing.T) {
 	tree.Make(t, snap)
 	r := &copyRestorer{root: h.root, snapshot: snap, calls: make(chan string, 8),
 		written: func(p string) { h.src.send(watch.Event{Path: p, Op: watch.Changed}) }}
-	h.start(t, Options{Restorer: r})
+	h.startIdle(t, Options{Restorer: r})
 
 	sudo := h.path("usr/bin/sudo")
 	if err := os.WriteFile(sudo, []byte("a trojan sudo"), 0o4755); err != nil {

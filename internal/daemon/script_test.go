@@ -174,7 +174,7 @@ func runScript(t *testing.T, cmds []command) []string {
 		case "init":
 			mk().init(t)
 		case "start":
-			mk().start(t, Options{})
+			mk().startIdle(t, Options{})
 			running = true
 		case "stop":
 			h.stop(t)
