@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,7 +24,6 @@ import (
 
 	"vigil/alerts"
 	"vigil/internal/config"
-	"vigil/internal/engine"
 	"vigil/internal/fimtest"
 	"vigil/store"
 )
@@ -199,43 +197,6 @@ func TestWebhookOutageLosesNothing(t *testing.T) {
 	if c.badSig != 0 {
 		t.Errorf("%d events with a wrong %s", c.badSig, alerts.SignatureHeader)
 	}
-}
-
-// TestFollowsNewBaselineWhileCLIWorks: vigil update, as the CLI runs it,
-// while the daemon watches: the database is free for a writer, and the
-// daemon follows the new baseline: the alerted path is resolved without a
-// restart, and the old content is the change now.
-func TestFollowsNewBaselineWhileCLIWorks(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		h := newHost(t, fimtest.Tree{"etc/app.conf": fimtest.File("a=1\n")}, contentRule)
-		h.startIdle(t, Options{})
-		conf := h.path("etc/app.conf")
-		h.write(t, "etc/app.conf", "a=2\n")
-		h.settle(time.Second)
-		db, err := store.Open(h.db, store.Options{Timeout: wait})
-		if err != nil {
-			t.Fatalf("opening the database for writing while the daemon runs: %v", err)
-		}
-		res, err := engine.Update(context.Background(), db, engine.Options{Config: h.cfg, Reason: "planned", Host: "test"})
-		if cerr := db.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil || !res.Written {
-			t.Fatalf("engine.Update = %+v, %v; want a new baseline", res, err)
-		}
-		h.settle(time.Second) // ten times the follow interval
-		h.write(t, "etc/app.conf", "a=1\n")
-		h.settle(time.Second)
-		var got []string
-		for _, ev := range h.sink.events() {
-			if ev.File != nil && ev.File.Path == conf {
-				got = append(got, ev.Event.Action)
-			}
-		}
-		if want := []string{"updated", "resolved", "updated"}; !slices.Equal(got, want) {
-			t.Errorf("events on %s = %q, want %q", conf, got, want)
-		}
-	})
 }
 
 // TestStopFlushesPendingToOutbox: a write still settling (a window of an
