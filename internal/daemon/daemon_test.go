@@ -168,10 +168,12 @@ func TestContinuousWriteAlertedWithinBound(t *testing.T) {
 	})
 }
 
-// TestDaemonSealAndPhase: with a key pinned, an unsigned baseline is not
-// compared with (one critical event says so, no change alerts); sealed,
-// changes are alerts of the hardened phase; an edited baseline is not
-// compared with; a move to the setup phase is an event.
+// TestDaemonSealAndPhase: a hardened marker with no seal recorded is a
+// request, not the phase: the phase in force is setup (changes are
+// learning) and the marker's disagreement is critical. Sealed, changes are
+// alerts of the hardened phase; an edited baseline is not compared with;
+// the marker deleted keeps the hardened phase in force and is critical
+// again.
 func TestDaemonSealAndPhase(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		marker := filepath.Join(t.TempDir(), "hardened")
@@ -191,22 +193,14 @@ func TestDaemonSealAndPhase(t *testing.T) {
 		}
 		h.startIdle(t, Options{})
 		passwd := h.path("etc/passwd")
-		if evs := h.sink.events(); count(evs, "baseline_unsealed") != 1 {
-			t.Fatalf("after the start: %d baseline_unsealed, want 1:\n%s", count(evs, "baseline_unsealed"), describe(evs))
+		if evs := h.sink.events(); count(evs, "phase_marker_mismatch") != 1 {
+			t.Fatalf("after the start: %s want one phase_marker_mismatch", describe(evs))
 		}
-		hints, checks := h.stats.hints.Load(), h.stats.verifications.Load()
 		h.write(t, "etc/passwd", "evil\n")
 		h.settle(time.Second)
-		// The hint was taken and settled long ago (the bubble's clock
-		// ran 20 settle windows), and no check compared it.
-		if n := h.stats.hints.Load(); n != hints+1 {
-			t.Fatalf("hints %d -> %d, want the one write's", hints, n)
-		}
-		if n := h.stats.verifications.Load(); n != checks {
-			t.Errorf("checks run %d -> %d: an unsealed baseline was compared with", checks, n)
-		}
-		if evs := h.sink.events(); len(find(evs, "updated", passwd)) != 0 || count(evs, "baseline_unsealed") != 1 {
-			t.Fatalf("an unsealed baseline was compared with: %s", describe(evs))
+		evs := h.sink.events()
+		if u := find(evs, "updated", passwd); len(u) != 1 || u[0].Event.Severity != alerts.SeverityLearning || u[0].Vigil.Phase != "setup" {
+			t.Fatalf("change before the seal: %s want one updated %s, severity %d, phase setup", describe(evs), passwd, alerts.SeverityLearning)
 		}
 		h.stop(t)
 
@@ -232,9 +226,9 @@ func TestDaemonSealAndPhase(t *testing.T) {
 		h.startIdle(t, Options{})
 		h.write(t, "etc/passwd", "evil again\n")
 		h.settle(time.Second)
-		evs := h.sink.events()
-		if u := find(evs, "updated", passwd); len(u) != 1 || u[0].Event.Severity != alerts.SeverityAlert || u[0].Vigil.Phase != "hardened" {
-			t.Fatalf("hardened change: %s want one updated %s, severity %d, phase hardened", describe(evs), passwd, alerts.SeverityAlert)
+		evs = h.sink.events()
+		if u := find(evs, "updated", passwd); len(u) != 2 || u[1].Event.Severity != alerts.SeverityAlert || u[1].Vigil.Phase != "hardened" {
+			t.Fatalf("hardened change: %s want a second updated %s, severity %d, phase hardened", describe(evs), passwd, alerts.SeverityAlert)
 		}
 		// The seal verified once is verified again after the database
 		// changed: an edited baseline is not compared with.
@@ -253,18 +247,36 @@ func TestDaemonSealAndPhase(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		hints, checks := h.stats.hints.Load(), h.stats.verifications.Load()
 		h.write(t, "etc/passwd", "evil twice\n")
 		h.settle(time.Second)
-		if evs := h.sink.events(); count(evs, "baseline_unsealed") != 2 || len(find(evs, "updated", passwd)) != 1 {
-			t.Fatalf("after the baseline was edited: %s want a second baseline_unsealed and no new updated", describe(evs))
+		// The hint was taken and settled long ago (the bubble's clock ran
+		// 20 settle windows), and no check compared it.
+		if n := h.stats.hints.Load(); n != hints+1 {
+			t.Fatalf("hints %d -> %d, want the one write's", hints, n)
 		}
+		if n := h.stats.verifications.Load(); n != checks {
+			t.Errorf("checks run %d -> %d: an edited baseline was compared with", checks, n)
+		}
+		if evs := h.sink.events(); count(evs, "baseline_unsealed") != 1 || len(find(evs, "updated", passwd)) != 2 {
+			t.Fatalf("after the baseline was edited: %s want one baseline_unsealed and no new updated", describe(evs))
+		}
+
+		// The marker deleted: the hardened phase stays in force (the audit
+		// log records it), and the marker's disagreement is critical.
 		if err := os.Remove(marker); err != nil {
 			t.Fatal(err)
 		}
 		h.write(t, "etc/passwd", "evil a third time\n")
 		h.settle(time.Second)
-		if evs := h.sink.events(); count(evs, "phase_changed") != 1 {
-			t.Errorf("after the marker was removed: %s want one phase_changed", describe(evs))
+		evs = h.sink.events()
+		if count(evs, "phase_marker_mismatch") != 2 || count(evs, "phase_changed") != 0 {
+			t.Errorf("after the marker was removed: %s want a second phase_marker_mismatch and no phase_changed", describe(evs))
+		}
+		for _, ev := range actions(evs, "phase_marker_mismatch") {
+			if ev.Event.Severity != alerts.SeverityCritical {
+				t.Errorf("phase_marker_mismatch of severity %d, want critical", ev.Event.Severity)
+			}
 		}
 	})
 }

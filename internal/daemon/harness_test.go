@@ -373,7 +373,11 @@ func describe(evs []alerts.Event) string {
 		if ev.File != nil {
 			p = ev.File.Path
 		}
-		fmt.Fprintf(&b, "  %s %s %s\n", ev.Event.Action, p, ev.Event.ID)
+		msg := ""
+		if ev.Error != nil {
+			msg = ev.Error.Message
+		}
+		fmt.Fprintf(&b, "  %s %s %s %s\n", ev.Event.Action, p, ev.Event.ID, msg)
 	}
 	return b.String()
 }
