@@ -18,6 +18,7 @@ import (
 	"vigil/alerts"
 	"vigil/internal/engine"
 	"vigil/internal/fimtest"
+	"vigil/internal/watch"
 	"vigil/store"
 )
 
@@ -67,6 +68,34 @@ func TestSourceGetsRootsAndExclusions(t *testing.T) {
 		o := h.src.opts[0]
 		if !slices.Equal(o.Roots, []string{h.root}) || o.Excluded == nil || !o.Excluded(h.path("cache")) || o.Excluded(h.path("etc")) || o.FallbackInterval <= 0 {
 			t.Errorf("watch.Options = %+v; want roots [%s], %s excluded, etc not, a fallback interval", o, h.root, h.path("cache"))
+		}
+	})
+}
+
+// TestHintsBelowExcludedDropped: a source watching whole filesystems (as
+// fanotify will) sends hints from inside an excluded directory too; they
+// are no alerts (the exclude names the directory, not what is below it,
+// and a check of such a path alone would report it created).
+func TestHintsBelowExcludedDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHost(t, fimtest.Tree{"cache/deep/x": fimtest.File("x"), "etc/y": fimtest.File("y")}, "")
+		h.startIdle(t, Options{})
+		h.write(t, "cache/deep/x", "changed")
+		h.write(t, "cache/deep/new", "new")
+		h.src.send(watch.Event{Path: h.path("cache/deep"), Op: watch.Tree})
+		h.write(t, "etc/y", "changed")
+		h.settle(time.Second)
+		var got []string
+		for _, ev := range h.sink.events() {
+			if ev.File != nil {
+				got = append(got, ev.Event.Action+" "+ev.File.Path)
+			}
+		}
+		if want := []string{"updated " + h.path("etc/y")}; !slices.Equal(got, want) {
+			t.Errorf("events %q, want %q", got, want)
+		}
+		if n := h.stats.hints.Load(); n != 5 { // Ready and the four
+			t.Errorf("hints counted %d, want 5", n)
 		}
 	})
 }
