@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"vigil/alerts"
 	"vigil/internal/config"
 	"vigil/internal/watch"
+	"vigil/merkle"
 	"vigil/store"
 )
 
@@ -48,11 +50,26 @@ type Options struct {
 	// Restorer does the "restore" remediation; nil: a configuration asking
 	// for it is refused (see [CheckRemediation]).
 	Restorer Restorer
+	// Source makes the intake of hints for the roots, exclusions and
+	// fallback interval given, once per configuration (a reload makes a
+	// new one); nil means [watch.NewInotify].
+	Source func(watch.Options) (watch.Source, error)
 
-	// onHint, if set, sees every hint of the intake (tests).
-	onHint func(watch.Event)
+	// hup, if set, stands for SIGHUP (tests: no signal handler is
+	// installed then).
+	hup <-chan os.Signal
+	// stats, if set, receives the counters (tests).
+	stats *stats
 	// onListen, if set, is told the HTTP listener's address (tests).
 	onListen func(addr string)
+}
+
+// newSource returns the intake for wo.
+func (o *Options) newSource(wo watch.Options) (watch.Source, error) {
+	if o.Source != nil {
+		return o.Source(wo)
+	}
+	return watch.NewInotify(wo)
 }
 
 func (o *Options) notify(state string) {
@@ -77,10 +94,17 @@ func Run(ctx context.Context, o Options) error {
 	if o.Stdout == nil {
 		o.Stdout = io.Discard
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	st := newStats()
+	hup := o.hup
+	if hup == nil {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGHUP)
+		defer signal.Stop(c)
+		hup = c
+	}
+	st := o.stats
+	if st == nil {
+		st = newStats()
+	}
 	v := &verifier{
 		dbPath: cfg.Database, host: o.Host, version: o.Version, log: o.Log,
 		lockWait: o.LockWait, alerted: map[string]string{}, resolved: map[string]int{}, dirty: map[string]bool{}, stats: st,
@@ -107,9 +131,11 @@ type pipeline struct {
 	next *config.Config // set on a reload
 	v    *verifier
 	st   *stats
-	hup  chan os.Signal
+	hup  <-chan os.Signal
 
-	src      *watch.Inotify
+	src      watch.Source
+	matcher  *config.Matcher
+	roots    []string
 	settler  *watch.Settler
 	disp     *alerts.Dispatcher
 	jobs     chan job
@@ -151,10 +177,11 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 		},
 		OnDelivered: func(string, *alerts.Event) { p.st.delivered.Add(1) },
 	}
-	roots, err := p.roots()
+	roots, err := p.baselineRoots()
 	if err != nil {
 		return err
 	}
+	p.matcher, p.roots = m, roots
 	if cfg.Watch.Listen != "" {
 		if p.ln, err = net.Listen("tcp", cfg.Watch.Listen); err != nil {
 			return err
@@ -164,7 +191,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 			p.o.onListen(p.ln.Addr().String())
 		}
 	}
-	p.src, err = watch.NewInotify(watch.Options{
+	p.src, err = p.o.newSource(watch.Options{
 		Roots:            roots,
 		Excluded:         func(path string) bool { _, ex := m.Match(path); return ex },
 		FallbackInterval: scanInterval(cfg) / 4,
@@ -198,9 +225,9 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	return g.Wait()
 }
 
-// roots returns the current baseline's roots: what it records is what is
-// watched.
-func (p *pipeline) roots() ([]string, error) {
+// baselineRoots returns the current baseline's roots: what it records is
+// what is watched.
+func (p *pipeline) baselineRoots() ([]string, error) {
 	db, err := store.Open(p.cfg.Database, store.Options{ReadOnly: true, Timeout: p.v.lockWait})
 	if err != nil {
 		return nil, err
@@ -230,9 +257,6 @@ func fullScanInterval(c *config.Config) time.Duration {
 // hint receives the intake's events (on its goroutine: it must not block).
 func (p *pipeline) hint(ev watch.Event) {
 	p.st.hints.Add(1)
-	if p.o.onHint != nil && !ev.Op.Has(watch.Ready) {
-		p.o.onHint(ev)
-	}
 	switch {
 	case ev.Op.Has(watch.Ready):
 		cov := p.src.Coverage()
@@ -250,9 +274,26 @@ func (p *pipeline) hint(ev watch.Event) {
 			p.o.Log.Warn().Err(ev.Err).Msg("events lost; catching up with a whole check")
 		}
 		p.settler.Add(watch.Event{Path: lostKey, Op: watch.Lost})
+	case p.inExcluded(ev.Path):
+		// A source watches no excluded directory, but one that watches
+		// whole filesystems sees changes below them: no hints.
 	default:
 		p.settler.Add(ev)
 	}
+}
+
+// inExcluded reports whether path or a directory above it, up to its
+// root, is excluded.
+func (p *pipeline) inExcluded(path string) bool {
+	for q := path; q != ""; q = merkle.Parent(q) {
+		if _, ex := p.matcher.Filter(q, q != path); ex {
+			return true
+		}
+		if slices.Contains(p.roots, q) {
+			return false
+		}
+	}
+	return false
 }
 
 // lostKey is the settler's key for lost events: no path is empty.

@@ -1,17 +1,21 @@
 // Package daemon is vigil watch: the watch service wiring the engine, the
-// inotify intake (internal/watch) and delivery (alerts) together.
+// intake of hints (internal/watch) and delivery (alerts) together.
 //
-// Hints from the intake settle per path ([watch.Settler]), then the engine
-// verifies them: a scoped [engine.Check] of the settled paths re-stats and
-// re-hashes them and compares them with the current baseline, every record
-// it uses verified through its path to the root. Only a real difference
-// becomes an alert (the ECS event of check --json, with event.id and
-// event.severity); the same finding is sent once, and a path back in its
-// baseline state gets a resolved event. A lost event (inotify overflow, a
-// watcher error) and the start itself are caught up by a whole check; a
-// periodic check (stat cache trusted) and a periodic full check (every file
-// reread: writes through mmap raise no inotify event) run at their
-// intervals.
+// The intake is a [watch.Source] made for the current baseline's roots and
+// the configuration's exclusions: inotify unless [Options.Source] says
+// otherwise (tests script one). A hint for a path in an excluded subtree is
+// dropped, whichever source sent it.
+//
+// Hints settle per path ([watch.Settler]), then the engine verifies them: a
+// scoped [engine.Check] of the settled paths re-stats and re-hashes them and
+// compares them with the current baseline, every record it uses verified
+// through its path to the root. Only a real difference becomes an alert (the
+// ECS event of check --json, with event.id and event.severity); the same
+// finding is sent once, and a path back in its baseline state gets a
+// resolved event. A lost event (inotify overflow, a watcher error) and the
+// start itself are caught up by a whole check; a periodic check (stat cache
+// trusted) and a periodic full check (every file reread: writes through mmap
+// raise no inotify event) run at their intervals.
 //
 // # Who owns which file
 //

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,16 +28,17 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestHTTPEndpoints(t *testing.T) {
-	h := newHost(t, fimtest.Tree{"etc/x": fimtest.File("x")}, "")
+	// Real inotify: its coverage is what /metrics and /status say.
+	h := newHost(t, fimtest.Tree{"etc/x": fimtest.File("x")}, "").inotify()
 	h.cfg.Watch.Listen = "127.0.0.1:0"
 	addr := make(chan string, 1)
 	h.start(t, Options{onListen: func(a string) { addr <- a }})
 	base := "http://" + <-addr
-	x := filepath.Join(h.root, "etc", "x")
+	x := h.path("etc/x")
 	if err := os.WriteFile(x, []byte("changed"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	await(t, h.events, "updated "+x, has("updated", x))
+	h.sink.await(t, "updated "+x, has("updated", x))
 
 	if code, body := get(t, base+"/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz = %d %q, want 200 ok", code, body)

@@ -3,81 +3,49 @@ package daemon
 import (
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"vigil/alerts"
 	"vigil/internal/fimtest"
+	"vigil/internal/watch"
 )
 
-// sysctl sets /proc/sys/fs/inotify/NAME to v; the returned function puts
-// the old value back, and runs when t ends in any case.
-func sysctl(t *testing.T, name string, v int) func() {
-	t.Helper()
-	p := "/proc/sys/fs/inotify/" + name
-	old, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := false
-	restore := func() {
-		if done {
-			return
-		}
-		done = true
-		if err := os.WriteFile(p, old, 0o644); err != nil {
-			t.Errorf("restoring %s: %v", p, err)
-		}
-	}
-	t.Cleanup(restore)
-	if err := os.WriteFile(p, []byte(strconv.Itoa(v)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return restore
-}
-
+// TestOverflowCatchUpReportsEveryChange: a burst that overflows the
+// kernel's queue again and again (the source says Lost, and hints for a
+// few of the files only) is caught up by one whole check once it calms
+// down, which reports every file created.
 func TestOverflowCatchUpReportsEveryChange(t *testing.T) {
-	fimtest.NeedRoot(t, "lowering fs.inotify.max_queued_events")
-	const n = 3000
-	h := newHost(t, fimtest.Tree{"var/keep": fimtest.File("")}, "")
-	restore := sysctl(t, "max_queued_events", 16)
-	h.start(t, Options{}) // the queue size is taken when inotify starts
-	restore()
-	dir := filepath.Join(h.root, "var")
-	began := time.Now()
-	for i := range n {
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", i)), []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("%d files written in %v", n, time.Since(began))
-	evs := await(t, h.events, fmt.Sprintf("%d created", n), func(evs []alerts.Event) bool {
-		last := map[string]int64{}
-		for _, ev := range evs {
-			if ev.Event.Action == "created" {
-				last[ev.File.Path] = *ev.File.Size
-			}
-		}
+	synctest.Test(t, func(t *testing.T) {
+		const n = 200
+		h := newHost(t, fimtest.Tree{"var/keep": fimtest.File("")}, "")
+		h.startIdle(t, Options{})
 		for i := range n {
-			if last[filepath.Join(dir, fmt.Sprintf("f%04d", i))] != 1 {
-				return false
+			rel := fmt.Sprintf("var/f%04d", i)
+			if i < 10 {
+				h.write(t, rel, "x") // hinted
+				continue
+			}
+			if err := os.WriteFile(h.path(rel), []byte("x"), 0o644); err != nil { // its hint lost
+				t.Fatal(err)
+			}
+			if i%50 == 0 {
+				h.src.send(watch.Event{Op: watch.Lost, Err: watch.ErrOverflow})
 			}
 		}
-		return count(evs, "events_lost") > 0
-	})
-	// A file seen between its creation and its write is a second state:
-	// a second alert, but the last one always shows the file as written.
-	for i := range n {
-		p := filepath.Join(dir, fmt.Sprintf("f%04d", i))
-		got := find(evs, "created", p)
-		if len(got) == 0 || *got[len(got)-1].File.Size != 1 {
-			t.Errorf("%s: created events %v, want the last with size 1", p, got)
+		h.settle(5 * time.Second)
+		evs := h.sink.events()
+		for i := range n {
+			p := h.path(fmt.Sprintf("var/f%04d", i))
+			if got := find(evs, "created", p); len(got) != 1 || *got[0].File.Size != 1 {
+				t.Errorf("%s: created events %s want one, with size 1", p, describe(got))
+			}
 		}
-	}
-	t.Logf("%d events, %d events_lost catch-ups, all reported %v after the first write", len(evs), count(evs, "events_lost"), time.Since(began))
-	if count(evs, "events_lost") == 0 {
-		t.Errorf("no events_lost catch-up notice after %d creations with a queue of 16; log:\n%s", n, h.logText())
-	}
+		if got := count(evs, "events_lost"); got != 1 {
+			t.Errorf("%d events_lost catch-ups after one burst, want 1", got)
+		}
+		if got := h.stats.lost.Load(); got != 3 {
+			t.Errorf("overflows counted %d, want 3", got)
+		}
+	})
 }

@@ -8,16 +8,20 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/sys/unix"
 
 	"vigil/alerts"
 	"vigil/internal/config"
 	"vigil/internal/engine"
 	"vigil/internal/fimtest"
+	"vigil/internal/watch"
 	"vigil/store"
 )
 
@@ -81,7 +85,7 @@ func remediation(evs []alerts.Event, alertID string) (alerts.Event, bool) {
 // of it, and returns both.
 func awaitRemediation(t *testing.T, h *host, action, path string) (alert, outcome alerts.Event) {
 	t.Helper()
-	evs := await(t, h.events, action+" "+path+" and its remediation", func(evs []alerts.Event) bool {
+	evs := h.sink.await(t, action+" "+path+" and its remediation", func(evs []alerts.Event) bool {
 		a := find(evs, action, path)
 		if len(a) == 0 {
 			return false
@@ -97,7 +101,8 @@ func awaitRemediation(t *testing.T, h *host, action, path string) (alert, outcom
 // TestRemediationExec: in the hardened phase an alert on a path whose rule
 // says exec runs the command (a real process) with the alert's JSON on
 // stdin, and the outcome is an event: success with exit status 0, failure
-// with the exit status and the output, a timeout killed and reported.
+// with the exit status and the output, a timeout killed and reported. Real
+// processes: outside a bubble (its clock stands still while a child runs).
 func TestRemediationExec(t *testing.T) {
 	scripts := t.TempDir()
 	rec := t.TempDir()
@@ -113,10 +118,8 @@ func TestRemediationExec(t *testing.T) {
 	})
 	h.start(t, Options{})
 
-	passwd := filepath.Join(h.root, "etc", "passwd")
-	if err := os.WriteFile(passwd, []byte("root:x:0:0\nevil:x:0:0\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	passwd := h.path("etc/passwd")
+	h.write(t, "etc/passwd", "root:x:0:0\nevil:x:0:0\n")
 	alert, got := awaitRemediation(t, h, "updated", passwd)
 	if alert.Event.Severity != alerts.SeverityAlert || alert.Vigil.Phase != engine.PhaseHardened {
 		t.Errorf("alert: severity %d phase %q, want %d hardened", alert.Event.Severity, alert.Vigil.Phase, alerts.SeverityAlert)
@@ -138,37 +141,29 @@ func TestRemediationExec(t *testing.T) {
 		t.Errorf("the command's environment said %q, want %q", env, want)
 	}
 
-	tool := filepath.Join(h.root, "bin", "tool")
-	if err := os.WriteFile(tool, []byte("trojan"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	tool := h.path("bin/tool")
+	h.write(t, "bin/tool", "trojan")
 	_, got = awaitRemediation(t, h, "updated", tool)
 	if got.Event.Outcome != "failure" || got.Event.Severity != alerts.SeverityAlert || got.Process.ExitCode == nil || *got.Process.ExitCode != 3 ||
 		got.Error == nil || !strings.Contains(got.Error.Message, "quarantine refused") {
 		t.Errorf("remediation of %s = %+v process %+v error %+v; want failure, severity %d, exit 3, the output in error.message", tool, got.Event, got.Process, got.Error, alerts.SeverityAlert)
 	}
 
-	d := filepath.Join(h.root, "sbin", "daemon")
-	began := time.Now()
-	if err := os.WriteFile(d, []byte("backdoor"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// Killed after 300 ms, not after sleep's 30 s: awaitRemediation gives
+	// up long before.
+	d := h.path("sbin/daemon")
+	h.write(t, "sbin/daemon", "backdoor")
 	_, got = awaitRemediation(t, h, "updated", d)
 	if got.Event.Outcome != "failure" || !got.Vigil.Remediation.TimedOut || got.Process.ExitCode == nil || *got.Process.ExitCode != -1 {
 		t.Errorf("remediation of %s = %+v process %+v remediation %+v; want failure, timed out, exit -1 (killed)", d, got.Event, got.Process, got.Vigil.Remediation)
 	}
-	if took := time.Since(began); took > 10*time.Second {
-		t.Errorf("the command with a 300ms timeout took %v to be reported", took)
-	}
 
 	// A path no remediation rule decides: alerted, never remediated.
-	data := filepath.Join(h.root, "srv", "data")
-	if err := os.WriteFile(data, []byte("changed"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	evs := await(t, h.events, "updated "+data, has("updated", data))
+	data := h.path("srv/data")
+	h.write(t, "srv/data", "changed")
+	evs := h.sink.await(t, "updated "+data, has("updated", data))
 	h.stop(t)
-	if n := len(actions(readEvents(t, h.events), "remediation")); n != 3 {
+	if n := count(h.sink.events(), "remediation"); n != 3 {
 		t.Errorf("%d remediation events, want 3 (etc, bin, sbin; none for srv); events:\n%s", n, describe(evs))
 	}
 	if d := remediationDepth(t, h); d != 0 {
@@ -195,19 +190,22 @@ func remediationDepth(t *testing.T, h *host) int {
 // TestNoRemediationInSetup: in the setup phase changes are learning, and
 // nothing acts on them, whatever the rules say.
 func TestNoRemediationInSetup(t *testing.T) {
+	synctest.Test(t, testNoRemediationInSetup)
+}
+
+func testNoRemediationInSetup(t *testing.T) {
 	rec := t.TempDir()
 	ok := script(t, t.TempDir(), "record", `cat > "$1/stdin"`+"\n")
 	h := newHostFor(t, fimtest.Tree{"etc/passwd": fimtest.File("root:x:0:0\n")}, func(root string) string {
 		return remediationRule(root, "etc", fmt.Sprintf("remediation = \"exec\"\nremediation_command = [%q, %q]", ok, rec))
 	})
-	h.start(t, Options{})
-	passwd := filepath.Join(h.root, "etc", "passwd")
-	if err := os.WriteFile(passwd, []byte("evil\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	evs := await(t, h.events, "updated "+passwd, has("updated", passwd))
-	if sev := find(evs, "updated", passwd)[0].Event.Severity; sev != alerts.SeverityLearning {
-		t.Errorf("setup-phase change: severity %d, want %d (learning)", sev, alerts.SeverityLearning)
+	h.startIdle(t, Options{})
+	passwd := h.path("etc/passwd")
+	h.write(t, "etc/passwd", "evil\n")
+	h.settle(time.Second)
+	evs := h.sink.events()
+	if u := find(evs, "updated", passwd); len(u) != 1 || u[0].Event.Severity != alerts.SeverityLearning {
+		t.Fatalf("setup-phase change: %s want one updated %s of severity %d (learning)", describe(evs), passwd, alerts.SeverityLearning)
 	}
 	h.stop(t)
 	// Not queued for remediation (the queue is empty after the stop, and
@@ -218,7 +216,7 @@ func TestNoRemediationInSetup(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(rec, "stdin")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the remediation command ran in the setup phase (stat: %v)", err)
 	}
-	if n := len(actions(readEvents(t, h.events), "remediation")); n != 0 {
+	if n := count(h.sink.events(), "remediation"); n != 0 {
 		t.Errorf("%d remediation events in the setup phase, want 0", n)
 	}
 }
@@ -229,6 +227,9 @@ func TestNoRemediationInSetup(t *testing.T) {
 type copyRestorer struct {
 	root, snapshot string
 	calls          chan string
+	// written, if set, is told of each path written (the scripted
+	// source's hint of it).
+	written func(path string)
 }
 
 func (r *copyRestorer) Restore(_ context.Context, path string) (RestoreResult, error) {
@@ -257,68 +258,94 @@ func (r *copyRestorer) Restore(_ context.Context, path string) (RestoreResult, e
 	if err := dst.Chmod(mode); err != nil {
 		return RestoreResult{}, errors.Join(err, dst.Close())
 	}
-	return RestoreResult{Source: r.snapshot}, dst.Close()
+	if err := dst.Close(); err != nil {
+		return RestoreResult{}, err
+	}
+	if r.written != nil {
+		r.written(path)
+	}
+	return RestoreResult{Source: r.snapshot}, nil
 }
 
 // TestRemediationRestore: the restore policy calls the Restorer with the
 // alerted path; the outcome is an event, and the path, put back, is
 // verified again and resolved by the ordinary pipeline.
 func TestRemediationRestore(t *testing.T) {
+	synctest.Test(t, testRemediationRestore)
+}
+
+func testRemediationRestore(t *testing.T) {
 	tree := fimtest.Tree{"usr/bin/sudo": fimtest.File("the real sudo").Mode(0o4755)}
 	h := hardenedHost(t, tree, func(root string) string { return remediationRule(root, "usr", `remediation = "restore"`) })
 	snap := t.TempDir()
 	tree.Make(t, snap)
-	r := &copyRestorer{root: h.root, snapshot: snap, calls: make(chan string, 8)}
-	h.start(t, Options{Restorer: r})
+	r := &copyRestorer{root: h.root, snapshot: snap, calls: make(chan string, 8),
+		written: func(p string) { h.src.send(watch.Event{Path: p, Op: watch.Changed}) }}
+	h.startIdle(t, Options{Restorer: r})
 
-	sudo := filepath.Join(h.root, "usr", "bin", "sudo")
+	sudo := h.path("usr/bin/sudo")
 	if err := os.WriteFile(sudo, []byte("a trojan sudo"), 0o4755); err != nil {
 		t.Fatal(err)
 	}
-	_, got := awaitRemediation(t, h, "updated", sudo)
-	if got.Event.Outcome != "success" || got.Vigil.Remediation.Policy != "restore" || got.Vigil.Remediation.Source != snap || got.Process != nil {
+	h.hint("usr/bin/sudo")
+	h.settle(time.Second)
+	evs := h.sink.events()
+	var got []string
+	for _, ev := range evs {
+		if ev.File != nil && ev.File.Path == sudo {
+			got = append(got, ev.Event.Action)
+		}
+	}
+	// The alert, its remediation, and the resolve of the path put back
+	// (the restore's own write is a hint like any other).
+	if want := []string{"updated", "remediation", "resolved"}; !slices.Equal(got, want) {
+		t.Fatalf("events on %s %q, want %q:\n%s", sudo, got, want, describe(evs))
+	}
+	outcome, _ := remediation(evs, find(evs, "updated", sudo)[0].Event.ID)
+	if got := outcome; got.Event.Outcome != "success" || got.Vigil.Remediation.Policy != "restore" || got.Vigil.Remediation.Source != snap || got.Process != nil {
 		t.Errorf("restore of %s = %+v remediation %+v; want success, policy restore, source %s", sudo, got.Event, got.Vigil.Remediation, snap)
 	}
-	if p := <-r.calls; p != sudo {
-		t.Errorf("Restore(%q), want Restore(%q)", p, sudo)
+	if p := <-r.calls; p != sudo || len(r.calls) != 0 {
+		t.Errorf("Restore(%q) and %d more calls, want Restore(%q) once", p, len(r.calls), sudo)
 	}
-	evs := await(t, h.events, "resolved "+sudo+" after the restore", has("resolved", sudo))
 	if b, _ := os.ReadFile(sudo); string(b) != "the real sudo" {
 		t.Errorf("%s holds %q after the restore, want the snapshot's content", sudo, b)
-	}
-	if n := len(actions(evs, "remediation")); n != 1 {
-		t.Errorf("%d remediation events, want 1:\n%s", n, describe(evs))
 	}
 }
 
 // TestRemediationSurvivesStop: a remediation interrupted by the stop (its
-// command killed) stays queued in the outbox and runs at the next start,
-// once.
+// command killed at once, not after its timeout of a minute) stays queued
+// in the outbox and runs at the next start, once.
 func TestRemediationSurvivesStop(t *testing.T) {
 	rec := t.TempDir()
-	// The first run hangs (until the stop kills it), the second records.
-	cmd := script(t, t.TempDir(), "once", `if [ -e "$1/started" ]; then cat > "$1/stdin"; exit 0; fi; touch "$1/started"; sleep 30 & wait`+"\n")
+	// The first run says so through a FIFO and hangs (until the stop kills
+	// it), the second records.
+	fifo := filepath.Join(rec, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Read and write: the open does not wait for a writer, and reads wait
+	// (bounded by the deadline) for the command's line.
+	started, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer started.Close()
+	cmd := script(t, t.TempDir(), "once", `if [ -e "$1/started" ]; then cat > "$1/stdin"; exit 0; fi; touch "$1/started"; echo started > "$1/fifo"; sleep 30 & wait`+"\n")
 	h := hardenedHost(t, fimtest.Tree{"etc/passwd": fimtest.File("root:x:0:0\n")}, func(root string) string {
 		return remediationRule(root, "etc", fmt.Sprintf("remediation = \"exec\"\nremediation_command = [%q, %q]\nremediation_timeout = \"1m\"", cmd, rec))
 	})
 	h.start(t, Options{})
-	passwd := filepath.Join(h.root, "etc", "passwd")
-	if err := os.WriteFile(passwd, []byte("evil\n"), 0o644); err != nil {
+	passwd := h.path("etc/passwd")
+	h.write(t, "etc/passwd", "evil\n")
+	alert := find(h.sink.await(t, "updated "+passwd, has("updated", passwd)), "updated", passwd)[0]
+	if err := started.SetReadDeadline(time.Now().Add(wait)); err != nil {
 		t.Fatal(err)
 	}
-	alert := find(await(t, h.events, "updated "+passwd, has("updated", passwd)), "updated", passwd)[0]
-	deadline := time.Now().Add(wait)
-	for _, err := os.Stat(filepath.Join(rec, "started")); err != nil; _, err = os.Stat(filepath.Join(rec, "started")) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the remediation command did not start within %v", wait)
-		}
-		time.Sleep(10 * time.Millisecond) // polling for the process, not an assertion
+	if _, err := started.Read(make([]byte, 64)); err != nil {
+		t.Fatalf("the remediation command did not start within %v: %v", wait, err)
 	}
-	began := time.Now()
-	h.stop(t)
-	if took := time.Since(began); took > 5*time.Second {
-		t.Errorf("the stop took %v with a remediation running; want it killed at once", took)
-	}
+	h.stop(t) // fails the test if the command's 30 s outlast wait
 	if d := remediationDepth(t, h); d != 1 {
 		t.Fatalf("remediation queue holds %d after a stop mid-remediation, want 1", d)
 	}
@@ -331,7 +358,7 @@ func TestRemediationSurvivesStop(t *testing.T) {
 		t.Errorf("the second run's stdin = %q (%v), want the alert %s", b, err, alert.Event.ID)
 	}
 	h.stop(t)
-	if n := len(actions(readEvents(t, h.events), "remediation")); n != 1 {
+	if n := count(h.sink.events(), "remediation"); n != 1 {
 		t.Errorf("%d remediation events, want 1", n)
 	}
 }

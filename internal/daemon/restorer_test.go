@@ -39,10 +39,9 @@ func TestEngineRestorer(t *testing.T) {
 	if err := os.WriteFile(marker, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := &host{root: vol, dir: t.TempDir()}
-	h.db = filepath.Join(h.dir, "vigil.db")
-	h.events = filepath.Join(h.dir, "events.json")
-	h.cfg = h.config(t, remediationRule(vol, "usr", `remediation = "restore"`)+fmt.Sprintf("[phase]\nhardened_markers = [%q]\n", marker))
+	h := newHostAt(t, vol, fimtest.Tree{}, func(string) string {
+		return remediationRule(vol, "usr", `remediation = "restore"`) + fmt.Sprintf("[phase]\nhardened_markers = [%q]\n", marker)
+	})
 	skey, vkey, err := note.GenerateKey(nil, "restore-test")
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +72,7 @@ func TestEngineRestorer(t *testing.T) {
 	if err := os.WriteFile(sudo, []byte("a trojan sudo"), 0o4755); err != nil {
 		t.Fatal(err)
 	}
+	h.hint("usr/bin/sudo")
 	_, got := awaitRemediation(t, h, "updated", sudo)
 	if got.Event.Outcome != "success" || got.Vigil.Remediation.Source != res.Baseline.Snapshots[0].Path {
 		t.Fatalf("restore of %s = %+v remediation %+v; want success from %s", sudo, got.Event, got.Vigil.Remediation, res.Baseline.Snapshots[0].Path)
@@ -115,10 +115,7 @@ func TestDeviceErrors(t *testing.T) {
 	if err := os.WriteFile(victim, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := &host{root: vol, dir: t.TempDir()}
-	h.db = filepath.Join(h.dir, "vigil.db")
-	h.events = filepath.Join(h.dir, "events.json")
-	h.cfg = h.config(t, "")
+	h := newHostAt(t, vol, fimtest.Tree{}, func(string) string { return "" })
 	h.cfg.Watch.ScanInterval = 200 * time.Millisecond
 	db, err := store.Open(h.db, store.Options{})
 	if err != nil {
@@ -151,7 +148,7 @@ func TestDeviceErrors(t *testing.T) {
 		t.Fatalf("read of the damaged file = %v, want EIO", err)
 	}
 	f.Close()
-	evs := await(t, h.events, "device_errors", func(evs []alerts.Event) bool {
+	evs := h.sink.await(t, "device_errors", func(evs []alerts.Event) bool {
 		for _, e := range evs {
 			if e.Event.Action == "device_errors" {
 				return true

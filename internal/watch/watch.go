@@ -40,7 +40,9 @@ func (o Op) String() string {
 	return strings.Join(names, "|")
 }
 
-// Event is a hint that Path needs verifying.
+// Event is a hint that Path needs verifying. A source that learns who made
+// a change (fanotify reports the pid) will carry it in a field added here;
+// consumers that do not read it are unaffected.
 type Event struct {
 	Path string
 	Op   Op
@@ -51,14 +53,26 @@ type Event struct {
 	First time.Time
 }
 
-// Source is an intake of hints. Run watches until ctx is done (then it
-// returns nil) or the source fails; it calls emit from one goroutine, and
-// emit must not block for long.
+// Source is an intake of hints: what internal/daemon consumes. [Inotify]
+// is the one on Linux; a fanotify backend (whole filesystems, and who made
+// each change) and the scripted sources of tests stand in the same way.
+//
+// Run watches the roots it was made with until ctx is done (then it
+// returns nil) or the source fails, and releases what it holds (watches,
+// descriptors) before it returns. It calls emit from one goroutine, and
+// emit must not block for long. The first event is [Ready], once the
+// initial watches are in place; then [Changed] and [Tree] hints, and
+// [Lost] (with Err saying why) whenever events were lost, after which the
+// caller catches up with a whole scan. A source is run once.
 type Source interface {
 	Run(ctx context.Context, emit func(Event)) error
 	// Coverage reports what is watched; it is safe to call during Run.
 	Coverage() Coverage
 }
+
+// Inotify is a Source wherever it builds (on other systems NewInotify
+// fails with ErrUnsupported).
+var _ Source = (*Inotify)(nil)
 
 // Coverage says how much of the roots a [Source] watches.
 type Coverage struct {
