@@ -90,7 +90,13 @@ func (h *host) start(t *testing.T, o Options) {
 	o.Host = "test"
 	o.Log = zerolog.New(syncWriter{h}).Level(zerolog.InfoLevel)
 	o.FollowInterval = 100 * time.Millisecond
-	o.onHint = func(watch.Event) { h.hints.Add(1) }
+	hook := o.onHint
+	o.onHint = func(ev watch.Event) {
+		h.hints.Add(1)
+		if hook != nil {
+			hook(ev)
+		}
+	}
 	ready := make(chan struct{})
 	var once sync.Once
 	o.Notify = func(s string) {
