@@ -127,10 +127,11 @@ func modify(t *testing.T, r *rand.Rand, root string, round, dirs, files int) {
 // still has as current baseline the one of the last run that completed (or,
 // if the kill came after the final commit, the killed run's own).
 //
-// 3 kills in the short tier, 40 in the long one.
+// 3 kills in a tree of 2,000 files in the short tier, 40 in one of 20,000
+// in the long one.
 func TestKill9(t *testing.T) {
-	const dirs, files = 200, 100
-	rounds := fimtest.Rounds(3, 40)
+	const files = 100
+	dirs, rounds := fimtest.Rounds(20, 200), fimtest.Rounds(3, 40)
 	tmp := t.TempDir()
 	v := vigilBin{t: t, bin: vigilBinary(t), db: filepath.Join(tmp, "db", "vigil.db")}
 	root := filepath.Join(tmp, "root")
