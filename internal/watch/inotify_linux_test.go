@@ -266,24 +266,26 @@ func queuedEvents(t *testing.T) int {
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || n <= 0 || n > 1<<22 {
-		t.Fatalf("fs.inotify.max_queued_events = %q: want a number up to %d to overflow the queue by renames", b, 1<<22)
+		t.Fatalf("fs.inotify.max_queued_events = %q: want a number up to %d to overflow the queue", b, 1<<22)
 	}
 	return n
 }
 
-// renames renames dir/ping to dir/pong and back n times: 4n inotify events, none
-// merged with the one before (the kernel merges only identical ones).
-func renames(t *testing.T, dir string, n int) {
+// modifications writes a byte to dir/ping and dir/pong in turn, n times
+// in all: n IN_MODIFY events, none merged with the one before (the kernel
+// merges an event only into an identical last one).
+func modifications(t *testing.T, dir string, n int) {
 	t.Helper()
-	a, b := filepath.Join(dir, "ping"), filepath.Join(dir, "pong")
-	if err := os.WriteFile(a, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for range n {
-		if err := os.Rename(a, b); err != nil {
+	var fs [2]*os.File
+	for i, name := range []string{"ping", "pong"} {
+		var err error
+		if fs[i], err = os.Create(filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Rename(b, a); err != nil {
+		defer fs[i].Close()
+	}
+	for i := range n {
+		if _, err := fs[i%2].Write([]byte{'x'}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -327,7 +329,7 @@ func TestOverflowReported(t *testing.T) {
 	<-stalled
 	// Whatever fsnotify holds (a read's worth and one event in its
 	// channel), the kernel's queue gets more than its length.
-	renames(t, root, q/4+1024)
+	modifications(t, root, q+2048)
 	close(release)
 	select {
 	case ev := <-lost:
@@ -335,6 +337,6 @@ func TestOverflowReported(t *testing.T) {
 			t.Errorf("lost event error = %v, want ErrOverflow", ev.Err)
 		}
 	case <-time.After(wait):
-		t.Fatalf("no Lost event after %d renames behind a stalled consumer, with queues of %d events", q/4+1024, q)
+		t.Fatalf("no Lost event after %d modifications behind a stalled consumer, with queues of %d events", q+2048, q)
 	}
 }
