@@ -17,8 +17,9 @@ import (
 
 // overflowQueue fills the intake's queues past their length while the
 // intake is stalled: the buffer of the fsnotify channel (the watch
-// package's default, 65536 events) and the kernel's inotify queue
-// (fs.inotify.max_queued_events, read, never written: it is host-wide).
+// package's default, 65536 events), one read of fsnotify's (up to 4096
+// events) and the kernel's inotify queue (fs.inotify.max_queued_events,
+// read, never written: it is host-wide).
 // It writes a byte to dir/ping and dir/pong in turn: one IN_MODIFY each,
 // none merged with the one before (the kernel merges an event only into an
 // identical last one), and no metadata written.
@@ -39,7 +40,7 @@ func overflowQueue(t *testing.T, dir string) {
 		}
 		defer fs[i].Close()
 	}
-	for i := range 65536 + q + 2048 {
+	for i := range 65536 + 4096 + q + 4096 {
 		if _, err := fs[i%2].Write([]byte{'x'}); err != nil {
 			t.Fatal(err)
 		}
