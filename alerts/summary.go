@@ -37,6 +37,11 @@ type Summary struct {
 	// what changed since the baseline's Btrfs snapshots), "scan" (a walk
 	// with the stat cache) or "full" (every file read).
 	Method string `json:"method,omitempty"`
+	// Trust lists the critical findings of the trust decision taken before
+	// the run (phase_marker_mismatch, checkpoint_missing, ...): exit code 8.
+	Trust []string `json:"trust,omitempty"`
+	// Phase is the phase in force, as the audit log records it.
+	Phase string `json:"phase,omitempty"`
 }
 
 // SummaryEvent returns the event closing a run described by s.

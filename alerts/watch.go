@@ -187,3 +187,15 @@ func Remediated(alert *Event, info RemediationInfo, err error, took time.Duratio
 	ev.setVigil(v)
 	return ev
 }
+
+// TrustFinding returns the event of a finding of vigil's trust decision
+// (action, e.g. phase_marker_mismatch, checkpoint_missing): critical, or a
+// warning.
+func TrustFinding(action string, err error, critical bool, host string, now time.Time) Event {
+	ev := Tampered(err, host, now)
+	ev.Event.Action = action
+	if !critical {
+		ev.Event.Severity = SeverityWarning
+	}
+	return ev
+}

@@ -138,15 +138,25 @@ printf 'roots = ["%s"]\n[phase]\nhardened_markers = ["%s"]\n' "$tmp/phase/root" 
 printf '#!/bin/sh\ntouch %s\n' "$tmp/phase/hardened-step-ran" >"$tmp/phase/harden.d/10-step"
 chmod +x "$tmp/phase/harden.d/10-step"
 export VIGIL=$vigil VIGIL_CONFIG=$tmp/phase/vigil.toml VIGIL_DB=$tmp/phase/vigil.db \
-	VIGIL_MARKER=$tmp/phase/marker VIGIL_HARDEN_D=$tmp/phase/harden.d VIGIL_KEY=$tmp/phase/keys/vigil.key
+	VIGIL_MARKER=$tmp/phase/marker VIGIL_HARDEN_D=$tmp/phase/harden.d VIGIL_KEY=$tmp/phase/keys/vigil.key \
+	VIGIL_PUBKEY=$tmp/phase/keys/vigil.pub
 contrib/transition_phase.sh harden >/dev/null 2>&1 || fail "transition_phase.sh harden failed"
 [ -e "$tmp/phase/marker" ] && [ -e "$tmp/phase/hardened-step-ran" ] || fail "harden did not run its step and write the marker"
-"$vigil" --config "$VIGIL_CONFIG" --db "$VIGIL_DB" --quiet check || fail "no clean baseline after harden"
-"$vigil" --config "$VIGIL_CONFIG" --db "$VIGIL_DB" --quiet check --pubkey "$tmp/phase/keys/vigil.pub" || fail "the baseline harden took is not sealed by its key"
-contrib/transition_phase.sh setup >/dev/null 2>&1 || fail "transition_phase.sh setup failed"
+rc=0; "$vigil" --config "$VIGIL_CONFIG" --db "$VIGIL_DB" --quiet check >/dev/null 2>&1 || rc=$?
+[ "$rc" = 8 ] || fail "a sealed hardened host checked with no key pinned exited $rc, not 8 (key_unpinned)"
+"$vigil" --config "$VIGIL_CONFIG" --db "$VIGIL_DB" --quiet check --pubkey "$VIGIL_PUBKEY" || fail "the baseline harden took is not sealed by its key"
+echo y >"$tmp/phase/root/g"
+contrib/transition_phase.sh seal >/dev/null 2>&1 || fail "transition_phase.sh seal of a sealed host failed"
+"$vigil" --config "$VIGIL_CONFIG" --db "$VIGIL_DB" audit --json | grep -c '"type":"seal"' | grep -qx 1 ||
+	fail "transition_phase.sh seal sealed an already sealed host again (accepting a pending change)"
+rm "$tmp/phase/root/g"
+if VIGIL_REASON= contrib/transition_phase.sh setup </dev/null >/dev/null 2>&1; then fail "setup went on without a reason"; fi
+VIGIL_REASON="maintenance window" contrib/transition_phase.sh setup >/dev/null 2>&1 || fail "transition_phase.sh setup failed"
 [ ! -e "$tmp/phase/marker" ] || fail "setup left the marker"
-"$vigil" --config "$VIGIL_CONFIG" --db "$VIGIL_DB" audit --json | tail -n 1 | grep -q '"type":"phase","phase":"setup"' ||
-	fail "the rollback to setup is not in the audit log"
+"$vigil" --config "$VIGIL_CONFIG" --db "$VIGIL_DB" audit --json | tail -n 1 | grep -q '"type":"phase","phase":"setup","reason":"maintenance window' ||
+	fail "the signed rollback to setup is not in the audit log"
+"$vigil" --config "$VIGIL_CONFIG" --db "$VIGIL_DB" phase --json --pubkey "$VIGIL_PUBKEY" | grep -q '"phase":"setup"' ||
+	fail "the recorded phase is not setup after the signed rollback"
 printf '#!/bin/sh\nexit 3\n' >"$tmp/phase/harden.d/20-fails"
 chmod +x "$tmp/phase/harden.d/20-fails"
 if contrib/transition_phase.sh harden >/dev/null 2>&1; then fail "harden went on after a failing step"; fi

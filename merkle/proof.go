@@ -65,8 +65,9 @@ func (p *Proof) NodeHash() Hash {
 }
 
 // Root recomputes the root hash the proof leads to. It fails if the steps do
-// not lead from the entry's parent upwards or an audit path does not fit its
-// index and count.
+// not lead from the entry's parent up to "/" (so that the entry's whole path
+// is attested, not only its name) or an audit path does not fit its index
+// and count.
 func (p *Proof) Root() (Hash, error) {
 	if p.Entry == nil || !ValidPath(p.Entry.Path) {
 		return Hash{}, fmt.Errorf("proof: %w", ErrNotAbs)
@@ -82,6 +83,9 @@ func (p *Proof) Root() (Hash, error) {
 			return Hash{}, fmt.Errorf("proof step %d (%s): %w", i, s.Dir.Path, ErrBadProof)
 		}
 		h, path = DirHash(s.Dir, s.Count, r), s.Dir.Path
+	}
+	if path != "/" {
+		return Hash{}, fmt.Errorf("proof of %s: %w: its steps end at %s, not at /", p.Entry.Path, ErrBadProof, path)
 	}
 	return h, nil
 }

@@ -166,3 +166,132 @@ func TestProofJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestProofJSONAttestedOnly: a proof's JSON carries exactly what the
+// hashes attest: what a rule does not monitor is absent, not zero; it
+// decodes into an entry that holds nothing else and encodes again to the
+// same bytes.
+func TestProofJSONAttestedOnly(t *testing.T) {
+	above := d("/a") // as a directory above a root: no times, size, link count
+	above.Attrs = merkle.AttrType | merkle.AttrMode | merkle.AttrUID | merkle.AttrGID | merkle.AttrInode | merkle.AttrTarget
+	above.Mtime, above.Ctime, above.Nlink, above.Inode = 5, 6, 7, 8
+	noContent := f("/a/f")
+	noContent.Attrs = merkle.AttrMode | merkle.AttrUID
+	noContent.Mtime, noContent.Inode = 9, 10
+	dev := &merkle.Entry{Path: "/a/tty", Type: merkle.TypeCharDev, Rdev: 0x501, Attrs: merkle.AttrAll}
+	link := &merkle.Entry{Path: "/a/l", Type: merkle.TypeSymlink, Target: "t\xfe", Attrs: merkle.AttrAll, HasFlags: true, Flags: 0x10}
+	entries := map[string]*merkle.Entry{"/": d("/"), "/a": above, "/a/f": noContent, "/a/tty": dev, "/a/l": link}
+	m := newMemTree(t, entries)
+	root := m.nodes["/"].Hash
+	for _, tc := range []struct {
+		path          string
+		absent, shown []string
+	}{
+		{"/a/f", []string{"hash_state", "hash", "size", "mtime_ns", "inode", "gid", "xattrs", "target", "flags"}, []string{"mode", "uid"}},
+		{"/a/tty", []string{"hash_state", "hash"}, []string{"rdev", "size", "target", "flags"}},
+		{"/a/l", []string{"hash_state", "rdev"}, []string{"target", "target_base64", "has_flags", "flags", "xattrs"}},
+	} {
+		raw, err := json.Marshal(proofOf(t, m, tc.path))
+		if err != nil {
+			t.Fatalf("Marshal proof of %s: %v", tc.path, err)
+		}
+		var doc struct {
+			Entry map[string]json.RawMessage `json:"entry"`
+			Steps []struct {
+				Dir map[string]json.RawMessage `json:"dir"`
+			} `json:"steps"`
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range tc.absent {
+			if _, ok := doc.Entry[k]; ok {
+				t.Errorf("proof of %s carries %q, which its rule does not attest: %s", tc.path, k, raw)
+			}
+		}
+		for _, k := range tc.shown {
+			if _, ok := doc.Entry[k]; !ok {
+				t.Errorf("proof of %s lacks %q, which its rule attests: %s", tc.path, k, raw)
+			}
+		}
+		for _, k := range []string{"size", "mtime_ns", "ctime_ns", "nlink"} {
+			if _, ok := doc.Steps[0].Dir[k]; ok {
+				t.Errorf("proof of %s: directory /a carries %q, which is not attested: %s", tc.path, k, raw)
+			}
+		}
+		var back merkle.Proof
+		if err := json.Unmarshal(raw, &back); err != nil {
+			t.Fatalf("Unmarshal proof of %s: %v\n%s", tc.path, err, raw)
+		}
+		if err := back.Verify(root); err != nil {
+			t.Errorf("proof of %s after JSON: %v", tc.path, err)
+		}
+		if back.Steps[0].Dir.Mtime != 0 || back.Steps[0].Dir.Nlink != 0 || back.Entry.Inode != 0 && tc.path == "/a/f" {
+			t.Errorf("proof of %s after JSON holds unattested values: dir %+v, entry %+v", tc.path, back.Steps[0].Dir, back.Entry)
+		}
+		again, err := json.Marshal(&back)
+		if err != nil || string(again) != string(raw) {
+			t.Errorf("proof of %s encodes again to\n%s (%v), want\n%s", tc.path, again, err, raw)
+		}
+	}
+}
+
+// TestProofJSONStrict: each way of writing a proof other than MarshalJSON's
+// is refused by UnmarshalJSON, even where the hashes would still verify.
+func TestProofJSONStrict(t *testing.T) {
+	x := f("/a/x")
+	x.Attrs = merkle.AttrAll &^ merkle.AttrSize
+	x.Xattrs = []merkle.Xattr{{Name: "user.a", Value: []byte{1, 2}}}
+	odd := f("/a/\xffodd")
+	entries := map[string]*merkle.Entry{"/": d("/"), "/a": d("/a"), "/a/x": x, "/a/\xffodd": odd}
+	m := newMemTree(t, entries)
+	raw, err := json.Marshal(proofOf(t, m, "/a/x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawOdd, err := json.Marshal(proofOf(t, m, "/a/\xffodd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, so := string(raw), string(rawOdd)
+	for _, tc := range []struct{ name, from, old, new string }{
+		{"unknown field", s, `"type":"file"`, `"type":"file","note":1`},
+		{"unattested size", s, `"mtime_ns"`, `"size":3,"mtime_ns"`},
+		{"attested mode missing", s, `"mode":420,`, ``},
+		{"monitored out of order", s, `"monitored":["content","type"`, `"monitored":["type","content"`},
+		{"monitored as all", s, `"monitored":["content","type","mode","uid","gid","size","mtime","ctime","inode","nlink","xattrs","target","flags"]`,
+			`"monitored":["all"]`},
+		{"hash in upper case", s, `"hash":"0`, `"hash":"0`},
+		{"xattr value not canonical base64", s, `"value":"AQI="`, `"value":"AQJ="`},
+		{"path as base64 though UTF-8", s, `"path":"/a/x"`, `"path":"","path_base64":"L2Evfg=="`},
+		{"text beside base64", so, `"path":"","path_base64"`, `"path":"/a/x","path_base64"`},
+		{"steps missing", s, `,"steps":[`, `,"nosteps":[`},
+		{"count of a file", s, `"steps":`, `"count":0,"steps":`},
+		{"hash state of a directory", s, `"type":"dir","monitored":["content","type",`, `"type":"dir","hash_state":"none","monitored":["content","type",`},
+		{"two values", s, s, s + `{}`},
+	} {
+		edited := strings.Replace(tc.from, tc.old, tc.new, 1)
+		if tc.name == "hash in upper case" {
+			edited = upperHash(t, tc.from)
+		}
+		if edited == tc.from {
+			t.Errorf("%s: the edit does not apply to %s", tc.name, tc.from)
+			continue
+		}
+		var back merkle.Proof
+		if err := json.Unmarshal([]byte(edited), &back); err == nil {
+			t.Errorf("%s: Unmarshal(%s) accepted it", tc.name, edited)
+		}
+	}
+}
+
+// upperHash returns s with its first content hash in upper case.
+func upperHash(t *testing.T, s string) string {
+	t.Helper()
+	i := strings.Index(s, `"hash":"`)
+	if i < 0 {
+		t.Fatalf("no hash in %s", s)
+	}
+	i += len(`"hash":"`)
+	return s[:i] + strings.ToUpper(s[i:i+64]) + s[i+64:]
+}

@@ -27,10 +27,6 @@ func (e *env) warnSymlinkRoot(root, target string) {
 		Msg("root is a symlink: only the link is recorded, never followed, and no root covers its target; list the target as a root to watch it")
 }
 
-func runReseal(ctx context.Context, e *env, inv *invocation) int {
-	return e.compare(ctx, inv, engine.Reseal)
-}
-
 // warnPath logs a problem that does not stop the operation.
 func (e *env) warnPath(path string, err error) {
 	e.log.Warn().Str("path", quote(path)).Err(err).Msg("btrfs")
@@ -39,18 +35,21 @@ func (e *env) warnPath(path string, err error) {
 // operation is engine.Check or engine.Update.
 type operation func(context.Context, *store.DB, engine.Options) (engine.Result, error)
 
-// compare runs check or update: the two share flags and output.
+// compare runs check, update or reseal: the three share flags and output.
+// Each takes the engine's trust decision first: a baseline that must not
+// be compared with is not (exit 8); the phase in force is the one the audit
+// log records.
 func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	name := inv.cmd.name
 	paths, err := absPaths(inv.args)
 	if err != nil {
 		return e.fail(err)
 	}
-	cfg, err := e.config()
+	eng, err := e.engine(inv)
 	if err != nil {
 		return e.fail(err)
 	}
-	db, err := e.open(cfg, name == "check", false)
+	db, err := e.openDB(eng, name == "check", false)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -63,25 +62,39 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	o := engine.Options{Config: cfg, Paths: paths, Full: inv.bool("full"), Scan: inv.bool("scan"), Warn: e.warnPath, Host: hostname(), Version: version,
-		Phase: engine.CurrentPhase(cfg).Phase, SampleKey: &sample.Key, SampleCheck: sample.Check + 1,
-		SymlinkRoot: e.warnSymlinkRoot}
+	verdict, err := e.trust(eng, db)
+	if err != nil {
+		return e.fail(err)
+	}
+	o := eng.Options()
+	o.Paths, o.Full, o.Scan, o.Warn = paths, inv.bool("full"), inv.bool("scan"), e.warnPath
+	o.Phase, o.SampleKey, o.SampleCheck = verdict.Phase.Phase, &sample.Key, sample.Check+1
+	o.SymlinkRoot = e.warnSymlinkRoot
 	if len(paths) == 0 {
 		// Only a whole check or update counts: a scoped one rereads the
 		// sample of the next whole one, within its subtrees.
 		op = e.countSample(op, statePath, sample)
 	}
-	// A baseline that is not sealed by the pinned key is not compared with.
-	if err := e.checkSeal(db, cfg, inv.str("pubkey"), name != "check"); err != nil {
-		return e.fail(dbError(db.Path(), err))
+	if name != "check" {
+		e.logFindings(verdict)
 	}
-	e.warnPhase(db, cfg, o.Phase)
-	if name == "reseal" {
-		if o.Signer, err = readSigner(inv.str("key")); err != nil {
+	switch {
+	case name == "update" && verdict.Phase.Phase == engine.PhaseHardened:
+		return e.fail(engine.ErrHardened)
+	case name == "update":
+		if err := refuseMissingCheckpoint(verdict); err != nil {
 			return e.fail(err)
 		}
-		if inv.str("reason") == "" {
-			return e.fail(&usageError{msg: "reseal needs --reason TEXT: what is being accepted, and why", cmd: inv.cmd})
+	case name == "reseal" && verdict.Phase.Phase != engine.PhaseHardened:
+		return e.fail(&usageError{msg: "the host is in the setup phase: accept changes with 'vigil update', or harden it with 'vigil seal --key FILE'", cmd: inv.cmd})
+	}
+	// A PATH neither recorded nor on disk is a typo, not a clean host.
+	if err := engine.KnownPaths(db, paths); err != nil {
+		return e.fail(dbError(db.Path(), err))
+	}
+	if name == "reseal" {
+		if o.Signer, err = e.resealSigner(inv, eng); err != nil {
+			return e.fail(err)
 		}
 	}
 	if name == "update" || name == "reseal" {
@@ -90,7 +103,7 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 			return e.fail(dbError(db.Path(), err))
 		}
 	}
-	return e.runCompare(ctx, inv, db, cfg, o, op)
+	return e.runCompare(ctx, inv, eng, db, verdict, o, op)
 }
 
 // sampleState reads the keyed sample's state file at path. One that is
@@ -126,9 +139,16 @@ func (e *env) countSample(op operation, path string, s engine.SampleState) opera
 }
 
 // runCompare runs op with o, reporting to stdout, and returns the exit code.
-func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg *config.Config, o engine.Options, op operation) int {
-	name, jsonOut := inv.cmd.name, inv.bool("json")
+func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engine, db *store.DB, verdict engine.Verdict, o engine.Options, op operation) int {
+	name, jsonOut, cfg := inv.cmd.name, inv.bool("json"), eng.Config()
 	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: o.Host, Verbose: inv.bool("verbose"), Phase: o.Phase})
+	trustCode := 0
+	if name == "check" {
+		var err error
+		if trustCode, err = reportFindings(w, verdict, o.Host); err != nil {
+			return e.fail(err)
+		}
+	}
 	var st scanner.Stats
 	stop := e.startProgress(ctx, &st)
 	o.Stats = &st
@@ -140,7 +160,7 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg
 	if err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
-	code := diffCode(res)
+	code := diffCode(res) | trustCode
 	// A configuration that is not the baseline's is a finding of check's,
 	// not only a log line: whoever can edit it can make vigil look away
 	// (an exclude added for a planted file, a rule that stops watching one).
@@ -169,7 +189,8 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg
 	if jsonOut || !e.quiet || code != exitOK || res.Added+res.Removed+res.Changed+res.Moved > 0 {
 		sum := summary(name, res, &st, time.Since(start), code)
 		sum.ConfigChanged = configChanged
-		sum.IntegrityFailed = sum.IntegrityFailed || devFailed
+		sum.IntegrityFailed = sum.IntegrityFailed || devFailed || trustCode != 0
+		sum.Trust, sum.Phase = criticalActions(verdict), verdict.Phase.Phase
 		if err := w.Summary(sum); err != nil {
 			return e.fail(err)
 		}
@@ -181,7 +202,12 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, db *store.DB, cfg
 		}
 	}
 	if name == "reseal" && res.Written {
-		return e.signCheckpoint(db, cfg, o.Signer, res.Baseline)
+		return e.resealed(inv, eng, db, o.Signer, res.Baseline)
+	}
+	if name == "update" && res.Written {
+		if _, err := e.keepCheckpoint(eng, db, nil); err != nil {
+			return e.fail(err)
+		}
 	}
 	return code
 }

@@ -56,6 +56,8 @@ var (
 	pubkeyFlag  = flagDef{name: "pubkey", arg: "FILE", complete: "file", help: "the verifier key the baseline must be signed by (default: trust.pubkey)"}
 	reasonFlag  = flagDef{name: "reason", arg: "TEXT", help: "why this baseline is taken (logged with the uid and login name)"}
 	sampleFlag  = flagDef{name: "sample-state", arg: "FILE", complete: "file", help: "where the keyed sample's key and check counter are kept (default: the database's path + .sample)"}
+	entryFlag   = flagDef{name: "entry", help: "accept the changes of the entries at PATHs only, not of what lies below them"}
+	fromFlag    = flagDef{name: "from", arg: "REPORT", complete: "file", help: "accept only the changes listed in REPORT, a saved 'check --json'; refuse if the host changed since"}
 )
 
 // commands are vigil's commands, in the order help lists them.
@@ -68,13 +70,13 @@ var commands = []*cmdDef{
 		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag, pubkeyFlag, sampleFlag}},
 	{name: "update", args: "[PATH...]", summary: "accept the current state (or the reviewed changes) as the new baseline",
 		about: updateAbout, complete: "path", run: runUpdate,
-		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag,
-			{name: "entry", help: "accept the changes of the entries at PATHs only, not of what lies below them"},
-			{name: "from", arg: "REPORT", complete: "file", help: "accept only the changes listed in REPORT, a saved 'check --json'; refuse if the host changed since"},
-			reasonFlag, sampleFlag}},
+		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag, entryFlag, fromFlag, reasonFlag, sampleFlag}},
 	{name: "reseal", args: "[PATH...]", summary: "accept planned changes in the hardened phase, signed",
 		about: resealAbout, complete: "path", run: runReseal,
-		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag, keyFlag, reasonFlag, sampleFlag}},
+		flags: []flagDef{jsonFlag, fullFlag, scanFlag, verboseFlag, entryFlag, fromFlag, keyFlag, reasonFlag,
+			{name: "statement-out", arg: "FILE", complete: "file", help: "write the new baseline unsigned and its statement to FILE, to sign elsewhere (needs a pinned key)"},
+			{name: "signature", arg: "FILE", complete: "file", help: "attach the signed statement in FILE to the current baseline"},
+			pubkeyFlag, sampleFlag}},
 	{name: "restore", args: "PATH...", summary: "put paths back from the baseline's trusted Btrfs snapshot, proven against the baseline",
 		about: restoreAbout, complete: "path", run: runRestore,
 		flags: []flagDef{
@@ -103,8 +105,11 @@ var commands = []*cmdDef{
 	{name: "verify-proof", args: "FILE", summary: "check a proof offline", about: verifyProofAbout,
 		complete: "path", run: runVerifyProof,
 		flags: []flagDef{pubkeyFlag, {name: "against", arg: "LOCALPATH", complete: "file", help: "also read LOCALPATH and say whether it is in the sealed state"}}},
-	{name: "phase", summary: "show the host's security phase", about: phaseAbout, run: runPhase,
-		flags: []flagDef{{name: "json", help: "print it as JSON"}}},
+	{name: "phase", args: "[setup]", summary: "show the host's security phase, or leave the hardened phase (signed)", about: phaseAbout, run: runPhase,
+		flags: []flagDef{{name: "json", help: "print it as JSON"}, keyFlag, reasonFlag,
+			{name: "statement-out", arg: "FILE", complete: "file", help: "write the phase statement to FILE, to sign elsewhere"},
+			{name: "signature", arg: "FILE", complete: "file", help: "record the signed phase statement in FILE"},
+			pubkeyFlag}},
 	{name: "audit", summary: "print the audit log, verified", about: auditAbout, run: runAudit,
 		flags: []flagDef{{name: "json", help: "one JSON record per line"}}},
 	{name: "diff", args: "[A [B]]", summary: "show the differences between two stored baselines, or two Btrfs snapshots",

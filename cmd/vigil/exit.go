@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"io/fs"
 
-	"vigil/internal/config"
 	"vigil/internal/engine"
-	"vigil/store"
+	"vigil/internal/report"
 )
 
 // Exit codes, following AIDE's where they overlap.
@@ -40,35 +37,36 @@ type usageError struct {
 
 func (e *usageError) Error() string { return e.msg }
 
-// exitCode maps an error to the exit code scripts see.
+// kindCodes maps the engine's error kinds to exit codes: the one table.
+var kindCodes = map[engine.Kind]int{
+	engine.KindOther:       exitInternal,
+	engine.KindUsage:       exitUsage,
+	engine.KindConfig:      exitConfig,
+	engine.KindDatabase:    exitDatabase,
+	engine.KindSchema:      exitVersion,
+	engine.KindTampered:    exitTampered,
+	engine.KindUnsigned:    exitTampered,
+	engine.KindKey:         exitKey,
+	engine.KindIO:          exitIO,
+	engine.KindInterrupted: exitInterrupt,
+}
+
+// errStale means what was reviewed or signed no longer describes the host or
+// the baseline (a saved report, a phase statement): exit 15.
+var errStale = report.ErrStale
+
+// exitCode maps an error to the exit code scripts see: a bad command line,
+// a saved report that is not one, or a stale one is a usage error;
+// everything else by its kind.
 func exitCode(err error) int {
 	var ue *usageError
-	var pe *fs.PathError
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, context.Canceled):
-		return exitInterrupt
-	case errors.As(err, &ue), errors.Is(err, engine.ErrExists), errors.Is(err, engine.ErrOutside),
-		errors.Is(err, engine.ErrNoPath), errors.Is(err, errStale), errors.Is(err, store.ErrAmbiguous),
-		errors.Is(err, engine.ErrHardened):
+	case errors.As(err, &ue), errors.Is(err, errStale), errors.Is(err, report.ErrNotReport):
 		return exitUsage
-	case errors.Is(err, config.ErrInvalid), errors.Is(err, engine.ErrDBInside), errors.Is(err, engine.ErrNoRoots):
-		return exitConfig
-	case errors.Is(err, errKey):
-		return exitKey
-	case errors.Is(err, store.ErrTampered):
-		return exitTampered
-	case errors.Is(err, store.ErrSchema):
-		return exitVersion
-	case errors.Is(err, store.ErrNoBaseline), errors.Is(err, store.ErrLocked),
-		errors.Is(err, store.ErrCorrupt), errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrUnsafe),
-		errors.Is(err, engine.ErrStateUnsafe):
-		return exitDatabase
-	case errors.As(err, &pe):
-		return exitIO
 	}
-	return exitInternal
+	return kindCodes[engine.KindOf(err)]
 }
 
 // diffCode returns check's exit code for a result.

@@ -15,11 +15,12 @@ import (
 
 func runInit(ctx context.Context, e *env, inv *invocation) int {
 	var st scanner.Stats
-	o, db, err := e.prepareBaseline(inv, &st)
+	pb, err := e.prepareBaseline(inv, &st)
 	if err != nil {
 		return e.fail(err)
 	}
-	defer db.Close()
+	defer pb.db.Close()
+	o, db := pb.o, pb.db
 	o.Force = inv.bool("force")
 	stop := e.startProgress(ctx, &st)
 	o.Error = func(p string, err error) error {
@@ -35,6 +36,9 @@ func runInit(ctx context.Context, e *env, inv *invocation) int {
 	}
 	in := res.Baseline
 	e.logAccepted(res, o)
+	if _, err := e.keepCheckpoint(pb.eng, db, nil); err != nil {
+		return e.fail(err)
+	}
 	if !e.quiet {
 		fmt.Fprintf(e.stdout, "baseline %d: %d entries (%d files, %d dirs), %d errors, %s hashed in %s\nroot %s\ndatabase %s\n",
 			in.ID, in.Counts.Entries, in.Counts.Files, in.Counts.Dirs, in.Counts.Errors,
@@ -57,28 +61,66 @@ func errorText(path string, err error) string {
 	return err.Error()
 }
 
+// prepared is what prepareBaseline returns.
+type prepared struct {
+	o   engine.Options
+	eng *engine.Engine
+	db  *store.DB
+	// existing says the database holds a baseline; verdict is then the
+	// trust decision on it.
+	existing bool
+	verdict  engine.Verdict
+}
+
 // prepareBaseline is the start of the commands that take a whole new
 // baseline (init, seal): the PATHs, the configuration, the options, the
 // preflight, and only then the database, created if need be: nothing is
-// created before the baseline is known to be possible.
-func (e *env) prepareBaseline(inv *invocation, st *scanner.Stats) (engine.Options, *store.DB, error) {
+// created before the baseline is known to be possible. A database that
+// holds a baseline gets the trust decision; in the hardened phase init is
+// refused (reseal accepts planned changes).
+func (e *env) prepareBaseline(inv *invocation, st *scanner.Stats) (prepared, error) {
+	var pb prepared
 	paths, err := absPaths(inv.args)
 	if err != nil {
-		return engine.Options{}, nil, err
+		return pb, err
 	}
-	cfg, err := e.config()
-	if err != nil {
-		return engine.Options{}, nil, err
+	if pb.eng, err = e.engine(inv); err != nil {
+		return pb, err
 	}
-	o := engine.Options{
-		Config: cfg, Paths: paths, Stats: st, Host: hostname(), Version: version,
-		Reason: inv.str("reason"), User: who(), Phase: engine.CurrentPhase(cfg).Phase,
-		Missing:     func(root string) { e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped") },
-		SymlinkRoot: e.warnSymlinkRoot, Warn: e.warnPath,
+	o := pb.eng.Options()
+	o.Paths, o.Stats, o.Reason, o.User = paths, st, inv.str("reason"), who()
+	o.Missing = func(root string) { e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped") }
+	o.SymlinkRoot, o.Warn = e.warnSymlinkRoot, e.warnPath
+	o.Phase = engine.PhaseSetup
+	if _, err := engine.Preflight(o, o.Config.Database); err != nil {
+		return pb, err
 	}
-	if _, err := engine.Preflight(o, cfg.Database); err != nil {
-		return o, nil, err
+	if pb.db, err = e.openDB(pb.eng, false, true); err != nil {
+		return pb, err
 	}
-	db, err := e.open(cfg, false, true)
-	return o, db, err
+	pb.o = o
+	fail := func(err error) (prepared, error) {
+		pb.db.Close()
+		return prepared{}, err
+	}
+	if pb.existing, err = hasBaseline(pb.db); err != nil {
+		return fail(dbError(pb.db.Path(), err))
+	}
+	// A kept checkpoint the database's log does not extend: the database
+	// was removed and made anew, or put back. Nothing is written over it.
+	if err := pb.eng.KeptAhead(pb.db); err != nil {
+		return fail(err)
+	}
+	if !pb.existing {
+		return pb, nil
+	}
+	if pb.verdict, err = pb.eng.Trust(pb.db); err != nil {
+		return fail(dbError(pb.db.Path(), err))
+	}
+	e.logFindings(pb.verdict)
+	pb.o.Phase = pb.verdict.Phase.Phase
+	if inv.cmd.name == "init" && pb.verdict.Phase.Phase == engine.PhaseHardened {
+		return fail(fmt.Errorf("init: %w: a new baseline would drop the sealed one; accept planned changes with 'vigil reseal --key FILE --reason TEXT', or leave the hardened phase with 'vigil phase setup --key FILE --reason TEXT'", engine.ErrPhaseRefused))
+	}
+	return pb, nil
 }

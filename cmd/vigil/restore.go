@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"vigil/alerts"
 	"vigil/btrfs"
 	"vigil/internal/engine"
@@ -53,36 +51,37 @@ func runRestore(ctx context.Context, e *env, inv *invocation) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	cfg, err := e.config()
+	eng, err := e.engine(inv)
 	if err != nil {
 		return e.fail(err)
 	}
-	db, err := e.open(cfg, true, false)
+	db, err := e.openDB(eng, true, false)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
-	o := engine.RestoreOptions{Config: cfg, Paths: paths, DryRun: inv.bool("dry-run"), Quarantine: inv.str("quarantine")}
+	// The same trust decision as check's: a baseline that must not be
+	// compared with is not restored from.
+	verdict, err := e.trust(eng, db)
+	if err != nil {
+		return e.fail(err)
+	}
+	e.logFindings(verdict)
+	if verdict.Phase.Phase == engine.PhaseHardened && !verdict.Sealed {
+		return e.fail(fmt.Errorf("%w: the host is in the hardened phase but its baseline is not sealed: nothing is restored from it", store.ErrTampered))
+	}
+	o := engine.RestoreOptions{Config: eng.Config(), Paths: paths, DryRun: inv.bool("dry-run"), Quarantine: inv.str("quarantine")}
 	if from := inv.str("from"); from != "" {
 		if o.From, err = filepath.Abs(from); err != nil {
 			return e.fail(err)
 		}
 	}
-	v, _, err := readVerifier(inv.str("pubkey"), cfg)
-	if err != nil {
-		return e.fail(err)
-	}
-	if v != nil {
-		if err := e.checkSeal(db, cfg, inv.str("pubkey"), false); err != nil {
-			return e.fail(dbError(db.Path(), err))
-		}
-		o.Verifiers = note.VerifierList(v)
-	}
+	o.Verifiers, _ = eng.Pinned()
 	res, err := engine.Restore(ctx, db, o)
 	if err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
-	return e.reportRestore(inv, res, o.DryRun, engine.CurrentPhase(cfg).Phase)
+	return e.reportRestore(inv, res, o.DryRun, verdict.Phase.Phase)
 }
 
 // reportRestore prints one line (or event) per path and returns the exit

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"vigil/internal/config"
+	"vigil/internal/engine"
 	"vigil/store"
 )
 
@@ -147,24 +148,17 @@ func (e *env) config() (*config.Config, error) {
 // database before it gives up (exit 24).
 const lockWait = 5 * time.Minute
 
-// open opens the database. Only init (create) may create it, with its
-// directory (0700); for every other command a missing database is "no
-// baseline", and nothing is created.
-func (e *env) open(c *config.Config, readOnly, create bool) (*store.DB, error) {
-	if _, err := os.Stat(c.Database); errors.Is(err, fs.ErrNotExist) && !create {
-		return nil, fmt.Errorf("%s: %w (run 'vigil init' first, or give the right --db or --config)", c.Database, store.ErrNoBaseline)
-	}
-	if create {
-		if err := os.MkdirAll(filepath.Dir(c.Database), 0o700); err != nil {
-			return nil, err
-		}
-	}
-	db, err := store.Open(c.Database, store.Options{ReadOnly: readOnly})
+// openDB opens the engine's database. Only init and seal (create) may
+// create it, with its directory (0700); for every other command a missing
+// database is "no baseline", and nothing is created. A database another
+// vigil holds is waited for (up to lockWait).
+func (e *env) openDB(eng *engine.Engine, readOnly, create bool) (*store.DB, error) {
+	db, err := eng.Open(readOnly, create, 0)
 	if errors.Is(err, store.ErrLocked) {
 		// Another vigil is writing (an update takes seconds to minutes):
 		// a scheduled check should wait its turn, not fail.
-		e.log.Info().Str("path", quote(c.Database)).Dur("wait", lockWait).Msg("database in use by another vigil; waiting")
-		db, err = store.Open(c.Database, store.Options{ReadOnly: readOnly, Timeout: lockWait})
+		e.log.Info().Str("path", quote(eng.Config().Database)).Dur("wait", lockWait).Msg("database in use by another vigil; waiting")
+		db, err = eng.Open(readOnly, create, lockWait)
 	}
 	if err == nil {
 		for _, w := range db.Warnings() {
@@ -172,6 +166,16 @@ func (e *env) open(c *config.Config, readOnly, create bool) (*store.DB, error) {
 		}
 	}
 	return db, err
+}
+
+// open opens the database of c (see openDB), for the commands that read
+// or maintain the database and take no trust decision.
+func (e *env) open(c *config.Config, readOnly, create bool) (*store.DB, error) {
+	eng, err := engine.New(c, engine.Settings{Host: hostname(), Version: version})
+	if err != nil {
+		return nil, err
+	}
+	return e.openDB(eng, readOnly, create)
 }
 
 // dbError makes sure a database error names the database.

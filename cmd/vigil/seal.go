@@ -4,21 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	tlogfmt "github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 
 	"vigil/internal/config"
 	"vigil/internal/engine"
+	"vigil/internal/report"
 	"vigil/merkle"
 	"vigil/store"
 )
@@ -41,18 +38,10 @@ it. With --statement-out FILE instead of --key, the baseline is written
 unsigned and its statement saved for 'vigil sign' elsewhere; --signature
 FILE attaches the signed statement to the current baseline.`
 
-const resealAbout = `Accept planned changes in the hardened phase (a package update, a system
-rebuild): report what is accepted, as update does, sign the new baseline's
-statement and record old root, new root, reason and who in the audit log.
---reason is required.`
-
-const signAbout = `Sign a statement written by 'vigil seal --statement-out' with the signer key
+const signAbout = `Sign a statement written by 'vigil seal --statement-out', 'vigil reseal
+--statement-out' or 'vigil phase setup --statement-out' with the signer key
 (on another machine: the key need not live on the host); the signed note
-goes to standard output, for 'vigil seal --signature FILE'.`
-
-const phaseAbout = `Show the host's security phase: hardened when a marker file exists
-(phase.hardened_markers, by default /etc/hypervisor/.phase2_hardened),
-otherwise setup; since when, and the sealed root.`
+goes to standard output, for the same command's --signature FILE.`
 
 const auditAbout = `Print the audit log, oldest first, one record per line (JSON with --json),
 after verifying its hashes; the log's size and tree hash come last.`
@@ -62,15 +51,7 @@ func readSigner(path string) (note.Signer, error) {
 	if path == "" {
 		return nil, &usageError{msg: "no --key given"}
 	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	s, err := note.NewSigner(strings.TrimSpace(string(raw)))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", path, errKey, err)
-	}
-	return s, nil
+	return engine.ReadSigner(path)
 }
 
 // readVerifier reads a verifier key file: --pubkey, else trust.pubkey; nil
@@ -83,19 +64,9 @@ func readVerifier(flag string, cfg *config.Config) (note.Verifier, string, error
 	if path == "" {
 		return nil, "", nil
 	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, path, err
-	}
-	v, err := note.NewVerifier(strings.TrimSpace(string(raw)))
-	if err != nil {
-		return nil, path, fmt.Errorf("%s: %w: %w", path, errKey, err)
-	}
-	return v, path, nil
+	v, err := engine.ReadVerifier(path)
+	return v, path, err
 }
-
-// errKey means a key file does not hold a key.
-var errKey = errors.New("not a vigil key")
 
 func runKeygen(ctx context.Context, e *env, inv *invocation) int {
 	name, dir := inv.str("name"), inv.str("out")
@@ -152,12 +123,20 @@ func runSeal(ctx context.Context, e *env, inv *invocation) int {
 			return e.fail(err)
 		}
 	}
-	o, db, err := e.prepareBaseline(inv, nil)
+	pb, err := e.prepareBaseline(inv, nil)
 	if err != nil {
 		return e.fail(err)
 	}
-	defer db.Close()
-	cfg := o.Config
+	defer pb.db.Close()
+	o, db := pb.o, pb.db
+	if pb.existing && pb.verdict.Phase.Phase == engine.PhaseHardened {
+		if out != "" {
+			return e.fail(fmt.Errorf("seal --statement-out: %w: it would replace the sealed baseline with an unsigned one; accept planned changes with 'vigil reseal --statement-out FILE --reason TEXT'", engine.ErrPhaseRefused))
+		}
+		if code, ok := e.sealPending(ctx, inv, pb); !ok {
+			return code
+		}
+	}
 	o.Signer = signer
 	o.Error = func(p string, err error) error {
 		e.log.Warn().Str("path", quote(p)).Msg(errorText(p, err))
@@ -171,62 +150,80 @@ func runSeal(ctx context.Context, e *env, inv *invocation) int {
 	e.log.Info().Str("event", "baseline_sealed").Uint64("baseline", in.ID).Str("root", in.Root.String()).
 		Str("phase", in.Phase).Str("user", o.User).Str("signed_by", in.SignedBy).Msg("baseline sealed")
 	if out != "" {
+		if _, err := e.keepCheckpoint(pb.eng, db, nil); err != nil {
+			return e.fail(err)
+		}
 		if err := writeNew(out, []byte(engine.Statement(in)), 0o644); err != nil {
 			return e.fail(err)
 		}
 		fmt.Fprintf(e.stdout, "baseline %d written unsigned; its statement is in %s: sign it with 'vigil sign --key KEY %s' and attach it with 'vigil seal --signature FILE'\n", in.ID, out, out)
 		return exitOK
 	}
-	return e.signCheckpoint(db, cfg, signer, in)
+	return e.signCheckpoint(pb.eng, db, signer, in)
 }
 
-// signCheckpoint signs the audit log's checkpoint, stores it and prints it
-// (and keeps it in trust.checkpoint when that is set).
-func (e *env) signCheckpoint(db *store.DB, cfg *config.Config, signer note.Signer, in store.Info) int {
-	t, err := db.Audit()
+// sealPending runs before a seal of a host already sealed in the hardened
+// phase: it checks the host against the sealed baseline and, when changes
+// are pending, refuses unless --reason says why they are accepted; it
+// prints what the seal accepts, as reseal does. ok false: stop with code.
+func (e *env) sealPending(ctx context.Context, inv *invocation, pb prepared) (code int, ok bool) {
+	if pb.verdict.Untrusted != nil {
+		return e.fail(dbError(pb.db.Path(), pb.verdict.Untrusted)), false
+	}
+	w := report.New(e.stdout, report.Options{Host: pb.o.Host, Phase: engine.PhaseHardened})
+	var n int64
+	o := pb.eng.Options()
+	o.Phase = engine.PhaseHardened
+	o.Change = func(c merkle.Change) error { n++; return w.Change(c) }
+	o.Error = func(p string, err error) error { n++; return w.Error(p, err) }
+	if _, err := engine.Check(ctx, pb.db, o); err != nil {
+		return e.fail(dbError(pb.db.Path(), err)), false
+	}
+	if n == 0 {
+		return 0, true
+	}
+	if inv.str("reason") == "" {
+		return e.fail(&usageError{msg: fmt.Sprintf("the host is sealed and %d changes are pending (listed above): a seal would accept them; review them and give --reason TEXT, or accept planned changes with 'vigil reseal'", n), cmd: inv.cmd}), false
+	}
+	e.log.Warn().Int64("changes", n).Str("reason", inv.str("reason")).Msg("the seal accepts the changes listed above")
+	return 0, true
+}
+
+// signCheckpoint keeps the audit log's checkpoint, signed (also in the
+// database), and prints it.
+func (e *env) signCheckpoint(eng *engine.Engine, db *store.DB, signer note.Signer, in store.Info) int {
+	signed, err := e.keepCheckpoint(eng, db, signer)
 	if err != nil {
 		return e.fail(err)
 	}
-	cp := tlogfmt.Checkpoint{Origin: "vigil/" + in.Host, Size: uint64(t.N), Hash: t.Hash[:]}
-	signed, err := note.Sign(&note.Note{Text: string(cp.Marshal())}, signer)
-	if err != nil {
-		return e.fail(err)
+	if e.jsonLog {
+		// stdout holds the NDJSON report: the checkpoint goes with the log.
+		e.log.Info().Str("event", "checkpoint").Uint64("baseline", in.ID).Str("root", in.Root.String()).
+			Str("signed_by", in.SignedBy).Str("kept", eng.KeptCheckpoint()).Str("checkpoint", string(signed)).Msg("audit log checkpoint")
+		return exitOK
 	}
-	if err := db.SetCheckpoint(signed); err != nil {
-		return e.fail(err)
-	}
-	if cfg.Trust.Checkpoint != "" {
-		if err := keepCheckpoint(cfg.Trust.Checkpoint, signed); err != nil {
-			return e.fail(err)
-		}
-	}
-	fmt.Fprintf(e.stdout, "baseline %d sealed: root %s, signed by %s\naudit log checkpoint (keep it outside this host):\n%s", in.ID, in.Root, in.SignedBy, signed)
+	fmt.Fprintf(e.stdout, "baseline %d sealed: root %s, signed by %s\naudit log checkpoint (kept in %s; keep a copy outside this host):\n%s", in.ID, in.Root, in.SignedBy, eng.KeptCheckpoint(), signed)
 	return exitOK
-}
-
-// keepCheckpoint replaces the checkpoint file atomically.
-func keepCheckpoint(path string, signed []byte) error {
-	tmp := path + ".new"
-	if err := os.WriteFile(tmp, signed, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // attachSignature attaches a signed statement to the current baseline.
 func (e *env) attachSignature(inv *invocation, sigPath string) int {
-	cfg, db, err := e.database(inv, false, 0)
+	if len(inv.args) > 0 {
+		return e.fail(&usageError{msg: "--signature takes no PATHs", cmd: inv.cmd})
+	}
+	eng, err := e.engine(inv)
+	if err != nil {
+		return e.fail(err)
+	}
+	vs, _ := eng.Pinned()
+	if vs == nil {
+		return e.fail(&usageError{msg: "--signature needs the verifier key: --pubkey FILE or trust.pubkey", cmd: inv.cmd})
+	}
+	db, err := e.openDB(eng, false, false)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
-	v, _, err := readVerifier(inv.str("pubkey"), cfg)
-	if err != nil {
-		return e.fail(err)
-	}
-	if v == nil {
-		return e.fail(&usageError{msg: "--signature needs the verifier key: --pubkey FILE or trust.pubkey", cmd: inv.cmd})
-	}
 	sig, err := os.ReadFile(sigPath)
 	if err != nil {
 		return e.fail(err)
@@ -235,20 +232,24 @@ func (e *env) attachSignature(inv *invocation, sigPath string) int {
 	if err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
-	n, err := note.Open(sig, note.VerifierList(v))
+	n, err := engine.OpenNote(sigPath, sig, vs)
 	if err != nil {
-		return e.fail(fmt.Errorf("%s: %w: %w", sigPath, store.ErrTampered, err))
+		return e.fail(err)
 	}
 	in := cur.Info()
 	if n.Text != engine.Statement(in) {
 		return e.fail(fmt.Errorf("%s: %w: it signs another statement than baseline %d's", sigPath, store.ErrTampered, in.ID))
 	}
 	rec, _ := json.Marshal(engine.AuditRecord{Time: time.Now().UTC(), Type: "signature", Baseline: in.ID, Root: in.Root.String(),
-		UID: int64(os.Getuid()), User: who(), Host: in.Host, SignedBy: v.Name()})
-	if err := db.SetSignature(in.ID, sig, v.Name(), rec); err != nil {
+		UID: int64(os.Getuid()), User: who(), Host: in.Host, SignedBy: n.Sigs[0].Name, Checkpoint: eng.KeptCheckpoint()})
+	if err := db.SetSignature(in.ID, sig, n.Sigs[0].Name, rec); err != nil {
 		return e.fail(err)
 	}
-	fmt.Fprintf(e.stdout, "baseline %d: signature by %s attached\n", in.ID, v.Name())
+	cp, err := e.keepCheckpoint(eng, db, nil)
+	if err != nil {
+		return e.fail(err)
+	}
+	fmt.Fprintf(e.stdout, "baseline %d: signature by %s attached\naudit log checkpoint (kept in %s; sign it and keep a copy outside this host):\n%s", in.ID, n.Sigs[0].Name, eng.KeptCheckpoint(), cp)
 	return exitOK
 }
 
@@ -264,8 +265,8 @@ func runSign(ctx context.Context, e *env, inv *invocation) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	if !bytes.HasPrefix(text, []byte("vigil baseline statement ")) {
-		return e.fail(&usageError{msg: inv.args[0] + " is not a vigil baseline statement", cmd: inv.cmd})
+	if !bytes.HasPrefix(text, []byte("vigil baseline statement ")) && !engine.IsPhaseStatement(text) {
+		return e.fail(&usageError{msg: inv.args[0] + " is not a vigil baseline or phase statement", cmd: inv.cmd})
 	}
 	signed, err := note.Sign(&note.Note{Text: string(text)}, signer)
 	if err != nil {
@@ -274,115 +275,6 @@ func runSign(ctx context.Context, e *env, inv *invocation) int {
 	_, err = e.stdout.Write(signed)
 	if err != nil {
 		return e.fail(err)
-	}
-	return exitOK
-}
-
-// checkSeal verifies the current baseline's seal when a key is pinned; it
-// returns nil when none is, and, for an update, when the current baseline
-// is an unsigned one of the setup phase (updating it is how that phase
-// works; a signed one must verify before anything is built on it). A checkpoint kept outside the database
-// (trust.checkpoint) must be a prefix of the audit log, and is moved
-// forward to the database's newer one.
-func (e *env) checkSeal(db *store.DB, cfg *config.Config, flag string, update bool) error {
-	v, path, err := readVerifier(flag, cfg)
-	if err != nil || v == nil {
-		return err
-	}
-	cur, err := db.Current()
-	if err != nil {
-		return err
-	}
-	if update && len(cur.Info().Signature) == 0 && engine.CurrentPhase(cfg).Phase == engine.PhaseSetup {
-		return nil
-	}
-	if _, err := db.VerifyAudit(); err != nil {
-		return err
-	}
-	vs := note.VerifierList(v)
-	if err := engine.VerifySeals(db, vs); err != nil {
-		return fmt.Errorf("%w (key %s)", err, path)
-	}
-	if cfg.Trust.Checkpoint == "" {
-		return nil
-	}
-	return e.checkCheckpoint(db, cfg.Trust.Checkpoint, vs)
-}
-
-// checkCheckpoint checks the kept checkpoint against the audit log.
-func (e *env) checkCheckpoint(db *store.DB, path string, vs note.Verifiers) error {
-	kept, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	if err == nil {
-		cp, err := openCheckpoint(kept, vs)
-		if err != nil {
-			return fmt.Errorf("%s: %w: %w", path, store.ErrTampered, err)
-		}
-		at, err := db.AuditAt(int64(cp.Size))
-		if err != nil || !bytes.Equal(at.Hash[:], cp.Hash) {
-			return fmt.Errorf("%w: the audit log does not extend the checkpoint kept in %s (size %d): the database was put back or its log rewritten", store.ErrTampered, path, cp.Size)
-		}
-	}
-	newer, err := db.Checkpoint()
-	if err != nil || newer == nil || bytes.Equal(newer, kept) {
-		return err
-	}
-	cp, err := openCheckpoint(newer, vs)
-	if err != nil {
-		return fmt.Errorf("the database's checkpoint: %w: %w", store.ErrTampered, err)
-	}
-	if at, err := db.AuditAt(int64(cp.Size)); err != nil || !bytes.Equal(at.Hash[:], cp.Hash) {
-		return fmt.Errorf("%w: the database's checkpoint does not match its audit log", store.ErrTampered)
-	}
-	return keepCheckpoint(path, newer)
-}
-
-func openCheckpoint(signed []byte, vs note.Verifiers) (tlogfmt.Checkpoint, error) {
-	var cp tlogfmt.Checkpoint
-	n, err := note.Open(signed, vs)
-	if err != nil {
-		return cp, err
-	}
-	_, err = cp.Unmarshal([]byte(n.Text))
-	return cp, err
-}
-
-func runPhase(ctx context.Context, e *env, inv *invocation) int {
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
-	ps := engine.CurrentPhase(cfg)
-	out := map[string]any{"phase": ps.Phase, "markers": cfg.Phase.Markers()}
-	if ps.Marker != "" {
-		out["marker"], out["since"] = ps.Marker, ps.Since.UTC()
-	}
-	// A move between the phases is recorded in the audit log, where the
-	// database can be written (else said).
-	if db, err := e.open(cfg, false, false); err == nil {
-		if cur, err := db.Current(); err == nil && len(cur.Info().Signature) > 0 {
-			out["sealed_root"], out["sealed_baseline"], out["signed_by"] = cur.Info().Root.String(), cur.Info().ID, cur.Info().SignedBy
-		}
-		if rec, err := engine.RecordPhase(db, ps, who(), hostname()); err != nil {
-			e.log.Warn().Err(err).Msg("the phase change could not be recorded in the audit log")
-		} else if rec {
-			e.log.Warn().Str("phase", ps.Phase).Msg("the host changed phase: recorded in the audit log")
-		}
-		db.Close()
-	}
-	if inv.bool("json") {
-		return e.printJSON(out)
-	}
-	fmt.Fprintf(e.stdout, "phase  %s\n", ps.Phase)
-	if ps.Marker != "" {
-		fmt.Fprintf(e.stdout, "since  %s (%s)\n", ps.Since.Local().Format(time.RFC3339), quote(ps.Marker))
-	}
-	if r, ok := out["sealed_root"]; ok {
-		fmt.Fprintf(e.stdout, "sealed baseline %d, root %s, signed by %s\n", out["sealed_baseline"], r, out["signed_by"])
-	} else {
-		fmt.Fprintln(e.stdout, "sealed no baseline yet")
 	}
 	return exitOK
 }
@@ -428,143 +320,4 @@ func runAudit(ctx context.Context, e *env, inv *invocation) int {
 		fmt.Fprintf(e.stdout, "audit log: %d records, tree hash %s\n", t.N, t.Hash)
 	}
 	return exitOK
-}
-
-const proofAbout = `Print the proof that PATH's recorded state is part of a baseline (the
-current one, or --baseline ID): the entry with every attested attribute,
-and for each directory above it the audit path through its children, up to
-the root, with the baseline's signed statement. 'vigil verify-proof' checks
-it offline, with nothing but the proof and the verifier key.`
-
-const verifyProofAbout = `Check a proof made by 'vigil proof' offline: the statement's signature
-against the verifier key, and the proof's hashes up to the root the
-statement signs. Exit 0 if valid, 8 if not. With --against LOCALPATH, also
-read the local file and say whether it is in the sealed state (exit 4 if
-it is not).`
-
-// proofFile is what vigil proof prints.
-type proofFile struct {
-	Baseline  uint64        `json:"baseline"`
-	Root      string        `json:"root"`
-	Statement string        `json:"statement,omitempty"`
-	Proof     *merkle.Proof `json:"proof"`
-}
-
-func runProof(ctx context.Context, e *env, inv *invocation) int {
-	if len(inv.args) != 1 {
-		return e.fail(&usageError{msg: "proof needs one PATH", cmd: inv.cmd})
-	}
-	paths, err := absPaths(inv.args)
-	if err != nil {
-		return e.fail(err)
-	}
-	_, db, err := e.database(&invocation{cmd: inv.cmd}, true, 0)
-	if err != nil {
-		return e.fail(err)
-	}
-	defer db.Close()
-	b, err := db.Current()
-	if spec := inv.str("baseline"); spec != "" {
-		b, err = db.Resolve(spec)
-	}
-	if err != nil {
-		return e.fail(dbError(db.Path(), err))
-	}
-	p, err := b.Proof(paths[0])
-	if err == nil {
-		err = p.Verify(merkle.Hash(b.Info().Root))
-	}
-	if err != nil {
-		return e.fail(dbError(db.Path(), err))
-	}
-	return e.printJSON(proofFile{Baseline: b.Info().ID, Root: b.Info().Root.String(), Statement: string(b.Info().Signature), Proof: p})
-}
-
-func runVerifyProof(ctx context.Context, e *env, inv *invocation) int {
-	if len(inv.args) != 1 || inv.str("pubkey") == "" {
-		return e.fail(&usageError{msg: "verify-proof needs the proof FILE and --pubkey KEY", cmd: inv.cmd})
-	}
-	v, _, err := readVerifier(inv.str("pubkey"), &config.Config{})
-	if err != nil {
-		return e.fail(err)
-	}
-	raw, err := os.ReadFile(inv.args[0])
-	if err != nil {
-		return e.fail(err)
-	}
-	var pf proofFile
-	if err := json.Unmarshal(raw, &pf); err != nil || pf.Proof == nil || pf.Proof.Entry == nil {
-		return e.fail(fmt.Errorf("%s: %w: not a vigil proof (%v)", inv.args[0], store.ErrTampered, err))
-	}
-	n, err := note.Open([]byte(pf.Statement), note.VerifierList(v))
-	if err != nil {
-		return e.fail(fmt.Errorf("%s: %w: the statement's signature: %w", inv.args[0], store.ErrTampered, err))
-	}
-	root, err := statementRoot(n.Text)
-	if err == nil {
-		err = pf.Proof.Verify(root)
-	}
-	if err != nil {
-		return e.fail(fmt.Errorf("%s: %w: %w", inv.args[0], store.ErrTampered, err))
-	}
-	want := pf.Proof.Entry
-	fmt.Fprintf(e.stdout, "valid: %s is recorded in baseline %d (root %x), signed by %s\n", quote(want.Path), pf.Baseline, root[:8], v.Name())
-	local := inv.str("against")
-	if local == "" {
-		return exitOK
-	}
-	got, err := engine.ScanPath(ctx, local, want.Attrs)
-	if err != nil {
-		return e.fail(err)
-	}
-	if d := merkle.Compare(want, got); d != 0 {
-		fmt.Fprintf(e.stdout, "%s does NOT match the sealed state: %s differ\n", quote(local), d)
-		return exitChanged
-	}
-	fmt.Fprintf(e.stdout, "%s matches the sealed state\n", quote(local))
-	return exitOK
-}
-
-// statementRoot returns the root a signed statement names.
-func statementRoot(text string) (merkle.Hash, error) {
-	var h merkle.Hash
-	for _, l := range strings.Split(text, "\n") {
-		if v, ok := strings.CutPrefix(l, "root "); ok {
-			b, err := hex.DecodeString(v)
-			if err != nil || len(b) != len(h) {
-				break
-			}
-			copy(h[:], b)
-			return h, nil
-		}
-	}
-	return h, errors.New("the statement names no root")
-}
-
-// warnPhase reports what the phase makes an alert by itself: a hardened
-// host whose baseline is not sealed, and a host left in the setup phase
-// longer than phase.setup_max_age.
-func (e *env) warnPhase(db *store.DB, cfg *config.Config, phase string) {
-	cur, err := db.Current()
-	if err != nil {
-		return
-	}
-	switch {
-	case phase == engine.PhaseHardened && len(cur.Info().Signature) == 0:
-		e.log.Error().Str("event", "hardened_unsealed").Uint64("baseline", cur.Info().ID).
-			Msg("the host is in the hardened phase but its baseline is not sealed: run vigil seal --key FILE")
-	case phase == engine.PhaseSetup && cfg.Phase.SetupMaxAge > 0:
-		var first time.Time
-		_ = db.AuditRecords(func(i int64, raw []byte) error {
-			var r engine.AuditRecord
-			if i == 0 && json.Unmarshal(raw, &r) == nil {
-				first = r.Time
-			}
-			return nil
-		})
-		if !first.IsZero() && time.Since(first) > cfg.Phase.SetupMaxAge {
-			e.log.Warn().Str("event", "setup_overdue").Time("since", first).Dur("max_age", cfg.Phase.SetupMaxAge).
-				Msg("the host has been in the setup phase longer than phase.setup_max_age: harden and seal it")
-		}
-	}
 }

@@ -6,12 +6,23 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"vigil/internal/engine"
 	"vigil/internal/progress"
+	"vigil/store"
 )
 
 func runStatus(ctx context.Context, e *env, inv *invocation) int {
 	jsonOut := inv.bool("json")
-	cfg, db, err := e.database(inv, true, 0)
+	if len(inv.args) > 0 {
+		return e.fail(&usageError{msg: "status takes no arguments", cmd: inv.cmd})
+	}
+	eng, err := e.engine(inv)
+	if err != nil {
+		return e.fail(err)
+	}
+	cfg := eng.Config()
+	db, err := e.openDB(eng, true, false)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -28,11 +39,16 @@ func runStatus(ctx context.Context, e *env, inv *invocation) int {
 	if err != nil {
 		return e.fail(err)
 	}
+	tr, err := e.trustStatus(eng, db)
+	if err != nil {
+		return e.fail(err)
+	}
 	if jsonOut {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(map[string]any{"database": db.Path(), "size": size, "current": cur.Info(), "baselines": all,
-			"config": map[string]any{"source": cfg.Source, "digest": cfg.Digest(), "matches_baseline": cfg.Digest() == cur.Info().ConfigDigest}})
+			"config": map[string]any{"source": cfg.Source, "digest": cfg.Digest(), "matches_baseline": cfg.Digest() == cur.Info().ConfigDigest},
+			"trust":  tr})
 		if err != nil {
 			return e.fail(err)
 		}
@@ -51,6 +67,19 @@ database   %s (%s)
 `, in.ID, in.Command, in.Version, quote(in.Host), in.Created.Local().Format(time.RFC3339), in.Root,
 		strings.Join(quoteAll(in.Roots), " "), c.Entries, c.Files, progress.IEC(c.Bytes), c.Dirs, c.Symlinks, c.Other,
 		c.Errors, c.HashSkipped, c.Unstable, in.ConfigDigest, quote(cfg.Source), configMatch(cfg.Digest(), in.ConfigDigest), db.Path(), progress.IEC(size))
+	fmt.Fprintf(e.stdout, "phase      %s (recorded), requested %s\n", tr.Phase, tr.Requested)
+	if tr.Pubkey == "" {
+		fmt.Fprintf(e.stdout, "trust      no key pinned (trust.pubkey)")
+	} else {
+		fmt.Fprintf(e.stdout, "trust      key %s pinned (%s)", tr.KeyName, quote(tr.Pubkey))
+	}
+	fmt.Fprintf(e.stdout, "; checkpoint kept in %s (size %d of %d records)\n", quote(tr.Checkpoint), tr.CheckpointSize, tr.AuditSize)
+	if tr.Untrusted != "" {
+		fmt.Fprintf(e.stdout, "UNTRUSTED  %s\n", tr.Untrusted)
+	}
+	for _, f := range tr.Findings {
+		fmt.Fprintf(e.stdout, "finding    %s\n", f)
+	}
 	for _, s := range in.Snapshots {
 		fmt.Fprintf(e.stdout, "snapshot   %s for %s (btrfs, uuid %s, otransid %d)\n", quote(s.Path), quote(s.Root), s.UUID, s.OTransid)
 	}
@@ -72,7 +101,14 @@ func configMatch(inUse, baseline string) string {
 }
 
 func runVerify(ctx context.Context, e *env, inv *invocation) int {
-	cfg, db, err := e.database(inv, true, 0)
+	if len(inv.args) > 0 {
+		return e.fail(&usageError{msg: "verify takes no arguments", cmd: inv.cmd})
+	}
+	eng, err := e.engine(inv)
+	if err != nil {
+		return e.fail(err)
+	}
+	db, err := e.openDB(eng, true, false)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -83,8 +119,14 @@ func runVerify(ctx context.Context, e *env, inv *invocation) int {
 	if _, err := db.VerifyAudit(); err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
-	if err := e.checkSeal(db, cfg, inv.str("pubkey"), false); err != nil {
-		return e.fail(dbError(db.Path(), err))
+	verdict, err := e.trust(eng, db)
+	if err != nil {
+		return e.fail(err)
+	}
+	e.logFindings(verdict)
+	code := exitOK
+	if verdict.Critical() {
+		code = exitTampered
 	}
 	all, err := db.Baselines()
 	if err != nil {
@@ -93,5 +135,43 @@ func runVerify(ctx context.Context, e *env, inv *invocation) int {
 	if !e.quiet {
 		fmt.Fprintf(e.stdout, "%s: %d baselines verified\n", db.Path(), len(all))
 	}
-	return exitOK
+	return code
+}
+
+// trustInfo is what status says of the trust settings and decision.
+type trustInfo struct {
+	Phase          string   `json:"phase"`
+	Requested      string   `json:"requested"`
+	Pubkey         string   `json:"pubkey,omitempty"`
+	KeyName        string   `json:"key_name,omitempty"`
+	Checkpoint     string   `json:"checkpoint"`
+	CheckpointSize int64    `json:"checkpoint_size"`
+	AuditSize      int64    `json:"audit_size"`
+	Sealed         bool     `json:"sealed"`
+	Untrusted      string   `json:"untrusted,omitempty"`
+	Findings       []string `json:"findings,omitempty"`
+}
+
+// trustStatus takes the trust decision for status: what it finds is shown,
+// not a failure.
+func (e *env) trustStatus(eng *engine.Engine, db *store.DB) (trustInfo, error) {
+	v, err := eng.Trust(db)
+	if err != nil {
+		return trustInfo{}, dbError(db.Path(), err)
+	}
+	tr := trustInfo{Phase: v.Phase.Phase, Requested: v.Phase.Requested, Checkpoint: eng.KeptCheckpoint(),
+		CheckpointSize: v.Checkpoint, AuditSize: v.Audit, Sealed: v.Sealed}
+	if vs, path := eng.Pinned(); vs != nil {
+		tr.Pubkey = path
+		if k, err := engine.ReadVerifier(path); err == nil {
+			tr.KeyName = k.Name()
+		}
+	}
+	if v.Untrusted != nil {
+		tr.Untrusted = v.Untrusted.Error()
+	}
+	for _, f := range v.Findings {
+		tr.Findings = append(tr.Findings, f.Action+": "+f.Err.Error())
+	}
+	return tr, nil
 }

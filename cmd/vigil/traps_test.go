@@ -111,6 +111,10 @@ func TestMovedDatabaseNoConfigWarning(t *testing.T) {
 	data, err := os.ReadFile(s.db)
 	must(t, err)
 	must(t, os.WriteFile(moved, data, 0o600))
+	// The kept checkpoint moves with it (else: checkpoint_missing).
+	cp, err := os.ReadFile(s.db + ".checkpoint")
+	must(t, err)
+	must(t, os.WriteFile(moved+".checkpoint", cp, 0o644))
 	text, err := os.ReadFile(s.config)
 	must(t, err)
 	must(t, os.WriteFile(s.config, append([]byte("keep = 3\n"), text...), 0o644))

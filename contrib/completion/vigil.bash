@@ -2,7 +2,7 @@
 _vigil() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} cmd= i
 	local commands="init check update reseal restore status verify keygen seal sign proof verify-proof phase audit diff log compact migrate watch config completion help version"
-	local valueflags=" --config --db --reason --pubkey --sample-state --from --key --quarantine --name --out --statement-out --signature --baseline --against "
+	local valueflags=" --config --db --reason --pubkey --sample-state --from --key --statement-out --signature --quarantine --name --out --baseline --against "
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
 		-*) [[ $valueflags == *" ${COMP_WORDS[i]%%=*} "* && ${COMP_WORDS[i]} != *=* ]] && ((i++)) ;;
@@ -18,7 +18,7 @@ _vigil() {
 	init) flags+=" --force --reason"; words="" ;;
 	check) flags+=" --json --full --scan --verbose -v --pubkey --sample-state"; words="" ;;
 	update) flags+=" --json --full --scan --verbose -v --entry --from --reason --sample-state"; words="" ;;
-	reseal) flags+=" --json --full --scan --verbose -v --key --reason --sample-state"; words="" ;;
+	reseal) flags+=" --json --full --scan --verbose -v --entry --from --key --reason --statement-out --signature --pubkey --sample-state"; words="" ;;
 	restore) flags+=" --from --dry-run --quarantine --json --pubkey"; words="" ;;
 	status) flags+=" --json"; words="" ;;
 	verify) flags+=" --pubkey"; words="" ;;
@@ -27,7 +27,7 @@ _vigil() {
 	sign) flags+=" --key"; words="" ;;
 	proof) flags+=" --baseline"; words="" ;;
 	verify-proof) flags+=" --pubkey --against"; words="" ;;
-	phase) flags+=" --json"; words="" ;;
+	phase) flags+=" --json --key --reason --statement-out --signature --pubkey"; words="" ;;
 	audit) flags+=" --json"; words="" ;;
 	diff) flags+=" --json --verbose -v"; words="" ;;
 	log) flags+=" --json"; words="" ;;

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/rs/zerolog"
 
@@ -62,11 +59,15 @@ type verifier struct {
 	// phase is the host's phase at the last verification ("" before the
 	// first): a move between the phases is an event of its own.
 	phase string
-	// sealedAt identifies the database file (size, mtime, ctime) and the
-	// pinned key of the last seal that verified: verifying the signatures
-	// and the audit log again is needed only once either changed.
-	sealedAt string
-	stats    *stats
+	// eng is the engine of engCfg (the configuration in force), verdict
+	// its last trust decision, taken when trustAt (the database's, the
+	// kept checkpoint's and the markers' stamps, the pinned key and the
+	// minute) was as it is.
+	eng     *engine.Engine
+	engCfg  *config.Config
+	verdict engine.Verdict
+	trustAt string
+	stats   *stats
 }
 
 // errBusy means the database was locked by a writer for longer than
@@ -89,13 +90,16 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	}
 	info := cur.Info()
 	start := time.Now()
-	phase := engine.CurrentPhase(cfg)
-	if evs, ok := v.sealed(db, cfg, phase, start); !ok {
+	verdict, evs, err := v.sealed(db, cfg, start)
+	if err != nil {
+		return nil, err
+	}
+	if verdict.Untrusted != nil {
 		return evs, nil // not compared with: what it would say cannot be trusted
 	} else if len(evs) > 0 {
 		defer func() { out = append(evs, out...) }()
 	}
-	v.signed.Store(len(info.Signature) > 0)
+	phase := verdict.Phase
 	if v.baseline != 0 && info.ID != v.baseline {
 		v.log.Info().Uint64("baseline", info.ID).Uint64("previous", v.baseline).Msg("following the new current baseline; re-verifying what was alerted")
 		for p := range v.alerted {
@@ -231,8 +235,8 @@ func (c *collect) error(path string, err error) error {
 // recorded.
 func (c *collect) resolve(paths []string, whole bool) {
 	for p := range c.v.alerted {
-		if c.seen[p] || p == "" && !whole || p == sealKey {
-			continue // the seal's finding is settled by sealed
+		if c.seen[p] || p == "" && !whole || strings.HasPrefix(p, "\x00") {
+			continue // the trust decision's findings are settled by sealed
 		}
 		in := whole
 		for _, s := range paths {
@@ -303,59 +307,66 @@ func (v *verifier) save(ob *store.Outbox) error {
 	return nil
 }
 
-// sealed checks what the phase and a pinned key say of the current
-// baseline before anything is compared with it. It returns the events to
-// publish, and ok false when the baseline must not be compared with: not
-// sealed by the pinned key, or not the newest one its audit log records.
-// A move between the phases, and a hardened host whose baseline is not
-// sealed, are events too.
-func (v *verifier) sealed(db *store.DB, cfg *config.Config, ps engine.PhaseState, now time.Time) ([]alerts.Event, bool) {
+// sealed takes the engine's trust decision on the current baseline before
+// anything is compared with it (see [engine.Engine.Trust]: the same one the
+// CLI takes). It returns the verdict and the events to publish: each
+// finding once while it stands (resolved when it no longer does), a move
+// between the recorded phases, and, when the verdict says the baseline must
+// not be compared with, why. The decision is taken again only when the
+// database, the kept checkpoint, the markers or the pinned key changed, and
+// at least once a minute (phase.setup_max_age).
+func (v *verifier) sealed(db *store.DB, cfg *config.Config, now time.Time) (engine.Verdict, []alerts.Event, error) {
+	if v.eng == nil || v.engCfg != cfg {
+		eng, err := engine.New(cfg, engine.Settings{Host: v.host, Version: v.version})
+		if err != nil {
+			return engine.Verdict{}, nil, err
+		}
+		v.eng, v.engCfg, v.trustAt = eng, cfg, ""
+	}
+	_, marker, markerSince := engine.RequestedPhase(cfg)
+	at := fmt.Sprintf("%s|%s|%s|%s|%s|%d", fileStamp(v.dbPath), fileStamp(v.eng.KeptCheckpoint()), cfg.Trust.Pubkey,
+		marker, markerSince, now.Unix()/60)
+	if at != v.trustAt {
+		verdict, err := v.eng.Trust(db)
+		if err != nil {
+			return verdict, nil, err
+		}
+		v.verdict, v.trustAt = verdict, at
+	}
+	verdict := v.verdict
 	var out []alerts.Event
+	ps := verdict.Phase
 	if v.phase != "" && v.phase != ps.Phase {
-		ev := alerts.Notice("phase_changed", "", v.host, now)
+		ev := alerts.Notice("phase_changed", fmt.Sprintf("the audit log records the %s phase since %s", ps.Phase, ps.Since.UTC().Format(time.RFC3339)), v.host, now)
 		ev.Event.Severity = alerts.SeverityAlert
 		ev.SetPhase(ps.Phase)
-		v.log.Warn().Str("phase", ps.Phase).Str("previous", v.phase).Msg("the host changed phase (record it in the audit log with vigil phase)")
+		v.log.Warn().Str("phase", ps.Phase).Str("previous", v.phase).Msg("the host changed phase (recorded in the audit log)")
 		out = append(out, ev)
 	}
 	v.phase = ps.Phase
-	cur, err := db.Current()
-	if err != nil {
-		return out, true // the check reports it
-	}
-	if cfg.Trust.Pubkey == "" {
-		if ps.Phase == engine.PhaseHardened && len(cur.Info().Signature) == 0 {
-			out = append(out, v.once("hardened_unsealed", fmt.Errorf("baseline %d: the host is in the hardened phase but its baseline is not sealed", cur.Info().ID), ps, now)...)
+	standing := map[string]bool{}
+	if verdict.Untrusted != nil {
+		v.log.Error().Err(verdict.Untrusted).Msg("the current baseline cannot be trusted: not compared with")
+		action := "baseline_unsealed"
+		if errors.Is(verdict.Untrusted, engine.ErrRollback) {
+			action = "rollback"
 		}
-		return out, true
+		out = append(out, v.once(sealKey, action, verdict.Untrusted, true, ps.Phase, now)...)
+		standing[sealKey] = true
 	}
-	at := fileStamp(v.dbPath) + "|" + cfg.Trust.Pubkey
-	if at == v.sealedAt {
-		return out, true
+	for _, f := range verdict.Findings {
+		key := sealKey + ":" + f.Action
+		out = append(out, v.once(key, f.Action, f.Err, f.Critical, ps.Phase, now)...)
+		standing[key] = true
 	}
-	raw, err := os.ReadFile(cfg.Trust.Pubkey)
-	var vf note.Verifier
-	if err == nil {
-		vf, err = note.NewVerifier(strings.TrimSpace(string(raw)))
+	for p := range v.alerted {
+		if strings.HasPrefix(p, sealKey) && !standing[p] {
+			v.setAlerted(p, "")
+			v.dirty[p] = true
+		}
 	}
-	if err == nil {
-		_, err = db.VerifyAudit()
-	}
-	if err == nil {
-		err = engine.VerifySeals(db, note.VerifierList(vf))
-	}
-	if err != nil {
-		v.log.Error().Err(err).Str("pubkey", cfg.Trust.Pubkey).Msg("the current baseline is not sealed by the pinned key: not compared with")
-		return append(out, v.once("baseline_unsealed", err, ps, now)...), false
-	}
-	if at != "|"+cfg.Trust.Pubkey {
-		v.sealedAt = at
-	}
-	if _, ok := v.alerted[sealKey]; ok {
-		v.setAlerted(sealKey, "")
-		v.dirty[sealKey] = true
-	}
-	return out, true
+	v.signed.Store(verdict.Sealed && verdict.Untrusted == nil)
+	return verdict, out, nil
 }
 
 // fileStamp is what changes whenever the file at path is written: size,
@@ -366,18 +377,17 @@ func fileStamp(path string) string {
 	if err := syscall.Stat(path, &st); err != nil {
 		return ""
 	}
-	return fmt.Sprintf("%d:%d.%d:%d.%d", st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+	return fmt.Sprintf("%d:%d.%d:%d.%d:%d", st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec, st.Ino)
 }
 
-// once returns a critical event about the seal, unless the same one was
-// the last published.
-func (v *verifier) once(action string, err error, ps engine.PhaseState, now time.Time) []alerts.Event {
-	ev := alerts.Tampered(err, v.host, now)
-	ev.Event.Action = action
-	ev.SetPhase(ps.Phase)
-	if state := ev.State(); v.alerted[sealKey] != state {
-		v.setAlerted(sealKey, state)
-		v.dirty[sealKey] = true
+// once returns the event of a trust finding under key, unless the same one
+// was the last published for it.
+func (v *verifier) once(key, action string, err error, critical bool, phase string, now time.Time) []alerts.Event {
+	ev := alerts.TrustFinding(action, err, critical, v.host, now)
+	ev.SetPhase(phase)
+	if state := ev.State(); v.alerted[key] != state {
+		v.setAlerted(key, state)
+		v.dirty[key] = true
 		return []alerts.Event{ev}
 	}
 	return nil

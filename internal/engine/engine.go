@@ -74,6 +74,9 @@ type Options struct {
 	Stats *scanner.Stats
 	// Host and Version are recorded in new baselines.
 	Host, Version string
+	// KeptCheckpoint is the file where the audit log's checkpoint is kept
+	// after the operation; its audit record names it (see [Engine.Trust]).
+	KeptCheckpoint string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }

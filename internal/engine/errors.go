@@ -1,6 +1,10 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+
+	"vigil/store"
+)
 
 var (
 	// ErrExists means Init was asked to replace an existing baseline
@@ -39,3 +43,56 @@ var (
 	// its checksum.
 	ErrStateCorrupt = errors.New("sample state file damaged")
 )
+
+var (
+	// ErrPhaseForged means an audit record moving the host back to the
+	// setup phase does not carry a statement signed by the pinned key: it
+	// does not count, and is itself a finding.
+	ErrPhaseForged = errors.New("move to the setup phase not signed by the pinned key")
+	// ErrRollback means the database is older than what was seen of it
+	// before: its audit log does not extend the kept checkpoint, or its
+	// current baseline is not the newest the log records.
+	ErrRollback = errors.New("the database was put back to an older state")
+	// ErrCheckpointMissing means the kept checkpoint is gone though the
+	// audit log says it was written.
+	ErrCheckpointMissing = errors.New("the kept checkpoint is missing")
+	// ErrDamaged means the database's file failed a check at open (a
+	// damaged meta page): no trust decision is taken on it.
+	ErrDamaged = errors.New("the database is damaged: no trust decision is taken on it")
+	// ErrPhaseRefused means an operation that would loosen or bypass the
+	// hardened phase was asked for without the signed way to do it.
+	ErrPhaseRefused = errors.New("refused in the hardened phase")
+)
+
+// ErrKey means a key file does not hold a vigil key.
+var ErrKey = errors.New("not a vigil key")
+
+// ErrUnknownPath means a path given to check or update is neither recorded
+// in the baseline nor on disk: a typo, which a clean report would hide.
+var ErrUnknownPath = errors.New("not in the baseline and not on disk")
+
+var (
+	// ErrUnsigned means a key is pinned but the baseline is not signed.
+	// It wraps [store.ErrTampered]: nothing is compared with it.
+	ErrUnsigned error = &trustError{"not signed"}
+	// ErrForeignKey means the baseline is signed, but by a key other than
+	// the pinned one. It wraps [store.ErrTampered].
+	ErrForeignKey error = &trustError{"not signed by the pinned key"}
+)
+
+// trustError is a sentinel of a failed trust check that says what failed
+// in words and still is [store.ErrTampered] to errors.Is.
+type trustError struct{ msg string }
+
+func (e *trustError) Error() string { return e.msg }
+func (e *trustError) Unwrap() error { return store.ErrTampered }
+
+// kindError is an error with its own message that errors.Is matches with
+// kind.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }

@@ -46,14 +46,14 @@ func Seal(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	case !errors.Is(err, store.ErrNoBaseline):
 		return Result{}, err
 	}
-	o.Full, o.Command = true, "seal"
+	o.Full, o.Command, o.Phase = true, "seal", PhaseHardened
 	return write(ctx, db, o, "seal", parent, roots, nil)
 }
 
 // Reseal is [Update] in the hardened phase: it accepts planned changes and
 // signs the new baseline's statement with o.Signer.
 func Reseal(ctx context.Context, db *store.DB, o Options) (Result, error) {
-	o.Command = "reseal"
+	o.Command, o.Phase = "reseal", PhaseHardened
 	return Update(ctx, db, o)
 }
 

@@ -3,7 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
+	"io/fs"
 	"path/filepath"
 
 	"vigil/merkle"
@@ -22,7 +22,13 @@ func ScanPath(ctx context.Context, path string, attrs merkle.Attr) (*merkle.Entr
 	if e := got[abs]; e != nil && ctx.Err() == nil {
 		return e, nil
 	}
-	return nil, errors.Join(fmt.Errorf("%s: not found", abs), err)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil {
+		err = &fs.PathError{Op: "lstat", Path: abs, Err: fs.ErrNotExist}
+	}
+	return nil, err
 }
 
 // scanPaths reads each of paths (absolute, clean) as a scan would, but

@@ -4,41 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
-	"vigil/internal/config"
 	"vigil/store"
 )
-
-// The host's security phases.
-const (
-	PhaseSetup    = "setup"
-	PhaseHardened = "hardened"
-)
-
-// PhaseState is the host's phase as its markers say.
-type PhaseState struct {
-	Phase string
-	// Marker is the marker file found (hardened only), Since its mtime.
-	Marker string
-	Since  time.Time
-}
-
-// CurrentPhase reads the phase markers: hardened when one exists, else
-// setup (also on a fresh install).
-func CurrentPhase(c *config.Config) PhaseState {
-	for _, m := range c.Phase.Markers() {
-		if st, err := os.Lstat(m); err == nil {
-			return PhaseState{Phase: PhaseHardened, Marker: m, Since: st.ModTime()}
-		}
-	}
-	return PhaseState{Phase: PhaseSetup}
-}
 
 // statementHeader is the first line of every statement; it names the format.
 const statementHeader = "vigil baseline statement v1"
@@ -91,6 +64,13 @@ type AuditRecord struct {
 	User     string    `json:"user,omitempty"`
 	Host     string    `json:"host,omitempty"`
 	SignedBy string    `json:"signed_by,omitempty"`
+	// Signature is the signed statement of a move between the phases
+	// (a [PhaseStatement] as a signed note).
+	Signature string `json:"signature,omitempty"`
+	// Checkpoint is the file where the operation that wrote the record
+	// keeps the audit log's checkpoint: from then on that file must exist
+	// (see [Engine.Trust]).
+	Checkpoint string `json:"checkpoint,omitempty"`
 }
 
 // sealing builds what a commit of pending carries: its audit record and,
@@ -99,7 +79,7 @@ func (o *Options) sealing(pending store.Info, cmd string, oldRoot string) (store
 	rec := AuditRecord{
 		Time: pending.Created, Type: cmd, Baseline: pending.ID, Parent: pending.Parent, OldRoot: oldRoot,
 		Root: pending.Root.String(), Phase: pending.Phase, Reason: pending.Reason, UID: pending.UID,
-		User: pending.User, Host: pending.Host,
+		User: pending.User, Host: pending.Host, Checkpoint: o.KeptCheckpoint,
 	}
 	var s store.Sealing
 	if o.Signer != nil {
@@ -171,19 +151,19 @@ func VerifySeals(db *store.DB, verifiers note.Verifiers) error {
 
 // VerifyStatement checks that baseline in is signed by one of verifiers
 // and that the signed statement is exactly what the database holds for it.
-// A failure wraps [store.ErrTampered].
+// A failure wraps [store.ErrTampered]: [ErrUnsigned] when it is not signed,
+// [ErrForeignKey] when signed by another key.
 func VerifyStatement(in store.Info, verifiers note.Verifiers) error {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("baseline %d: %w: %s", in.ID, store.ErrTampered, fmt.Sprintf(format, args...))
 	}
 	if len(in.Signature) == 0 {
-		return fail("not signed (seal it: vigil seal --key FILE)")
+		return fmt.Errorf("baseline %d: %w (%s)", in.ID, ErrUnsigned, unsignedAdvice(in))
 	}
 	n, err := note.Open(in.Signature, verifiers)
 	if err != nil {
-		var unknown *note.UnknownVerifierError
-		if errors.As(err, &unknown) {
-			return fail("signed by %q, not by the pinned key", unknown.Name)
+		if name := foreignSigner(err); name != "" {
+			return &kindError{fmt.Sprintf("baseline %d: signed by %q, not by the pinned key", in.ID, name), ErrForeignKey}
 		}
 		return fail("signature: %v", err)
 	}
@@ -214,37 +194,41 @@ func newestBaseline(db *store.DB) (uint64, error) {
 	return id, err
 }
 
-// RecordPhase appends a "phase" record to the audit log when ps differs
-// from the last phase the log records (a record of any kind counts), so
-// that a move between the phases, either way, is never silent. It reports
-// whether it recorded one.
-func RecordPhase(db *store.DB, ps PhaseState, user, host string) (bool, error) {
-	last := ""
-	err := db.AuditRecords(func(i int64, raw []byte) error {
-		var r AuditRecord
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return fmt.Errorf("audit record %d: %w: %w", i, store.ErrCorrupt, err)
-		}
-		if r.Phase != "" {
-			last = r.Phase
-		}
-		return nil
-	})
-	if err != nil || last == ps.Phase || last == "" && ps.Phase == PhaseSetup {
-		return false, err
+// unsignedAdvice says how baseline in gets signed: a seal or reseal made
+// with its statement written out waits for the signature.
+func unsignedAdvice(in store.Info) string {
+	switch in.Command {
+	case "seal", "reseal":
+		return fmt.Sprintf("its statement waits for a signature: vigil sign it where the key is, then vigil %s --signature FILE", in.Command)
 	}
-	rec, err := json.Marshal(AuditRecord{Time: time.Now().UTC(), Type: "phase", Phase: ps.Phase,
-		UID: int64(os.Getuid()), User: user, Host: host, Reason: "marker " + phaseMarkerWord(ps)})
-	if err != nil {
-		return false, err
-	}
-	_, err = db.AppendAudit(rec)
-	return err == nil, err
+	return "seal it: vigil seal --key FILE"
 }
 
-func phaseMarkerWord(ps PhaseState) string {
-	if ps.Marker != "" {
-		return ps.Marker + " present"
+// foreignSigner returns the name of the key that signed a note note.Open
+// refused with err because none of its signatures is by a known key; ""
+// for any other failure.
+func foreignSigner(err error) string {
+	var unknown *note.UnknownVerifierError
+	if errors.As(err, &unknown) {
+		return unknown.Name
 	}
-	return "absent"
+	var unverified *note.UnverifiedNoteError
+	if errors.As(err, &unverified) && len(unverified.Note.UnverifiedSigs) > 0 {
+		return unverified.Note.UnverifiedSigs[0].Name
+	}
+	return ""
+}
+
+// OpenNote opens a signed note (a statement, a phase statement) with the
+// pinned verifiers vs; what names it in errors. A note signed by another
+// key is [ErrForeignKey], any other failure wraps [store.ErrTampered].
+func OpenNote(what string, signed []byte, vs note.Verifiers) (*note.Note, error) {
+	n, err := note.Open(signed, vs)
+	if err == nil {
+		return n, nil
+	}
+	if name := foreignSigner(err); name != "" {
+		return nil, &kindError{fmt.Sprintf("%s: signed by %q, not by the pinned key", what, name), ErrForeignKey}
+	}
+	return nil, fmt.Errorf("%s: %w: %w", what, store.ErrTampered, err)
 }

@@ -8,6 +8,14 @@
 // [alerts.Event] per line (NDJSON), in the schema the alerts package
 // documents. The summary comes last.
 //
+// # Saved reports
+//
+// [ReadSaved] reads such a report back (a saved 'vigil check --json', as
+// update --from and reseal --from take it): the summary, and the state of
+// every entry each change shows, so that [Saved.Accept] accepts a change
+// only in the state that was reviewed. A report whose summary is not a
+// check's, or with a line that is not an event of it, is [ErrNotReport].
+//
 // # Human-readable lines
 //
 // Otherwise each change is one line:

@@ -89,7 +89,7 @@ func sampleSummary() alerts.Summary {
 }
 
 // writeSample writes the sample report with opts and returns the output.
-func writeSample(t *testing.T, opts Options) string {
+func writeSample(t testing.TB, opts Options) string {
 	t.Helper()
 	var buf bytes.Buffer
 	w := New(&buf, opts)

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"vigil/alerts"
+	"vigil/internal/config"
+	"vigil/internal/engine"
+	"vigil/internal/report"
+	"vigil/store"
+)
+
+// engine builds the command's engine from the configuration, pinning
+// --pubkey when the command has it.
+func (e *env) engine(inv *invocation) (*engine.Engine, error) {
+	cfg, err := e.config()
+	if err != nil {
+		return nil, err
+	}
+	return e.engineOf(cfg, inv)
+}
+
+func (e *env) engineOf(cfg *config.Config, inv *invocation) (*engine.Engine, error) {
+	return engine.New(cfg, engine.Settings{Host: hostname(), Version: version, Pubkey: inv.str("pubkey")})
+}
+
+// trust takes the engine's trust decision on db and logs its findings. A
+// baseline that must not be compared with (a broken seal, a rollback) is
+// an error (exit 8).
+func (e *env) trust(eng *engine.Engine, db *store.DB) (engine.Verdict, error) {
+	v, err := eng.Trust(db)
+	if err != nil {
+		return v, dbError(db.Path(), err)
+	}
+	if v.Untrusted != nil {
+		return v, dbError(db.Path(), v.Untrusted)
+	}
+	return v, nil
+}
+
+// logFindings logs the trust decision's findings: critical ones as errors.
+func (e *env) logFindings(v engine.Verdict) {
+	for _, f := range v.Findings {
+		ev := e.log.Warn()
+		if f.Critical {
+			ev = e.log.Error()
+		}
+		ev.Str("event", f.Action).Msg(f.Err.Error())
+	}
+}
+
+// reportFindings writes the trust decision's findings to a report, as
+// events (JSON) or lines, and returns the exit code bits they set: 8 for a
+// critical one.
+func reportFindings(w *report.Writer, v engine.Verdict, host string) (int, error) {
+	code := 0
+	for _, f := range v.Findings {
+		ev := alerts.TrustFinding(f.Action, f.Err, f.Critical, host, time.Now())
+		mark := "warning"
+		if f.Critical {
+			mark, code = "CRITICAL", exitTampered
+		}
+		if err := w.Event(ev, fmt.Sprintf("! trust %s %s: %s", mark, f.Action, f.Err)); err != nil {
+			return code, err
+		}
+	}
+	return code, nil
+}
+
+// criticalActions lists the critical findings' actions.
+func criticalActions(v engine.Verdict) []string {
+	var out []string
+	for _, f := range v.Findings {
+		if f.Critical {
+			out = append(out, f.Action)
+		}
+	}
+	return out
+}
+
+// keepCheckpoint writes the kept checkpoint after a command that added to
+// the audit log (signed when signer is set) and returns it.
+func (e *env) keepCheckpoint(eng *engine.Engine, db *store.DB, signer note.Signer) ([]byte, error) {
+	cp, err := eng.KeepCheckpoint(db, signer)
+	if err != nil {
+		return nil, fmt.Errorf("the audit log's checkpoint could not be kept in %s: %w", eng.KeptCheckpoint(), err)
+	}
+	return cp, nil
+}
+
+// refuseMissingCheckpoint refuses an unsigned write over a database whose
+// kept checkpoint is gone: only a signed act writes it again.
+func refuseMissingCheckpoint(v engine.Verdict) error {
+	for _, f := range v.Findings {
+		if f.Action == "checkpoint_missing" {
+			return fmt.Errorf("%w; to start over in the setup phase take a new baseline ('vigil init --force'), in the hardened phase reseal with the key", f.Err)
+		}
+	}
+	return nil
+}
+
+// hasBaseline reports whether db holds a current baseline.
+func hasBaseline(db *store.DB) (bool, error) {
+	_, err := db.Current()
+	if errors.Is(err, store.ErrNoBaseline) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"vigil/internal/engine"
+	"vigil/internal/trusttest"
+)
+
+// TestTrustTable runs the trust table through vigil check; the daemon's
+// verifier runs the same table (internal/daemon TestTrustTable) and must
+// reach the same verdicts.
+func TestTrustTable(t *testing.T) {
+	t.Parallel()
+	for _, c := range trusttest.Cases {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			h := trusttest.NewHost(t)
+			if c.Attack != nil {
+				c.Attack(t, h)
+			}
+			out := vigil(t, "--config", h.ConfigFile, "--quiet", "check", "--json")
+			if c.Untrusted {
+				if out.code != exitTampered || out.stdout != "" {
+					t.Errorf("check of an untrusted baseline exited %d with %q, want 8 and nothing compared\n%s", out.code, out.stdout, out.stderr)
+				}
+				return
+			}
+			want := 0
+			if c.Changed {
+				want |= exitChanged
+			}
+			if len(c.Critical) > 0 {
+				want |= exitTampered
+			}
+			_, sum := decodeEvents(t, out.stdout)
+			if out.code != want || !slices.Equal(sum.Trust, c.Critical) || sum.Phase != c.Phase {
+				t.Errorf("check exited %d, trust %q, phase %q; want %d, %q, %q\n%s%s", out.code, sum.Trust, sum.Phase, want, c.Critical, c.Phase, out.stdout, out.stderr)
+			}
+		})
+	}
+}
+
+// TestDamagedMetaNoTrust: a copy of the database with its newest meta page
+// damaged (bbolt would fall back to the transaction before) gets no trust
+// decision (exit 24), and checking it never moves the kept checkpoint: the
+// older database put back afterwards is still caught (exit 8). The red
+// team's copy moved the checkpoint backwards from 6 to 5.
+func TestDamagedMetaNoTrust(t *testing.T) {
+	t.Parallel()
+	h := trusttest.NewHost(t)
+	must(t, os.WriteFile(h.Path(trusttest.Program), []byte("ELF su 2"), 0o4755))
+	mustRun(t, 0, "--config", h.ConfigFile, "reseal", "--key", writeKey(t, h), "--reason", "upgrade")
+	kept := engine.CheckpointPath(h.DB)
+	before, err := os.ReadFile(kept)
+	must(t, err)
+	raw, err := os.ReadFile(h.DB)
+	must(t, err)
+	const pageHeader = 16
+	txid := func(p int) uint64 { return binary.LittleEndian.Uint64(raw[p*4096+pageHeader+48:]) }
+	newest := 0
+	if txid(1) > txid(0) {
+		newest = 1
+	}
+	raw[newest*4096+pageHeader+20] ^= 0xff
+	must(t, os.WriteFile(h.DB, raw, 0o600))
+	mustRun(t, exitDatabase, "--config", h.ConfigFile, "check")
+	if after, _ := os.ReadFile(kept); !bytes.Equal(after, before) {
+		t.Errorf("a check of a damaged database changed the kept checkpoint:\n%s\nwant\n%s", after, before)
+	}
+	must(t, os.WriteFile(h.DB, h.Backup, 0o600))
+	if out := vigil(t, "--config", h.ConfigFile, "check"); out.code&exitTampered == 0 {
+		t.Errorf("check of the database put back exited %d, want 8\n%s", out.code, out.stderr)
+	}
+}
+
+// writeKey writes the host's signer key to a file for the CLI.
+func writeKey(t *testing.T, h *trusttest.Host) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "vigil.key")
+	must(t, os.WriteFile(p, []byte(h.SignerKey+"\n"), 0o600))
+	return p
+}
