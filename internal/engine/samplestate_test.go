@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bufio"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -144,10 +145,13 @@ func TestSampleSaverHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
+	for i := 0; ; i++ {
 		s.Check++
 		if err := s.Save(path); err != nil {
 			t.Fatal(err)
+		}
+		if i == 0 {
+			fmt.Println("saved") // the parent kills only a saver that saved
 		}
 	}
 }
@@ -166,10 +170,19 @@ func TestSampleStateKill9(t *testing.T) {
 	for round := range 20 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestSampleSaverHelper$")
 		cmd.Env = append(os.Environ(), saverEnv+"="+path)
+		out, err := cmd.StdoutPipe()
+		must(t, err)
 		must(t, cmd.Start())
-		time.Sleep(time.Duration(5+r.IntN(45)) * time.Millisecond)
+		// Killed after its first save, however long it took to start: a
+		// random moment of its saving, not of its start.
+		if line, err := bufio.NewReader(out).ReadString('\n'); line != "saved\n" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("round %d: the saver did not save: %q, %v", round, line, err)
+		}
+		time.Sleep(time.Duration(r.IntN(45)) * time.Millisecond)
 		must(t, cmd.Process.Signal(syscall.SIGKILL))
-		err := cmd.Wait()
+		err = cmd.Wait()
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
 			t.Fatalf("round %d: the saver ended by itself (%v), want it killed", round, err)
 		}
