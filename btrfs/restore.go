@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"vigil/internal/fsys"
 )
 
 // DefaultQuarantine is the quarantine directory, relative to the live
@@ -26,6 +28,10 @@ type RestoreOptions struct {
 	Quarantine string
 	// Now stamps quarantined names; nil means time.Now.
 	Now func() time.Time
+	// FS makes the calls that open, write, sync and rename on the host;
+	// the zero value makes the real ones. Tests fail chosen calls through
+	// its Injector.
+	FS fsys.FS
 }
 
 // Restored says what [Restore] did for one path.

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"vigil/internal/fsys"
 )
 
 // tree is an open top directory: every path below it is resolved beneath
@@ -21,19 +23,20 @@ import (
 type tree struct {
 	top string
 	fd  int
+	fs  fsys.FS // makes the calls below it
 }
 
 // openTop opens the top directory at top, an absolute path, refusing a
 // symlink in any of its components.
-func openTop(top string) (tree, error) {
+func openTop(top string, fs fsys.FS) (tree, error) {
 	if !path.IsAbs(top) {
 		return tree{}, &os.PathError{Op: "open", Path: top, Err: errors.New("not an absolute path")}
 	}
-	fd, err := openat2(unix.AT_FDCWD, path.Clean(top), unix.O_RDONLY|unix.O_DIRECTORY, unix.RESOLVE_NO_SYMLINKS)
+	fd, err := fs.Openat2(top, unix.AT_FDCWD, path.Clean(top), unix.O_RDONLY|unix.O_DIRECTORY, unix.RESOLVE_NO_SYMLINKS)
 	if err != nil {
 		return tree{}, &os.PathError{Op: "open", Path: top, Err: err}
 	}
-	return tree{top: top, fd: fd}, nil
+	return tree{top: top, fd: fd, fs: fs}, nil
 }
 
 func (t tree) close()                 { unix.Close(t.fd) }
@@ -45,26 +48,11 @@ func (t tree) open(rel string, flags int) (int, error) {
 	if rel == "" {
 		rel = "."
 	}
-	fd, err := openat2(t.fd, rel, flags, unix.RESOLVE_BENEATH)
+	fd, err := t.fs.Openat2(rel, t.fd, rel, flags, unix.RESOLVE_BENEATH)
 	if err != nil {
 		return -1, &os.PathError{Op: "open", Path: t.path(rel), Err: err}
 	}
 	return fd, nil
-}
-
-func openat2(dirfd int, p string, flags int, resolve uint64) (int, error) {
-	how := unix.OpenHow{
-		Flags:   uint64(flags | unix.O_NOFOLLOW | unix.O_CLOEXEC),
-		Mode:    0,
-		Resolve: resolve | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	for {
-		fd, err := unix.Openat2(dirfd, p, &how)
-		if err == unix.EINTR {
-			continue
-		}
-		return fd, err
-	}
 }
 
 // split returns rel's parent (relative, "." for the top) and last element.
@@ -126,11 +114,11 @@ func openSource(snap tree, rel string) (*source, error) {
 	}
 	switch s.st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		s.fd, err = openat2(dfd, name, unix.O_RDONLY|unix.O_NOATIME|unix.O_NONBLOCK, unix.RESOLVE_BENEATH)
+		s.fd, err = snap.fs.Openat2(rel, dfd, name, unix.O_RDONLY|unix.O_NOATIME|unix.O_NONBLOCK, unix.RESOLVE_BENEATH)
 	case unix.S_IFDIR:
-		s.fd, err = openat2(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOATIME, unix.RESOLVE_BENEATH)
+		s.fd, err = snap.fs.Openat2(rel, dfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOATIME, unix.RESOLVE_BENEATH)
 	case unix.S_IFLNK:
-		s.target, err = readlinkat(dfd, name)
+		s.target, err = fsys.Readlinkat(dfd, name)
 	case unix.S_IFSOCK:
 		err = ErrSocket
 	}
@@ -142,7 +130,7 @@ func openSource(snap tree, rel string) (*source, error) {
 		if err := unix.Fstat(s.fd, &st); err != nil || st.Ino != s.st.Ino || st.Dev != s.st.Dev {
 			return fail("open", errors.Join(err, errors.New("replaced while opened")))
 		}
-		f, err := unix.IoctlGetUint32(s.fd, unix.FS_IOC_GETFLAGS)
+		f, err := snap.fs.GetFlags(rel, s.fd)
 		if err == nil {
 			s.flags, s.hasFl = f, true
 		}
@@ -151,19 +139,6 @@ func openSource(snap tree, rel string) (*source, error) {
 		return fail("listxattr", err)
 	}
 	return s, nil
-}
-
-func readlinkat(dirfd int, name string) (string, error) {
-	for n := 256; ; n *= 2 {
-		buf := make([]byte, n)
-		m, err := unix.Readlinkat(dirfd, name, buf)
-		if err != nil {
-			return "", err
-		}
-		if m < n {
-			return string(buf[:m]), nil
-		}
-	}
 }
 
 // procPath names the inode called name in the open directory dirfd, for
@@ -246,7 +221,9 @@ func readAll(fn func([]byte) (int, error)) ([]byte, error) {
 //   - the tampered inode, now at the temporary name, is neutralized at once
 //     (no +i/+a, no security.capability, mode 000, which drops setuid and
 //     setgid for every hard link it has) and moved to the quarantine
-//     directory, named after the time and the path (see [QuarantineName]).
+//     directory, named after the time and the path (see [QuarantineName]),
+//     even when a step after the swap failed; where it could not be moved,
+//     [Restored.Quarantined] says where it is.
 //
 // Symbolic links are recreated (symlinkat, never followed), as are FIFOs
 // and device nodes (mknodat). An existing directory is repaired in place:
@@ -256,7 +233,7 @@ func readAll(fn func([]byte) (int, error)) ([]byte, error) {
 // restored into it. Sockets are refused ([ErrSocket]). Hard links of the
 // source are restored as separate inodes.
 func Restore(snap, live, rel string, o RestoreOptions) (Restored, error) {
-	st, lt, err := openTops(snap, live)
+	st, lt, err := openTops(snap, live, o.FS)
 	if err != nil {
 		return Restored{}, err
 	}
@@ -277,12 +254,12 @@ func Restore(snap, live, rel string, o RestoreOptions) (Restored, error) {
 	return r.run()
 }
 
-func openTops(snap, live string) (tree, tree, error) {
-	st, err := openTop(snap)
+func openTops(snap, live string, fs fsys.FS) (tree, tree, error) {
+	st, err := openTop(snap, fs)
 	if err != nil {
 		return tree{}, tree{}, err
 	}
-	lt, err := openTop(live)
+	lt, err := openTop(live, fs)
 	if err != nil {
 		st.close()
 		return tree{}, tree{}, err
@@ -340,34 +317,43 @@ func (r *restore) run() (Restored, error) {
 		return r.fail("restore", err)
 	}
 	if exists {
-		if err := unlock(r.dirfd, r.name); err != nil {
+		if err := unlock(r.fs(), r.dirfd, r.name, r.rel); err != nil {
 			return r.fail("chattr", err)
 		}
-		if err := unix.Renameat2(r.dirfd, r.tmp, r.dirfd, r.name, unix.RENAME_EXCHANGE); err != nil {
+		if err := r.fs().Renameat2(r.rel, r.dirfd, r.tmp, r.dirfd, r.name, unix.RENAME_EXCHANGE); err != nil {
 			return r.fail("rename", err)
 		}
-	} else if err := unix.Renameat2(r.dirfd, r.tmp, r.dirfd, r.name, unix.RENAME_NOREPLACE); err != nil {
+	} else if err := r.fs().Renameat2(r.rel, r.dirfd, r.tmp, r.dirfd, r.name, unix.RENAME_NOREPLACE); err != nil {
 		return r.fail("rename", err)
 	}
 	old := r.tmp
 	r.tmp = "" // ours no more: the path holds the restored inode
-	if err := unix.Fsync(r.dirfd); err != nil {
-		return out, r.pathErr("fsync", err)
+	// Whatever fails from here, the tampered inode, now at the temporary
+	// name, still goes to the quarantine: it is never left beside the
+	// target as it was (setuid, capabilities and all).
+	var errs []error
+	if err := r.fs().Fsync(path.Dir(r.rel), r.dirfd); err != nil {
+		errs = append(errs, r.pathErr("fsync", err))
 	}
 	if r.tmpfd >= 0 && !isDir && r.src.hasFl && r.src.flags&lockFlags != 0 {
-		if err := setFlags(r.tmpfd, r.src.flags); err != nil {
-			return out, r.pathErr("chattr", err)
+		if err := r.fs().SetFlags(r.rel, r.tmpfd, r.src.flags); err != nil {
+			errs = append(errs, r.pathErr("chattr", err))
 		}
 	}
 	if exists {
 		q, err := r.quarantine(old)
 		out.Quarantined = q
-		if err != nil {
-			return out, err
-		}
+		errs = append(errs, err)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
+
+// fs makes the restore's calls.
+func (r *restore) fs() fsys.FS { return r.live.fs }
+
+// at names the entry called name in the live parent, relative to the live
+// top: what the fsys.Injector is told.
+func (r *restore) at(name string) string { return path.Join(path.Dir(r.rel), name) }
 
 func (r *restore) pathErr(op string, err error) error {
 	return &os.PathError{Op: op, Path: r.live.path(r.rel), Err: err}
@@ -411,34 +397,34 @@ func (r *restore) create(out *Restored) error {
 	var err error
 	switch s.st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		r.tmpfd, err = unix.Openat(r.dirfd, r.tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		r.tmpfd, err = r.fs().Openat(r.at(r.tmp), r.dirfd, r.tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err != nil {
 			r.tmp = ""
 			return err
 		}
 		if s.hasFl && s.flags&^lockFlags != 0 {
 			// Before the content: NOCOW, for one, takes only on an empty file.
-			if err := setFlags(r.tmpfd, s.flags&^lockFlags); err != nil {
+			if err := r.fs().SetFlags(r.at(r.tmp), r.tmpfd, s.flags&^lockFlags); err != nil {
 				return fmt.Errorf("chattr: %w", err)
 			}
 		}
-		out.Cloned, err = clone(r.tmpfd, s.fd, s.st.Size)
+		out.Cloned, err = clone(r.fs(), r.at(r.tmp), r.tmpfd, s.fd, s.st.Size)
 		return err
 	case unix.S_IFDIR:
-		if err := unix.Mkdirat(r.dirfd, r.tmp, 0o700); err != nil {
+		if err := r.fs().Mkdirat(r.at(r.tmp), r.dirfd, r.tmp, 0o700); err != nil {
 			r.tmp = ""
 			return err
 		}
-		r.tmpfd, err = openat2(r.dirfd, r.tmp, unix.O_RDONLY|unix.O_DIRECTORY, unix.RESOLVE_BENEATH)
+		r.tmpfd, err = r.fs().Openat2(r.at(r.tmp), r.dirfd, r.tmp, unix.O_RDONLY|unix.O_DIRECTORY, unix.RESOLVE_BENEATH)
 		return err
 	case unix.S_IFLNK:
-		if err := unix.Symlinkat(s.target, r.dirfd, r.tmp); err != nil {
+		if err := r.fs().Symlinkat(r.at(r.tmp), s.target, r.dirfd, r.tmp); err != nil {
 			r.tmp = ""
 			return err
 		}
 		return nil
 	case unix.S_IFIFO, unix.S_IFCHR, unix.S_IFBLK:
-		if err := unix.Mknodat(r.dirfd, r.tmp, s.st.Mode&unix.S_IFMT|0o600, int(s.st.Rdev)); err != nil {
+		if err := r.fs().Mknodat(r.at(r.tmp), r.dirfd, r.tmp, s.st.Mode&unix.S_IFMT|0o600, int(s.st.Rdev)); err != nil {
 			r.tmp = ""
 			return err
 		}
@@ -450,8 +436,8 @@ func (r *restore) create(out *Restored) error {
 
 // clone fills dst with src's content: FICLONE, or a copy where the clone
 // is refused (another filesystem, differing NOCOW/checksum settings).
-func clone(dst, src int, size int64) (bool, error) {
-	err := unix.IoctlFileClone(dst, src)
+func clone(fs fsys.FS, p string, dst, src int, size int64) (bool, error) {
+	err := fs.Clone(p, dst, src)
 	if err == nil {
 		return true, nil
 	}
@@ -460,12 +446,12 @@ func clone(dst, src int, size int64) (bool, error) {
 	}
 	var off int64
 	for off < size {
-		n, err := unix.CopyFileRange(src, &off, dst, nil, int(min(size-off, 1<<30)), 0)
+		n, err := fs.CopyFileRange(p, src, &off, dst, int(min(size-off, 1<<30)))
 		if err == unix.EINTR {
 			continue
 		}
 		if err == unix.EXDEV || err == unix.EINVAL || err == unix.ENOSYS || err == unix.EOPNOTSUPP {
-			return false, copyRead(dst, src, off)
+			return false, copyRead(fs, p, dst, src, off)
 		}
 		if err != nil {
 			return false, fmt.Errorf("copy_file_range: %w", err)
@@ -478,10 +464,10 @@ func clone(dst, src int, size int64) (bool, error) {
 }
 
 // copyRead copies src to dst from off with pread and pwrite.
-func copyRead(dst, src int, off int64) error {
+func copyRead(fs fsys.FS, p string, dst, src int, off int64) error {
 	buf := make([]byte, 1<<20)
 	for {
-		n, err := unix.Pread(src, buf, off)
+		n, err := fs.Pread(p, src, buf, off)
 		if err == unix.EINTR {
 			continue
 		}
@@ -492,7 +478,7 @@ func copyRead(dst, src int, off int64) error {
 			return nil
 		}
 		for w := 0; w < n; {
-			m, err := unix.Pwrite(dst, buf[w:n], off+int64(w))
+			m, err := fs.Pwrite(p, dst, buf[w:n], off+int64(w))
 			if err != nil && err != unix.EINTR {
 				return fmt.Errorf("write: %w", err)
 			}
@@ -508,45 +494,46 @@ func copyRead(dst, src int, off int64) error {
 // whether to fsync (files; a directory is fsynced by [FinishDir]).
 func (r *restore) meta(dirfd int, name string, fd int, sync bool) error {
 	s := &r.src.st
+	fs, p := r.fs(), r.at(name)
 	link := s.Mode&unix.S_IFMT == unix.S_IFLNK
 	var err error
 	if fd >= 0 {
-		err = unix.Fchown(fd, int(s.Uid), int(s.Gid))
+		err = fs.Fchown(p, fd, int(s.Uid), int(s.Gid))
 	} else {
-		err = unix.Fchownat(dirfd, name, int(s.Uid), int(s.Gid), unix.AT_SYMLINK_NOFOLLOW)
+		err = fs.Fchownat(p, dirfd, name, int(s.Uid), int(s.Gid), unix.AT_SYMLINK_NOFOLLOW)
 	}
 	if err != nil {
 		return fmt.Errorf("chown: %w", err)
 	}
 	if !link {
 		if fd >= 0 {
-			err = unix.Fchmod(fd, s.Mode&0o7777)
+			err = fs.Fchmod(p, fd, s.Mode&0o7777)
 		} else {
-			err = unix.Fchmodat(dirfd, name, s.Mode&0o7777, 0) // a node we made: not a link
+			err = fs.Fchmodat(p, dirfd, name, s.Mode&0o7777, 0) // a node we made: not a link
 		}
 		if err != nil {
 			return fmt.Errorf("chmod: %w", err)
 		}
 	}
-	if err := setXattrs(fd, procPath(dirfd, name), r.src.xattrs); err != nil {
+	if err := setXattrs(fs, p, fd, procPath(dirfd, name), r.src.xattrs); err != nil {
 		return err
 	}
 	if s.Mode&unix.S_IFMT != unix.S_IFDIR {
-		if err := setTimes(dirfd, name, s); err != nil {
+		if err := setTimes(fs, p, dirfd, name, s); err != nil {
 			return err
 		}
 	}
 	if sync && fd >= 0 {
-		if err := unix.Fsync(fd); err != nil {
+		if err := fs.Fsync(p, fd); err != nil {
 			return fmt.Errorf("fsync: %w", err)
 		}
 	}
 	return nil
 }
 
-func setTimes(dirfd int, name string, s *unix.Stat_t) error {
+func setTimes(fs fsys.FS, p string, dirfd int, name string, s *unix.Stat_t) error {
 	ts := []unix.Timespec{s.Atim, s.Mtim}
-	if err := unix.UtimesNanoAt(dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := fs.UtimesNanoAt(p, dirfd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("utimensat: %w", err)
 	}
 	return nil
@@ -555,7 +542,7 @@ func setTimes(dirfd int, name string, s *unix.Stat_t) error {
 // setXattrs makes the extended attributes of fd (or of the inode at p,
 // not followed) exactly want: it sets each and removes the others (a new
 // inode inherits default ACLs and may get a security label).
-func setXattrs(fd int, p string, want []xattr) error {
+func setXattrs(fs fsys.FS, label string, fd int, p string, want []xattr) error {
 	have, err := listXattrs(fd, p)
 	if err != nil {
 		return fmt.Errorf("listxattr: %w", err)
@@ -564,9 +551,9 @@ func setXattrs(fd int, p string, want []xattr) error {
 	for _, x := range want {
 		keep[x.name] = true
 		if fd >= 0 {
-			err = unix.Fsetxattr(fd, x.name, x.value, 0)
+			err = fs.Fsetxattr(label, fd, x.name, x.value)
 		} else {
-			err = unix.Lsetxattr(p, x.name, x.value, 0)
+			err = fs.Lsetxattr(label, p, x.name, x.value)
 		}
 		if err != nil {
 			return fmt.Errorf("setxattr %s: %w", x.name, err)
@@ -577,9 +564,9 @@ func setXattrs(fd int, p string, want []xattr) error {
 			continue
 		}
 		if fd >= 0 {
-			err = unix.Fremovexattr(fd, x.name)
+			err = fs.Fremovexattr(label, fd, x.name)
 		} else {
-			err = unix.Lremovexattr(p, x.name)
+			err = fs.Lremovexattr(label, p, x.name)
 		}
 		if err != nil && err != unix.ENODATA {
 			return fmt.Errorf("removexattr %s: %w", x.name, err)
@@ -588,29 +575,26 @@ func setXattrs(fd int, p string, want []xattr) error {
 	return nil
 }
 
-func setFlags(fd int, f uint32) error {
-	return unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(f))
-}
-
 // unlock clears +i and +a on the inode called name in dirfd, if it is a
 // file or directory that has them (nothing else has flags: a device node
 // is never opened).
-func unlock(dirfd int, name string) error {
-	fd, err := openInode(dirfd, name)
+// p names it for fs.
+func unlock(fs fsys.FS, dirfd int, name, p string) error {
+	fd, err := openInode(fs, dirfd, name, p)
 	if err != nil || fd < 0 {
 		return err
 	}
 	defer unix.Close(fd)
-	f, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+	f, err := fs.GetFlags(p, fd)
 	if err != nil || f&lockFlags == 0 {
 		return nil // no flags here, or none to clear
 	}
-	return setFlags(fd, f&^lockFlags)
+	return fs.SetFlags(p, fd, f&^lockFlags)
 }
 
 // openInode opens name in dirfd if it is a regular file or a directory
-// (-1 otherwise), never following it.
-func openInode(dirfd int, name string) (int, error) {
+// (-1 otherwise), never following it; p names it for fs.
+func openInode(fs fsys.FS, dirfd int, name, p string) (int, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return -1, err
@@ -620,7 +604,7 @@ func openInode(dirfd int, name string) (int, error) {
 	default:
 		return -1, nil
 	}
-	fd, err := openat2(dirfd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, unix.RESOLVE_BENEATH)
+	fd, err := fs.Openat2(p, dirfd, name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, unix.RESOLVE_BENEATH)
 	if err != nil {
 		return -1, err
 	}
@@ -635,13 +619,14 @@ func openInode(dirfd int, name string) (int, error) {
 // repairDir gives an existing live directory the source's owner, mode,
 // xattrs and flags but +i/+a, in place.
 func (r *restore) repairDir() error {
-	fd, err := openat2(r.dirfd, r.name, unix.O_RDONLY|unix.O_DIRECTORY, unix.RESOLVE_BENEATH)
+	fs := r.fs()
+	fd, err := fs.Openat2(r.rel, r.dirfd, r.name, unix.O_RDONLY|unix.O_DIRECTORY, unix.RESOLVE_BENEATH)
 	if err != nil {
 		return r.pathErr("open", err)
 	}
 	defer unix.Close(fd)
-	if f, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS); err == nil && f&lockFlags != 0 {
-		if err := setFlags(fd, f&^lockFlags); err != nil {
+	if f, err := fs.GetFlags(r.rel, fd); err == nil && f&lockFlags != 0 {
+		if err := fs.SetFlags(r.rel, fd, f&^lockFlags); err != nil {
 			return r.pathErr("chattr", err)
 		}
 	}
@@ -649,7 +634,7 @@ func (r *restore) repairDir() error {
 		return r.pathErr("restore", err)
 	}
 	if r.src.hasFl {
-		if err := setFlags(fd, r.src.flags&^lockFlags); err != nil {
+		if err := fs.SetFlags(r.rel, fd, r.src.flags&^lockFlags); err != nil {
 			return r.pathErr("chattr", err)
 		}
 	}
@@ -660,7 +645,7 @@ func (r *restore) repairDir() error {
 // (+i and +a too) of the snapshot's, and fsyncs it: after its entries were
 // restored, which move its mtime and which +i would forbid.
 func FinishDir(snap, live, rel string) error {
-	st, lt, err := openTops(snap, live)
+	st, lt, err := openTops(snap, live, fsys.FS{})
 	if err != nil {
 		return err
 	}
@@ -680,32 +665,36 @@ func FinishDir(snap, live, rel string) error {
 		return err
 	}
 	defer unix.Close(dfd)
-	fd, err := openat2(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY, unix.RESOLVE_BENEATH)
+	fs := lt.fs
+	fd, err := fs.Openat2(rel, dfd, name, unix.O_RDONLY|unix.O_DIRECTORY, unix.RESOLVE_BENEATH)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: lt.path(rel), Err: err}
 	}
 	defer unix.Close(fd)
-	if err := setTimes(dfd, name, &src.st); err != nil {
+	if err := setTimes(fs, rel, dfd, name, &src.st); err != nil {
 		return &os.PathError{Op: "finish", Path: lt.path(rel), Err: err}
 	}
 	if src.hasFl {
-		if err := setFlags(fd, src.flags); err != nil {
+		if err := fs.SetFlags(rel, fd, src.flags); err != nil {
 			return &os.PathError{Op: "chattr", Path: lt.path(rel), Err: err}
 		}
 	}
-	return unix.Fsync(fd)
+	return fs.Fsync(rel, fd)
 }
 
 // quarantine neutralizes the inode at tmp in the live parent and moves it
 // to the quarantine directory; it returns where it went, relative to the
 // live top.
 func (r *restore) quarantine(tmp string) (string, error) {
-	if err := neutralize(r.dirfd, tmp); err != nil {
-		return "", r.pathErr("neutralize", err)
+	// Not neutralized, it still goes to the root-only quarantine, out of
+	// every other user's reach; where it could not go, where it is is said.
+	var nerr error
+	if err := neutralize(r.fs(), r.dirfd, tmp, r.at(tmp)); err != nil {
+		nerr = r.pathErr("neutralize", err)
 	}
 	qrel, qfd, err := openQuarantine(r.live, r.o.Quarantine)
 	if err != nil {
-		return "", err
+		return r.at(tmp), errors.Join(nerr, err)
 	}
 	defer unix.Close(qfd)
 	now := time.Now
@@ -713,44 +702,47 @@ func (r *restore) quarantine(tmp string) (string, error) {
 		now = r.o.Now
 	}
 	name := QuarantineName(now(), r.rel)
-	if err := unix.Renameat2(r.dirfd, tmp, qfd, name, unix.RENAME_NOREPLACE); err != nil {
-		return path.Join(path.Dir(r.rel), tmp), r.pathErr("quarantine", err)
+	if err := r.fs().Renameat2(r.at(tmp), r.dirfd, tmp, qfd, name, unix.RENAME_NOREPLACE); err != nil {
+		return r.at(tmp), errors.Join(nerr, r.pathErr("quarantine", err))
 	}
-	if err := unix.Fsync(r.dirfd); err != nil {
-		return path.Join(qrel, name), r.pathErr("fsync", err)
+	if err := r.fs().Fsync(path.Dir(r.rel), r.dirfd); err != nil {
+		return path.Join(qrel, name), errors.Join(nerr, r.pathErr("fsync", err))
 	}
-	return path.Join(qrel, name), unix.Fsync(qfd)
+	if err := r.fs().Fsync(qrel, qfd); err != nil {
+		return path.Join(qrel, name), errors.Join(nerr, &os.PathError{Op: "fsync", Path: r.live.path(qrel), Err: err})
+	}
+	return path.Join(qrel, name), nerr
 }
 
 // neutralize makes the inode called name in dirfd harmless where it lies:
 // no +i/+a, no file capability, mode 000 (no setuid, setgid, execute),
 // for every name it has. A symlink or a device node has no mode that
 // matters and is left as it is.
-func neutralize(dirfd int, name string) error {
-	fd, err := openInode(dirfd, name)
+func neutralize(fs fsys.FS, dirfd int, name, p string) error {
+	fd, err := openInode(fs, dirfd, name, p)
 	if err != nil || fd < 0 {
 		return err
 	}
 	defer unix.Close(fd)
-	if f, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS); err == nil && f&lockFlags != 0 {
-		if err := setFlags(fd, f&^lockFlags); err != nil {
+	if f, err := fs.GetFlags(p, fd); err == nil && f&lockFlags != 0 {
+		if err := fs.SetFlags(p, fd, f&^lockFlags); err != nil {
 			return fmt.Errorf("chattr: %w", err)
 		}
 	}
-	if err := unix.Fremovexattr(fd, "security.capability"); err != nil && err != unix.ENODATA {
+	if err := fs.Fremovexattr(p, fd, "security.capability"); err != nil && err != unix.ENODATA {
 		return fmt.Errorf("removexattr security.capability: %w", err)
 	}
-	if err := unix.Fchmod(fd, 0); err != nil {
+	if err := fs.Fchmod(p, fd, 0); err != nil {
 		return fmt.Errorf("chmod: %w", err)
 	}
-	return unix.Fsync(fd)
+	return fs.Fsync(p, fd)
 }
 
 // Quarantine neutralizes the inode at rel below live (see [Restore]) and
 // moves it to the quarantine directory: for an entry that a restored tree
 // does not have. It returns where it went, relative to live.
 func Quarantine(live, rel string, o RestoreOptions) (string, error) {
-	lt, err := openTop(live)
+	lt, err := openTop(live, o.FS)
 	if err != nil {
 		return "", err
 	}
@@ -764,7 +756,7 @@ func Quarantine(live, rel string, o RestoreOptions) (string, error) {
 		return "", err
 	}
 	defer unix.Close(dfd)
-	if err := unlock(dfd, name); err != nil {
+	if err := unlock(lt.fs, dfd, name, rel); err != nil {
 		return "", &os.PathError{Op: "chattr", Path: lt.path(rel), Err: err}
 	}
 	r := &restore{o: o, live: lt, rel: path.Clean(strings.TrimPrefix(rel, "/")), dirfd: dfd, name: name}
@@ -787,10 +779,10 @@ func openQuarantine(live tree, q string) (string, int, error) {
 		return "", -1, err
 	}
 	defer unix.Close(dfd)
-	if err := unix.Mkdirat(dfd, name, 0o700); err != nil && err != unix.EEXIST {
+	if err := live.fs.Mkdirat(q, dfd, name, 0o700); err != nil && err != unix.EEXIST {
 		return "", -1, &os.PathError{Op: "mkdir", Path: live.path(q), Err: err}
 	}
-	fd, err := openat2(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY, unix.RESOLVE_BENEATH)
+	fd, err := live.fs.Openat2(q, dfd, name, unix.O_RDONLY|unix.O_DIRECTORY, unix.RESOLVE_BENEATH)
 	if err != nil {
 		return "", -1, &os.PathError{Op: "open", Path: live.path(q), Err: err}
 	}
@@ -800,7 +792,7 @@ func openQuarantine(live tree, q string) (string, int, error) {
 		err = fmt.Errorf("owned by uid %d: not a quarantine", st.Uid)
 	}
 	if err == nil && st.Mode&0o7777 != 0o700 {
-		err = unix.Fchmod(fd, 0o700)
+		err = live.fs.Fchmod(q, fd, 0o700)
 	}
 	if err != nil {
 		unix.Close(fd)
@@ -812,7 +804,7 @@ func openQuarantine(live tree, q string) (string, int, error) {
 // ReadDirNames lists the names in the live directory at rel below live,
 // never through a symlink.
 func ReadDirNames(live, rel string) ([]string, error) {
-	lt, err := openTop(live)
+	lt, err := openTop(live, fsys.FS{})
 	if err != nil {
 		return nil, err
 	}

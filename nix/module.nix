@@ -314,7 +314,7 @@ in
       after = [ "local-fs.target" ];
       serviceConfig = hardening // {
         Type = "oneshot";
-        # The keyed sample's key and check counter: the one thing a check
+        # The keyed sample's key and last check: the one thing a check
         # writes, in its own state directory.
         ExecStart = "${vigil} ${globalArgs} --quiet check --sample-state /var/lib/vigil-check/sample";
         User = "vigil";

@@ -52,4 +52,7 @@
 // still be opened (O_NONBLOCK keeps FIFOs from blocking; the fstat check then
 // refuses to read it). Inode flags are read with FS_IOC_GETFLAGS on the open
 // file or directory; symlinks and special files have none.
+//
+// Scanning needs Linux (openat2, getdents64, the inode ioctls): elsewhere the
+// package builds, and [Scan] returns [ErrUnsupported].
 package scanner

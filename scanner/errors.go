@@ -9,4 +9,7 @@ var (
 	// ErrUnlisted marks the error of a directory (or root) whose contents
 	// could not be read: what lies below it is unknown, not gone.
 	ErrUnlisted = errors.New("contents not readable")
+	// ErrUnsupported is what [Scan] returns on a system other than Linux:
+	// it needs openat2, getdents and the inode ioctls.
+	ErrUnsupported = errors.New("scanning needs Linux")
 )

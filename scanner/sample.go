@@ -18,13 +18,21 @@ import (
 // position given by BLAKE3 keyed with Key over the epoch, device, inode and
 // path. Two reads of a file are thus at most 2L-1 <= Within checks apart,
 // and each check reads about 1/L of the files it would otherwise trust.
+//
+// A check that stands for checks that did not run (Back of them, before
+// Check) reads the files due at any of Check-Back..Check: what those would
+// have read, so that a check number skipped breaks no guarantee. From
+// 2L-1 numbers on, that range holds a whole epoch: every file is due.
 type Sample struct {
 	// Key is the secret that makes the choice unpredictable. Keep it where
 	// the baseline is kept, out of reach of whoever it guards against.
 	Key [32]byte
 	// Check is the number of this check; successive checks must count up
-	// by one for the guarantee to hold.
+	// by one for the guarantee to hold (or say, in Back, what they skip).
 	Check uint64
+	// Back is the number of check numbers before Check that no check
+	// used: their files are read too. 0 reads Check's alone.
+	Back uint64
 	// Within is the number of consecutive checks in which every file is
 	// read at least once; 1 reads every file every time, 0 or less
 	// disables the sample.
@@ -68,7 +76,31 @@ func (p *sampler) due(e *merkle.Entry) bool {
 	if l == 1 {
 		return true
 	}
-	b := binary.LittleEndian.AppendUint64(p.buf[:0], p.s.Check/l)
+	if p.s.Back == 0 {
+		return p.position(e, p.s.Check/l, l) == p.s.Check%l
+	}
+	return p.dueIn(e, l)
+}
+
+// dueIn reports whether e is due at any check of Check-Back..Check (as
+// many as there are, from 0).
+func (p *sampler) dueIn(e *merkle.Entry, l uint64) bool {
+	hi := p.s.Check
+	lo := hi - min(p.s.Back, hi)
+	if hi-lo+1 >= 2*l-1 {
+		return true // a whole epoch lies within
+	}
+	for ep := lo / l; ep <= hi/l; ep++ {
+		if at := ep*l + p.position(e, ep, l); lo <= at && at <= hi {
+			return true
+		}
+	}
+	return false
+}
+
+// position returns e's place, 0 to l-1, in the checks of epoch ep.
+func (p *sampler) position(e *merkle.Entry, ep, l uint64) uint64 {
+	b := binary.LittleEndian.AppendUint64(p.buf[:0], ep)
 	b = binary.LittleEndian.AppendUint64(b, e.Dev)
 	b = binary.LittleEndian.AppendUint64(b, e.Inode)
 	b = append(b, e.Path...)
@@ -77,5 +109,5 @@ func (p *sampler) due(e *merkle.Entry) bool {
 	p.h.Write(b)
 	var sum [32]byte
 	p.h.Sum(sum[:0])
-	return binary.LittleEndian.Uint64(sum[:])%l == p.s.Check%l
+	return binary.LittleEndian.Uint64(sum[:]) % l
 }

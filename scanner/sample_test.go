@@ -1,3 +1,5 @@
+//go:build linux
+
 package scanner_test
 
 import (
@@ -185,4 +187,40 @@ func rawWrite(t *testing.T, dev string, off int64, data []byte) {
 		t.Fatalf("pwrite %s at %d: %v", dev, off, err)
 	}
 	must(t, unix.Fsync(fd))
+}
+
+// TestSampleBack: a check standing for Back skipped ones reads exactly the
+// files due at any of them and at its own number; from 2L-1 numbers on,
+// every file.
+func TestSampleBack(t *testing.T) {
+	t.Parallel()
+	entries := make([]merkle.Entry, 500)
+	for i := range entries {
+		entries[i] = merkle.Entry{Path: fmt.Sprintf("/usr/f%d", i), Dev: 2, Inode: uint64(7 + i)}
+	}
+	const within = 9 // L = 5
+	for _, check := range []uint64{0, 3, 4, 5, 12, 1000} {
+		for back := range uint64(12) {
+			s := scanner.Sample{Key: [32]byte{4}, Check: check, Back: back, Within: within}
+			n := 0
+			for i := range entries {
+				want := false
+				for c := check - min(back, check); c <= check; c++ {
+					one := scanner.Sample{Key: s.Key, Check: c, Within: within}
+					want = want || one.Due(&entries[i])
+				}
+				got := s.Due(&entries[i])
+				if got != want {
+					t.Fatalf("Sample{Check: %d, Back: %d}.Due(%s) = %v, want %v (any of checks %d to %d)",
+						check, back, entries[i].Path, got, want, check-min(back, check), check)
+				}
+				if got {
+					n++
+				}
+			}
+			if check >= back && back+1 >= 2*5-1 && n != len(entries) {
+				t.Errorf("Sample{Check: %d, Back: %d}: %d of %d files due, want all", check, back, n, len(entries))
+			}
+		}
+	}
 }

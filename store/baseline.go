@@ -7,7 +7,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"vigil/merkle"
-	"vigil/scanner"
 )
 
 // tombstone is the record of a path that a baseline deleted.
@@ -270,15 +269,19 @@ func checkDir(d merkle.Node, kids []merkle.Node) error {
 	return nil
 }
 
-// Cache returns the baseline as the scanner's stat cache.
-func (b *Baseline) Cache() scanner.Cache { return statCache{b} }
+// Cache returns the baseline as the scanner's stat cache: a
+// [StatCache] is a scanner.Cache, which the engine hands to the scanner
+// (store needs no scanner types).
+func (b *Baseline) Cache() StatCache { return StatCache{b} }
 
-type statCache struct{ b *Baseline }
+// StatCache reads a baseline's recorded entries a directory at a time, as
+// the scanner's stat cache.
+type StatCache struct{ b *Baseline }
 
 // Children returns the first n recorded entries directly inside dir whose
-// names sort after after, in name order, as [scanner.Cache] says: the
+// names sort after after, in name order, as scanner.Cache says: the
 // scanner reads a huge directory's records a chunk at a time.
-func (s statCache) Children(dir, after string, n int) ([]merkle.Entry, error) {
+func (s StatCache) Children(dir, after string, n int) ([]merkle.Entry, error) {
 	var out []merkle.Entry
 	err := s.b.view(func(rb *bolt.Bucket) error {
 		var kvs [][2][]byte // valid for the transaction: decode once counted

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
+
+	"vigil/internal/fsys"
 )
 
 // A damaged file must give an error naming it, never a crash or a hang:
@@ -28,10 +30,22 @@ func (db *DB) view(fn func(*bolt.Tx) error) (err error) {
 	return db.bolt.View(fn)
 }
 
-// update runs fn in a write transaction, guarded.
+// update runs fn in a write transaction, guarded. Options.Faults, if set,
+// may fail its commit.
 func (db *DB) update(fn func(*bolt.Tx) error) (err error) {
 	defer guard(db.path, &err)()
-	return db.bolt.Update(fn)
+	if db.faults == nil {
+		return db.bolt.Update(fn)
+	}
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if err := db.faults.Inject(fsys.Write, db.path); err != nil {
+			return &fs.PathError{Op: "commit", Path: db.path, Err: err}
+		}
+		return nil
+	})
 }
 
 // guard makes faults on mapped memory panics for the calling goroutine and

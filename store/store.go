@@ -10,6 +10,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"vigil/internal/fsys"
 )
 
 // initialMmap is the size of bbolt's first memory map of the file.
@@ -38,12 +40,18 @@ type Options struct {
 	Timeout time.Duration
 	// OpenFile, if set, replaces os.OpenFile (to inject faults in tests).
 	OpenFile func(string, int, os.FileMode) (*os.File, error)
+	// Faults, if set, is offered the commit of every write transaction,
+	// as fsys.Write on the database's path: an error fails the commit,
+	// which then writes nothing, as a failed write of bbolt's does (tests
+	// fail the commits of an update one by one with it).
+	Faults fsys.Injector
 }
 
 // DB is an open vigil database.
 type DB struct {
-	bolt *bolt.DB
-	path string
+	bolt   *bolt.DB
+	path   string
+	faults fsys.Injector
 	// warnings are problems found at open that do not stop a read: a
 	// damaged meta page (bbolt fell back to the transaction before), a
 	// file others can change.
@@ -119,7 +127,7 @@ func open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
 	}
-	db := &DB{bolt: b, path: path}
+	db := &DB{bolt: b, path: path, faults: opts.Faults}
 	if err := db.init(opts.ReadOnly); err != nil {
 		b.Close()
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}

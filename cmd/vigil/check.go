@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"vigil/alerts"
@@ -16,8 +16,38 @@ import (
 	"vigil/store"
 )
 
+const checkAbout = `Compare the host with the current baseline: the whole baseline, or only the
+subtrees at PATHs. Files whose inode, inode generation, size, mtime and ctime
+are unchanged are not read again, except a keyed, rotating sample of them
+(scan.reread_within; it moves on once per watch.scan_interval, by the clock,
+and its state file, --sample-state, cannot steer it), unless --full is given (which reads from the disk, not
+the page cache). The baseline itself is verified against its root hash on the
+way; with a pinned key (--pubkey, trust.pubkey), a baseline not sealed by it
+is not compared with (exit 8). With --quiet nothing is printed when nothing
+changed.
+
+Each change is one line: a marker, one column per attribute, the type and
+the path. Changes that matter for privilege (setuid or setgid bits, file
+capabilities, the owner of an executable, a new executable) end in
+"(security: ...)" and are shown in bold red on a terminal; --verbose adds
+old -> new for every changed attribute below the line.
+
+Markers:
+  +  added          -  removed        ~  changed
+  >  moved (old -> new path)           !  could not be checked (error)
+
+Attribute columns, in order (a letter where the attribute changed, "." where
+it did not, "+"/"-" on every column of an added/removed entry):
+  C  content (hash; a device's number)   T  type
+  p  permissions (incl. setuid/setgid)   u  owner (uid)
+  g  group (gid)                         s  size
+  m  mtime                               c  ctime
+  i  inode                               n  link count
+  x  extended attributes (capabilities)  l  symlink target
+  f  inode flags (chattr)`
+
 func runCheck(ctx context.Context, e *env, inv *invocation) int {
-	return e.compare(ctx, inv, engine.Check)
+	return e.compare(ctx, inv, (*engine.Engine).Check)
 }
 
 // warnSymlinkRoot says that a root is a symlink whose target nothing
@@ -32,8 +62,8 @@ func (e *env) warnPath(path string, err error) {
 	e.log.Warn().Str("path", quote(path)).Err(err).Msg("btrfs")
 }
 
-// operation is engine.Check or engine.Update.
-type operation func(context.Context, *store.DB, engine.Options) (engine.Result, error)
+// operation is the engine's Check, Update or Reseal.
+type operation func(*engine.Engine, context.Context, *store.DB, engine.Request, engine.Reporter) (engine.Result, error)
 
 // compare runs check, update or reseal: the three share flags and output.
 // Each takes the engine's trust decision first: a baseline that must not
@@ -58,23 +88,11 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	if statePath == "" {
 		statePath = engine.SamplePath(db.Path())
 	}
-	sample, err := e.sampleState(statePath)
-	if err != nil {
-		return e.fail(err)
-	}
 	verdict, err := e.trust(eng, db)
 	if err != nil {
 		return e.fail(err)
 	}
-	o := eng.Options()
-	o.Paths, o.Full, o.Scan, o.Warn = paths, inv.bool("full"), inv.bool("scan"), e.warnPath
-	o.Phase, o.SampleKey, o.SampleCheck = verdict.Phase.Phase, &sample.Key, sample.Check+1
-	o.SymlinkRoot = e.warnSymlinkRoot
-	if len(paths) == 0 {
-		// Only a whole check or update counts: a scoped one rereads the
-		// sample of the next whole one, within its subtrees.
-		op = e.countSample(op, statePath, sample)
-	}
+	o := engine.Request{Paths: paths, Full: inv.bool("full"), Scan: inv.bool("scan"), Phase: verdict.Phase.Phase, SampleFile: statePath}
 	if name != "check" {
 		e.logFindings(verdict)
 	}
@@ -106,56 +124,44 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	return e.runCompare(ctx, inv, eng, db, verdict, o, op)
 }
 
-// sampleState reads the keyed sample's state file at path. One that is
-// damaged is made anew, with a warning: the guarantee that
-// every trusted file is reread within scan.reread_within checks then starts
-// again. One that others may read or write is refused: its key may be
-// known.
-func (e *env) sampleState(path string) (engine.SampleState, error) {
-	s, _, err := engine.LoadSampleState(path)
-	if errors.Is(err, engine.ErrStateCorrupt) {
-		e.log.Warn().Str("path", quote(path)).Err(err).Msg("sample state damaged: starting with a new key; the reread guarantee of scan.reread_within starts again")
-		s, err = engine.NewSampleState()
-	}
-	return s, err
-}
+// sampleNow, if set, is the clock the keyed sample counts its periods by
+// (tests move it); nil means the engine's.
+var sampleNow func() time.Time
 
-// countSample wraps op so that a check or update that finished records its
-// check number in the sample state file at path. A state that cannot be
-// written is a warning: the check's findings stand, but the next check
-// repeats this one's sample.
-func (e *env) countSample(op operation, path string, s engine.SampleState) operation {
-	return func(ctx context.Context, d *store.DB, o engine.Options) (engine.Result, error) {
-		res, err := op(ctx, d, o)
-		if err != nil {
-			return res, err
-		}
-		s.Check = o.SampleCheck
-		if serr := s.Save(path); serr != nil {
-			e.log.Warn().Str("path", quote(path)).Err(serr).Msg("cannot record the check in the sample state: the next check repeats this one's sample")
-		}
-		return res, nil
+// reportSample reports what is wrong with the keyed sample's state file:
+// for check a finding, exit code 8 (someone may be steering which files
+// are reread); for update and reseal, which write what they accept, a
+// logged error.
+func (e *env) reportSample(w *report.Writer, name string, res engine.Result) (int, error) {
+	if res.SampleAlert == nil {
+		return 0, nil
 	}
+	if name != "check" {
+		e.log.Error().Err(res.SampleAlert).Msg("the keyed sample's state file was tampered with or could not be kept")
+		return 0, nil
+	}
+	ev := alerts.Tampered(res.SampleAlert, hostname(), time.Now())
+	ev.Event.Action = "sample_state_tampered"
+	msg := strings.ReplaceAll(res.SampleAlert.Error(), "\n", "; ")
+	return exitTampered, w.Event(ev, "! sample state "+msg)
 }
 
 // runCompare runs op with o, reporting to stdout, and returns the exit code.
-func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engine, db *store.DB, verdict engine.Verdict, o engine.Options, op operation) int {
+func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engine, db *store.DB, verdict engine.Verdict, o engine.Request, op operation) int {
 	name, jsonOut, cfg := inv.cmd.name, inv.bool("json"), eng.Config()
-	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: o.Host, Verbose: inv.bool("verbose"), Phase: o.Phase})
+	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: eng.Host(), Verbose: inv.bool("verbose"), Phase: o.Phase})
 	trustCode := 0
 	if name == "check" {
 		var err error
-		if trustCode, err = reportFindings(w, verdict, o.Host); err != nil {
+		if trustCode, err = reportFindings(w, verdict, eng.Host()); err != nil {
 			return e.fail(err)
 		}
 	}
 	var st scanner.Stats
 	stop := e.startProgress(ctx, &st)
 	o.Stats = &st
-	o.Change = func(c merkle.Change) error { stop(); return w.Change(c) }
-	o.Error = func(p string, err error) error { stop(); return w.Error(p, err) }
 	start := time.Now()
-	res, err := op(ctx, db, o)
+	res, err := op(eng, ctx, db, o, &reporter{e: e, w: w, stop: stop})
 	stop()
 	if err != nil {
 		return e.fail(dbError(db.Path(), err))
@@ -177,6 +183,11 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engin
 		code |= dcode
 		devFailed = dcode&exitTampered != 0
 	}
+	scode, err := e.reportSample(w, name, res)
+	if err != nil {
+		return e.fail(err)
+	}
+	code |= scode
 	if name == "update" || name == "reseal" {
 		code = exitOK
 	}
@@ -189,7 +200,7 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engin
 	if jsonOut || !e.quiet || code != exitOK || res.Added+res.Removed+res.Changed+res.Moved > 0 {
 		sum := summary(name, res, &st, time.Since(start), code)
 		sum.ConfigChanged = configChanged
-		sum.IntegrityFailed = sum.IntegrityFailed || devFailed || trustCode != 0
+		sum.IntegrityFailed = sum.IntegrityFailed || devFailed || trustCode != 0 || scode != 0
 		sum.Trust, sum.Phase = criticalActions(verdict), verdict.Phase.Phase
 		if err := w.Summary(sum); err != nil {
 			return e.fail(err)

@@ -55,7 +55,7 @@ var (
 	keyFlag     = flagDef{name: "key", arg: "FILE", complete: "file", help: "the signer key (vigil keygen's vigil.key)"}
 	pubkeyFlag  = flagDef{name: "pubkey", arg: "FILE", complete: "file", help: "the verifier key the baseline must be signed by (default: trust.pubkey)"}
 	reasonFlag  = flagDef{name: "reason", arg: "TEXT", help: "why this baseline is taken (logged with the uid and login name)"}
-	sampleFlag  = flagDef{name: "sample-state", arg: "FILE", complete: "file", help: "where the keyed sample's key and check counter are kept (default: the database's path + .sample)"}
+	sampleFlag  = flagDef{name: "sample-state", arg: "FILE", complete: "file", help: "where the keyed sample's key and last check are kept (default: the database's path + .sample)"}
 	entryFlag   = flagDef{name: "entry", help: "accept the changes of the entries at PATHs only, not of what lies below them"}
 	fromFlag    = flagDef{name: "from", arg: "REPORT", complete: "file", help: "accept only the changes listed in REPORT, a saved 'check --json'; refuse if the host changed since"}
 )

@@ -8,6 +8,12 @@ import (
 	"vigil/internal/daemon"
 )
 
+const configAbout = `  default  print the embedded default configuration, with its comments: the
+           starting point for /etc/vigil/vigil.toml
+  check    load the configuration (--config FILE, /etc/vigil/vigil.toml, or
+           the default) and report every problem in it; exit 0 if it is
+           valid, 17 if not`
+
 func runConfig(ctx context.Context, e *env, inv *invocation) int {
 	args := inv.args
 	if len(args) != 1 {

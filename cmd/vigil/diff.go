@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"vigil/internal/engine"
-	"vigil/internal/progress"
 	"vigil/internal/report"
 	"vigil/scanner"
 	"vigil/store"
@@ -30,37 +28,38 @@ snapshot and the live subvolume it was taken of. The diff then searches B
 for what changed since A was taken, in time that grows with the changes,
 and needs no database. Paths are shown relative to the subvolume's top.`
 
-const logAbout = `List the stored baselines, newest first: id, time, command, entries, root,
-and why it was taken when that was said. With --json, one object per line
-with id, parent, created, command, root, entries, files, changes (records
-written), reason and user.`
-
-const compactAbout = `Rewrite the database into a new file holding only the kept baselines and
-switch it in atomically: the file shrinks (bbolt reuses freed pages but
-never gives them back). Prints the size before and after.`
-
-const migrateAbout = `Convert a database written by an older vigil (schema 1) to this one, with
-every kept baseline, after verifying each against its old hashes. The old
-file is kept beside the new one as DATABASE.v1. Every other command refuses
-an old database (exit 19) and names this one.`
-
 func runDiff(ctx context.Context, e *env, inv *invocation) int {
 	jsonOut := inv.bool("json")
 	if len(inv.args) == 2 && isPathArg(inv.args[0]) && isPathArg(inv.args[1]) {
 		return e.diffSnapshots(ctx, inv)
 	}
-	cfg, db, err := e.database(inv, true, 2)
+	if len(inv.args) > 2 {
+		return e.fail(&usageError{msg: "diff takes at most 2 arguments", cmd: inv.cmd})
+	}
+	eng, err := e.engine(inv)
+	if err != nil {
+		return e.fail(err)
+	}
+	cfg := eng.Config()
+	db, err := e.openDB(eng, true, false)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
+	// The same trust decision as check's: stored baselines of a database
+	// that must not be trusted (a broken seal, a rollback) are not diffed.
+	verdict, err := e.trust(eng, db)
+	if err != nil {
+		return e.fail(err)
+	}
+	e.logFindings(verdict)
 	a, b, err := diffPair(db, inv.args)
 	if err != nil {
 		return e.fail(fmt.Errorf("%s: %w", db.Path(), err))
 	}
-	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: hostname(), Verbose: inv.bool("verbose")})
+	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: hostname(), Verbose: inv.bool("verbose"), Phase: verdict.Phase.Phase})
 	start := time.Now()
-	res, err := engine.Diff(ctx, a, b, engine.Options{Config: cfg, Change: w.Change})
+	res, err := engine.Diff(ctx, a, b, engine.Options{Config: cfg, Report: engine.Funcs{OnChange: w.Change}})
 	if err != nil {
 		return e.fail(err)
 	}
@@ -113,81 +112,6 @@ type logLine struct {
 	Current bool      `json:"current,omitempty"`
 }
 
-func runLog(ctx context.Context, e *env, inv *invocation) int {
-	jsonOut := inv.bool("json")
-	_, db, err := e.database(inv, true, 0)
-	if err != nil {
-		return e.fail(err)
-	}
-	defer db.Close()
-	all, err := db.Baselines()
-	if err != nil {
-		return e.fail(err)
-	}
-	var cur uint64
-	if c, err := db.Current(); err == nil {
-		cur = c.Info().ID
-	}
-	enc := json.NewEncoder(e.stdout)
-	for _, in := range slices.Backward(all) {
-		l := logLine{ID: in.ID, Parent: in.Parent, Created: in.Created, Command: in.Command, Root: in.Root.String(),
-			Entries: in.Counts.Entries, Files: in.Counts.Files, Changes: in.Changes, Reason: in.Reason,
-			User: in.User, Current: in.ID == cur}
-		if jsonOut {
-			if err := enc.Encode(l); err != nil {
-				return e.fail(err)
-			}
-			continue
-		}
-		mark := " "
-		if l.Current {
-			mark = "*"
-		}
-		fmt.Fprintf(e.stdout, "%s%4d  %s  %-7s %9d entries %7d written  %.16s", mark, l.ID,
-			in.Created.Local().Format(time.RFC3339), l.Command, l.Entries, l.Changes, l.Root)
-		if l.Reason != "" {
-			fmt.Fprintf(e.stdout, "  %s", quote(l.Reason))
-		}
-		fmt.Fprintln(e.stdout)
-	}
-	return exitOK
-}
-
-func runCompact(ctx context.Context, e *env, inv *invocation) int {
-	_, db, err := e.database(inv, false, 0)
-	if err != nil {
-		return e.fail(err)
-	}
-	defer db.Close()
-	before, after, err := db.Compact()
-	if err != nil {
-		return e.fail(err)
-	}
-	if !e.quiet {
-		fmt.Fprintf(e.stdout, "%s: %s -> %s\n", db.Path(), progress.IEC(before), progress.IEC(after))
-	}
-	return exitOK
-}
-
-func runMigrate(ctx context.Context, e *env, inv *invocation) int {
-	if len(inv.args) > 0 {
-		return e.fail(&usageError{msg: "migrate takes no arguments", cmd: inv.cmd})
-	}
-	cfg, err := e.config()
-	if err != nil {
-		return e.fail(err)
-	}
-	n, err := store.Migrate(cfg.Database)
-	if err != nil {
-		return e.fail(err)
-	}
-	if !e.quiet {
-		fmt.Fprintf(e.stdout, "%s: %d baselines migrated to schema %d; the old file is %s.v1\n",
-			cfg.Database, n, store.SchemaVersion, cfg.Database)
-	}
-	return exitOK
-}
-
 // isPathArg tells a path (a snapshot) from a baseline id or root prefix.
 func isPathArg(s string) bool { return strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") }
 
@@ -200,7 +124,7 @@ func (e *env) diffSnapshots(ctx context.Context, inv *invocation) int {
 	jsonOut := inv.bool("json")
 	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: hostname(), Verbose: inv.bool("verbose")})
 	start := time.Now()
-	res, err := engine.DiffSnapshots(ctx, paths[0], paths[1], engine.Options{Change: w.Change})
+	res, err := engine.DiffSnapshots(ctx, paths[0], paths[1], engine.Options{Report: engine.Funcs{OnChange: w.Change}})
 	if err != nil {
 		if errors.Is(err, engine.ErrNotSnapshots) {
 			return e.fail(&usageError{msg: err.Error(), cmd: inv.cmd})

@@ -13,6 +13,15 @@ import (
 	"vigil/store"
 )
 
+const initAbout = `Take a baseline of PATHs, or of the configured roots, hashing every file, and
+make it the current one. Refuses to replace an existing baseline without
+--force. A PATH that does not exist is an error; configured roots that do not
+exist on this host are skipped with a warning, but a baseline in which none
+of them exists is refused. Nothing is created on disk (no directory, no
+database) unless the baseline can be taken. Paths that cannot be read are
+reported on stderr once and recorded with their error and what lstat says
+about them; the baseline is written and init exits 4 to say it is incomplete.`
+
 func runInit(ctx context.Context, e *env, inv *invocation) int {
 	var st scanner.Stats
 	pb, err := e.prepareBaseline(inv, &st)
@@ -23,13 +32,8 @@ func runInit(ctx context.Context, e *env, inv *invocation) int {
 	o, db := pb.o, pb.db
 	o.Force = inv.bool("force")
 	stop := e.startProgress(ctx, &st)
-	o.Error = func(p string, err error) error {
-		stop()
-		e.log.Warn().Str("path", quote(p)).Msg(errorText(p, err))
-		return nil
-	}
 	start := time.Now()
-	res, err := engine.Init(ctx, db, o)
+	res, err := pb.eng.Init(ctx, db, o, &reporter{e: e, stop: stop, missing: true})
 	stop()
 	if err != nil {
 		return e.fail(dbError(db.Path(), err))
@@ -63,7 +67,7 @@ func errorText(path string, err error) string {
 
 // prepared is what prepareBaseline returns.
 type prepared struct {
-	o   engine.Options
+	o   engine.Request
 	eng *engine.Engine
 	db  *store.DB
 	// existing says the database holds a baseline; verdict is then the
@@ -87,12 +91,8 @@ func (e *env) prepareBaseline(inv *invocation, st *scanner.Stats) (prepared, err
 	if pb.eng, err = e.engine(inv); err != nil {
 		return pb, err
 	}
-	o := pb.eng.Options()
-	o.Paths, o.Stats, o.Reason, o.User = paths, st, inv.str("reason"), who()
-	o.Missing = func(root string) { e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped") }
-	o.SymlinkRoot, o.Warn = e.warnSymlinkRoot, e.warnPath
-	o.Phase = engine.PhaseSetup
-	if _, err := engine.Preflight(o, o.Config.Database); err != nil {
+	o := engine.Request{Paths: paths, Stats: st, Reason: inv.str("reason"), User: who(), Phase: engine.PhaseSetup}
+	if _, err := pb.eng.Preflight(o); err != nil {
 		return pb, err
 	}
 	if pb.db, err = e.openDB(pb.eng, false, true); err != nil {

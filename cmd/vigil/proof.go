@@ -20,8 +20,10 @@ exactly its attested attributes (those its rule monitors; the others are
 absent, not zero) and, for each directory above it up to /, the
 directory's attested attributes and the audit path through its children.
 'vigil verify-proof' checks it offline, with nothing but the proof and the
-verifier key. A proof of an unsigned baseline has an empty statement and
-does not verify.`
+verifier key. As check does, proof first takes the trust decision: a
+database whose seal is broken or that was put back gives no proof (exit
+8). A proof of an unsigned baseline has an empty statement and does not
+verify.`
 
 const verifyProofAbout = `Check a proof made by 'vigil proof' offline: it must be one JSON object
 with exactly the fields and the form vigil proof writes (white space

@@ -42,7 +42,7 @@ func runReseal(ctx context.Context, e *env, inv *invocation) int {
 		return e.fail(&usageError{msg: "reseal needs --reason TEXT: what is being accepted, and why", cmd: inv.cmd})
 	}
 	if out == "" {
-		return e.compare(ctx, inv, engine.Reseal)
+		return e.compare(ctx, inv, (*engine.Engine).Reseal)
 	}
 	// The statement's file is made first, so that a reseal that cannot
 	// write it writes no baseline; it is removed again unless a baseline
@@ -61,8 +61,8 @@ func runReseal(ctx context.Context, e *env, inv *invocation) int {
 			os.Remove(out)
 		}
 	}()
-	return e.compare(ctx, inv, func(ctx context.Context, db *store.DB, o engine.Options) (engine.Result, error) {
-		res, err := engine.Reseal(ctx, db, o)
+	return e.compare(ctx, inv, func(eng *engine.Engine, ctx context.Context, db *store.DB, o engine.Request, r engine.Reporter) (engine.Result, error) {
+		res, err := eng.Reseal(ctx, db, o, r)
 		if err != nil || !res.Written {
 			return res, err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -234,4 +235,22 @@ func (e *env) database(inv *invocation, readOnly bool, maxArgs int) (*config.Con
 	}
 	db, err := e.open(cfg, readOnly, false)
 	return cfg, db, err
+}
+
+// writeNew creates path with data, failing if it exists.
+func writeNew(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	return errors.Join(err, f.Sync(), f.Close())
+}
+
+func (e *env) printJSON(v any) int {
+	enc := json.NewEncoder(e.stdout)
+	if err := enc.Encode(v); err != nil {
+		return e.fail(err)
+	}
+	return exitOK
 }

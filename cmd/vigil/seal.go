@@ -1,31 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
-	"vigil/internal/config"
 	"vigil/internal/engine"
 	"vigil/internal/report"
-	"vigil/merkle"
 	"vigil/store"
 )
-
-const keygenAbout = `Make a signing key pair: DIR/vigil.key (the signer key, mode 0600) and
-DIR/vigil.pub (the verifier key, one line), both in the signed-note format
-of golang.org/x/mod/sumdb/note (Ed25519). NAME names the key in every
-signature. Refuses to overwrite either file. Keep vigil.key off the host
-(see 'seal --statement-out' and 'sign'); pin vigil.pub with --pubkey or
-trust.pubkey.`
 
 const sealAbout = `Seal the host's trusted baseline at the move to the hardened phase: check
 that the configuration is valid, the database writable, the roots present
@@ -37,76 +24,6 @@ signed checkpoint: keep it outside the host, or let trust.checkpoint keep
 it. With --statement-out FILE instead of --key, the baseline is written
 unsigned and its statement saved for 'vigil sign' elsewhere; --signature
 FILE attaches the signed statement to the current baseline.`
-
-const signAbout = `Sign a statement written by 'vigil seal --statement-out', 'vigil reseal
---statement-out' or 'vigil phase setup --statement-out' with the signer key
-(on another machine: the key need not live on the host); the signed note
-goes to standard output, for the same command's --signature FILE.`
-
-const auditAbout = `Print the audit log, oldest first, one record per line (JSON with --json),
-after verifying its hashes; the log's size and tree hash come last.`
-
-// readSigner reads a signer key file.
-func readSigner(path string) (note.Signer, error) {
-	if path == "" {
-		return nil, &usageError{msg: "no --key given"}
-	}
-	return engine.ReadSigner(path)
-}
-
-// readVerifier reads a verifier key file: --pubkey, else trust.pubkey; nil
-// if neither names one.
-func readVerifier(flag string, cfg *config.Config) (note.Verifier, string, error) {
-	path := flag
-	if path == "" {
-		path = cfg.Trust.Pubkey
-	}
-	if path == "" {
-		return nil, "", nil
-	}
-	v, err := engine.ReadVerifier(path)
-	return v, path, err
-}
-
-func runKeygen(ctx context.Context, e *env, inv *invocation) int {
-	name, dir := inv.str("name"), inv.str("out")
-	if name == "" || dir == "" || len(inv.args) > 0 {
-		return e.fail(&usageError{msg: "keygen needs --name NAME and --out DIR", cmd: inv.cmd})
-	}
-	skey, vkey, err := note.GenerateKey(rand.Reader, name)
-	if err != nil {
-		return e.fail(&usageError{msg: fmt.Sprintf("key name %q: %v", name, err), cmd: inv.cmd})
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return e.fail(err)
-	}
-	keyPath, pubPath := filepath.Join(dir, "vigil.key"), filepath.Join(dir, "vigil.pub")
-	for _, p := range []string{keyPath, pubPath} {
-		if _, err := os.Lstat(p); err == nil {
-			return e.fail(&usageError{msg: p + " exists already: keygen never overwrites a key", cmd: inv.cmd})
-		}
-	}
-	if err := writeNew(keyPath, []byte(skey+"\n"), 0o600); err != nil {
-		return e.fail(err)
-	}
-	if err := writeNew(pubPath, []byte(vkey+"\n"), 0o644); err != nil {
-		return e.fail(err)
-	}
-	if !e.quiet {
-		fmt.Fprintf(e.stdout, "signer key   %s (keep it secret, ideally off this host)\nverifier key %s\n%s\n", keyPath, pubPath, vkey)
-	}
-	return exitOK
-}
-
-// writeNew creates path with data, failing if it exists.
-func writeNew(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	return errors.Join(err, f.Sync(), f.Close())
-}
 
 func runSeal(ctx context.Context, e *env, inv *invocation) int {
 	if sig := inv.str("signature"); sig != "" {
@@ -138,11 +55,7 @@ func runSeal(ctx context.Context, e *env, inv *invocation) int {
 		}
 	}
 	o.Signer = signer
-	o.Error = func(p string, err error) error {
-		e.log.Warn().Str("path", quote(p)).Msg(errorText(p, err))
-		return nil
-	}
-	res, err := engine.Seal(ctx, db, o)
+	res, err := pb.eng.Seal(ctx, db, o, &reporter{e: e, missing: true})
 	if err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
@@ -170,15 +83,12 @@ func (e *env) sealPending(ctx context.Context, inv *invocation, pb prepared) (co
 	if pb.verdict.Untrusted != nil {
 		return e.fail(dbError(pb.db.Path(), pb.verdict.Untrusted)), false
 	}
-	w := report.New(e.stdout, report.Options{Host: pb.o.Host, Phase: engine.PhaseHardened})
-	var n int64
-	o := pb.eng.Options()
-	o.Phase = engine.PhaseHardened
-	o.Change = func(c merkle.Change) error { n++; return w.Change(c) }
-	o.Error = func(p string, err error) error { n++; return w.Error(p, err) }
-	if _, err := engine.Check(ctx, pb.db, o); err != nil {
+	w := report.New(e.stdout, report.Options{Host: pb.eng.Host(), Phase: engine.PhaseHardened})
+	r := &reporter{e: e, w: w}
+	if _, err := pb.eng.Check(ctx, pb.db, engine.Request{Phase: engine.PhaseHardened}, r); err != nil {
 		return e.fail(dbError(pb.db.Path(), err)), false
 	}
+	n := r.n
 	if n == 0 {
 		return 0, true
 	}
@@ -250,74 +160,5 @@ func (e *env) attachSignature(inv *invocation, sigPath string) int {
 		return e.fail(err)
 	}
 	fmt.Fprintf(e.stdout, "baseline %d: signature by %s attached\naudit log checkpoint (kept in %s; sign it and keep a copy outside this host):\n%s", in.ID, n.Sigs[0].Name, eng.KeptCheckpoint(), cp)
-	return exitOK
-}
-
-func runSign(ctx context.Context, e *env, inv *invocation) int {
-	if len(inv.args) != 1 {
-		return e.fail(&usageError{msg: "sign needs the statement file", cmd: inv.cmd})
-	}
-	signer, err := readSigner(inv.str("key"))
-	if err != nil {
-		return e.fail(err)
-	}
-	text, err := os.ReadFile(inv.args[0])
-	if err != nil {
-		return e.fail(err)
-	}
-	if !bytes.HasPrefix(text, []byte("vigil baseline statement ")) && !engine.IsPhaseStatement(text) {
-		return e.fail(&usageError{msg: inv.args[0] + " is not a vigil baseline or phase statement", cmd: inv.cmd})
-	}
-	signed, err := note.Sign(&note.Note{Text: string(text)}, signer)
-	if err != nil {
-		return e.fail(err)
-	}
-	_, err = e.stdout.Write(signed)
-	if err != nil {
-		return e.fail(err)
-	}
-	return exitOK
-}
-
-func (e *env) printJSON(v any) int {
-	enc := json.NewEncoder(e.stdout)
-	if err := enc.Encode(v); err != nil {
-		return e.fail(err)
-	}
-	return exitOK
-}
-
-func runAudit(ctx context.Context, e *env, inv *invocation) int {
-	_, db, err := e.database(inv, true, 0)
-	if err != nil {
-		return e.fail(err)
-	}
-	defer db.Close()
-	t, err := db.VerifyAudit()
-	if err != nil {
-		return e.fail(dbError(db.Path(), err))
-	}
-	err = db.AuditRecords(func(i int64, rec []byte) error {
-		if inv.bool("json") {
-			_, err := fmt.Fprintf(e.stdout, "%s\n", rec)
-			return err
-		}
-		var r engine.AuditRecord
-		if err := json.Unmarshal(rec, &r); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%4d  %s  %-9s baseline %-4d %.16s", i, r.Time.Local().Format(time.RFC3339), r.Type, r.Baseline, r.Root)
-		if r.Reason != "" {
-			fmt.Fprintf(e.stdout, "  %s", quote(r.Reason))
-		}
-		fmt.Fprintf(e.stdout, "  %s\n", r.User)
-		return nil
-	})
-	if err != nil {
-		return e.fail(dbError(db.Path(), err))
-	}
-	if !inv.bool("json") {
-		fmt.Fprintf(e.stdout, "audit log: %d records, tree hash %s\n", t.N, t.Hash)
-	}
 	return exitOK
 }

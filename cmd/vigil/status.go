@@ -12,6 +12,10 @@ import (
 	"vigil/store"
 )
 
+const statusAbout = `Show the current baseline: root hash, time, host, counts, roots, the
+configuration in use (and whether it is the one the baseline was taken
+with), the database path and size, and the older baselines kept.`
+
 func runStatus(ctx context.Context, e *env, inv *invocation) int {
 	jsonOut := inv.bool("json")
 	if len(inv.args) > 0 {
@@ -98,44 +102,6 @@ func configMatch(inUse, baseline string) string {
 		return "the same"
 	}
 	return "a different one (digest " + inUse + ")"
-}
-
-func runVerify(ctx context.Context, e *env, inv *invocation) int {
-	if len(inv.args) > 0 {
-		return e.fail(&usageError{msg: "verify takes no arguments", cmd: inv.cmd})
-	}
-	eng, err := e.engine(inv)
-	if err != nil {
-		return e.fail(err)
-	}
-	db, err := e.openDB(eng, true, false)
-	if err != nil {
-		return e.fail(err)
-	}
-	defer db.Close()
-	if err := db.Check(); err != nil {
-		return e.fail(dbError(db.Path(), err))
-	}
-	if _, err := db.VerifyAudit(); err != nil {
-		return e.fail(dbError(db.Path(), err))
-	}
-	verdict, err := e.trust(eng, db)
-	if err != nil {
-		return e.fail(err)
-	}
-	e.logFindings(verdict)
-	code := exitOK
-	if verdict.Critical() {
-		code = exitTampered
-	}
-	all, err := db.Baselines()
-	if err != nil {
-		return e.fail(err)
-	}
-	if !e.quiet {
-		fmt.Fprintf(e.stdout, "%s: %d baselines verified\n", db.Path(), len(all))
-	}
-	return code
 }
 
 // trustInfo is what status says of the trust settings and decision.

@@ -11,6 +11,7 @@ import (
 	"vigil/internal/config"
 	"vigil/internal/engine"
 	"vigil/internal/report"
+	"vigil/merkle"
 	"vigil/store"
 )
 
@@ -25,7 +26,8 @@ func (e *env) engine(inv *invocation) (*engine.Engine, error) {
 }
 
 func (e *env) engineOf(cfg *config.Config, inv *invocation) (*engine.Engine, error) {
-	return engine.New(cfg, engine.Settings{Host: hostname(), Version: version, Pubkey: inv.str("pubkey")})
+	// sampleNow (tests) moves the clock the keyed sample counts by.
+	return engine.New(cfg, engine.Settings{Host: hostname(), Version: version, Pubkey: inv.str("pubkey"), Now: sampleNow})
 }
 
 // trust takes the engine's trust decision on db and logs its findings. A
@@ -111,3 +113,74 @@ func hasBaseline(db *store.DB) (bool, error) {
 	}
 	return err == nil, err
 }
+
+// readSigner reads a signer key file.
+func readSigner(path string) (note.Signer, error) {
+	if path == "" {
+		return nil, &usageError{msg: "no --key given"}
+	}
+	return engine.ReadSigner(path)
+}
+
+// readVerifier reads a verifier key file: --pubkey, else trust.pubkey; nil
+// if neither names one.
+func readVerifier(flag string, cfg *config.Config) (note.Verifier, string, error) {
+	path := flag
+	if path == "" {
+		path = cfg.Trust.Pubkey
+	}
+	if path == "" {
+		return nil, "", nil
+	}
+	v, err := engine.ReadVerifier(path)
+	return v, path, err
+}
+
+// reporter is the CLI's engine.Reporter: changes and unreadable paths go to
+// the report w (the progress line stopped first), or, without one,
+// unreadable paths to the log; warnings go to the log.
+type reporter struct {
+	e    *env
+	w    *report.Writer
+	stop func()
+	// missing says roots that do not exist are logged (init, seal: one
+	// configuration serves hosts of several layouts).
+	missing bool
+	// n counts the changes and unreadable paths reported.
+	n int64
+}
+
+func (r *reporter) halt() {
+	if r.stop != nil {
+		r.stop()
+	}
+}
+
+func (r *reporter) Change(c merkle.Change) error {
+	r.halt()
+	r.n++
+	if r.w == nil {
+		return nil
+	}
+	return r.w.Change(c)
+}
+
+func (r *reporter) Error(p string, err error) error {
+	r.halt()
+	r.n++
+	if r.w == nil {
+		r.e.log.Warn().Str("path", quote(p)).Msg(errorText(p, err))
+		return nil
+	}
+	return r.w.Error(p, err)
+}
+
+func (r *reporter) Warn(p string, err error) { r.e.warnPath(p, err) }
+
+func (r *reporter) Missing(root string) {
+	if r.missing {
+		r.e.log.Warn().Str("root", quote(root)).Msg("root does not exist here; skipped")
+	}
+}
+
+func (r *reporter) SymlinkRoot(root, target string) { r.e.warnSymlinkRoot(root, target) }

@@ -14,12 +14,26 @@ import (
 	"vigil/store"
 )
 
+const updateAbout = `Accept the current state as the new baseline: of the baseline's roots, or
+only of the subtrees at PATHs (the rest of the baseline is carried over).
+A change of the configured roots takes a new baseline: init --force. The
+changes accepted are reported as by check. Nothing is written when nothing
+changed; a baseline that fails its integrity check is not updated (exit 8).
+
+To accept exactly what was reviewed: --entry accepts the changes of the
+entries named by PATHs and nothing below them; --from REPORT accepts only the
+changes listed in a saved 'vigil check --json' report, and refuses (exit 15,
+nothing written) when the baseline is no longer the one the report was made
+against or a listed entry is no longer in the state the report shows.
+Changes not accepted stay pending: the next check reports them again.
+--reason, the uid and the login name are logged with the new baseline.`
+
 func runUpdate(ctx context.Context, e *env, inv *invocation) int {
-	return e.compare(ctx, inv, engine.Update)
+	return e.compare(ctx, inv, (*engine.Engine).Update)
 }
 
 // acceptOptions sets o.Accept from --entry and --from.
-func (e *env) acceptOptions(db *store.DB, inv *invocation, o engine.Options) (engine.Options, error) {
+func (e *env) acceptOptions(db *store.DB, inv *invocation, o engine.Request) (engine.Request, error) {
 	entry, from := inv.bool("entry"), inv.str("from")
 	switch {
 	case entry && from != "":
@@ -135,7 +149,7 @@ func who() string {
 }
 
 // logAccepted says what Init or Update wrote, with why and by whom.
-func (e *env) logAccepted(res engine.Result, o engine.Options) {
+func (e *env) logAccepted(res engine.Result, o engine.Request) {
 	if !res.Written {
 		e.log.Info().Msg("nothing changed; baseline kept")
 		return

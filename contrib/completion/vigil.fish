@@ -36,7 +36,7 @@ complete -c vigil -n '__fish_seen_subcommand_from check' -l full -d 'reread and 
 complete -c vigil -n '__fish_seen_subcommand_from check' -l scan -d 'walk the trees with the stat cache even where a Btrfs search of what changed since the baseline\'s snapshots would do'
 complete -c vigil -n '__fish_seen_subcommand_from check' -l verbose -s v -d 'show old -> new for every changed attribute'
 complete -c vigil -n '__fish_seen_subcommand_from check' -l pubkey -r -F -d 'the verifier key the baseline must be signed by (default: trust.pubkey)'
-complete -c vigil -n '__fish_seen_subcommand_from check' -l sample-state -r -F -d 'where the keyed sample\'s key and check counter are kept (default: the database\'s path + .sample)'
+complete -c vigil -n '__fish_seen_subcommand_from check' -l sample-state -r -F -d 'where the keyed sample\'s key and last check are kept (default: the database\'s path + .sample)'
 complete -c vigil -n '__fish_seen_subcommand_from check' -F
 complete -c vigil -n '__fish_seen_subcommand_from update' -l json -d 'one ECS event per line (NDJSON), then a summary event; log lines on stderr are JSON too'
 complete -c vigil -n '__fish_seen_subcommand_from update' -l full -d 'reread and rehash every file, from the disk (not the page cache), instead of trusting the stat cache'
@@ -45,7 +45,7 @@ complete -c vigil -n '__fish_seen_subcommand_from update' -l verbose -s v -d 'sh
 complete -c vigil -n '__fish_seen_subcommand_from update' -l entry -d 'accept the changes of the entries at PATHs only, not of what lies below them'
 complete -c vigil -n '__fish_seen_subcommand_from update' -l from -r -F -d 'accept only the changes listed in REPORT, a saved \'check --json\'; refuse if the host changed since'
 complete -c vigil -n '__fish_seen_subcommand_from update' -l reason -r -d 'why this baseline is taken (logged with the uid and login name)'
-complete -c vigil -n '__fish_seen_subcommand_from update' -l sample-state -r -F -d 'where the keyed sample\'s key and check counter are kept (default: the database\'s path + .sample)'
+complete -c vigil -n '__fish_seen_subcommand_from update' -l sample-state -r -F -d 'where the keyed sample\'s key and last check are kept (default: the database\'s path + .sample)'
 complete -c vigil -n '__fish_seen_subcommand_from update' -F
 complete -c vigil -n '__fish_seen_subcommand_from reseal' -l json -d 'one ECS event per line (NDJSON), then a summary event; log lines on stderr are JSON too'
 complete -c vigil -n '__fish_seen_subcommand_from reseal' -l full -d 'reread and rehash every file, from the disk (not the page cache), instead of trusting the stat cache'
@@ -58,7 +58,7 @@ complete -c vigil -n '__fish_seen_subcommand_from reseal' -l reason -r -d 'why t
 complete -c vigil -n '__fish_seen_subcommand_from reseal' -l statement-out -r -F -d 'write the new baseline unsigned and its statement to FILE, to sign elsewhere (needs a pinned key)'
 complete -c vigil -n '__fish_seen_subcommand_from reseal' -l signature -r -F -d 'attach the signed statement in FILE to the current baseline'
 complete -c vigil -n '__fish_seen_subcommand_from reseal' -l pubkey -r -F -d 'the verifier key the baseline must be signed by (default: trust.pubkey)'
-complete -c vigil -n '__fish_seen_subcommand_from reseal' -l sample-state -r -F -d 'where the keyed sample\'s key and check counter are kept (default: the database\'s path + .sample)'
+complete -c vigil -n '__fish_seen_subcommand_from reseal' -l sample-state -r -F -d 'where the keyed sample\'s key and last check are kept (default: the database\'s path + .sample)'
 complete -c vigil -n '__fish_seen_subcommand_from reseal' -F
 complete -c vigil -n '__fish_seen_subcommand_from restore' -l from -r -d 'restore from this snapshot (one some kept baseline records) instead of the current baseline\'s'
 complete -c vigil -n '__fish_seen_subcommand_from restore' -l dry-run -d 'verify and print what would be done; change nothing'

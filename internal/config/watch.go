@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
 )
 
 // Watch configures the watch daemon ([watch] in the file).
@@ -75,6 +77,21 @@ func FacilityCode(name string) int {
 		return facilities["authpriv"]
 	}
 	return facilities[name]
+}
+
+// MatchPath reports whether path matches one of s.Paths (doublestar
+// globs, as doublestar.Match reads them; a malformed one matches nothing).
+// A sink without Paths matches every path.
+func (s Sink) MatchPath(path string) bool {
+	if len(s.Paths) == 0 {
+		return true
+	}
+	for _, g := range s.Paths {
+		if ok, _ := doublestar.Match(g, path); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // OutboxPath returns the outbox file: Watch.Outbox or the database's path

@@ -88,3 +88,25 @@ func unwrapAll(err error) []error {
 	}
 	return []error{err}
 }
+
+func TestSinkMatchPath(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		paths []string
+		path  string
+		want  bool
+	}{
+		{"no paths: every path", nil, "/etc/passwd", true},
+		{"double star", []string{"/etc/**"}, "/etc/ssh/sshd_config", true},
+		{"outside", []string{"/etc/**"}, "/usr/bin/su", false},
+		{"second glob", []string{"/boot/*", "/usr/bin/s*"}, "/usr/bin/su", true},
+		{"star stops at a slash", []string{"/usr/*"}, "/usr/bin/su", false},
+		{"malformed glob matches nothing", []string{"/etc/[a"}, "/etc/a", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (Sink{Paths: tt.paths}).MatchPath(tt.path); got != tt.want {
+				t.Errorf("Sink{Paths: %q}.MatchPath(%q) = %v, want %v", tt.paths, tt.path, got, tt.want)
+			}
+		})
+	}
+}

@@ -6,8 +6,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/bmatcuk/doublestar/v4"
-
 	"vigil/alerts"
 	"vigil/internal/config"
 )
@@ -29,15 +27,7 @@ func routes(c *config.Config, stdout io.Writer) ([]alerts.Route, error) {
 			r.Filter.MinSeverity, _ = alerts.ParseSeverity(s.MinSeverity)
 		}
 		if len(s.Paths) > 0 {
-			globs := s.Paths
-			r.Filter.Path = func(p string) bool {
-				for _, g := range globs {
-					if ok, _ := doublestar.Match(g, p); ok {
-						return true
-					}
-				}
-				return false
-			}
+			r.Filter.Path = s.MatchPath
 		}
 		out = append(out, r)
 	}

@@ -8,8 +8,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/rs/zerolog"
 
@@ -107,10 +108,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 		}
 	}
 	v.baseline = info.ID
-	m, err := cfg.Matcher()
-	if err != nil {
-		return nil, err
-	}
+	m := v.eng.Matcher()
 	var paths []string
 	if !j.whole {
 		paths = scopes(j.events, info.Roots, m)
@@ -119,20 +117,31 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 		}
 	}
 	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, now: start, phase: phase.Phase}
-	res, err := engine.Check(ctx, db, engine.Options{
-		Config: cfg, Paths: paths, Full: j.full, Host: v.host, Version: v.version, Phase: phase.Phase,
-		Change: c.change, Error: c.error,
+	var sampleFile string // the keyed sample of whole checks: a series of the daemon's own
+	if j.whole {
+		sampleFile = engine.WatchSamplePath(v.dbPath)
+	}
+	// The same engine, and so the same configuration, identity and trust
+	// decision, as the one sealed took its verdict with.
+	res, err := v.eng.Check(ctx, db, engine.Request{
+		Paths: paths, Full: j.full, Phase: phase.Phase, SampleFile: sampleFile,
 		// The catch-up after lost events (and at the start) is, on Btrfs,
 		// the search of what changed since the baseline's snapshots; the
 		// periodic scan walks, so that a walk still runs on a schedule.
 		Scan: j.why == "scan",
-	})
+	}, engine.Funcs{OnChange: c.change, OnError: c.error})
 	if err != nil {
 		return nil, err
 	}
 	v.stats.verified(j, len(paths), time.Since(start))
 	if res.Tampered != nil {
 		c.add("", alerts.Tampered(res.Tampered, v.host, start))
+	}
+	if res.SampleAlert != nil {
+		ev := alerts.Tampered(res.SampleAlert, v.host, start)
+		ev.Event.Action = "sample_state_tampered"
+		ev.SetPhase(phase.Phase)
+		c.add(sampleKey, ev)
 	}
 	if j.whole {
 		// Btrfs device error counters that moved since the baseline: the
@@ -235,7 +244,7 @@ func (c *collect) error(path string, err error) error {
 // recorded.
 func (c *collect) resolve(paths []string, whole bool) {
 	for p := range c.v.alerted {
-		if c.seen[p] || p == "" && !whole || strings.HasPrefix(p, "\x00") {
+		if c.seen[p] || p == "" && !whole || strings.HasPrefix(p, "\x00") && p != sampleKey {
 			continue // the trust decision's findings are settled by sealed
 		}
 		in := whole
@@ -248,8 +257,8 @@ func (c *collect) resolve(paths []string, whole bool) {
 		old := c.v.alerted[p]
 		c.v.setAlerted(p, "")
 		c.v.dirty[p] = true
-		if p == "" {
-			continue // the baseline passed its integrity check again
+		if p == "" || p == sampleKey {
+			continue // the baseline, or the sample state, passed its check again
 		}
 		ev := alerts.Resolved(p, c.v.host, c.now)
 		ev.SetID(c.scope + ":resolved:" + strconv.Itoa(c.v.resolved[p]) + ":" + old) // resolving that finding
@@ -373,8 +382,8 @@ func (v *verifier) sealed(db *store.DB, cfg *config.Config, now time.Time) (engi
 // mtime and ctime (which a write moves and user space cannot set back but
 // by the clock; see the README's Limits).
 func fileStamp(path string) string {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
+	var st unix.Stat_t // its Mtim and Ctim exist on darwin and freebsd too
+	if err := unix.Stat(path, &st); err != nil {
 		return ""
 	}
 	return fmt.Sprintf("%d:%d.%d:%d.%d:%d", st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec, st.Ino)
@@ -396,6 +405,9 @@ func (v *verifier) once(key, action string, err error, critical bool, phase stri
 // sealKey stands for the seal's finding in alerted (and the outbox file):
 // no path starts with NUL.
 const sealKey = "\x00seal"
+
+// sampleKey stands for the sample state file's finding, as sealKey.
+const sampleKey = "\x00sample"
 
 // setAlerted records path's alerted state; "" forgets it.
 func (v *verifier) setAlerted(path, state string) {

@@ -1,14 +1,24 @@
 // Package deptest holds tests only: they check vigil's package graph and
 // third-party modules against the allow-lists below, so that an import that
 // points up a layer, or a new dependency, is a decision and not an accident.
+// Models: tailscale/tailscale tstest/deptest (what a binary may link) and
+// restic/restic's depguard rules (each rule with its reason).
 //
-// The layers (imports point down only):
+// The layers (imports point down only, transitively; within a row only the
+// edges listed in allowed):
 //
 //	cmd/vigil  cmd/vigil-bench
-//	internal/engine  internal/config  internal/progress  internal/report  bench
-//	alerts  store
-//	scanner
-//	merkle
+//	internal/daemon  (internal/trusttest: tests only)
+//	internal/engine
+//	internal/watch  internal/config  internal/report  internal/progress
+//	alerts  store  btrfs  scanner  bench
+//	merkle  internal/fsys  (internal/fimtest, internal/deptest: tests only)
+//
+// What is checked: the vigil→vigil edges, direct and transitive
+// (TestPackageEdges, TestLayers); which vigil package may import which
+// third-party module (TestModuleImporters); the modules go.mod requires
+// (TestModules); what cmd/vigil links (TestVigilLinks) and how big it is
+// (TestVigilSize); the README's package map (TestREADMEPackageMap).
 package deptest
 
 import (
@@ -31,15 +41,20 @@ const module = "vigil"
 var allowed = map[string][]string{
 	// Pure: the Merkle tree and entry encoding.
 	"merkle": {},
+	// The one openat2 wrapper and the fault-injection seam of the calls
+	// that write to the host; it knows nothing of vigil.
+	"internal/fsys": {},
 	// Walks and hashes trees into merkle entries.
-	"scanner": {"merkle"},
+	"scanner": {"merkle", "internal/fsys"},
 	// The Btrfs ioctls and subvolume calls; it knows nothing of baselines.
-	"btrfs": {},
-	// The stat cache it gives the scanner is a scanner.Cache.
-	"store": {"scanner", "merkle"},
+	"btrfs": {"internal/fsys"},
+	// The baseline database. Its stat cache is a scanner.Cache by its
+	// method set, not by import: the engine hands it to the scanner. fsys:
+	// the injector its commits are offered to (Options.Faults).
+	"store": {"merkle", "internal/fsys"},
 	// Alerts describe changes; they never reach into the database (store)
 	// or the filesystem layer: a small interface is declared instead.
-	"alerts":            {"merkle", "scanner"},
+	"alerts":            {"merkle"},
 	"internal/config":   {"merkle"},
 	"internal/report":   {"alerts", "merkle", "internal/progress"},
 	"internal/progress": {},
@@ -57,14 +72,15 @@ var allowed = map[string][]string{
 	// Builds real file trees for tests; test code only (see testOnly). It
 	// may build merkle entries, nothing above.
 	"internal/fimtest": {"merkle"},
-	// The table of attacks on the trust decision that check and the
-	// daemon both run: test code only (see testOnly).
-	"internal/trusttest": {"internal/engine", "internal/config", "internal/fimtest", "store", "merkle"},
+	// The table of attacks on the trust decision that the CLI's and the
+	// daemon's tests both run; test code only (see testOnly).
+	"internal/trusttest": {"internal/engine", "internal/config", "internal/fimtest", "store"},
 	// This package: tests only.
 	"internal/deptest": {},
 }
 
 // testOnly are packages that only _test.go files may import.
+// They may import each other.
 var testOnly = []string{"internal/fimtest", "internal/trusttest"}
 
 // cmdOnly are packages only commands (cmd/...) may import, but for the
@@ -73,6 +89,8 @@ var cmdOnly = []string{"bench", "internal/engine", "internal/daemon"}
 
 // engineUsers may import internal/engine besides cmd: the daemon runs the
 // same operations as the CLI, it does not reach around them.
+// internal/trusttest drives the engine's trust decision for the tests of
+// both.
 var engineUsers = []string{"internal/daemon", "internal/trusttest"}
 
 // execAllowed may import os/exec (besides tests): they run other programs
@@ -142,13 +160,24 @@ func moduleRoot(t *testing.T) string {
 type pkg struct {
 	ImportPath string
 	Imports    []string
+	Deps       []string // transitive, standard library included
 	Error      *struct{ Err string }
 }
 
 // vigilPackages lists every package of the module with its imports.
 func vigilPackages(t *testing.T) []pkg {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(goCmd(t, "list", "-e", "-json=ImportPath,Imports,Error", "./...")))
+	out := decodePackages(t, goCmd(t, "list", "-e", "-json=ImportPath,Imports,Deps,Error", "./..."))
+	if len(out) == 0 {
+		t.Fatal("go list found no packages")
+	}
+	return out
+}
+
+// decodePackages decodes the JSON stream of go list -json.
+func decodePackages(t *testing.T, b []byte) []pkg {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
 	var out []pkg
 	for {
 		var p pkg
@@ -160,9 +189,6 @@ func vigilPackages(t *testing.T) []pkg {
 			t.Fatalf("go list: %v", err)
 		}
 		out = append(out, p)
-	}
-	if len(out) == 0 {
-		t.Fatal("go list found no packages")
 	}
 	return out
 }
@@ -227,6 +253,7 @@ type goMod struct {
 		Path     string
 		Indirect bool
 	}
+	Tool []struct{ Path string } // go.mod's tool directives (staticcheck, govulncheck)
 }
 
 func TestModules(t *testing.T) {
@@ -253,8 +280,20 @@ func TestModules(t *testing.T) {
 		}
 	}
 
-	// Every indirect requirement is needed by an allowed module.
-	reach := reachable(t, modules)
+	// Every indirect requirement is needed by an allowed module, or by a
+	// tool go.mod pins (its module is an indirect requirement itself).
+	roots := slices.Clone(modules)
+	for _, tool := range mod.Tool {
+		for _, m := range indirect {
+			if tool.Path == m || strings.HasPrefix(tool.Path, m+"/") {
+				roots = append(roots, m)
+			}
+		}
+	}
+	reach := reachable(t, roots)
+	for _, m := range roots[len(modules):] {
+		reach[m] = true
+	}
 	for _, m := range indirect {
 		if !reach[m] {
 			t.Errorf("go.mod requires %s (indirect), which no allow-listed module depends on", m)

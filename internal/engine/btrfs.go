@@ -92,7 +92,7 @@ func (o *Options) matcher(roots []string) (*config.Matcher, error) {
 // takeSnapshots syncs and takes a read-only snapshot of each Btrfs
 // subvolume holding one of roots, into its snapshot directory, and returns
 // what the baseline records of them. A subvolume that cannot be snapshot
-// (no privilege, a build without cgo) is reported to o.Warn and left out:
+// (no privilege, a build without cgo) is reported to o.Report's Warn and left out:
 // its roots are then checked by a scan.
 func (o *Options) takeSnapshots(db string, roots []string) []store.Snapshot {
 	if !o.Config.Btrfs.Snapshots {
@@ -118,9 +118,7 @@ func (o *Options) takeSnapshots(db string, roots []string) []store.Snapshot {
 }
 
 func (o *Options) warn(path string, err error) {
-	if o.Warn != nil {
-		o.Warn(path, err)
-	}
+	o.report().Warn(path, err)
 }
 
 // snapshot takes the snapshot of the subvolume top for roots, for the
@@ -198,7 +196,7 @@ func snapshotSource(snaps []store.Snapshot) (map[string]string, map[uint64]uint6
 		default:
 			p += strings.TrimPrefix(s.Root, s.Top)
 		}
-		src[s.Root], devs[snap.Dev] = p, live.Dev
+		src[s.Root], devs[uint64(snap.Dev)] = p, uint64(live.Dev) // int32 on darwin
 	}
 	return src, devs
 }
@@ -585,8 +583,8 @@ func relTo(top, p string) string {
 }
 
 // checkBtrfs checks the whole baseline cur by a Btrfs plan. ok is false
-// when it has no snapshots or a plan cannot be made (said to o.Warn): the
-// caller then scans. Changes reach o.Change only once the plan has run, in
+// when it has no snapshots or a plan cannot be made (said to Warn): the
+// caller then scans. Changes reach o.Report only once the plan has run, in
 // the order a scan reports them, so that a fallback reports nothing twice.
 func checkBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baseline, m *config.Matcher) (Result, bool, error) {
 	pl, err := planBtrfs(ctx, cur, &o, m)
@@ -595,16 +593,14 @@ func checkBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baselin
 	}
 	if err == nil {
 		var res Result
-		var changes []merkle.Change
-		report := o.Change
-		o.Change = func(c merkle.Change) error { changes = append(changes, c); return nil }
+		report := o.report()
+		held := &collector{Reporter: report}
+		o.Report = held
 		if res, err = runPlan(ctx, db, o, cur, pl, false); err == nil {
 			res.Scopes = nil // the whole baseline was checked
-			for _, c := range changes {
-				if report != nil {
-					if err := report(c); err != nil {
-						return res, true, err
-					}
+			for _, c := range held.changes {
+				if err := report.Change(c); err != nil {
+					return res, true, err
 				}
 			}
 			return res, true, nil

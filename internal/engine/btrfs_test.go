@@ -1,3 +1,5 @@
+//go:build linux
+
 package engine_test
 
 import (
@@ -61,14 +63,15 @@ func newBtrfsFixture(t *testing.T, sub string) *btrfsFixture {
 
 func (f *btrfsFixture) opts(t *testing.T) engine.Options {
 	return engine.Options{Config: f.cfg, Host: "h", Version: "test",
-		Warn: func(p string, err error) { t.Errorf("warning: %s: %v", p, err) }}
+		Report: engine.Funcs{OnWarn: func(p string, err error) { t.Errorf("warning: %s: %v", p, err) }}}
 }
 
 // run runs op and returns the changes it reported, as sorted lines.
 func (f *btrfsFixture) run(t *testing.T, op func(context.Context, *store.DB, engine.Options) (engine.Result, error), o engine.Options) ([]string, engine.Result) {
 	t.Helper()
 	var out []string
-	o.Change = func(c merkle.Change) error {
+	fn, _ := o.Report.(engine.Funcs)
+	fn.OnChange = func(c merkle.Change) error {
 		from := ""
 		if c.Action == merkle.Moved {
 			from = " from " + c.Old.Path
@@ -76,7 +79,8 @@ func (f *btrfsFixture) run(t *testing.T, op func(context.Context, *store.DB, eng
 		out = append(out, fmt.Sprintf("%v %s%s %v", c.Action, c.Path, from, c.Changed))
 		return nil
 	}
-	o.Error = func(p string, err error) error { t.Errorf("%s: %v", p, err); return nil }
+	fn.OnError = func(p string, err error) error { t.Errorf("%s: %v", p, err); return nil }
+	o.Report = fn
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	res, err := op(ctx, f.db, o)
@@ -486,7 +490,7 @@ func TestBtrfsFallsBack(t *testing.T) {
 	}
 	var warned []string
 	o := f.opts(t)
-	o.Warn = func(p string, err error) { warned = append(warned, err.Error()) }
+	o.Report = engine.Funcs{OnWarn: func(p string, err error) { warned = append(warned, err.Error()) }}
 	got, res := f.run(t, engine.Check, o)
 	if res.Method != engine.MethodScan || len(warned) != 1 || !strings.Contains(warned[0], snap) || !strings.Contains(warned[0], "not trusted") {
 		t.Fatalf("check with a tampered snapshot: method %q, warnings %q; want scan and one warning naming %s", res.Method, warned, snap)
@@ -515,7 +519,7 @@ func TestUnsafeSnapshotDir(t *testing.T) {
 	}
 	var warned []string
 	o := f.opts(t)
-	o.Warn = func(p string, err error) { warned = append(warned, err.Error()) }
+	o.Report = engine.Funcs{OnWarn: func(p string, err error) { warned = append(warned, err.Error()) }}
 	_, res := f.run(t, engine.Init, o)
 	if len(res.Baseline.Snapshots) != 0 || len(warned) != 1 || !strings.Contains(warned[0], dir) || !strings.Contains(warned[0], "0700") {
 		t.Fatalf("init with a 0755 snapshot directory: snapshots %+v, warnings %q", res.Baseline.Snapshots, warned)

@@ -5,7 +5,7 @@
 //
 // Each operation is one streaming pass: the scan, in path order, is merged
 // with the stored baseline read in path order, so memory does not grow with
-// the number of files. Changes reach the caller's [Options.Change] as they
+// the number of files. Changes reach the caller's [Reporter] as they
 // are found, except created and deleted paths, which are held until the end
 // to pair renames into moves.
 //
@@ -33,6 +33,11 @@
 // A directory that cannot be listed hides nothing: its recorded subtree is
 // neither reported deleted (by Check) nor dropped (by Update), and the error
 // is reported on the directory.
+//
+// With [Options.SampleFile], whole checks and updates also reread a keyed
+// sample of the files the stat cache trusts, chosen by the sample period
+// the clock says, not by a counter the state file (or root) could set; what
+// was done to the file is [Result.SampleAlert]. See [SampleState].
 //
 // # The engine and the trust decision
 //
@@ -67,4 +72,8 @@
 //   - Setup-phase moves recorded by older versions (unsigned "phase"
 //     records) do not count: such a host stays hardened until a signed
 //     'vigil phase setup'.
+//   - The keyed sample's schedule is known to root (who can read its key)
+//     and follows the clock: root who sets the clock, or times a change
+//     between the periods a file is due in, evades it for up to
+//     scan.reread_within periods. check --full does not depend on it.
 package engine

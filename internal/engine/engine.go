@@ -33,22 +33,24 @@ type Options struct {
 	// check's number, one more than the last one's.
 	SampleKey   *[32]byte
 	SampleCheck uint64
+	// SampleBack is the number of check numbers before SampleCheck that
+	// no check used: their samples are read too (scanner.Sample.Back).
+	SampleBack uint64
+	// SampleFile, if set, is the keyed sample's state file of a whole
+	// Check or Update, which then sets SampleKey, SampleCheck and
+	// SampleBack from the clock and the file, records the check there,
+	// and reports what was done to the file in Result.SampleAlert (see
+	// [SampleState]). A scoped one reads, within its subtrees, the
+	// current period's sample (with the file's key) and records nothing.
+	SampleFile string
 	// Scan makes Check walk the trees (with the stat cache) even where
 	// the baseline's Btrfs snapshots would let it search for what changed.
 	Scan bool
-	// Warn, if set, is told about problems that do not stop the operation
-	// (a Btrfs snapshot that could not be taken or pruned, a Btrfs check
-	// that fell back to a scan).
-	Warn func(path string, err error)
 	// Force lets Init replace an existing baseline.
 	Force bool
-	// Change receives each change found, in order (see the package doc).
-	Change func(merkle.Change) error
-	// Error receives each path that could not be (fully) read.
-	Error func(path string, err error) error
-	// Missing, if set, is told about each root that does not exist (it is
-	// skipped: one configuration serves hosts of several layouts).
-	Missing func(root string)
+	// Report receives what the operation finds (see [Reporter]); nil
+	// reports nothing and goes on past every unreadable path.
+	Report Reporter
 	// Accept, if set, chooses which changes Update accepts (see accept.go):
 	// for a change it turns down the new baseline keeps what was recorded,
 	// so the next check reports it again. An error stops the update and
@@ -65,11 +67,6 @@ type Options struct {
 	// Reason and User say why and by whom Init or Update was run; they are
 	// recorded in the new baseline's metadata, with the real uid.
 	Reason, User string
-	// SymlinkRoot, if set, is told about each root that is a symbolic link
-	// to a place no root covers (by Init and Update): the link is recorded,
-	// never followed, so nothing below its target is watched. target is
-	// where it leads, resolved as far as it resolves.
-	SymlinkRoot func(root, target string)
 	// Stats, if set, is updated during the scan (for progress).
 	Stats *scanner.Stats
 	// Host and Version are recorded in new baselines.
@@ -79,6 +76,95 @@ type Options struct {
 	KeptCheckpoint string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+}
+
+// Reporter receives what an operation finds, from one goroutine, in
+// order. [Funcs] makes one of functions.
+type Reporter interface {
+	// Change receives each change found, in order (see the package doc);
+	// an error stops the operation.
+	Change(merkle.Change) error
+	// Error receives each path that could not be (fully) read; an error
+	// stops the operation, nil goes on.
+	Error(path string, err error) error
+	// Warn is told about problems that do not stop the operation (a Btrfs
+	// snapshot that could not be taken or pruned, a Btrfs check that fell
+	// back to a scan).
+	Warn(path string, err error)
+	// Missing is told about each root that does not exist (it is skipped:
+	// one configuration serves hosts of several layouts).
+	Missing(root string)
+	// SymlinkRoot is told about each root that is a symbolic link to a
+	// place no root covers (by Init and Update): the link is recorded,
+	// never followed, so nothing below its target is watched. target is
+	// where it leads, resolved as far as it resolves.
+	SymlinkRoot(root, target string)
+}
+
+// Funcs is a [Reporter] of functions; each nil one does nothing (and, for
+// OnChange and OnError, goes on).
+type Funcs struct {
+	OnChange      func(merkle.Change) error
+	OnError       func(path string, err error) error
+	OnWarn        func(path string, err error)
+	OnMissing     func(root string)
+	OnSymlinkRoot func(root, target string)
+}
+
+// Change calls OnChange.
+func (f Funcs) Change(c merkle.Change) error {
+	if f.OnChange == nil {
+		return nil
+	}
+	return f.OnChange(c)
+}
+
+// Error calls OnError.
+func (f Funcs) Error(path string, err error) error {
+	if f.OnError == nil {
+		return nil
+	}
+	return f.OnError(path, err)
+}
+
+// Warn calls OnWarn.
+func (f Funcs) Warn(path string, err error) {
+	if f.OnWarn != nil {
+		f.OnWarn(path, err)
+	}
+}
+
+// Missing calls OnMissing.
+func (f Funcs) Missing(root string) {
+	if f.OnMissing != nil {
+		f.OnMissing(root)
+	}
+}
+
+// SymlinkRoot calls OnSymlinkRoot.
+func (f Funcs) SymlinkRoot(root, target string) {
+	if f.OnSymlinkRoot != nil {
+		f.OnSymlinkRoot(root, target)
+	}
+}
+
+// report returns o.Report, or one that reports nothing.
+func (o *Options) report() Reporter {
+	if o.Report == nil {
+		return Funcs{}
+	}
+	return o.Report
+}
+
+// collector is a Reporter that holds the changes back and passes the rest on.
+type collector struct {
+	Reporter
+	changes []merkle.Change
+}
+
+func (c *collector) Change(ch merkle.Change) error {
+	c.changes = append(c.changes, ch)
+	return nil
 }
 
 // Result summarizes an operation.
@@ -101,6 +187,11 @@ type Result struct {
 	// Method says how Check found what changed: MethodBtrfs, MethodScan
 	// or MethodFull.
 	Method string
+	// SampleAlert, if not nil, says what is wrong with the sample state
+	// file of Options.SampleFile (missing, damaged, replaced, ahead of the
+	// clock, frozen, not written; see [SampleState]): someone may be
+	// steering the sample, an alert as Tampered is.
+	SampleAlert error
 }
 
 func (o *Options) now() time.Time {
@@ -130,7 +221,7 @@ func (o *Options) sample() *scanner.Sample {
 	if o.SampleKey == nil || o.Config.RereadWithin <= 0 {
 		return nil
 	}
-	return &scanner.Sample{Key: *o.SampleKey, Check: o.SampleCheck, Within: o.Config.RereadWithin}
+	return &scanner.Sample{Key: *o.SampleKey, Check: o.SampleCheck, Back: o.SampleBack, Within: o.Config.RereadWithin}
 }
 
 // checkDBOutside refuses a database file inside any root: the baseline would
@@ -176,17 +267,17 @@ func within(paths, roots []string) error {
 	return nil
 }
 
-// reportMissing tells o.Missing about roots that do not exist, and
-// o.SymlinkRoot about roots that are symlinks to unwatched places.
+// reportMissing tells the reporter about roots that do not exist, and
+// about roots that are symlinks to unwatched places.
 func (o *Options) reportMissing(roots []string) {
 	for _, r := range roots {
 		st, err := os.Lstat(r)
 		switch {
-		case errors.Is(err, fs.ErrNotExist) && o.Missing != nil:
-			o.Missing(r)
-		case err == nil && st.Mode()&fs.ModeSymlink != 0 && o.SymlinkRoot != nil:
+		case errors.Is(err, fs.ErrNotExist):
+			o.report().Missing(r)
+		case err == nil && st.Mode()&fs.ModeSymlink != 0:
 			if target, covered := linkCovered(r, roots); !covered {
-				o.SymlinkRoot(r, target)
+				o.report().SymlinkRoot(r, target)
 			}
 		}
 	}

@@ -42,6 +42,24 @@ var (
 	// ErrStateCorrupt means the sample state file does not parse or fails
 	// its checksum.
 	ErrStateCorrupt = errors.New("sample state file damaged")
+	// ErrStateMissing means there is no sample state file although the
+	// current baseline is older than two sample periods: it was deleted,
+	// or this is the first whole check to keep its state there.
+	ErrStateMissing = errors.New("sample state file missing")
+	// ErrStateReplaced means the sample state file was changed after vigil
+	// wrote it (its ctime is not the time it records): written back,
+	// copied over or edited.
+	ErrStateReplaced = errors.New("sample state file replaced")
+	// ErrStateAhead means the sample state file records a check in a
+	// later sample period than the clock's: the clock was set back, or
+	// the file forged.
+	ErrStateAhead = errors.New("sample state file ahead of the clock")
+	// ErrStateFrozen means the sample state file is immutable or
+	// append-only (chattr +i, +a): nobody but root freezes it.
+	ErrStateFrozen = errors.New("sample state file frozen")
+	// ErrStateUnwritten means the check could not record itself in the
+	// sample state file.
+	ErrStateUnwritten = errors.New("sample state file not written")
 )
 
 var (

@@ -120,14 +120,16 @@ func (f *fixture) try(t *testing.T, fn operation, o engine.Options) ([]change, [
 	t.Helper()
 	var changes []change
 	var errs []scanError
-	o.Change = func(c merkle.Change) error {
+	rep, _ := o.Report.(engine.Funcs)
+	rep.OnChange = func(c merkle.Change) error {
 		changes = append(changes, f.summarize(c))
 		return nil
 	}
-	o.Error = func(p string, err error) error {
+	rep.OnError = func(p string, err error) error {
 		errs = append(errs, scanError{f.rel(p), err})
 		return nil
 	}
+	o.Report = rep
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	type result struct {

@@ -100,10 +100,7 @@ func (p *pass) change(c merkle.Change) error {
 }
 
 func (p *pass) report(c merkle.Change) error {
-	if p.opts.Change == nil {
-		return nil
-	}
-	return p.opts.Change(c)
+	return p.opts.report().Change(c)
 }
 
 // onError records a per-path error; a directory whose contents could not be
@@ -113,10 +110,7 @@ func (p *pass) onError(path string, err error) error {
 	if errors.Is(err, scanner.ErrUnlisted) {
 		p.skip = append(p.skip, path)
 	}
-	if p.opts.Error != nil {
-		return p.opts.Error(path, err)
-	}
-	return nil
+	return p.opts.report().Error(path, err)
 }
 
 // visit takes the next scanned entry.

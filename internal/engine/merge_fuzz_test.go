@@ -79,7 +79,7 @@ func checkMerge(t *testing.T, a, b map[string]*merkle.Entry, unlisted string) {
 
 	var got []merkle.Change
 	var res Result
-	o := Options{Change: func(c merkle.Change) error { got = append(got, c); return nil }}
+	o := Options{Report: Funcs{OnChange: func(c merkle.Change) error { got = append(got, c); return nil }}}
 	build := merkle.NewBuilder(nil)
 	p := &pass{opts: &o, res: &res, verify: store.NewVerifier(cur.Info(), true), build: build}
 	p.diff = merkle.NewStreamDiff(p.next(cur.Iter()), p.change)

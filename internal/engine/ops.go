@@ -64,6 +64,10 @@ func Reseal(ctx context.Context, db *store.DB, o Options) (Result, error) {
 // subtrees and the directories above them. It writes nothing if nothing
 // changed, and refuses a baseline that fails its integrity check.
 func Update(ctx context.Context, db *store.DB, o Options) (Result, error) {
+	return withSample(ctx, db, o, update)
+}
+
+func update(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	if o.Phase == PhaseHardened && o.Command != "reseal" {
 		return Result{}, ErrHardened
 	}
@@ -204,8 +208,13 @@ func commit(w *store.Writer, o Options, res Result, err error, update bool, cmd 
 }
 
 // Check compares the host with the current baseline: the subtrees at o.Paths,
-// or the baseline's roots. It writes nothing.
+// or the baseline's roots. It writes nothing but the sample state file
+// (Options.SampleFile).
 func Check(ctx context.Context, db *store.DB, o Options) (Result, error) {
+	return withSample(ctx, db, o, check)
+}
+
+func check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	cur, err := db.Current()
 	if err != nil {
 		return Result{}, err
@@ -275,7 +284,7 @@ func Check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 // differences, not with the tree. Every directory it reads is verified
 // against the hash its parent holds for it and each root against its
 // baseline's; a mismatch fails with [store.ErrTampered]. Changes reach
-// o.Change in path order, creations and deletions paired into moves.
+// o.Report in path order, creations and deletions paired into moves.
 func Diff(ctx context.Context, a, b *store.Baseline, o Options) (Result, error) {
 	res := Result{Baseline: b.Info(), OldRoot: merkle.Hash(a.Info().Root), NewRoot: merkle.Hash(b.Info().Root)}
 	p := &pass{opts: &o, res: &res}

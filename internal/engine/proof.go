@@ -79,41 +79,22 @@ type VerifiedProof struct {
 // ([ParseStatement]), its baseline, host and root are the statement's, and
 // the proof leads to that root. Every value the file carries is thereby
 // attested: an edit of any of them is refused. A failure wraps
-// [store.ErrTampered].
+// [store.ErrTampered]; a proof with no statement is [ErrUnsigned], one
+// signed by another key [ErrForeignKey] (see [OpenNote]).
 func VerifyProof(raw []byte, verifiers note.Verifiers) (*VerifiedProof, error) {
 	fail := func(format string, args ...any) (*VerifiedProof, error) {
 		return nil, fmt.Errorf("%w: %s", store.ErrTampered, fmt.Sprintf(format, args...))
 	}
-	var j proofJSON
-	if err := decodeStrict(raw, &j); err != nil {
-		return fail("not a vigil proof: %v", err)
-	}
-	if j.Baseline == nil || j.Host == nil || j.Root == nil || j.Statement == nil || j.Proof == nil {
-		return fail("not a vigil proof: it needs baseline, host, root, statement and proof")
-	}
-	f := &ProofFile{Baseline: *j.Baseline, Host: *j.Host, Statement: *j.Statement, Proof: j.Proof}
-	b, err := hex.DecodeString(*j.Root)
-	if err != nil || len(b) != len(f.Root) {
-		return fail("not a vigil proof: bad root %q", *j.Root)
-	}
-	copy(f.Root[:], b)
-	canon, err := json.Marshal(f)
-	if err == nil {
-		err = sameJSON(raw, canon)
-	}
+	f, err := parseProofFile(raw)
 	if err != nil {
-		return fail("not in the form vigil proof writes: %v", err)
+		return fail("%v", err)
 	}
 	if f.Statement == "" {
-		return fail("the baseline is not signed: the proof has no statement to check it against")
+		return nil, fmt.Errorf("baseline %d: %w: the proof has no statement to check it against", f.Baseline, ErrUnsigned)
 	}
-	n, err := note.Open([]byte(f.Statement), verifiers)
+	n, err := OpenNote("the proof's statement", []byte(f.Statement), verifiers)
 	if err != nil {
-		var unverified *note.UnverifiedNoteError
-		if errors.As(err, &unverified) && len(unverified.Note.UnverifiedSigs) > 0 {
-			return fail("the statement is signed by %q, not by the given key", unverified.Note.UnverifiedSigs[0].Name)
-		}
-		return fail("the statement's signature: %v", err)
+		return nil, err
 	}
 	if err := canonicalSigs(n); err != nil {
 		return fail("%v", err)
@@ -134,6 +115,33 @@ func VerifyProof(raw []byte, verifiers note.Verifiers) (*VerifiedProof, error) {
 		return fail("%v", err)
 	}
 	return &VerifiedProof{File: f, Statement: in, SignedBy: n.Sigs[0].Name}, nil
+}
+
+// parseProofFile reads a proof file that has exactly the fields and the
+// form [ProofFile.MarshalJSON] gives it, white space and string escapes
+// aside.
+func parseProofFile(raw []byte) (*ProofFile, error) {
+	var j proofJSON
+	if err := decodeStrict(raw, &j); err != nil {
+		return nil, fmt.Errorf("not a vigil proof: %w", err)
+	}
+	if j.Baseline == nil || j.Host == nil || j.Root == nil || j.Statement == nil || j.Proof == nil {
+		return nil, errors.New("not a vigil proof: it needs baseline, host, root, statement and proof")
+	}
+	f := &ProofFile{Baseline: *j.Baseline, Host: *j.Host, Statement: *j.Statement, Proof: j.Proof}
+	b, err := hex.DecodeString(*j.Root)
+	if err != nil || len(b) != len(f.Root) {
+		return nil, fmt.Errorf("not a vigil proof: bad root %q", *j.Root)
+	}
+	copy(f.Root[:], b)
+	canon, err := json.Marshal(f)
+	if err == nil {
+		err = sameJSON(raw, canon)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("not in the form vigil proof writes: %w", err)
+	}
+	return f, nil
 }
 
 // canonicalSigs checks that a verified note carries one signature, in

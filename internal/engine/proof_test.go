@@ -172,7 +172,7 @@ func TestVerifyProofRefuses(t *testing.T) {
 		{"monitored out of order", strings.Replace(s, `"monitored":["type","mode","uid","gid","inode","target"]`,
 			`"monitored":["mode","type","uid","gid","inode","target"]`, 1), "canonical order"},
 		{"hash in upper case", strings.Replace(s, root, strings.ToUpper(root), 1), "form vigil proof writes"},
-		{"signed by another key", strings.Replace(s, string(pf["statement"]), string(resignedJSON), 1), "not by the given key"},
+		{"signed by another key", strings.Replace(s, string(pf["statement"]), string(resignedJSON), 1), "not by the pinned key"},
 		{"not signed", strings.Replace(s, string(pf["statement"]), `""`, 1), "not signed"},
 	} {
 		if tc.edited == s {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package engine_test
 
 import (
@@ -133,10 +135,10 @@ func (f *restoreFixture) restore(t *testing.T, o engine.RestoreOptions) []engine
 func (f *restoreFixture) check(t *testing.T) []string {
 	t.Helper()
 	var got []string
-	_, err := engine.Check(t.Context(), f.db, engine.Options{Config: f.cfg, Full: true, Change: func(c merkle.Change) error {
+	_, err := engine.Check(t.Context(), f.db, engine.Options{Config: f.cfg, Full: true, Report: engine.Funcs{OnChange: func(c merkle.Change) error {
 		got = append(got, fmt.Sprintf("%s %s %s", c.Action, strings.TrimPrefix(c.Path, f.vol), c.Changed))
 		return nil
-	}})
+	}}})
 	must(t, err)
 	return got
 }

@@ -135,7 +135,7 @@ func rootDevs(scopes, roots []string) map[string]uint64 {
 			}
 			var st unix.Stat_t
 			if err := unix.Lstat(r, &st); err == nil {
-				out[s] = st.Dev
+				out[s] = uint64(st.Dev) // int32 on darwin
 			}
 		}
 	}

@@ -28,7 +28,7 @@ var ErrNotSnapshots = errors.New("not two btrfs snapshots of one subvolume")
 // names their directories gained or lost, and the subtrees under such
 // names, as a scan would read them. Paths are reported relative to the
 // subvolume's top ("/etc/passwd" for a snapshot of "/"); changes reach
-// o.Change as those of [Diff] do, in path order, moves paired. It needs
+// o.Report as those of [Diff] do, in path order, moves paired. It needs
 // CAP_SYS_ADMIN (the tree search and inode paths).
 func DiffSnapshots(ctx context.Context, a, b string, o Options) (Result, error) {
 	fa, err := btrfs.OpenDir(a)
@@ -192,10 +192,7 @@ func (d *snapDiff) run() error {
 }
 
 func (d *snapDiff) report(c merkle.Change) error {
-	if d.o.Change == nil {
-		return nil
-	}
-	return d.o.Change(c)
+	return d.o.report().Change(c)
 }
 
 // compare compares path p on both sides: its own entry where both have

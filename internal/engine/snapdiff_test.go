@@ -1,3 +1,5 @@
+//go:build linux
+
 package engine_test
 
 import (
@@ -235,10 +237,10 @@ func TestDiffSnapshotsEqualsSend(t *testing.T) {
 			t.Fatal(err)
 		}
 		var changes []merkle.Change
-		res, err := engine.DiffSnapshots(context.Background(), prev, next, engine.Options{Change: func(c merkle.Change) error {
+		res, err := engine.DiffSnapshots(context.Background(), prev, next, engine.Options{Report: engine.Funcs{OnChange: func(c merkle.Change) error {
 			changes = append(changes, c)
 			return nil
-		}})
+		}}})
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}

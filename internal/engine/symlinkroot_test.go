@@ -46,10 +46,10 @@ func TestSymlinkRootWarns(t *testing.T) {
 			f.cfg = cfg
 			var got []string
 			o := f.opts()
-			o.SymlinkRoot = func(root, target string) {
+			o.Report = engine.Funcs{OnSymlinkRoot: func(root, target string) {
 				rel, _ := filepath.Rel(f.root, target)
 				got = append(got, f.rel(root)+" -> "+rel)
-			}
+			}}
 			f.op(t, "Init", engine.Init, o)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("Init of roots %q: SymlinkRoot told %q, want %q", tt.roots, got, tt.want)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"vigil/internal/config"
+	"vigil/merkle"
+	"vigil/scanner"
 	"vigil/store"
 )
 
@@ -461,4 +464,74 @@ func (e *Engine) KeptAhead(db *store.DB) error {
 	}
 	return fmt.Errorf("%w: the checkpoint kept in %s (size %d) is not part of the audit log of %s (%d records): this is not the database it was kept for, or the database was put back or replaced; if that was intended, move the kept checkpoint away after looking into it",
 		ErrRollback, e.kept, cp.Size, db.Path(), t.N)
+}
+
+// Request is what one operation asks of the engine; everything else (the
+// configuration, the host's identity, the clock, the kept checkpoint)
+// comes from the engine.
+type Request struct {
+	// Paths limit Check and Update to these subtrees; for Init and Seal
+	// they replace the configured roots.
+	Paths []string
+	// Full rereads every file; Scan walks where a Btrfs search would do;
+	// Force lets Init replace a baseline.
+	Full, Scan, Force bool
+	// Phase is the phase in force, from the trust decision's [Verdict].
+	Phase string
+	// Reason and User say why and by whom a baseline is written.
+	Reason, User string
+	// Signer signs the new baseline's statement (Seal, Reseal).
+	Signer note.Signer
+	// Accept chooses which changes Update and Reseal accept (see
+	// [Options.Accept]).
+	Accept func(merkle.Change) (bool, error)
+	// SampleFile is the keyed sample's state file (see
+	// [Options.SampleFile]).
+	SampleFile string
+	// Stats, if set, is updated during the scan (for progress).
+	Stats *scanner.Stats
+}
+
+// options returns the operation's options: the engine's, r's and rep.
+func (e *Engine) options(r Request, rep Reporter) Options {
+	o := e.Options()
+	o.Paths, o.Full, o.Scan, o.Force, o.Phase = r.Paths, r.Full, r.Scan, r.Force, r.Phase
+	o.Reason, o.User, o.Signer, o.Accept = r.Reason, r.User, r.Signer, r.Accept
+	o.SampleFile, o.Stats, o.Report = r.SampleFile, r.Stats, rep
+	return o
+}
+
+// Op is one of the engine's operations on a database.
+type Op func(ctx context.Context, db *store.DB, r Request, rep Reporter) (Result, error)
+
+// Check compares the host with the current baseline (see the package
+// function [Check]).
+func (e *Engine) Check(ctx context.Context, db *store.DB, r Request, rep Reporter) (Result, error) {
+	return Check(ctx, db, e.options(r, rep))
+}
+
+// Update accepts the current state as a new baseline ([Update]).
+func (e *Engine) Update(ctx context.Context, db *store.DB, r Request, rep Reporter) (Result, error) {
+	return Update(ctx, db, e.options(r, rep))
+}
+
+// Reseal accepts planned changes in the hardened phase, signed ([Reseal]).
+func (e *Engine) Reseal(ctx context.Context, db *store.DB, r Request, rep Reporter) (Result, error) {
+	return Reseal(ctx, db, e.options(r, rep))
+}
+
+// Init takes a first baseline ([Init]).
+func (e *Engine) Init(ctx context.Context, db *store.DB, r Request, rep Reporter) (Result, error) {
+	return Init(ctx, db, e.options(r, rep))
+}
+
+// Seal takes, signs and records the trusted baseline ([Seal]).
+func (e *Engine) Seal(ctx context.Context, db *store.DB, r Request, rep Reporter) (Result, error) {
+	return Seal(ctx, db, e.options(r, rep))
+}
+
+// Preflight checks what Init and Seal need before anything is created on
+// disk ([Preflight]).
+func (e *Engine) Preflight(r Request) ([]string, error) {
+	return Preflight(e.options(r, nil), e.cfg.Database)
 }

@@ -179,7 +179,7 @@ func (n Node) make(root, path string) error {
 	case kindFIFO:
 		return wrap("mkfifo", path, unix.Mkfifo(path, 0o644))
 	case kindCharDev:
-		return wrap("mknod", path, unix.Mknod(path, unix.S_IFCHR|0o644, int(n.rdev)))
+		return mknod(path, n.rdev)
 	case kindSocket:
 		return makeSocket(path)
 	}
@@ -196,17 +196,6 @@ func writeFile(path, content string, size int64) error {
 		err = f.Truncate(size)
 	}
 	return errors.Join(err, f.Close())
-}
-
-// makeSocket binds a unix socket at path and closes it, which leaves the
-// socket file behind.
-func makeSocket(path string) error {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return wrap("socket", path, err)
-	}
-	err = unix.Bind(fd, &unix.SockaddrUnix{Name: path})
-	return errors.Join(wrap("bind", path, err), unix.Close(fd))
 }
 
 func wrap(op, path string, err error) error {
@@ -267,22 +256,4 @@ func Immutable(t testing.TB, path string) {
 			t.Errorf("fimtest: %v", err)
 		}
 	})
-}
-
-// setFlag sets or clears one inode flag of path.
-func setFlag(path string, flag int, on bool) error {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return wrap("open", path, err)
-	}
-	defer unix.Close(fd)
-	cur, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
-	if err != nil {
-		return wrap("getflags", path, err)
-	}
-	f := int(cur) &^ flag
-	if on {
-		f |= flag
-	}
-	return wrap("setflags", path, unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, f))
 }

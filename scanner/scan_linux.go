@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
+	"vigil/internal/fsys"
 	"vigil/merkle"
 )
 
@@ -257,7 +258,7 @@ func (w *walker) ancestors(ctx context.Context, root string) (ok bool, err error
 			return false, w.send(ctx, failed(err))
 		}
 		if e.Type == merkle.TypeSymlink {
-			e.Target, err = readlinkat(unix.AT_FDCWD, p)
+			e.Target, err = fsys.Readlinkat(unix.AT_FDCWD, p)
 			err = pathErr("readlink", p, err)
 		}
 		if err := w.send(ctx, item{e: e, err: err}); err != nil {
@@ -314,7 +315,7 @@ func (w *walker) entry(ctx context.Context, e *merkle.Entry, dev uint64) error {
 		return w.emit(ctx, c, nil)
 	case merkle.TypeSymlink:
 		var err error
-		e.Target, err = readlinkat(unix.AT_FDCWD, w.opts.phys(e.Path))
+		e.Target, err = fsys.Readlinkat(unix.AT_FDCWD, w.opts.phys(e.Path))
 		return w.send(ctx, item{e: e, err: errors.Join(pathErr("readlink", e.Path, err), w.self.pathXattrs(e, -1))})
 	}
 	return w.send(ctx, item{e: e, err: w.self.pathXattrs(e, -1)})

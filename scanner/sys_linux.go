@@ -144,21 +144,6 @@ func inodeFlags(fd int) (flags uint32, ok bool, err error) {
 	return 0, false, err
 }
 
-// readlinkat returns the target of the symlink name in dirfd.
-func readlinkat(dirfd int, name string) (string, error) {
-	buf := make([]byte, 256)
-	for {
-		n, err := unix.Readlinkat(dirfd, name, buf)
-		if err != nil {
-			return "", err
-		}
-		if n < len(buf) {
-			return string(buf[:n]), nil
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-}
-
 // pathErr wraps err with op and path unless it is nil.
 func pathErr(op, path string, err error) error {
 	if err == nil {

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"vigil/internal/fsys"
 	"vigil/merkle"
 )
 
@@ -98,25 +99,10 @@ func openIn(dirfd int, name string, flags int) (int, error) {
 }
 
 func openat2(dirfd int, path string, flags int, resolve uint64) (int, error) {
-	flags |= unix.O_NOFOLLOW | unix.O_CLOEXEC
 	if flags&unix.O_PATH == 0 {
 		flags |= unix.O_NOATIME // openat2 refuses it with O_PATH
 	}
-	how := unix.OpenHow{
-		Flags:   uint64(flags),
-		Resolve: resolve | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	for {
-		fd, err := unix.Openat2(dirfd, path, &how)
-		switch {
-		case errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.EPERM) && how.Flags&unix.O_NOATIME != 0:
-			how.Flags &^= unix.O_NOATIME
-			continue
-		}
-		return fd, err
-	}
+	return fsys.Openat2(dirfd, path, flags, resolve)
 }
 
 // openDir opens t's directory: relative to its parent's descriptor, or by
@@ -308,7 +294,7 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, 
 			e.Target, e.Xattrs = old.Target, old.Xattrs
 			break
 		}
-		e.Target, err = readlinkat(dirfd, name)
+		e.Target, err = fsys.Readlinkat(dirfd, name)
 		c.err = errors.Join(pathErr("readlink", path, err), l.pathXattrs(e, dirfd))
 	default:
 		if old != nil && sameFile(old, &st) && old.Err == "" {

@@ -1,0 +1,30 @@
+package deptest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// vigilSizeBudget is the most cmd/vigil may weigh, built as `make build`
+// builds it on linux/amd64 (cgo on): 17,820,672 bytes when the budget was
+// set (December 2026), plus about 15 %. A new dependency that costs more
+// is a decision: raise the budget in its commit, with the new figure.
+const vigilSizeBudget = 20_500_000
+
+func TestVigilSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds cmd/vigil")
+	}
+	bin := filepath.Join(t.TempDir(), "vigil")
+	goCmd(t, "build", "-o", bin, "./cmd/vigil")
+	fi, err := os.Stat(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > vigilSizeBudget {
+		t.Errorf("go build ./cmd/vigil: %d bytes, budget %d (+%.1f %%): find what grew with go tool nm -size -sort size %s",
+			fi.Size(), vigilSizeBudget, 100*float64(fi.Size()-vigilSizeBudget)/vigilSizeBudget, bin)
+	}
+	t.Logf("cmd/vigil: %d bytes of %d", fi.Size(), vigilSizeBudget)
+}
