@@ -1,7 +1,12 @@
 # vigil: build, test, benchmark, lint, install.
 GO          ?= go
-STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Pinned in go.mod's tool directive: no network once `go mod download` ran.
+STATICCHECK ?= $(GO) tool staticcheck
+GOVULNCHECK ?= $(GO) tool govulncheck
 BIN         ?= bin
+# Extra flags for the test tiers; .ci/run passes -count=1 so that CI never
+# reports cached results.
+GOTESTFLAGS ?=
 
 # Installation layout (make install PREFIX=/usr DESTDIR=pkgroot).
 PREFIX      ?= /usr/local
@@ -21,7 +26,7 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
 GOBUILD      = $(GO) build -buildvcs=auto -ldflags "-X main.commit=$(COMMIT)"
 
-.PHONY: all build test lint vet fmt-check unit deploy-check docs install bench compare run clean
+.PHONY: all build test test-long test-all lint vet fmt-check unit unit-long fuzz vulncheck deploy-check docs install bench compare run clean
 
 all: build
 
@@ -30,9 +35,16 @@ build:
 	$(GO) build -o $(BIN)/vigil-bench ./cmd/vigil-bench
 
 # The README's test command: formatting, vet, staticcheck, the deployment
-# checks (systemd units, NixOS module, install), then every test with the
-# race detector.
+# checks (systemd units, NixOS module, install), then the short tier: every
+# test with the race detector, the end-to-end ones with a few rounds.
 test: lint deploy-check unit
+
+# The long tier: the packages whose tests have long cases (fimtest.Long,
+# fimtest.Rounds: kill -9 loops, mutation sweeps, ...) with VIGIL_LONG=1.
+test-long: unit-long
+
+# Both tiers, as .ci/run runs them.
+test-all: test test-long
 
 lint: fmt-check vet
 	$(STATICCHECK) ./...
@@ -48,7 +60,28 @@ vet:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -timeout 20m ./...
+	$(GO) test -race $(GOTESTFLAGS) -timeout 20m ./...
+
+# Every package with a test file that calls fimtest.Long or fimtest.Rounds.
+LONG_RE   = fimtest[.](Long|Rounds)[(]
+LONG_PKGS = $(sort $(patsubst %/,%,$(dir $(shell grep -rlE --include='*_test.go' '$(LONG_RE)' .))))
+
+unit-long:
+	VIGIL_LONG=1 $(GO) test -race -count=1 -timeout 60m $(LONG_PKGS)
+
+# The fuzz targets CI runs for FUZZTIME each: package:Target, one word each.
+FUZZ     ?= internal/engine:FuzzMerge
+FUZZTIME ?= 20s
+
+fuzz:
+	@for f in $(FUZZ); do \
+		echo "fuzz $$f for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${f#*:}\$$" -fuzztime $(FUZZTIME) ./$${f%%:*} || exit 1; \
+	done
+
+# Known vulnerabilities in the code vigil calls (needs vuln.go.dev).
+vulncheck:
+	$(GOVULNCHECK) ./...
 
 # systemd-analyze verify and security of the units, the NixOS module's
 # parse and render check, the phase transition hook and make install.
@@ -82,11 +115,21 @@ install:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./merkle/ ./scanner/ ./store/ ./bench/
 
-# Runs vigil on the embedded default config: a first baseline, then a check.
-# The database goes to /var/tmp so that it lies outside every monitored root.
+# A demonstration, not a test: vigil on the embedded default config, a first
+# baseline then a check, with a database of its own (a new directory under
+# /var/tmp, outside every monitored root, removed afterwards; KEEP=1 keeps
+# it). The check prints what it found; its codes 1-7 are findings (the host
+# changed since the baseline), not a failure: only 8 and up fail.
 run: build
-	$(BIN)/vigil --config internal/config/default.toml --db /var/tmp/vigil-demo.db init --force
-	$(BIN)/vigil --config internal/config/default.toml --db /var/tmp/vigil-demo.db check
+	@db=$$(mktemp -d /var/tmp/vigil-demo.XXXXXX) || exit 1; \
+	if [ -n "$(KEEP)" ]; then echo "make run: database $$db/vigil.db (kept)"; \
+	else trap 'rm -rf "$$db"' EXIT; echo "make run: database $$db/vigil.db (removed at the end; KEEP=1 keeps it)"; fi; \
+	vigil="$(BIN)/vigil --config internal/config/default.toml --db $$db/vigil.db"; \
+	$$vigil init; rc=$$?; \
+	if [ $$rc -ge 8 ]; then echo "make run: vigil init failed (exit $$rc)"; exit $$rc; fi; \
+	$$vigil check; rc=$$?; \
+	if [ $$rc -ge 8 ]; then echo "make run: vigil check failed (exit $$rc)"; exit $$rc; fi; \
+	echo "make run: vigil check exited $$rc (0: nothing changed; 1, 2, 4 and their sums: paths added, removed, changed)"
 
 clean:
 	rm -rf $(BIN)

@@ -2,8 +2,6 @@ package store
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -14,287 +12,94 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"vigil/internal/fimtest"
 )
 
-// vigilBin runs the vigil binary against one database.
-type vigilBin struct {
-	t       *testing.T
-	bin, db string
+// migrateEnv names, in the environment of TestMigrateProcess, the database
+// it migrates.
+const migrateEnv = "VIGIL_STORE_TEST_MIGRATE"
+
+// TestMigrateProcess is not a test but the process TestKill9Migrate kills:
+// this test binary run again, migrating the database named by migrateEnv
+// as vigil migrate does (Migrate), exiting 0 once done.
+func TestMigrateProcess(t *testing.T) {
+	path := os.Getenv(migrateEnv)
+	if path == "" {
+		return
+	}
+	if _, err := Migrate(path); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
-func (v vigilBin) command(args ...string) (*exec.Cmd, *bytes.Buffer) {
+// migrate runs Migrate on path in a child process (TestMigrateProcess),
+// kills it with SIGKILL after delay unless it is done, and reports whether
+// it had completed by then; with delay < 0 it waits for the end and
+// returns how long it took.
+func migrate(t *testing.T, path string, delay time.Duration) (completed bool, took time.Duration) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestMigrateProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), migrateEnv+"="+path)
 	var out bytes.Buffer
-	cmd := exec.Command(v.bin, append([]string{"--db", v.db, "--quiet"}, args...)...)
 	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	return cmd, &out
-}
-
-// run runs vigil to completion and fails the test unless it exits 0.
-func (v vigilBin) run(args ...string) time.Duration {
-	v.t.Helper()
-	cmd, out := v.command(args...)
 	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		v.t.Fatalf("vigil %q: %v\n%s", args, err, out)
-	}
-	return time.Since(start)
-}
-
-// status returns the current baseline as `vigil status --json` reports it.
-func (v vigilBin) status() Info {
-	v.t.Helper()
-	cmd, out := v.command("status", "--json")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		v.t.Fatalf("vigil status --json: %v\n%s", err, out)
-	}
-	var st struct {
-		Current Info `json:"current"`
-	}
-	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
-		v.t.Fatalf("vigil status --json: %v\n%s", err, out)
-	}
-	return st.Current
-}
-
-// killAfter starts vigil, kills it with SIGKILL after delay and reports
-// whether it had completed (exit 0) by then.
-func (v vigilBin) killAfter(delay time.Duration, args ...string) bool {
-	v.t.Helper()
-	cmd, out := v.command(args...)
 	if err := cmd.Start(); err != nil {
-		v.t.Fatalf("starting vigil %q: %v", args, err)
+		t.Fatalf("starting the migration of %s: %v", path, err)
 	}
-	time.Sleep(delay)
-	if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		v.t.Fatalf("kill: %v", err)
+	if delay >= 0 {
+		time.Sleep(delay)
+		if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Fatalf("kill: %v", err)
+		}
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
+	took = time.Since(start)
 	if err == nil {
-		return true
+		return true, took
 	}
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != -1 {
-		v.t.Fatalf("vigil %q (killed after %s): %v\n%s", args, delay, err, out)
+	if delay < 0 || !errors.As(err, &ee) || ee.ExitCode() != -1 {
+		t.Fatalf("migrating %s (killed after %s): %v\n%s", path, delay, err, out.Bytes())
 	}
-	return false
+	return false, took
 }
 
-// buildVigil builds cmd/vigil into dir.
-func buildVigil(t *testing.T, dir string) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("go is not on PATH, so the vigil binary cannot be built: %v", err)
-	}
-	bin := filepath.Join(dir, "vigil")
-	out, err := exec.Command(goBin, "build", "-o", bin, "vigil/cmd/vigil").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build vigil/cmd/vigil: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// makeFiles creates dirs×files small files under root.
-func makeFiles(t *testing.T, root string, dirs, files int) {
-	t.Helper()
-	for d := range dirs {
-		dir := filepath.Join(root, fmt.Sprintf("d%03d", d))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for f := range files {
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d", f)), fmt.Appendf(nil, "%d/%d\n", d, f), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
-
-// modify rewrites some files, adds one and removes one.
-func modify(t *testing.T, r *rand.Rand, root string, round, dirs, files int) {
-	t.Helper()
-	pick := func() string {
-		return filepath.Join(root, fmt.Sprintf("d%03d", r.IntN(dirs)), fmt.Sprintf("f%03d", r.IntN(files)))
-	}
-	for range 50 {
-		if err := os.WriteFile(pick(), fmt.Appendf(nil, "round %d\n", round), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	added := filepath.Join(root, fmt.Sprintf("d%03d", r.IntN(dirs)), fmt.Sprintf("new%02d", round))
-	if err := os.WriteFile(added, []byte("new\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(pick()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
-	}
-}
-
-// TestKill9 kills vigil init, update (whole, scoped; each prunes beyond the
-// default five baselines) and compact at pseudo-random moments and checks
-// after each kill that the database opens, passes its consistency check and
-// still has as current baseline the one of the last run that completed (or,
-// if the kill came after the final commit, the killed run's own).
-func TestKill9(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds vigil and kills it 15 times (about 30 s); skipped with -short")
-	}
-	const dirs, files, rounds = 200, 100, 20
-	tmp := t.TempDir()
-	v := vigilBin{t: t, bin: buildVigil(t, tmp), db: filepath.Join(tmp, "db", "vigil.db")}
-	root := filepath.Join(tmp, "root")
-	makeFiles(t, root, dirs, files)
-
-	v.run("init", root)
-	r := rand.New(rand.NewPCG(2025, 9))
-	dur := map[string]time.Duration{"init": v.run("init", "--force", root)}
-	modify(t, r, root, 0, dirs, files)
-	dur["update"] = v.run("update", root)
-	modify(t, r, root, 0, dirs, files)
-	dur["update-all"] = v.run("update")
-	dur["compact"] = v.run("compact")
-	last := v.status()
-	t.Logf("a full run takes %v", dur)
-
-	for round := 1; round <= rounds; round++ {
-		var args []string
-		kind := "compact"
-		switch r.IntN(4) {
-		case 0:
-			args, kind = []string{"init", "--force", root}, "init"
-		case 1:
-			modify(t, r, root, round, dirs, files)
-			args, kind = []string{"update", root}, "update" // scoped to the root
-		case 2:
-			modify(t, r, root, round, dirs, files)
-			args, kind = []string{"update"}, "update-all"
-		default:
-			args = []string{"compact"}
-		}
-		delay := time.Duration(r.Int64N(int64(dur[kind]) + 1))
-		completed := v.killAfter(delay, args...)
-		if completed {
-			last = v.status()
-		}
-		last = checkAfterKill(t, v, last, completed, fmt.Sprintf("round %d (%s, SIGKILL after %s, had completed: %v)", round, args[0], delay, completed), root)
-	}
-	// The next writer deletes what a killed one left.
-	modify(t, r, root, rounds+1, dirs, files)
-	v.run("update", root)
-	db := openDB(t, v.db, Options{ReadOnly: true})
-	if n := len(incompleteIDs(t, db)); n != 0 {
-		t.Errorf("%d unfinished baselines left after a completed update, want 0", n)
-	}
-}
-
-// checkAfterKill opens the database after a kill and checks it; it returns
-// the baseline now current.
-func checkAfterKill(t *testing.T, v vigilBin, last Info, completed bool, round, root string) Info {
-	t.Helper()
-	db, err := Open(v.db, Options{ReadOnly: true, Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatalf("%s: Open: %v", round, err)
-	}
-	defer db.Close()
-	if err := db.Check(); err != nil {
-		t.Fatalf("%s: Check: %v", round, err)
-	}
-	cur, err := db.Current()
-	if err != nil {
-		t.Fatalf("%s: Current: %v", round, err)
-	}
-	in := cur.Info()
-	dead := incompleteIDs(t, db)
-	if len(dead) > 1 || len(dead) == 1 && dead[0] <= in.ID {
-		t.Fatalf("%s: unfinished baselines %v with current %d; want at most one, newer than current", round, dead, in.ID)
-	}
-	t.Logf("%s: current %d, unfinished %v", round, in.ID, dead)
-	all, err := db.Baselines()
-	if err != nil {
-		t.Fatalf("%s: Baselines: %v", round, err)
-	}
-	if len(all) == 0 || all[len(all)-1].ID != in.ID || len(all) > 5 {
-		t.Fatalf("%s: Baselines() = %+v; want at most 5 (the default keep), ending with the current %d", round, all, in.ID)
-	}
-	for _, b := range all {
-		if !b.Complete {
-			t.Fatalf("%s: Baselines() lists the unfinished baseline %d", round, b.ID)
-		}
-	}
-	switch {
-	case in.ID == last.ID:
-		if in.Root != last.Root {
-			t.Fatalf("%s: current baseline %d has root %s, vigil status said %s", round, in.ID, in.Root, last.Root)
-		}
-		return last
-	case !completed && in.ID > last.ID && in.Parent == last.ID:
-		// Killed after its final commit: the new baseline must describe
-		// the tree as it is.
-		db.Close()
-		cmd, out := v.command("check", root)
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s: the killed run's baseline %d is current, but vigil check: %v\n%s", round, in.ID, err, out)
-		}
-		t.Logf("%s: killed after committing baseline %d", round, in.ID)
-		return in
-	}
-	t.Fatalf("%s: current baseline is %d (parent %d), want %d, the last completed", round, in.ID, in.Parent, last.ID)
-	return last
-}
-
-// incompleteIDs lists the baselines left unfinished.
-func incompleteIDs(t *testing.T, db *DB) []uint64 {
-	t.Helper()
-	var ids []uint64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		all, err := allInfos(tx)
-		for _, in := range all {
-			if !in.Complete {
-				ids = append(ids, in.ID)
-			}
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids
-}
-
-// TestKill9Migrate kills vigil migrate at pseudo-random moments: the
-// database at the path is always either the untouched schema 1 file or the
-// complete migrated one.
+// TestKill9Migrate kills a migration (Migrate, in a child process) at
+// pseudo-random moments: the database at the path is always either the
+// untouched schema 1 file or the complete migrated one. 3 kills in the
+// short tier, 8 in the long one.
 func TestKill9Migrate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds vigil and kills it; skipped with -short")
-	}
-	tmp := t.TempDir()
-	v := vigilBin{t: t, bin: buildVigil(t, tmp), db: filepath.Join(tmp, "vigil.db")}
+	path := filepath.Join(t.TempDir(), "vigil.db")
 	tree := bigTree()
-	writeV1(t, v.db, tree, tree[:len(tree)/2])
-	pristine, err := os.ReadFile(v.db)
+	writeV1(t, path, tree, tree[:len(tree)/2])
+	pristine, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := v.run("migrate")
+	_, full := migrate(t, path, -1)
 	r := rand.New(rand.NewPCG(5, 6))
-	for round := range 8 {
-		if err := os.WriteFile(v.db, pristine, 0o600); err != nil {
+	for round := range fimtest.Rounds(3, 8) {
+		if err := os.WriteFile(path, pristine, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		os.Remove(v.db + ".v1")
+		os.Remove(path + ".v1")
 		delay := time.Duration(r.Int64N(int64(full) + 1))
-		completed := v.killAfter(delay, "migrate")
-		db, err := Open(v.db, Options{ReadOnly: true})
+		completed, _ := migrate(t, path, delay)
+		db, err := Open(path, Options{ReadOnly: true})
 		switch {
 		case errors.Is(err, ErrSchema) && !completed:
-			if now, _ := os.ReadFile(v.db); !bytes.Equal(now, pristine) {
+			if now, _ := os.ReadFile(path); !bytes.Equal(now, pristine) {
 				t.Fatalf("round %d: killed after %s, the schema 1 file changed", round, delay)
 			}
-			v.run("migrate") // and it can be run again
-			db, err = Open(v.db, Options{ReadOnly: true})
+			migrate(t, path, -1) // and it can be run again
+			db, err = Open(path, Options{ReadOnly: true})
 		case err != nil:
 			t.Fatalf("round %d: killed after %s (completed %v): Open: %v", round, delay, completed, err)
 		}
@@ -308,74 +113,6 @@ func TestKill9Migrate(t *testing.T) {
 			t.Fatalf("round %d: Baselines = %d, %v; want 2", round, len(all), err)
 		}
 		db.Close()
-	}
-}
-
-// TestCorruptDatabase damages copies of a real database (single-byte
-// flips, zeroed pages, truncation) and runs vigil check and verify on each:
-// never a crash, a hang or an undocumented exit code, whatever the damage.
-func TestCorruptDatabase(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds vigil and runs it on 90 damaged databases; skipped with -short")
-	}
-	tmp := t.TempDir()
-	v := vigilBin{t: t, bin: buildVigil(t, tmp), db: filepath.Join(tmp, "pristine.db")}
-	root := filepath.Join(tmp, "root")
-	makeFiles(t, root, 20, 50)
-	v.run("init", root)
-	r := rand.New(rand.NewPCG(11, 12))
-	modify(t, r, root, 1, 20, 50)
-	v.run("update")
-	pristine, err := os.ReadFile(v.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const page = 4096
-	used := usedPages(t, v.db)
-	for i := range 90 {
-		b := bytes.Clone(pristine)
-		var what string
-		switch i % 3 {
-		case 0: // a flip in a page that holds data
-			off := used[r.IntN(len(used))]*page + r.IntN(page)
-			b[off] ^= byte(1 << r.IntN(8))
-			what = fmt.Sprintf("bit flipped at %d", off)
-		case 1: // the used pages zeroed one at a time
-			p := used[(i/3)%len(used)]
-			clear(b[p*page : (p+1)*page])
-			what = fmt.Sprintf("used page %d zeroed", p)
-		default:
-			n := r.IntN(len(b))
-			b = b[:n]
-			what = fmt.Sprintf("truncated to %d bytes", n)
-		}
-		db := filepath.Join(tmp, fmt.Sprintf("damaged-%d.db", i))
-		if err := os.WriteFile(db, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		for _, args := range [][]string{{"check", root}, {"verify"}} {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			cmd := exec.CommandContext(ctx, v.bin, append([]string{"--db", db, "--quiet"}, args...)...)
-			out, err := cmd.CombinedOutput()
-			hung := ctx.Err() != nil
-			cancel()
-			code := cmd.ProcessState.ExitCode()
-			var ee *exec.ExitError
-			if err != nil && !errors.As(err, &ee) {
-				t.Fatalf("%s: vigil %v: %v", what, args, err)
-			}
-			switch {
-			case hung:
-				t.Errorf("%s: vigil %v hung (killed after 30 s)", what, args)
-			case bytes.Contains(out, []byte("goroutine ")) || bytes.HasPrefix(out, []byte("panic:")) || code < 0:
-				t.Errorf("%s: vigil %v crashed (exit %d):\n%s", what, args, code, out)
-			case code > 15 && code != 24 && code != 19:
-				t.Errorf("%s: vigil %v exited %d, not a documented code for a damaged database:\n%s", what, args, code, out)
-			case code == 14:
-				t.Errorf("%s: vigil %v exited 14 (internal error):\n%s", what, args, out)
-			}
-		}
-		os.Remove(db)
 	}
 }
 

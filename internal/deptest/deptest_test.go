@@ -7,7 +7,7 @@
 // The layers (imports point down only, transitively; within a row only the
 // edges listed in allowed):
 //
-//	cmd/vigil  cmd/vigil-bench
+//	cmd/vigil  cmd/vigil-bench  (internal/e2e: tests only)
 //	internal/daemon  (internal/trusttest: tests only)
 //	internal/engine
 //	internal/watch  internal/config  internal/report  internal/progress
@@ -75,13 +75,16 @@ var allowed = map[string][]string{
 	// The table of attacks on the trust decision that the CLI's and the
 	// daemon's tests both run; test code only (see testOnly).
 	"internal/trusttest": {"internal/engine", "internal/config", "internal/fimtest", "store"},
+	// End-to-end tests that build and run cmd/vigil; its only non-test
+	// file is its doc (see testOnly).
+	"internal/e2e": {},
 	// This package: tests only.
 	"internal/deptest": {},
 }
 
 // testOnly are packages that only _test.go files may import.
 // They may import each other.
-var testOnly = []string{"internal/fimtest", "internal/trusttest"}
+var testOnly = []string{"internal/fimtest", "internal/trusttest", "internal/e2e"}
 
 // cmdOnly are packages only commands (cmd/...) may import, but for the
 // engine, which the daemon uses too (see engineUsers).

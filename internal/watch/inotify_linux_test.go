@@ -1,14 +1,18 @@
 package watch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -170,84 +174,137 @@ func TestRenamedDirectoryRekeyed(t *testing.T) {
 	}
 }
 
-// sysctl sets a sysctl of /proc/sys/fs/inotify to v and returns the
-// function that restores it, which also runs when t ends, on every path.
-func sysctl(t *testing.T, name string, v int) (restore func()) {
+// childEnv names, in the environment of a child test process, the test
+// it runs inside its own user namespace.
+const childEnv = "VIGIL_WATCH_TEST_USERNS"
+
+// inUserNamespace runs t again in a child process of its own in a new user
+// namespace, whose inotify limits (/proc/sys/user/max_inotify_*) are its
+// own: lowering them there changes nothing for the host's processes. It
+// returns true in the child, which runs the test; the parent returns false
+// once the child passed, and fails t with the child's output otherwise.
+func inUserNamespace(t *testing.T) (child bool) {
 	t.Helper()
-	p := "/proc/sys/fs/inotify/" + name
-	old, err := os.ReadFile(p)
+	if os.Getenv(childEnv) == t.Name() {
+		return true
+	}
+	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var once sync.Once
-	restore = func() {
-		once.Do(func() {
-			if err := os.WriteFile(p, old, 0o644); err != nil {
-				t.Errorf("restoring %s: %v", p, err)
-			}
-		})
+	cmd := exec.Command(exe, "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), childEnv+"="+t.Name())
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
 	}
-	t.Cleanup(restore)
+	out, err := cmd.CombinedOutput()
+	switch {
+	case cmd.Process == nil:
+		// Never started: no user namespaces here (user.max_user_namespaces
+		// is 0, or a security module forbids them). Fail rather than lower
+		// the host-wide limit.
+		t.Fatalf("cannot start %s in a new user namespace (%v): this test lowers an inotify limit and does so only in a namespace of its own, never on the host", t.Name(), err)
+	case err != nil:
+		t.Fatalf("%s in a new user namespace: %v\n%s", t.Name(), err, out)
+	case !bytes.Contains(out, []byte("--- PASS: "+t.Name())):
+		t.Fatalf("%s in a new user namespace did not pass:\n%s", t.Name(), out)
+	}
+	t.Logf("in a new user namespace:\n%s", out)
+	return false
+}
+
+// setUserLimit sets /proc/sys/user/NAME, which in a user namespace of the
+// test's own (see inUserNamespace) limits that namespace only.
+func setUserLimit(t *testing.T, name string, v int) {
+	t.Helper()
+	if os.Getenv(childEnv) != t.Name() {
+		t.Fatalf("setUserLimit(%s) outside a user namespace of the test's own would change the host", name)
+	}
+	p := "/proc/sys/user/" + name
 	if err := os.WriteFile(p, []byte(strconv.Itoa(v)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return restore
 }
 
-// watchesInUse counts the inotify watches of every process (all users: a
-// bound, not the exact count of one user).
-func watchesInUse(t *testing.T) int {
-	t.Helper()
-	infos, _ := filepath.Glob("/proc/[0-9]*/fdinfo/*")
-	n := 0
-	for _, f := range infos {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // a process or descriptor gone meanwhile
-		}
-		n += strings.Count(string(b), "inotify wd:")
-	}
-	return n
-}
-
+// TestWatchLimitFallsBackToScans runs with room for 4 watches (a limit of
+// its user namespace): the root and 3 directories are watched, the other
+// 17 are scanned periodically.
 func TestWatchLimitFallsBackToScans(t *testing.T) {
-	fimtest.NeedRoot(t, "lowering fs.inotify.max_user_watches")
+	if !inUserNamespace(t) {
+		return
+	}
+	setUserLimit(t, "max_inotify_watches", 4)
 	root := t.TempDir()
 	tree := fimtest.Tree{}
 	for i := range 20 {
 		tree[fmt.Sprintf("d%02d/f", i)] = fimtest.File("x")
 	}
 	tree.Make(t, root)
-	// Room for a few directories only, for as short as possible: other
-	// processes of root share the limit.
-	restore := sysctl(t, "max_user_watches", watchesInUse(t)+4)
 	in, ch := run(t, Options{Roots: []string{root}, FallbackInterval: 50 * time.Millisecond})
-	restore()
 	cov := in.Coverage()
-	if len(cov.Fallback) == 0 || cov.Watched >= 21 {
-		t.Fatalf("Coverage() = %+v, want fallback subtrees", cov)
+	if cov.Watched != 4 || len(cov.Fallback) != 17 {
+		t.Fatalf("Coverage() = %+v, want 4 watched (the limit) and 17 fallback subtrees", cov)
+	}
+	for _, f := range cov.Fallback {
+		if _, ok := in.watched(f); ok || filepath.Dir(f) != root {
+			t.Errorf("fallback %s: watched as well, or not a directory of the root %s", f, root)
+		}
 	}
 	f := cov.Fallback[0]
 	expect(t, ch, "periodic tree "+f, func(ev Event) bool { return ev.Path == f && ev.Op.Has(Tree) })
-	if cov.Watched+len(cov.Fallback) < 2 {
-		t.Errorf("Coverage() = %+v: neither watched nor fallback for most", cov)
-	}
 }
 
-func TestOverflowReported(t *testing.T) {
-	fimtest.NeedRoot(t, "lowering fs.inotify.max_queued_events")
-	root := t.TempDir()
-	restore := sysctl(t, "max_queued_events", 16)
-	in, err := NewInotify(Options{Roots: []string{root}, Buffer: 1})
-	// The queue size is read when the inotify instance is made.
-	restore()
+// queuedEvents returns fs.inotify.max_queued_events, the length of every
+// inotify queue (read, never written: it is host-wide, in every namespace).
+func queuedEvents(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/fs/inotify/max_queued_events")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ready, release := make(chan struct{}), make(chan struct{})
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n <= 0 || n > 1<<22 {
+		t.Fatalf("fs.inotify.max_queued_events = %q: want a number up to %d to overflow the queue", b, 1<<22)
+	}
+	return n
+}
+
+// modifications writes a byte to dir/ping and dir/pong in turn, n times
+// in all: n IN_MODIFY events, none merged with the one before (the kernel
+// merges an event only into an identical last one).
+func modifications(t *testing.T, dir string, n int) {
+	t.Helper()
+	var fs [2]*os.File
+	for i, name := range []string{"ping", "pong"} {
+		var err error
+		if fs[i], err = os.Create(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+		defer fs[i].Close()
+	}
+	for i := range n {
+		if _, err := fs[i%2].Write([]byte{'x'}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestOverflowReported overflows the kernel's queue at its real length
+// (fs.inotify.max_queued_events, untouched) behind a stalled consumer.
+func TestOverflowReported(t *testing.T) {
+	root := t.TempDir()
+	q := queuedEvents(t)
+	in, err := NewInotify(Options{Roots: []string{root}, Buffer: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready, stalled, release := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	lost := make(chan Event, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	var once sync.Once
 	go func() {
 		done <- in.Run(ctx, func(ev Event) {
 			switch {
@@ -258,18 +315,21 @@ func TestOverflowReported(t *testing.T) {
 				case lost <- ev:
 				default:
 				}
-			case ev.Op.Has(Changed):
+			default:
+				once.Do(func() { close(stalled) })
 				<-release // a stalled consumer
 			}
 		})
 	}()
 	defer func() { cancel(); <-done }()
 	<-ready
-	for i := range 200 {
-		if err := os.WriteFile(filepath.Join(root, strconv.Itoa(i)), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.WriteFile(filepath.Join(root, "first"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
+	<-stalled
+	// Whatever fsnotify holds (one read, up to 4096 events, and one event
+	// in its channel), the kernel's queue gets more than its length.
+	modifications(t, root, q+8192)
 	close(release)
 	select {
 	case ev := <-lost:
@@ -277,6 +337,6 @@ func TestOverflowReported(t *testing.T) {
 			t.Errorf("lost event error = %v, want ErrOverflow", ev.Err)
 		}
 	case <-time.After(wait):
-		t.Fatal("no Lost event after 200 creations with a queue of 16")
+		t.Fatalf("no Lost event after %d modifications behind a stalled consumer, with queues of %d events", q+8192, q)
 	}
 }
