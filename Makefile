@@ -70,13 +70,13 @@ unit-long:
 	VIGIL_LONG=1 $(GO) test -race -count=1 -timeout 60m $(LONG_PKGS)
 
 # The fuzz targets CI runs for FUZZTIME each: package:Target, one word each.
-FUZZ     ?= internal/engine:FuzzMerge
+FUZZ     ?= internal/engine:FuzzMerge internal/engine:FuzzVerifyProof internal/report:FuzzReadSaved
 FUZZTIME ?= 20s
 
 fuzz:
 	@for f in $(FUZZ); do \
 		echo "fuzz $$f for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$${f#*:}\$$" -fuzztime $(FUZZTIME) ./$${f%%:*} || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$${f#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./$${f%%:*} || exit 1; \
 	done
 
 # Known vulnerabilities in the code vigil calls (needs vuln.go.dev).
