@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -354,7 +355,10 @@ func (e *Engine) checkpointFindings(db *store.DB, t store.AuditTree, v *Verdict)
 func keptBefore(db *store.DB) bool {
 	kept := false
 	_ = db.AuditRecords(func(i int64, raw []byte) error {
-		kept = kept || bytes.Contains(raw, []byte(`"checkpoint":`))
+		var r AuditRecord
+		if json.Unmarshal(raw, &r) == nil && r.Checkpoint != "" {
+			kept = true
+		}
 		return nil
 	})
 	return kept
