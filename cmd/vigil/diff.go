@@ -36,23 +36,14 @@ func runDiff(ctx context.Context, e *env, inv *invocation) int {
 	if len(inv.args) > 2 {
 		return e.fail(&usageError{msg: "diff takes at most 2 arguments", cmd: inv.cmd})
 	}
-	eng, err := e.engine(inv)
-	if err != nil {
-		return e.fail(err)
-	}
-	cfg := eng.Config()
-	db, err := e.openDB(eng, true, false)
+	// The same trust decision as check's: stored baselines of a database
+	// that must not be trusted (a broken seal, a rollback) are not diffed.
+	eng, db, verdict, err := e.trusted(inv, true)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
-	// The same trust decision as check's: stored baselines of a database
-	// that must not be trusted (a broken seal, a rollback) are not diffed.
-	verdict, err := e.trust(eng, db)
-	if err != nil {
-		return e.fail(err)
-	}
-	e.logFindings(verdict)
+	cfg := eng.Config()
 	a, b, err := diffPair(db, inv.args)
 	if err != nil {
 		return e.fail(fmt.Errorf("%s: %w", db.Path(), err))

@@ -42,19 +42,11 @@ func runPhase(ctx context.Context, e *env, inv *invocation) int {
 
 // showPhase prints the phase in force and the requested one.
 func (e *env) showPhase(inv *invocation) int {
-	eng, err := e.engine(inv)
-	if err != nil {
-		return e.fail(err)
-	}
-	db, err := e.openDB(eng, true, false)
+	eng, db, v, err := e.trusted(inv, true)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
-	v, err := e.trust(eng, db)
-	if err != nil {
-		return e.fail(err)
-	}
 	ps := v.Phase
 	out := map[string]any{"phase": ps.Phase, "requested": ps.Requested, "markers": eng.Config().Phase.Markers(), "sealed": v.Sealed}
 	if !ps.Since.IsZero() {
@@ -78,7 +70,6 @@ func (e *env) showPhase(inv *invocation) int {
 	if v.Critical() {
 		code = exitTampered
 	}
-	e.logFindings(v)
 	if inv.bool("json") {
 		if c := e.printJSON(out); c != exitOK {
 			return c

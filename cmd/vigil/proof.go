@@ -47,22 +47,13 @@ func runProof(ctx context.Context, e *env, inv *invocation) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	eng, err := e.engine(inv)
-	if err != nil {
-		return e.fail(err)
-	}
-	db, err := e.openDB(eng, true, false)
+	// The same trust decision as check's: no proof comes from a database
+	// that must not be compared with (a broken seal, a rollback).
+	_, db, _, err := e.trusted(inv, true)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
-	// The same trust decision as check's: no proof comes from a database
-	// that must not be compared with (a broken seal, a rollback).
-	verdict, err := e.trust(eng, db)
-	if err != nil {
-		return e.fail(err)
-	}
-	e.logFindings(verdict)
 	b, err := db.Current()
 	if spec := inv.str("baseline"); spec != "" {
 		b, err = db.Resolve(spec)

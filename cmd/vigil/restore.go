@@ -51,22 +51,13 @@ func runRestore(ctx context.Context, e *env, inv *invocation) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	eng, err := e.engine(inv)
-	if err != nil {
-		return e.fail(err)
-	}
-	db, err := e.openDB(eng, true, false)
+	// The same trust decision as check's: a baseline that must not be
+	// compared with is not restored from.
+	eng, db, verdict, err := e.trusted(inv, true)
 	if err != nil {
 		return e.fail(err)
 	}
 	defer db.Close()
-	// The same trust decision as check's: a baseline that must not be
-	// compared with is not restored from.
-	verdict, err := e.trust(eng, db)
-	if err != nil {
-		return e.fail(err)
-	}
-	e.logFindings(verdict)
 	if verdict.Phase.Phase == engine.PhaseHardened && !verdict.Sealed {
 		return e.fail(fmt.Errorf("%w: the host is in the hardened phase but its baseline is not sealed: nothing is restored from it", store.ErrTampered))
 	}

@@ -184,3 +184,25 @@ func (r *reporter) Missing(root string) {
 }
 
 func (r *reporter) SymlinkRoot(root, target string) { r.e.warnSymlinkRoot(root, target) }
+
+// trusted is the start of the commands that use the database under the
+// trust decision: the engine, the database (read-only unless the command
+// writes), the verdict, its findings logged. A baseline that must not be
+// compared with is an error (exit 8); on any error nothing stays open.
+func (e *env) trusted(inv *invocation, readOnly bool) (*engine.Engine, *store.DB, engine.Verdict, error) {
+	eng, err := e.engine(inv)
+	if err != nil {
+		return nil, nil, engine.Verdict{}, err
+	}
+	db, err := e.openDB(eng, readOnly, false)
+	if err != nil {
+		return nil, nil, engine.Verdict{}, err
+	}
+	v, err := e.trust(eng, db)
+	if err != nil {
+		db.Close()
+		return nil, nil, v, err
+	}
+	e.logFindings(v)
+	return eng, db, v, nil
+}

@@ -14,11 +14,7 @@ func runVerify(ctx context.Context, e *env, inv *invocation) int {
 	if len(inv.args) > 0 {
 		return e.fail(&usageError{msg: "verify takes no arguments", cmd: inv.cmd})
 	}
-	eng, err := e.engine(inv)
-	if err != nil {
-		return e.fail(err)
-	}
-	db, err := e.openDB(eng, true, false)
+	_, db, verdict, err := e.trusted(inv, true)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -29,11 +25,6 @@ func runVerify(ctx context.Context, e *env, inv *invocation) int {
 	if _, err := db.VerifyAudit(); err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
-	verdict, err := e.trust(eng, db)
-	if err != nil {
-		return e.fail(err)
-	}
-	e.logFindings(verdict)
 	code := exitOK
 	if verdict.Critical() {
 		code = exitTampered
