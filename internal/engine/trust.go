@@ -159,7 +159,8 @@ func (e *Engine) Open(readOnly, create bool, timeout time.Duration) (*store.DB, 
 type Finding struct {
 	// Action names it, as event.action: phase_marker_mismatch,
 	// phase_record_forged, hardened_unsealed, key_unpinned,
-	// checkpoint_missing, checkpoint_behind, setup_overdue.
+	// checkpoint_missing, checkpoint_unreadable, checkpoint_behind,
+	// setup_overdue.
 	Action   string
 	Err      error
 	Critical bool
@@ -331,6 +332,11 @@ func (e *Engine) checkpointFindings(db *store.DB, t store.AuditTree, v *Verdict)
 			v.add("checkpoint_missing", true, fmt.Errorf("%s: %w though the audit log says it was written: the database may have been put back; it is written again only by a signed seal, reseal or phase change",
 				e.kept, ErrCheckpointMissing))
 		}
+		return
+	case errors.As(err, new(*fs.PathError)):
+		// Not readable here (an unprivileged check without
+		// CAP_DAC_READ_SEARCH): no rollback can be ruled out.
+		v.add("checkpoint_unreadable", true, fmt.Errorf("the kept checkpoint cannot be read, so a database put back cannot be ruled out: %w", err))
 		return
 	case err != nil:
 		v.Untrusted = fmt.Errorf("%s: %w: %w", e.kept, store.ErrTampered, err)
