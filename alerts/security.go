@@ -58,11 +58,12 @@ type class struct {
 	test      func(in *input) bool
 	paths     []string
 	technique *Technique
+	split     [][]string // paths split into names, by compile
 }
 
 // classes is the classification table: every tag vigil reports, in the
 // order it reports them. Tags may repeat with other techniques.
-var classes = []class{
+var classes = compile([]class{
 	{tag: "setuid_added", when: "a setuid bit appears on a file", test: bitAdded(0o4000), technique: &tSetuid},
 	{tag: "setgid_added", when: "a setgid bit appears on a file", test: bitAdded(0o2000), technique: &tSetuid},
 	{tag: "capabilities_changed", when: "file capabilities (security.capability) appear or change", test: capsChanged},
@@ -85,6 +86,16 @@ var classes = []class{
 	{tag: "persistence", when: "udev rules", paths: []string{"etc/udev/rules.d/**", "lib/udev/rules.d/**"}, technique: &tUdev},
 	{tag: "loader_preload", when: "the dynamic linker's preload list and search path", paths: []string{"etc/ld.so.preload", "etc/ld.so.conf", "etc/ld.so.conf.d/**"}, technique: &tPreload},
 	{tag: "kernel_module", when: "kernel modules and their load lists", paths: []string{"lib/modules/**", "etc/modules", "etc/modules-load.d/**", "etc/modprobe.d/**"}, technique: &tModules},
+})
+
+// compile splits the path patterns of rows into names once.
+func compile(rows []class) []class {
+	for i := range rows {
+		for _, p := range rows[i].paths {
+			rows[i].split = append(rows[i].split, strings.Split(p, "/"))
+		}
+	}
+	return rows
 }
 
 // Security is what the classification table says about a change.
@@ -158,8 +169,7 @@ func oldPath(c merkle.Change) string {
 
 // matches reports whether one of r's patterns matches the end of names.
 func (r *class) matches(names []string) bool {
-	for _, p := range r.paths {
-		pat := strings.Split(p, "/")
+	for _, pat := range r.split {
 		for start := range names {
 			if matchNames(pat, names[start:]) {
 				return true

@@ -117,3 +117,18 @@ func TestAccountsNoSecrets(t *testing.T) {
 		t.Errorf("ReadAccounts(symlink) = %+v, want nil", a)
 	}
 }
+
+// BenchmarkClassify: the table's cost per change, for a deep path that no
+// path row matches (every pattern is tried at every name) and one that a
+// row does.
+func BenchmarkClassify(b *testing.B) {
+	for _, p := range []string{"/usr/share/doc/some-package/examples/config/sample.conf", "/etc/systemd/system/multi-user.target.wants/x.service"} {
+		e := &merkle.Entry{Path: p, Type: merkle.TypeFile, Perm: 0o644}
+		c := merkle.Change{Action: merkle.Updated, Path: p, Old: e, New: e, Changed: merkle.AttrContent}
+		b.Run(filepath.Base(p), func(b *testing.B) {
+			for b.Loop() {
+				Classify(c)
+			}
+		})
+	}
+}
