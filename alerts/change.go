@@ -48,6 +48,9 @@ func FromChange(c merkle.Change, host string, now time.Time) Event {
 	if c.Old != nil && c.New != nil && c.Action != merkle.Created && c.Action != merkle.Deleted {
 		v.Previous = previous(c.Old, c.New)
 	}
+	sec := Classify(c)
+	v.Security, v.Accounts = sec.Tags, sec.Accounts
+	ev.Threat = newThreat(sec.Techniques)
 	ev.setVigil(v)
 	return ev
 }
@@ -96,9 +99,13 @@ func describe(e *merkle.Entry) (*File, FileExtra) {
 			name, _ := text(a.Name)
 			x.Xattrs[name] = base64.StdEncoding.EncodeToString(a.Value)
 		}
+		if v, ok := xattr(e, CapabilityXattr); ok {
+			x.Capabilities = capabilityText(v)
+		}
 	}
 	if e.HasFlags {
 		x.Flags = fmt.Sprintf("0x%08x", e.Flags)
+		x.FlagsText = FormatFlags(e.Flags)
 	}
 	x.Nlink = e.Nlink
 	if e.Type == merkle.TypeCharDev || e.Type == merkle.TypeBlockDev {
@@ -136,4 +143,13 @@ func ScanError(path string, err error, host string, now time.Time) Event {
 	}
 	ev.setVigil(v)
 	return ev
+}
+
+// capabilityText returns v as getcap prints it, or "(invalid)".
+func capabilityText(v []byte) string {
+	s, err := FormatCapabilities(v)
+	if err != nil {
+		return "(invalid)"
+	}
+	return s
 }

@@ -34,8 +34,19 @@
 //	vigil.hash_state  skipped, unstable or failed when the content hash is unknown
 //	vigil.xattrs      extended attributes, name to std base64 value
 //	vigil.flags       inode flags (chattr) in hex, "0x00000010", when known
+//	vigil.flags_text  the same as lsattr prints them, "----i---------e-------"
+//	vigil.capabilities  security.capability as getcap prints it, "cap_setuid=ep"
+//	                  (the raw value stays in vigil.xattrs)
 //	vigil.nlink       hard link count
 //	vigil.rdev        the device number a device node points to
+//	vigil.security    the tags of the classification table, see [Classify]
+//	vigil.accounts    on a change of /etc/passwd or /etc/group: the accounts
+//	                  other than root with uid 0 and the members of wheel,
+//	                  sudo and admin, as the file is now (see [Accounts])
+//	threat.framework  "MITRE ATT&CK", when a row of the table names a technique
+//	threat.technique.id, .name, .reference  the techniques ("T1548")
+//	threat.technique.subtechnique.id, .name, .reference  their
+//	                  sub-techniques ("T1548.001"), in the same order
 //	vigil.previous    the old values of an updated, attributes_modified or
 //	                  moved entry: the keys of file.* and of the vigil.* entry
 //	                  fields above (hash.blake3, mode, ..., xattrs, flags);
@@ -50,6 +61,18 @@
 // file.path) and [SummaryEvent] closes a run (event.kind "metric",
 // event.action "summary", event.duration in nanoseconds, the counts under
 // vigil.summary).
+//
+// # Security classification
+//
+// One table in this package (security.go) says what a change means:
+// [Classify] returns its tags (setuid_added, persistence, credentials, ...)
+// and MITRE ATT&CK techniques. Rows match by what changed (a setuid bit
+// that appears) or by path. Path patterns match the end of the absolute
+// path at a name boundary, so a root mounted elsewhere (a container's
+// /var/lib/machines/web, a test's temporary directory) is classified as
+// the host's /etc is; "**" stands for any number of names. The human
+// report uses the same table. [Event.SetPhase] raises a hardened-phase
+// change with a technique to [SeverityCritical].
 //
 // # Names that are not UTF-8
 //
@@ -71,5 +94,10 @@
 // by vigil but not reported: it can change across reboots with no change to
 // the file. JSON strings may carry any valid Unicode, including C1 control
 // characters and bidirectional overrides; a consumer that prints them to a
-// terminal must escape them itself.
+// terminal must escape them itself. Path patterns of the classification
+// table also match deeper in a tree (/usr/share/doc/x/etc/passwd is
+// tagged credentials). The account facts are read from the file when the
+// event is made, not from the scan: a file changed again in between shows
+// its newer accounts; only the last name is opened without following
+// symlinks.
 package alerts

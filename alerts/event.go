@@ -1,6 +1,9 @@
 package alerts
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // ECSVersion is the version of the Elastic Common Schema the events follow.
 const ECSVersion = "8.11.0"
@@ -21,7 +24,51 @@ type Event struct {
 	File      *File      `json:"file,omitempty"`
 	Error     *ErrorInfo `json:"error,omitempty"`
 	Process   *Process   `json:"process,omitempty"`
+	Threat    *Threat    `json:"threat,omitempty"`
 	Vigil     *Vigil     `json:"vigil,omitempty"`
+}
+
+// Threat is the ECS threat field set: the MITRE ATT&CK techniques the
+// classification table ties a change to (see [Classify]). The arrays are
+// parallel: the n-th sub-technique belongs to the n-th technique.
+type Threat struct {
+	Framework string          `json:"framework"`
+	Technique ThreatTechnique `json:"technique"`
+}
+
+// ThreatTechnique is threat.technique: ids ("T1548"), names and
+// references of the techniques, and their sub-techniques ("T1548.001").
+type ThreatTechnique struct {
+	ID           []string           `json:"id"`
+	Name         []string           `json:"name"`
+	Reference    []string           `json:"reference,omitempty"`
+	Subtechnique ThreatSubtechnique `json:"subtechnique"`
+}
+
+// ThreatSubtechnique is threat.technique.subtechnique.
+type ThreatSubtechnique struct {
+	ID        []string `json:"id"`
+	Name      []string `json:"name"`
+	Reference []string `json:"reference,omitempty"`
+}
+
+// newThreat returns the threat fields of ts, nil when there is none.
+func newThreat(ts []Technique) *Threat {
+	if len(ts) == 0 {
+		return nil
+	}
+	th := &Threat{Framework: Framework}
+	tt, st := &th.Technique, &th.Technique.Subtechnique
+	for _, t := range ts {
+		id, _, _ := strings.Cut(t.SubID, ".")
+		tt.ID = append(tt.ID, t.ID)
+		tt.Name = append(tt.Name, t.Name)
+		tt.Reference = append(tt.Reference, "https://attack.mitre.org/techniques/"+id+"/")
+		st.ID = append(st.ID, t.SubID)
+		st.Name = append(st.Name, t.SubName)
+		st.Reference = append(st.Reference, t.Reference())
+	}
+	return th
 }
 
 // Process is the process field set: the command a remediation ran.
@@ -103,16 +150,22 @@ type FileExtra struct {
 	// Xattrs maps extended attribute names to their values in standard
 	// base64.
 	Xattrs map[string]string `json:"xattrs,omitempty"`
-	// Flags are the inode flags in hex ("0x00000010"), when known.
-	Flags string `json:"flags,omitempty"`
-	Nlink uint64 `json:"nlink,omitempty"`
+	// Flags are the inode flags in hex ("0x00000010"), when known, and
+	// FlagsText the same as lsattr prints them ("----i---------e-------").
+	Flags     string `json:"flags,omitempty"`
+	FlagsText string `json:"flags_text,omitempty"`
+	// Capabilities is the security.capability xattr (also in Xattrs, raw)
+	// as getcap prints it ("cap_setuid=ep"); "(invalid)" when it is not a
+	// vfs_cap_data value.
+	Capabilities string `json:"capabilities,omitempty"`
+	Nlink        uint64 `json:"nlink,omitempty"`
 	// Rdev is the device number a device node points to.
 	Rdev uint64 `json:"rdev,omitempty"`
 }
 
 func (x *FileExtra) isZero() bool {
 	return x.PathBase64 == "" && x.TargetPathBase64 == "" && x.HashState == "" &&
-		len(x.Xattrs) == 0 && x.Flags == "" && x.Nlink == 0 && x.Rdev == 0
+		len(x.Xattrs) == 0 && x.Flags == "" && x.FlagsText == "" && x.Capabilities == "" && x.Nlink == 0 && x.Rdev == 0
 }
 
 // Previous holds the old values of a changed or moved entry, with the same
@@ -126,7 +179,12 @@ type Previous struct {
 type Vigil struct {
 	FileExtra
 	// Changed names the attributes that differ, as [merkle.Attr.Names] does.
-	Changed  []string  `json:"changed,omitempty"`
+	Changed []string `json:"changed,omitempty"`
+	// Security are the tags of the classification table that apply to a
+	// change (see [Classify]); Accounts what a changed /etc/passwd or
+	// /etc/group shows about privileged accounts.
+	Security []string  `json:"security,omitempty"`
+	Accounts *Accounts `json:"accounts,omitempty"`
 	Previous *Previous `json:"previous,omitempty"`
 	Summary  *Summary  `json:"summary,omitempty"`
 	// Phase is the host's security phase when the event was made.
@@ -142,15 +200,22 @@ type Vigil struct {
 }
 
 func (v *Vigil) isZero() bool {
-	return v.FileExtra.isZero() && len(v.Changed) == 0 && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
+	return v.FileExtra.isZero() && len(v.Changed) == 0 && len(v.Security) == 0 && v.Accounts == nil && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
 		v.Dropped == nil && v.Remediation == nil && v.Restore == nil && v.Device == nil
 }
 
 // SetPhase records the host's phase in ev (vigil.phase) and the severity
 // it implies for a change: [SeverityAlert] in the hardened phase, where
-// the sealed baseline is enforced, [SeverityLearning] in the setup phase.
+// the sealed baseline is enforced, raised to [SeverityCritical] when the
+// classification table ties the change to an ATT&CK technique (ev.Threat
+// is set); [SeverityLearning] in the setup phase, technique or not (the
+// setup phase is when packages install setuid programs and units).
 // Errors, notices and integrity failures keep their own; "" leaves ev
 // alone.
+//
+// A caller that decides a severity itself (a future per-rule override)
+// sets ev.Event.Severity to another value than [SeverityAlert] before
+// calling SetPhase, which keeps it in the hardened phase.
 func (ev *Event) SetPhase(phase string) {
 	if phase == "" {
 		return
@@ -162,8 +227,12 @@ func (ev *Event) SetPhase(phase string) {
 	if ev.Event.Severity == 0 {
 		ev.Event.Severity = ev.kindSeverity()
 	}
-	if phase != "hardened" && ev.Event.Severity == SeverityAlert {
+	switch {
+	case ev.Event.Severity != SeverityAlert:
+	case phase != "hardened":
 		ev.Event.Severity = SeverityLearning
+	case ev.Threat != nil:
+		ev.Event.Severity = SeverityCritical
 	}
 }
 

@@ -38,7 +38,8 @@ func syslogSeverity(s int) int {
 // FormatSyslog formats ev as an RFC 5424 message: the header (version 1,
 // the timestamp in UTC to microseconds, host, app name "vigil", process
 // id, the action as MSGID), one structured-data element [vigil@32473 ...]
-// with the event's id, action, severity and path, and the event as JSON
+// with the event's id, action, severity, path, security tags and ATT&CK
+// sub-techniques, and the event as JSON
 // after a BOM as MSG.
 func FormatSyslog(ev *Event, data []byte, facility, pid int) []byte {
 	host := "-"
@@ -65,6 +66,12 @@ func FormatSyslog(ev *Event, data []byte, facility, pid int) []byte {
 	param("severity", strconv.Itoa(ev.Event.Severity))
 	if ev.File != nil {
 		param("path", ev.File.Path)
+	}
+	if ev.Vigil != nil {
+		param("security", strings.Join(ev.Vigil.Security, ","))
+	}
+	if ev.Threat != nil {
+		param("technique", strings.Join(ev.Threat.Technique.Subtechnique.ID, ","))
 	}
 	b = append(b, "] \xef\xbb\xbf"...)
 	return append(b, data...)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"vigil/merkle"
 )
 
 func TestFormatSyslog(t *testing.T) {
@@ -179,5 +181,16 @@ func TestSyslogUDP(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, readDatagrams(t, ln, 2)); diff != "" {
 		t.Errorf("datagrams on %s (-want +got):\n%s", ln.LocalAddr(), diff)
+	}
+}
+
+// TestFormatSyslogSecurity: the structured data carries a change's tags and
+// sub-techniques, for filters that do not parse the JSON.
+func TestFormatSyslogSecurity(t *testing.T) {
+	e := &merkle.Entry{Path: "/etc/cron.d/x", Type: merkle.TypeFile, Perm: 0o755}
+	ev := FromChange(merkle.Change{Action: merkle.Created, Path: e.Path, New: e}, "web-1", time.Unix(0, 0))
+	got := string(FormatSyslog(&ev, []byte(`{}`), FacilityAuthpriv, 42))
+	if !strings.Contains(got, ` path="/etc/cron.d/x" security="new_executable,persistence" technique="T1053.003"]`) {
+		t.Errorf("FormatSyslog = %q, want the tags and T1053.003 in the structured data", got)
 	}
 }

@@ -27,10 +27,13 @@ is not compared with (exit 8). With --quiet nothing is printed when nothing
 changed.
 
 Each change is one line: a marker, one column per attribute, the type and
-the path. Changes that matter for privilege (setuid or setgid bits, file
-capabilities, the owner of an executable, a new executable) end in
-"(security: ...)" and are shown in bold red on a terminal; --verbose adds
-old -> new for every changed attribute below the line.
+the path. Changes the classification table marks (a setuid or setgid bit,
+file capabilities, a new executable, a world-writable file, persistence
+paths such as /etc/cron.d, credentials, PAM and sudo configuration, ...;
+see the README) end in "(security: TAGS; ATT&CK IDS)" and are shown in bold
+red on a terminal; --json carries them as vigil.security and threat.*.
+--verbose adds old -> new for every changed attribute below the line, inode
+flags as lsattr prints them and capabilities as getcap does.
 
 Markers:
   +  added          -  removed        ~  changed

@@ -321,8 +321,8 @@ func TestVerboseSecurity(t *testing.T) {
 	mustRun(t, 0, s.args("init")...)
 	must(t, syscall.Chmod(s.path("find"), 0o4755))
 	out := mustRun(t, exitChanged, s.args("check")...)
-	if !strings.Contains(out.stdout, s.path("find")+" (security: setuid)") {
-		t.Errorf("check printed\n%s\nwant find's line to end in (security: setuid)", out.stdout)
+	if !strings.Contains(out.stdout, s.path("find")+" (security: setuid_added; ATT&CK T1548.001)") {
+		t.Errorf("check printed\n%s\nwant find's line to end in (security: setuid_added; ATT&CK T1548.001)", out.stdout)
 	}
 	out = mustRun(t, exitChanged, s.args("check", "--verbose")...)
 	if !strings.Contains(out.stdout, "    mode     0755 -> 4755\n") {

@@ -390,7 +390,8 @@ func TestSyslogSinkOverUnixSocket(t *testing.T) {
 		// local0 (16) * 8 + informational (6: a learning change of the
 		// setup phase)
 		wantHead := "<134>1 "
-		wantSD := fmt.Sprintf(`[vigil@32473 id=%q action="updated" severity="2" path=%q] `+"\ufeff{", id, passwd)
+		// and the classification table's tag of /etc/passwd.
+		wantSD := fmt.Sprintf(`[vigil@32473 id=%q action="updated" severity="2" path=%q security="credentials"] `+"\ufeff{", id, passwd)
 		if !strings.HasPrefix(msg, wantHead) || !strings.Contains(msg, " vigil "+strconv.Itoa(os.Getpid())+" updated "+wantSD) {
 			t.Errorf("syslog datagram = %q, want %q... and %q", msg, wantHead, wantSD)
 		}

@@ -121,8 +121,12 @@ func TestRemediationExec(t *testing.T) {
 	passwd := h.path("etc/passwd")
 	h.write(t, "etc/passwd", "root:x:0:0\nevil:x:0:0\n")
 	alert, got := awaitRemediation(t, h, "updated", passwd)
-	if alert.Event.Severity != alerts.SeverityAlert || alert.Vigil.Phase != engine.PhaseHardened {
-		t.Errorf("alert: severity %d phase %q, want %d hardened", alert.Event.Severity, alert.Vigil.Phase, alerts.SeverityAlert)
+	// A second uid 0 account: the classification table's T1136.001 makes
+	// the hardened-phase alert critical, and the sink gets the tags.
+	if alert.Event.Severity != alerts.SeverityCritical || alert.Vigil.Phase != engine.PhaseHardened ||
+		!slices.Contains(alert.Vigil.Security, "uid0_account") || alert.Threat == nil {
+		t.Errorf("alert: severity %d phase %q security %q threat %+v, want %d hardened, uid0_account and a technique",
+			alert.Event.Severity, alert.Vigil.Phase, alert.Vigil.Security, alert.Threat, alerts.SeverityCritical)
 	}
 	if got.Event.Outcome != "success" || got.Process == nil || got.Process.ExitCode == nil || *got.Process.ExitCode != 0 ||
 		got.Process.Executable != ok || got.Vigil.Remediation.Policy != "exec" || got.File.Path != passwd || got.Event.ID == "" {

@@ -1,78 +1,32 @@
 package report
 
 import (
-	"bytes"
 	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"vigil/alerts"
 	"vigil/merkle"
 )
 
-// capabilityXattr holds a file's capabilities (setcap).
-const capabilityXattr = "security.capability"
-
-// security returns what makes c matter for privilege, or nil: a setuid or
-// setgid bit that appears, file capabilities that appear or change, a new
-// owner or group of an executable, a new executable, the content of a
-// setuid or setgid program.
-func security(c merkle.Change) []string {
-	n, o := c.New, c.Old
-	if n == nil || c.Action == merkle.Deleted || n.Type != merkle.TypeFile {
-		return nil
-	}
-	var out []string
-	if o == nil || c.Action == merkle.Created || c.Action == merkle.Moved {
-		o = nil
-	}
-	bit := func(e *merkle.Entry, m uint32) bool { return e != nil && e.Perm&m != 0 }
-	if bit(n, 0o4000) && !bit(o, 0o4000) {
-		out = append(out, "setuid")
-	}
-	if bit(n, 0o2000) && !bit(o, 0o2000) {
-		out = append(out, "setgid")
-	}
-	if nc, ok := xattr(n, capabilityXattr); ok {
-		if oc, had := xattr(o, capabilityXattr); !had || !bytes.Equal(oc, nc) {
-			out = append(out, "file capabilities")
-		}
-	}
-	exec := bit(n, 0o111)
-	switch {
-	case exec && o == nil:
-		out = append(out, "new executable")
-	case exec && !bit(o, 0o111):
-		out = append(out, "made executable")
-	case exec && c.Changed&(merkle.AttrUID|merkle.AttrGID) != 0:
-		out = append(out, "owner of an executable")
-	}
-	if o != nil && bit(n, 0o6000) && c.Changed.Has(merkle.AttrContent) {
-		out = append(out, "setuid/setgid program rewritten")
-	}
-	return out
-}
-
-func xattr(e *merkle.Entry, name string) ([]byte, bool) {
-	if e == nil {
-		return nil, false
-	}
-	for _, x := range e.Xattrs {
-		if x.Name == name {
-			return x.Value, true
-		}
-	}
-	return nil, false
-}
-
-// appendSecurity appends the "(security: ...)" note of tags.
-func appendSecurity(b []byte, tags []string) []byte {
-	if len(tags) == 0 {
+// appendSecurity appends the "(security: ...)" note of s: the tags of the
+// classification table (alerts.Classify), then the ATT&CK sub-techniques.
+func appendSecurity(b []byte, s alerts.Security) []byte {
+	if len(s.Tags) == 0 {
 		return b
 	}
 	b = append(b, " (security: "...)
-	b = append(b, strings.Join(tags, ", ")...)
+	b = append(b, strings.Join(s.Tags, ", ")...)
+	for i, t := range s.Techniques {
+		if i == 0 {
+			b = append(b, "; ATT&CK "...)
+		} else {
+			b = append(b, ", "...)
+		}
+		b = append(b, t.SubID...)
+	}
 	return append(b, ')')
 }
 
@@ -129,6 +83,9 @@ func attrValue(e *merkle.Entry, a merkle.Attr) string {
 		names := make([]string, len(e.Xattrs))
 		for i, x := range e.Xattrs {
 			names[i] = quote(x.Name) + "=" + hex.EncodeToString(x.Value)
+			if x.Name == alerts.CapabilityXattr {
+				names[i] = quote(x.Name) + "=" + capability(x.Value)
+			}
 		}
 		return "[" + strings.Join(names, " ") + "]"
 	case merkle.AttrTarget:
@@ -137,7 +94,17 @@ func attrValue(e *merkle.Entry, a merkle.Attr) string {
 		if !e.HasFlags {
 			return "(unknown)"
 		}
-		return fmt.Sprintf("0x%08x", e.Flags)
+		return alerts.FormatFlags(e.Flags)
 	}
 	return "?"
+}
+
+// capability returns a security.capability value as getcap prints it,
+// quoted as one word, or in hex when it is not a vfs_cap_data value.
+func capability(v []byte) string {
+	s, err := alerts.FormatCapabilities(v)
+	if err != nil {
+		return hex.EncodeToString(v)
+	}
+	return strconv.Quote(s)
 }

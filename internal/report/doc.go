@@ -58,7 +58,15 @@
 // A note in parentheses follows the path when the content of an entry could
 // not be verified: "(hash skipped)" for a file larger than the configured
 // limit, "(hash unstable)" for one that kept changing while it was read, and
-// "(error: ...)" with the reason an entry is incomplete.
+// "(error: ...)" with the reason an entry is incomplete. Then a change the
+// classification table marks ([alerts.Classify]) ends in its tags and the
+// ATT&CK sub-techniques they name, "(security: setuid_added; ATT&CK
+// T1548.001)", and is bold red in colour.
+//
+// With [Options.Verbose] each changed attribute follows on a line of its
+// own, old -> new; inode flags print as lsattr prints them
+// ("----i---------e-------") and security.capability as getcap prints it
+// ("cap_setuid=ep"), other extended attributes in hex.
 //
 // A paragraph closes the report: the counts, the number of files and bytes
 // hashed, the duration, and the root hashes before and after, shortened to 16

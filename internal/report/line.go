@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"vigil/alerts"
 	"vigil/merkle"
 )
 
@@ -42,8 +43,8 @@ func appendChange(b []byte, c merkle.Change, colour bool) []byte {
 	if a >= len(markers) {
 		a = 0
 	}
-	tags := security(c)
-	if colour && len(tags) > 0 {
+	sec := alerts.Classify(c)
+	if colour && len(sec.Tags) > 0 {
 		b = append(b, boldRed...)
 	} else if colour {
 		b = append(b, colours[a]...)
@@ -74,7 +75,7 @@ func appendChange(b []byte, c merkle.Change, colour bool) []byte {
 	if c.New != nil {
 		b = appendNote(b, c.New)
 	}
-	b = appendSecurity(b, tags)
+	b = appendSecurity(b, sec)
 	return endLine(b, colour)
 }
 

@@ -338,3 +338,30 @@ func TestIEC(t *testing.T) {
 		}
 	}
 }
+
+// TestVerboseCapabilities: --verbose shows security.capability as getcap
+// prints it, old and new (the value setcap cap_setuid=ep wrote on this
+// machine), other extended attributes in hex, and flags as lsattr does.
+func TestVerboseCapabilities(t *testing.T) {
+	caps := []byte("\x01\x00\x00\x02\x80\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+	c := changed(merkle.AttributesModified, file("/usr/bin/ping"), func(e *merkle.Entry) {
+		e.Xattrs = []merkle.Xattr{{Name: "security.capability", Value: caps}, {Name: "user.x", Value: []byte("1")}}
+		e.HasFlags, e.Flags = true, 0x00080010
+	})
+	c.Old.HasFlags, c.Old.Flags = true, 0x00080000
+	c.Changed = merkle.Compare(c.Old, c.New)
+	var b strings.Builder
+	w := New(&b, Options{Verbose: true})
+	if err := w.Change(c); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"/usr/bin/ping (security: capabilities_changed, immutable_changed; ATT&CK T1222.002)\n",
+		"    xattrs   [] -> [security.capability=\"cap_setuid=ep\" user.x=31]\n",
+		"    flags    --------------e------- -> ----i---------e-------\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("verbose report\n%s\nlacks %q", b.String(), want)
+		}
+	}
+}
