@@ -33,6 +33,8 @@ type listing struct {
 	xattrs []merkle.Xattr
 	flags  uint32
 	hasFl  bool
+	gen    uint64
+	hasGen bool
 	err    error // the directory could not be (fully) listed
 	gone   bool  // it vanished before it could be opened
 	kids   []child
@@ -214,9 +216,28 @@ func (l *listing) dropRest() {
 	}
 }
 
-// meta reads the directory's own inode flags and extended attributes.
+// meta reads the directory's own inode flags and extended attributes, or
+// takes them from its record where the stat cache vouches for them.
+//
+// Both move a directory's ctime, as they do a file's; a directory deleted
+// and made again at the same inode number, its times set back, has a new
+// generation. So, as for a file, the record stands only if inode,
+// generation, size, mtime and ctime all match; the keyed sample rereads
+// its share of the directories whose record would stand (see [lister.child]).
 func (l *lister) meta(fd int, t *dirTask, out *listing) error {
-	var errs []error
+	if t.expect.Attrs&(merkle.AttrFlags|merkle.AttrXattrs) == 0 {
+		return nil
+	}
+	g, ok, err := inodeGen(fd)
+	out.gen, out.hasGen = g, ok
+	if old := t.cached; err == nil && old != nil && sameDir(old, &out.self) && old.HasGen == ok && old.Gen == g {
+		out.xattrs, out.flags, out.hasFl = old.Xattrs, old.Flags, old.HasFlags
+		if l.opts.Stats != nil {
+			l.opts.Stats.DirCacheHits.Add(1)
+		}
+		return nil
+	}
+	errs := []error{pathErr("getversion", t.path, err)}
 	if t.expect.Attrs.Has(merkle.AttrFlags) {
 		f, ok, err := inodeFlags(fd)
 		out.flags, out.hasFl = f, ok
@@ -228,6 +249,26 @@ func (l *lister) meta(fd int, t *dirTask, out *listing) error {
 		errs = append(errs, pathErr("xattrs", t.path, err))
 	}
 	return errors.Join(errs...)
+}
+
+// sameDir reports whether st, the fstat of an opened directory, has the
+// inode, size, mtime and ctime of its record old (the device is not
+// compared, as [cacheHit] does not: a snapshot's copy has its own).
+func sameDir(old *merkle.Entry, st *unix.Stat_t) bool {
+	return old.Type == merkle.TypeDir && fileType(st.Mode) == merkle.TypeDir && old.Inode == st.Ino &&
+		old.Size == st.Size && old.Mtime == st.Mtim.Nano() && old.Ctime == st.Ctim.Nano()
+}
+
+// dirCached returns a copy of old, the record of directory e, if its inode
+// flags and extended attributes may be taken from it once the opened
+// directory is found unchanged: nil if there is none, it holds an error,
+// other attributes were monitored, or the keyed sample rereads e.
+func (l *lister) dirCached(old, e *merkle.Entry) *merkle.Entry {
+	if old == nil || old.Type != merkle.TypeDir || old.Err != "" || old.Attrs != e.Attrs || l.sample.due(e) {
+		return nil
+	}
+	c := *old
+	return &c
 }
 
 // child lstat's name in directory t and decides what is left to do for it.
@@ -287,6 +328,7 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, 
 			c.task = &dirTask{path: path, expect: *e, rootDev: t.rootDev, idx: -1, done: make(chan struct{})}
 		}
 		c.task.live = live
+		c.task.cached = l.dirCached(old, e)
 	case merkle.TypeFile:
 		l.file(&c, old, dirfd)
 	case merkle.TypeSymlink:
@@ -319,14 +361,19 @@ func (l *lister) file(c *child, old *merkle.Entry, dirfd int) {
 	default:
 		c.hash = true
 	}
-	if old != nil && cacheHit(old, e, content) && sameGen(old, dirfd) {
-		if c.hash && l.sample.due(e) {
-			if l.opts.Stats != nil {
-				l.opts.Stats.Sampled.Add(1)
-			}
-			c.job, c.sampled = true, old
-			return
+	if old == nil || !cacheHit(old, e, content) {
+		c.job = c.hash || e.Attrs&(merkle.AttrFlags|merkle.AttrXattrs) != 0
+		return
+	}
+	if c.hash && l.sample.due(e) {
+		// Reread whole, generation included: no need to look at it first.
+		if l.opts.Stats != nil {
+			l.opts.Stats.Sampled.Add(1)
 		}
+		c.job, c.sampled = true, old
+		return
+	}
+	if sameGen(old, dirfd) {
 		e.Hash, e.HashState, e.HashedAt = old.Hash, old.HashState, old.HashedAt
 		e.Gen, e.HasGen = old.Gen, old.HasGen
 		e.Xattrs, e.Flags, e.HasFlags = old.Xattrs, old.Flags, old.HasFlags
