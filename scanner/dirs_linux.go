@@ -3,7 +3,9 @@ package scanner
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -35,6 +37,7 @@ type listing struct {
 	hasFl  bool
 	gen    uint64
 	hasGen bool
+	readAt int64 // when flags and xattrs were read (ns), or the record's time for them
 	err    error // the directory could not be (fully) listed
 	gone   bool  // it vanished before it could be opened
 	kids   []child
@@ -230,13 +233,18 @@ func (l *lister) meta(fd int, t *dirTask, out *listing) error {
 	}
 	g, ok, err := inodeGen(fd)
 	out.gen, out.hasGen = g, ok
-	if old := t.cached; err == nil && old != nil && sameDir(old, &out.self) && old.HasGen == ok && old.Gen == g {
-		out.xattrs, out.flags, out.hasFl = old.Xattrs, old.Flags, old.HasFlags
+	old := t.cached
+	same := old != nil && err == nil && sameDir(old, &out.self) && old.HasGen == ok && old.Gen == g
+	// As for a file's hash (cacheHit), a record read in the clock tick of
+	// the directory's last change may miss a change made in that tick.
+	if same && !t.sampled && max(old.Mtime, old.Ctime) < old.HashedAt-racyWindow {
+		out.xattrs, out.flags, out.hasFl, out.readAt = old.Xattrs, old.Flags, old.HasFlags, old.HashedAt
 		if l.opts.Stats != nil {
 			l.opts.Stats.DirCacheHits.Add(1)
 		}
 		return nil
 	}
+	out.readAt = time.Now().UnixNano()
 	errs := []error{pathErr("getversion", t.path, err)}
 	if t.expect.Attrs.Has(merkle.AttrFlags) {
 		f, ok, err := inodeFlags(fd)
@@ -248,8 +256,13 @@ func (l *lister) meta(fd int, t *dirTask, out *listing) error {
 		out.xattrs = x
 		errs = append(errs, pathErr("xattrs", t.path, err))
 	}
+	if same && out.flags == old.Flags && out.hasFl == old.HasFlags && slices.EqualFunc(out.xattrs, old.Xattrs, sameXattr) {
+		out.readAt = old.HashedAt // confirmed: a reread for the sample costs no database write
+	}
 	return errors.Join(errs...)
 }
+
+func sameXattr(a, b merkle.Xattr) bool { return a.Name == b.Name && string(a.Value) == string(b.Value) }
 
 // sameDir reports whether st, the fstat of an opened directory, has the
 // inode, size, mtime and ctime of its record old (the device is not
@@ -259,16 +272,16 @@ func sameDir(old *merkle.Entry, st *unix.Stat_t) bool {
 		old.Size == st.Size && old.Mtime == st.Mtim.Nano() && old.Ctime == st.Ctim.Nano()
 }
 
-// dirCached returns a copy of old, the record of directory e, if its inode
-// flags and extended attributes may be taken from it once the opened
-// directory is found unchanged: nil if there is none, it holds an error,
-// other attributes were monitored, or the keyed sample rereads e.
-func (l *lister) dirCached(old, e *merkle.Entry) *merkle.Entry {
-	if old == nil || old.Type != merkle.TypeDir || old.Err != "" || old.Attrs != e.Attrs || l.sample.due(e) {
-		return nil
+// dirCached returns a copy of old, the record of directory e, for its
+// listing to compare with (nil if there is none, it holds an error, or
+// other attributes were monitored), and whether the keyed sample rereads
+// e's flags and extended attributes however well the record matches.
+func (l *lister) dirCached(old, e *merkle.Entry) (*merkle.Entry, bool) {
+	if old == nil || old.Type != merkle.TypeDir || old.Err != "" || old.Attrs != e.Attrs {
+		return nil, false
 	}
 	c := *old
-	return &c
+	return &c, l.sample.due(e)
 }
 
 // child lstat's name in directory t and decides what is left to do for it.
@@ -328,7 +341,7 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, 
 			c.task = &dirTask{path: path, expect: *e, rootDev: t.rootDev, idx: -1, done: make(chan struct{})}
 		}
 		c.task.live = live
-		c.task.cached = l.dirCached(old, e)
+		c.task.cached, c.task.sampled = l.dirCached(old, e)
 	case merkle.TypeFile:
 		l.file(&c, old, dirfd)
 	case merkle.TypeSymlink:

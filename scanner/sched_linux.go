@@ -22,8 +22,10 @@ type dirTask struct {
 	// cached is the directory's recorded entry when its stat cache may be
 	// used: its inode flags and extended attributes are taken from it if
 	// the opened directory still has its inode, generation, size, mtime
-	// and ctime. nil to read them.
-	cached *merkle.Entry
+	// and ctime, unless sampled says the keyed sample rereads them. nil to
+	// read them.
+	cached  *merkle.Entry
+	sampled bool
 
 	idx    int // position in the heap, -1 when not in it
 	state  uint8
