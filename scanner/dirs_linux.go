@@ -234,10 +234,11 @@ func (l *lister) meta(fd int, t *dirTask, out *listing) error {
 	g, ok, err := inodeGen(fd)
 	out.gen, out.hasGen = g, ok
 	old := t.cached
-	same := old != nil && err == nil && sameDir(old, &out.self) && old.HasGen == ok && old.Gen == g
 	// As for a file's hash (cacheHit), a record read in the clock tick of
 	// the directory's last change may miss a change made in that tick.
-	if same && !t.sampled && max(old.Mtime, old.Ctime) < old.HashedAt-racyWindow {
+	same := old != nil && err == nil && sameDir(old, &out.self) && old.HasGen == ok && old.Gen == g &&
+		max(old.Mtime, old.Ctime) < old.HashedAt-racyWindow
+	if same && !t.sampled {
 		out.xattrs, out.flags, out.hasFl, out.readAt = old.Xattrs, old.Flags, old.HasFlags, old.HashedAt
 		if l.opts.Stats != nil {
 			l.opts.Stats.DirCacheHits.Add(1)
