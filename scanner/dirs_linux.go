@@ -236,10 +236,10 @@ func (l *lister) meta(fd int, t *dirTask, out *listing) error {
 	old := t.cached
 	// As for a file's hash (cacheHit), a record read in the clock tick of
 	// the directory's last change may miss a change made in that tick.
-	same := old != nil && err == nil && sameDir(old, &out.self) && old.HasGen == ok && old.Gen == g &&
-		max(old.Mtime, old.Ctime) < old.HashedAt-racyWindow
+	same := old != nil && err == nil && old.sameDir(&out.self) && old.hasGen == ok && old.gen == g &&
+		max(old.mtime, old.ctime) < old.hashedAt-racyWindow
 	if same && !t.sampled {
-		out.xattrs, out.flags, out.hasFl, out.readAt = old.Xattrs, old.Flags, old.HasFlags, old.HashedAt
+		out.xattrs, out.flags, out.hasFl, out.readAt = old.xattrs, old.flags, old.hasFlags, old.hashedAt
 		if l.opts.Stats != nil {
 			l.opts.Stats.DirCacheHits.Add(1)
 		}
@@ -257,32 +257,46 @@ func (l *lister) meta(fd int, t *dirTask, out *listing) error {
 		out.xattrs = x
 		errs = append(errs, pathErr("xattrs", t.path, err))
 	}
-	if same && out.flags == old.Flags && out.hasFl == old.HasFlags && slices.EqualFunc(out.xattrs, old.Xattrs, sameXattr) {
-		out.readAt = old.HashedAt // confirmed: a reread for the sample costs no database write
+	if same && out.flags == old.flags && out.hasFl == old.hasFlags && slices.EqualFunc(out.xattrs, old.xattrs, sameXattr) {
+		out.readAt = old.hashedAt // confirmed: a reread for the sample costs no database write
 	}
 	return errors.Join(errs...)
 }
 
 func sameXattr(a, b merkle.Xattr) bool { return a.Name == b.Name && string(a.Value) == string(b.Value) }
 
-// sameDir reports whether st, the fstat of an opened directory, has the
-// inode, size, mtime and ctime of its record old (the device is not
-// compared, as [cacheHit] does not: a snapshot's copy has its own).
-func sameDir(old *merkle.Entry, st *unix.Stat_t) bool {
-	return old.Type == merkle.TypeDir && fileType(st.Mode) == merkle.TypeDir && old.Inode == st.Ino &&
-		old.Size == st.Size && old.Mtime == st.Mtim.Nano() && old.Ctime == st.Ctim.Nano()
+// dirRecord is what the scan compares of a directory's record before its
+// flags and extended attributes are taken from it: no more, as a listing
+// holds one per subdirectory until it is listed.
+type dirRecord struct {
+	ino                uint64
+	size, mtime, ctime int64
+	gen                uint64
+	hashedAt           int64
+	flags              uint32
+	hasGen, hasFlags   bool
+	xattrs             []merkle.Xattr
 }
 
-// dirCached returns a copy of old, the record of directory e, for its
-// listing to compare with (nil if there is none, it holds an error, or
-// other attributes were monitored), and whether the keyed sample rereads
-// e's flags and extended attributes however well the record matches.
-func (l *lister) dirCached(old, e *merkle.Entry) (*merkle.Entry, bool) {
-	if old == nil || old.Type != merkle.TypeDir || old.Err != "" || old.Attrs != e.Attrs {
+// sameDir reports whether st, the fstat of an opened directory, has the
+// inode, size, mtime and ctime of its record r (the device is not
+// compared, as [cacheHit] does not: a snapshot's copy has its own).
+func (r *dirRecord) sameDir(st *unix.Stat_t) bool {
+	return fileType(st.Mode) == merkle.TypeDir && r.ino == st.Ino &&
+		r.size == st.Size && r.mtime == st.Mtim.Nano() && r.ctime == st.Ctim.Nano()
+}
+
+// dirCached returns what the listing of directory e compares with old, its
+// record: nil if there is none, it holds an error, other attributes were
+// monitored, or neither flags nor extended attributes are. sampled says
+// the keyed sample rereads them however well the record matches.
+func (l *lister) dirCached(old, e *merkle.Entry) (r *dirRecord, sampled bool) {
+	if old == nil || old.Type != merkle.TypeDir || old.Err != "" || old.Attrs != e.Attrs ||
+		e.Attrs&(merkle.AttrFlags|merkle.AttrXattrs) == 0 {
 		return nil, false
 	}
-	c := *old
-	return &c, l.sample.due(e)
+	return &dirRecord{ino: old.Inode, size: old.Size, mtime: old.Mtime, ctime: old.Ctime, gen: old.Gen,
+		hashedAt: old.HashedAt, flags: old.Flags, hasGen: old.HasGen, hasFlags: old.HasFlags, xattrs: old.Xattrs}, l.sample.due(e)
 }
 
 // child lstat's name in directory t and decides what is left to do for it.
