@@ -82,7 +82,7 @@ type Entry struct {
 
 	Hash      [32]byte
 	HashState HashState
-	HashedAt  int64 // when Hash was taken (ns); not attested
+	HashedAt  int64 // when Hash was taken (ns), a directory's flags and xattrs read; not attested
 
 	// Attrs are the attributes monitored for this entry; only they are
 	// attested and compared. AttrType is always monitored.

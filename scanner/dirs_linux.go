@@ -3,7 +3,9 @@ package scanner
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -33,6 +35,9 @@ type listing struct {
 	xattrs []merkle.Xattr
 	flags  uint32
 	hasFl  bool
+	gen    uint64
+	hasGen bool
+	readAt int64 // when flags and xattrs were read (ns), or the record's time for them
 	err    error // the directory could not be (fully) listed
 	gone   bool  // it vanished before it could be opened
 	kids   []child
@@ -214,9 +219,34 @@ func (l *listing) dropRest() {
 	}
 }
 
-// meta reads the directory's own inode flags and extended attributes.
+// meta reads the directory's own inode flags and extended attributes, or
+// takes them from its record where the stat cache vouches for them.
+//
+// Both move a directory's ctime, as they do a file's; a directory deleted
+// and made again at the same inode number, its times set back, has a new
+// generation. So, as for a file, the record stands only if inode,
+// generation, size, mtime and ctime all match; the keyed sample rereads
+// its share of the directories whose record would stand (see [lister.child]).
 func (l *lister) meta(fd int, t *dirTask, out *listing) error {
-	var errs []error
+	if t.expect.Attrs&(merkle.AttrFlags|merkle.AttrXattrs) == 0 {
+		return nil
+	}
+	g, ok, err := inodeGen(fd)
+	out.gen, out.hasGen = g, ok
+	old := t.cached
+	// As for a file's hash (cacheHit), a record read in the clock tick of
+	// the directory's last change may miss a change made in that tick.
+	same := old != nil && err == nil && old.sameDir(&out.self) && old.hasGen == ok && old.gen == g &&
+		max(old.mtime, old.ctime) < old.hashedAt-racyWindow
+	if same && !t.sampled {
+		out.xattrs, out.flags, out.hasFl, out.readAt = old.xattrs, old.flags, old.hasFlags, old.hashedAt
+		if l.opts.Stats != nil {
+			l.opts.Stats.DirCacheHits.Add(1)
+		}
+		return nil
+	}
+	out.readAt = time.Now().UnixNano()
+	errs := []error{pathErr("getversion", t.path, err)}
 	if t.expect.Attrs.Has(merkle.AttrFlags) {
 		f, ok, err := inodeFlags(fd)
 		out.flags, out.hasFl = f, ok
@@ -227,7 +257,46 @@ func (l *lister) meta(fd int, t *dirTask, out *listing) error {
 		out.xattrs = x
 		errs = append(errs, pathErr("xattrs", t.path, err))
 	}
+	if same && out.flags == old.flags && out.hasFl == old.hasFlags && slices.EqualFunc(out.xattrs, old.xattrs, sameXattr) {
+		out.readAt = old.hashedAt // confirmed: a reread for the sample costs no database write
+	}
 	return errors.Join(errs...)
+}
+
+func sameXattr(a, b merkle.Xattr) bool { return a.Name == b.Name && string(a.Value) == string(b.Value) }
+
+// dirRecord is what the scan compares of a directory's record before its
+// flags and extended attributes are taken from it: no more, as a listing
+// holds one per subdirectory until it is listed.
+type dirRecord struct {
+	ino                uint64
+	size, mtime, ctime int64
+	gen                uint64
+	hashedAt           int64
+	flags              uint32
+	hasGen, hasFlags   bool
+	xattrs             []merkle.Xattr
+}
+
+// sameDir reports whether st, the fstat of an opened directory, has the
+// inode, size, mtime and ctime of its record r (the device is not
+// compared, as [cacheHit] does not: a snapshot's copy has its own).
+func (r *dirRecord) sameDir(st *unix.Stat_t) bool {
+	return fileType(st.Mode) == merkle.TypeDir && r.ino == st.Ino &&
+		r.size == st.Size && r.mtime == st.Mtim.Nano() && r.ctime == st.Ctim.Nano()
+}
+
+// dirCached returns what the listing of directory e compares with old, its
+// record: nil if there is none, it holds an error, other attributes were
+// monitored, or neither flags nor extended attributes are. sampled says
+// the keyed sample rereads them however well the record matches.
+func (l *lister) dirCached(old, e *merkle.Entry) (r *dirRecord, sampled bool) {
+	if old == nil || old.Type != merkle.TypeDir || old.Err != "" || old.Attrs != e.Attrs ||
+		e.Attrs&(merkle.AttrFlags|merkle.AttrXattrs) == 0 {
+		return nil, false
+	}
+	return &dirRecord{ino: old.Inode, size: old.Size, mtime: old.Mtime, ctime: old.Ctime, gen: old.Gen,
+		hashedAt: old.HashedAt, flags: old.Flags, hasGen: old.HasGen, hasFlags: old.HasFlags, xattrs: old.Xattrs}, l.sample.due(e)
 }
 
 // child lstat's name in directory t and decides what is left to do for it.
@@ -287,6 +356,7 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, 
 			c.task = &dirTask{path: path, expect: *e, rootDev: t.rootDev, idx: -1, done: make(chan struct{})}
 		}
 		c.task.live = live
+		c.task.cached, c.task.sampled = l.dirCached(old, e)
 	case merkle.TypeFile:
 		l.file(&c, old, dirfd)
 	case merkle.TypeSymlink:
@@ -319,14 +389,19 @@ func (l *lister) file(c *child, old *merkle.Entry, dirfd int) {
 	default:
 		c.hash = true
 	}
-	if old != nil && cacheHit(old, e, content) && sameGen(old, dirfd) {
-		if c.hash && l.sample.due(e) {
-			if l.opts.Stats != nil {
-				l.opts.Stats.Sampled.Add(1)
-			}
-			c.job, c.sampled = true, old
-			return
+	if old == nil || !cacheHit(old, e, content) {
+		c.job = c.hash || e.Attrs&(merkle.AttrFlags|merkle.AttrXattrs) != 0
+		return
+	}
+	if c.hash && l.sample.due(e) {
+		// Reread whole, generation included: no need to look at it first.
+		if l.opts.Stats != nil {
+			l.opts.Stats.Sampled.Add(1)
 		}
+		c.job, c.sampled = true, old
+		return
+	}
+	if sameGen(old, dirfd) {
 		e.Hash, e.HashState, e.HashedAt = old.Hash, old.HashState, old.HashedAt
 		e.Gen, e.HasGen = old.Gen, old.HasGen
 		e.Xattrs, e.Flags, e.HasFlags = old.Xattrs, old.Flags, old.HasFlags

@@ -27,8 +27,12 @@
 // was recorded ([merkle.Entry.Gen]), is not read again (git's stat cache),
 // unless its recorded mtime or ctime was not older than the moment its hash
 // was taken (git's racy-clean rule), in which case it is hashed again, or
-// [Options.Sample] picks it. [Options.Uncached] reads content from the
-// device rather than the page cache.
+// [Options.Sample] picks it. A directory is always listed, but its inode
+// flags and extended attributes are taken from its record by the same rule
+// (inode, generation read with FS_IOC_GETVERSION on the open directory,
+// size, mtime and ctime; racy-clean against [merkle.Entry.HashedAt], the
+// time they were read; not when the Sample picks it). [Options.Uncached]
+// reads content from the device rather than the page cache.
 //
 // A file is read up to the size its fstat gave before the read, never
 // further, and holes are hashed as zeros without being read; the scan's

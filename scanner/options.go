@@ -95,7 +95,10 @@ type Stats struct {
 	Bytes     atomic.Int64 // bytes hashed
 	CacheHits atomic.Int64 // files whose hash came from the cache
 	Sampled   atomic.Int64 // files the cache trusted, read again for the Sample
-	Errors    atomic.Int64 // per-path errors
+	// DirCacheHits counts directories whose inode flags and extended
+	// attributes came from the cache.
+	DirCacheHits atomic.Int64
+	Errors       atomic.Int64 // per-path errors
 }
 
 // DefaultHashWorkers returns the default number of hash workers: eight per

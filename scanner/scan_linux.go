@@ -338,6 +338,7 @@ func (w *walker) dir(ctx context.Context, e *merkle.Entry, t *dirTask) error {
 		fillStat(e, &l.self) // changed since it was listed: record what was read
 	}
 	e.Xattrs, e.Flags, e.HasFlags = l.xattrs, l.flags, l.hasFl
+	e.Gen, e.HasGen, e.HashedAt = l.gen, l.hasGen, l.readAt
 	if err := w.send(ctx, item{e: e, err: l.err}); err != nil {
 		return err
 	}

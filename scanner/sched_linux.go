@@ -19,6 +19,13 @@ type dirTask struct {
 	// live says t is opened at its own path, not in its parent: a nested
 	// subvolume seen through a snapshot's placeholder (Options.Source).
 	live bool
+	// cached is the directory's record where its stat cache may be used:
+	// its inode flags and extended attributes are taken from it if the
+	// opened directory still has its inode, generation, size, mtime and
+	// ctime, unless sampled says the keyed sample rereads them. nil to
+	// read them.
+	cached  *dirRecord
+	sampled bool
 
 	idx    int // position in the heap, -1 when not in it
 	state  uint8
