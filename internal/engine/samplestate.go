@@ -311,18 +311,23 @@ type sampleRun struct {
 // baseline created at base, with sample periods of p. It fails only for a
 // file that is refused ([ErrStateUnsafe]) or cannot be read; everything
 // else wrong with it is an alert, and the check runs.
-func startSample(path string, p time.Duration, now, base time.Time) (*sampleRun, error) {
+func startSample(path string, p time.Duration, now time.Time, cur store.Info) (*sampleRun, error) {
+	base := cur.Created
 	r := &sampleRun{path: path, check: samplePeriodAt(now, p)}
 	s, fi, created, err := loadSample(path)
 	switch {
 	case errors.Is(err, ErrStateCorrupt):
 		r.addAlert(err)
-		s, err = NewSampleState()
-		r.state = s
-		return r, err
+		r.state = SampleState{Key: fallbackSampleKey(cur)}
+		return r, nil
 	case err != nil:
 		return nil, err
 	case created:
+		// A file deleted before every check must not draw a new random
+		// key every time (each check would then read an independent
+		// random share, and a file could go unread for good): the key of
+		// a missing file is the current baseline's own.
+		s.Key = fallbackSampleKey(cur)
 		r.state = s
 		if r.check > samplePeriodAt(base, p)+1 {
 			r.addAlert(&fs.PathError{Op: "open", Path: path, Err: fmt.Errorf(
@@ -381,7 +386,7 @@ func withSample(ctx context.Context, db *store.DB, o Options, op func(context.Co
 	if err != nil {
 		return op(ctx, db, o) // which reports it
 	}
-	r, err := startSample(o.SampleFile, SamplePeriod(o.Config), o.now(), cur.Info().Created)
+	r, err := startSample(o.SampleFile, SamplePeriod(o.Config), o.now(), cur.Info())
 	if err != nil {
 		return Result{}, err
 	}
@@ -401,3 +406,16 @@ func withSample(ctx context.Context, db *store.DB, o Options, op func(context.Co
 // WatchSamplePath returns the sample state file the watch daemon keeps for
 // the database at db: its whole checks are a series of their own.
 func WatchSamplePath(db string) string { return db + ".watch.sample" }
+
+// fallbackSampleKey is the sample's key when the state file is missing or
+// damaged (itself an alert): derived from the current baseline (its root
+// and creation time), so that it stays the same however often the file is
+// deleted, and every trusted file is still reread within reread_within
+// periods. Root on the host can compute it, as it can read any key; it
+// cannot choose it without changing the sealed baseline.
+func fallbackSampleKey(in store.Info) [32]byte {
+	var k [32]byte
+	material := append(in.Root[:], in.Created.UTC().Format(time.RFC3339Nano)...)
+	blake3.DeriveKey("vigil 2026-12 keyed sample fallback key", material, k[:])
+	return k
+}
