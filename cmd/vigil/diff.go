@@ -115,7 +115,16 @@ func (e *env) diffSnapshots(ctx context.Context, inv *invocation) int {
 	jsonOut := inv.bool("json")
 	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: hostname(), Verbose: inv.bool("verbose")})
 	start := time.Now()
-	res, err := engine.DiffSnapshots(ctx, paths[0], paths[1], engine.Options{Report: engine.Funcs{OnChange: w.Change}})
+	// The configuration, when there is one, says where vigil's own
+	// snapshots lie (left out of the diff, as the default place always is);
+	// no database is needed.
+	o := engine.Options{Report: engine.Funcs{OnChange: w.Change}}
+	if cfg, err := e.config(); err == nil {
+		o.Config = cfg
+	} else {
+		e.log.Warn().Err(err).Msg("configuration not read: only the default snapshot and quarantine directories are left out")
+	}
+	res, err := engine.DiffSnapshots(ctx, paths[0], paths[1], o)
 	if err != nil {
 		if errors.Is(err, engine.ErrNotSnapshots) {
 			return e.fail(&usageError{msg: err.Error(), cmd: inv.cmd})

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"vigil/btrfs"
+	"vigil/internal/config"
 	"vigil/merkle"
 	"vigil/scanner"
 )
@@ -100,6 +102,7 @@ type snapDiff struct {
 // transaction since, and the names their directories gained or lost.
 func (d *snapDiff) plan(fb int, since uint64) error {
 	d.paths, d.trees = map[string]bool{}, map[string]bool{}
+	defer d.dropOwn()
 	var inodes []btrfs.Inode
 	if err := btrfs.ChangedInodes(fb, 0, since, func(in btrfs.Inode) error {
 		inodes = append(inodes, in)
@@ -274,4 +277,25 @@ func (d *snapDiff) tree(top, p string, action merkle.Action) error {
 		d.held = append(d.held, c)
 		return nil
 	})
+}
+
+// dropOwn leaves vigil's own directories at the subvolume's top out of the
+// comparison: the trusted snapshots (taken after A, they would bury the
+// real changes under every entry they hold) and the quarantine.
+func (d *snapDiff) dropOwn() {
+	own := []string{"/" + config.DefaultSnapshotDir, "/" + btrfs.DefaultQuarantine}
+	if d.o.Config != nil {
+		if dir := d.o.Config.Btrfs.Dir(); !filepath.IsAbs(dir) {
+			own = append(own, "/"+filepath.Clean(dir))
+		}
+	}
+	for _, m := range []map[string]bool{d.paths, d.trees} {
+		for p := range m {
+			for _, o := range own {
+				if merkle.Within(p, o) {
+					delete(m, p)
+				}
+			}
+		}
+	}
 }

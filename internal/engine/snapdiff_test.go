@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"vigil/btrfs"
+	"vigil/internal/config"
 	"vigil/internal/engine"
 	"vigil/internal/fimtest"
 	"vigil/merkle"
@@ -254,5 +255,45 @@ func TestDiffSnapshotsEqualsSend(t *testing.T) {
 		}
 		t.Logf("round %d: %d changes, %d entries read", round, len(changes), res.Entries)
 		prev = next
+	}
+}
+
+// TestDiffSnapshotsLeavesOwnDirsOut: a diff of a trusted snapshot against
+// its live subvolume, where vigil has since taken more snapshots (and
+// quarantined a file), reports the real change only, not the entries of
+// vigil's own snapshot and quarantine directories.
+func TestDiffSnapshotsLeavesOwnDirsOut(t *testing.T) {
+	mnt := fimtest.LoopFS(t, "btrfs", 256<<20, "noatime")
+	vol := filepath.Join(mnt, "vol")
+	if err := btrfs.Create(vol); err != nil {
+		t.Fatal(err)
+	}
+	fimtest.Tree{"etc/passwd": fimtest.File("root:x:0:0\n"), "usr/bin/su": fimtest.File("ELF su")}.Make(t, vol)
+	snaps := filepath.Join(vol, config.DefaultSnapshotDir)
+	must(t, os.Mkdir(snaps, 0o700))
+	a := filepath.Join(snaps, "a")
+	if err := btrfs.Snapshot(vol, a, true); err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.WriteFile(filepath.Join(vol, "etc", "cron-evil"), []byte("* * * * * root sh"), 0o644))
+	if err := btrfs.Snapshot(vol, filepath.Join(snaps, "b"), true); err != nil {
+		t.Fatal(err)
+	}
+	q := filepath.Join(vol, btrfs.DefaultQuarantine)
+	must(t, os.Mkdir(q, 0o700))
+	must(t, os.WriteFile(filepath.Join(q, "su.1"), []byte("old"), 0o000))
+	var got []string
+	_, err := engine.DiffSnapshots(t.Context(), a, vol, engine.Options{Report: engine.Funcs{OnChange: func(c merkle.Change) error {
+		got = append(got, c.Action.String()+" "+c.Path)
+		return nil
+	}}})
+	must(t, err)
+	for _, g := range got {
+		if strings.Contains(g, config.DefaultSnapshotDir) || strings.Contains(g, btrfs.DefaultQuarantine) {
+			t.Errorf("diff reported vigil's own directory: %s (all: %q)", g, got)
+		}
+	}
+	if !slices.Contains(got, "created /etc/cron-evil") {
+		t.Errorf("diff = %q, want the created /etc/cron-evil", got)
 	}
 }
