@@ -149,17 +149,29 @@ func (e *env) config() (*config.Config, error) {
 // database before it gives up (exit 24).
 const lockWait = 5 * time.Minute
 
-// openDB opens the engine's database. Only init and seal (create) may
+// openDB opens the engine's database (see open).
+func (e *env) openDB(eng *engine.Engine, readOnly, create bool) (*store.DB, error) {
+	return e.openPath(eng.Config().Database, readOnly, create)
+}
+
+// open opens the database of c, for the commands that read or maintain the
+// database and take no trust decision: they need neither the matcher nor
+// the pinned key.
+func (e *env) open(c *config.Config, readOnly, create bool) (*store.DB, error) {
+	return e.openPath(c.Database, readOnly, create)
+}
+
+// openPath opens the database at path. Only init and seal (create) may
 // create it, with its directory (0700); for every other command a missing
 // database is "no baseline", and nothing is created. A database another
 // vigil holds is waited for (up to lockWait).
-func (e *env) openDB(eng *engine.Engine, readOnly, create bool) (*store.DB, error) {
-	db, err := eng.Open(readOnly, create, 0)
+func (e *env) openPath(path string, readOnly, create bool) (*store.DB, error) {
+	db, err := engine.OpenDB(path, readOnly, create, 0)
 	if errors.Is(err, store.ErrLocked) {
 		// Another vigil is writing (an update takes seconds to minutes):
 		// a scheduled check should wait its turn, not fail.
-		e.log.Info().Str("path", quote(eng.Config().Database)).Dur("wait", lockWait).Msg("database in use by another vigil; waiting")
-		db, err = eng.Open(readOnly, create, lockWait)
+		e.log.Info().Str("path", quote(path)).Dur("wait", lockWait).Msg("database in use by another vigil; waiting")
+		db, err = engine.OpenDB(path, readOnly, create, lockWait)
 	}
 	if err == nil {
 		for _, w := range db.Warnings() {
@@ -167,16 +179,6 @@ func (e *env) openDB(eng *engine.Engine, readOnly, create bool) (*store.DB, erro
 		}
 	}
 	return db, err
-}
-
-// open opens the database of c (see openDB), for the commands that read
-// or maintain the database and take no trust decision.
-func (e *env) open(c *config.Config, readOnly, create bool) (*store.DB, error) {
-	eng, err := engine.New(c, engine.Settings{Host: hostname(), Version: version})
-	if err != nil {
-		return nil, err
-	}
-	return e.openDB(eng, readOnly, create)
 }
 
 // dbError makes sure a database error names the database.

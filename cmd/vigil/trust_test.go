@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"vigil/internal/engine"
+	"vigil/internal/fimtest"
 	"vigil/internal/trusttest"
 )
 
@@ -85,4 +89,23 @@ func writeKey(t *testing.T, h *trusttest.Host) string {
 	p := filepath.Join(t.TempDir(), "vigil.key")
 	must(t, os.WriteFile(p, []byte(h.SignerKey+"\n"), 0o600))
 	return p
+}
+
+// TestMaintenanceNeedsNoKey: commands that take no trust decision (log,
+// audit, compact) open the database without reading the pinned key, so a
+// key file that is gone does not stop them; check says so (exit 18).
+func TestMaintenanceNeedsNoKey(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t, fimtest.Tree{"f": fimtest.File("f")})
+	mustRun(t, 0, s.args("init")...)
+	f, err := os.OpenFile(s.config, os.O_APPEND|os.O_WRONLY, 0)
+	must(t, err)
+	_, err = fmt.Fprintf(f, "\n[trust]\npubkey = %q\n", filepath.Join(t.TempDir(), "gone.pub"))
+	must(t, errors.Join(err, f.Close()))
+	for _, cmd := range []string{"log", "audit", "compact"} {
+		mustRun(t, 0, s.args(cmd)...)
+	}
+	if out := vigil(t, s.args("check")...); out.code != exitIO || !strings.Contains(out.stderr, "gone.pub") {
+		t.Errorf("check with the pinned key file gone exited %d, %q; want 18 naming it", out.code, out.stderr)
+	}
 }

@@ -137,11 +137,16 @@ func (e *Engine) Options() Options {
 	return Options{Config: e.cfg, Host: e.host, Version: e.version, Now: e.now, KeptCheckpoint: e.kept}
 }
 
-// Open opens the engine's database: read-only (a check, the daemon) or to
-// write; only create may make a missing one (with its directory, 0700).
-// timeout bounds the wait for another vigil's lock (0: a second).
+// Open opens the engine's database (see [OpenDB]).
 func (e *Engine) Open(readOnly, create bool, timeout time.Duration) (*store.DB, error) {
-	path := e.cfg.Database
+	return OpenDB(e.cfg.Database, readOnly, create, timeout)
+}
+
+// OpenDB opens the database at path: read-only (a check, the daemon) or to
+// write; only create may make a missing one (with its directory, 0700),
+// otherwise a missing database is [store.ErrNoBaseline] and nothing is
+// created. timeout bounds the wait for another vigil's lock (0: a second).
+func OpenDB(path string, readOnly, create bool, timeout time.Duration) (*store.DB, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && !create {
 		return nil, fmt.Errorf("%s: %w (run 'vigil init' first, or give the right --db or --config)", path, store.ErrNoBaseline)
 	}
