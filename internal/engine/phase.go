@@ -59,40 +59,53 @@ func RequestedPhase(c *config.Config) (phase, marker string, since time.Time) {
 	return PhaseSetup, "", time.Time{}
 }
 
-// recordedPhase walks the audit log and returns the phase in force. A record
-// moving the host to setup counts only when its signature verifies against
-// vs (none: it never counts: nothing loosens the policy without a
-// signature); forged ones are returned, for the caller to report.
-func recordedPhase(db *store.DB, vs note.Verifiers) (PhaseState, []error, error) {
-	ps := PhaseState{Phase: PhaseSetup, Record: -1}
-	var forged []error
+// auditFacts are what the trust decision reads from the audit log, in one
+// walk of it.
+type auditFacts struct {
+	// phase is the phase in force; forged the moves to setup that do not
+	// count (for the caller to report).
+	phase  PhaseState
+	forged []error
+	// newest is the baseline of the newest record that wrote one.
+	newest uint64
+	// kept says a record names a kept checkpoint: from then on the file
+	// must exist.
+	kept bool
+}
+
+// readAudit walks the audit log. A record moving the host to setup counts
+// only when its signature verifies against vs (none: it never counts:
+// nothing loosens the policy without a signature).
+func readAudit(db *store.DB, vs note.Verifiers) (auditFacts, error) {
+	f := auditFacts{phase: PhaseState{Phase: PhaseSetup, Record: -1}}
 	err := db.AuditRecords(func(i int64, raw []byte) error {
 		var r AuditRecord
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return fmt.Errorf("audit record %d: %w: %w", i, store.ErrCorrupt, err)
 		}
 		if i == 0 {
-			ps.Since = r.Time
+			f.phase.Since = r.Time
 		}
+		if r.writesBaseline() {
+			f.newest = r.Baseline
+		}
+		f.kept = f.kept || r.Checkpoint != ""
 		switch {
 		case r.Type == "seal" || r.Type == "reseal" || r.Type == "signature" ||
 			r.Type == "phase" && r.Phase == PhaseHardened:
-			if ps.Phase != PhaseHardened {
-				ps = PhaseState{Phase: PhaseHardened, Since: r.Time, Record: i, Reason: r.Reason, User: r.User}
+			if f.phase.Phase != PhaseHardened {
+				f.phase = PhaseState{Phase: PhaseHardened, Since: r.Time, Record: i, Reason: r.Reason, User: r.User}
 			}
-		case r.Type == "phase" && r.Phase == PhaseSetup && r.Signature != "":
-			if ps.Phase == PhaseSetup {
-				return nil // nothing to move back from
-			}
+		case r.Type == "phase" && r.Phase == PhaseSetup && r.Signature != "" && f.phase.Phase == PhaseHardened:
 			if err := verifyPhaseRecord(db, i, r, vs); err != nil {
-				forged = append(forged, err)
+				f.forged = append(f.forged, err)
 				return nil
 			}
-			ps = PhaseState{Phase: PhaseSetup, Since: r.Time, Record: i, Reason: r.Reason, User: r.User}
+			f.phase = PhaseState{Phase: PhaseSetup, Since: r.Time, Record: i, Reason: r.Reason, User: r.User}
 		}
 		return nil
 	})
-	return ps, forged, err
+	return f, err
 }
 
 // verifyPhaseRecord checks that record i, a move to setup, carries a

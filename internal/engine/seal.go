@@ -100,7 +100,16 @@ func (o *Options) sealing(pending store.Info, cmd string, oldRoot string) (store
 // baseline that log records (so that an older sealed baseline made current
 // again is caught). A failure wraps [store.ErrTampered].
 func VerifySeal(db *store.DB, b *store.Baseline, verifiers note.Verifiers) error {
-	in := b.Info()
+	newest, err := newestBaseline(db)
+	if err != nil {
+		return err
+	}
+	return verifySeal(db, b.Info(), verifiers, newest)
+}
+
+// verifySeal is [VerifySeal] of in, with newest the newest baseline the
+// audit log records.
+func verifySeal(db *store.DB, in store.Info, verifiers note.Verifiers, newest uint64) error {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("baseline %d: %w: %s", in.ID, store.ErrTampered, fmt.Sprintf(format, args...))
 	}
@@ -113,10 +122,6 @@ func VerifySeal(db *store.DB, b *store.Baseline, verifiers note.Verifiers) error
 	}
 	if in.AuditSize > 0 && at.Hash.String() != in.AuditRoot || in.AuditSize == 0 && in.AuditRoot != "" {
 		return fail("the audit log before it was rewritten")
-	}
-	newest, err := newestBaseline(db)
-	if err != nil {
-		return err
 	}
 	if newest != in.ID {
 		return fail("the audit log records baseline %d after it: the database was put back to an older state", newest)
@@ -135,13 +140,19 @@ func VerifySeals(db *store.DB, verifiers note.Verifiers) error {
 	if err := VerifySeal(db, cur, verifiers); err != nil {
 		return err
 	}
+	return verifyKeptStatements(db, verifiers)
+}
+
+// verifyKeptStatements verifies the statement of every kept baseline that
+// was signed.
+func verifyKeptStatements(db *store.DB, vs note.Verifiers) error {
 	all, err := db.Baselines()
 	if err != nil {
 		return err
 	}
 	for _, in := range all {
 		if len(in.Signature) > 0 {
-			if err := VerifyStatement(in, verifiers); err != nil {
+			if err := VerifyStatement(in, vs); err != nil {
 				return err
 			}
 		}
@@ -185,13 +196,22 @@ func newestBaseline(db *store.DB) (uint64, error) {
 		if err := json.Unmarshal(raw, &r); err != nil {
 			return fmt.Errorf("audit record %d: %w: %w", i, store.ErrCorrupt, err)
 		}
-		switch r.Type {
-		case "init", "update", "seal", "reseal", "migrate":
+		if r.writesBaseline() {
 			id = r.Baseline
 		}
 		return nil
 	})
 	return id, err
+}
+
+// writesBaseline reports whether the record is of an operation that wrote
+// a baseline (a signature or a phase change writes none).
+func (r AuditRecord) writesBaseline() bool {
+	switch r.Type {
+	case "init", "update", "seal", "reseal", "migrate":
+		return true
+	}
+	return false
 }
 
 // unsignedAdvice says how baseline in gets signed: a seal or reseal made

@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -238,13 +237,14 @@ func (e *Engine) Trust(db *store.DB) (Verdict, error) {
 		return v, err
 	}
 	v.Audit = t.N
-	ps, forged, err := recordedPhase(db, e.pinned)
+	facts, err := readAudit(db, e.pinned)
 	if err != nil {
 		return v, err
 	}
+	ps := facts.phase
 	ps.Requested, ps.Marker, ps.MarkerSince = RequestedPhase(e.cfg)
 	v.Phase = ps
-	for _, f := range forged {
+	for _, f := range facts.forged {
 		v.add("phase_record_forged", true, f)
 	}
 	e.phaseFindings(&v)
@@ -252,9 +252,9 @@ func (e *Engine) Trust(db *store.DB) (Verdict, error) {
 	if err != nil {
 		return v, err
 	}
-	e.sealFindings(db, cur.Info(), &v)
+	e.sealFindings(db, cur.Info(), facts.newest, &v)
 	if v.Untrusted == nil {
-		e.checkpointFindings(db, t, &v)
+		e.checkpointFindings(db, t, facts.kept, &v)
 	}
 	return v, nil
 }
@@ -280,9 +280,8 @@ func (e *Engine) phaseFindings(v *Verdict) {
 
 // sealFindings checks the current baseline's place in the audit log and its
 // seal.
-func (e *Engine) sealFindings(db *store.DB, in store.Info, v *Verdict) {
-	newest, err := newestBaseline(db)
-	if err == nil && newest != 0 && newest != in.ID {
+func (e *Engine) sealFindings(db *store.DB, in store.Info, newest uint64, v *Verdict) {
+	if newest != 0 && newest != in.ID {
 		v.Untrusted = fmt.Errorf("baseline %d: %w: the audit log records baseline %d after it", in.ID, ErrRollback, newest)
 		return
 	}
@@ -290,7 +289,11 @@ func (e *Engine) sealFindings(db *store.DB, in store.Info, v *Verdict) {
 	v.SignedBy = in.SignedBy
 	switch {
 	case e.pinned != nil && (signed || v.Phase.Phase == PhaseHardened):
-		if err := VerifySeals(db, e.pinned); err != nil {
+		err := verifySeal(db, in, e.pinned, newest)
+		if err == nil {
+			err = verifyKeptStatements(db, e.pinned)
+		}
+		if err != nil {
 			v.Untrusted = fmt.Errorf("%w (key %s)", err, e.pubkey)
 			return
 		}
@@ -311,29 +314,13 @@ func (e *Engine) sealFindings(db *store.DB, in store.Info, v *Verdict) {
 	}
 }
 
-// verifyKeptStatements verifies the statement of every kept baseline that
-// was signed.
-func verifyKeptStatements(db *store.DB, vs note.Verifiers) error {
-	all, err := db.Baselines()
-	if err != nil {
-		return err
-	}
-	for _, in := range all {
-		if len(in.Signature) > 0 {
-			if err := VerifyStatement(in, vs); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // checkpointFindings compares the audit log t with the kept checkpoint.
-func (e *Engine) checkpointFindings(db *store.DB, t store.AuditTree, v *Verdict) {
+// kept says an audit record names a kept checkpoint.
+func (e *Engine) checkpointFindings(db *store.DB, t store.AuditTree, kept bool, v *Verdict) {
 	cp, err := readKept(e.kept, e.pinned)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if keptBefore(db) {
+		if kept {
 			v.add("checkpoint_missing", true, fmt.Errorf("%s: %w though the audit log says it was written: the database may have been put back; it is written again only by a signed seal, reseal or phase change",
 				e.kept, ErrCheckpointMissing))
 		}
@@ -360,19 +347,6 @@ func (e *Engine) checkpointFindings(db *store.DB, t store.AuditTree, v *Verdict)
 	if int64(cp.Size) < t.N {
 		v.add("checkpoint_behind", false, fmt.Errorf("%s: the kept checkpoint (size %d) is behind the audit log (%d records): the next update, seal or reseal moves it forward", e.kept, cp.Size, t.N))
 	}
-}
-
-// keptBefore reports whether an audit record says a checkpoint was kept.
-func keptBefore(db *store.DB) bool {
-	kept := false
-	_ = db.AuditRecords(func(i int64, raw []byte) error {
-		var r AuditRecord
-		if json.Unmarshal(raw, &r) == nil && r.Checkpoint != "" {
-			kept = true
-		}
-		return nil
-	})
-	return kept
 }
 
 // readKept reads a kept checkpoint: a C2SP checkpoint, signed (a signed
