@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"vigil/internal/engine"
 	"vigil/internal/fimtest"
@@ -107,5 +108,59 @@ func TestMaintenanceNeedsNoKey(t *testing.T) {
 	}
 	if out := vigil(t, s.args("check")...); out.code != exitIO || !strings.Contains(out.stderr, "gone.pub") {
 		t.Errorf("check with the pinned key file gone exited %d, %q; want 18 naming it", out.code, out.stderr)
+	}
+}
+
+// TestSetupOverdue: a host left in the setup phase longer than
+// phase.setup_max_age, counted from its first record, is a critical
+// finding (exit 8); a seal ends it. Not parallel: it moves the engine's
+// clock (sampleNow) two hours ahead, and puts it back.
+func TestSetupOverdue(t *testing.T) {
+	s := newSealSetup(t, fimtest.Tree{"f": fimtest.File("f")})
+	text := fmt.Sprintf("database = %q\nroots = [%q]\n[scan]\nreread_within = 0\n[phase]\nhardened_markers = [%q]\nsetup_max_age = \"1h\"\n[trust]\npubkey = %q\n",
+		s.db, s.root, s.marker, s.pub)
+	must(t, os.WriteFile(s.config, []byte(text), 0o644))
+	mustRun(t, 0, s.args("init")...)
+	mustRun(t, 0, s.args("check")...)
+	sampleNow = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	t.Cleanup(func() { sampleNow = nil })
+	out := vigil(t, s.args("check", "--json")...)
+	if _, sum := decodeEvents(t, out.stdout); out.code != exitTampered || !slices.Equal(sum.Trust, []string{"setup_overdue"}) {
+		t.Errorf("check two hours into a one-hour setup phase exited %d, trust %q; want 8, [setup_overdue]\n%s", out.code, sum.Trust, out.stderr)
+	}
+	s.harden(t)
+	mustRun(t, 0, s.args("seal", "--key", s.key)...)
+	mustRun(t, 0, s.args("check")...)
+}
+
+// TestMissingCheckpointRefusesUpdate: with the kept checkpoint deleted, an
+// update (unsigned) refuses and writes nothing; init --force, the setup
+// phase's way to start over, writes a new one; a kept checkpoint that
+// cannot be read is a critical finding of its own.
+func TestMissingCheckpointRefusesUpdate(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t, fimtest.Tree{"f": fimtest.File("f")})
+	mustRun(t, 0, s.args("init")...)
+	kept := engine.CheckpointPath(s.db)
+	must(t, os.Remove(kept))
+	audit := mustRun(t, 0, s.args("audit", "--json")...).stdout
+	must(t, os.WriteFile(s.path("f"), []byte("changed"), 0o644))
+	if out := vigil(t, s.args("update")...); out.code != exitTampered || !strings.Contains(out.stderr, "checkpoint") {
+		t.Errorf("update with the kept checkpoint gone exited %d, %q; want 8 naming it", out.code, out.stderr)
+	}
+	if after := mustRun(t, 0, s.args("audit", "--json")...).stdout; after != audit {
+		t.Errorf("a refused update changed the audit log:\n%s\nwant\n%s", after, audit)
+	}
+	if _, err := os.Stat(kept); err == nil {
+		t.Errorf("a refused update wrote the kept checkpoint")
+	}
+	mustRun(t, 0, s.args("init", "--force")...)
+	mustRun(t, 0, s.args("check")...)
+	// A directory where the checkpoint should be: it cannot be read.
+	must(t, os.Remove(kept))
+	must(t, os.Mkdir(kept, 0o700))
+	out := vigil(t, s.args("check", "--json")...)
+	if _, sum := decodeEvents(t, out.stdout); out.code != exitTampered || !slices.Equal(sum.Trust, []string{"checkpoint_unreadable"}) {
+		t.Errorf("check with an unreadable kept checkpoint exited %d, trust %q; want 8, [checkpoint_unreadable]\n%s", out.code, sum.Trust, out.stderr)
 	}
 }
