@@ -87,7 +87,7 @@ type Baseline struct {
 	ID      uint64
 	Created time.Time
 	Command string
-	Entries uint64
+	Entries int64
 	Root    string
 	Reason  string
 	User    string
