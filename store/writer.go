@@ -285,3 +285,7 @@ func (w *Writer) Abort() error {
 
 // SetSnapshots replaces the snapshots the baseline will record.
 func (w *Writer) SetSnapshots(s []Snapshot) { w.info.Snapshots = s }
+
+// SetPortableRoot records the root of the new baseline's portable tree,
+// before Pending and the commit.
+func (w *Writer) SetPortableRoot(h merkle.Hash) { w.info.PortableRoot = RootHash(h) }

@@ -148,13 +148,21 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	}
 	p.w = w
 	b := merkle.NewBuilder(p.emit)
-	p.build = b
+	// The portable tree (what another host's copy would keep) is built in
+	// the same pass, from the same entries.
+	tee := newPortableTee(b, merkle.PortableAttrs, HostSpecific)
+	p.build = tee
 	err = p.run(ctx, roots, sopts, it)
 	if err == nil && res.Tampered != nil {
 		err = fmt.Errorf("%w: %w", store.ErrTampered, res.Tampered)
 	}
 	if err == nil {
 		res.NewRoot, err = b.Finish()
+	}
+	if err == nil {
+		var pr merkle.Hash
+		pr, err = tee.portable.Finish()
+		w.SetPortableRoot(pr)
 	}
 	if err == nil && old != nil && (p.declined || res.Errors > 0) {
 		// What was turned down or could not be read is looked at again
