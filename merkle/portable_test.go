@@ -52,12 +52,14 @@ func TestPortableRoot(t *testing.T) {
 		t.Errorf("a copy's attested root equals the original's: inodes and times are attested")
 	}
 	for name, change := range map[string]func(es []*merkle.Entry){
-		"one byte":     func(es []*merkle.Entry) { es[2].Hash[0] ^= 1 },
-		"mode":         func(es []*merkle.Entry) { es[3].Perm = 0o666 },
-		"owner":        func(es []*merkle.Entry) { es[5].UID = 1000 },
-		"dir mode":     func(es []*merkle.Entry) { es[1].Perm = 0o777 },
-		"flags":        func(es []*merkle.Entry) { es[5].HasFlags, es[5].Flags = true, 0x10 },
-		"xattr":        func(es []*merkle.Entry) { es[5].Xattrs = []merkle.Xattr{{Name: "security.capability", Value: []byte{1}}} },
+		"one byte": func(es []*merkle.Entry) { es[2].Hash[0] ^= 1 },
+		"mode":     func(es []*merkle.Entry) { es[3].Perm = 0o666 },
+		"owner":    func(es []*merkle.Entry) { es[5].UID = 1000 },
+		"dir mode": func(es []*merkle.Entry) { es[1].Perm = 0o777 },
+		"flags":    func(es []*merkle.Entry) { es[5].HasFlags, es[5].Flags = true, 0x10 },
+		"xattr": func(es []*merkle.Entry) {
+			es[5].Xattrs = []merkle.Xattr{{Name: "security.capability", Value: []byte{1}}}
+		},
 		"renamed file": func(es []*merkle.Entry) { es[2].Path = "/etc/hostz" },
 	} {
 		es := tree()
