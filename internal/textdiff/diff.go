@@ -232,7 +232,7 @@ func Unified(old, new []byte, o Options) Diff {
 	if d.Added == 0 && d.Removed == 0 && oNoEOL == nNoEOL {
 		return d
 	}
-	om, nm := MaskLines(ol), MaskLines(nl)
+	ok, nk := keyLines(ol), keyLines(nl)
 	r := render{d: &d, max: o.MaxLines}
 	r.line("--- " + o.OldName)
 	r.line("+++ " + o.NewName)
@@ -242,11 +242,11 @@ func Unified(old, new []byte, o Options) Diff {
 			for i := range e.N {
 				switch e.Op {
 				case Equal:
-					r.body(' ', om[e.OldAt+i])
+					r.body(' ', ol[e.OldAt+i], ok[e.OldAt+i])
 				case Delete:
-					r.body('-', om[e.OldAt+i])
+					r.body('-', ol[e.OldAt+i], ok[e.OldAt+i])
 				case Insert:
-					r.body('+', nm[e.NewAt+i])
+					r.body('+', nl[e.NewAt+i], nk[e.NewAt+i])
 				}
 				r.noEOL(e, i, len(ol), len(nl), oNoEOL, nNoEOL)
 			}
@@ -275,8 +275,14 @@ func (r *render) line(s string) {
 	r.b.WriteByte('\n')
 }
 
-func (r *render) body(op byte, m Masked) {
-	if m.Masked && r.n < r.max {
+// body writes one line of a file, masked.
+func (r *render) body(op byte, line string, inKey bool) {
+	if r.n >= r.max {
+		r.d.Omitted++
+		return
+	}
+	m := maskLine(line, inKey)
+	if m.Masked {
 		r.d.Masked++
 	}
 	r.line(string(op) + m.Line)

@@ -69,20 +69,34 @@ func Mask(line string) (string, bool) {
 // key block, BEGIN and END lines included.
 func MaskLines(lines []string) []Masked {
 	out := make([]Masked, len(lines))
+	keys := keyLines(lines)
+	for i, l := range lines {
+		out[i] = maskLine(l, keys[i])
+	}
+	return out
+}
+
+// maskLine masks one line; inKey says it lies in a private key block.
+func maskLine(l string, inKey bool) Masked {
+	if inKey {
+		return Masked{"**** (private key)", true}
+	}
+	m, ok := Mask(l)
+	return Masked{m, ok}
+}
+
+// keyLines marks the lines of PEM private key blocks.
+func keyLines(lines []string) []bool {
+	out := make([]bool, len(lines))
 	inKey := false
 	for i, l := range lines {
 		if !inKey && strings.Contains(l, "-----BEGIN ") && strings.Contains(l, "PRIVATE KEY-----") {
 			inKey = true
 		}
-		if inKey {
-			out[i] = Masked{"**** (private key)", true}
-			if strings.Contains(l, "-----END ") {
-				inKey = false
-			}
-			continue
+		out[i] = inKey
+		if inKey && strings.Contains(l, "-----END ") {
+			inKey = false
 		}
-		m, ok := Mask(l)
-		out[i] = Masked{m, ok}
 	}
 	return out
 }
