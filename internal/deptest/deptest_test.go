@@ -128,6 +128,7 @@ var modules = []string{
 	"github.com/prometheus/client_golang", // /metrics of vigil watch (internal/daemon only)
 	"github.com/containerd/btrfs/v2",      // Btrfs subvolume create and snapshot (btrfs only, cgo)
 	"github.com/coreos/go-systemd/v22",    // sd_notify readiness, watchdog and status of vigil watch (cmd only)
+	"github.com/klauspost/compress",       // zstd of the content kept for diffing (store only)
 }
 
 func isCmd(rel string) bool { return strings.HasPrefix(rel, "cmd/") }
