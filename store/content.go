@@ -133,6 +133,9 @@ func (db *DB) Content(h merkle.Hash) ([]byte, error) {
 	return data, nil
 }
 
+// Content is [DB.Content] of the baseline's database.
+func (b *Baseline) Content(h merkle.Hash) ([]byte, error) { return b.db.Content(h) }
+
 // ContentStats counts the kept contents and their stored (compressed)
 // bytes.
 func (db *DB) ContentStats() (n int, bytes int64, err error) {

@@ -152,7 +152,7 @@ func (e *env) reportSample(w *report.Writer, name string, res engine.Result) (in
 // runCompare runs op with o, reporting to stdout, and returns the exit code.
 func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engine, db *store.DB, verdict engine.Verdict, o engine.Request, op operation) int {
 	name, jsonOut, cfg := inv.cmd.name, inv.bool("json"), eng.Config()
-	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: eng.Host(), Verbose: inv.bool("verbose"), Phase: o.Phase})
+	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: eng.Host(), Verbose: inv.bool("verbose"), Phase: o.Phase, Diffs: name != "check"})
 	trustCode := 0
 	if name == "check" {
 		var err error

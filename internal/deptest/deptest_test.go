@@ -12,7 +12,7 @@
 //	internal/engine
 //	internal/watch  internal/config  internal/report  internal/progress
 //	alerts  store  btrfs  scanner  bench
-//	merkle  internal/fsys  (internal/fimtest, internal/deptest: tests only)
+//	merkle  internal/fsys  internal/textdiff  (internal/fimtest, internal/deptest: tests only)
 //
 // What is checked: the vigil→vigil edges, direct and transitive
 // (TestPackageEdges, TestLayers); which vigil package may import which
@@ -54,7 +54,7 @@ var allowed = map[string][]string{
 	"store": {"merkle", "internal/fsys"},
 	// Alerts describe changes; they never reach into the database (store)
 	// or the filesystem layer: a small interface is declared instead.
-	"alerts":            {"merkle"},
+	"alerts":            {"merkle", "internal/textdiff"},
 	"internal/config":   {"merkle"},
 	"internal/report":   {"alerts", "merkle", "internal/progress"},
 	"internal/progress": {},
@@ -65,7 +65,12 @@ var allowed = map[string][]string{
 	// cmd may import it.
 	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "alerts", "store", "merkle"},
 	// The engine wires everything below it; only cmd may import it.
-	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs"},
+	// fsys: kept content is read with openat2 (no symlink anywhere in the
+	// path); textdiff: the diffs of kept content.
+	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs", "internal/fsys", "internal/textdiff"},
+	// Bounded unified diffs of kept content, masked; it knows nothing of
+	// vigil.
+	"internal/textdiff": {},
 	// The benchmark harness runs vigil and its competitors as separate
 	// binaries; it needs no vigil package.
 	"bench": {},

@@ -147,6 +147,13 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 		return res, err
 	}
 	p.w = w
+	var oldID uint64
+	if old != nil {
+		oldID = old.Info().ID
+	}
+	if p.keep = newKeeper(&o, m, db, oldID); p.keep != nil {
+		p.keep.w = w
+	}
 	b := merkle.NewBuilder(p.emit)
 	p.build = b
 	err = p.run(ctx, roots, sopts, it)
@@ -247,7 +254,7 @@ func check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	if !o.Full {
 		sopts.Cache = cur.Cache()
 	}
-	p := &pass{opts: &o, res: &res, verify: store.NewVerifier(info, whole)}
+	p := &pass{opts: &o, res: &res, verify: store.NewVerifier(info, whole), keep: newKeeper(&o, m, db, info.ID)}
 	var it *store.Iter
 	var b *merkle.Builder
 	if whole {
@@ -288,6 +295,13 @@ func check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 func Diff(ctx context.Context, a, b *store.Baseline, o Options) (Result, error) {
 	res := Result{Baseline: b.Info(), OldRoot: merkle.Hash(a.Info().Root), NewRoot: merkle.Hash(b.Info().Root)}
 	p := &pass{opts: &o, res: &res}
+	if o.Config != nil {
+		if m, err := o.Config.Matcher(); err == nil {
+			if p.keep = newKeeper(&o, m, nil, a.Info().ID); p.keep != nil {
+				p.keep.src, p.keep.stored = b, true
+			}
+		}
+	}
 	err := merkle.Diff(a, b, "/", func(c merkle.Change) error {
 		if err := ctx.Err(); err != nil {
 			return err
