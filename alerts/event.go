@@ -191,7 +191,7 @@ type Vigil struct {
 	// masked), or why there is none (see [Event.SetDiff]).
 	Diff     *textdiff.Diff `json:"diff,omitempty"`
 	Previous *Previous      `json:"previous,omitempty"`
-	Summary  *Summary  `json:"summary,omitempty"`
+	Summary  *Summary       `json:"summary,omitempty"`
 	// Phase is the host's security phase when the event was made.
 	Phase string `json:"phase,omitempty"`
 	// Dropped is set on the watch's events_dropped summary.
