@@ -17,8 +17,8 @@ import (
 	"vigil/alerts"
 	"vigil/internal/config"
 	"vigil/internal/engine"
-	"vigil/internal/watch"
 	"vigil/internal/textdiff"
+	"vigil/internal/watch"
 	"vigil/merkle"
 	"vigil/store"
 )
