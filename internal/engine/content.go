@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strings"
 
 	"github.com/zeebo/blake3"
 
@@ -61,6 +62,12 @@ type keeper struct {
 	w *store.Writer
 	// read holds content read for a diff that w may keep next.
 	read map[merkle.Hash][]byte
+	// oldSnaps are the trusted Btrfs snapshots of the baseline compared
+	// with (the old side), newSnaps those of the new side when it is a
+	// stored baseline too (a diff of two baselines): kept content is read
+	// there first, checked against the recorded hash. Nothing is stored
+	// for a path that the written baseline's snapshots (keptSnaps) hold.
+	oldSnaps, newSnaps, keptSnaps []store.Snapshot
 }
 
 // maxRemembered bounds keeper.read.
@@ -114,7 +121,7 @@ func (k *keeper) load(e *merkle.Entry, fromDB bool) ([]byte, string) {
 		return nil, notKeptPrivate
 	}
 	if fromDB {
-		return k.fromStore(e)
+		return k.fromStore(e, k.oldSnaps)
 	}
 	if data, ok := k.read[e.Hash]; ok {
 		return data, ""
@@ -135,9 +142,16 @@ func (k *keeper) load(e *merkle.Entry, fromDB bool) ([]byte, string) {
 	return data, ""
 }
 
-// fromStore returns e's content from the database, checked against e's
-// hash (from a verified record).
-func (k *keeper) fromStore(e *merkle.Entry) ([]byte, string) {
+// fromStore returns e's content from the snapshot of snaps that holds it,
+// or else from the database, checked against e's hash (from a verified
+// record).
+func (k *keeper) fromStore(e *merkle.Entry, snaps []store.Snapshot) ([]byte, string) {
+	if p, ok := inSnapshot(snaps, e.Path); ok {
+		data, err := readContent(p, e.Size)
+		if err == nil && blake3.Sum256(data) == e.Hash {
+			return data, ""
+		}
+	}
 	data, err := k.src.Content(e.Hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -167,7 +181,12 @@ func (k *keeper) diff(c merkle.Change) *textdiff.Diff {
 	if keptFile(c.Old) && c.Old.Hash == c.New.Hash {
 		return nil
 	}
+	snaps := k.oldSnaps
+	if k.stored {
+		k.oldSnaps = k.newSnaps
+	}
 	newData, why := k.load(c.New, k.stored)
+	k.oldSnaps = snaps
 	if why != "" {
 		return &textdiff.Diff{NotKept: why}
 	}
@@ -204,6 +223,9 @@ func (k *keeper) keep(e, old *merkle.Entry) error {
 	if c, ok := k.rule(e.Path); !ok || !c.Keep {
 		return nil
 	}
+	if _, ok := inSnapshot(k.keptSnaps, e.Path); ok {
+		return nil // the baseline's snapshot holds it
+	}
 	if has, err := k.db.HasContent(e.Hash); err != nil || has {
 		return err
 	}
@@ -214,4 +236,38 @@ func (k *keeper) keep(e, old *merkle.Entry) error {
 		}
 	}
 	return k.w.PutContent(e.Hash, data)
+}
+
+// inSnapshot returns where the snapshot of snaps holding the root above p
+// has p.
+func inSnapshot(snaps []store.Snapshot, p string) (string, bool) {
+	for _, s := range snaps {
+		if !merkle.Within(p, s.Root) || !merkle.Within(p, s.Top) {
+			continue
+		}
+		if s.Top == "/" {
+			return s.Path + p, true
+		}
+		return s.Path + strings.TrimPrefix(p, s.Top), true
+	}
+	return "", false
+}
+
+// ChangeDiff holds ch back with its diff.
+func (c *collector) ChangeDiff(ch merkle.Change, d *textdiff.Diff) error {
+	if c.diffs == nil {
+		c.diffs = map[int]*textdiff.Diff{}
+	}
+	c.diffs[len(c.changes)] = d
+	c.changes = append(c.changes, ch)
+	return nil
+}
+
+// replay reports the i-th change held back, ch, to r, with its diff if it
+// has one and r takes diffs.
+func (c *collector) replay(r Reporter, i int, ch merkle.Change) error {
+	if dr, ok := r.(DiffReporter); ok && c.diffs[i] != nil {
+		return dr.ChangeDiff(ch, c.diffs[i])
+	}
+	return r.Change(ch)
 }

@@ -152,7 +152,10 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 		oldID = old.Info().ID
 	}
 	if p.keep = newKeeper(&o, m, db, oldID); p.keep != nil {
-		p.keep.w = w
+		p.keep.w, p.keep.keptSnaps = w, info.Snapshots
+		if old != nil {
+			p.keep.oldSnaps = old.Info().Snapshots
+		}
 	}
 	b := merkle.NewBuilder(p.emit)
 	p.build = b
@@ -255,6 +258,9 @@ func check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		sopts.Cache = cur.Cache()
 	}
 	p := &pass{opts: &o, res: &res, verify: store.NewVerifier(info, whole), keep: newKeeper(&o, m, db, info.ID)}
+	if p.keep != nil {
+		p.keep.oldSnaps = info.Snapshots
+	}
 	var it *store.Iter
 	var b *merkle.Builder
 	if whole {
@@ -299,6 +305,7 @@ func Diff(ctx context.Context, a, b *store.Baseline, o Options) (Result, error) 
 		if m, err := o.Config.Matcher(); err == nil {
 			if p.keep = newKeeper(&o, m, nil, a.Info().ID); p.keep != nil {
 				p.keep.src, p.keep.stored = b, true
+				p.keep.oldSnaps, p.keep.newSnaps = a.Info().Snapshots, b.Info().Snapshots
 			}
 		}
 	}
