@@ -275,7 +275,10 @@ func newEvent(kind, action string, types []string, host string, now time.Time) E
 }
 
 // SetDiff records d, the diff of the file's kept content, in ev
-// (vigil.diff); nil leaves ev alone.
+// (vigil.diff); nil leaves ev alone. For /etc/passwd and /etc/group it
+// also names, in vigil.accounts, the accounts and groups the diff adds,
+// the accounts whose uid became 0 and the members added to wheel, sudo
+// or admin (a truncated diff names none).
 func (ev *Event) SetDiff(d *textdiff.Diff) {
 	if d == nil {
 		return
@@ -284,6 +287,19 @@ func (ev *Event) SetDiff(d *textdiff.Diff) {
 		ev.Vigil = &Vigil{}
 	}
 	ev.Vigil.Diff = d
+	if ev.File == nil || d.Unified == "" || d.Truncated {
+		return
+	}
+	if kind := accountsKind(ev.File.Path); kind != "" {
+		a := ev.Vigil.Accounts
+		if a == nil {
+			a = &Accounts{}
+		}
+		addDiffAccounts(a, kind, d.Unified)
+		if len(a.Added)+len(a.UID0Added)+len(a.PrivilegedAdded)+len(a.UID0)+len(a.Privileged) > 0 {
+			ev.Vigil.Accounts = a
+		}
+	}
 }
 
 // setVigil stores v in ev unless it holds nothing.

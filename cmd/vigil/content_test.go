@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -175,5 +176,33 @@ func TestContentKeptUpdateCompact(t *testing.T) {
 	}
 	if !hasContent("Port 22\nPermitRootLogin yes\nPasswordAuthentication no\nUsePAM yes\n") {
 		t.Errorf("compact released the content of the current baseline")
+	}
+}
+
+// TestContentAccounts: with /etc/passwd and /etc/group kept, check --json
+// names the accounts added, the uid turned 0 and the new wheel member.
+func TestContentAccounts(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t, fimtest.Tree{
+		"etc/passwd": fimtest.File("root:x:0:0::/root:/bin/sh\nalice:x:1000:100::/home/alice:/bin/sh\n"),
+		"etc/group":  fimtest.File("root:x:0:\nwheel:x:10:alice\n"),
+	})
+	text, err := os.ReadFile(s.config)
+	must(t, err)
+	must(t, os.WriteFile(s.config, append(text, "[[rule]]\npaths = [\""+s.root+"/etc/**\"]\ndiff = true\n"...), 0o644))
+	mustRun(t, 0, s.args("init")...)
+	must(t, os.WriteFile(s.path("etc/passwd"), []byte("root:x:0:0::/root:/bin/sh\nalice:x:1000:100::/home/alice:/bin/sh\ntoor:x:0:0::/root:/bin/sh\n"), 0o644))
+	must(t, os.WriteFile(s.path("etc/group"), []byte("root:x:0:\nwheel:x:10:alice,mallory\n"), 0o644))
+	evs := diffEvents(t, mustRun(t, exitChanged, s.args("check", "--json")...).stdout)
+	pw := evs[s.path("etc/passwd")].Vigil
+	if pw == nil || pw.Accounts == nil || !slices.Equal(pw.Accounts.Added, []string{"toor"}) || !slices.Equal(pw.Accounts.UID0Added, []string{"toor"}) {
+		t.Errorf("passwd: vigil = %+v, want accounts added and uid0_added [toor]", pw)
+	}
+	if pw != nil && !slices.Contains(pw.Security, "uid0_account") {
+		t.Errorf("passwd: vigil.security = %q, want uid0_account", pw.Security)
+	}
+	gr := evs[s.path("etc/group")].Vigil
+	if gr == nil || gr.Accounts == nil || !slices.Equal(gr.Accounts.PrivilegedAdded["wheel"], []string{"mallory"}) {
+		t.Errorf("group: vigil = %+v, want privileged_added wheel [mallory]", gr)
 	}
 }
