@@ -153,6 +153,18 @@ func (db *DB) ContentStats() (n int, bytes int64, err error) {
 	return n, bytes, err
 }
 
+// InUse returns the bytes of the database's pages that hold data: its
+// size less its free and pending pages (bbolt reuses those before it grows
+// the file).
+func (db *DB) InUse() (int64, error) {
+	size, err := db.Size()
+	if err != nil {
+		return 0, err
+	}
+	st := db.bolt.Stats()
+	return size - int64(st.FreePageN+st.PendingPageN)*int64(db.bolt.Info().PageSize), nil
+}
+
 // releaseContent deletes the kept content no stored record refers to
 // (records of kept baselines, and versions not yet freed, which only
 // keep more). It returns how many it released.

@@ -56,14 +56,14 @@ var allowed = map[string][]string{
 	// or the filesystem layer: a small interface is declared instead.
 	"alerts":            {"merkle", "internal/textdiff"},
 	"internal/config":   {"merkle"},
-	"internal/report":   {"alerts", "merkle", "internal/progress"},
+	"internal/report":   {"alerts", "merkle", "internal/progress", "internal/textdiff"},
 	"internal/progress": {},
 	// Filesystem notifications turned into hints; it knows nothing of
 	// baselines or alerts (the daemon wires it to them).
 	"internal/watch": {},
 	// The watch service: it wires the engine, the intake and delivery; only
 	// cmd may import it.
-	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "alerts", "store", "merkle"},
+	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "alerts", "store", "merkle", "internal/textdiff"},
 	// The engine wires everything below it; only cmd may import it.
 	// fsys: kept content is read with openat2 (no symlink anywhere in the
 	// path); textdiff: the diffs of kept content.

@@ -154,7 +154,8 @@ func keptText(tb testing.TB, root string) []string {
 // 20 updates of a copy of this machine's /etc, each changing one line in
 // each of 10 kept files. It reports the growth of the database (bbolt's
 // high-water mark) per update and in all, against the compressed size of
-// the changed files' new content (what the content bucket grew by).
+// the changed files' new content (what the content bucket grew by), and
+// the growth of the pages in use (the size less bbolt's free pages).
 func BenchmarkContentGrowth(b *testing.B) {
 	for _, diff := range []bool{true, false} {
 		b.Run(fmt.Sprintf("diff=%v", diff), func(b *testing.B) { contentGrowth(b, diff) })
@@ -169,6 +170,10 @@ func contentGrowth(b *testing.B, diff bool) {
 			b.Skipf("%d kept files in /etc, want at least 10", len(files))
 		}
 		size0, err := e.db.Size()
+		if err != nil {
+			b.Fatal(err)
+		}
+		used0, err := e.db.InUse()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -204,6 +209,10 @@ func contentGrowth(b *testing.B, diff bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		used1, err := e.db.InUse()
+		if err != nil {
+			b.Fatal(err)
+		}
 		_, content1, err := e.db.ContentStats()
 		if err != nil {
 			b.Fatal(err)
@@ -212,6 +221,7 @@ func contentGrowth(b *testing.B, diff bool) {
 		b.ReportMetric(float64(content0), "content-B-at-init")
 		b.ReportMetric(float64(size1-size0)/updates, "db-B/update")
 		b.ReportMetric(float64(size1-size0), "db-B-total")
+		b.ReportMetric(float64(used1-used0), "in-use-B-total")
 		b.ReportMetric(float64(content1-content0), "zstd-B-changed-total")
 		b.ReportMetric(float64(raw), "raw-B-changed-total")
 	}
