@@ -157,6 +157,11 @@ func TestContentKeptUpdateCompact(t *testing.T) {
 	if !hasContent("Port 22\nPermitRootLogin yes\nPasswordAuthentication no\nUsePAM yes\n") {
 		t.Errorf("update did not keep the new content of sshd_config")
 	}
+	// diff of the two baselines: both sides from the database.
+	if out := mustRun(t, exitChanged, s.args("diff", "--verbose")...); !strings.Contains(out.stdout, "-PermitRootLogin no\n    +PermitRootLogin yes\n") ||
+		!strings.Contains(out.stdout, "(no diff: secret: never kept)") || strings.Contains(out.stdout, "s3cret-new") {
+		t.Errorf("diff --verbose of the two baselines lacks the sshd_config diff or the shadow note, or shows a password:\n%s", out.stdout)
+	}
 	if hasContent("root:$6$salt$newhash:19001:0:99999:7:::\n") {
 		t.Errorf("update kept the new content of shadow")
 	}
