@@ -238,3 +238,28 @@ func usedContent(tx *bolt.Tx) (map[merkle.Hash]struct{}, error) {
 	})
 	return used, err
 }
+
+// checkContent checks that every kept content is under a 32-byte key and
+// decompresses (its hash is checked by each reader, against a verified
+// record).
+func checkContent(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketContent)
+	if b == nil {
+		return nil
+	}
+	var errs []error
+	err := b.ForEach(func(k, v []byte) error {
+		switch {
+		case len(k) != len(merkle.Hash{}):
+			errs = append(errs, fmt.Errorf("content key %x: %w: not a hash", k, ErrCorrupt))
+		case len(v) == 0 || v[0] != contentZstd:
+			errs = append(errs, fmt.Errorf("content %x: %w: unknown format", k[:8], ErrCorrupt))
+		default:
+			if _, err := zstdDecoder().DecodeAll(v[1:], nil); err != nil {
+				errs = append(errs, fmt.Errorf("content %x: %w: %w", k[:8], ErrCorrupt, err))
+			}
+		}
+		return nil
+	})
+	return errors.Join(append(errs, err)...)
+}

@@ -2,18 +2,23 @@ package store
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"testing"
 
-	"github.com/zeebo/blake3"
+	bolt "go.etcd.io/bbolt"
 
 	"vigil/merkle"
 )
 
+// sum stands for the content hash: the store keeps content under the hash
+// it is given and never computes one.
+func sum(data []byte) merkle.Hash { return sha256.Sum256(data) }
+
 // keptFile returns a regular file entry whose content hash is that of data.
 func keptFile(p string, data []byte) *merkle.Entry {
 	return &merkle.Entry{Path: p, Type: merkle.TypeFile, Perm: 0o644, Size: int64(len(data)), Nlink: 1, Inode: uint64(len(p)),
-		Attrs: merkle.AttrAll, HashState: merkle.HashOK, Hash: blake3.Sum256(data)}
+		Attrs: merkle.AttrAll, HashState: merkle.HashOK, Hash: sum(data)}
 }
 
 // writeKept writes a whole baseline of / and /etc with one file per content,
@@ -66,7 +71,7 @@ func TestContentKeptSharedReleased(t *testing.T) {
 		t.Errorf("ContentStats: %d bytes stored for %d bytes of repetitive text, want it compressed", size, len(sshd))
 	}
 	for _, data := range [][]byte{sshd, other} {
-		got, err := db.Content(blake3.Sum256(data))
+		got, err := db.Content(sum(data))
 		if err != nil || !bytes.Equal(got, data) {
 			t.Errorf("Content(%q...) = %q, %v; want it back", data[:5], got, err)
 		}
@@ -77,20 +82,20 @@ func TestContentKeptSharedReleased(t *testing.T) {
 	if _, _, err := db.Compact(); err != nil {
 		t.Fatalf("Compact: %v", err)
 	}
-	if ok, err := db.HasContent(blake3.Sum256(other)); !ok || err != nil {
+	if ok, err := db.HasContent(sum(other)); !ok || err != nil {
 		t.Fatalf("HasContent(other) with the first baseline kept = %v, %v; want true", ok, err)
 	}
 	writeKept(t, db, 2, map[string][]byte{"b": sshd})
 	if _, _, err := db.Compact(); err != nil {
 		t.Fatalf("Compact: %v", err)
 	}
-	if ok, err := db.HasContent(blake3.Sum256(other)); ok || err != nil {
+	if ok, err := db.HasContent(sum(other)); ok || err != nil {
 		t.Errorf("HasContent(other) after its last baseline went = %v, %v; want false", ok, err)
 	}
-	if _, err := db.Content(blake3.Sum256(other)); !errors.Is(err, ErrNotFound) {
+	if _, err := db.Content(sum(other)); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Content(released) error %v, want ErrNotFound", err)
 	}
-	if got, err := db.Content(blake3.Sum256(sshd)); err != nil || !bytes.Equal(got, sshd) {
+	if got, err := db.Content(sum(sshd)); err != nil || !bytes.Equal(got, sshd) {
 		t.Errorf("Content(sshd) after compact: %v, want it kept", err)
 	}
 }
@@ -102,16 +107,39 @@ func TestContentAbortedNotCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := []byte("x\n")
-	if err := w.PutContent(blake3.Sum256(data), data); err != nil {
+	if err := w.PutContent(sum(data), data); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := db.HasContent(blake3.Sum256(data)); ok {
+	if ok, _ := db.HasContent(sum(data)); ok {
 		t.Errorf("content put by an aborted writer that never flushed is kept")
 	}
-	if err := w.PutContent(blake3.Sum256(data), make([]byte, MaxContent+1)); err == nil {
+	if err := w.PutContent(sum(data), make([]byte, MaxContent+1)); err == nil {
 		t.Errorf("PutContent of %d bytes: no error", MaxContent+1)
+	}
+}
+
+func TestCheckDamagedContent(t *testing.T) {
+	db := newDB(t)
+	writeKept(t, db, 1, map[string][]byte{"a": []byte("text\n")})
+	h := sum([]byte("text\n"))
+	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketContent).Put(h[:], []byte{contentZstd, 0xde, 0xad})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Check(); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Check with damaged content: %v, want ErrCorrupt", err)
+	}
+	if _, err := db.Content(h); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Content(damaged): %v, want ErrCorrupt", err)
+	}
+	// Put it right, so that openDB's check at the end passes.
+	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketContent).Delete(h[:])
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
