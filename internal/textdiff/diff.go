@@ -257,6 +257,22 @@ func Unified(old, new []byte, o Options) Diff {
 	return d
 }
 
+// MaxLineBytes bounds each line shown: the rest of a longer line is cut
+// and counted ("... (N more bytes)").
+const MaxLineBytes = 512
+
+// cut returns line bounded by MaxLineBytes, cut at a character boundary.
+func cut(line string) string {
+	if len(line) <= MaxLineBytes {
+		return line
+	}
+	n := MaxLineBytes
+	for n > 0 && !utf8.RuneStart(line[n]) {
+		n--
+	}
+	return line[:n] + "... (" + strconv.Itoa(len(line)-n) + " more bytes)"
+}
+
 // render writes lines up to max, counting the rest.
 type render struct {
 	b   strings.Builder
@@ -285,7 +301,7 @@ func (r *render) body(op byte, line string, inKey bool) {
 	if m.Masked {
 		r.d.Masked++
 	}
-	r.line(string(op) + m.Line)
+	r.line(string(op) + cut(m.Line))
 }
 
 // noEOL adds diff's marker after the last line of a file without a final

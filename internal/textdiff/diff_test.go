@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // apply rebuilds new from old and the script, and counts its edits.
@@ -245,5 +246,18 @@ func BenchmarkUnified(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Unified(old, new, Options{})
+	}
+}
+
+func TestUnifiedLongLine(t *testing.T) {
+	long := strings.Repeat("é", 2000) // 4000 bytes
+	d := Unified([]byte("a\n"), []byte(long+"\n"), Options{})
+	for l := range strings.Lines(d.Unified) {
+		if len(l) > MaxLineBytes+40 {
+			t.Errorf("Unified shows a line of %d bytes, want at most about %d", len(l), MaxLineBytes)
+		}
+	}
+	if !strings.Contains(d.Unified, " more bytes)") || !utf8.ValidString(d.Unified) {
+		t.Errorf("Unified of a long line: %q, want it cut at a character and counted", d.Unified[len(d.Unified)-40:])
 	}
 }

@@ -7,8 +7,8 @@
 // algorithm, after trimming the common prefix and suffix; past
 // [MaxEdits] edits the middle is shown replaced whole). [Unified] renders
 // it as `diff -u` does, with [Options.Context] lines of context, at most
-// [Options.MaxLines] lines (the rest counted in [Diff.Omitted]), every
-// line passed through the [Masker].
+// [Options.MaxLines] lines (the rest counted in [Diff.Omitted]) of at most
+// [MaxLineBytes] bytes each, every line masked (see [Mask]).
 //
 // [IsText] decides by content, never by name, whether a file may be kept:
 // a NUL byte or invalid UTF-8 in the first block makes it binary.
