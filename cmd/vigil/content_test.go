@@ -24,6 +24,7 @@ func contentSetup(t *testing.T) setup {
 		"etc/shadow":          fimtest.File("root:$6$salt$oldhash:19000:0:99999:7:::\n").Mode(0o644),
 		"etc/blob.dat":        fimtest.File("\x7fELF\x00\x01\x02 text after\n"),
 		"etc/motd":            fimtest.File("hello\n"),
+		"etc/private.conf":    fimtest.File("token_file = /run/x\nmode = a\n").Mode(0o600),
 	})
 	f, err := os.OpenFile(s.config, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -46,6 +47,7 @@ func changeContent(t *testing.T, s setup) {
 		"etc/app.conf":        "user = app\ndb_password = s3cret-new\n",
 		"etc/shadow":          "root:$6$salt$newhash:19001:0:99999:7:::\n",
 		"etc/blob.dat":        "\x7fELF\x00\x01\x03 other text\n",
+		"etc/private.conf":    "token_file = /run/x\nmode = b\n",
 	} {
 		must(t, os.WriteFile(s.path(rel), []byte(text), 0o644))
 	}
@@ -110,7 +112,7 @@ func TestContentDiffCheck(t *testing.T) {
 	if strings.Contains(js.stdout, "hunter2") || strings.Contains(js.stdout, "s3cret-new") {
 		t.Errorf("check --json shows a password:\n%s", js.stdout)
 	}
-	for rel, why := range map[string]string{"etc/shadow": "secret: never kept", "etc/blob.dat": "binary"} {
+	for rel, why := range map[string]string{"etc/shadow": "secret: never kept", "etc/blob.dat": "binary", "etc/private.conf": "not world-readable (diff_private = false)"} {
 		if ev := evs[s.path(rel)]; ev.Vigil == nil || ev.Vigil.Diff == nil || ev.Vigil.Diff.NotKept != why || ev.Vigil.Diff.Unified != "" {
 			t.Errorf("%s event: vigil.diff = %+v, want not_kept %q and no diff", rel, ev.Vigil, why)
 		}
