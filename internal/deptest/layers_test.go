@@ -13,6 +13,7 @@ import (
 var layer = map[string]int{
 	"merkle":             0,
 	"internal/fsys":      0,
+	"internal/textdiff":  0,
 	"internal/fimtest":   0, // tests only (testOnly)
 	"internal/deptest":   0, // tests only
 	"alerts":             1,

@@ -44,6 +44,8 @@ var moduleRules = map[string]moduleRule{
 		why: "signed notes and the RFC 6962 log: the trust code (store's audit log, the engine's and daemon's verifiers, the CLI's keys, the trust tests' signatures)"},
 	"github.com/transparency-dev/formats": {importers: []string{"internal/engine", "cmd/"},
 		why: "checkpoints of the audit log are read and printed by the trust code"},
+	"github.com/klauspost/compress": {importers: []string{"store"},
+		why: "kept content is compressed in the database: store's format, like bbolt"},
 	"golang.org/x/sys":  {any: true, why: "the system calls the standard library lacks"},
 	"golang.org/x/sync": {any: true, why: "errgroup: owned goroutines"},
 	"github.com/google/go-cmp": {
