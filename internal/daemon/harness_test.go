@@ -87,7 +87,11 @@ func newHostAt(t *testing.T, root string, tree fimtest.Tree, extra func(root str
 }
 
 // inotify makes h's daemon watch with real inotify.
-func (h *host) inotify() *host { h.src = nil; return h }
+func (h *host) inotify() *host { h.src = nil; h.cfg.Watch.Intake = "inotify"; return h }
+
+// fanotify makes h's daemon watch with real fanotify: only changes made by
+// other processes than the test's (the daemon's) are seen.
+func (h *host) fanotify() *host { h.src = nil; h.cfg.Watch.Intake = "fanotify"; return h }
 
 // init takes the baseline, as vigil init does.
 func (h *host) init(t *testing.T) {

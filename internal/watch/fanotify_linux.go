@@ -494,3 +494,39 @@ func (f *Fanotify) excludedPath(p string) bool {
 		}
 	}
 }
+
+// NewAuto returns a fanotify source where the kernel and the process's
+// privileges allow one to mark at least one filesystem, and an inotify
+// source otherwise; its [Coverage] says why in IntakeReason.
+func NewAuto(o Options) (Source, error) {
+	f, err := NewFanotify(o)
+	if err == nil && len(f.marks) > 0 {
+		return f, nil
+	}
+	reason := "no filesystem could be marked"
+	if err != nil {
+		reason = err.Error()
+	} else {
+		if len(f.unmarked) > 0 {
+			reason = f.unmarked[0].Reason
+		}
+		f.close()
+	}
+	in, err := NewInotify(o)
+	if err != nil {
+		return nil, err
+	}
+	return &noted{in, "fanotify: " + reason}, nil
+}
+
+// noted is an inotify source that says why it is not fanotify.
+type noted struct {
+	*Inotify
+	reason string
+}
+
+func (n *noted) Coverage() Coverage {
+	c := n.Inotify.Coverage()
+	c.IntakeReason = n.reason
+	return c
+}

@@ -100,6 +100,9 @@ var (
 type Coverage struct {
 	// Intake names the source: "inotify" or "fanotify" ("" for others).
 	Intake string `json:"intake,omitempty"`
+	// IntakeReason says why an automatic choice ([NewAuto]) is not
+	// fanotify.
+	IntakeReason string `json:"intake_reason,omitempty"`
 	// Filesystems are the mount points fanotify marks whole.
 	Filesystems []string `json:"filesystems,omitempty"`
 	// Inotify are the subtrees fanotify could not mark (a Btrfs

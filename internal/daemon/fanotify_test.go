@@ -1,0 +1,87 @@
+package daemon
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"vigil/internal/fimtest"
+)
+
+// fanotifyHost is a host whose tree is on a loop-mounted ext4 of its own
+// (no other process's changes reach the mark), watched by real fanotify.
+func fanotifyHost(t *testing.T, tree fimtest.Tree) *host {
+	t.Helper()
+	fimtest.NeedRoot(t, "fanotify needs CAP_SYS_ADMIN")
+	root := filepath.Join(fimtest.LoopFS(t, "ext4", 64<<20, ""), "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := newHostAt(t, root, tree, func(string) string { return "" })
+	h.init(t)
+	return h.fanotify()
+}
+
+// TestFanotifyAttributesTheChange: a change by a child process is alerted
+// with that process (pid, executable, command line, parent, user) in the
+// ECS fields; the daemon's own writes (the test's: one process) are no
+// hints; /status says which intake runs.
+func TestFanotifyAttributesTheChange(t *testing.T) {
+	h := fanotifyHost(t, fimtest.Tree{"etc/passwd": fimtest.File("root:x:0:0\n"), "etc/own": fimtest.File("x")})
+	h.cfg.Watch.Listen = "127.0.0.1:0"
+	addr := make(chan string, 1)
+	h.start(t, Options{onListen: func(a string) { addr <- a }})
+	base := "http://" + <-addr
+
+	// The daemon's own process writes: no hint, so no alert until a check.
+	own := h.path("etc/own")
+	if err := os.WriteFile(own, []byte("changed by vigil's pid"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	passwd := h.path("etc/passwd")
+	script := "echo evil:x:0:0 >> " + passwd + "; read _"
+	cmd := exec.Command("sh", "-c", script)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	exe, err := os.Readlink("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := h.sink.await(t, "updated "+passwd, has("updated", passwd))
+	io.WriteString(stdin, "\n")
+	ev := find(evs, "updated", passwd)[0]
+	p := ev.Process
+	if p == nil || p.PID != cmd.Process.Pid || p.Executable != exe || p.CommandLine != "sh -c "+script ||
+		p.Parent == nil || p.Parent.PID != os.Getpid() || p.Name == "" {
+		t.Errorf("updated %s: process = %+v, want pid %d, executable %s, command line sh -c ..., parent %d", passwd, p, cmd.Process.Pid, exe, os.Getpid())
+	}
+	if ev.User == nil || ev.User.ID != "0" || ev.User.Name != "root" {
+		t.Errorf("updated %s: user = %+v, want id 0 (root)", passwd, ev.User)
+	}
+	if got := ev.By(); got == "" {
+		t.Errorf("By() of the updated event is empty, want the process")
+	}
+	if n := len(find(evs, "updated", own)); n != 0 {
+		t.Errorf("%d alerts on %s, written by the daemon's own process; want none", n, own)
+	}
+
+	code, body := get(t, base+"/status")
+	var st Status
+	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil {
+		t.Fatalf("/status = %d %v:\n%s", code, err, body)
+	}
+	if st.Coverage.Intake != "fanotify" || len(st.Coverage.Filesystems) != 1 || len(st.Coverage.Inotify) != 0 {
+		t.Errorf("/status coverage = %+v, want fanotify marking one filesystem", st.Coverage)
+	}
+}
