@@ -1,0 +1,137 @@
+package daemon
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os/exec"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/alerts"
+	"vigil/internal/fimtest"
+)
+
+// BenchmarkIdleWriteToAlert measures, per intake, the time from a write by
+// another process (a shell fed commands on a pipe: `echo N > file`, no
+// fork per write) to its alert at the stdout sink, one write at a time on
+// an idle daemon with the default settle window (100 ms). It reports the
+// median and the 99th percentile. "inotifywait" is the floor: the same
+// writes seen by inotifywait -m -e close_write, no verification.
+//
+//	go test ./internal/daemon -run '^$' -bench IdleWriteToAlert -benchtime 200x
+func BenchmarkIdleWriteToAlert(b *testing.B) {
+	b.Run("inotifywait", benchInotifywait)
+	for _, intake := range []string{"inotify", "fanotify"} {
+		b.Run(intake, func(b *testing.B) {
+			fimtest.NeedRoot(b, "a loop-mounted filesystem; fanotify needs CAP_SYS_ADMIN")
+			root := fimtest.LoopFS(b, "ext4", 64<<20, "") + "/root"
+			tree := fimtest.Tree{}
+			for i := range 8 {
+				tree[fmt.Sprintf("etc/f%d", i)] = fimtest.File("0\n")
+			}
+			if err := os.Mkdir(root, 0o755); err != nil {
+				b.Fatal(err)
+			}
+			h := newHostAt(b, root, tree, func(string) string { return "" })
+			h.init(b)
+			h.src, h.cfg.Watch.Intake, h.cfg.Watch.Settle = nil, intake, 0 // the default window
+			h.start(b, Options{})
+			in := shell(b, root)
+			var lat []time.Duration
+			for i := 0; b.Loop(); i++ {
+				rel := fmt.Sprintf("etc/f%d", i%8)
+				path := h.path(rel)
+				n := len(find(h.sink.events(), "updated", path))
+				start := time.Now()
+				if _, err := io.WriteString(in, fmt.Sprintf("echo %d > %s\n", i+1, rel)); err != nil {
+					b.Fatal(err)
+				}
+				h.sink.await(b, "updated "+path, func(evs []alerts.Event) bool { return len(find(evs, "updated", path)) > n })
+				lat = append(lat, time.Since(start))
+				time.Sleep(20 * time.Millisecond) // idle between writes
+			}
+			reportLatency(b, lat)
+		})
+	}
+}
+
+// reportLatency reports the median and 99th percentile of lat.
+func reportLatency(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// shell starts sh in dir, reading commands from the returned pipe.
+func shell(b *testing.B, dir string) io.Writer {
+	sh := exec.Command("sh")
+	sh.Dir = dir
+	in, err := sh.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := sh.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { in.Close(); sh.Wait() })
+	return in
+}
+
+func benchInotifywait(b *testing.B) {
+	bin, err := exec.LookPath("inotifywait")
+	if err != nil {
+		b.Skipf("inotifywait (inotify-tools): %v", err)
+	}
+	dir := b.TempDir()
+	w := exec.Command(bin, "-m", "-e", "close_write", "--format", "%f", dir)
+	out, err := w.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	errOut, err := w.StderrPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { w.Process.Kill(); w.Wait() })
+	// It says "Watches established." on stderr once it watches.
+	for r := bufio.NewReader(errOut); ; {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			b.Fatalf("inotifywait: %v", err)
+		}
+		if strings.Contains(l, "established") {
+			break
+		}
+	}
+	lines := bufio.NewReader(out)
+	in := shell(b, dir)
+	var lat []time.Duration
+	for i := 0; b.Loop(); i++ {
+		name := fmt.Sprintf("f%d", i%8)
+		start := time.Now()
+		if _, err := io.WriteString(in, fmt.Sprintf("echo %d > %s\n", i+1, name)); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			l, err := lines.ReadString('\n')
+			if err != nil {
+				b.Fatal(err)
+			}
+			if l == name+"\n" {
+				break
+			}
+		}
+		lat = append(lat, time.Since(start))
+		time.Sleep(20 * time.Millisecond)
+	}
+	reportLatency(b, lat)
+}
