@@ -500,6 +500,9 @@ func (s *stats) setReady()     { s.mu.Lock(); s.ready = true; s.mu.Unlock() }
 func (p *pipeline) status() string {
 	cov := p.src.Coverage()
 	s := "watching " + itoa(cov.Watched) + " directories"
+	if cov.Intake == "fanotify" {
+		s = "watching " + itoa(len(cov.Filesystems)) + " filesystems (fanotify) and " + itoa(cov.Watched) + " directories (inotify)"
+	}
 	if len(cov.Fallback) > 0 {
 		s += ", " + itoa(len(cov.Fallback)) + " subtrees scanned periodically (watch limit)"
 	}

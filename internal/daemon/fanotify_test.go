@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"vigil/internal/fimtest"
@@ -83,5 +85,8 @@ func TestFanotifyAttributesTheChange(t *testing.T) {
 	}
 	if st.Coverage.Intake != "fanotify" || len(st.Coverage.Filesystems) != 1 || len(st.Coverage.Inotify) != 0 {
 		t.Errorf("/status coverage = %+v, want fanotify marking one filesystem", st.Coverage)
+	}
+	if ns := h.notifications(); !slices.ContainsFunc(ns, func(n string) bool { return strings.HasPrefix(n, "STATUS=watching 1 filesystems (fanotify)") }) {
+		t.Errorf("notifications %q: no STATUS= naming fanotify", ns)
 	}
 }
