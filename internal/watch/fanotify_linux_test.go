@@ -209,3 +209,22 @@ func TestFanotifySubvolumeFallsBackToInotify(t *testing.T) {
 	sh(t, sub, "mkdir d; echo x > d/f")
 	expect(t, ch, "for d/f", func(ev Event) bool { return covers(ev, filepath.Join(sub, "d", "f")) })
 }
+
+// TestFanotifyMountBelowRoot: a filesystem mounted below a root gets a
+// mark of its own, and its events resolve to paths through that mount.
+func TestFanotifyMountBelowRoot(t *testing.T) {
+	root := fanotifyRoot(t, 64<<20)
+	other := fimtest.LoopFS(t, "ext4", 64<<20, "")
+	sub := filepath.Join(root, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fimtest.Command(t, "mount", "--bind", other, sub)
+	t.Cleanup(func() { fimtest.Command(t, "umount", sub) })
+	f, ch := runFanotify(t, Options{Roots: []string{root}})
+	if c := f.Coverage(); !slices.Equal(c.Filesystems, []string{root, sub}) || len(c.Inotify) != 0 {
+		t.Errorf("Coverage() = %+v, want marks on %s and %s", c, root, sub)
+	}
+	sh(t, sub, "mkdir d; echo x > d/f")
+	expect(t, ch, "for sub/d/f", func(ev Event) bool { return ev.Path == filepath.Join(sub, "d", "f") && ev.Process != nil })
+}
