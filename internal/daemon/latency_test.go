@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,4 +135,51 @@ func benchInotifywait(b *testing.B) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	reportLatency(b, lat)
+}
+
+// BenchmarkFanotifyForeignNoise measures what fanotify's whole-filesystem
+// mark costs the daemon for changes outside its roots: a shell creates
+// 20,000 files in a directory beside the root (same filesystem), then
+// writes a marker inside it; the daemon's CPU time (user + system of this
+// process, which runs it) until the marker's alert, per foreign change.
+//
+//	go test ./internal/daemon -run '^$' -bench FanotifyForeignNoise -benchtime 3x
+func BenchmarkFanotifyForeignNoise(b *testing.B) {
+	const n = 20000
+	fimtest.NeedRoot(b, "a loop-mounted filesystem; fanotify needs CAP_SYS_ADMIN")
+	mnt := fimtest.LoopFS(b, "ext4", 256<<20, "")
+	root := mnt + "/root"
+	if err := os.Mkdir(root, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	h := newHostAt(b, root, fimtest.Tree{"etc/marker": fimtest.File("0\n")}, func(string) string { return "" })
+	h.init(b)
+	h.src, h.cfg.Watch.Intake = nil, "fanotify"
+	h.start(b, Options{})
+	in := shell(b, mnt)
+	marker := h.path("etc/marker")
+	var cpu time.Duration
+	for i := 0; b.Loop(); i++ {
+		noise := fmt.Sprintf("%s/noise%d", mnt, i)
+		before := find(h.sink.events(), "updated", marker)
+		t0 := cpuTime(b)
+		script := fmt.Sprintf("mkdir %s; i=0; while [ $i -lt %d ]; do : > %s/f$i; i=$((i+1)); done; echo %d > %s\n", noise, n, noise, i+1, marker)
+		if _, err := io.WriteString(in, script); err != nil {
+			b.Fatal(err)
+		}
+		h.sink.await(b, "updated "+marker, func(evs []alerts.Event) bool { return len(find(evs, "updated", marker)) > len(before) })
+		cpu += cpuTime(b) - t0
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*n), "cpu-µs/foreign-change")
+	b.ReportMetric(float64(h.stats.lost.Load()), "lost")
+	b.ReportMetric(0, "ns/op")
+}
+
+// cpuTime returns the user and system time of this process so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
