@@ -237,13 +237,16 @@ func (f *Fanotify) Run(ctx context.Context, emit func(Event)) error {
 			}
 		})
 	}
-	if inotify != nil {
-		// Ready once inotify's watches are in place too.
-		for ev := range inotify {
-			if ev.Op.Has(Ready) {
-				break
+	// Ready once inotify's watches are in place too (or it failed).
+	for waiting := inotify != nil; waiting; {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-inotify:
+			waiting = !ev.Op.Has(Ready) && !ev.Op.Has(Lost)
+			if !ev.Op.Has(Ready) {
+				emit(ev)
 			}
-			emit(ev)
 		}
 	}
 	emit(Event{Op: Ready})
@@ -301,6 +304,7 @@ const (
 // rawEvent is one decoded fanotify event.
 type rawEvent struct {
 	mask   uint64
+	fd     int // an open descriptor of the object: never asked for
 	pid    int
 	pidfd  int
 	fsid   [2]int32
@@ -310,31 +314,46 @@ type rawEvent struct {
 	hasFID bool
 }
 
-// decode turns a read's worth of events into hints.
+// decode turns a read's worth of events into hints, and closes the
+// descriptors they carry.
 func (f *Fanotify) decode(b []byte) []Event {
 	var out []Event
 	procs := map[int]*Process{} // one /proc read per process per batch
-	ne := binary.NativeEndian
-	for len(b) >= metaLen {
-		evLen := int(ne.Uint32(b[0:]))
-		if evLen < metaLen || evLen > len(b) || b[4] != unix.FANOTIFY_METADATA_VERSION {
-			return append(out, Event{Op: Lost, Err: ErrFanotifyDecode})
+	raws, ok := parseEvents(b)
+	for _, r := range raws {
+		if r.fd >= 0 {
+			unix.Close(r.fd) // not asked for; never used
 		}
-		r := rawEvent{mask: ne.Uint64(b[8:]), pid: int(int32(ne.Uint32(b[20:]))), pidfd: -1}
-		if fd := int32(ne.Uint32(b[16:])); fd >= 0 {
-			unix.Close(int(fd)) // not asked for; never used
-		}
-		parseInfo(b[int(ne.Uint16(b[6:])):evLen], &r)
-		b = b[evLen:]
-		ev, ok := f.event(r, procs)
+		ev, keep := f.event(r, procs)
 		if r.pidfd >= 0 {
 			unix.Close(r.pidfd)
 		}
-		if ok {
+		if keep {
 			out = append(out, ev)
 		}
 	}
+	if !ok {
+		out = append(out, Event{Op: Lost, Err: ErrFanotifyDecode})
+	}
 	return out
+}
+
+// parseEvents decodes the events in b (struct fanotify_event_metadata and
+// its info records); false if it stopped at one it could not decode.
+func parseEvents(b []byte) ([]rawEvent, bool) {
+	var out []rawEvent
+	ne := binary.NativeEndian
+	for len(b) >= metaLen {
+		evLen, mLen := int(ne.Uint32(b[0:])), int(ne.Uint16(b[6:]))
+		if evLen < metaLen || evLen > len(b) || mLen < metaLen || mLen > evLen || b[4] != unix.FANOTIFY_METADATA_VERSION {
+			return out, false
+		}
+		r := rawEvent{mask: ne.Uint64(b[8:]), fd: int(int32(ne.Uint32(b[16:]))), pid: int(int32(ne.Uint32(b[20:]))), pidfd: -1}
+		parseInfo(b[mLen:evLen], &r)
+		out = append(out, r)
+		b = b[evLen:]
+	}
+	return out, len(b) == 0
 }
 
 // parseInfo reads the info records of one event into r.

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"vigil/internal/fimtest"
 )
@@ -227,4 +230,59 @@ func TestFanotifyMountBelowRoot(t *testing.T) {
 	}
 	sh(t, sub, "mkdir d; echo x > d/f")
 	expect(t, ch, "for sub/d/f", func(ev Event) bool { return ev.Path == filepath.Join(sub, "d", "f") && ev.Process != nil })
+}
+
+// fanEvent encodes one event as the kernel does: metadata, then a
+// DFID_NAME record (fsid, handle, name) and a PIDFD record.
+func fanEvent(mask uint64, pid int32, handle []byte, name string) []byte {
+	ne := binary.NativeEndian
+	rec := make([]byte, fidHdrLen, 64)
+	rec[0] = unix.FAN_EVENT_INFO_TYPE_DFID_NAME
+	ne.PutUint32(rec[4:], 7)
+	ne.PutUint32(rec[12:], uint32(len(handle)))
+	ne.PutUint32(rec[16:], 1)
+	rec = append(append(append(rec, handle...), name...), 0)
+	for len(rec)%4 != 0 {
+		rec = append(rec, 0)
+	}
+	ne.PutUint16(rec[2:], uint16(len(rec)))
+	pidfd := make([]byte, 8)
+	pidfd[0] = unix.FAN_EVENT_INFO_TYPE_PIDFD
+	ne.PutUint16(pidfd[2:], 8)
+	ne.PutUint32(pidfd[4:], ^uint32(0)) // FAN_NOPIDFD
+	meta := make([]byte, metaLen)
+	ne.PutUint32(meta[0:], uint32(metaLen+len(rec)+len(pidfd)))
+	meta[4] = unix.FANOTIFY_METADATA_VERSION
+	ne.PutUint16(meta[6:], metaLen)
+	ne.PutUint64(meta[8:], mask)
+	ne.PutUint32(meta[16:], ^uint32(0)) // FAN_NOFD
+	ne.PutUint32(meta[20:], uint32(pid))
+	return append(append(meta, rec...), pidfd...)
+}
+
+func TestParseEvents(t *testing.T) {
+	b := append(fanEvent(unix.FAN_CREATE|unix.FAN_CLOSE_WRITE, 42, []byte{1, 2, 3, 4, 5, 6, 7, 8}, "f"),
+		fanEvent(unix.FAN_MOVED_TO|unix.FAN_ONDIR, 43, []byte{9, 9, 9, 9}, "d")...)
+	got, ok := parseEvents(b)
+	if !ok || len(got) != 2 || got[0].pid != 42 || got[0].name != "f" || got[0].fsid != [2]int32{7, 0} || got[0].htype != 1 ||
+		!slices.Equal(got[0].handle, []byte{1, 2, 3, 4, 5, 6, 7, 8}) || got[0].fd != -1 || got[0].pidfd != -1 ||
+		got[1].mask != unix.FAN_MOVED_TO|unix.FAN_ONDIR || got[1].name != "d" {
+		t.Errorf("parseEvents = %+v, %v; want the two events", got, ok)
+	}
+	if got, ok := parseEvents(b[:len(b)-3]); ok || len(got) != 1 {
+		t.Errorf("parseEvents of a truncated second event = %d events, %v; want the first, false", len(got), ok)
+	}
+}
+
+func FuzzParseEvents(f *testing.F) {
+	f.Add(fanEvent(unix.FAN_MODIFY, 1, []byte{1, 2, 3, 4}, "x"))
+	f.Add(append(fanEvent(unix.FAN_DELETE, 2, nil, ""), fanEvent(unix.FAN_ATTRIB, 3, make([]byte, 128), "long name")...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		evs, _ := parseEvents(b) // must not panic
+		for _, ev := range evs {
+			if len(ev.handle) > len(b) || len(ev.name) > len(b) {
+				t.Errorf("event %+v larger than its input (%d bytes)", ev, len(b))
+			}
+		}
+	})
 }
