@@ -11,8 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"vigil/alerts"
 	"vigil/internal/fimtest"
+	"vigil/internal/watch"
 )
 
 // fanotifyHost is a host whose tree is on a loop-mounted ext4 of its own
@@ -89,4 +95,45 @@ func TestFanotifyAttributesTheChange(t *testing.T) {
 	if ns := h.notifications(); !slices.ContainsFunc(ns, func(n string) bool { return strings.HasPrefix(n, "STATUS=watching 1 filesystems (fanotify)") }) {
 		t.Errorf("notifications %q: no STATUS= naming fanotify", ns)
 	}
+}
+
+// TestProcessCarriedToAlert: the process a hint names (as fanotify's do)
+// reaches the alert of that path, through settling and verification; a
+// second change to the same state by another process is no new alert; a
+// path no hint named a process for has none.
+func TestProcessCarriedToAlert(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHost(t, fimtest.Tree{"etc/hosts": fimtest.File("a\n"), "etc/motd": fimtest.File("hi\n")}, "")
+		h.startIdle(t, Options{})
+		hosts, motd := h.path("etc/hosts"), h.path("etc/motd")
+		by := &watch.Process{PID: 4242, PPID: 1, Executable: "/usr/bin/dash", Name: "sh", Args: []string{"sh", "-c", "echo"}, UID: "1000", User: "mallory"}
+		if err := os.WriteFile(hosts, []byte("6.6.6.6 bank\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		h.src.send(watch.Event{Path: hosts, Op: watch.Changed, Process: by})
+		h.write(t, "etc/motd", "pwned\n")
+		h.settle(time.Second)
+		evs := h.sink.events()
+		u := find(evs, "updated", hosts)
+		if len(u) != 1 {
+			t.Fatalf("updated events on %s: %d, want 1:\n%s", hosts, len(u), describe(evs))
+		}
+		want := &alerts.Process{PID: 4242, Name: "sh", Executable: "/usr/bin/dash", CommandLine: "sh -c echo", Args: []string{"sh", "-c", "echo"},
+			Parent: &alerts.ProcessParent{PID: 1}}
+		if diff := cmp.Diff(want, u[0].Process); diff != "" {
+			t.Errorf("process of the alert on %s (-want +got):\n%s", hosts, diff)
+		}
+		if diff := cmp.Diff(&alerts.User{ID: "1000", Name: "mallory"}, u[0].User); diff != "" {
+			t.Errorf("user of the alert on %s (-want +got):\n%s", hosts, diff)
+		}
+		if m := find(evs, "updated", motd); len(m) != 1 || m[0].Process != nil || m[0].User != nil {
+			t.Errorf("alert on %s (no process hinted): %+v, want one without process or user", motd, m)
+		}
+		// The same state again, by someone else: the same finding.
+		h.src.send(watch.Event{Path: hosts, Op: watch.Changed, Process: &watch.Process{PID: 7}})
+		h.settle(time.Second)
+		if n := len(find(h.sink.events(), "updated", hosts)); n != 1 {
+			t.Errorf("updated events on %s after a hint by another process with no change: %d, want still 1", hosts, n)
+		}
+	})
 }
