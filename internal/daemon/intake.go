@@ -34,6 +34,10 @@ func (p *pipeline) logIntake(cov watch.Coverage) {
 	for _, u := range cov.Inotify {
 		p.o.Log.Warn().Str("path", u.Path).Str("reason", u.Reason).Msg("fanotify cannot mark this subtree; watched by inotify")
 	}
-	l.Int("watched", cov.Watched).Int("limit", cov.Limit).Int("excluded", cov.Excluded).
-		Msg("watches in place (limit: fs.inotify.max_user_watches, shared by the user's processes; fallback subtrees are scanned periodically)")
+	l = l.Int("watched", cov.Watched).Int("limit", cov.Limit).Int("excluded", cov.Excluded)
+	if cov.Intake == "fanotify" {
+		l.Msg("fanotify marks in place (whole filesystems; subtrees it cannot mark are watched by inotify)")
+		return
+	}
+	l.Msg("watches in place (limit: fs.inotify.max_user_watches, shared by the user's processes; fallback subtrees are scanned periodically)")
 }

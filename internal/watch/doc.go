@@ -43,9 +43,11 @@
 // or FUSE mounts; periodic scans (the daemon's) cover them.
 //
 // The process of an event is as /proc shows it when vigil reads the
-// event: a process that exited by then leaves its pid only (a zombie its
-// name and user), and its name and command line are what it says they are
-// (a process may rewrite both); the executable is the kernel's. A
+// event, a fraction of a millisecond later: a process that exited by then
+// leaves its pid only (a zombie its name, parent and user), one that
+// exec'd since shows its new program (sh -c 'echo x >> f; sleep 1' is
+// "sleep 1"), and its name and command line are what it says they are (a
+// process may rewrite both); only the pid is certain. A
 // directory deleted before its events are read cannot be resolved: those
 // events are dropped, and its deletion, reported by its parent, is a
 // [Tree] that takes them in. fanotify marks the whole filesystem: every
