@@ -286,3 +286,29 @@ func FuzzParseEvents(f *testing.F) {
 		}
 	})
 }
+
+// TestAuto: NewAuto is fanotify where it can mark, and inotify, saying
+// why, where it can mark nothing (a root that is a Btrfs subvolume).
+func TestAuto(t *testing.T) {
+	ext := fanotifyRoot(t, 64<<20)
+	mnt := fimtest.LoopFS(t, "btrfs", 128<<20, "")
+	sub := filepath.Join(mnt, "sub")
+	fimtest.Command(t, "btrfs", "subvolume", "create", sub)
+	for _, tc := range []struct {
+		root, intake, reason string
+	}{
+		{ext, "fanotify", ""},
+		{sub, "inotify", "fanotify: fanotify_mark: invalid cross-device link"},
+	} {
+		src, err := NewAuto(Options{Roots: []string{tc.root}})
+		if err != nil {
+			t.Fatalf("NewAuto(%s): %v", tc.root, err)
+		}
+		ch := start(t, src)
+		if c := src.Coverage(); c.Intake != tc.intake || c.IntakeReason != tc.reason {
+			t.Errorf("NewAuto(%s).Coverage() = %+v, want intake %s, reason %q", tc.root, c, tc.intake, tc.reason)
+		}
+		sh(t, tc.root, "echo x > f")
+		expect(t, ch, "for f", func(ev Event) bool { return ev.Path == filepath.Join(tc.root, "f") })
+	}
+}
