@@ -221,21 +221,7 @@ func (f *Fanotify) Run(ctx context.Context, emit func(Event)) error {
 	var inotify chan Event
 	if f.in != nil {
 		inotify = make(chan Event, 256)
-		wg.Go(func() {
-			// Its failure leaves its subtrees to the periodic scans; Lost
-			// makes the caller catch up.
-			if err := f.in.Run(rctx, func(ev Event) {
-				select {
-				case inotify <- ev:
-				case <-rctx.Done():
-				}
-			}); err != nil {
-				select {
-				case inotify <- Event{Op: Lost, Err: err}:
-				case <-rctx.Done():
-				}
-			}
-		})
+		wg.Go(func() { f.runInotify(rctx, inotify) })
 	}
 	// Ready once inotify's watches are in place too (or it failed).
 	for waiting := inotify != nil; waiting; {
@@ -268,6 +254,21 @@ func (f *Fanotify) Run(ctx context.Context, emit func(Event)) error {
 			}
 			return fmt.Errorf("read fanotify events: %w", err)
 		}
+	}
+}
+
+// runInotify runs the inotify source of the subtrees fanotify could not
+// mark, sending its events to out, until ctx is done. Its failure is a
+// Lost event: the caller catches up, and the periodic scans cover them.
+func (f *Fanotify) runInotify(ctx context.Context, out chan<- Event) {
+	send := func(ev Event) {
+		select {
+		case out <- ev:
+		case <-ctx.Done():
+		}
+	}
+	if err := f.in.Run(ctx, send); err != nil {
+		send(Event{Op: Lost, Err: err})
 	}
 }
 
