@@ -14,10 +14,13 @@ import (
 )
 
 const watchAbout = `Run the watch daemon in the foreground: inotify on every directory of the
-current baseline's roots (excluded subtrees get none), each hint settled per
-path (watch.settle, 100 ms; at most watch.max_settle, 2 s, for a file written
-continuously), then the path re-stat'ed, re-hashed and compared with the
-baseline, verified through its path to the root. Only a real difference is
+current baseline's roots (excluded subtrees get none), or, where vigil has
+CAP_SYS_ADMIN (watch.intake: auto, fanotify, inotify), fanotify: one mark
+per filesystem, and the process behind each change in its alert (process.*,
+user.*). Each hint is settled per path (watch.settle, 100 ms; at most
+watch.max_settle, 2 s, for a file written continuously; a file closed after
+writing, seen by fanotify, at once), then the path re-stat'ed, re-hashed and
+compared with the baseline, verified through its path to the root. Only a real difference is
 an alert: the ECS event of check --json with event.id (the same for the same
 finding against the same baseline) and event.severity; a path back in its
 baseline state gets a resolved event. The start, lost events (inotify

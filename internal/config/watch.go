@@ -34,7 +34,15 @@ type Watch struct {
 	// Listen is the address of the HTTP listener (/metrics, /healthz,
 	// /status); "" means none.
 	Listen string
+	// Intake is the source of change events: "fanotify" (whole
+	// filesystems, and who made each change; needs CAP_SYS_ADMIN),
+	// "inotify", or "auto" (fanotify where it works, else inotify); ""
+	// means auto.
+	Intake string
 }
+
+// Intakes are the values watch.intake takes.
+var intakes = []string{"auto", "fanotify", "inotify"}
 
 // Sink is one [[sink]] table: where the watch delivers events.
 type Sink struct {
@@ -144,6 +152,8 @@ func (d *decoder) watch(key keyPath, v any, c *Config) {
 			d.integer(k, m[name], &w.OutboxMax)
 		case "listen":
 			d.str(k, m[name], &w.Listen)
+		case "intake":
+			d.str(k, m[name], &w.Intake)
 		default:
 			d.problemf(k, "unknown key")
 		}
@@ -253,6 +263,9 @@ func (c *Config) watchProblems() []problem {
 	}
 	if w.OutboxMax < 0 {
 		ps = append(ps, problemf(key.key("outbox_max"), "must not be negative, got %d", w.OutboxMax))
+	}
+	if w.Intake != "" && !slices.Contains(intakes, w.Intake) {
+		ps = append(ps, problemf(key.key("intake"), "%q is not one of %s", w.Intake, strings.Join(intakes, ", ")))
 	}
 	if w.Outbox != "" && !filepath.IsAbs(w.Outbox) {
 		ps = append(ps, problemf(key.key("outbox"), "%q is not an absolute path", w.Outbox))

@@ -52,7 +52,7 @@ type Options struct {
 	Restorer Restorer
 	// Source makes the intake of hints for the roots, exclusions and
 	// fallback interval given, once per configuration (a reload makes a
-	// new one); nil means [watch.NewInotify].
+	// new one); nil means the one config watch.intake names.
 	Source func(watch.Options) (watch.Source, error)
 
 	// hup, if set, stands for SIGHUP (tests: no signal handler is
@@ -64,12 +64,12 @@ type Options struct {
 	onListen func(addr string)
 }
 
-// newSource returns the intake for wo.
-func (o *Options) newSource(wo watch.Options) (watch.Source, error) {
+// newSource returns the intake for wo: the one config watch.intake names.
+func (o *Options) newSource(intake string, wo watch.Options) (watch.Source, error) {
 	if o.Source != nil {
 		return o.Source(wo)
 	}
-	return watch.NewInotify(wo)
+	return newIntake(intake, wo)
 }
 
 func (o *Options) notify(state string) {
@@ -191,7 +191,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 			p.o.onListen(p.ln.Addr().String())
 		}
 	}
-	p.src, err = p.o.newSource(watch.Options{
+	p.src, err = p.o.newSource(cfg.Watch.Intake, watch.Options{
 		Roots:            roots,
 		Excluded:         func(path string) bool { _, ex := m.Match(path); return ex },
 		FallbackInterval: scanInterval(cfg) / 4,
@@ -259,13 +259,7 @@ func (p *pipeline) hint(ev watch.Event) {
 	p.st.hints.Add(1)
 	switch {
 	case ev.Op.Has(watch.Ready):
-		cov := p.src.Coverage()
-		l := p.o.Log.Info()
-		if len(cov.Fallback) > 0 {
-			l = p.o.Log.Warn().Strs("fallback", cov.Fallback)
-		}
-		l.Int("watched", cov.Watched).Int("limit", cov.Limit).Int("excluded", cov.Excluded).
-			Msg("watches in place (limit: fs.inotify.max_user_watches, shared by the user's processes; fallback subtrees are scanned periodically)")
+		p.logIntake(p.src.Coverage())
 		p.requestWhole(job{whole: true, why: "start"})
 	case ev.Op.Has(watch.Lost):
 		// Settled like any hint: a burst that overflows the queue again and
@@ -506,6 +500,9 @@ func (s *stats) setReady()     { s.mu.Lock(); s.ready = true; s.mu.Unlock() }
 func (p *pipeline) status() string {
 	cov := p.src.Coverage()
 	s := "watching " + itoa(cov.Watched) + " directories"
+	if cov.Intake == "fanotify" {
+		s = "watching " + itoa(len(cov.Filesystems)) + " filesystems (fanotify) and " + itoa(cov.Watched) + " directories (inotify)"
+	}
 	if len(cov.Fallback) > 0 {
 		s += ", " + itoa(len(cov.Fallback)) + " subtrees scanned periodically (watch limit)"
 	}

@@ -117,7 +117,8 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 			return nil, nil
 		}
 	}
-	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, now: start, phase: phase.Phase}
+	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, now: start, phase: phase.Phase,
+		procs: processes(j.events)}
 	var sampleFile string // the keyed sample of whole checks: a series of the daemon's own
 	if j.whole {
 		sampleFile = engine.WatchSamplePath(v.dbPath)
@@ -206,6 +207,9 @@ type collect struct {
 	now   time.Time
 	out   []alerts.Event
 	phase string // every event says it, and it sets a change's severity
+
+	// procs are who made the changes, when the intake said (fanotify).
+	procs map[string]*watch.Process
 }
 
 // add publishes ev about path unless it is the finding last sent for path.
@@ -225,6 +229,7 @@ func (c *collect) change(ch merkle.Change) error {
 	ev := alerts.FromChange(ch, c.v.host, c.now)
 	ev.Event.Severity = alerts.SeverityAlert
 	ev.SetPhase(c.phase)
+	attribute(&ev, c.process(ch))
 	if ch.Action == merkle.Moved && ch.Old != nil {
 		c.seen[ch.Old.Path] = true
 	}
