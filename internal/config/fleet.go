@@ -133,8 +133,8 @@ func (c *Config) fleetProblems() []problem {
 	if (f.TLSCert == "") != (f.TLSKey == "") {
 		bad(key.key("tls_cert"), "tls_cert and tls_key go together")
 	}
-	if strings.ContainsAny(f.Host, ".*> \t") {
-		bad(key.key("host"), "%q cannot name a host in the fleet (no '.', '*', '>' or white space: it is a NATS subject token and key)", f.Host)
+	if strings.ContainsAny(f.Host, "*> \t/\\") || strings.Contains(f.Host, "..") || strings.HasPrefix(f.Host, ".") || strings.HasSuffix(f.Host, ".") {
+		bad(key.key("host"), "%q cannot name a host in the fleet (a NATS key: no '*', '>', '/', white space or empty label)", f.Host)
 	}
 	if f.HeartbeatInterval != 0 && f.HeartbeatInterval < time.Second {
 		bad(key.key("heartbeat_interval"), "%v is shorter than a second", f.HeartbeatInterval)

@@ -54,7 +54,7 @@ func TestFleetProblems(t *testing.T) {
 		{"password in url", "url = \"nats://u:secret@x:1\"\n", []string{`f.toml:3: fleet.url[0]: a URL must not carry credentials: use creds_file or nkey_seed_file`}},
 		{"relative creds", "url = \"nats://x:1\"\ncreds_file = \"f.creds\"\n", []string{`f.toml:4: fleet.creds_file: "f.creds" is not an absolute path`}},
 		{"both creds", "url = \"nats://x:1\"\ncreds_file = \"/a\"\nnkey_seed_file = \"/b\"\n", []string{`f.toml:5: fleet.nkey_seed_file: give creds_file or nkey_seed_file, not both`}},
-		{"host with dot", "url = \"nats://x:1\"\nhost = \"a.b\"\n", []string{`f.toml:4: fleet.host: "a.b" cannot name a host in the fleet (no '.', '*', '>' or white space: it is a NATS subject token and key)`}},
+		{"host with star", "url = \"nats://x:1\"\nhost = \"a.*\"\n", []string{`f.toml:4: fleet.host: "a.*" cannot name a host in the fleet (a NATS key: no '*', '>', '/', white space or empty label)`}},
 		{"quorum above witnesses", "url = \"nats://x:1\"\nwitnesses = [\"w+1+k\"]\nquorum = 2\n", []string{`f.toml:5: fleet.quorum: must be 0 to the number of witnesses (1), got 2`}},
 		{"bad witness key", "url = \"nats://x:1\"\nwitnesses = [\"nokey\"]\n", []string{`f.toml:4: fleet.witnesses[0]: "nokey" is not a verifier key (NAME+HASH+KEY, as vigil keygen writes to vigil.pub)`}},
 		{"no url", "host = \"a\"\n", []string{`f.toml:2: fleet: has no url: list the NATS server(s) the fleet runs on`}},
