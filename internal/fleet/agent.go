@@ -40,7 +40,15 @@ type Agent struct {
 
 	mu   sync.Mutex
 	conn *Conn
+	// down is the last failure to connect, at downAt: for retryAfter
+	// the agent does not try again, so that one command waits for an
+	// unreachable fleet once, not at every step.
+	down   error
+	downAt time.Time
 }
+
+// retryAfter is how long a failure to connect is remembered.
+const retryAfter = 30 * time.Second
 
 // NewAgent returns the agent of host (f.Host when set) for f; version is
 // vigil's, published with the state.
@@ -75,8 +83,12 @@ func (a *Agent) connect(ctx context.Context) (*Conn, error) {
 	if a.conn != nil {
 		return a.conn, nil
 	}
+	if a.down != nil && time.Since(a.downAt) < retryAfter {
+		return nil, a.down
+	}
 	c, err := Connect(ctx, a.cfg, "vigil "+a.host)
 	if err != nil {
+		a.down, a.downAt = err, time.Now()
 		return nil, err
 	}
 	a.conn = c

@@ -97,8 +97,10 @@ const (
 // Record is one witness's record of one host, in vigil_witness.
 type Record struct {
 	Host string `json:"host"`
-	// Witness names the witness key.
-	Witness string `json:"witness"`
+	// Witness names the witness key; WitnessID is its key hash, the
+	// record key's last part.
+	Witness   string `json:"witness"`
+	WitnessID string `json:"witness_id"`
 	// HostRevision is the vigil_hosts revision decided on last.
 	HostRevision uint64 `json:"host_revision"`
 	// Checkpoint is the newest checkpoint this witness cosigned, as a

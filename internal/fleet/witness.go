@@ -211,7 +211,7 @@ func actions(evs []event) []string {
 // to raise.
 func (w *Witness) judge(ctx context.Context, host string, rec Record, st *HostState) (Record, []event) {
 	next := rec
-	next.Host, next.Witness, next.Problem = host, w.name, ""
+	next.Host, next.Witness, next.WitnessID, next.Problem = host, w.name, w.id, ""
 	var evs []event
 	if rec.Silent {
 		next.Silent = false
