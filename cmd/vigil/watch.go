@@ -66,6 +66,20 @@ func runWatch(ctx context.Context, e *env, inv *invocation) int {
 	if d, err := sddaemon.SdWatchdogEnabled(false); err == nil && d > 0 {
 		o.Watchdog = d / 2
 	}
+	a, err := e.fleetAgent(cfg)
+	if err != nil {
+		return e.fail(err)
+	}
+	if a != nil {
+		o.Witness = a
+		hctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.Heartbeat(hctx, cfg, func(err error) { e.log.Warn().Err(err).Msg("fleet heartbeat") })
+		}()
+		defer func() { stop(); <-done }()
+	}
 	began := time.Now()
 	e.log.Info().Str("database", quote(cfg.Database)).Str("outbox", quote(cfg.OutboxPath())).Msg("watch starting")
 	err = daemon.Run(ctx, o)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -54,7 +55,7 @@ func Connect(ctx context.Context, f config.Fleet, name string) (*Conn, error) {
 	}
 	nc, err := nats.Connect(strings.Join(f.URLs, ","), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("fleet %s: %w", strings.Join(f.URLs, ","), err)
+		return nil, &fs.PathError{Op: "connect", Path: strings.Join(f.URLs, ","), Err: err}
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
