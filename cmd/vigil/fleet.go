@@ -45,7 +45,7 @@ when the host's own files agree with each other.
 Exit codes of status: 0 every host ok; 4 a host silent, unsealed, failing
 its check or not witnessed yet; 8 a host rolled back, forked, unknown or
 with a signature that does not verify. Others: 15 usage, 17 configuration,
-18 the fleet cannot be reached.`
+18 the fleet cannot be reached, 24 its buckets do not exist (fleet init).`
 
 var fleetFlags = []flagDef{
 	{name: "json", help: "status and log: one JSON object per line"},
@@ -69,10 +69,24 @@ func runFleet(ctx context.Context, e *env, inv *invocation) int {
 	if !cfg.Fleet.Enabled() {
 		return e.fail(&usageError{msg: fmt.Sprintf("%s has no [fleet] url: the fleet commands need one", cfg.Source), cmd: inv.cmd})
 	}
+	return e.fleetSub(ctx, inv, cfg.Fleet)
+}
+
+// fleetFail reports err: the fleet's missing buckets are exit 24, as a
+// missing database is.
+func (e *env) fleetFail(err error) int {
+	code := e.fail(err)
+	if errors.Is(err, fleet.ErrNotInitialized) {
+		return exitDatabase
+	}
+	return code
+}
+
+func (e *env) fleetSub(ctx context.Context, inv *invocation, f config.Fleet) int {
 	sub, args := inv.args[0], inv.args[1:]
 	cctx, cancel := context.WithTimeout(ctx, fleetTimeout)
 	defer cancel()
-	conn, err := fleet.Connect(cctx, cfg.Fleet, "vigil fleet "+sub)
+	conn, err := fleet.Connect(cctx, f, "vigil fleet "+sub)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -87,7 +101,7 @@ func runFleet(ctx context.Context, e *env, inv *invocation) int {
 	case sub == "log" && len(args) == 1:
 		return e.fleetLog(cctx, conn, inv, args[0])
 	case sub == "serve" && len(args) == 0:
-		return e.fleetServe(ctx, conn, inv, cfg.Fleet)
+		return e.fleetServe(ctx, conn, inv, f)
 	}
 	return e.fail(&usageError{msg: fmt.Sprintf("fleet %s: unknown subcommand or wrong arguments", strings.Join(inv.args, " ")), cmd: inv.cmd})
 }
@@ -101,7 +115,7 @@ func (e *env) fleetInit(ctx context.Context, conn *fleet.Conn, inv *invocation) 
 		}
 	}
 	if err := conn.Init(ctx, n); err != nil {
-		return e.fail(err)
+		return e.fleetFail(err)
 	}
 	e.log.Info().Int("replicas", n).Msg("fleet buckets and streams ready")
 	return exitOK
@@ -124,7 +138,7 @@ func (e *env) fleetEnroll(ctx context.Context, conn *fleet.Conn, inv *invocation
 		if errors.Is(err, fleet.ErrEnrolled) {
 			return e.fail(&usageError{msg: err.Error(), cmd: inv.cmd})
 		}
-		return e.fail(err)
+		return e.fleetFail(err)
 	}
 	e.log.Info().Str("host", quote(host)).Str("key", v.Name()).Msg("enrolled")
 	return exitOK
@@ -133,7 +147,7 @@ func (e *env) fleetEnroll(ctx context.Context, conn *fleet.Conn, inv *invocation
 func (e *env) fleetStatus(ctx context.Context, conn *fleet.Conn, inv *invocation) int {
 	hosts, err := conn.Status(ctx, time.Now())
 	if err != nil {
-		return e.fail(err)
+		return e.fleetFail(err)
 	}
 	code := exitOK
 	enc := json.NewEncoder(e.stdout)
@@ -190,7 +204,7 @@ func orDash(s string) string {
 func (e *env) fleetLog(ctx context.Context, conn *fleet.Conn, inv *invocation, host string) int {
 	entries, err := conn.Log(ctx, host)
 	if err != nil {
-		return e.fail(err)
+		return e.fleetFail(err)
 	}
 	enc := json.NewEncoder(e.stdout)
 	for _, l := range entries {
@@ -241,7 +255,7 @@ func (e *env) fleetServe(ctx context.Context, conn *fleet.Conn, inv *invocation,
 	}
 	e.log.Info().Str("witness", w.Name()).Bool("tofu", f.TOFU).Msg("witness serving")
 	if err := w.Run(ctx, time.Second); err != nil {
-		return e.fail(err)
+		return e.fleetFail(err)
 	}
 	return exitOK
 }

@@ -140,7 +140,7 @@ func (c *Config) fleetProblems() []problem {
 		bad(key.key("heartbeat_interval"), "%v is shorter than a second", f.HeartbeatInterval)
 	}
 	for i, w := range f.Witnesses {
-		if name, _, ok := strings.Cut(w, "+"); !ok || name == "" || strings.Count(w, "+") != 2 {
+		if p := strings.SplitN(w, "+", 3); len(p) != 3 || p[0] == "" || len(p[1]) != 8 || strings.Trim(p[1], "0123456789abcdef") != "" || p[2] == "" {
 			bad(key.key("witnesses").index(i), "%q is not a verifier key (NAME+HASH+KEY, as vigil keygen writes to vigil.pub)", w)
 		}
 	}

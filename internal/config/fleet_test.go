@@ -16,7 +16,7 @@ creds_file = "/etc/vigil/fleet.creds"
 host = "hv1"
 profile = "hypervisor"
 heartbeat_interval = "30s"
-witnesses = ["w1+01234567+AbCd", "w2+89abcdef+EfGh"]
+witnesses = ["w1+01234567+Ab+d", "w2+89abcdef+EfGh"]
 quorum = 2
 tofu = true
 `
@@ -26,7 +26,7 @@ tofu = true
 	}
 	want := Fleet{URLs: []string{"nats://10.0.0.1:4222", "tls://nats.example:4222"}, CredsFile: "/etc/vigil/fleet.creds",
 		Host: "hv1", Profile: "hypervisor", HeartbeatInterval: 30 * time.Second,
-		Witnesses: []string{"w1+01234567+AbCd", "w2+89abcdef+EfGh"}, Quorum: 2, TOFU: true}
+		Witnesses: []string{"w1+01234567+Ab+d", "w2+89abcdef+EfGh"}, Quorum: 2, TOFU: true}
 	if diff := cmp.Diff(want, c.Fleet); diff != "" {
 		t.Errorf("Parse [fleet] (-want +got):\n%s", diff)
 	}
@@ -55,7 +55,7 @@ func TestFleetProblems(t *testing.T) {
 		{"relative creds", "url = \"nats://x:1\"\ncreds_file = \"f.creds\"\n", []string{`f.toml:4: fleet.creds_file: "f.creds" is not an absolute path`}},
 		{"both creds", "url = \"nats://x:1\"\ncreds_file = \"/a\"\nnkey_seed_file = \"/b\"\n", []string{`f.toml:5: fleet.nkey_seed_file: give creds_file or nkey_seed_file, not both`}},
 		{"host with star", "url = \"nats://x:1\"\nhost = \"a.*\"\n", []string{`f.toml:4: fleet.host: "a.*" cannot name a host in the fleet (a NATS key: no '*', '>', '/', white space or empty label)`}},
-		{"quorum above witnesses", "url = \"nats://x:1\"\nwitnesses = [\"w+1+k\"]\nquorum = 2\n", []string{`f.toml:5: fleet.quorum: must be 0 to the number of witnesses (1), got 2`}},
+		{"quorum above witnesses", "url = \"nats://x:1\"\nwitnesses = [\"w+01234567+k\"]\nquorum = 2\n", []string{`f.toml:5: fleet.quorum: must be 0 to the number of witnesses (1), got 2`}},
 		{"bad witness key", "url = \"nats://x:1\"\nwitnesses = [\"nokey\"]\n", []string{`f.toml:4: fleet.witnesses[0]: "nokey" is not a verifier key (NAME+HASH+KEY, as vigil keygen writes to vigil.pub)`}},
 		{"no url", "host = \"a\"\n", []string{`f.toml:2: fleet: has no url: list the NATS server(s) the fleet runs on`}},
 		{"unknown key", "url = \"nats://x:1\"\npassword = \"x\"\n", []string{`f.toml:4: fleet.password: unknown key`}},

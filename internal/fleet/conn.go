@@ -84,7 +84,7 @@ func (c *Conn) JetStream() jetstream.JetStream { return c.js }
 func (c *Conn) kv(ctx context.Context, bucket string) (jetstream.KeyValue, error) {
 	kv, err := c.js.KeyValue(ctx, bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("bucket %s: %w (run 'vigil fleet init' first)", bucket, err)
+		return nil, fmt.Errorf("bucket %s: %w", bucket, ErrNotInitialized)
 	}
 	return kv, err
 }
