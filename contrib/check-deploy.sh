@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 # Exposure scores (systemd-analyze's 0.0-10.0, times ten for --threshold).
 check_max=7  # vigil-check.service: 0.7 SAFE
 watch_max=10 # vigil-watch.service: 1.0 OK
+fleet_max=10 # vigil-fleet.service: 0.9 SAFE
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -39,7 +40,7 @@ if need systemd-analyze systemd "the systemd unit checks"; then
 	done
 	out=$(systemd-analyze verify --man=no "$tmp"/units/* 2>&1) || fail "systemd-analyze verify failed: $out"
 	[ -z "$out" ] || fail "systemd-analyze verify warns: $out"
-	for pair in vigil-check.service:$check_max vigil-watch.service:$watch_max; do
+	for pair in vigil-check.service:$check_max vigil-watch.service:$watch_max vigil-fleet.service:$fleet_max; do
 		unit=${pair%%:*} max=${pair##*:}
 		score=$(systemd-analyze security --offline=yes --no-pager "$tmp/units/$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
 		systemd-analyze security --offline=yes --threshold="$max" "$tmp/units/$unit" >/dev/null 2>&1 ||
@@ -166,7 +167,7 @@ echo "check-deploy: transition_phase.sh harden/setup"
 # make install into a DESTDIR.
 make -s install DESTDIR="$tmp/root" PREFIX=/usr BIN="$tmp/bin" >/dev/null
 for f in usr/bin/vigil usr/share/man/man1/vigil.1 usr/lib/systemd/system/vigil-check.service \
-	usr/lib/systemd/system/vigil-check.timer usr/lib/systemd/system/vigil-watch.service \
+	usr/lib/systemd/system/vigil-check.timer usr/lib/systemd/system/vigil-watch.service usr/lib/systemd/system/vigil-fleet.service \
 	usr/lib/sysusers.d/vigil.conf usr/share/bash-completion/completions/vigil \
 	usr/share/zsh/site-functions/_vigil usr/share/fish/vendor_completions.d/vigil.fish \
 	usr/libexec/vigil/transition_phase.sh usr/share/doc/vigil/README.md; do
