@@ -117,6 +117,11 @@ type Record struct {
 	Unsealed     bool   `json:"unsealed,omitempty"`
 	CheckFailing bool   `json:"check_failing,omitempty"`
 	Silent       bool   `json:"silent,omitempty"`
+	// Gap is the first sequence of the lowest hole in the host's events
+	// on the stream at the last decision; EventsMissing says it was there
+	// at two decisions in a row (events_missing was raised).
+	Gap           uint64 `json:"gap,omitempty"`
+	EventsMissing bool   `json:"events_missing,omitempty"`
 	// Seen is the server's time of the host's newest entry.
 	Seen time.Time `json:"seen"`
 	// Decided is when the witness decided.

@@ -42,8 +42,9 @@ type Witness struct {
 	// service logs them); it must not block.
 	OnDecision func(host string, rec Record, events []string)
 
-	mu   sync.Mutex
-	seen map[string]seenHost // host -> its newest entry
+	mu     sync.Mutex
+	seen   map[string]seenHost // host -> its newest entry
+	events tracker
 }
 
 // seenHost is what the witness knows of a host's newest entry.
@@ -83,6 +84,11 @@ func (w *Witness) Run(ctx context.Context, check time.Duration) error {
 	if err != nil {
 		return err
 	}
+	stop, err := w.followEvents(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	watch, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		return err
@@ -270,15 +276,35 @@ func (w *Witness) changes(rec Record, next *Record, st *HostState) []event {
 		evs = append(evs, event{"check_failing", alerts.SeverityAlert, fmt.Sprintf("the host's last check (%s) exited %d: %d added, %d removed, %d changed, %d moved, %d errors",
 			st.LastCheck.Time.Format(time.RFC3339), st.LastCheck.ExitCode, st.LastCheck.Added, st.LastCheck.Removed, st.LastCheck.Changed, st.LastCheck.Moved, st.LastCheck.Errors)})
 	}
+	evs = append(evs, w.missing(rec, next, st)...)
 	switch {
 	case next.Unsealed:
 		next.State = StateUnsealed
+	case next.EventsMissing:
+		next.State = StateEventsMissing
 	case next.CheckFailing:
 		next.State = StateCheckFailing
 	default:
 		next.State = StateOK
 	}
 	return evs
+}
+
+// missing raises events_missing for a hole in the host's event sequences
+// on the stream that is still there at the next decision (a hole at one
+// decision may be events on their way).
+func (w *Witness) missing(rec Record, next *Record, st *HostState) []event {
+	from, to, gap := w.events.gap(next.Host)
+	if !gap {
+		next.Gap, next.EventsMissing = 0, false
+		return nil
+	}
+	next.Gap = from
+	next.EventsMissing = rec.Gap == from
+	if !next.EventsMissing || rec.EventsMissing {
+		return nil
+	}
+	return []event{{"events_missing", alerts.SeverityCritical, fmt.Sprintf("the host's events %d to %d never reached the stream though later ones did (it has queued up to %d): deleted from its outbox?", from, to, st.EventSequence)}}
 }
 
 // hostKey returns host's enrolled verifier key; with tofu, an unknown
