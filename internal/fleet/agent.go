@@ -235,19 +235,20 @@ func (a *Agent) Publish(ctx context.Context, eng *engine.Engine, db *store.DB, c
 			st.Pubkey = strings.TrimSpace(string(raw))
 		}
 	}
-	if err := a.describe(db, &st); err != nil {
+	if err := a.describe(db, "vigil/"+eng.Host(), &st); err != nil {
 		return err
 	}
 	return a.put(ctx, c, db, &st)
 }
 
-// describe fills in the checkpoint and the current baseline.
-func (a *Agent) describe(db *store.DB, st *HostState) error {
+// describe fills in the checkpoint (of origin, as the engine keeps it) and
+// the current baseline.
+func (a *Agent) describe(db *store.DB, origin string, st *HostState) error {
 	t, err := db.Audit()
 	if err != nil {
 		return err
 	}
-	cp := tlogfmt.Checkpoint{Origin: "vigil/" + a.host, Size: uint64(t.N), Hash: t.Hash[:]}
+	cp := tlogfmt.Checkpoint{Origin: origin, Size: uint64(t.N), Hash: t.Hash[:]}
 	st.Checkpoint = string(cp.Marshal())
 	if signed, err := db.Checkpoint(); err == nil && len(signed) > 0 {
 		body, _, _ := bytes.Cut(signed, []byte("\n\n"))

@@ -53,7 +53,7 @@ func newSimulated(b *testing.B, n int) *simulated {
 	}
 	defer db.Close()
 	s := &simulated{conn: c, w: w, state: HostState{Host: "test", Version: "bench", HeartbeatSeconds: 10, Phase: PhaseInfo{Phase: "hardened", Signed: true}}}
-	if err := a.describe(db, &s.state); err != nil {
+	if err := a.describe(db, "vigil/test", &s.state); err != nil {
 		b.Fatal(err)
 	}
 	for i := range n {
