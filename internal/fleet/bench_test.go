@@ -165,7 +165,71 @@ func BenchmarkStatus1000(b *testing.B) {
 			b.Fatalf("Status: %d hosts, %v", len(st), err)
 		}
 	}
+	raw, _ := json.Marshal(s.state)
+	b.ReportMetric(float64(len(raw)), "state-bytes")
 }
 
 // trustFleet is a fleet section for url.
 func trustFleet(url string) config.Fleet { return config.Fleet{URLs: []string{url}} }
+
+// BenchmarkWitnessSteady: 1,000 hosts heartbeating every 10 s is 100
+// updates a second: one iteration puts 100 updates 10 ms apart (a second
+// of that load) and reports the witness latency of each, p50 and p99.
+func BenchmarkWitnessSteady(b *testing.B) {
+	s := newSimulated(b, 1000)
+	kv, err := s.conn.kv(context.Background(), BucketHosts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	decided := map[string]time.Time{}
+	s.w.OnDecision = func(host string, rec Record, _ []string) {
+		mu.Lock()
+		decided[fmt.Sprintf("%s/%d", host, rec.HostRevision)] = time.Now()
+		mu.Unlock()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.w.Run(ctx, time.Hour) }()
+	sent := map[string]time.Time{}
+	next := 0
+	for b.Loop() {
+		for range 100 {
+			h := s.hosts[next%len(s.hosts)]
+			next++
+			st := s.state
+			st.Host, st.Time = h, time.Now()
+			raw, _ := json.Marshal(st)
+			at := time.Now()
+			rev, err := kv.Put(context.Background(), h, raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sent[fmt.Sprintf("%s/%d", h, rev)] = at
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	for range 500 {
+		mu.Lock()
+		n := len(decided)
+		mu.Unlock()
+		if n >= len(sent) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var lat []time.Duration
+	for k, at := range sent {
+		if d, ok := decided[k]; ok {
+			lat = append(lat, d.Sub(at))
+		}
+	}
+	if len(lat) != len(sent) {
+		b.Fatalf("%d of %d updates decided", len(lat), len(sent))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
