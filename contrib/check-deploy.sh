@@ -129,6 +129,32 @@ $(cat "$tmp/nix-full.toml")"
 		fail "vigil config check refuses remediation = \"restore\" from the module"
 	fi
 	echo "check-deploy: the module renders [watch], [[sink]] and remediation that vigil accepts, and the watch unit's network and paths"
+
+	# services.vigil.fleet: a [fleet] section vigil accepts, the check and
+	# watch units reaching the NATS servers only, the witness unit.
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fleetConfig"], end="")' "$tmp/render.json" >"$tmp/nix-fleet.toml"
+	"$vigil" --config "$tmp/nix-fleet.toml" config check >/dev/null || fail "vigil config check refuses the module's [fleet]:
+$(cat "$tmp/nix-fleet.toml")"
+	python3 - "$tmp/nix-fleet.toml" "$tmp/render.json" <<-'PY' || fail "the module renders [fleet] or the fleet's units wrongly"
+		import json, sys, tomllib
+		c = tomllib.load(open(sys.argv[1], "rb"))
+		r = json.load(open(sys.argv[2]))
+		allow = ["localhost", "192.0.2.20/32"]
+		checks = [
+		    ("fleet", c.get("fleet"), {"url": ["nats://192.0.2.20:4222"], "host": "hv1", "profile": "hypervisor", "heartbeat_interval": "30s",
+		     "witnesses": ["witness1+713d8de1+AdvU/MvGhtdrT4Ei9LPuWD2ikJZM04VHCgIx6JR1qpkd"], "quorum": 1}),
+		    ("check PrivateNetwork", r["fleetCheck"]["PrivateNetwork"], False),
+		    ("check IPAddressAllow", r["fleetCheck"].get("IPAddressAllow"), allow),
+		    ("watch IPAddressAllow", r["fleetWatch"].get("IPAddressAllow"), allow),
+		    ("serve IPAddressAllow", r["fleetServe"].get("IPAddressAllow"), allow),
+		]
+		bad = 0
+		for name, got, want in checks:
+		    if got != want:
+		        print(f"{name}: rendered {got!r}, want {want!r}", file=sys.stderr); bad += 1
+		sys.exit(1 if bad else 0)
+	PY
+	echo "check-deploy: the module renders a [fleet] vigil accepts, the units' network towards it, and the witness unit"
 fi
 
 # The phase transition hook, on a scratch tree.
