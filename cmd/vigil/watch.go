@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync/atomic"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
@@ -72,6 +73,8 @@ func runWatch(ctx context.Context, e *env, inv *invocation) int {
 	}
 	if a != nil {
 		o.Witness = a
+		o.QueuedSequence = new(atomic.Uint64)
+		a.Sequence = o.QueuedSequence.Load
 		hctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() {

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"slices"
 	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -51,6 +52,11 @@ type Options struct {
 	// Restorer does the "restore" remediation; nil: a configuration asking
 	// for it is refused (see [CheckRemediation]).
 	Restorer Restorer
+	// QueuedSequence, if set, is where the daemon keeps the highest
+	// event.sequence its outbox queued, for the fleet agent's heartbeat
+	// (fleet.Agent.Sequence); 0 means unknown (no per-host sequence yet:
+	// the outbox's sequence fills it).
+	QueuedSequence *atomic.Uint64
 	// Witness, if set, gives the checkpoint the fleet's witnesses
 	// cosigned, which the trust decision requires the audit log to extend
 	// (see [engine.Witness]); nil: no fleet.
