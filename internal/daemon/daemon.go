@@ -8,8 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
