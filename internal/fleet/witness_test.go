@@ -298,3 +298,54 @@ func TestWitnessedUnreachable(t *testing.T) {
 		t.Errorf("findings = %q (Witnessed: %v), want %q and an error", got, werr, want)
 	}
 }
+
+// TestQuorum: a host's witnessed checkpoint needs fleet.quorum of the
+// listed witness keys; a cosignature by a key the host does not list
+// never counts.
+func TestQuorum(t *testing.T) {
+	ns := startNATS(t)
+	c := connect(t, ns.ClientURL())
+	if err := c.Init(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	f := newFleetHost(t, []string{ns.ClientURL()}, c) // its witness: witness1, listed
+	skey2, vkey2 := witnessKey(t, "witness2")
+	w2, err := NewWitness(c, skey2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey3, _ := witnessKey(t, "stranger")
+	w3, err := NewWitness(c, skey3, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := f.cfg
+	cfg.Witnesses, cfg.Quorum = append(cfg.Witnesses, vkey2), 2
+	a, err := NewAgent(cfg, "test", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	f.agent = a
+	witnessed := func() string {
+		w, err := a.Witnessed(t.Context())
+		if err != nil {
+			return err.Error()
+		}
+		return fmt.Sprintf("size %d by %v", w.Size, w.By)
+	}
+	rec := f.publish(t) // witness1 decides
+	if err := w3.Decide(t.Context(), latest(t, c, "test")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	got = append(got, witnessed())
+	if err := w2.Decide(t.Context(), latest(t, c, "test")); err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, witnessed())
+	want := []string{engine.ErrNotWitnessed.Error(), fmt.Sprintf("size %d by [witness1 witness2]", rec.Size)}
+	if !cmp.Equal(got, want) {
+		t.Errorf("Witnessed with quorum 2 = %q, want %q", got, want)
+	}
+}
