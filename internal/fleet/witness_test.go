@@ -143,6 +143,20 @@ func TestWitnessRollbacks(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, StateRollback},
+		{"the log rewritten past the witnessed size", func(t *testing.T, f *fleetHost) {
+			if err := os.WriteFile(f.h.DB, f.h.Backup, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(engine.CheckpointPath(f.h.DB)); err != nil {
+				t.Fatal(err)
+			}
+			for _, content := range []string{"ELF a", "ELF b"} {
+				if err := os.WriteFile(f.h.Path(trusttest.Program), []byte(content), 0o4755); err != nil {
+					t.Fatal(err)
+				}
+				f.h.Reseal(t, f.h.Key)
+			}
+		}, StateRollback},
 		{"a second database of the host (fork)", func(t *testing.T, f *fleetHost) {
 			if err := os.WriteFile(f.h.DB, f.h.Backup, 0o600); err != nil {
 				t.Fatal(err)
