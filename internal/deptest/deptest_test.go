@@ -70,6 +70,9 @@ var allowed = map[string][]string{
 	// witness) and the witness service; it goes through the engine's
 	// trust decision and raises events in alerts' schema.
 	"internal/fleet": {"internal/engine", "internal/config", "alerts", "store"},
+	// The read-only web console: templates and the pages' view types; its
+	// sources (the daemon, the fleet) hand it plain values.
+	"internal/console": {},
 	// The benchmark harness runs vigil and its competitors as separate
 	// binaries; it needs no vigil package.
 	"bench": {},
@@ -129,6 +132,8 @@ var modules = []string{
 	"github.com/fsnotify/fsnotify",        // inotify intake of the watch (internal/watch only)
 	"github.com/nats-io/nats.go",          // the JetStream sink (alerts)
 	"github.com/nats-io/nats-server/v2",   // tests only: a real JetStream server in-process on loopback
+	"github.com/chromedp/chromedp",        // tests only: the console in a real headless Chromium
+	"github.com/chromedp/cdproto",         // tests only: chromedp's protocol types (console errors, CSP probe)
 	"github.com/prometheus/client_golang", // /metrics of vigil watch (internal/daemon only)
 	"github.com/containerd/btrfs/v2",      // Btrfs subvolume create and snapshot (btrfs only, cgo)
 	"github.com/coreos/go-systemd/v22",    // sd_notify readiness, watchdog and status of vigil watch (cmd only)
