@@ -35,16 +35,24 @@ when the host's own files agree with each other.
       verify every host update, cosign (C2SP cosignature/v1) what extends
       what it cosigned before, raise the fleet's events on vigil.fleet.HOST:
       rollback, fork, unknown_host, signature_invalid, host_silent,
-      resolved, phase_changed, unsealed, check_failing
+      resolved, phase_changed, unsealed, check_failing, events_missing,
+      record_deleted
   vigil fleet status [--json]
       one line per host: host, profile, phase, sealed root, witnessed
       checkpoint size, heartbeat age, state; --json one object per line
   vigil fleet log HOST [--json]
       HOST's witnessed history: its updates and the witnesses' decisions
+  vigil fleet forget HOST
+      remove every witness's record of HOST (a host rebuilt, or after
+      'vigil init --force'): its next checkpoint is witnessed as a first
+      one. The fleet operator's act: a host's NATS user must not be allowed
+      to write vigil_witness (a record deleted behind the witness's back is
+      a critical record_deleted)
 
 Exit codes of status: 0 every host ok; 4 a host silent, unsealed, failing
-its check or not witnessed yet; 8 a host rolled back, forked, unknown or
-with a signature that does not verify. Others: 15 usage, 17 configuration,
+its check, missing events or not witnessed yet; 8 a host rolled back,
+forked, unknown, with a signature that does not verify or a witness record
+deleted. Others: 15 usage, 17 configuration,
 18 the fleet cannot be reached, 24 its buckets do not exist (fleet init).`
 
 var fleetFlags = []flagDef{
@@ -60,7 +68,7 @@ const fleetTimeout = 10 * time.Second
 
 func runFleet(ctx context.Context, e *env, inv *invocation) int {
 	if len(inv.args) == 0 {
-		return e.fail(&usageError{msg: "fleet needs a subcommand: init, enroll, serve, status or log", cmd: inv.cmd})
+		return e.fail(&usageError{msg: "fleet needs a subcommand: init, enroll, serve, status, log or forget", cmd: inv.cmd})
 	}
 	cfg, err := e.config()
 	if err != nil {
@@ -100,6 +108,12 @@ func (e *env) fleetSub(ctx context.Context, inv *invocation, f config.Fleet) int
 		return e.fleetStatus(cctx, conn, inv)
 	case sub == "log" && len(args) == 1:
 		return e.fleetLog(cctx, conn, inv, args[0])
+	case sub == "forget" && len(args) == 1:
+		if err := conn.Forget(cctx, args[0]); err != nil {
+			return e.fleetFail(err)
+		}
+		e.log.Info().Str("host", quote(args[0])).Msg("the witnesses' records of the host removed: its next checkpoint is witnessed as a first one")
+		return exitOK
 	case sub == "serve" && len(args) == 0:
 		return e.fleetServe(ctx, conn, inv, f)
 	}
@@ -154,7 +168,7 @@ func (e *env) fleetStatus(ctx context.Context, conn *fleet.Conn, inv *invocation
 	for _, h := range hosts {
 		switch h.State {
 		case fleet.StateOK:
-		case fleet.StateRollback, fleet.StateFork, fleet.StateUnknownHost, fleet.StateBadSignature:
+		case fleet.StateRollback, fleet.StateFork, fleet.StateUnknownHost, fleet.StateBadSignature, fleet.StateRecordDeleted:
 			code = exitTampered
 		default:
 			code = max(code, exitChanged)

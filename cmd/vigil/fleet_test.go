@@ -115,6 +115,7 @@ func TestFleetRollbackCLI(t *testing.T) {
 	mustRun(t, exitOK, "--config", cfg, "--quiet", "reseal", "--key", key, "--reason", "planned")
 	before := s.Witnessed
 	s, _ = waitFleet(t, cfg, "the reseal witnessed", func(s fleet.HostStatus) bool { return s.Witnessed > before })
+	resealed := s.Witnessed
 
 	// The red team: the database put back, the kept checkpoint deleted.
 	if err := os.WriteFile(h.DB, h.Backup, 0o600); err != nil {
@@ -134,6 +135,15 @@ func TestFleetRollbackCLI(t *testing.T) {
 	log := mustRun(t, exitOK, "--config", cfg, "fleet", "log", "test")
 	if !strings.Contains(log.stdout, ": rollback, witnessed size") || strings.Count(log.stdout, " update ") < 3 {
 		t.Errorf("fleet log test = %q, want three updates and a rollback decision", log.stdout)
+	}
+	// The fleet's operator lets the host start over: its next check is
+	// witnessed as a first one (and fails on its own: the kept checkpoint
+	// is still missing).
+	mustRun(t, exitOK, "--config", cfg, "fleet", "forget", "test")
+	vigil(t, "--config", cfg, "--quiet", "check")
+	s, code = waitFleet(t, cfg, "a decision after forget", func(s fleet.HostStatus) bool { return s.State != fleet.StateRollback && s.State != fleet.StatePending })
+	if code != exitChanged || s.State != fleet.StateCheckFailing || s.Witnessed >= resealed {
+		t.Errorf("fleet status after forget: %+v exit %d; want check_failing (exit 4), witnessed below %d", s, code, resealed)
 	}
 }
 

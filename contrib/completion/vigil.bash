@@ -34,7 +34,7 @@ _vigil() {
 	compact) flags+=" "; words="" ;;
 	migrate) flags+=" "; words="" ;;
 	watch) flags+=" "; words="" ;;
-	fleet) flags+=" --json --replicas --key --pubkey --replace"; words="init enroll serve status log" ;;
+	fleet) flags+=" --json --replicas --key --pubkey --replace"; words="init enroll serve status log forget" ;;
 	config) flags+=" "; words="default check" ;;
 	completion) flags+=" "; words="bash zsh fish" ;;
 	help) flags+=" "; words="init check update reseal restore status verify keygen seal sign proof verify-proof phase audit diff log compact migrate watch fleet config completion help version" ;;

@@ -174,3 +174,19 @@ func keyName(vkey string) string {
 func conflict(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists)
 }
+
+// Forget removes every witness's record of host from vigil_witness, with
+// their history and without a delete marker: the host starts over in the
+// fleet (after 'vigil init --force', or a host rebuilt), its next
+// checkpoint witnessed as a first one. It is the fleet operator's act, off
+// the host; a host's NATS user must not be allowed it (see the README).
+func (c *Conn) Forget(ctx context.Context, host string) error {
+	s, err := c.js.Stream(ctx, "KV_"+BucketWitness)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("bucket %s: %w", BucketWitness, ErrNotInitialized)
+	}
+	if err != nil {
+		return err
+	}
+	return s.Purge(ctx, jetstream.WithPurgeSubject("$KV."+BucketWitness+"."+host+".*"))
+}

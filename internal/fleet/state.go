@@ -92,6 +92,9 @@ const (
 	StateUnknownHost   = "unknown_host"
 	StateBadSignature  = "bad_signature"
 	StatePending       = "pending" // published, not yet witnessed
+	// StateRecordDeleted: a witness's record of the host was purged
+	// behind its back; nothing is cosigned until vigil fleet forget.
+	StateRecordDeleted = "record_deleted"
 )
 
 // Record is one witness's record of one host, in vigil_witness.

@@ -40,12 +40,12 @@ type HostStatus struct {
 func (s HostStatus) OK() bool { return s.State == StateOK }
 
 // severity orders states, worst first.
-var severity = []string{StateRollback, StateFork, StateBadSignature, StateUnknownHost, StateSilent,
+var severity = []string{StateRollback, StateFork, StateRecordDeleted, StateBadSignature, StateUnknownHost, StateSilent,
 	StateUnsealed, StateEventsMissing, StateCheckFailing, StatePending, StateOK}
 
 // sticky are the states an update does not end before a witness decided
 // on it.
-var sticky = []string{StateRollback, StateFork, StateBadSignature, StateUnknownHost}
+var sticky = []string{StateRollback, StateFork, StateBadSignature, StateUnknownHost, StateRecordDeleted}
 
 func worse(a, b string) bool {
 	ia, ib := slices.Index(severity, a), slices.Index(severity, b)

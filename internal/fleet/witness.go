@@ -130,17 +130,32 @@ func (w *Witness) tell(host string, rec Record, events []string) {
 func (w *Witness) recordKey(host string) string { return host + "." + w.id }
 
 // record reads the witness's record of host: zero and revision 0 when
-// there is none.
-func (w *Witness) record(ctx context.Context, kv jetstream.KeyValue, host string) (Record, uint64, error) {
+// there never was one. A record deleted or purged (by anyone but vigil
+// fleet forget, which leaves no trace) is reported with deleted set, and
+// the last value its history still holds, if any.
+func (w *Witness) record(ctx context.Context, kv jetstream.KeyValue, host string) (r Record, rev uint64, deleted bool, err error) {
 	e, err := kv.Get(ctx, w.recordKey(host))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return Record{}, 0, nil
+		hist, herr := kv.History(ctx, w.recordKey(host))
+		if errors.Is(herr, jetstream.ErrKeyNotFound) || (herr == nil && len(hist) == 0) {
+			return Record{}, 0, false, nil
+		}
+		if herr != nil {
+			return Record{}, 0, false, herr
+		}
+		err = nil
+		for i := len(hist) - 1; i >= 0; i-- {
+			if hist[i].Operation() == jetstream.KeyValuePut {
+				err = decode(BucketWitness, hist[i].Key(), hist[i].Value(), &r)
+				break
+			}
+		}
+		return r, hist[len(hist)-1].Revision(), true, err
 	}
 	if err != nil {
-		return Record{}, 0, err
+		return Record{}, 0, false, err
 	}
-	var r Record
-	return r, e.Revision(), decode(BucketWitness, e.Key(), e.Value(), &r)
+	return r, e.Revision(), false, decode(BucketWitness, e.Key(), e.Value(), &r)
 }
 
 // event is a fleet event to raise.
@@ -168,14 +183,17 @@ func (w *Witness) Decide(ctx context.Context, e jetstream.KeyValueEntry) error {
 		return err
 	}
 	for range 5 {
-		rec, rev, err := w.record(ctx, kv, host)
+		rec, rev, deleted, err := w.record(ctx, kv, host)
 		if err != nil {
 			return err
 		}
-		if rev != 0 && rec.HostRevision >= e.Revision() {
+		if rev != 0 && !deleted && rec.HostRevision >= e.Revision() {
 			return nil
 		}
 		next, evs := w.judge(ctx, host, rec, &st)
+		if deleted {
+			next, evs = w.deleted(rec, next, evs)
+		}
 		next.HostRevision, next.Seen, next.Decided = e.Revision(), e.Created(), w.now().UTC()
 		if err := w.raise(ctx, host, e.Revision(), evs); err != nil {
 			return err
@@ -190,6 +208,21 @@ func (w *Witness) Decide(ctx context.Context, e jetstream.KeyValueEntry) error {
 		return err
 	}
 	return fmt.Errorf("%s/%s: %w", BucketWitness, w.recordKey(host), ErrConflict)
+}
+
+// deleted turns the decision on a host whose record was deleted behind the
+// witness's back into a critical record_deleted: with the last value the
+// history kept the decision stands (it was judged against that value);
+// with nothing left (purged) nothing is cosigned until the fleet's operator
+// runs vigil fleet forget.
+func (w *Witness) deleted(rec, next Record, evs []event) (Record, []event) {
+	msg := fmt.Sprintf("the witness's record of the host (%s) was deleted by someone other than the witness", w.recordKey(next.Host))
+	if rec.Checkpoint == "" {
+		next = Record{Host: next.Host, Witness: w.name, WitnessID: w.id, State: StateRecordDeleted,
+			Problem: msg + " and purged: nothing is cosigned until 'vigil fleet forget " + next.Host + "'"}
+		evs = nil
+	}
+	return next, append(evs, event{"record_deleted", alerts.SeverityCritical, msg})
 }
 
 func (w *Witness) writeRecord(ctx context.Context, kv jetstream.KeyValue, host string, r Record, rev uint64) error {
@@ -229,6 +262,9 @@ func (w *Witness) judge(ctx context.Context, host string, rec Record, st *HostSt
 		}
 		next.State, next.Problem = state, msg
 		return next, evs
+	}
+	if rec.State == StateRecordDeleted {
+		return fail(StateRecordDeleted, "record_deleted", alerts.SeverityCritical, rec.Problem)
 	}
 	vkey, err := w.hostKey(ctx, host, st)
 	if err != nil {
@@ -442,8 +478,8 @@ func (w *Witness) CheckSilent(ctx context.Context) error {
 // the record is newer or says so already.
 func (w *Witness) markSilent(ctx context.Context, kv jetstream.KeyValue, host string, revision uint64) error {
 	for range 5 {
-		rec, rev, err := w.record(ctx, kv, host)
-		if err != nil || rev == 0 || rec.Silent || rec.HostRevision != revision {
+		rec, rev, deleted, err := w.record(ctx, kv, host)
+		if err != nil || rev == 0 || deleted || rec.Silent || rec.HostRevision != revision {
 			return err
 		}
 		msg := fmt.Sprintf("no update from the host since %s (more than %d heartbeat intervals)", rec.Seen.Format(time.RFC3339), SilentIntervals)

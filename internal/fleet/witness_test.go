@@ -86,7 +86,7 @@ func (f *fleetHost) record(t *testing.T) Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, _, err := f.w.record(t.Context(), kv, "test")
+	r, _, _, err := f.w.record(t.Context(), kv, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestWitnessSilentAndChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	wk, _ := c.kv(t.Context(), BucketWitness)
-	r, _, err := f.w.record(t.Context(), wk, "intruder")
+	r, _, _, err := f.w.record(t.Context(), wk, "intruder")
 	if err != nil || r.State != StateUnknownHost || r.Checkpoint != "" {
 		t.Errorf("unknown host: state %q, cosigned %q, err %v; want unknown_host, nothing cosigned", r.State, r.Checkpoint, err)
 	}
@@ -361,5 +361,64 @@ func TestQuorum(t *testing.T) {
 	want := []string{engine.ErrNotWitnessed.Error(), fmt.Sprintf("size %d by [witness1 witness2]", rec.Size)}
 	if !cmp.Equal(got, want) {
 		t.Errorf("Witnessed with quorum 2 = %q, want %q", got, want)
+	}
+}
+
+// TestRecordDeleted: a witness's record deleted behind its back (a host
+// whose NATS user may write vigil_witness) is a critical record_deleted;
+// deleted, the history still holds the cosigned checkpoint and a rollback
+// is still caught; purged, nothing is cosigned until vigil fleet forget,
+// after which the host starts over.
+func TestRecordDeleted(t *testing.T) {
+	ns := startNATS(t)
+	c := connect(t, ns.ClientURL())
+	if err := c.Init(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	f := newFleetHost(t, []string{ns.ClientURL()}, c)
+	r0 := f.publish(t)
+	if err := os.WriteFile(f.h.Path(trusttest.Program), []byte("ELF su 2"), 0o4755); err != nil {
+		t.Fatal(err)
+	}
+	f.h.Reseal(t, f.h.Key)
+	r1 := f.publish(t)
+	kv, err := c.kv(t.Context(), BucketWitness)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Deleted, the database put back: still a rollback against the
+	// history's checkpoint.
+	if err := kv.Delete(t.Context(), f.w.recordKey("test")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.h.DB, f.h.Backup, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(engine.CheckpointPath(f.h.DB)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	r := f.publish(t)
+	got = append(got, fmt.Sprintf("%s %d", r.State, r.Size))
+	// Purged: nothing to compare with, nothing cosigned.
+	if err := kv.Purge(t.Context(), f.w.recordKey("test")); err != nil {
+		t.Fatal(err)
+	}
+	r = f.publish(t)
+	got = append(got, fmt.Sprintf("%s %d", r.State, r.Size))
+	r = f.publish(t)
+	got = append(got, fmt.Sprintf("%s %d", r.State, r.Size))
+	if err := c.Forget(t.Context(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	r = f.publish(t)
+	got = append(got, fmt.Sprintf("%s %d", r.State, r.Size))
+	want := []string{fmt.Sprintf("rollback %d", r1.Size), "record_deleted 0", "record_deleted 0", fmt.Sprintf("ok %d", r0.Size)}
+	if !cmp.Equal(got, want) {
+		t.Errorf("decisions = %q, want %q", got, want)
+	}
+	wantEv := []string{"rollback", "record_deleted", "record_deleted"}
+	if got := eventActions(fleetEvents(t, c)); !cmp.Equal(got, wantEv) {
+		t.Errorf("fleet events = %q, want %q", got, wantEv)
 	}
 }
