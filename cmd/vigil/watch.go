@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync/atomic"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
@@ -68,6 +69,22 @@ func runWatch(ctx context.Context, e *env, inv *invocation) int {
 	}
 	if d, err := sddaemon.SdWatchdogEnabled(false); err == nil && d > 0 {
 		o.Watchdog = d / 2
+	}
+	a, err := e.fleetAgent(cfg)
+	if err != nil {
+		return e.fail(err)
+	}
+	if a != nil {
+		o.Witness = a
+		o.QueuedSequence = new(atomic.Uint64)
+		a.Sequence = o.QueuedSequence.Load
+		hctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.Heartbeat(hctx, cfg, func(err error) { e.log.Warn().Err(err).Msg("fleet heartbeat") })
+		}()
+		defer func() { stop(); <-done }()
 	}
 	began := time.Now()
 	e.log.Info().Str("database", quote(cfg.Database)).Str("outbox", quote(cfg.OutboxPath())).Msg("watch starting")

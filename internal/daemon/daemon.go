@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"vigil/alerts"
 	"vigil/internal/config"
+	"vigil/internal/engine"
 	"vigil/internal/watch"
 	"vigil/merkle"
 	"vigil/store"
@@ -50,6 +52,15 @@ type Options struct {
 	// Restorer does the "restore" remediation; nil: a configuration asking
 	// for it is refused (see [CheckRemediation]).
 	Restorer Restorer
+	// QueuedSequence, if set, is where the daemon keeps the highest
+	// event.sequence its outbox queued, for the fleet agent's heartbeat
+	// (fleet.Agent.Sequence); 0 means unknown (no per-host sequence yet:
+	// the outbox's sequence fills it).
+	QueuedSequence *atomic.Uint64
+	// Witness, if set, gives the checkpoint the fleet's witnesses
+	// cosigned, which the trust decision requires the audit log to extend
+	// (see [engine.Witness]); nil: no fleet.
+	Witness engine.Witness
 	// Source makes the intake of hints for the roots, exclusions and
 	// fallback interval given, once per configuration (a reload makes a
 	// new one); nil means the one config watch.intake names.
@@ -106,7 +117,7 @@ func Run(ctx context.Context, o Options) error {
 		st = newStats()
 	}
 	v := &verifier{
-		dbPath: cfg.Database, host: o.Host, version: o.Version, log: o.Log,
+		dbPath: cfg.Database, host: o.Host, version: o.Version, log: o.Log, witness: o.Witness,
 		lockWait: o.LockWait, alerted: map[string]string{}, resolved: map[string]int{}, dirty: map[string]bool{}, stats: st,
 	}
 	if v.lockWait <= 0 {

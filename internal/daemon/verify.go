@@ -39,6 +39,8 @@ type verifier struct {
 	host, version string
 	log           zerolog.Logger
 	lockWait      time.Duration
+	// witness is the fleet's (nil: none), given to the engine.
+	witness engine.Witness
 	// alerted maps each path alerted on to the state of its last alert.
 	// It is written under mu (the remediation stage reads it from the
 	// dispatcher's goroutine, see standing); the verifier's own reads
@@ -353,7 +355,7 @@ func (v *verifier) save(ob *store.Outbox) error {
 // at least once a minute (phase.setup_max_age).
 func (v *verifier) sealed(db *store.DB, cfg *config.Config, now time.Time) (engine.Verdict, []alerts.Event, error) {
 	if v.eng == nil || v.engCfg != cfg {
-		eng, err := engine.New(cfg, engine.Settings{Host: v.host, Version: v.version})
+		eng, err := engine.New(cfg, engine.Settings{Host: v.host, Version: v.version, Witness: v.witness})
 		if err != nil {
 			return engine.Verdict{}, nil, err
 		}
