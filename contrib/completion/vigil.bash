@@ -2,7 +2,7 @@
 _vigil() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} cmd= i
 	local commands="init check update reseal restore status verify keygen seal sign proof verify-proof phase audit diff log compact migrate watch fleet config completion help version"
-	local valueflags=" --config --db --reason --pubkey --sample-state --from --key --statement-out --signature --quarantine --name --out --baseline --against --replicas "
+	local valueflags=" --config --db --reason --pubkey --sample-state --from --key --statement-out --signature --quarantine --name --out --baseline --against --replicas --listen "
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
 		-*) [[ $valueflags == *" ${COMP_WORDS[i]%%=*} "* && ${COMP_WORDS[i]} != *=* ]] && ((i++)) ;;
@@ -34,7 +34,7 @@ _vigil() {
 	compact) flags+=" "; words="" ;;
 	migrate) flags+=" "; words="" ;;
 	watch) flags+=" "; words="" ;;
-	fleet) flags+=" --json --replicas --key --pubkey --replace"; words="init enroll serve status log forget" ;;
+	fleet) flags+=" --json --replicas --key --pubkey --replace --from --reason --statement-out --signature --golden --verbose --listen"; words="init enroll serve status log golden diff forget" ;;
 	config) flags+=" "; words="default check" ;;
 	completion) flags+=" "; words="bash zsh fish" ;;
 	help) flags+=" "; words="init check update reseal restore status verify keygen seal sign proof verify-proof phase audit diff log compact migrate watch fleet config completion help version" ;;
