@@ -119,7 +119,10 @@ func (ts *testStore) register(t testing.TB, name string, refs []string) string {
 	if err := os.WriteFile(filepath.Join(dir, "etc/refs"), []byte(strings.Join(refs, "\n")), 0o444); err != nil {
 		t.Fatal(err)
 	}
-	in := p + "\n\n" + fmt.Sprint(len(refs)) + "\n" + strings.Join(refs, "\n") + "\n"
+	in := p + "\n\n" + fmt.Sprint(len(refs)) + "\n"
+	for _, r := range refs {
+		in += r + "\n"
+	}
 	nixRun(t, ts.Root, "printf %s "+shq(in)+" | nix-store --register-validity")
 	return p
 }

@@ -179,12 +179,12 @@ func (r *Report) hashAll(ctx context.Context, s Store, opts Options) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	g, ctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	var mu sync.Mutex
 	for _, p := range SortedKeys(r.Paths) {
 		info := r.Paths[p]
-		if ctx.Err() != nil {
+		if gctx.Err() != nil {
 			break
 		}
 		g.Go(func() error {
