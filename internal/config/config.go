@@ -52,6 +52,8 @@ type Config struct {
 	Phase Phase
 	// Btrfs sets the trusted snapshots of roots on Btrfs ([btrfs]).
 	Btrfs Btrfs
+	// Nix verifies the Nix store against the Nix database ([nix]).
+	Nix Nix
 }
 
 // Trust is the [trust] table.
