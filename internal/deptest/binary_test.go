@@ -10,7 +10,11 @@ import (
 // builds it on linux/amd64 (cgo on): 17,820,672 bytes when the budget was
 // set (December 2026), plus about 15 %. A new dependency that costs more
 // is a decision: raise the budget in its commit, with the new figure.
-const vigilSizeBudget = 20_500_000
+// Raised by 6,500,000 for the Nix database reader (internal/nix): the
+// pure-Go SQLite, modernc.org/sqlite with its libc, adds 6,196,664 bytes
+// (18,188,696 -> 24,385,360); a cgo SQLite would be a second cgo
+// dependency, a hand-written one a second SQLite to trust.
+const vigilSizeBudget = 27_000_000
 
 func TestVigilSize(t *testing.T) {
 	if testing.Short() {

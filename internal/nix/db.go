@@ -112,7 +112,7 @@ func readRefs(ctx context.Context, tx *sql.Tx, byID map[int64]*PathInfo) error {
 		}
 		f, t := byID[from], byID[to]
 		if f == nil || t == nil {
-			return fmt.Errorf("Refs row (%d, %d) names no valid path", from, to)
+			return fmt.Errorf("row (%d, %d) of Refs names no valid path", from, to)
 		}
 		f.Refs = append(f.Refs, t.Path)
 	}

@@ -1,10 +1,8 @@
 package nix_test
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,22 +21,9 @@ type testStore struct {
 	lib   string   // a path every generation refers to
 }
 
-// nixRun runs script with bash in a private mount namespace with
-// root/nix bind-mounted over /nix, and returns its stdout.
-func nixRun(t testing.TB, root, script string) string {
-	t.Helper()
-	full := "set -eu\nmount --bind " + shq(filepath.Join(root, "nix")) + " /nix\n" + script
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "bash", "-c", full)
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	cmd.Env = append(os.Environ(), "NIX_REMOTE=", "NIX_CONFIG=build-users-group =\nsandbox = false")
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("nix script: %v\n%s\nscript:\n%s", err, stderr.String(), script)
-	}
-	return out.String()
-}
+func nixRun(t testing.TB, root, script string) string { return fimtest.NixRun(t, root, script) }
 
-func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+func shq(s string) string { return fimtest.ShellQuote(s) }
 
 // newTestStore builds a store of n content-addressed paths (nix-store
 // --add of generated trees) and a system profile of one generation whose
@@ -46,13 +31,7 @@ func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'
 // paths; /run/current-system points at it.
 func newTestStore(t testing.TB, n int) *testStore {
 	t.Helper()
-	fimtest.NeedRoot(t, "nix-store needs root and a mount namespace")
-	if _, err := exec.LookPath("nix-store"); err != nil {
-		if os.Getenv(fimtest.RequireRootEnv) != "" {
-			t.Fatalf("nix-store not found (apt-get install nix-bin): %v", err)
-		}
-		t.Skipf("nix-store not found (apt-get install nix-bin): %v", err)
-	}
+	fimtest.NeedNix(t)
 	root := t.TempDir()
 	src := filepath.Join(root, "src")
 	for _, d := range []string{"nix", "src", "run"} {
