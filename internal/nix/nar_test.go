@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"vigil/internal/fimtest"
 	"vigil/internal/nix"
 )
 
@@ -18,7 +19,7 @@ import (
 // writes is byte for byte nix-store --dump's, and its hash is the one
 // nix-store -q --hash prints and the database records.
 func TestNARHashesEqualNix(t *testing.T) {
-	ts := newTestStore(t, 200)
+	ts := newTestStore(t, fimtest.Rounds(40, 400)) // hundreds of paths in the long tier
 	all := append(append([]string{}, ts.added...), ts.lib, ts.sys[0])
 	want := strings.Fields(nixRun(t, ts.Root, "nix-store -q --hash "+strings.Join(all, " ")))
 	if len(want) != len(all) {

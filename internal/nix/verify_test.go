@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"vigil/internal/fimtest"
 	"vigil/internal/nix"
 )
 
@@ -68,7 +69,7 @@ func trusting(t *testing.T, ts *testStore) nix.Options {
 // TestVerifyFindings: on a real store, each kind of tampering is found
 // and named, and nothing else is reported.
 func TestVerifyFindings(t *testing.T) {
-	ts := newTestStore(t, 300)
+	ts := newTestStore(t, fimtest.Rounds(40, 300))
 	opts := trusting(t, ts)
 	r, err := nix.Verify(t.Context(), ts.Store, opts)
 	if err != nil {
