@@ -6,8 +6,8 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -66,7 +66,10 @@ func readlinkat(dirfd int, name string) (string, error) {
 	}
 }
 
-func openat(dirfd int, name, path string, flags int) (*os.File, unix.Stat_t, error) {
+// openat opens name relative to dirfd with O_NOFOLLOW|O_NONBLOCK (a FIFO
+// that replaced a file since its lstat does not block the open) and
+// returns the descriptor and what fstat says of it.
+func openat(dirfd int, name, path string, flags int) (int, unix.Stat_t, error) {
 	var st unix.Stat_t
 	var fd int
 	var err error
@@ -77,21 +80,24 @@ func openat(dirfd int, name, path string, flags int) (*os.File, unix.Stat_t, err
 		}
 	}
 	if err != nil {
-		return nil, st, &fs.PathError{Op: "open", Path: path, Err: err}
+		return -1, st, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return nil, st, &fs.PathError{Op: "fstat", Path: path, Err: err}
+		return -1, st, &fs.PathError{Op: "fstat", Path: path, Err: err}
 	}
-	return os.NewFile(uintptr(fd), path), st, nil
+	return fd, st, nil
 }
 
+// bufPool holds the read buffers of regular files and directories.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+
 func (nw *narWriter) regular(dirfd int, name, path string) error {
-	f, st, err := openat(dirfd, name, path, 0)
+	fd, st, err := openat(dirfd, name, path, 0)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return &fs.PathError{Op: "nar", Path: path, Err: ErrUnsupportedType}
 	}
@@ -102,53 +108,78 @@ func (nw *narWriter) regular(dirfd int, name, path string) error {
 	nw.str("contents")
 	size := uint64(st.Size)
 	nw.length(size)
-	if nw.err != nil {
-		return nw.err
-	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
 	// The file must hold exactly size bytes: a file that grew or shrank
 	// while it was read is an error, not a NAR of another length.
-	k, err := io.Copy(nwWriter{nw}, io.LimitReader(f, int64(size)+1))
-	if err != nil {
-		return &fs.PathError{Op: "read", Path: path, Err: err}
+	var done uint64
+	for nw.err == nil {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			break
+		}
+		if done+uint64(n) > size {
+			return &fs.PathError{Op: "read", Path: path, Err: errSizeChanged}
+		}
+		nw.write(buf[:n])
+		done += uint64(n)
 	}
 	if nw.err != nil {
 		return nw.err
 	}
-	if uint64(k) != size {
-		return &fs.PathError{Op: "read", Path: path, Err: errors.New("file size changed while it was read")}
+	if done != size {
+		return &fs.PathError{Op: "read", Path: path, Err: errSizeChanged}
 	}
 	nw.pad(size)
 	nw.str(")")
 	return nw.err
 }
 
-// nwWriter lets io.Copy write through a narWriter, counting bytes.
-type nwWriter struct{ nw *narWriter }
+var errSizeChanged = errors.New("file size changed while it was read")
 
-func (x nwWriter) Write(b []byte) (int, error) {
-	x.nw.write(b)
-	if x.nw.err != nil {
-		return 0, x.nw.err
+// readNames lists the directory open at fd, sorted in byte order.
+func readNames(fd int, path string) ([]string, error) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	var names []string
+	for {
+		n, err := unix.ReadDirent(fd, *bp)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "readdir", Path: path, Err: err}
+		}
+		if n <= 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent((*bp)[:n], -1, names)
 	}
-	return len(b), nil
+	sortBytes(names)
+	return names, nil
 }
 
 func (nw *narWriter) directory(dirfd int, name, path string) error {
-	f, st, err := openat(dirfd, name, path, unix.O_DIRECTORY)
+	fd, st, err := openat(dirfd, name, path, unix.O_DIRECTORY)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return &fs.PathError{Op: "nar", Path: path, Err: ErrUnsupportedType}
 	}
-	names, err := f.Readdirnames(-1)
+	names, err := readNames(fd, path)
 	if err != nil {
-		return &fs.PathError{Op: "readdir", Path: path, Err: err}
+		return err
 	}
-	sortBytes(names)
 	nw.strs("(", "type", "directory")
-	fd := int(f.Fd())
 	for _, n := range names {
 		child := filepath.Join(path, n)
 		var cst unix.Stat_t

@@ -45,18 +45,17 @@ func statPath(path string) (digest [32]byte, odd []string, err error) {
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			return nil
 		}
-		f, _, err := openat(dirfd, name, full, unix.O_DIRECTORY)
+		fd, _, err := openat(dirfd, name, full, unix.O_DIRECTORY)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		names, err := f.Readdirnames(-1)
+		defer unix.Close(fd)
+		names, err := readNames(fd, full)
 		if err != nil {
-			return &fs.PathError{Op: "readdir", Path: full, Err: err}
+			return err
 		}
-		sortBytes(names)
 		for _, n := range names {
-			if err := walk(int(f.Fd()), n, filepath.Join(rel, n)); err != nil {
+			if err := walk(fd, n, filepath.Join(rel, n)); err != nil {
 				return err
 			}
 		}
