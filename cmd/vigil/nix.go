@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,8 @@ verified against the Nix database, which vigil only reads.
   check     every valid store path's NAR serialization hashed (SHA-256) and
             compared with the database's NAR hash (a path whose files are all
             unchanged by inode, size, mtime, ctime, mode and link count since
-            the snapshot is not rehashed, unless --full); every entry of
+            the snapshot is not rehashed, but for a random sample of about
+            2 in scan.reread_within, unless --full); every entry of
             /nix/store listed in the database; with require-sigs (nix.conf),
             every path signed by a key of trusted-public-keys, built here, or
             content-addressed; against the snapshot: database records changed
@@ -199,6 +201,12 @@ func (e *env) nixCheck(ctx context.Context, inv *invocation, cfg *config.Config,
 	}
 	var r *nix.Report
 	opts := nix.Options{Conf: conf, Known: sealed.Known(), Full: inv.bool("full")}
+	if n := cfg.RereadWithin; n > 0 {
+		// A sample of the paths the stat cache trusts is rehashed anyway,
+		// about 2 in RereadWithin per check, drawn when the check runs
+		// (runtime-seeded ChaCha8): nobody can tell beforehand which.
+		opts.Rehash = func(string) bool { return rand.IntN(n) < 2 }
+	}
 	if inv.args[0] == "diff" {
 		opts = nix.Options{Known: sealed.Known()} // the closure only: no rehash that the cache can spare
 	}
