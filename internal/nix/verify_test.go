@@ -101,6 +101,11 @@ func TestVerifyFindings(t *testing.T) {
 	}
 	// A database row's hash edited (to a hash of other content).
 	execDB(t, ts.Store, "update ValidPaths set hash = ? where path = ?", r.Paths[d].Hash, c)
+	// A valid path gone from the disk.
+	gone := ts.added[14]
+	if err := os.RemoveAll(ts.Real(gone)); err != nil {
+		t.Fatal(err)
+	}
 	// A path nobody signed.
 	unsigned := ts.register(t, "ffffffffffffffffffffffffffffffff-unsigned", nil)
 
@@ -114,6 +119,7 @@ func TestVerifyFindings(t *testing.T) {
 		{nix.ContentChanged, c, nil},
 		{nix.Untrusted, c, nil}, // its CA assertion no longer matches its NAR hash
 		{nix.Unregistered, evil, nil},
+		{nix.Missing, gone, nil},
 		{nix.Untrusted, unsigned, nil},
 	}
 	sortGot(want)
