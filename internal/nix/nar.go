@@ -13,10 +13,11 @@ const narMagic = "nix-archive-1"
 // narWriter writes the tokens of a NAR: each string as its length (64-bit
 // little-endian), its bytes and zero padding to a multiple of 8.
 type narWriter struct {
-	w   io.Writer
-	n   int64 // bytes written
-	buf [8]byte
-	err error
+	w    io.Writer
+	stat *statHasher // if set, fed every entry's lstat (hashStatPath)
+	n    int64       // bytes written
+	buf  [8]byte
+	err  error
 }
 
 func (nw *narWriter) write(b []byte) {

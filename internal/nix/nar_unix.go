@@ -22,21 +22,29 @@ import (
 // *fs.PathError naming the file.
 func WriteNAR(w io.Writer, path string) (int64, error) {
 	nw := &narWriter{w: w}
+	err := nw.writeNAR(path)
+	return nw.n, err
+}
+
+func (nw *narWriter) writeNAR(path string) error {
 	nw.str(narMagic)
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
-		return nw.n, &fs.PathError{Op: "lstat", Path: path, Err: err}
+		return &fs.PathError{Op: "lstat", Path: path, Err: err}
 	}
 	err := nw.node(unix.AT_FDCWD, path, path, &st)
 	if err == nil {
 		err = nw.err
 	}
-	return nw.n, err
+	return err
 }
 
 // node writes the node of the file name (relative to dirfd) whose lstat
 // is st; path names it in errors.
 func (nw *narWriter) node(dirfd int, name, path string, st *unix.Stat_t) error {
+	if nw.stat != nil {
+		nw.stat.record(path, st)
+	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFLNK:
 		target, err := readlinkat(dirfd, name)
@@ -111,11 +119,12 @@ func (nw *narWriter) regular(dirfd int, name, path string) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	// The file must hold exactly size bytes: a file that grew or shrank
-	// while it was read is an error, not a NAR of another length.
+	// The NAR holds the size bytes the fstat counted: a file that shrank
+	// while it was read is an error, not a NAR of another length (one that
+	// grew is hashed as it was at the fstat, and its mtime moved).
 	var done uint64
-	for nw.err == nil {
-		n, err := unix.Read(fd, buf)
+	for nw.err == nil && done < size {
+		n, err := unix.Read(fd, buf[:min(uint64(len(buf)), size-done)])
 		if err == unix.EINTR {
 			continue
 		}
@@ -123,10 +132,7 @@ func (nw *narWriter) regular(dirfd int, name, path string) error {
 			return &fs.PathError{Op: "read", Path: path, Err: err}
 		}
 		if n == 0 {
-			break
-		}
-		if done+uint64(n) > size {
-			return &fs.PathError{Op: "read", Path: path, Err: errSizeChanged}
+			break // shrunk since the fstat
 		}
 		nw.write(buf[:n])
 		done += uint64(n)

@@ -215,25 +215,29 @@ func (r *Report) hashAll(ctx context.Context, s Store, opts Options) error {
 }
 
 // checkPath verifies one valid path: its state, whether it was hashed, and
-// its finding if any.
+// its finding if any. A path the stat cache may trust costs a walk of
+// lstats; one it must hash, one walk that hashes and digests the stats.
 func checkPath(s Store, info *PathInfo, opts Options) (State, bool, *Finding) {
 	real := s.Real(info.Path)
 	want, err := ParseSHA256(info.Hash)
 	if err != nil {
 		return State{}, false, &Finding{Kind: ContentChanged, Path: info.Path, Detail: err.Error()}
 	}
-	digest, odd, err := statPath(real)
-	if errors.Is(err, fs.ErrNotExist) && len(odd) == 0 {
-		return State{}, false, &Finding{Kind: Missing, Path: info.Path, Detail: "valid in the Nix database, not on disk"}
+	k, known := opts.Known[info.Path]
+	if known && !opts.Full && k.NAR.SHA256 == want && k.NAR.NARSize == info.NARSize &&
+		(opts.Rehash == nil || !opts.Rehash(info.Path)) {
+		digest, _, err := statPath(real)
+		if isGone(err, real) {
+			return State{}, false, missing(info)
+		}
+		if err == nil && digest == k.Stat {
+			return k, false, nil
+		}
 	}
-	if err != nil {
-		return State{}, false, &Finding{Kind: ContentChanged, Path: info.Path, Detail: err.Error()}
+	h, digest, odd, err := hashStatPath(real)
+	if isGone(err, real) {
+		return State{}, false, missing(info)
 	}
-	if k, ok := opts.Known[info.Path]; ok && !opts.Full && k.Stat == digest && k.NAR.SHA256 == want &&
-		k.NAR.NARSize == info.NARSize && (opts.Rehash == nil || !opts.Rehash(info.Path)) {
-		return k, false, nil
-	}
-	h, err := HashPath(real)
 	if err != nil {
 		return State{}, true, &Finding{Kind: ContentChanged, Path: info.Path, Files: odd, Detail: err.Error()}
 	}
@@ -243,4 +247,15 @@ func checkPath(s Store, info *PathInfo, opts Options) (State, bool, *Finding) {
 			Detail: fmt.Sprintf("NAR hash %s (%d bytes), database %s (%d bytes)", h, h.NARSize, info.Hash, info.NARSize)}
 	}
 	return st, true, nil
+}
+
+// isGone reports whether err says the store path at real itself does not
+// exist (not a file below it that vanished while it was read).
+func isGone(err error, real string) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && pe.Path == real && errors.Is(err, fs.ErrNotExist)
+}
+
+func missing(info *PathInfo) *Finding {
+	return &Finding{Kind: Missing, Path: info.Path, Detail: "valid in the Nix database, not on disk"}
 }
