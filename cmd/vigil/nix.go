@@ -208,9 +208,11 @@ func (e *env) nixCheck(ctx context.Context, inv *invocation, cfg *config.Config,
 		opts.Rehash = func(string) bool { return rand.IntN(n) < 2 }
 	}
 	if inv.args[0] == "diff" {
-		opts = nix.Options{Known: sealed.Known()} // the closure only: no rehash that the cache can spare
+		r, err = nix.Read(ctx, st) // the closure only: the database, nothing hashed
+	} else {
+		r, err = nix.Verify(ctx, st, opts)
 	}
-	if r, err = nix.Verify(ctx, st, opts); err != nil {
+	if err != nil {
 		return e.fail(err)
 	}
 	roots, err := st.SystemRoots()

@@ -104,16 +104,11 @@ type Report struct {
 // path, and with require-sigs each path being trusted. The findings are
 // sorted by path then kind.
 func Verify(ctx context.Context, s Store, opts Options) (*Report, error) {
-	db, err := OpenDB(s.Real(DBPath))
+	r, err := Read(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	paths, err := db.Paths(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r := &Report{Paths: paths, States: map[string]State{}}
+	paths := r.Paths
 	if err := r.unregistered(s); err != nil {
 		return nil, err
 	}
@@ -130,6 +125,21 @@ func Verify(ctx context.Context, s Store, opts Options) (*Report, error) {
 	}
 	SortFindings(r.Findings)
 	return r, nil
+}
+
+// Read returns a report of the store's database alone: its valid paths,
+// nothing verified (what [Compare] needs for the closure).
+func Read(ctx context.Context, s Store) (*Report, error) {
+	db, err := OpenDB(s.Real(DBPath))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	paths, err := db.Paths(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Report{Paths: paths, States: map[string]State{}}, nil
 }
 
 // SortFindings sorts by path, then kind.
