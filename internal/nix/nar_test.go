@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -35,10 +34,8 @@ func TestNARHashesEqualNix(t *testing.T) {
 		}
 	}
 	for _, p := range all[:5] {
-		dump, err := exec.Command("nix-store", "--dump", ts.Real(p)).Output()
-		if err != nil {
-			t.Fatalf("nix-store --dump %s: %v", p, err)
-		}
+		// In the store's namespace: nix-store never opens the host's /nix.
+		dump := []byte(nixRun(t, ts.Root, "nix-store --dump "+shq(ts.Real(p))))
 		var buf bytes.Buffer
 		n, err := nix.WriteNAR(&buf, ts.Real(p))
 		if err != nil || !bytes.Equal(buf.Bytes(), dump) || n != int64(len(dump)) {
@@ -51,9 +48,8 @@ func TestNARHashesEqualNix(t *testing.T) {
 // TestNAROddNames: names in byte order (not locale order), non-UTF-8
 // names, a symlink at the top, a deep tree; each against nix-store --dump.
 func TestNAROddNames(t *testing.T) {
-	if _, err := exec.LookPath("nix-store"); err != nil {
-		t.Skipf("nix-store not found: %v", err)
-	}
+	fimtest.NeedNix(t)
+	nixRoot := t.TempDir() // where the nix-store runs see /nix: never the host's
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "t")
 	deep := filepath.Join(tree, "a", "b", "c", "d")
@@ -71,10 +67,7 @@ func TestNAROddNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{tree, filepath.Join(dir, "top-link"), filepath.Join(tree, "Z")} {
-		dump, err := exec.Command("nix-store", "--dump", p).Output()
-		if err != nil {
-			t.Fatalf("nix-store --dump %s: %v", p, err)
-		}
+		dump := []byte(nixRun(t, nixRoot, "nix-store --dump "+shq(p)))
 		var buf bytes.Buffer
 		if _, err := nix.WriteNAR(&buf, p); err != nil {
 			t.Fatalf("WriteNAR(%s): %v", p, err)
