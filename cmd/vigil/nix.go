@@ -40,7 +40,8 @@ verified against the Nix database, which vigil only reads.
   diff      the store paths added to and removed from the system closure
             since the snapshot (as nix store diff-closures, by path).
 
-The snapshot is used only if it is the one the current baseline records,
+A whole 'vigil check' runs check's part too once the current baseline
+records the snapshot. The snapshot is used only if it is the one the current baseline records,
 under the trust decision (a snapshot changed since is a finding, exit 8).
 Findings (--json: one ECS event each, event.action): nix_content_changed,
 nix_path_missing, nix_path_unregistered, nix_path_untrusted, nix_db_changed,
@@ -250,20 +251,24 @@ var nixExit = map[nix.Kind]int{
 // the exit code they make.
 func (e *env) printNixFindings(fs []nix.Finding, jsonOut bool) int {
 	code := exitOK
-	now := time.Now()
 	for _, f := range fs {
 		code |= nixExit[f.Kind]
-		line := nixLine(f)
-		ev := alerts.Notice(string(f.Kind), line, hostname(), now)
-		ev.Event.Kind, ev.Event.Type, ev.Event.Outcome = "alert", []string{"change"}, "failure"
-		ev.Event.Severity = map[string]int{"critical": alerts.SeverityCritical, "high": alerts.SeverityAlert}[f.Kind.Severity()]
-		if ev.Event.Severity == 0 {
-			ev.Event.Severity = alerts.SeverityWarning
-		}
-		ev.File = &alerts.File{Path: f.Path, Type: "dir"}
-		e.printNixEvent(jsonOut, ev, line)
+		e.printNixEvent(jsonOut, nixEvent(f), nixLine(f))
 	}
 	return code
+}
+
+// nixEvent is the ECS event of a finding: event.action its kind, file.path
+// the store path, error.message its line.
+func nixEvent(f nix.Finding) alerts.Event {
+	ev := alerts.Notice(string(f.Kind), nixLine(f), hostname(), time.Now())
+	ev.Event.Kind, ev.Event.Type, ev.Event.Outcome = "alert", []string{"change"}, "failure"
+	ev.Event.Severity = map[string]int{"critical": alerts.SeverityCritical, "high": alerts.SeverityAlert}[f.Kind.Severity()]
+	if ev.Event.Severity == 0 {
+		ev.Event.Severity = alerts.SeverityWarning
+	}
+	ev.File = &alerts.File{Path: f.Path, Type: "dir"}
+	return ev
 }
 
 func nixLine(f nix.Finding) string {

@@ -84,6 +84,7 @@ func TestNixCommands(t *testing.T) {
 	mustRun(t, exitChanged|exitAdded, h.args("check")...) // the snapshot is new: not accepted yet
 	mustRun(t, exitTampered, h.args("nix", "check")...)   // ... so not used
 	mustRun(t, exitOK, h.args("update")...)
+	mustRun(t, exitOK, h.args("check")...) // the Nix part included: the baseline records a snapshot
 	out := mustRun(t, exitOK, h.args("nix", "check")...)
 	if out.stdout != "" {
 		t.Errorf("nix check --quiet of an untouched store printed %q", out.stdout)
@@ -111,6 +112,11 @@ func TestNixCommands(t *testing.T) {
 		t.Errorf("nix check --json after a byte changed in %s:\n%s\nwant nix_content_changed naming the path and lib/libx.so", lib, out.stdout)
 	}
 
+	out = mustRun(t, exitChanged|exitAdded, h.args("check", "--json")...)
+	if !strings.Contains(out.stdout, `"action":"nix_content_changed"`) || !strings.Contains(out.stdout, h.paths[5]) {
+		t.Errorf("check --json after a byte changed in %s:\n%s\nwant nix_content_changed naming the path", lib, out.stdout)
+	}
+
 	snap := filepath.Join(h.host, "etc/vigil/nix-store.json")
 	b, err := os.ReadFile(snap)
 	must(t, err)
@@ -118,5 +124,10 @@ func TestNixCommands(t *testing.T) {
 	out = mustRun(t, exitTampered, h.args("nix", "check")...)
 	if !strings.Contains(out.stdout, "nix snapshot") {
 		t.Errorf("nix check with the snapshot edited: %q, want the snapshot named", out.stdout)
+	}
+	// check reports the edited file and leaves the Nix part out.
+	out = mustRun(t, exitChanged, h.args("check")...)
+	if strings.Contains(out.stdout, "nix_") || !strings.Contains(out.stderr, "the Nix store was not checked") {
+		t.Errorf("check with the snapshot edited: stdout %q, stderr %q; want no nix finding and a warning", out.stdout, out.stderr)
 	}
 }
