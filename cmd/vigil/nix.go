@@ -267,7 +267,7 @@ func nixEvent(f nix.Finding) alerts.Event {
 	if ev.Event.Severity == 0 {
 		ev.Event.Severity = alerts.SeverityWarning
 	}
-	ev.File = &alerts.File{Path: f.Path, Type: "dir"}
+	ev.File = &alerts.File{Path: f.Path} // a store path: a directory, a file or a symlink
 	return ev
 }
 

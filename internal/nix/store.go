@@ -52,6 +52,7 @@ type Conf struct {
 // ReadConf reads trusted-public-keys (and extra-trusted-public-keys) and
 // require-sigs from the store's nix.conf; a missing file is Nix's defaults
 // (no key, require-sigs true). Every key that does not parse is an error.
+// include and !include lines are not followed (NixOS writes one nix.conf).
 func (s Store) ReadConf() (Conf, error) {
 	c := Conf{RequireSigs: true}
 	name := s.Real(ConfPath)
