@@ -187,7 +187,7 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engin
 		devFailed = dcode&exitTampered != 0
 	}
 	if name == "check" && len(o.Paths) == 0 {
-		ncode, err := e.nixInCheck(ctx, w, eng, db)
+		ncode, err := e.nixInCheck(ctx, w, eng, db, o.Full)
 		if err != nil {
 			return e.fail(err)
 		}

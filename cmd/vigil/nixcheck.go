@@ -21,7 +21,8 @@ import (
 // disk has the content recorded; its findings go out as check's events and
 // add their bits to the exit code. A snapshot whose content differs is
 // already a change of check's: the Nix part is skipped, with a warning.
-func (e *env) nixInCheck(ctx context.Context, w *report.Writer, eng *engine.Engine, db *store.DB) (int, error) {
+// With full (check --full) every store path is rehashed.
+func (e *env) nixInCheck(ctx context.Context, w *report.Writer, eng *engine.Engine, db *store.DB, full bool) (int, error) {
 	cfg := eng.Config()
 	st := nix.Store{Root: cfg.Nix.RootDir()}
 	if (cfg.Nix.Enabled != nil && !*cfg.Nix.Enabled) || !st.Exists() {
@@ -56,7 +57,7 @@ func (e *env) nixInCheck(ctx context.Context, w *report.Writer, eng *engine.Engi
 	if err != nil {
 		return 0, err
 	}
-	opts := nix.Options{Conf: conf, Known: sealed.Known()}
+	opts := nix.Options{Conf: conf, Known: sealed.Known(), Full: full} // check --full rehashes every store path
 	if n := cfg.RereadWithin; n > 0 {
 		opts.Rehash = func(string) bool { return rand.IntN(n) < 2 }
 	}
