@@ -13,7 +13,7 @@ buildGoModule {
   pname = "vigil";
   inherit version;
   src = lib.cleanSource ../.;
-  vendorHash = "sha256-0OGVsxxjktvUWm2FvE+fn7FzVnmuNwBwb0Qskbh7Bl8=";
+  vendorHash = "sha256-7A2GppO86SvPidCSv9aWlBrSOXqoBaEteaxkGgyglsw=";
   subPackages = [ "cmd/vigil" ];
   env.CGO_ENABLED = "1";
   ldflags = [ "-X main.commit=${commit}" "-X main.version=${version}" ];
