@@ -192,7 +192,7 @@ func (e *env) fleetConsole(ctx context.Context, conn *fleet.Conn, f config.Fleet
 	}
 	src := &fleet.ConsoleSource{Conn: conn}
 	if len(f.GoldenKeys) > 0 {
-		if src.Golden, err = fleet.GoldenVerifiers(f.GoldenKeys); err != nil {
+		if src.GoldenVerifiers, err = fleet.GoldenVerifiers(f.GoldenKeys); err != nil {
 			return nil, err
 		}
 	}

@@ -78,6 +78,7 @@ func New(src Source, opts Options) (*Console, error) {
 	m.HandleFunc("GET /host/{name}/alerts", c.hostAlerts)
 	m.HandleFunc("GET /api/v1/phase", c.phase)
 	m.HandleFunc("GET /diff", c.diff)
+	m.HandleFunc("GET /golden/{profile}", c.golden)
 	c.mux = m
 	return c, nil
 }
@@ -126,8 +127,10 @@ type page struct {
 	Options filterOptions
 	Chart   *chart // the timeline, drawn as SVG by the template
 	Diff    *DiffView
-	// CanDiff says the source compares hosts (the diff links).
-	CanDiff bool
+	Golden  *GoldenView
+	// CanDiff says the source compares hosts (the diff links), HasGolden
+	// that it has golden baselines (the profile links).
+	CanDiff, HasGolden bool
 }
 
 type filter struct{ Profile, State string }
@@ -182,8 +185,9 @@ func (c *Console) fleet(w http.ResponseWriter, r *http.Request) {
 	slices.Sort(opts.Profiles)
 	slices.Sort(opts.States)
 	_, canDiff := c.src.(Differ)
+	_, hasGolden := c.src.(Goldens)
 	c.render(w, "fleet.html", page{Title: "Fleet", Phase: ph, Hosts: shown, Filter: f, Options: opts,
-		Chart: timeline(shown), CanDiff: canDiff})
+		Chart: timeline(shown), CanDiff: canDiff, HasGolden: hasGolden})
 }
 
 func (c *Console) hostPage(r *http.Request) (*Phase, *Host, error) {
@@ -238,6 +242,27 @@ func (c *Console) diff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.render(w, "diff.html", page{Title: "Diff " + v.From + " → " + v.To, Phase: ph, Diff: v})
+}
+
+// golden is a profile's golden page: its promotions and its hosts' drift.
+func (c *Console) golden(w http.ResponseWriter, r *http.Request) {
+	g, ok := c.src.(Goldens)
+	if !ok {
+		http.Error(w, "this console has no golden baselines", http.StatusNotFound)
+		return
+	}
+	ph, err := c.src.Phase(r.Context())
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	v, err := g.Golden(r.Context(), r.PathValue("profile"))
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	_, canDiff := c.src.(Differ)
+	c.render(w, "golden.html", page{Title: "Golden " + v.Profile, Phase: ph, Golden: v, CanDiff: canDiff})
 }
 
 func (c *Console) phase(w http.ResponseWriter, r *http.Request) {

@@ -55,6 +55,21 @@ func (f *fixture) Diff(_ context.Context, host, other string, golden bool) (*Dif
 	}}, nil
 }
 
+// Golden is the hypervisor profile's page.
+func (f *fixture) Golden(_ context.Context, profile string) (*GoldenView, error) {
+	if profile != "hypervisor" {
+		return nil, ErrNoHost
+	}
+	v := &GoldenView{Profile: profile, Promotions: []Promotion{{Time: t0, Host: "hv1", Baseline: 3,
+		Portable: strings.Repeat("9f", 32), User: "ops", Reason: "CHG-77 <rollout>", SignedBy: "ops-golden"}}}
+	for _, h := range f.hosts {
+		if h.Profile == profile {
+			v.Hosts = append(v.Hosts, h.HostSummary)
+		}
+	}
+	return v, nil
+}
+
 func newFixture() *fixture {
 	ph := &Phase{Host: "hv1", Phase: "setup", Since: t0.Add(-time.Hour), Allowed: []string{"check", "update", "seal"}}
 	hv1 := Host{HostSummary: HostSummary{Name: "hv1", Profile: "hypervisor", Phase: "setup", Root: strings.Repeat("ab", 32),
@@ -139,7 +154,9 @@ func TestPages(t *testing.T) {
 		{"/host/nope", 404, nil, nil},
 		{"/diff?host=hv2&golden=1", 200, []string{"/etc/ssh/sshd_config", "content  ab12 -&gt; cd34", "/etc/cron.d/&lt;b&gt;x&lt;/b&gt;", "8 nodes read"}, []string{"<b>x"}},
 		{"/diff?host=hv2", 400, nil, nil},
-		{"/", 200, []string{`href="/diff?host=hv2&amp;golden=1"`}, nil},
+		{"/golden/hypervisor", 200, []string{`data-host="hv1"`, `data-host="hv2"`, "CHG-77 &lt;rollout&gt;", "ops-golden", "vigil fleet golden set hypervisor"}, []string{`data-host="web1"`}},
+		{"/golden/none", 404, nil, nil},
+		{"/", 200, []string{`href="/diff?host=hv2&amp;golden=1"`, `href="/golden/hypervisor"`}, nil},
 		{"/static/console.css", 200, []string{"--bad"}, nil},
 		{"/static/" + HTMX, 200, []string{"htmx"}, nil},
 	} {

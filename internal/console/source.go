@@ -154,3 +154,29 @@ type DiffEntry struct {
 	Path    string
 	Details []string
 }
+
+// Goldens is a [Source] with golden baselines: the console's golden page
+// of a profile.
+type Goldens interface {
+	Golden(ctx context.Context, profile string) (*GoldenView, error)
+}
+
+// GoldenView is a profile's golden page: its promotions, newest first,
+// and its hosts with their drift.
+type GoldenView struct {
+	Profile    string
+	Promotions []Promotion
+	Hosts      []HostSummary
+}
+
+// Promotion is one golden baseline promoted (a signed act on the command
+// line; the console only shows it).
+type Promotion struct {
+	Time     time.Time
+	Host     string
+	Baseline uint64
+	Portable string
+	User     string
+	Reason   string
+	SignedBy string
+}

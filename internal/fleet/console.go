@@ -21,7 +21,7 @@ type ConsoleSource struct {
 	Now func() time.Time
 	// Golden verifies golden baselines (fleet.golden_keys); nil: the diff
 	// page compares hosts only.
-	Golden goldenVerifiers
+	GoldenVerifiers goldenVerifiers
 }
 
 var _ console.Source = (*ConsoleSource)(nil)
@@ -110,14 +110,14 @@ func (s *ConsoleSource) Diff(ctx context.Context, host, other string, golden boo
 	v := &console.DiffView{To: host}
 	var a merkle.Hash
 	if golden {
-		if s.Golden == nil {
+		if s.GoldenVerifiers == nil {
 			return nil, errors.New("no fleet.golden_keys: golden baselines cannot be verified")
 		}
 		profile, err := s.Conn.ProfileOf(ctx, host)
 		if err != nil {
 			return nil, err
 		}
-		g, err := s.Conn.Golden(ctx, profile, s.Golden)
+		g, err := s.Conn.Golden(ctx, profile, s.GoldenVerifiers)
 		if err != nil {
 			return nil, err
 		}
@@ -139,4 +139,33 @@ func (s *ConsoleSource) Diff(ctx context.Context, host, other string, golden boo
 		v.Fetched, v.Bytes = nodes.Fetched, nodes.Bytes
 	}
 	return v, err
+}
+
+// Golden is profile's golden page: its promotions (verified; newest first)
+// and its hosts.
+func (s *ConsoleSource) Golden(ctx context.Context, profile string) (*console.GoldenView, error) {
+	v := &console.GoldenView{Profile: profile}
+	if s.GoldenVerifiers != nil {
+		log, err := s.Conn.GoldenLog(ctx, profile, s.GoldenVerifiers)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range slices.Backward(log) {
+			v.Promotions = append(v.Promotions, console.Promotion{Time: g.Time, Host: g.Host, Baseline: g.Baseline,
+				Portable: g.Portable, User: g.User, Reason: g.Reason, SignedBy: g.SignedBy})
+		}
+	}
+	hosts, err := s.Hosts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hosts {
+		if h.Profile == profile {
+			v.Hosts = append(v.Hosts, h)
+		}
+	}
+	if len(v.Hosts) == 0 && len(v.Promotions) == 0 {
+		return nil, fmt.Errorf("%w: no host and no golden baseline of profile %q", console.ErrNoHost, profile)
+	}
+	return v, nil
 }

@@ -202,7 +202,7 @@ func TestGoldenDrift(t *testing.T) {
 	}
 
 	// The console shows the same two.
-	cs, err := console.New(&ConsoleSource{Conn: c, Golden: vs}, console.Options{})
+	cs, err := console.New(&ConsoleSource{Conn: c, GoldenVerifiers: vs}, console.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +229,16 @@ func TestGoldenDrift(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), hosts[4].h.Root+"/etc/shadow") || !strings.Contains(string(body), "golden hv (hv00)") {
 		t.Errorf("console diff of hv04 with its golden: %d\n%s", resp.StatusCode, body)
+	}
+
+	resp, err = srv.Client().Get(srv.URL + "/golden/hv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "promote hv00") || strings.Count(string(body), `class="state-drifted"`) != 2 {
+		t.Errorf("console golden page of hv: %d, want the promotion and two drifted hosts\n%s", resp.StatusCode, body)
 	}
 
 	// Promote hv04: the golden root moves, the drift follows.
