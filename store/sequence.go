@@ -17,11 +17,11 @@ import (
 // the bucket's sequence must still be queued. One that is not was deleted
 // behind the daemon's back; [Outbox.Gaps] finds it.
 var (
-	bucketOutboxMeta      = []byte("meta")
-	bucketDelivered = []byte("delivered")
-	bucketGaps      = []byte("gaps")
-	keySeq          = []byte("seq")
-	keyVersion      = []byte("version")
+	bucketOutboxMeta = []byte("meta")
+	bucketDelivered  = []byte("delivered")
+	bucketGaps       = []byte("gaps")
+	keySeq           = []byte("seq")
+	keyVersion       = []byte("version")
 )
 
 // outboxVersion is the layout of the outbox: 1 prefixes each queued event
