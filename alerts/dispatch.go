@@ -35,12 +35,18 @@ type Outbox interface {
 	ForgetDropped(sink string, n int64) error
 	// Depth returns how many events wait for sink.
 	Depth(sink string) (int, error)
+	// Sequence returns the highest host sequence number queued so far.
+	Sequence() (uint64, error)
 }
 
 // Entry is one event to queue, for the sinks named.
 type Entry struct {
 	Sinks []string
-	Data  []byte
+	// Data is the event as JSON; if Encode is set, the outbox calls it
+	// instead, with the host sequence number it gives the event, in the
+	// write that queues it.
+	Data   []byte
+	Encode func(seq uint64) ([]byte, error)
 }
 
 // Sink delivers events somewhere. Send delivers evs (data holds each as
@@ -118,10 +124,6 @@ func (d *Dispatcher) Publish(evs ...Event) error {
 	var entries []Entry
 	woken := map[string]bool{}
 	for i := range evs {
-		data, err := json.Marshal(&evs[i])
-		if err != nil {
-			return err
-		}
 		var names []string
 		for _, r := range d.Routes {
 			if r.Filter.Pass(&evs[i]) {
@@ -130,7 +132,11 @@ func (d *Dispatcher) Publish(evs ...Event) error {
 			}
 		}
 		if len(names) > 0 {
-			entries = append(entries, Entry{Sinks: names, Data: data})
+			ev := &evs[i]
+			entries = append(entries, Entry{Sinks: names, Encode: func(seq uint64) ([]byte, error) {
+				ev.Event.Sequence = seq
+				return json.Marshal(ev)
+			}})
 		}
 	}
 	if len(entries) == 0 {
@@ -147,6 +153,10 @@ func (d *Dispatcher) Publish(evs ...Event) error {
 	}
 	return nil
 }
+
+// Sequence returns the highest host sequence number (event.sequence)
+// queued so far: the fleet heartbeat reports it.
+func (d *Dispatcher) Sequence() (uint64, error) { return d.Outbox.Sequence() }
 
 // Run delivers what the outbox holds, and what is published later, until
 // ctx is done; then it closes the sinks.

@@ -177,6 +177,9 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 		},
 		OnDelivered: func(string, *alerts.Event) { p.st.delivered.Add(1) },
 	}
+	if err := p.reportGaps(); err != nil {
+		return err
+	}
 	roots, err := p.baselineRoots()
 	if err != nil {
 		return err

@@ -13,7 +13,7 @@ type outbox struct{ *store.Outbox }
 func (o outbox) Append(entries []alerts.Entry, at time.Time) error {
 	out := make([]store.OutboxEntry, len(entries))
 	for i, e := range entries {
-		out[i] = store.OutboxEntry{Sinks: e.Sinks, Data: e.Data}
+		out[i] = store.OutboxEntry{Sinks: e.Sinks, Data: e.Data, Encode: e.Encode}
 	}
 	return o.Outbox.Append(out, at)
 }
