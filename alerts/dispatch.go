@@ -86,6 +86,9 @@ type Route struct {
 	Name   string
 	Sink   Sink
 	Filter Filter
+	// Direct says the sink needs no queue (stdout, a file, syslog): while
+	// the outbox cannot be written, events go to it at once.
+	Direct bool
 }
 
 // Dispatcher writes events to the outbox and delivers them to the sinks,
@@ -103,54 +106,53 @@ type Dispatcher struct {
 	// MinBackoff and MaxBackoff bound the wait between retries of a
 	// failing sink; 0 means 500 ms and 1 minute.
 	MinBackoff, MaxBackoff time.Duration
+	// RetryFull is how often, while the outbox cannot be written, the
+	// events held are written again and its reserve made again; 0 means
+	// 5 s. MaxHeld bounds the events held meanwhile; 0 means 10,000.
+	RetryFull time.Duration
+	MaxHeld   int
+	// OnFull, if set, is told when the outbox cannot be written, and
+	// with nil when it can again.
+	OnFull func(err error)
 
-	once sync.Once
-	wake map[string]chan struct{}
+	once  sync.Once
+	wake  map[string]chan struct{}
+	locks map[string]*sync.Mutex // one Send at a time per sink
+	full  fullState
 }
 
 func (d *Dispatcher) init() {
 	d.once.Do(func() {
 		d.wake = map[string]chan struct{}{}
+		d.locks = map[string]*sync.Mutex{}
 		for _, r := range d.Routes {
 			d.wake[r.Name] = make(chan struct{}, 1)
+			d.locks[r.Name] = &sync.Mutex{}
 		}
 	})
 }
 
 // Publish writes evs to the outbox, each queued for the sinks whose filter
-// it passes, in one durable write. It returns once they are durable.
+// it passes, in one durable write. It returns once they are durable, or,
+// when the outbox cannot be written, once the direct routes have them and
+// the others' are held (see [Health]).
 func (d *Dispatcher) Publish(evs ...Event) error {
 	d.init()
 	var entries []Entry
-	woken := map[string]bool{}
+	var queued []*Event
 	for i := range evs {
-		var names []string
-		for _, r := range d.Routes {
-			if r.Filter.Pass(&evs[i]) {
-				names = append(names, r.Name)
-				woken[r.Name] = true
-			}
-		}
-		if len(names) > 0 {
-			ev := &evs[i]
-			entries = append(entries, Entry{Sinks: names, Encode: func(seq uint64) ([]byte, error) {
-				ev.Event.Sequence = seq
-				return json.Marshal(ev)
-			}})
+		ev := evs[i] // a copy: Encode sets its sequence number
+		if e := d.entry(&ev); len(e.Sinks) > 0 {
+			entries, queued = append(entries, e), append(queued, &ev)
 		}
 	}
 	if len(entries) == 0 {
 		return nil
 	}
-	if err := d.Outbox.Append(entries, time.Now()); err != nil {
-		return err
-	}
-	for n := range woken {
-		select {
-		case d.wake[n] <- struct{}{}:
-		default:
-		}
-	}
+	d.full.mu.Lock()
+	woken, _ := d.appendOrDegrade(queued, entries, time.Now())
+	d.full.mu.Unlock()
+	d.wakeUp(woken)
 	return nil
 }
 
@@ -166,6 +168,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	for _, r := range d.Routes {
 		g.Go(func() error { return d.deliver(ctx, r) })
 	}
+	g.Go(func() error { d.recoverFull(ctx); return nil })
 	err := g.Wait()
 	for _, r := range d.Routes {
 		err = errors.Join(err, r.Sink.Close())
@@ -231,7 +234,9 @@ func (d *Dispatcher) drain(ctx context.Context, r Route) (more bool, err error) 
 			// its bytes, and the fields it reads are empty.
 			_ = json.Unmarshal(item.Data, evs[i])
 		}
+		d.locks[r.Name].Lock()
 		n, err := r.Sink.Send(ctx, evs, data)
+		d.locks[r.Name].Unlock()
 		if n > 0 {
 			seqs := make([]uint64, n)
 			for i := range seqs {
@@ -262,7 +267,10 @@ func (d *Dispatcher) drain(ctx context.Context, r Route) (more bool, err error) 
 	if err != nil {
 		return false, err
 	}
-	if _, err := r.Sink.Send(ctx, []*Event{&ev}, [][]byte{data}); err != nil {
+	d.locks[r.Name].Lock()
+	_, err = r.Sink.Send(ctx, []*Event{&ev}, [][]byte{data})
+	d.locks[r.Name].Unlock()
+	if err != nil {
 		return false, err
 	}
 	return false, d.Outbox.ForgetDropped(r.Name, n)

@@ -47,6 +47,7 @@ func ParseSeverity(s string) (int, bool) {
 func (ev Event) State() string {
 	ev.Timestamp = time.Time{}
 	ev.Event.ID = ""
+	ev.Event.Sequence = 0 // where the outbox queued it, not what it says
 	if ev.File != nil {
 		f := *ev.File
 		var changed []string

@@ -62,6 +62,10 @@ type Options struct {
 	stats *stats
 	// onListen, if set, is told the HTTP listener's address (tests).
 	onListen func(addr string)
+	// outboxReserve and retryFull, if set, replace the outbox reserve's
+	// size and the retry interval of a full outbox (tests).
+	outboxReserve int64
+	retryFull     time.Duration
 }
 
 // newSource returns the intake for wo.
@@ -170,7 +174,8 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 		rs = append(rs, alerts.Route{Name: remediationRoute, Sink: rem, Filter: alerts.Filter{Event: rem.wants}})
 	}
 	p.disp = &alerts.Dispatcher{
-		Outbox: outbox{ob}, Routes: rs, Host: p.o.Host,
+		Outbox: outbox{Outbox: ob, reserve: p.o.outboxReserve}, Routes: rs, Host: p.o.Host,
+		RetryFull: p.o.retryFull, OnFull: p.onFull,
 		OnError: func(sink string, err error) {
 			p.st.failures.Add(1)
 			p.o.Log.Warn().Str("sink", sink).Err(err).Msg("delivery failed; retrying")

@@ -50,6 +50,17 @@ func (p *pipeline) registry() *prometheus.Registry {
 	gauge("vigil_watch_fallback_subtrees", "Subtrees scanned periodically for lack of watches.", func() float64 {
 		return float64(len(p.src.Coverage().Fallback))
 	})
+	counter("vigil_watch_outbox_full_total", "Times the outbox could not be written (its filesystem full).", st.outboxFull.Load)
+	gauge("vigil_watch_outbox_degraded", "1 while the outbox's reserve is in use or the outbox cannot be written.", func() float64 {
+		if p.disp.Health().Degraded {
+			return 1
+		}
+		return 0
+	})
+	gauge("vigil_watch_outbox_held", "Events held in memory while the outbox cannot be written.", func() float64 { return float64(p.disp.Health().Held) })
+	counter("vigil_watch_outbox_lost_total", "Events lost while the outbox could not be written (beyond the memory bound, or a direct sink refusing).", func() int64 {
+		return p.disp.Health().Lost
+	})
 	gauge("vigil_watch_last_scan_seconds", "Duration of the last whole check.", func() float64 { return st.snapshot().LastScanTook.Seconds() })
 	r.MustRegister(st.latency)
 	return r
@@ -115,6 +126,10 @@ func (p *pipeline) serve(ctx context.Context, ln net.Listener) error {
 		s := p.st.snapshot()
 		if !s.Ready || s.LastError != "" {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if h := p.disp.Health(); h.Degraded {
+			http.Error(w, "degraded: "+h.Reason, http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ok\n")) // a client gone: nothing to tell it

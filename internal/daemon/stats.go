@@ -14,6 +14,7 @@ type stats struct {
 	hints, lost, alerts, delivered, failures atomic.Int64
 	verifications                            atomic.Int64
 	remediations, remediationFailures        atomic.Int64
+	outboxFull                               atomic.Int64 // times the outbox could not be written
 	latency                                  prometheus.Histogram
 
 	mu            sync.Mutex
