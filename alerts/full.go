@@ -50,6 +50,7 @@ type fullState struct {
 	since    time.Time
 	held     []Entry
 	lost     int64
+	told     bool // outbox_full was sent, outbox_recovered not yet
 }
 
 func (d *Dispatcher) retryFull() time.Duration {
@@ -100,14 +101,16 @@ func (d *Dispatcher) appendOrDegrade(evs []*Event, entries []Entry, now time.Tim
 			return sinksOf(entries), nil
 		}
 		f.err, f.since = err, now
-		if d.OnFull != nil {
-			d.OnFull(err)
+		if !f.told {
+			if d.OnFull != nil {
+				d.OnFull(err)
+			}
+			ev := Notice("outbox_full", err.Error(), d.Host, now)
+			ev.Event.Severity = SeverityWarning
+			notice, f.told = &ev, true
+			evs = append([]*Event{notice}, evs...)
+			entries = append([]Entry{d.entry(notice)}, entries...)
 		}
-		ev := Notice("outbox_full", err.Error(), d.Host, now)
-		ev.Event.Severity = SeverityWarning
-		notice = &ev
-		evs = append([]*Event{notice}, evs...)
-		entries = append([]Entry{d.entry(notice)}, entries...)
 	}
 	d.sendDirect(evs)
 	d.hold(entries)
@@ -252,14 +255,15 @@ func (d *Dispatcher) retry() {
 		}
 		woken, f.held = sinksOf(f.held), nil
 	}
-	if f.err != nil {
-		ev := Notice("outbox_recovered", fmt.Sprintf("outbox written again; %d events lost meanwhile", f.lost), d.Host, time.Now())
-		recovered, f.err = &ev, nil
-	}
+	f.err = nil
 	if f.released {
 		if r, ok := d.Outbox.(Reserver); ok && r.Reserve() == nil {
 			f.released = false
 		}
+	}
+	if f.told && !f.released { // written again, with the reserve back
+		ev := Notice("outbox_recovered", fmt.Sprintf("outbox written again, its reserve made again; %d events lost meanwhile", f.lost), d.Host, time.Now())
+		recovered, f.told = &ev, false
 	}
 	if d.OnFull != nil && recovered != nil {
 		d.OnFull(nil)
