@@ -111,6 +111,9 @@ type Dispatcher struct {
 	// 5 s. MaxHeld bounds the events held meanwhile; 0 means 10,000.
 	RetryFull time.Duration
 	MaxHeld   int
+	// OnDropped, if set, is told of each events_dropped summary a sink
+	// accepted: n events its full queue turned away.
+	OnDropped func(sink string, n int64)
 	// OnFull, if set, is told when the outbox cannot be written, and
 	// with nil when it can again.
 	OnFull func(err error)
@@ -273,5 +276,11 @@ func (d *Dispatcher) drain(ctx context.Context, r Route) (more bool, err error) 
 	if err != nil {
 		return false, err
 	}
-	return false, d.Outbox.ForgetDropped(r.Name, n)
+	if err := d.Outbox.ForgetDropped(r.Name, n); err != nil {
+		return false, err
+	}
+	if d.OnDropped != nil {
+		d.OnDropped(r.Name, n)
+	}
+	return false, nil
 }

@@ -66,6 +66,9 @@ type Options struct {
 	// size and the retry interval of a full outbox (tests).
 	outboxReserve int64
 	retryFull     time.Duration
+	// healthAfter, if set, replaces both thresholds of /healthz: a sink
+	// failing, a verification running (tests).
+	healthAfter time.Duration
 }
 
 // newSource returns the intake for wo.
@@ -178,9 +181,11 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 		RetryFull: p.o.retryFull, OnFull: p.onFull,
 		OnError: func(sink string, err error) {
 			p.st.failures.Add(1)
+			p.st.sinks.failed(sink, time.Now())
 			p.o.Log.Warn().Str("sink", sink).Err(err).Msg("delivery failed; retrying")
 		},
-		OnDelivered: func(string, *alerts.Event) { p.st.delivered.Add(1) },
+		OnDelivered: func(sink string, _ *alerts.Event) { p.st.delivered.Add(1); p.st.sinks.delivered(sink) },
+		OnDropped:   p.st.sinks.dropped,
 	}
 	if err := p.reportGaps(); err != nil {
 		return err
@@ -396,7 +401,9 @@ func (p *pipeline) verify(ctx context.Context) error {
 // back; a failed check is logged and the job dropped, but for a whole
 // check, which is asked for again.
 func (p *pipeline) do(ctx context.Context, j job) error {
+	p.st.sinks.verifyStarted(time.Now())
 	evs, err := p.v.run(ctx, p.cfg, j)
+	p.st.sinks.verifyDone()
 	switch {
 	case ctx.Err() != nil:
 		for _, ev := range j.events {

@@ -62,7 +62,7 @@ func (p *pipeline) registry() *prometheus.Registry {
 		return p.disp.Health().Lost
 	})
 	gauge("vigil_watch_last_scan_seconds", "Duration of the last whole check.", func() float64 { return st.snapshot().LastScanTook.Seconds() })
-	r.MustRegister(st.latency)
+	r.MustRegister(st.latency, sinkCollector{p})
 	return r
 }
 
@@ -128,8 +128,8 @@ func (p *pipeline) serve(ctx context.Context, ln net.Listener) error {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
-		if h := p.disp.Health(); h.Degraded {
-			http.Error(w, "degraded: "+h.Reason, http.StatusServiceUnavailable)
+		if why := p.degraded(time.Now()); len(why) > 0 {
+			http.Error(w, "degraded: "+joinReasons(why), http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ok\n")) // a client gone: nothing to tell it

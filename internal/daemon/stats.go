@@ -16,6 +16,7 @@ type stats struct {
 	remediations, remediationFailures        atomic.Int64
 	outboxFull                               atomic.Int64 // times the outbox could not be written
 	latency                                  prometheus.Histogram
+	sinks                                    sinkHealth
 
 	mu            sync.Mutex
 	lastScan      time.Time
