@@ -201,13 +201,14 @@ type Vigil struct {
 	// device_errors.
 	Restore *Restore `json:"restore,omitempty"`
 	Device  *Device  `json:"device,omitempty"`
-	// Missing is set on events_missing.
-	Missing *MissingInfo `json:"missing,omitempty"`
+	// Missing is set on events_missing, Coalesced on events_coalesced.
+	Missing   *MissingInfo   `json:"missing,omitempty"`
+	Coalesced *CoalescedInfo `json:"coalesced,omitempty"`
 }
 
 func (v *Vigil) isZero() bool {
 	return v.FileExtra.isZero() && len(v.Changed) == 0 && len(v.Security) == 0 && v.Accounts == nil && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
-		v.Dropped == nil && v.Remediation == nil && v.Restore == nil && v.Device == nil && v.Missing == nil
+		v.Dropped == nil && v.Remediation == nil && v.Restore == nil && v.Device == nil && v.Missing == nil && v.Coalesced == nil
 }
 
 // SetPhase records the host's phase in ev (vigil.phase) and the severity

@@ -95,6 +95,9 @@ type Rule struct {
 	// Remediation is what the watch does after an alert on a path this
 	// rule decides (the last rule matching it); the zero value alerts only.
 	Remediation Remediation
+	// FloodLimit (flood_limit), if set, replaces the watch's flood limits
+	// for the paths this rule decides (see [Watch.FloodLimit]).
+	FloodLimit int
 }
 
 // Remediation policies (the remediation key of a rule).

@@ -34,6 +34,14 @@ type Watch struct {
 	// Listen is the address of the HTTP listener (/metrics, /healthz,
 	// /status); "" means none.
 	Listen string
+	// FloodLimit (flood_limit) is how many alerts one path may have in a
+	// FloodWindow (flood_window) before its further ones are coalesced into
+	// a counted summary; FloodDirLimit (flood_dir_limit) the same for the
+	// alerts on one directory's entries. 0 means 10, 100 and 1 minute. A
+	// rule's flood_limit replaces both for the paths it decides.
+	FloodLimit    int
+	FloodDirLimit int
+	FloodWindow   time.Duration
 }
 
 // Sink is one [[sink]] table: where the watch delivers events.
@@ -141,6 +149,12 @@ func (d *decoder) watch(key keyPath, v any, c *Config) {
 			d.integer(k, m[name], &w.OutboxMax)
 		case "listen":
 			d.str(k, m[name], &w.Listen)
+		case "flood_limit":
+			d.integer(k, m[name], &w.FloodLimit)
+		case "flood_dir_limit":
+			d.integer(k, m[name], &w.FloodDirLimit)
+		case "flood_window":
+			d.duration(k, m[name], &w.FloodWindow)
 		default:
 			d.problemf(k, "unknown key")
 		}
@@ -245,6 +259,9 @@ func (c *Config) watchProblems() []problem {
 	}
 	if w.OutboxMax < 0 {
 		ps = append(ps, problemf(key.key("outbox_max"), "must not be negative, got %d", w.OutboxMax))
+	}
+	if w.FloodLimit < 0 || w.FloodDirLimit < 0 {
+		ps = append(ps, problemf(key.key("flood_limit"), "flood_limit and flood_dir_limit must not be negative, got %d and %d", w.FloodLimit, w.FloodDirLimit))
 	}
 	if w.Outbox != "" && !filepath.IsAbs(w.Outbox) {
 		ps = append(ps, problemf(key.key("outbox"), "%q is not an absolute path", w.Outbox))

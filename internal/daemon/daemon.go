@@ -150,6 +150,7 @@ type pipeline struct {
 	dbStamp  time.Time
 	outboxDB *store.Outbox
 	ln       net.Listener
+	flood    *flood
 }
 
 func (p *pipeline) run(ctx context.Context) (err error) {
@@ -171,7 +172,9 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	p.flood = newFlood(cfg, m, p.o.Host)
 	if rem := newRemediator(cfg, m, p.o.Restorer, p.o.Log, p.st); rem != nil {
+		p.flood.keep = rem.wants
 		rem.publish = func(evs ...alerts.Event) error { p.st.alerts.Add(int64(len(evs))); return p.disp.Publish(evs...) }
 		rem.standing, rem.sealed = p.v.standing, p.v.signed.Load
 		rs = append(rs, alerts.Route{Name: remediationRoute, Sink: rem, Filter: alerts.Filter{Event: rem.wants}})
@@ -365,6 +368,8 @@ func (p *pipeline) verify(ctx context.Context) error {
 	}
 	follow := time.NewTicker(followEvery)
 	defer follow.Stop()
+	floodTick := time.NewTicker(p.flood.window / 4)
+	defer floodTick.Stop()
 	p.dbStamp = stamp(p.cfg.Database)
 	for {
 		var j job
@@ -384,6 +389,11 @@ func (p *pipeline) verify(ctx context.Context) error {
 			} else {
 				continue
 			}
+		case <-floodTick.C:
+			if err := p.publishCoalesced(time.Now(), false); err != nil {
+				return err
+			}
+			continue
 		case <-p.hup:
 			if p.reload() {
 				p.o.notify("RELOADING=1")
@@ -424,6 +434,13 @@ func (p *pipeline) do(ctx context.Context, j job) error {
 	if j.whole {
 		evs = append(evs, p.notice(j))
 	}
+	// A whole check reports each difference once: not coalesced (it is
+	// how a flood that overflowed the intake is caught up).
+	now := time.Now()
+	if !j.whole {
+		evs = p.flood.filter(evs, now)
+	}
+	evs = append(p.flood.flush(now, false), evs...)
 	p.st.alerts.Add(int64(len(evs)))
 	if err := p.disp.Publish(evs...); err != nil {
 		return err // the outbox cannot be written: nothing is durable
@@ -459,7 +476,7 @@ func (p *pipeline) stop() error {
 	p.o.notify("STOPPING=1")
 	evs := p.settler.Flush()
 	if len(evs) == 0 {
-		return nil
+		return p.publishCoalesced(time.Now(), true)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -468,11 +485,24 @@ func (p *pipeline) stop() error {
 		p.o.Log.Warn().Err(err).Int("paths", len(evs)).Msg("pending paths not verified at the stop; the next start's catch-up covers them")
 		return nil
 	}
+	now := time.Now()
+	out = append(p.flood.filter(out, now), p.flood.flush(now, true)...)
 	if err := p.disp.Publish(out...); err != nil {
 		return err
 	}
 	p.saveAlerts()
 	return nil
+}
+
+// publishCoalesced publishes the flood window's summaries if it is over
+// (or force is set).
+func (p *pipeline) publishCoalesced(now time.Time, force bool) error {
+	evs := p.flood.flush(now, force)
+	if len(evs) == 0 {
+		return nil
+	}
+	p.st.alerts.Add(int64(len(evs)))
+	return p.disp.Publish(evs...)
 }
 
 // saveAlerts records what is alerted in the outbox file, after the events

@@ -70,6 +70,7 @@ func TestOutboxENOSPC(t *testing.T) {
 		events, srv.URL, secret))
 	h.init(t)
 	h.cfg.RereadWithin = 0
+	h.cfg.Watch.FloodDirLimit = files // every alert one by one
 	h.cfg.Watch.Listen = "127.0.0.1:0"
 	addr := make(chan string, 1)
 	h.start(t, Options{outboxReserve: 256 << 10, retryFull: 50 * time.Millisecond, onListen: func(a string) { addr <- a }})

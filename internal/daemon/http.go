@@ -50,6 +50,7 @@ func (p *pipeline) registry() *prometheus.Registry {
 	gauge("vigil_watch_fallback_subtrees", "Subtrees scanned periodically for lack of watches.", func() float64 {
 		return float64(len(p.src.Coverage().Fallback))
 	})
+	counter("vigil_watch_coalesced_total", "Alerts over the flood limits, counted into events_coalesced summaries.", p.flood.total.Load)
 	counter("vigil_watch_outbox_full_total", "Times the outbox could not be written (its filesystem full).", st.outboxFull.Load)
 	gauge("vigil_watch_outbox_degraded", "1 while the outbox's reserve is in use or the outbox cannot be written.", func() float64 {
 		if p.disp.Health().Degraded {
