@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,7 +26,8 @@ const (
 // more than its limit, has its further alerts counted into one
 // events_coalesced summary per directory, sent when the window ends; a
 // directory whose only change is its own mtime and ctime is reported once
-// per window. Critical alerts, events without a path and the alerts a
+// per window (its size, and its FS_INDEX_FL flag, too: entries make it
+// grow). Critical alerts, events without a path and the alerts a
 // remediation wants are never coalesced. It is used from the verifier's
 // goroutine.
 type flood struct {
@@ -121,17 +124,38 @@ func (f *flood) filter(evs []alerts.Event, now time.Time) []alerts.Event {
 }
 
 // dirTimesOnly says ev is about a directory whose only change is its own
-// mtime or ctime (its entries changed).
+// mtime, ctime or size: what adding and removing entries does to it.
 func dirTimesOnly(ev *alerts.Event) bool {
 	if ev.File.Type != "dir" || ev.Vigil == nil || len(ev.Vigil.Changed) == 0 {
 		return false
 	}
 	for _, c := range ev.Vigil.Changed {
-		if c != "mtime" && c != "ctime" {
+		switch c {
+		case "mtime", "ctime", "size":
+		case "flags":
+			if !indexFlagOnly(ev.Vigil) {
+				return false
+			}
+		default:
 			return false
 		}
 	}
 	return true
+}
+
+// fsIndexFlag is FS_INDEX_FL ("I" in lsattr): the filesystem sets it on a
+// directory grown big enough for a hashed index.
+const fsIndexFlag = 0x1000
+
+// indexFlagOnly says the inode flags of v differ from its baseline's in
+// FS_INDEX_FL alone.
+func indexFlagOnly(v *alerts.Vigil) bool {
+	if v.Previous == nil {
+		return false
+	}
+	now, err1 := strconv.ParseUint(strings.TrimPrefix(v.Flags, "0x"), 16, 32)
+	was, err2 := strconv.ParseUint(strings.TrimPrefix(v.Previous.Flags, "0x"), 16, 32)
+	return err1 == nil && err2 == nil && (now^was)&^fsIndexFlag == 0
 }
 
 func (f *flood) add(dir string, ev *alerts.Event, now time.Time) {
