@@ -204,11 +204,13 @@ type Vigil struct {
 	// Missing is set on events_missing, Coalesced on events_coalesced.
 	Missing   *MissingInfo   `json:"missing,omitempty"`
 	Coalesced *CoalescedInfo `json:"coalesced,omitempty"`
+	// Mount is set on mount_changed.
+	Mount *MountInfo `json:"mount,omitempty"`
 }
 
 func (v *Vigil) isZero() bool {
 	return v.FileExtra.isZero() && len(v.Changed) == 0 && len(v.Security) == 0 && v.Accounts == nil && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
-		v.Dropped == nil && v.Remediation == nil && v.Restore == nil && v.Device == nil && v.Missing == nil && v.Coalesced == nil
+		v.Dropped == nil && v.Remediation == nil && v.Restore == nil && v.Device == nil && v.Missing == nil && v.Coalesced == nil && v.Mount == nil
 }
 
 // SetPhase records the host's phase in ev (vigil.phase) and the severity

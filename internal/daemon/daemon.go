@@ -69,6 +69,9 @@ type Options struct {
 	// healthAfter, if set, replaces both thresholds of /healthz: a sink
 	// failing, a verification running (tests).
 	healthAfter time.Duration
+	// noMounts leaves the mount table alone (tests in a synctest bubble,
+	// where polling it would wait on the world outside).
+	noMounts bool
 }
 
 // newSource returns the intake for wo.
@@ -216,6 +219,12 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 		return err
 	}
 	p.settler = &watch.Settler{Window: cfg.Watch.Settle, Max: cfg.Watch.MaxSettle}
+	var mw *mountWatch // opened before the start's check: no change is missed
+	if !p.o.noMounts {
+		if mw, err = openMounts(); err != nil {
+			p.o.Log.Error().Err(err).Msg("mount changes are not followed")
+		}
+	}
 	p.jobs = make(chan job)
 	p.catchUp = make(chan job, 1)
 
@@ -237,6 +246,14 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	}
 	if p.ln != nil {
 		g.Go(func() error { return p.serve(ictx, p.ln) })
+	}
+	if mw != nil {
+		g.Go(func() error {
+			if err := mw.run(ictx, p.mountsChanged); err != nil {
+				p.o.Log.Error().Err(err).Msg("mount changes are no longer followed")
+			}
+			return nil
+		})
 	}
 	return g.Wait()
 }
