@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -139,13 +140,21 @@ func (d *Dispatcher) init() {
 // it passes, in one durable write. It returns once they are durable, or,
 // when the outbox cannot be written, once the direct routes have them and
 // the others' are held (see [Health]).
-func (d *Dispatcher) Publish(evs ...Event) error {
+func (d *Dispatcher) Publish(evs ...Event) error { return d.PublishTo(nil, evs...) }
+
+// PublishTo is [Dispatcher.Publish] for the sinks named in only (all,
+// if nil): a sink added by a reload is sent the alerts still standing.
+func (d *Dispatcher) PublishTo(only []string, evs ...Event) error {
 	d.init()
 	var entries []Entry
 	var queued []*Event
 	for i := range evs {
 		ev := evs[i] // a copy: Encode sets its sequence number
-		if e := d.entry(&ev); len(e.Sinks) > 0 {
+		e := d.entry(&ev)
+		if only != nil {
+			e.Sinks = slices.DeleteFunc(e.Sinks, func(s string) bool { return !slices.Contains(only, s) })
+		}
+		if len(e.Sinks) > 0 {
 			entries, queued = append(entries, e), append(queued, &ev)
 		}
 	}
@@ -153,7 +162,7 @@ func (d *Dispatcher) Publish(evs ...Event) error {
 		return nil
 	}
 	d.full.mu.Lock()
-	woken, _ := d.appendOrDegrade(queued, entries, time.Now())
+	woken, _ := d.appendOrDegrade(queued, entries, time.Now(), only)
 	d.full.mu.Unlock()
 	d.wakeUp(woken)
 	return nil

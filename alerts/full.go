@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -85,7 +86,8 @@ func (d *Dispatcher) Health() Health {
 // appendOrDegrade writes entries to the outbox; when it cannot, it sends
 // evs to the direct routes at once and holds the entries for the others.
 // It reports the sinks whose queues grew. Called with f.mu held.
-func (d *Dispatcher) appendOrDegrade(evs []*Event, entries []Entry, now time.Time) (woken []string, notice *Event) {
+// only, if not nil, limits the direct routes sent to.
+func (d *Dispatcher) appendOrDegrade(evs []*Event, entries []Entry, now time.Time, only []string) (woken []string, notice *Event) {
 	f := &d.full
 	if len(f.held) == 0 {
 		err := d.Outbox.Append(entries, now)
@@ -112,7 +114,7 @@ func (d *Dispatcher) appendOrDegrade(evs []*Event, entries []Entry, now time.Tim
 			entries = append([]Entry{d.entry(notice)}, entries...)
 		}
 	}
-	d.sendDirect(evs)
+	d.sendDirect(evs, only)
 	d.hold(entries)
 	return nil, notice
 }
@@ -146,10 +148,11 @@ func sinksOf(entries []Entry) []string {
 }
 
 // sendDirect sends evs, without a sequence number, to each direct route
-// whose filter they pass; what a route does not accept is lost, counted.
-func (d *Dispatcher) sendDirect(evs []*Event) {
+// (of only, if not nil) whose filter they pass; what a route does not
+// accept is lost, counted.
+func (d *Dispatcher) sendDirect(evs []*Event, only []string) {
 	for _, r := range d.Routes {
-		if !r.Direct {
+		if !r.Direct || only != nil && !slices.Contains(only, r.Name) {
 			continue
 		}
 		var out []*Event

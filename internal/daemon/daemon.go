@@ -122,13 +122,14 @@ func Run(ctx context.Context, o Options) error {
 	if v.lockWait <= 0 {
 		v.lockWait = 2 * time.Second
 	}
+	var sinks []string // of the run before a reload
 	for {
-		p := &pipeline{o: &o, cfg: cfg, v: v, st: st, hup: hup}
+		p := &pipeline{o: &o, cfg: cfg, v: v, st: st, hup: hup, before: sinks}
 		err := p.run(ctx)
 		if !errors.Is(err, errReload) {
 			return err
 		}
-		cfg = p.next
+		cfg, sinks = p.next, p.sinks
 		o.Log.Info().Str("config", cfg.Source).Msg("configuration reloaded")
 	}
 }
@@ -154,6 +155,9 @@ type pipeline struct {
 	outboxDB *store.Outbox
 	ln       net.Listener
 	flood    *flood
+	// sinks are the routes of this run; before, those of the run before
+	// a reload (nil at the start).
+	sinks, before []string
 }
 
 func (p *pipeline) run(ctx context.Context) (err error) {
@@ -195,6 +199,15 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	}
 	if err := p.reportGaps(); err != nil {
 		return err
+	}
+	for _, r := range rs {
+		p.sinks = append(p.sinks, r.Name)
+	}
+	if p.before != nil {
+		added := slices.DeleteFunc(slices.Clone(p.sinks), func(s string) bool { return slices.Contains(p.before, s) })
+		if err := p.sendStanding(added); err != nil {
+			p.o.Log.Error().Err(err).Msg("the standing alerts were not sent to the sinks added")
+		}
 	}
 	roots, err := p.baselineRoots()
 	if err != nil {
@@ -431,6 +444,9 @@ func (p *pipeline) do(ctx context.Context, j job) error {
 	p.st.sinks.verifyStarted(time.Now())
 	evs, err := p.v.run(ctx, p.cfg, j)
 	p.st.sinks.verifyDone()
+	if err == nil && ctx.Err() == nil {
+		defer p.saveStanding(evs) // after they are published, as saveAlerts
+	}
 	switch {
 	case ctx.Err() != nil:
 		for _, ev := range j.events {
