@@ -48,6 +48,14 @@ type Entry struct {
 	// write that queues it.
 	Data   []byte
 	Encode func(seq uint64) ([]byte, error)
+	// Path is file.path, if any: what a full queue turns away is named.
+	Path string
+}
+
+// DroppedPather is an [Outbox] that keeps the first paths of the events a
+// full queue turned away, for the events_dropped summary to name.
+type DroppedPather interface {
+	DroppedPaths(sink string) ([]string, error)
 }
 
 // Sink delivers events somewhere. Send delivers evs (data holds each as
@@ -275,6 +283,11 @@ func (d *Dispatcher) drain(ctx context.Context, r Route) (more bool, err error) 
 		return false, err
 	}
 	ev := Dropped(r.Name, n, first, last, d.Host, time.Now())
+	if dp, ok := d.Outbox.(DroppedPather); ok {
+		if ev.Vigil.Dropped.Paths, err = dp.DroppedPaths(r.Name); err != nil {
+			return false, err
+		}
+	}
 	data, err := json.Marshal(&ev)
 	if err != nil {
 		return false, err

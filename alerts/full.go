@@ -130,6 +130,9 @@ func (d *Dispatcher) entry(ev *Event) Entry {
 			e.Sinks = append(e.Sinks, r.Name)
 		}
 	}
+	if ev.File != nil {
+		e.Path = ev.File.Path
+	}
 	return e
 }
 
@@ -212,7 +215,7 @@ func (d *Dispatcher) hold(entries []Entry) {
 			d.full.lost++
 			continue
 		}
-		d.full.held = append(d.full.held, Entry{Sinks: sinks, Data: e.Data, Encode: e.Encode})
+		d.full.held = append(d.full.held, Entry{Sinks: sinks, Data: e.Data, Encode: e.Encode, Path: e.Path})
 	}
 }
 

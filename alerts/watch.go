@@ -138,6 +138,9 @@ type DroppedInfo struct {
 	Count int64     `json:"count"`
 	First time.Time `json:"first,omitzero"`
 	Last  time.Time `json:"last,omitzero"`
+	// Paths are the first paths (at most 20) of the events turned away,
+	// where they had one.
+	Paths []string `json:"paths,omitempty"`
 }
 
 // RemediationInfo describes a remediation in its outcome event

@@ -100,7 +100,7 @@ func (o *Outbox) Append(entries []OutboxEntry, at time.Time) error {
 			v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(data)), seq)
 			v = append(v, data...)
 			for _, s := range e.Sinks {
-				if err := o.append(qs, depth, dropped, s, v, at); err != nil {
+				if err := o.append(qs, depth, dropped, s, v, at, e.Path); err != nil {
 					return err
 				}
 			}
@@ -116,11 +116,17 @@ type OutboxEntry struct {
 	// transaction, with the event's host sequence number.
 	Data   []byte
 	Encode func(seq uint64) ([]byte, error)
+	// Path is the path the event is about, if any: a full queue's
+	// dropped count names the first few (see [Outbox.DroppedPaths]).
+	Path string
 }
 
-func (o *Outbox) append(qs, depth, dropped *bolt.Bucket, s string, data []byte, at time.Time) error {
+func (o *Outbox) append(qs, depth, dropped *bolt.Bucket, s string, data []byte, at time.Time, path string) error {
 	n := u64(depth.Get([]byte(s)))
 	if n >= uint64(o.max) {
+		if err := dropPath(dropped.Tx(), s, path); err != nil {
+			return err
+		}
 		return countDropped(dropped, s, at)
 	}
 	q, err := qs.CreateBucketIfNotExists([]byte(s))
@@ -235,6 +241,9 @@ func (o *Outbox) ForgetDropped(sink string, n int64) error {
 		v := b.Get([]byte(sink))
 		if len(v) != 24 {
 			return nil
+		}
+		if err := forgetDroppedPaths(tx, sink); err != nil {
+			return err
 		}
 		left := int64(binary.BigEndian.Uint64(v)) - n
 		if left <= 0 {

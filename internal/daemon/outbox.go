@@ -19,7 +19,7 @@ func (o outbox) Reserve() error { return o.Outbox.Reserve(o.reserve) }
 func (o outbox) Append(entries []alerts.Entry, at time.Time) error {
 	out := make([]store.OutboxEntry, len(entries))
 	for i, e := range entries {
-		out[i] = store.OutboxEntry{Sinks: e.Sinks, Data: e.Data, Encode: e.Encode}
+		out[i] = store.OutboxEntry{Sinks: e.Sinks, Data: e.Data, Encode: e.Encode, Path: e.Path}
 	}
 	return o.Outbox.Append(out, at)
 }
