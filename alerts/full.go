@@ -223,16 +223,12 @@ func (d *Dispatcher) hold(entries []Entry) {
 // until ctx is done, what a full outbox left undone; at the end it tries
 // once more.
 func (d *Dispatcher) recoverFull(ctx context.Context) {
-	if r, ok := d.Outbox.(Reserver); ok {
-		if err := r.Reserve(); err != nil {
-			f := &d.full
-			f.mu.Lock()
-			f.released, f.since = true, time.Now()
-			f.mu.Unlock()
-			if d.OnError != nil {
-				d.OnError("outbox", fmt.Errorf("reserve: %w", err))
-			}
-		}
+	if r, ok := d.Outbox.(Reserver); ok && r.Reserve() != nil {
+		// No room for it: degraded (Health says so) until there is.
+		f := &d.full
+		f.mu.Lock()
+		f.released, f.since = true, time.Now()
+		f.mu.Unlock()
 	}
 	t := time.NewTicker(d.retryFull())
 	defer t.Stop()
@@ -277,9 +273,7 @@ func (d *Dispatcher) retry() {
 	f.mu.Unlock()
 	d.wakeUp(woken)
 	if recovered != nil {
-		if err := d.Publish(*recovered); err != nil && d.OnError != nil {
-			d.OnError("outbox", err)
-		}
+		d.publishNotice(*recovered)
 	}
 }
 
@@ -289,5 +283,13 @@ func (d *Dispatcher) wakeUp(names []string) {
 		case d.wake[n] <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// publishNotice publishes a notice of the dispatcher's own; Publish fails
+// only where the outbox cannot be written, and then degrades instead.
+func (d *Dispatcher) publishNotice(ev Event) {
+	if err := d.Publish(ev); err != nil {
+		panic("alerts: Publish failed: " + err.Error()) // it returns nil
 	}
 }

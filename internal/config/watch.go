@@ -37,7 +37,8 @@ type Watch struct {
 	// FloodLimit (flood_limit) is how many alerts one path may have in a
 	// FloodWindow (flood_window) before its further ones are coalesced into
 	// a counted summary; FloodDirLimit (flood_dir_limit) the same for the
-	// alerts on one directory's entries. 0 means 10, 100 and 1 minute. A
+	// churn in one directory (entries created, and resolved: gone again).
+	// 0 means 10, 100 and 1 minute. A
 	// rule's flood_limit replaces both for the paths it decides.
 	FloodLimit    int
 	FloodDirLimit int

@@ -398,7 +398,7 @@ func (p *pipeline) verify(ctx context.Context) error {
 	}
 	follow := time.NewTicker(followEvery)
 	defer follow.Stop()
-	floodTick := time.NewTicker(p.flood.window / 4)
+	floodTick := time.NewTicker(max(p.flood.window/4, 10*time.Millisecond))
 	defer floodTick.Stop()
 	p.dbStamp = stamp(p.cfg.Database)
 	for {

@@ -22,9 +22,12 @@ const (
 )
 
 // flood coalesces the alerts over the flood limits: per window, a path
-// with more than its limit of alerts, or a directory whose entries have
-// more than its limit, has its further alerts counted into one
-// events_coalesced summary per directory, sent when the window ends; a
+// with more than its limit of alerts, or a directory with more than its
+// limit of churning entries (created, and resolved: names that come and
+// go, not in the baseline), has its further alerts counted into one
+// events_coalesced summary per directory, sent when the window ends;
+// changes of recorded paths (updated, deleted, ...) count per path only,
+// so a package upgrade rewriting a directory is reported path by path; a
 // directory whose only change is its own mtime and ctime is reported once
 // per window (its size, and its FS_INDEX_FL flag, too: entries make it
 // grow). Critical alerts, events without a path and the alerts a
@@ -113,14 +116,22 @@ func (f *flood) filter(evs []alerts.Event, now time.Time) []alerts.Event {
 		}
 		dir := merkle.Parent(path)
 		f.perPath[path]++
-		f.perDir[dir]++
-		if f.perPath[path] > f.limit(path, f.pathLimit) || f.perDir[dir] > f.limit(dir, f.dirLimit) {
+		if churn(ev) {
+			f.perDir[dir]++
+		}
+		if f.perPath[path] > f.limit(path, f.pathLimit) || churn(ev) && f.perDir[dir] > f.limit(dir, f.dirLimit) {
 			f.add(dir, ev, now)
 			continue
 		}
 		out = append(out, *ev)
 	}
 	return out
+}
+
+// churn says ev is about a name that came or went outside the baseline:
+// created, or resolved (gone again).
+func churn(ev *alerts.Event) bool {
+	return ev.Event.Action == "created" || ev.Event.Action == "resolved"
 }
 
 // dirTimesOnly says ev is about a directory whose only change is its own
