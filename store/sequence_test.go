@@ -193,3 +193,68 @@ func BenchmarkOutboxAppend(b *testing.B) {
 		})
 	}
 }
+
+// TestOutboxMigratesFirstLayout: an outbox written before the host
+// sequence (values the bare JSON, no meta) opens with its queued events
+// intact, no gap reported, and queues after them.
+func TestOutboxMigratesFirstLayout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.db.outbox")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		qs, err := tx.CreateBucket(bucketQueue)
+		if err != nil {
+			return err
+		}
+		q, err := qs.CreateBucket([]byte("a"))
+		if err != nil {
+			return err
+		}
+		for i := uint64(1); i <= 5; i++ { // 1 and 2 delivered already
+			seq, err := q.NextSequence()
+			if err != nil {
+				return err
+			}
+			if i <= 2 {
+				continue
+			}
+			if err := q.Put(binary.BigEndian.AppendUint64(nil, seq), fmt.Appendf(nil, "old%d", i)); err != nil {
+				return err
+			}
+		}
+		depth, err := tx.CreateBucket(bucketDepth)
+		if err != nil {
+			return err
+		}
+		return put64(depth, "a", 3)
+	})
+	if err := errors.Join(err, db.Close()); err != nil {
+		t.Fatal(err)
+	}
+	o, err := OpenOutbox(path, 100)
+	if err != nil {
+		t.Fatalf("OpenOutbox of the first layout: %v", err)
+	}
+	if g, err := o.Gaps(); len(g) != 0 || err != nil {
+		t.Errorf("Gaps() after the migration = %+v %v, want none", g, err)
+	}
+	appendN(t, o, 1, "a")
+	seqs, data, err := o.Pending("a", 10)
+	if err != nil || !cmp.Equal(strs(data), []string{"old3", "old4", "old5", "ev1"}) || !cmp.Equal(seqs, []uint64{3, 4, 5, 6}) {
+		t.Errorf("Pending(a) after the migration = %v %q %v, want 3..6: old3 old4 old5 ev1", seqs, data, err)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if o, err = OpenOutbox(path, 100); err != nil { // migrated once
+		t.Fatal(err)
+	}
+	if _, data, _ := o.Pending("a", 10); len(data) != 4 || string(data[0]) != "old3" {
+		t.Errorf("Pending(a) after a second open = %q, want the same 4", data)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
