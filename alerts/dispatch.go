@@ -123,6 +123,9 @@ type Dispatcher struct {
 	// OnDropped, if set, is told of each events_dropped summary a sink
 	// accepted: n events its full queue turned away.
 	OnDropped func(sink string, n int64)
+	// OnQueued, if set, is told the highest host sequence number queued
+	// after each write to the outbox (the fleet heartbeat reports it).
+	OnQueued func(seq uint64)
 	// OnFull, if set, is told when the outbox cannot be written, and
 	// with nil when it can again.
 	OnFull func(err error)

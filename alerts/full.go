@@ -100,6 +100,7 @@ func (d *Dispatcher) appendOrDegrade(evs []*Event, entries []Entry, now time.Tim
 			}
 		}
 		if err == nil {
+			d.queued()
 			return sinksOf(entries), nil
 		}
 		f.err, f.since = err, now
@@ -256,6 +257,7 @@ func (d *Dispatcher) retry() {
 			return
 		}
 		woken, f.held = sinksOf(f.held), nil
+		d.queued()
 	}
 	f.err = nil
 	if f.released {
@@ -291,5 +293,15 @@ func (d *Dispatcher) wakeUp(names []string) {
 func (d *Dispatcher) publishNotice(ev Event) {
 	if err := d.Publish(ev); err != nil {
 		panic("alerts: Publish failed: " + err.Error()) // it returns nil
+	}
+}
+
+// queued tells OnQueued the highest sequence number queued.
+func (d *Dispatcher) queued() {
+	if d.OnQueued == nil {
+		return
+	}
+	if seq, err := d.Outbox.Sequence(); err == nil {
+		d.OnQueued(seq)
 	}
 }

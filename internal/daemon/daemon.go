@@ -188,7 +188,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	}
 	p.disp = &alerts.Dispatcher{
 		Outbox: outbox{Outbox: ob, reserve: p.o.outboxReserve}, Routes: rs, Host: p.o.Host,
-		RetryFull: p.o.retryFull, OnFull: p.onFull,
+		RetryFull: p.o.retryFull, OnFull: p.onFull, OnQueued: p.queued,
 		OnError: func(sink string, err error) {
 			p.st.failures.Add(1)
 			p.st.sinks.failed(sink, time.Now())
@@ -196,6 +196,9 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 		},
 		OnDelivered: func(sink string, _ *alerts.Event) { p.st.delivered.Add(1); p.st.sinks.delivered(sink) },
 		OnDropped:   p.st.sinks.dropped,
+	}
+	if seq, err := ob.Sequence(); err == nil {
+		p.queued(seq)
 	}
 	if err := p.reportGaps(); err != nil {
 		return err

@@ -6,6 +6,10 @@ import (
 	"vigil/alerts"
 )
 
+// queued records the highest event.sequence the outbox queued (for
+// /status, /metrics and the fleet heartbeat).
+func (p *pipeline) queued(seq uint64) { p.st.sequence.Store(seq) }
+
 // reportGaps publishes an events_missing alert for each run of events
 // deleted from a sink's queue while the daemon was stopped, once: the
 // outbox is told they were reported after the alerts are queued (a crash

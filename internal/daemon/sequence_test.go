@@ -43,6 +43,9 @@ func TestEventsMissing(t *testing.T) {
 			}
 			last = ev.Event.Sequence
 		}
+		if s := h.stats.sequence.Load(); s != last {
+			t.Errorf("highest sequence queued (for the fleet heartbeat) = %d, want the last delivered, %d", s, last)
+		}
 		m := actions(evs, "events_missing")
 		if len(m) != 1 || m[0].Vigil == nil || m[0].Vigil.Missing == nil {
 			t.Fatalf("events after deleting 2 queued ones:\n%swant one events_missing", describe(evs))
