@@ -26,7 +26,7 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
 GOBUILD      = $(GO) build -buildvcs=auto -ldflags "-X main.commit=$(COMMIT)"
 
-.PHONY: all build test test-long test-all lint vet fmt-check unit unit-long fuzz vulncheck deploy-check docs install bench compare run clean
+.PHONY: all build test test-long test-all lint vet fmt-check unit unit-long fuzz vulncheck deploy-check docs install bench compare run screenshots clean
 
 all: build
 
@@ -79,6 +79,11 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$${f#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./$${f%%:*} || exit 1; \
 	done
 
+# The README's screenshots of the web console, from its browser test
+# (headless Chromium on a fixture fleet).
+screenshots:
+	VIGIL_SCREENSHOTS=$(CURDIR)/doc $(GO) test -count=1 -run '^TestBrowser$$' ./internal/console
+
 # Known vulnerabilities in the code vigil calls (needs vuln.go.dev).
 vulncheck:
 	$(GOVULNCHECK) ./...
@@ -101,7 +106,7 @@ install:
 	install -m 0755 contrib/transition_phase.sh $(DESTDIR)$(LIBEXECDIR)/transition_phase.sh
 	install -m 0644 doc/vigil.1 $(DESTDIR)$(MANDIR)/man1/vigil.1
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
-	for u in vigil-check.service vigil-check.timer vigil-watch.service; do \
+	for u in vigil-check.service vigil-check.timer vigil-watch.service vigil-fleet.service; do \
 		sed -e 's|/usr/local/bin/vigil|$(BINDIR)/vigil|g' -e 's|/usr/local/share/doc/vigil|$(DOCDIR)|g' \
 			contrib/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
 	done

@@ -43,7 +43,15 @@ type Watch struct {
 	FloodLimit    int
 	FloodDirLimit int
 	FloodWindow   time.Duration
+	// Intake is the source of change events: "fanotify" (whole
+	// filesystems, and who made each change; needs CAP_SYS_ADMIN),
+	// "inotify", or "auto" (fanotify where it works, else inotify); ""
+	// means auto.
+	Intake string
 }
+
+// Intakes are the values watch.intake takes.
+var intakes = []string{"auto", "fanotify", "inotify"}
 
 // Sink is one [[sink]] table: where the watch delivers events.
 type Sink struct {
@@ -53,6 +61,9 @@ type Sink struct {
 	MinSeverity string
 	// Paths, if set, are doublestar globs file.path must match.
 	Paths []string
+	// NoDiff (diff = false) leaves vigil.diff, the diffs of kept
+	// content, out of the events the sink gets.
+	NoDiff bool
 	// file
 	Path    string
 	MaxSize int64
@@ -156,6 +167,8 @@ func (d *decoder) watch(key keyPath, v any, c *Config) {
 			d.integer(k, m[name], &w.FloodDirLimit)
 		case "flood_window":
 			d.duration(k, m[name], &w.FloodWindow)
+		case "intake":
+			d.str(k, m[name], &w.Intake)
 		default:
 			d.problemf(k, "unknown key")
 		}
@@ -202,6 +215,11 @@ func (d *decoder) sink(key keyPath, m map[string]any) Sink {
 			continue
 		case "paths":
 			s.Paths = d.strings(k, v)
+			continue
+		case "diff":
+			var diff bool
+			d.boolean(k, v, &diff)
+			s.NoDiff = !diff
 			continue
 		}
 		if keys, known := sinkKeys[s.Type]; known && !slices.Contains(keys, name) {
@@ -263,6 +281,9 @@ func (c *Config) watchProblems() []problem {
 	}
 	if w.FloodLimit < 0 || w.FloodDirLimit < 0 {
 		ps = append(ps, problemf(key.key("flood_limit"), "flood_limit and flood_dir_limit must not be negative, got %d and %d", w.FloodLimit, w.FloodDirLimit))
+	}
+	if w.Intake != "" && !slices.Contains(intakes, w.Intake) {
+		ps = append(ps, problemf(key.key("intake"), "%q is not one of %s", w.Intake, strings.Join(intakes, ", ")))
 	}
 	if w.Outbox != "" && !filepath.IsAbs(w.Outbox) {
 		ps = append(ps, problemf(key.key("outbox"), "%q is not an absolute path", w.Outbox))

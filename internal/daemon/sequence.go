@@ -7,8 +7,13 @@ import (
 )
 
 // queued records the highest event.sequence the outbox queued (for
-// /status, /metrics and the fleet heartbeat).
-func (p *pipeline) queued(seq uint64) { p.st.sequence.Store(seq) }
+// /status, /metrics and the fleet heartbeat: Options.QueuedSequence).
+func (p *pipeline) queued(seq uint64) {
+	p.st.sequence.Store(seq)
+	if p.o.QueuedSequence != nil {
+		p.o.QueuedSequence.Store(seq)
+	}
+}
 
 // reportGaps publishes an events_missing alert for each run of events
 // deleted from a sink's queue while the daemon was stopped, once: the

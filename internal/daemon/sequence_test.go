@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/binary"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -34,7 +35,8 @@ func TestEventsMissing(t *testing.T) {
 		deleteQueued(t, h.cfg.OutboxPath(), "0-stdout", keys[1], keys[2])
 
 		h.sink.setDown(false)
-		h.startIdle(t, Options{})
+		var queued atomic.Uint64
+		h.startIdle(t, Options{QueuedSequence: &queued})
 		evs := h.sink.events()
 		var last uint64
 		for _, ev := range evs {
@@ -43,8 +45,8 @@ func TestEventsMissing(t *testing.T) {
 			}
 			last = ev.Event.Sequence
 		}
-		if s := h.stats.sequence.Load(); s != last {
-			t.Errorf("highest sequence queued (for the fleet heartbeat) = %d, want the last delivered, %d", s, last)
+		if s, q := h.stats.sequence.Load(), queued.Load(); s != last || q != last {
+			t.Errorf("highest sequence queued = %d, for the fleet heartbeat %d; want the last delivered, %d", s, q, last)
 		}
 		m := actions(evs, "events_missing")
 		if len(m) != 1 || m[0].Vigil == nil || m[0].Vigil.Missing == nil {

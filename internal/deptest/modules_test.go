@@ -15,7 +15,8 @@ type moduleRule struct {
 }
 
 // moduleRules has a rule for every module in modules. The test files of a
-// package may import what its code may, and go-cmp and nats-server.
+// package may import what its code may, and the tests-only modules (no
+// importers: go-cmp, nats-server, chromedp).
 var moduleRules = map[string]moduleRule{
 	"go.etcd.io/bbolt": {importers: []string{"store"},
 		why: "the database format is store's: everything else reads baselines through its verified API"},
@@ -25,8 +26,8 @@ var moduleRules = map[string]moduleRule{
 		why: "only commands and the daemon log; libraries return errors"},
 	"github.com/bmatcuk/doublestar/v4": {importers: []string{"internal/config"},
 		why: "patterns are validated and pre-compiled by config: one place decides what a glob matches"},
-	"github.com/nats-io/nats.go": {importers: []string{"alerts"},
-		why: "the JetStream sink is one of the alert sinks"},
+	"github.com/nats-io/nats.go": {importers: []string{"alerts", "internal/fleet"},
+		why: "the JetStream sink is one of the alert sinks; the fleet's buckets and streams are JetStream's"},
 	"github.com/containerd/btrfs/v2": {importers: []string{"btrfs"},
 		why: "cgo behind a build tag: the btrfs package keeps it away from everything else"},
 	"github.com/prometheus/client_golang": {importers: []string{"internal/daemon"},
@@ -39,16 +40,22 @@ var moduleRules = map[string]moduleRule{
 		why: "the configuration file (config); bench writes vigil configurations"},
 	"github.com/zeebo/blake3": {importers: []string{"merkle", "scanner", "internal/config", "internal/engine", "bench"},
 		why: "hashes: nodes (merkle), content (scanner), the configuration digest (config), the sample key (engine), b3sum-equal corpora (bench)"},
-	"golang.org/x/mod": {importers: []string{"store", "internal/engine", "internal/daemon", "internal/trusttest", "cmd/"},
+	"golang.org/x/mod": {importers: []string{"store", "internal/engine", "internal/daemon", "internal/trusttest", "internal/fleet", "cmd/"},
 		why: "signed notes and the RFC 6962 log: the trust code (store's audit log, the engine's and daemon's verifiers, the CLI's keys, the trust tests' signatures)"},
-	"github.com/transparency-dev/formats": {importers: []string{"internal/engine", "cmd/"},
-		why: "checkpoints of the audit log are read and printed by the trust code"},
+	"github.com/transparency-dev/formats": {importers: []string{"internal/engine", "internal/fleet", "cmd/"},
+		why: "checkpoints of the audit log are read and printed by the trust code; the fleet's witness cosigns them (C2SP cosignature/v1)"},
+	"github.com/klauspost/compress": {importers: []string{"store"},
+		why: "kept content is compressed in the database: store's format, like bbolt"},
 	"golang.org/x/sys":  {any: true, why: "the system calls the standard library lacks"},
 	"golang.org/x/sync": {any: true, why: "errgroup: owned goroutines"},
 	"github.com/google/go-cmp": {
 		why: "test comparisons only: never in a binary"},
 	"github.com/nats-io/nats-server/v2": {
 		why: "tests only: a real JetStream server in-process; a monitor never embeds a server"},
+	"github.com/chromedp/chromedp": {
+		why: "tests only: the console is tested in a real headless Chromium"},
+	"github.com/chromedp/cdproto": {
+		why: "tests only: the DevTools protocol types of chromedp"},
 }
 
 // moduleOf returns the module of a package import path among modules, ok
@@ -113,6 +120,7 @@ func TestModuleImporters(t *testing.T) {
 var linkBans = []struct{ prefix, why string }{
 	{"github.com/nats-io/nats-server/", "the monitor publishes to JetStream, it never runs a server"},
 	{"github.com/google/go-cmp/", "test comparisons"},
+	{"github.com/chromedp/", "the browser tests of the console"},
 	{"testing", "test code in the binary (a helper package imported outside tests)"},
 	{"vigil/bench", "the benchmark harness is vigil-bench's"},
 	{"vigil/internal/fimtest", "test trees"},
