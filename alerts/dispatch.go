@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,12 +36,26 @@ type Outbox interface {
 	ForgetDropped(sink string, n int64) error
 	// Depth returns how many events wait for sink.
 	Depth(sink string) (int, error)
+	// Sequence returns the highest host sequence number queued so far.
+	Sequence() (uint64, error)
 }
 
 // Entry is one event to queue, for the sinks named.
 type Entry struct {
 	Sinks []string
-	Data  []byte
+	// Data is the event as JSON; if Encode is set, the outbox calls it
+	// instead, with the host sequence number it gives the event, in the
+	// write that queues it.
+	Data   []byte
+	Encode func(seq uint64) ([]byte, error)
+	// Path is file.path, if any: what a full queue turns away is named.
+	Path string
+}
+
+// DroppedPather is an [Outbox] that keeps the first paths of the events a
+// full queue turned away, for the events_dropped summary to name.
+type DroppedPather interface {
+	DroppedPaths(sink string) ([]string, error)
 }
 
 // Sink delivers events somewhere. Send delivers evs (data holds each as
@@ -80,6 +95,9 @@ type Route struct {
 	Name   string
 	Sink   Sink
 	Filter Filter
+	// Direct says the sink needs no queue (stdout, a file, syslog): while
+	// the outbox cannot be written, events go to it at once.
+	Direct bool
 }
 
 // Dispatcher writes events to the outbox and delivers them to the sinks,
@@ -97,56 +115,73 @@ type Dispatcher struct {
 	// MinBackoff and MaxBackoff bound the wait between retries of a
 	// failing sink; 0 means 500 ms and 1 minute.
 	MinBackoff, MaxBackoff time.Duration
+	// RetryFull is how often, while the outbox cannot be written, the
+	// events held are written again and its reserve made again; 0 means
+	// 5 s. MaxHeld bounds the events held meanwhile; 0 means 10,000.
+	RetryFull time.Duration
+	MaxHeld   int
+	// OnDropped, if set, is told of each events_dropped summary a sink
+	// accepted: n events its full queue turned away.
+	OnDropped func(sink string, n int64)
+	// OnQueued, if set, is told the highest host sequence number queued
+	// after each write to the outbox (the fleet heartbeat reports it).
+	OnQueued func(seq uint64)
+	// OnFull, if set, is told when the outbox cannot be written, and
+	// with nil when it can again.
+	OnFull func(err error)
 
-	once sync.Once
-	wake map[string]chan struct{}
+	once  sync.Once
+	wake  map[string]chan struct{}
+	locks map[string]*sync.Mutex // one Send at a time per sink
+	full  fullState
 }
 
 func (d *Dispatcher) init() {
 	d.once.Do(func() {
 		d.wake = map[string]chan struct{}{}
+		d.locks = map[string]*sync.Mutex{}
 		for _, r := range d.Routes {
 			d.wake[r.Name] = make(chan struct{}, 1)
+			d.locks[r.Name] = &sync.Mutex{}
 		}
 	})
 }
 
 // Publish writes evs to the outbox, each queued for the sinks whose filter
-// it passes, in one durable write. It returns once they are durable.
-func (d *Dispatcher) Publish(evs ...Event) error {
+// it passes, in one durable write. It returns once they are durable, or,
+// when the outbox cannot be written, once the direct routes have them and
+// the others' are held (see [Health]).
+func (d *Dispatcher) Publish(evs ...Event) error { return d.PublishTo(nil, evs...) }
+
+// PublishTo is [Dispatcher.Publish] for the sinks named in only (all,
+// if nil): a sink added by a reload is sent the alerts still standing.
+func (d *Dispatcher) PublishTo(only []string, evs ...Event) error {
 	d.init()
 	var entries []Entry
-	woken := map[string]bool{}
+	var queued []*Event
 	for i := range evs {
-		data, err := json.Marshal(&evs[i])
-		if err != nil {
-			return err
+		ev := evs[i] // a copy: Encode sets its sequence number
+		e := d.entry(&ev)
+		if only != nil {
+			e.Sinks = slices.DeleteFunc(e.Sinks, func(s string) bool { return !slices.Contains(only, s) })
 		}
-		var names []string
-		for _, r := range d.Routes {
-			if r.Filter.Pass(&evs[i]) {
-				names = append(names, r.Name)
-				woken[r.Name] = true
-			}
-		}
-		if len(names) > 0 {
-			entries = append(entries, Entry{Sinks: names, Data: data})
+		if len(e.Sinks) > 0 {
+			entries, queued = append(entries, e), append(queued, &ev)
 		}
 	}
 	if len(entries) == 0 {
 		return nil
 	}
-	if err := d.Outbox.Append(entries, time.Now()); err != nil {
-		return err
-	}
-	for n := range woken {
-		select {
-		case d.wake[n] <- struct{}{}:
-		default:
-		}
-	}
+	d.full.mu.Lock()
+	woken, _ := d.appendOrDegrade(queued, entries, time.Now(), only)
+	d.full.mu.Unlock()
+	d.wakeUp(woken)
 	return nil
 }
+
+// Sequence returns the highest host sequence number (event.sequence)
+// queued so far: the fleet heartbeat reports it.
+func (d *Dispatcher) Sequence() (uint64, error) { return d.Outbox.Sequence() }
 
 // Run delivers what the outbox holds, and what is published later, until
 // ctx is done; then it closes the sinks.
@@ -156,6 +191,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	for _, r := range d.Routes {
 		g.Go(func() error { return d.deliver(ctx, r) })
 	}
+	g.Go(func() error { d.recoverFull(ctx); return nil })
 	err := g.Wait()
 	for _, r := range d.Routes {
 		err = errors.Join(err, r.Sink.Close())
@@ -221,7 +257,9 @@ func (d *Dispatcher) drain(ctx context.Context, r Route) (more bool, err error) 
 			// its bytes, and the fields it reads are empty.
 			_ = json.Unmarshal(item.Data, evs[i])
 		}
+		d.locks[r.Name].Lock()
 		n, err := r.Sink.Send(ctx, evs, data)
+		d.locks[r.Name].Unlock()
 		if n > 0 {
 			seqs := make([]uint64, n)
 			for i := range seqs {
@@ -248,12 +286,26 @@ func (d *Dispatcher) drain(ctx context.Context, r Route) (more bool, err error) 
 		return false, err
 	}
 	ev := Dropped(r.Name, n, first, last, d.Host, time.Now())
+	if dp, ok := d.Outbox.(DroppedPather); ok {
+		if ev.Vigil.Dropped.Paths, err = dp.DroppedPaths(r.Name); err != nil {
+			return false, err
+		}
+	}
 	data, err := json.Marshal(&ev)
 	if err != nil {
 		return false, err
 	}
-	if _, err := r.Sink.Send(ctx, []*Event{&ev}, [][]byte{data}); err != nil {
+	d.locks[r.Name].Lock()
+	_, err = r.Sink.Send(ctx, []*Event{&ev}, [][]byte{data})
+	d.locks[r.Name].Unlock()
+	if err != nil {
 		return false, err
 	}
-	return false, d.Outbox.ForgetDropped(r.Name, n)
+	if err := d.Outbox.ForgetDropped(r.Name, n); err != nil {
+		return false, err
+	}
+	if d.OnDropped != nil {
+		d.OnDropped(r.Name, n)
+	}
+	return false, nil
 }

@@ -153,6 +153,10 @@ type EventInfo struct {
 	// Severity is one of the Severity constants: set by the watch, or by
 	// the host's phase (see [Event.SetPhase]).
 	Severity int `json:"severity,omitempty"`
+	// Sequence is the host's sequence number of the event, assigned as
+	// the watch queues it (1, 2, ...: a gap is an event lost); 0, and
+	// omitted, outside the watch's outbox.
+	Sequence uint64 `json:"sequence,omitempty"`
 }
 
 // File is the file field set. Path and TargetPath are readable forms; see
@@ -245,11 +249,16 @@ type Vigil struct {
 	// device_errors.
 	Restore *Restore `json:"restore,omitempty"`
 	Device  *Device  `json:"device,omitempty"`
+	// Missing is set on events_missing, Coalesced on events_coalesced.
+	Missing   *MissingInfo   `json:"missing,omitempty"`
+	Coalesced *CoalescedInfo `json:"coalesced,omitempty"`
+	// Mount is set on mount_changed.
+	Mount *MountInfo `json:"mount,omitempty"`
 }
 
 func (v *Vigil) isZero() bool {
 	return v.FileExtra.isZero() && len(v.Changed) == 0 && len(v.Security) == 0 && v.Accounts == nil && v.Diff == nil && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
-		v.Dropped == nil && v.Remediation == nil && v.Restore == nil && v.Device == nil
+		v.Dropped == nil && v.Remediation == nil && v.Restore == nil && v.Device == nil && v.Missing == nil && v.Coalesced == nil && v.Mount == nil
 }
 
 // SetPhase records the host's phase in ev (vigil.phase) and the severity

@@ -48,6 +48,7 @@ func ParseSeverity(s string) (int, bool) {
 func (ev Event) State() string {
 	ev.Timestamp = time.Time{}
 	ev.Event.ID = ""
+	ev.Event.Sequence = 0 // where the outbox queued it, not what it says
 	if ev.Process != nil && ev.Process.PID != 0 {
 		ev.Process, ev.User = nil, nil
 	}
@@ -141,6 +142,9 @@ type DroppedInfo struct {
 	Count int64     `json:"count"`
 	First time.Time `json:"first,omitzero"`
 	Last  time.Time `json:"last,omitzero"`
+	// Paths are the first paths (at most 20) of the events turned away,
+	// where they had one.
+	Paths []string `json:"paths,omitempty"`
 }
 
 // RemediationInfo describes a remediation in its outcome event

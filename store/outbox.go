@@ -16,8 +16,10 @@ import (
 // it and holds it open for writing, while the baseline database stays free
 // for vigil check, update and status. It implements alerts.Outbox.
 //
-// Bucket "queue" holds one bucket per sink: key the event's sequence number
-// (8 bytes, big-endian, from the bucket's sequence), value the event's JSON.
+// Bucket "queue" holds one bucket per sink: key the entry's number in that
+// queue (8 bytes, big-endian, from the bucket's sequence: contiguous), value
+// the event's host sequence number (8 bytes, see [Outbox.Sequence]) and its
+// JSON. See sequence.go for the sequence and the gap check.
 // Bucket "depth" maps a sink to its queue's length, "dropped" a sink to the
 // count (and first and last time) of events its full queue turned away,
 // "alerted" a path to what the daemon last alerted on it ([AlertState]).
@@ -50,12 +52,12 @@ func OpenOutbox(path string, max int) (*Outbox, error) {
 		return nil, err
 	}
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketQueue, bucketDepth, bucketDropped} {
+		for _, name := range [][]byte{bucketQueue, bucketDepth, bucketDropped, bucketOutboxMeta, bucketDelivered, bucketGaps} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return nil
+		return migrateOutbox(tx)
 	})
 	if err != nil {
 		return nil, errors.Join(&fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}, b.Close())
@@ -78,31 +80,53 @@ func put64(b *bolt.Bucket, key string, v uint64) error {
 }
 
 // Append queues each entry's data for each of its sinks, all in one
-// transaction, synced to disk before it returns. A full queue counts the
-// event as dropped instead.
+// transaction, synced to disk before it returns. Each entry gets the next
+// host sequence number (see [Outbox.Sequence]) in that transaction. A full
+// queue counts the event as dropped instead.
 func (o *Outbox) Append(entries []OutboxEntry, at time.Time) error {
 	return o.bolt.Update(func(tx *bolt.Tx) error {
 		qs, depth, dropped := tx.Bucket(bucketQueue), tx.Bucket(bucketDepth), tx.Bucket(bucketDropped)
+		meta := tx.Bucket(bucketOutboxMeta)
+		seq := u64(meta.Get(keySeq))
 		for _, e := range entries {
+			seq++
+			data := e.Data
+			if e.Encode != nil {
+				var err error
+				if data, err = e.Encode(seq); err != nil {
+					return err
+				}
+			}
+			v := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(data)), seq)
+			v = append(v, data...)
 			for _, s := range e.Sinks {
-				if err := o.append(qs, depth, dropped, s, e.Data, at); err != nil {
+				if err := o.append(qs, depth, dropped, s, v, at, e.Path); err != nil {
 					return err
 				}
 			}
 		}
-		return nil
+		return meta.Put(keySeq, binary.BigEndian.AppendUint64(nil, seq))
 	})
 }
 
 // OutboxEntry is one event for [Outbox.Append] and the sinks it is for.
 type OutboxEntry struct {
 	Sinks []string
-	Data  []byte
+	// Data is the event; if Encode is set, it is called instead, in the
+	// transaction, with the event's host sequence number.
+	Data   []byte
+	Encode func(seq uint64) ([]byte, error)
+	// Path is the path the event is about, if any: a full queue's
+	// dropped count names the first few (see [Outbox.DroppedPaths]).
+	Path string
 }
 
-func (o *Outbox) append(qs, depth, dropped *bolt.Bucket, s string, data []byte, at time.Time) error {
+func (o *Outbox) append(qs, depth, dropped *bolt.Bucket, s string, data []byte, at time.Time, path string) error {
 	n := u64(depth.Get([]byte(s)))
 	if n >= uint64(o.max) {
+		if err := dropPath(dropped.Tx(), s, path); err != nil {
+			return err
+		}
 		return countDropped(dropped, s, at)
 	}
 	q, err := qs.CreateBucketIfNotExists([]byte(s))
@@ -142,8 +166,11 @@ func (o *Outbox) Pending(sink string, max int) (seqs []uint64, data [][]byte, er
 		}
 		c := q.Cursor()
 		for k, v := c.First(); k != nil && len(seqs) < max; k, v = c.Next() {
+			if len(v) < 8 {
+				return fmt.Errorf("outbox %s entry %d: %w", sink, u64(k), ErrCorrupt)
+			}
 			seqs = append(seqs, u64(k))
-			data = append(data, append([]byte(nil), v...))
+			data = append(data, append([]byte(nil), v[8:]...))
 		}
 		return nil
 	})
@@ -159,15 +186,23 @@ func (o *Outbox) Remove(sink string, seqs ...uint64) error {
 		}
 		depth := tx.Bucket(bucketDepth)
 		n := u64(depth.Get([]byte(sink)))
+		upTo, upToSeq := delivered(tx, sink)
 		for _, s := range seqs {
 			k := binary.BigEndian.AppendUint64(nil, s)
-			if q.Get(k) == nil {
+			v := q.Get(k)
+			if v == nil {
 				continue
+			}
+			if s > upTo {
+				upTo, upToSeq = s, u64(v)
 			}
 			if err := q.Delete(k); err != nil {
 				return err
 			}
 			n--
+		}
+		if err := setDelivered(tx, sink, upTo, upToSeq); err != nil {
+			return err
 		}
 		return put64(depth, sink, n)
 	})
@@ -206,6 +241,9 @@ func (o *Outbox) ForgetDropped(sink string, n int64) error {
 		v := b.Get([]byte(sink))
 		if len(v) != 24 {
 			return nil
+		}
+		if err := forgetDroppedPaths(tx, sink); err != nil {
+			return err
 		}
 		left := int64(binary.BigEndian.Uint64(v)) - n
 		if left <= 0 {

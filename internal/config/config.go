@@ -100,6 +100,9 @@ type Rule struct {
 	// Remediation is what the watch does after an alert on a path this
 	// rule decides (the last rule matching it); the zero value alerts only.
 	Remediation Remediation
+	// FloodLimit (flood_limit), if set, replaces the watch's flood limits
+	// for the paths this rule decides (see [Watch.FloodLimit]).
+	FloodLimit int
 	// Content is the rule's diff, diff_max and diff_private keys: whether
 	// vigil keeps the content of the text files it decides, for diffs. A
 	// rule with only these keys (Attrs 0) decides no attributes.

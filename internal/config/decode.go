@@ -160,6 +160,8 @@ func (d *decoder) rule(key keyPath, m map[string]any) Rule {
 			r.Remediation.Command = d.strings(k, m[name])
 		case "remediation_timeout":
 			d.duration(k, m[name], &r.Remediation.Timeout)
+		case "flood_limit":
+			d.integer(k, m[name], &r.FloodLimit)
 		case "diff":
 			d.boolean(k, m[name], &r.Content.Keep)
 			r.Content.Set = true

@@ -120,6 +120,9 @@ func (r *Rule) problems(key keyPath) []problem {
 	if r.Attrs&^merkle.AttrAll != 0 {
 		ps = append(ps, problemf(key, "unknown attribute bits %#x", uint32(r.Attrs&^merkle.AttrAll)))
 	}
+	if r.FloodLimit < 0 {
+		ps = append(ps, problemf(key.key("flood_limit"), "must not be negative, got %d", r.FloodLimit))
+	}
 	if (r.Content.Max != 0 || r.Content.Private) && !r.Content.Set {
 		ps = append(ps, problemf(key.key("diff"), "diff_max and diff_private need diff"))
 	}

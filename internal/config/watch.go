@@ -34,6 +34,15 @@ type Watch struct {
 	// Listen is the address of the HTTP listener (/metrics, /healthz,
 	// /status); "" means none.
 	Listen string
+	// FloodLimit (flood_limit) is how many alerts one path may have in a
+	// FloodWindow (flood_window) before its further ones are coalesced into
+	// a counted summary; FloodDirLimit (flood_dir_limit) the same for the
+	// churn in one directory (entries created, and resolved: gone again).
+	// 0 means 10, 100 and 1 minute. A
+	// rule's flood_limit replaces both for the paths it decides.
+	FloodLimit    int
+	FloodDirLimit int
+	FloodWindow   time.Duration
 	// Intake is the source of change events: "fanotify" (whole
 	// filesystems, and who made each change; needs CAP_SYS_ADMIN),
 	// "inotify", or "auto" (fanotify where it works, else inotify); ""
@@ -152,6 +161,12 @@ func (d *decoder) watch(key keyPath, v any, c *Config) {
 			d.integer(k, m[name], &w.OutboxMax)
 		case "listen":
 			d.str(k, m[name], &w.Listen)
+		case "flood_limit":
+			d.integer(k, m[name], &w.FloodLimit)
+		case "flood_dir_limit":
+			d.integer(k, m[name], &w.FloodDirLimit)
+		case "flood_window":
+			d.duration(k, m[name], &w.FloodWindow)
 		case "intake":
 			d.str(k, m[name], &w.Intake)
 		default:
@@ -263,6 +278,9 @@ func (c *Config) watchProblems() []problem {
 	}
 	if w.OutboxMax < 0 {
 		ps = append(ps, problemf(key.key("outbox_max"), "must not be negative, got %d", w.OutboxMax))
+	}
+	if w.FloodLimit < 0 || w.FloodDirLimit < 0 {
+		ps = append(ps, problemf(key.key("flood_limit"), "flood_limit and flood_dir_limit must not be negative, got %d and %d", w.FloodLimit, w.FloodDirLimit))
 	}
 	if w.Intake != "" && !slices.Contains(intakes, w.Intake) {
 		ps = append(ps, problemf(key.key("intake"), "%q is not one of %s", w.Intake, strings.Join(intakes, ", ")))

@@ -73,6 +73,16 @@ type Options struct {
 	stats *stats
 	// onListen, if set, is told the HTTP listener's address (tests).
 	onListen func(addr string)
+	// outboxReserve and retryFull, if set, replace the outbox reserve's
+	// size and the retry interval of a full outbox (tests).
+	outboxReserve int64
+	retryFull     time.Duration
+	// healthAfter, if set, replaces both thresholds of /healthz: a sink
+	// failing, a verification running (tests).
+	healthAfter time.Duration
+	// noMounts leaves the mount table alone (tests in a synctest bubble,
+	// where polling it would wait on the world outside).
+	noMounts bool
 }
 
 // newSource returns the intake for wo: the one config watch.intake names.
@@ -123,13 +133,14 @@ func Run(ctx context.Context, o Options) error {
 	if v.lockWait <= 0 {
 		v.lockWait = 2 * time.Second
 	}
+	var sinks []string // of the run before a reload
 	for {
-		p := &pipeline{o: &o, cfg: cfg, v: v, st: st, hup: hup}
+		p := &pipeline{o: &o, cfg: cfg, v: v, st: st, hup: hup, before: sinks}
 		err := p.run(ctx)
 		if !errors.Is(err, errReload) {
 			return err
 		}
-		cfg = p.next
+		cfg, sinks = p.next, p.sinks
 		o.Log.Info().Str("config", cfg.Source).Msg("configuration reloaded")
 	}
 }
@@ -154,6 +165,10 @@ type pipeline struct {
 	dbStamp  time.Time
 	outboxDB *store.Outbox
 	ln       net.Listener
+	flood    *flood
+	// sinks are the routes of this run; before, those of the run before
+	// a reload (nil at the start).
+	sinks, before []string
 }
 
 func (p *pipeline) run(ctx context.Context) (err error) {
@@ -175,18 +190,38 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	p.flood = newFlood(cfg, m, p.o.Host)
 	if rem := newRemediator(cfg, m, p.o.Restorer, p.o.Log, p.st); rem != nil {
+		p.flood.keep = rem.wants
 		rem.publish = func(evs ...alerts.Event) error { p.st.alerts.Add(int64(len(evs))); return p.disp.Publish(evs...) }
 		rem.standing, rem.sealed = p.v.standing, p.v.signed.Load
 		rs = append(rs, alerts.Route{Name: remediationRoute, Sink: rem, Filter: alerts.Filter{Event: rem.wants}})
 	}
 	p.disp = &alerts.Dispatcher{
-		Outbox: outbox{ob}, Routes: rs, Host: p.o.Host,
+		Outbox: outbox{Outbox: ob, reserve: p.o.outboxReserve}, Routes: rs, Host: p.o.Host,
+		RetryFull: p.o.retryFull, OnFull: p.onFull, OnQueued: p.queued,
 		OnError: func(sink string, err error) {
 			p.st.failures.Add(1)
+			p.st.sinks.failed(sink, time.Now())
 			p.o.Log.Warn().Str("sink", sink).Err(err).Msg("delivery failed; retrying")
 		},
-		OnDelivered: func(string, *alerts.Event) { p.st.delivered.Add(1) },
+		OnDelivered: func(sink string, _ *alerts.Event) { p.st.delivered.Add(1); p.st.sinks.delivered(sink) },
+		OnDropped:   p.st.sinks.dropped,
+	}
+	if seq, err := ob.Sequence(); err == nil {
+		p.queued(seq)
+	}
+	if err := p.reportGaps(); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		p.sinks = append(p.sinks, r.Name)
+	}
+	if p.before != nil {
+		added := slices.DeleteFunc(slices.Clone(p.sinks), func(s string) bool { return slices.Contains(p.before, s) })
+		if err := p.sendStanding(added); err != nil {
+			p.o.Log.Error().Err(err).Msg("the standing alerts were not sent to the sinks added")
+		}
 	}
 	roots, err := p.baselineRoots()
 	if err != nil {
@@ -211,6 +246,12 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 		return err
 	}
 	p.settler = &watch.Settler{Window: cfg.Watch.Settle, Max: cfg.Watch.MaxSettle}
+	var mw *mountWatch // opened before the start's check: no change is missed
+	if !p.o.noMounts {
+		if mw, err = openMounts(); err != nil {
+			p.o.Log.Error().Err(err).Msg("mount changes are not followed")
+		}
+	}
 	p.jobs = make(chan job)
 	p.catchUp = make(chan job, 1)
 
@@ -232,6 +273,14 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	}
 	if p.ln != nil {
 		g.Go(func() error { return p.serve(ictx, p.ln) })
+	}
+	if mw != nil {
+		g.Go(func() error {
+			if err := mw.run(ictx, p.mountsChanged); err != nil {
+				p.o.Log.Error().Err(err).Msg("mount changes are no longer followed")
+			}
+			return nil
+		})
 	}
 	return g.Wait()
 }
@@ -357,6 +406,8 @@ func (p *pipeline) verify(ctx context.Context) error {
 	}
 	follow := time.NewTicker(followEvery)
 	defer follow.Stop()
+	floodTick := time.NewTicker(max(p.flood.window/4, 10*time.Millisecond))
+	defer floodTick.Stop()
 	p.dbStamp = stamp(p.cfg.Database)
 	for {
 		var j job
@@ -376,6 +427,11 @@ func (p *pipeline) verify(ctx context.Context) error {
 			} else {
 				continue
 			}
+		case <-floodTick.C:
+			if err := p.publishCoalesced(time.Now(), false); err != nil {
+				return err
+			}
+			continue
 		case <-p.hup:
 			if p.reload() {
 				p.o.notify("RELOADING=1")
@@ -393,7 +449,12 @@ func (p *pipeline) verify(ctx context.Context) error {
 // back; a failed check is logged and the job dropped, but for a whole
 // check, which is asked for again.
 func (p *pipeline) do(ctx context.Context, j job) error {
+	p.st.sinks.verifyStarted(time.Now())
 	evs, err := p.v.run(ctx, p.cfg, j)
+	p.st.sinks.verifyDone()
+	if err == nil && ctx.Err() == nil {
+		defer p.saveStanding(evs) // after they are published, as saveAlerts
+	}
 	switch {
 	case ctx.Err() != nil:
 		for _, ev := range j.events {
@@ -414,6 +475,13 @@ func (p *pipeline) do(ctx context.Context, j job) error {
 	if j.whole {
 		evs = append(evs, p.notice(j))
 	}
+	// A whole check reports each difference once: not coalesced (it is
+	// how a flood that overflowed the intake is caught up).
+	now := time.Now()
+	if !j.whole {
+		evs = p.flood.filter(evs, now)
+	}
+	evs = append(p.flood.flush(now, false), evs...)
 	p.st.alerts.Add(int64(len(evs)))
 	if err := p.disp.Publish(evs...); err != nil {
 		return err // the outbox cannot be written: nothing is durable
@@ -449,7 +517,7 @@ func (p *pipeline) stop() error {
 	p.o.notify("STOPPING=1")
 	evs := p.settler.Flush()
 	if len(evs) == 0 {
-		return nil
+		return p.publishCoalesced(time.Now(), true)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -458,11 +526,24 @@ func (p *pipeline) stop() error {
 		p.o.Log.Warn().Err(err).Int("paths", len(evs)).Msg("pending paths not verified at the stop; the next start's catch-up covers them")
 		return nil
 	}
+	now := time.Now()
+	out = append(p.flood.filter(out, now), p.flood.flush(now, true)...)
 	if err := p.disp.Publish(out...); err != nil {
 		return err
 	}
 	p.saveAlerts()
 	return nil
+}
+
+// publishCoalesced publishes the flood window's summaries if it is over
+// (or force is set).
+func (p *pipeline) publishCoalesced(now time.Time, force bool) error {
+	evs := p.flood.flush(now, force)
+	if len(evs) == 0 {
+		return nil
+	}
+	p.st.alerts.Add(int64(len(evs)))
+	return p.disp.Publish(evs...)
 }
 
 // saveAlerts records what is alerted in the outbox file, after the events

@@ -43,7 +43,24 @@
 //
 // The outbox file also remembers which paths are alerted on (and in which
 // state), so that a restart neither repeats a standing alert nor misses the
-// resolve of a path fixed while the daemon was down.
+// resolve of a path fixed while the daemon was down, and the standing
+// alerts themselves, which a sink added by a reload is sent once.
+//
+// Each event queued carries the host's event.sequence, assigned in the
+// write that queues it; events gone from a sink's queue undelivered are an
+// events_missing alert at the next start. When the outbox cannot grow, its
+// reserve file is given up; when even that is full the daemon degrades
+// instead of exiting (stdout, file and syslog sinks get events at once, the
+// others' wait in memory, /healthz says 503) and recovers by itself.
+//
+// # Floods and blind spots
+//
+// Alerts over the flood limits (per path; churn per directory) are
+// coalesced into one events_coalesced summary per directory and window
+// (flood.go). Mount changes under the roots, polled from
+// /proc/self/mountinfo, are a mount_changed alert and a check of the
+// subtree (mounts_linux.go). /healthz reports partial coverage, a sink
+// failing for long and a stalled verification (health.go).
 //
 // # Remediation
 //

@@ -51,6 +51,9 @@ type host struct {
 	// hup stands for SIGHUP, unless signals says to take the real one.
 	hup     chan os.Signal
 	signals bool
+	// mounts says the daemon follows the mount table (off by default:
+	// polling it is no place for a synctest bubble).
+	mounts bool
 
 	cancel   func()
 	done     chan error
@@ -138,6 +141,7 @@ func (h *host) start(t testing.TB, o Options) {
 	if !h.signals {
 		o.hup = h.hup
 	}
+	o.noMounts = !h.mounts
 	h.stats = newStats() // one Run's
 	o.stats = h.stats
 	ready := make(chan struct{})

@@ -50,8 +50,21 @@ func (p *pipeline) registry() *prometheus.Registry {
 	gauge("vigil_watch_fallback_subtrees", "Subtrees scanned periodically for lack of watches.", func() float64 {
 		return float64(len(p.src.Coverage().Fallback))
 	})
+	gauge("vigil_watch_event_sequence", "Highest event.sequence queued in the outbox.", func() float64 { return float64(st.sequence.Load()) })
+	counter("vigil_watch_coalesced_total", "Alerts over the flood limits, counted into events_coalesced summaries.", p.flood.total.Load)
+	counter("vigil_watch_outbox_full_total", "Times the outbox could not be written (its filesystem full).", st.outboxFull.Load)
+	gauge("vigil_watch_outbox_degraded", "1 while the outbox's reserve is in use or the outbox cannot be written.", func() float64 {
+		if p.disp.Health().Degraded {
+			return 1
+		}
+		return 0
+	})
+	gauge("vigil_watch_outbox_held", "Events held in memory while the outbox cannot be written.", func() float64 { return float64(p.disp.Health().Held) })
+	counter("vigil_watch_outbox_lost_total", "Events lost while the outbox could not be written (beyond the memory bound, or a direct sink refusing).", func() int64 {
+		return p.disp.Health().Lost
+	})
 	gauge("vigil_watch_last_scan_seconds", "Duration of the last whole check.", func() float64 { return st.snapshot().LastScanTook.Seconds() })
-	r.MustRegister(st.latency)
+	r.MustRegister(st.latency, sinkCollector{p})
 	return r
 }
 
@@ -81,6 +94,8 @@ type Status struct {
 	Hints        int64          `json:"hints"`
 	Overflows    int64          `json:"overflows"`
 	LastError    string         `json:"last_error,omitempty"`
+	// Sequence is the highest event.sequence queued.
+	Sequence uint64 `json:"sequence"`
 }
 
 func (s *stats) snapshot() Status {
@@ -90,7 +105,7 @@ func (s *stats) snapshot() Status {
 		Ready: s.ready, BaselineID: s.baselineID, BaselineRoot: s.baselineRoot,
 		LastScan: s.lastScan, LastScanWhy: s.lastScanWhy, LastScanTook: s.lastScanTook,
 		Alerted: s.alerted, LastError: s.lastError,
-		Hints: s.hints.Load(), Overflows: s.lost.Load(),
+		Hints: s.hints.Load(), Overflows: s.lost.Load(), Sequence: s.sequence.Load(),
 	}
 }
 
@@ -115,6 +130,10 @@ func (p *pipeline) serve(ctx context.Context, ln net.Listener) error {
 		s := p.st.snapshot()
 		if !s.Ready || s.LastError != "" {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if why := p.degraded(time.Now()); len(why) > 0 {
+			http.Error(w, "degraded: "+joinReasons(why), http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ok\n")) // a client gone: nothing to tell it

@@ -7,13 +7,19 @@ import (
 	"vigil/store"
 )
 
-// outbox adapts store.Outbox to alerts.Outbox.
-type outbox struct{ *store.Outbox }
+// outbox adapts store.Outbox to alerts.Outbox and alerts.Reserver.
+type outbox struct {
+	*store.Outbox
+	reserve int64 // the reserve's size; 0: the default
+}
+
+// Reserve makes the outbox's reserve file.
+func (o outbox) Reserve() error { return o.Outbox.Reserve(o.reserve) }
 
 func (o outbox) Append(entries []alerts.Entry, at time.Time) error {
 	out := make([]store.OutboxEntry, len(entries))
 	for i, e := range entries {
-		out[i] = store.OutboxEntry{Sinks: e.Sinks, Data: e.Data}
+		out[i] = store.OutboxEntry{Sinks: e.Sinks, Data: e.Data, Encode: e.Encode, Path: e.Path}
 	}
 	return o.Outbox.Append(out, at)
 }

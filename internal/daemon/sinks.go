@@ -25,7 +25,7 @@ func routes(c *config.Config, stdout io.Writer) ([]alerts.Route, error) {
 		if s.NoDiff {
 			sink = alerts.WithoutDiff(sink)
 		}
-		r := alerts.Route{Name: fmt.Sprintf("%d-%s", i, s.Type), Sink: sink}
+		r := alerts.Route{Name: fmt.Sprintf("%d-%s", i, s.Type), Sink: sink, Direct: direct(s.Type)}
 		if s.MinSeverity != "" {
 			r.Filter.MinSeverity, _ = alerts.ParseSeverity(s.MinSeverity)
 		}
@@ -69,3 +69,8 @@ func newSink(s config.Sink, stdout io.Writer) (alerts.Sink, error) {
 	}
 	return nil, fmt.Errorf("unknown sink type %q", s.Type)
 }
+
+// direct says a sink of type t needs no queue: it writes locally (or to
+// the local syslog daemon), so while the outbox cannot be written it gets
+// events at once.
+func direct(t string) bool { return t == "stdout" || t == "file" || t == "syslog" }

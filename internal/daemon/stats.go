@@ -14,7 +14,10 @@ type stats struct {
 	hints, lost, alerts, delivered, failures atomic.Int64
 	verifications                            atomic.Int64
 	remediations, remediationFailures        atomic.Int64
+	outboxFull                               atomic.Int64  // times the outbox could not be written
+	sequence                                 atomic.Uint64 // highest event.sequence queued
 	latency                                  prometheus.Histogram
+	sinks                                    sinkHealth
 
 	mu            sync.Mutex
 	lastScan      time.Time

@@ -90,9 +90,7 @@ func (in *Inotify) Run(ctx context.Context, emit func(Event)) error {
 			}
 			emit(Event{Op: Lost, Err: err})
 		case <-tick.C:
-			for _, d := range in.Coverage().Fallback {
-				emit(Event{Path: d, Op: Tree})
-			}
+			in.heal(emit)
 		}
 	}
 }
@@ -244,4 +242,20 @@ func inode(fi fs.FileInfo) uint64 {
 		return st.Ino
 	}
 	return 0
+}
+
+// heal tries again to watch each fallback subtree (the limit may have
+// been raised, or watches freed): what can be watched now leaves the
+// fallback, the rest stays. Every subtree that was a fallback gets a Tree
+// hint: the periodic scan of what is still one, the catch-up of what
+// changed unwatched for what no longer is.
+func (in *Inotify) heal(emit func(Event)) {
+	in.mu.Lock()
+	fallback := in.fallback
+	in.fallback = nil
+	in.mu.Unlock()
+	for _, d := range fallback {
+		in.addTree(d, nil)
+		emit(Event{Path: d, Op: Tree})
+	}
 }
