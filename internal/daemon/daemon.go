@@ -16,6 +16,7 @@ import (
 
 	"vigil/alerts"
 	"vigil/internal/config"
+	"vigil/internal/engine"
 	"vigil/internal/watch"
 	"vigil/merkle"
 	"vigil/store"
@@ -181,6 +182,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	m = engine.SkipOwn(cfg, m, roots) // vigil's snapshots and quarantine: neither watched nor verified
 	p.matcher, p.roots = m, roots
 	if cfg.Watch.Listen != "" {
 		if p.ln, err = net.Listen("tcp", cfg.Watch.Listen); err != nil {
@@ -278,6 +280,7 @@ func (p *pipeline) hint(ev watch.Event) {
 		// A source watches no excluded directory, but one that watches
 		// whole filesystems sees changes below them: no hints.
 	default:
+		p.v.early.look(ev, p.matcher) // before it settles: see transient.go
 		p.settler.Add(ev)
 	}
 }

@@ -69,6 +69,8 @@ type verifier struct {
 	verdict engine.Verdict
 	trustAt string
 	stats   *stats
+	// early are the looks taken as hints arrive (see transient.go).
+	early looks
 }
 
 // errBusy means the database was locked by a writer for longer than
@@ -108,7 +110,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 		}
 	}
 	v.baseline = info.ID
-	m := v.eng.Matcher()
+	m := engine.SkipOwn(cfg, v.eng.Matcher(), info.Roots)
 	var paths []string
 	if !j.whole {
 		paths = scopes(j.events, info.Roots, m)
@@ -116,7 +118,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 			return nil, nil
 		}
 	}
-	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, now: start, phase: phase.Phase}
+	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, changes: map[string]merkle.Action{}, now: start, phase: phase.Phase}
 	var sampleFile string // the keyed sample of whole checks: a series of the daemon's own
 	if j.whole {
 		sampleFile = engine.WatchSamplePath(v.dbPath)
@@ -156,6 +158,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 			c.add(fmt.Sprintf("btrfs device %s/%d", d.FSID, d.DevID), ev)
 		}
 	}
+	c.transients(j.events, j.whole, m, info.Roots)
 	c.resolve(paths, j.whole)
 	v.stats.setBaseline(info.ID, fmt.Sprintf("%x", info.Root[:]), len(v.alerted), nil)
 	for _, ev := range j.events {
@@ -202,9 +205,11 @@ type collect struct {
 	v     *verifier
 	scope string // baseline id and root: part of every event.id
 	seen  map[string]bool
-	now   time.Time
-	out   []alerts.Event
-	phase string // every event says it, and it sets a change's severity
+	// changes are the actions of the changes found, by path.
+	changes map[string]merkle.Action
+	now     time.Time
+	out     []alerts.Event
+	phase   string // every event says it, and it sets a change's severity
 }
 
 // add publishes ev about path unless it is the finding last sent for path.
@@ -224,6 +229,7 @@ func (c *collect) change(ch merkle.Change) error {
 	ev := alerts.FromChange(ch, c.v.host, c.now)
 	ev.Event.Severity = alerts.SeverityAlert
 	ev.SetPhase(c.phase)
+	c.changes[ch.Path] = ch.Action
 	if ch.Action == merkle.Moved && ch.Old != nil {
 		c.seen[ch.Old.Path] = true
 	}

@@ -75,18 +75,26 @@ func (o *Options) matcher(roots []string) (*config.Matcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	return SkipOwn(o.Config, m, roots), nil
+}
+
+// SkipOwn returns m leaving out, with everything below them, vigil's own
+// directories in the Btrfs subvolumes holding roots (the trusted
+// snapshots and the quarantine): what every scan leaves out, and what the
+// watch neither watches nor verifies.
+func SkipOwn(c *config.Config, m *config.Matcher, roots []string) *config.Matcher {
 	var skip []string
 	for _, top := range btrfsTops(roots) {
-		for _, d := range []string{snapshotDir(o.Config, top), filepath.Join(top, btrfs.DefaultQuarantine)} {
+		for _, d := range []string{snapshotDir(c, top), filepath.Join(top, btrfs.DefaultQuarantine)} {
 			if !slices.Contains(skip, d) {
 				skip = append(skip, d)
 			}
 		}
 	}
 	if len(skip) == 0 {
-		return m, nil
+		return m
 	}
-	return m.Skipping(skip...), nil
+	return m.Skipping(skip...)
 }
 
 // takeSnapshots syncs and takes a read-only snapshot of each Btrfs
