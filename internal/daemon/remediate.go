@@ -71,7 +71,12 @@ type remediator struct {
 	standing func(path, state string) bool
 	// sealed reports whether the baseline last compared with is sealed.
 	sealed func() bool
-	st     *stats
+	// restored is told of each path about to be restored (done false) and
+	// restored (done true); intact reports whether a path is still what a
+	// restore left there (restored.go). Nil: neither.
+	restored func(path string, done bool)
+	intact   func(path string) bool
+	st       *stats
 }
 
 // newRemediator returns the remediation stage of c, or nil when no rule
@@ -196,7 +201,17 @@ func (r *remediator) remediate(ctx context.Context, ev *alerts.Event, data []byt
 			outcome = alerts.Remediated(ev, alerts.RemediationInfo{Policy: rem.Policy, TimedOut: timedOut}, err, time.Since(began), time.Now())
 			outcome.Process = proc
 		case config.RemediateRestore:
+			if ev.Event.Action == "attributes_modified" && r.intact != nil && r.intact(p) {
+				r.log.Info().Str("path", p).Str("alert", ev.Event.ID).Msg("not restored again: the path is what the last restore left there")
+				continue
+			}
+			if r.restored != nil {
+				r.restored(p, false)
+			}
 			res, err := r.restore(ctx, p)
+			if err == nil && r.restored != nil {
+				r.restored(p, true)
+			}
 			outcome = alerts.Remediated(ev, alerts.RemediationInfo{Policy: rem.Policy, Source: res.Source, Hash: res.Hash}, err, time.Since(began), time.Now())
 			outcome.File.Path = ev.File.Path
 			if p != paths[len(paths)-1] {

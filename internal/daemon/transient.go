@@ -191,6 +191,9 @@ func (c *collect) judged(p string, m *config.Matcher, roots []string) bool {
 	if !in {
 		return false
 	}
+	if c.restored[p] || c.v.restoreTemp(p) {
+		return false // what a restore did in between is its own event
+	}
 	if a, changed := c.changes[p]; changed {
 		return a == merkle.AttributesModified
 	}

@@ -71,6 +71,9 @@ type verifier struct {
 	stats   *stats
 	// early are the looks taken as hints arrive (see transient.go).
 	early looks
+	// restored marks what the restore remediation wrote (under mu; see
+	// restored.go).
+	restored map[string]restoredMark
 }
 
 // errBusy means the database was locked by a writer for longer than
@@ -105,6 +108,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	phase := verdict.Phase
 	if v.baseline != 0 && info.ID != v.baseline {
 		v.log.Info().Uint64("baseline", info.ID).Uint64("previous", v.baseline).Msg("following the new current baseline; re-verifying what was alerted")
+		v.forgetRestored()
 		for p := range v.alerted {
 			j.events = append(j.events, watch.Event{Path: p, Op: watch.Changed})
 		}
@@ -118,7 +122,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 			return nil, nil
 		}
 	}
-	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, changes: map[string]merkle.Action{}, now: start, phase: phase.Phase}
+	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, changes: map[string]merkle.Action{}, restored: map[string]bool{}, now: start, phase: phase.Phase}
 	var sampleFile string // the keyed sample of whole checks: a series of the daemon's own
 	if j.whole {
 		sampleFile = engine.WatchSamplePath(v.dbPath)
@@ -207,9 +211,11 @@ type collect struct {
 	seen  map[string]bool
 	// changes are the actions of the changes found, by path.
 	changes map[string]merkle.Action
-	now     time.Time
-	out     []alerts.Event
-	phase   string // every event says it, and it sets a change's severity
+	// restored are the paths found as a restore left them: intact.
+	restored map[string]bool
+	now      time.Time
+	out      []alerts.Event
+	phase    string // every event says it, and it sets a change's severity
 }
 
 // add publishes ev about path unless it is the finding last sent for path.
@@ -226,6 +232,10 @@ func (c *collect) add(path string, ev alerts.Event) {
 }
 
 func (c *collect) change(ch merkle.Change) error {
+	if c.v.restoredIntact(ch) {
+		c.restored[ch.Path] = true
+		return nil
+	}
 	ev := alerts.FromChange(ch, c.v.host, c.now)
 	ev.Event.Severity = alerts.SeverityAlert
 	ev.SetPhase(c.phase)

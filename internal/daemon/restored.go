@@ -1,0 +1,142 @@
+package daemon
+
+import (
+	"path/filepath"
+	"strings"
+
+	"vigil/internal/engine"
+	"vigil/internal/watch"
+	"vigil/merkle"
+)
+
+// A restore puts a path back as a new inode: equal to its baseline record
+// in everything but its inode and ctime, and its directory in everything
+// but its mtime and ctime. The remediation knows what it wrote: right
+// after a successful restore it records the path's and its directory's
+// new identity (a restoredMark), and the verifier takes a change that
+// differs from the record only in those attributes, and whose live entry
+// is exactly the one recorded, as intact: no new alert (a standing one is
+// resolved), so no second remediation. Any later change (another inode,
+// another ctime) is judged as usual.
+//
+// # Caveats
+//
+// The marks are kept in memory until the next baseline: after a restart
+// the restored path is an attributes_modified alert again. Only the
+// restored path and its directory are marked, not what lies below a
+// restored directory.
+
+// restoredMark is the identity of an entry a restore wrote.
+type restoredMark struct {
+	inode        uint64
+	mtime, ctime int64
+	dir          bool
+}
+
+// restoredAttrs are the attributes a restored entry may differ in from its
+// record: a file's inode and ctime, a directory's times.
+const (
+	restoredFileAttrs = merkle.AttrInode | merkle.AttrCtime
+	restoredDirAttrs  = merkle.AttrMtime | merkle.AttrCtime
+)
+
+// markRestored records what the restore of path left at path and its
+// directory. Safe from any goroutine (the remediation's).
+func (v *verifier) markRestored(path string) {
+	marks := map[string]restoredMark{}
+	for _, p := range []string{path, merkle.Parent(path)} {
+		if e, err := engine.Glimpse(p, 0, nil); err == nil && e != nil {
+			marks[p] = restoredMark{inode: e.Inode, mtime: e.Mtime, ctime: e.Ctime, dir: e.Type == merkle.TypeDir}
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.restored == nil {
+		v.restored = map[string]restoredMark{}
+	}
+	for p, m := range marks {
+		v.restored[p] = m
+	}
+}
+
+// restoredIntact reports whether ch is only what a restore recorded left
+// behind at its path.
+func (v *verifier) restoredIntact(ch merkle.Change) bool {
+	if ch.Action != merkle.AttributesModified || ch.New == nil {
+		return false
+	}
+	v.mu.Lock()
+	m, ok := v.restored[ch.Path]
+	v.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if m.dir {
+		return ch.New.Type == merkle.TypeDir && ch.Changed&^restoredDirAttrs == 0 &&
+			ch.New.Mtime == m.mtime && ch.New.Ctime == m.ctime && ch.New.Inode == m.inode
+	}
+	return ch.New.Type != merkle.TypeDir && ch.Changed&^restoredFileAttrs == 0 &&
+		ch.New.Inode == m.inode && ch.New.Ctime == m.ctime
+}
+
+// forgetRestored drops the marks: a new baseline records what is there.
+func (v *verifier) forgetRestored() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.restored = nil
+}
+
+// restored is told by the remediation of each path it is about to restore
+// (its directory is marked as being restored: the restore's temporary
+// file there is no transient) and of each path it restored: the path and
+// its directory are marked, then verified again (whatever the timing of
+// the restore's own hints, the verification that judges them sees the
+// marks).
+func (p *pipeline) restored(path string, done bool) {
+	if !done {
+		p.v.mu.Lock()
+		if p.v.restored == nil {
+			p.v.restored = map[string]restoredMark{}
+		}
+		if _, ok := p.v.restored[merkle.Parent(path)]; !ok {
+			p.v.restored[merkle.Parent(path)] = restoredMark{dir: true} // no inode is 0: judged intact never
+		}
+		p.v.mu.Unlock()
+		return
+	}
+	p.v.markRestored(path)
+	p.settler.Add(watch.Event{Path: path, Op: watch.Changed})
+	p.settler.Add(watch.Event{Path: merkle.Parent(path), Op: watch.Changed})
+}
+
+// restoreTempPrefix starts the names of the restore's temporary files
+// (btrfs/restore_linux.go): made and renamed over the path restored.
+const restoreTempPrefix = ".vigil-restore."
+
+// restoreTemp reports whether path is a temporary file of a restore done
+// in its directory (a name alone would let anyone hide a transient).
+func (v *verifier) restoreTemp(path string) bool {
+	if !strings.HasPrefix(filepath.Base(path), restoreTempPrefix) {
+		return false
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, ok := v.restored[merkle.Parent(path)]
+	return ok
+}
+
+// restoredLive reports whether path is, right now, what a restore left
+// there (the remediation's guard against restoring its own work again).
+func (v *verifier) restoredLive(path string) bool {
+	v.mu.Lock()
+	m, ok := v.restored[path]
+	v.mu.Unlock()
+	if !ok {
+		return false
+	}
+	e, err := engine.Glimpse(path, 0, nil)
+	if err != nil || e == nil || e.Inode != m.inode || e.Ctime != m.ctime {
+		return false
+	}
+	return !m.dir || e.Mtime == m.mtime
+}
