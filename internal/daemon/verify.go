@@ -134,7 +134,9 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 		// The catch-up after lost events (and at the start) is, on Btrfs,
 		// the search of what changed since the baseline's snapshots; the
 		// periodic scan walks, so that a walk still runs on a schedule.
-		Scan: j.why == "scan",
+		// Settled hints name few paths: a walk of them costs less than a
+		// syncfs and a search.
+		Scan: j.why == "scan" || !j.whole,
 	}, engine.Funcs{OnChange: c.change, OnError: c.error})
 	if err != nil {
 		return nil, err

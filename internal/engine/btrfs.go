@@ -590,14 +590,19 @@ func relTo(top, p string) string {
 	return p[len(top)+1:]
 }
 
-// checkBtrfs checks the whole baseline cur by a Btrfs plan. ok is false
-// when it has no snapshots or a plan cannot be made (said to Warn): the
-// caller then scans. Changes reach o.Report only once the plan has run, in
-// the order a scan reports them, so that a fallback reports nothing twice.
-func checkBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baseline, m *config.Matcher) (Result, bool, error) {
+// checkBtrfs checks the whole baseline cur, or the subtrees at paths when
+// there are any, by a Btrfs plan (the whole plan's, filtered by scope: see
+// [plan.restrict]). ok is false when it has no snapshots or a plan cannot
+// be made (said to Warn): the caller then scans. Changes reach o.Report
+// only once the plan has run, in the order a scan reports them, so that a
+// fallback reports nothing twice.
+func checkBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baseline, m *config.Matcher, paths []string) (Result, bool, error) {
 	pl, err := planBtrfs(ctx, cur, &o, m)
 	if pl == nil && err == nil {
 		return Result{}, false, nil
+	}
+	if err == nil && len(paths) > 0 {
+		pl.restrict(paths)
 	}
 	if err == nil {
 		var res Result
@@ -606,6 +611,11 @@ func checkBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baselin
 		o.Report = held
 		if res, err = runPlan(ctx, db, o, cur, pl, false); err == nil {
 			res.Scopes = nil // the whole baseline was checked
+			if len(paths) > 0 {
+				// The subtrees were; a root over part of the tree is no
+				// new root (as a scoped walk gives none).
+				res.Scopes, res.NewRoot = paths, merkle.Hash{}
+			}
 			for _, c := range held.changes {
 				if err := report.Change(c); err != nil {
 					return res, true, err
@@ -648,6 +658,30 @@ func updateBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baseli
 	res, err := runPlan(ctx, db, o, cur, pl, true)
 	res.Scopes = nil // the whole baseline was updated
 	return res, true, err
+}
+
+// restrict keeps of pl what lies in paths: the scopes inside them, and
+// the paths themselves where a scope read whole holds them; the shallow
+// directories inside them.
+func (pl *plan) restrict(paths []string) {
+	var scopes []string
+	for _, s := range pl.scopes {
+		if insideAny(s, paths) {
+			scopes = append(scopes, s)
+			continue
+		}
+		for _, p := range paths {
+			if merkle.Within(p, s) {
+				scopes = append(scopes, p)
+			}
+		}
+	}
+	pl.scopes = merkle.Outermost(scopes)
+	for d := range pl.shallow {
+		if !insideAny(d, paths) || insideAny(d, pl.scopes) {
+			delete(pl.shallow, d)
+		}
+	}
 }
 
 // runPlan runs pl: a plan that found nothing to read leaves the root as
