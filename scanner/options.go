@@ -99,6 +99,9 @@ type Stats struct {
 	// attributes came from the cache.
 	DirCacheHits atomic.Int64
 	Errors       atomic.Int64 // per-path errors
+	// Chunks counts the chunks (256 KiB) of file content read or hashed
+	// so far, holes included: progress within one big file.
+	Chunks atomic.Int64
 }
 
 // DefaultHashWorkers returns the default number of hash workers: eight per

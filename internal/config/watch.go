@@ -34,7 +34,14 @@ type Watch struct {
 	// Listen is the address of the HTTP listener (/metrics, /healthz,
 	// /status); "" means none.
 	Listen string
+	// LargeFile is the size from which a hinted file is verified apart,
+	// by a worker of its own, so that it delays no other alert; 0 means
+	// [DefaultLargeFile].
+	LargeFile int64
 }
+
+// DefaultLargeFile is watch.large_file's default.
+const DefaultLargeFile = 64 << 20
 
 // Sink is one [[sink]] table: where the watch delivers events.
 type Sink struct {
@@ -141,6 +148,8 @@ func (d *decoder) watch(key keyPath, v any, c *Config) {
 			d.integer(k, m[name], &w.OutboxMax)
 		case "listen":
 			d.str(k, m[name], &w.Listen)
+		case "large_file":
+			d.size(k, m[name], &w.LargeFile)
 		default:
 			d.problemf(k, "unknown key")
 		}
@@ -245,6 +254,9 @@ func (c *Config) watchProblems() []problem {
 	}
 	if w.OutboxMax < 0 {
 		ps = append(ps, problemf(key.key("outbox_max"), "must not be negative, got %d", w.OutboxMax))
+	}
+	if w.LargeFile < 0 {
+		ps = append(ps, problemf(key.key("large_file"), "must not be negative, got %d", w.LargeFile))
 	}
 	if w.Outbox != "" && !filepath.IsAbs(w.Outbox) {
 		ps = append(ps, problemf(key.key("outbox"), "%q is not an absolute path", w.Outbox))

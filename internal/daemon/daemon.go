@@ -63,6 +63,9 @@ type Options struct {
 	stats *stats
 	// onListen, if set, is told the HTTP listener's address (tests).
 	onListen func(addr string)
+	// largeStarted, if set, is told when the worker of large files begins
+	// one (tests).
+	largeStarted func(path string)
 }
 
 // newSource returns the intake for wo.
@@ -144,6 +147,8 @@ type pipeline struct {
 	dbStamp  time.Time
 	outboxDB *store.Outbox
 	ln       net.Listener
+	large    *large   // large files' queue and worker (large.go)
+	prog     progress // for the watchdog (progress.go)
 }
 
 func (p *pipeline) run(ctx context.Context) (err error) {
@@ -205,6 +210,8 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	p.settler = &watch.Settler{Window: cfg.Watch.Settle, Max: cfg.Watch.MaxSettle}
 	p.jobs = make(chan job)
 	p.catchUp = make(chan job, 1)
+	p.large = newLarge(cfg, p.v.lockWait)
+	p.large.started = p.o.largeStarted
 
 	dctx, dcancel := context.WithCancel(context.Background())
 	derr := make(chan error, 1)
@@ -219,6 +226,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	g.Go(func() error { return p.src.Run(ictx, p.hint) })
 	g.Go(func() error { return p.settler.Run(ictx, p.settled(ictx)) })
 	g.Go(func() error { defer icancel(); return p.verify(gctx) })
+	g.Go(func() error { return p.large.run(gctx) })
 	if p.o.Watchdog > 0 {
 		g.Go(func() error { return p.watchdog(ictx) })
 	}
@@ -333,12 +341,19 @@ func (p *pipeline) settled(ctx context.Context) func([]watch.Event) {
 func (p *pipeline) watchdog(ctx context.Context) error {
 	t := time.NewTicker(p.o.Watchdog)
 	defer t.Stop()
+	stalled := false
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
-			p.o.notify("WATCHDOG=1")
+		case now := <-t.C:
+			ok, who := p.alive(now)
+			if !ok && !stalled {
+				p.o.Log.Error().Str("stalled", who).Msg("verification makes no progress: the watchdog is no longer fed")
+			}
+			if stalled = !ok; ok {
+				p.o.notify("WATCHDOG=1")
+			}
 		}
 	}
 }
@@ -364,6 +379,8 @@ func (p *pipeline) verify(ctx context.Context) error {
 			return p.stop()
 		case j = <-p.catchUp:
 		case j = <-p.jobs:
+		case r := <-p.large.done:
+			j = p.largeJob(r)
 		case <-scan.C:
 			j = job{whole: true, why: "scan"}
 		case <-full.C:
@@ -392,7 +409,11 @@ func (p *pipeline) verify(ctx context.Context) error {
 // back; a failed check is logged and the job dropped, but for a whole
 // check, which is asked for again.
 func (p *pipeline) do(ctx context.Context, j job) error {
+	j, pending := p.apart(j) // large files: their own worker (large.go)
+	j.stats = p.prog.begin()
+	defer p.prog.end()
 	evs, err := p.v.run(ctx, p.cfg, j)
+	evs = append(pending, evs...)
 	switch {
 	case ctx.Err() != nil:
 		for _, ev := range j.events {
@@ -513,5 +534,5 @@ func (p *pipeline) status() string {
 	if len(cov.Fallback) > 0 {
 		s += ", " + itoa(len(cov.Fallback)) + " subtrees scanned periodically (watch limit)"
 	}
-	return s + ", " + itoa(len(p.v.alerted)) + " paths differ from the baseline"
+	return s + ", " + itoa(len(p.v.alerted)) + " paths differ from the baseline" + p.large.status()
 }

@@ -19,6 +19,7 @@ import (
 	"vigil/internal/engine"
 	"vigil/internal/watch"
 	"vigil/merkle"
+	"vigil/scanner"
 	"vigil/store"
 )
 
@@ -28,6 +29,12 @@ type job struct {
 	whole  bool
 	full   bool   // reread every file
 	why    string // of a whole check: start, events_lost, scan, full_scan
+	// large is a large file's result (large.go), to apply; requeue puts
+	// the file back in the worker's queue.
+	large   *largeResult
+	requeue func()
+	// stats, if set, are the counters the check updates (progress.go).
+	stats *scanner.Stats
 }
 
 // verifier checks what jobs name against the current baseline and turns
@@ -82,6 +89,9 @@ var errBusy = errors.New("database busy")
 
 // run verifies j under cfg and returns the events to publish.
 func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []alerts.Event, err error) {
+	if j.large != nil {
+		return v.apply(cfg, *j.large, j.requeue)
+	}
 	db, err := store.Open(v.dbPath, store.Options{ReadOnly: true, Timeout: v.lockWait})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, errBusy
@@ -130,7 +140,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	// The same engine, and so the same configuration, identity and trust
 	// decision, as the one sealed took its verdict with.
 	res, err := v.eng.Check(ctx, db, engine.Request{
-		Paths: paths, Full: j.full, Phase: phase.Phase, SampleFile: sampleFile,
+		Paths: paths, Full: j.full, Phase: phase.Phase, SampleFile: sampleFile, Stats: j.stats,
 		// The catch-up after lost events (and at the start) is, on Btrfs,
 		// the search of what changed since the baseline's snapshots; the
 		// periodic scan walks, so that a walk still runs on a schedule.

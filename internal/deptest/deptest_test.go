@@ -63,7 +63,7 @@ var allowed = map[string][]string{
 	"internal/watch": {},
 	// The watch service: it wires the engine, the intake and delivery; only
 	// cmd may import it.
-	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "alerts", "store", "merkle"},
+	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "alerts", "store", "merkle", "scanner"},
 	// The engine wires everything below it; only cmd may import it.
 	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs"},
 	// The benchmark harness runs vigil and its competitors as separate
