@@ -21,6 +21,7 @@ import (
 	"vigil/btrfs"
 	"vigil/internal/engine"
 	"vigil/internal/fimtest"
+	"vigil/internal/watch"
 	"vigil/store"
 )
 
@@ -243,5 +244,55 @@ func TestRestoredIntact(t *testing.T) {
 	}
 	if want := []string{"updated", "remediation", "resolved"}; !slices.Equal(onSudo, want) || remediations != 1 {
 		t.Errorf("events on %s %q and %d remediations, want %q and 1:\n%s", sudo, onSudo, remediations, want, describe(evs))
+	}
+}
+
+// TestOwnDirsNotWatched: vigil's own directories in a Btrfs subvolume
+// under a root (the trusted snapshots, the quarantine) are neither watched
+// nor verified: the intake is told they are excluded, and a file made and
+// removed in the quarantine, hinted, is no event.
+func TestOwnDirsNotWatched(t *testing.T) {
+	mnt := fimtest.LoopFS(t, "btrfs", 512<<20, "noatime")
+	vol := filepath.Join(mnt, "vol")
+	if err := btrfs.Create(vol); err != nil {
+		t.Fatal(err)
+	}
+	h := newHostAt(t, vol, fimtest.Tree{"etc/motd": fimtest.File("hi")}, func(string) string { return "" })
+	h.init(t)
+	snaps, quarantine := filepath.Join(vol, ".vigil-snapshots"), filepath.Join(vol, btrfs.DefaultQuarantine)
+	for _, d := range []string{snaps, quarantine} {
+		if st, err := os.Lstat(d); err != nil || !st.IsDir() {
+			t.Fatalf("%s after init: %v, %v; want vigil's directory", d, st, err)
+		}
+	}
+	h.start(t, Options{})
+	h.src.mu.Lock()
+	opts := h.src.opts[len(h.src.opts)-1]
+	h.src.mu.Unlock()
+	for _, d := range []string{snaps, quarantine} {
+		if !opts.Excluded(d) {
+			t.Errorf("the intake watches %s, want it excluded", d)
+		}
+	}
+	if opts.Excluded(filepath.Join(vol, "etc")) {
+		t.Errorf("the intake excludes %s", filepath.Join(vol, "etc"))
+	}
+	q := filepath.Join(quarantine, "x")
+	if err := os.WriteFile(q, []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.src.send(watch.Event{Path: q, Op: watch.Changed})
+	if err := os.Remove(q); err != nil {
+		t.Fatal(err)
+	}
+	h.src.send(watch.Event{Path: q, Op: watch.Changed})
+	motd := filepath.Join(vol, "etc", "motd")
+	h.write(t, "etc/motd", "changed") // the barrier: verified after the hints before it
+	evs := h.sink.await(t, "updated "+motd, func(evs []alerts.Event) bool { return len(find(evs, "updated", motd)) > 0 })
+	h.stop(t)
+	for _, ev := range evs {
+		if ev.File != nil && strings.HasPrefix(ev.File.Path, quarantine) {
+			t.Errorf("event %s on %s, want none in vigil's quarantine", ev.Event.Action, ev.File.Path)
+		}
 	}
 }
