@@ -74,6 +74,10 @@ type Options struct {
 	// Stats, if set, is updated while the scan runs, so that a caller can
 	// show progress.
 	Stats *Stats
+	// Pace, if set, is called before each chunk of file content is read
+	// or hashed; it may block, to give way to more urgent work (the watch
+	// reads a large file apart while it verifies small ones).
+	Pace func()
 }
 
 // Cache gives the scanner the recorded entries of a directory, a chunk at a

@@ -212,6 +212,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	p.catchUp = make(chan job, 1)
 	p.large = newLarge(cfg, p.v.lockWait)
 	p.large.started = p.o.largeStarted
+	p.large.yield = func() bool { return p.prog.busy.Load() != 0 }
 
 	dctx, dcancel := context.WithCancel(context.Background())
 	derr := make(chan error, 1)

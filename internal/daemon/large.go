@@ -24,7 +24,8 @@ import (
 // of its own, which runs the same scoped engine check of that one path and
 // hands what it found back to the verifier's loop, where it becomes
 // alerts like any other (or nothing, when the file is as recorded). Other
-// alerts keep their latency whatever the worker is reading; a file hinted
+// alerts keep their latency whatever the worker is reading: it gives way,
+// pausing between 256 KiB chunks while the loop verifies; a file hinted
 // again while queued is queued once, one hinted while being read is read
 // again afterwards (a growing file ends as the scanner's "unstable").
 //
@@ -75,6 +76,9 @@ type large struct {
 	dbPath  string
 	wait    time.Duration
 	started func(path string) // tests: told when the worker begins a file
+	// yield reports whether the worker is to give way (the verifier's
+	// loop is busy): it then pauses between chunks of the file it reads.
+	yield func() bool
 }
 
 type largeProgress struct {
@@ -219,7 +223,12 @@ func (l *large) check(ctx context.Context, it largeItem) largeResult {
 	}
 	defer db.Close()
 	began := time.Now()
-	res, err := it.eng.Check(ctx, db, engine.Request{Paths: []string{it.path}, Scan: true, Stats: st}, engine.Funcs{
+	pace := func() {
+		for l.yield != nil && l.yield() && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	res, err := it.eng.Check(ctx, db, engine.Request{Paths: []string{it.path}, Scan: true, Stats: st, Pace: pace}, engine.Funcs{
 		OnChange: func(c merkle.Change) error { r.changes = append(r.changes, c); return nil },
 		OnError:  func(p string, err error) error { r.errs = append(r.errs, pathErr{p, err}); return nil },
 	})

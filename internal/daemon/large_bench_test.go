@@ -138,6 +138,10 @@ func writeReal(path string, gib int) error {
 			return err
 		}
 	}
+	if err := f.Sync(); err != nil { // its writeback is not what is measured
+		f.Close()
+		return err
+	}
 	return f.Close()
 }
 

@@ -68,7 +68,9 @@ func (p *pipeline) alive(now time.Time) (bool, string) {
 	if !p.prog.main.see(p.prog.busy.Load(), progressCount(p.prog.stats.Load()), now, limit) {
 		return false, "the verifier"
 	}
-	if p.large != nil {
+	if p.prog.busy.Load() != 0 {
+		p.prog.large = mover{} // it gives way to the loop (large.go): the loop's own progress counts
+	} else if p.large != nil {
 		var job, n int64
 		if c := p.large.cur.Load(); c != nil {
 			job, n = c.began.UnixNano(), progressCount(c.stats)
