@@ -3,6 +3,8 @@ package alerts
 import (
 	"strings"
 	"time"
+
+	"vigil/internal/textdiff"
 )
 
 // ECSVersion is the version of the Elastic Common Schema the events follow.
@@ -185,8 +187,11 @@ type Vigil struct {
 	// /etc/group shows about privileged accounts.
 	Security []string  `json:"security,omitempty"`
 	Accounts *Accounts `json:"accounts,omitempty"`
-	Previous *Previous `json:"previous,omitempty"`
-	Summary  *Summary  `json:"summary,omitempty"`
+	// Diff is the unified diff of a kept file's content (bounded, secrets
+	// masked), or why there is none (see [Event.SetDiff]).
+	Diff     *textdiff.Diff `json:"diff,omitempty"`
+	Previous *Previous      `json:"previous,omitempty"`
+	Summary  *Summary       `json:"summary,omitempty"`
 	// Phase is the host's security phase when the event was made.
 	Phase string `json:"phase,omitempty"`
 	// Dropped is set on the watch's events_dropped summary.
@@ -200,7 +205,7 @@ type Vigil struct {
 }
 
 func (v *Vigil) isZero() bool {
-	return v.FileExtra.isZero() && len(v.Changed) == 0 && len(v.Security) == 0 && v.Accounts == nil && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
+	return v.FileExtra.isZero() && len(v.Changed) == 0 && len(v.Security) == 0 && v.Accounts == nil && v.Diff == nil && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
 		v.Dropped == nil && v.Remediation == nil && v.Restore == nil && v.Device == nil
 }
 
@@ -267,6 +272,34 @@ func newEvent(kind, action string, types []string, host string, now time.Time) E
 		ev.Host = &Host{Name: host}
 	}
 	return ev
+}
+
+// SetDiff records d, the diff of the file's kept content, in ev
+// (vigil.diff); nil leaves ev alone. For /etc/passwd and /etc/group it
+// also names, in vigil.accounts, the accounts and groups the diff adds,
+// the accounts whose uid became 0 and the members added to wheel, sudo
+// or admin (a truncated diff names none).
+func (ev *Event) SetDiff(d *textdiff.Diff) {
+	if d == nil {
+		return
+	}
+	if ev.Vigil == nil {
+		ev.Vigil = &Vigil{}
+	}
+	ev.Vigil.Diff = d
+	if ev.File == nil || d.Unified == "" || d.Truncated {
+		return
+	}
+	if kind := accountsKind(ev.File.Path); kind != "" {
+		a := ev.Vigil.Accounts
+		if a == nil {
+			a = &Accounts{}
+		}
+		addDiffAccounts(a, kind, d.Unified)
+		if len(a.Added)+len(a.UID0Added)+len(a.PrivilegedAdded)+len(a.UID0)+len(a.Privileged) > 0 {
+			ev.Vigil.Accounts = a
+		}
+	}
 }
 
 // setVigil stores v in ev unless it holds nothing.

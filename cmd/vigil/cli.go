@@ -51,7 +51,7 @@ var (
 	jsonFlag    = flagDef{name: "json", help: "one ECS event per line (NDJSON), then a summary event; log lines on stderr are JSON too"}
 	fullFlag    = flagDef{name: "full", help: "reread and rehash every file, from the disk (not the page cache), instead of trusting the stat cache"}
 	scanFlag    = flagDef{name: "scan", help: "walk the trees with the stat cache even where a Btrfs search of what changed since the baseline's snapshots would do"}
-	verboseFlag = flagDef{name: "verbose", short: "v", help: "show old -> new for every changed attribute"}
+	verboseFlag = flagDef{name: "verbose", short: "v", help: "show old -> new for every changed attribute, and the diff of kept content"}
 	keyFlag     = flagDef{name: "key", arg: "FILE", complete: "file", help: "the signer key (vigil keygen's vigil.key)"}
 	pubkeyFlag  = flagDef{name: "pubkey", arg: "FILE", complete: "file", help: "the verifier key the baseline must be signed by (default: trust.pubkey)"}
 	reasonFlag  = flagDef{name: "reason", arg: "TEXT", help: "why this baseline is taken (logged with the uid and login name)"}

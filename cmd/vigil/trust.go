@@ -11,6 +11,7 @@ import (
 	"vigil/internal/config"
 	"vigil/internal/engine"
 	"vigil/internal/report"
+	"vigil/internal/textdiff"
 	"vigil/merkle"
 	"vigil/store"
 )
@@ -163,6 +164,16 @@ func (r *reporter) Change(c merkle.Change) error {
 		return nil
 	}
 	return r.w.Change(c)
+}
+
+// ChangeDiff reports a change with the diff of its kept content.
+func (r *reporter) ChangeDiff(c merkle.Change, d *textdiff.Diff) error {
+	r.halt()
+	r.n++
+	if r.w == nil {
+		return nil
+	}
+	return r.w.ChangeDiff(c, d)
 }
 
 func (r *reporter) Error(p string, err error) error {

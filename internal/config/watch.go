@@ -51,6 +51,9 @@ type Sink struct {
 	MinSeverity string
 	// Paths, if set, are doublestar globs file.path must match.
 	Paths []string
+	// NoDiff (diff = false) leaves vigil.diff, the diffs of kept
+	// content, out of the events the sink gets.
+	NoDiff bool
 	// file
 	Path    string
 	MaxSize int64
@@ -196,6 +199,11 @@ func (d *decoder) sink(key keyPath, m map[string]any) Sink {
 			continue
 		case "paths":
 			s.Paths = d.strings(k, v)
+			continue
+		case "diff":
+			var diff bool
+			d.boolean(k, v, &diff)
+			s.NoDiff = !diff
 			continue
 		}
 		if keys, known := sinkKeys[s.Type]; known && !slices.Contains(keys, name) {

@@ -17,6 +17,7 @@ import (
 	"vigil/alerts"
 	"vigil/internal/config"
 	"vigil/internal/engine"
+	"vigil/internal/textdiff"
 	"vigil/internal/watch"
 	"vigil/merkle"
 	"vigil/scanner"
@@ -147,7 +148,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 		// Settled hints name few paths: a walk of them costs less than a
 		// syncfs and a search.
 		Scan: j.why == "scan" || !j.whole,
-	}, engine.Funcs{OnChange: c.change, OnError: c.error})
+	}, diffFuncs{engine.Funcs{OnChange: c.change, OnError: c.error}, c.changeDiff})
 	if err != nil {
 		return nil, err
 	}
@@ -258,6 +259,32 @@ func (c *collect) change(ch merkle.Change) error {
 	c.add(ch.Path, ev)
 	return nil
 }
+
+// changeDiff is change with the diff of the file's kept content.
+func (c *collect) changeDiff(ch merkle.Change, d *textdiff.Diff) error {
+	if c.v.restoredIntact(ch) {
+		c.restored[ch.Path] = true
+		return nil
+	}
+	ev := alerts.FromChange(ch, c.v.host, c.now)
+	ev.SetDiff(d)
+	ev.Event.Severity = alerts.SeverityAlert
+	ev.SetPhase(c.phase)
+	c.changes[ch.Path] = ch.Action
+	if ch.Action == merkle.Moved && ch.Old != nil {
+		c.seen[ch.Old.Path] = true
+	}
+	c.add(ch.Path, ev)
+	return nil
+}
+
+// diffFuncs is an engine.DiffReporter of functions.
+type diffFuncs struct {
+	engine.Funcs
+	onDiff func(merkle.Change, *textdiff.Diff) error
+}
+
+func (f diffFuncs) ChangeDiff(ch merkle.Change, d *textdiff.Diff) error { return f.onDiff(ch, d) }
 
 func (c *collect) error(path string, err error) error {
 	ev := alerts.ScanError(path, err, c.v.host, c.now)

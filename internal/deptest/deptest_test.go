@@ -12,7 +12,7 @@
 //	internal/engine
 //	internal/watch  internal/config  internal/report  internal/progress
 //	alerts  store  btrfs  scanner  bench
-//	merkle  internal/fsys  (internal/fimtest, internal/deptest: tests only)
+//	merkle  internal/fsys  internal/textdiff  (internal/fimtest, internal/deptest: tests only)
 //
 // What is checked: the vigil→vigil edges, direct and transitive
 // (TestPackageEdges, TestLayers); which vigil package may import which
@@ -54,18 +54,27 @@ var allowed = map[string][]string{
 	"store": {"merkle", "internal/fsys"},
 	// Alerts describe changes; they never reach into the database (store)
 	// or the filesystem layer: a small interface is declared instead.
-	"alerts":            {"merkle"},
+	"alerts":            {"merkle", "internal/textdiff"},
 	"internal/config":   {"merkle"},
-	"internal/report":   {"alerts", "merkle", "internal/progress"},
+	"internal/report":   {"alerts", "merkle", "internal/progress", "internal/textdiff"},
 	"internal/progress": {},
 	// Filesystem notifications turned into hints; it knows nothing of
 	// baselines or alerts (the daemon wires it to them).
 	"internal/watch": {},
 	// The watch service: it wires the engine, the intake and delivery; only
 	// cmd may import it.
-	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "alerts", "store", "merkle", "scanner"},
+	// scanner: the counters of a check's progress (the watchdog's).
+	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "internal/console", "alerts", "store", "merkle", "internal/textdiff", "scanner"},
 	// The engine wires everything below it; only cmd may import it.
-	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs"},
+	// fsys: kept content is read with openat2 (no symlink anywhere in the
+	// path); textdiff: the diffs of kept content.
+	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs", "internal/fsys", "internal/textdiff"},
+	// Bounded unified diffs of kept content, masked; it knows nothing of
+	// vigil.
+	"internal/textdiff": {},
+	// The read-only web console: templates and the pages' view types; its
+	// sources (the daemon, the fleet) hand it plain values.
+	"internal/console": {},
 	// The benchmark harness runs vigil and its competitors as separate
 	// binaries; it needs no vigil package.
 	"bench": {},
@@ -125,9 +134,12 @@ var modules = []string{
 	"github.com/fsnotify/fsnotify",        // inotify intake of the watch (internal/watch only)
 	"github.com/nats-io/nats.go",          // the JetStream sink (alerts)
 	"github.com/nats-io/nats-server/v2",   // tests only: a real JetStream server in-process on loopback
+	"github.com/chromedp/chromedp",        // tests only: the console in a real headless Chromium
+	"github.com/chromedp/cdproto",         // tests only: chromedp's protocol types (console errors, CSP probe)
 	"github.com/prometheus/client_golang", // /metrics of vigil watch (internal/daemon only)
 	"github.com/containerd/btrfs/v2",      // Btrfs subvolume create and snapshot (btrfs only, cgo)
 	"github.com/coreos/go-systemd/v22",    // sd_notify readiness, watchdog and status of vigil watch (cmd only)
+	"github.com/klauspost/compress",       // zstd of the content kept for diffing (store only)
 }
 
 func isCmd(rel string) bool { return strings.HasPrefix(rel, "cmd/") }

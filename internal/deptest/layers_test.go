@@ -13,6 +13,7 @@ import (
 var layer = map[string]int{
 	"merkle":             0,
 	"internal/fsys":      0,
+	"internal/textdiff":  0,
 	"internal/fimtest":   0, // tests only (testOnly)
 	"internal/deptest":   0, // tests only
 	"alerts":             1,
@@ -24,6 +25,7 @@ var layer = map[string]int{
 	"internal/config":    2,
 	"internal/report":    2,
 	"internal/progress":  2,
+	"internal/console":   2,
 	"internal/engine":    3,
 	"internal/daemon":    4,
 	"internal/trusttest": 4, // tests only (testOnly)

@@ -616,8 +616,8 @@ func checkBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baselin
 				// new root (as a scoped walk gives none).
 				res.Scopes, res.NewRoot = paths, merkle.Hash{}
 			}
-			for _, c := range held.changes {
-				if err := report.Change(c); err != nil {
+			for i, c := range held.changes {
+				if err := held.replay(report, i, c); err != nil {
 					return res, true, err
 				}
 			}

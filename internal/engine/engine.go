@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"vigil/internal/config"
+	"vigil/internal/textdiff"
 	"vigil/merkle"
 	"vigil/scanner"
 	"vigil/store"
@@ -163,6 +164,7 @@ func (o *Options) report() Reporter {
 type collector struct {
 	Reporter
 	changes []merkle.Change
+	diffs   map[int]*textdiff.Diff // by index in changes (see ChangeDiff)
 }
 
 func (c *collector) Change(ch merkle.Change) error {

@@ -12,7 +12,8 @@ import (
 )
 
 // ParseStatement reads the text [Statement] writes back into the fields of
-// a [store.Info] it covers (host, id, parent, creation time, root, roots,
+// a [store.Info] it covers (host, id, parent, creation time, root,
+// portable root, roots,
 // configuration digest, phase, counts, audit log position, command,
 // changes, reason, user, uid, version, snapshots and device counters);
 // the others stay zero. It accepts only the canonical text: the result
@@ -36,6 +37,15 @@ func ParseStatement(text string) (store.Info, error) {
 			p.err = fmt.Errorf("bad root %q", r)
 		}
 		copy(in.Root[:], b)
+	}
+	if p.has("portable") {
+		if r := p.field("portable"); p.err == nil {
+			b, err := hex.DecodeString(r)
+			if err != nil || len(b) != len(in.PortableRoot) {
+				p.err = fmt.Errorf("bad portable root %q", r)
+			}
+			copy(in.PortableRoot[:], b)
+		}
 	}
 	for p.has("monitored") {
 		in.Roots = append(in.Roots, p.quoted("monitored"))
