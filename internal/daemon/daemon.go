@@ -173,7 +173,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	if rem := newRemediator(cfg, m, p.o.Restorer, p.o.Log, p.st); rem != nil {
 		rem.publish = func(evs ...alerts.Event) error { p.st.alerts.Add(int64(len(evs))); return p.disp.Publish(evs...) }
 		rem.standing, rem.sealed = p.v.standing, p.v.signed.Load
-		rem.restored, rem.intact = p.restored, p.v.restoredLive
+		rem.restoring, rem.intact = p.restoring, p.v.restoredLive
 		rs = append(rs, alerts.Route{Name: remediationRoute, Sink: rem, Filter: alerts.Filter{Event: rem.wants}})
 	}
 	p.disp = &alerts.Dispatcher{

@@ -79,6 +79,21 @@ func (v *verifier) restoredIntact(ch merkle.Change) bool {
 		ch.New.Inode == m.inode && ch.New.Ctime == m.ctime
 }
 
+// restoredOrPutOff reports whether change ch is no finding: what a
+// restore left (intact), or a path being restored (its finding put off:
+// the alert standing stays until it is verified after the restore).
+func (c *collect) restoredOrPutOff(ch merkle.Change) bool {
+	switch {
+	case c.v.restoredIntact(ch):
+		c.restored[ch.Path] = true
+		return true
+	case c.v.putOff(ch.Path):
+		c.restored[ch.Path], c.seen[ch.Path] = true, true
+		return true
+	}
+	return false
+}
+
 // forgetRestored drops the marks: a new baseline records what is there.
 func (v *verifier) forgetRestored() {
 	v.mu.Lock()
@@ -86,27 +101,46 @@ func (v *verifier) forgetRestored() {
 	v.restored = nil
 }
 
-// restored is told by the remediation of each path it is about to restore
-// (its directory is marked as being restored: the restore's temporary
-// file there is no transient) and of each path it restored: the path and
-// its directory are marked, then verified again (whatever the timing of
-// the restore's own hints, the verification that judges them sees the
-// marks).
-func (p *pipeline) restored(path string, done bool) {
-	if !done {
-		p.v.mu.Lock()
-		if p.v.restored == nil {
-			p.v.restored = map[string]restoredMark{}
+// restoring is told by the remediation of each path it is about to
+// restore, and returns what it calls when the restore ended. Meanwhile the
+// path and its directory are being restored: what a verification finds of
+// them is put off (the alert standing stays; the restore's temporary file
+// is no transient). At the end, when the restore succeeded, the path and
+// its directory are marked; either way both are verified again, after the
+// marks, whatever the timing of the restore's own hints.
+func (p *pipeline) restoring(path string) (end func(ok bool)) {
+	both := []string{path, merkle.Parent(path)}
+	p.v.mu.Lock()
+	if p.v.restoring == nil {
+		p.v.restoring = map[string]int{}
+	}
+	for _, q := range both {
+		p.v.restoring[q]++
+	}
+	p.v.mu.Unlock()
+	return func(ok bool) {
+		if ok {
+			p.v.markRestored(path)
 		}
-		if _, ok := p.v.restored[merkle.Parent(path)]; !ok {
-			p.v.restored[merkle.Parent(path)] = restoredMark{dir: true} // no inode is 0: judged intact never
+		p.v.mu.Lock()
+		for _, q := range both {
+			if p.v.restoring[q]--; p.v.restoring[q] <= 0 {
+				delete(p.v.restoring, q)
+			}
 		}
 		p.v.mu.Unlock()
-		return
+		for _, q := range both {
+			p.settler.Add(watch.Event{Path: q, Op: watch.Changed})
+		}
 	}
-	p.v.markRestored(path)
-	p.settler.Add(watch.Event{Path: path, Op: watch.Changed})
-	p.settler.Add(watch.Event{Path: merkle.Parent(path), Op: watch.Changed})
+}
+
+// putOff reports whether a finding on path waits for a restore in
+// progress (see restoring).
+func (v *verifier) putOff(path string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.restoring[path] > 0
 }
 
 // restoreTempPrefix starts the names of the restore's temporary files
@@ -122,7 +156,7 @@ func (v *verifier) restoreTemp(path string) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	_, ok := v.restored[merkle.Parent(path)]
-	return ok
+	return ok || v.restoring[merkle.Parent(path)] > 0
 }
 
 // restoredLive reports whether path is, right now, what a restore left

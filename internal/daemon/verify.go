@@ -82,6 +82,9 @@ type verifier struct {
 	// restored marks what the restore remediation wrote (under mu; see
 	// restored.go).
 	restored map[string]restoredMark
+	// restoring counts the restores in progress per path and directory
+	// (under mu).
+	restoring map[string]int
 }
 
 // errBusy means the database was locked by a writer for longer than
@@ -245,8 +248,7 @@ func (c *collect) add(path string, ev alerts.Event) {
 }
 
 func (c *collect) change(ch merkle.Change) error {
-	if c.v.restoredIntact(ch) {
-		c.restored[ch.Path] = true
+	if c.restoredOrPutOff(ch) {
 		return nil
 	}
 	ev := alerts.FromChange(ch, c.v.host, c.now)
@@ -262,8 +264,7 @@ func (c *collect) change(ch merkle.Change) error {
 
 // changeDiff is change with the diff of the file's kept content.
 func (c *collect) changeDiff(ch merkle.Change, d *textdiff.Diff) error {
-	if c.v.restoredIntact(ch) {
-		c.restored[ch.Path] = true
+	if c.restoredOrPutOff(ch) {
 		return nil
 	}
 	ev := alerts.FromChange(ch, c.v.host, c.now)
