@@ -1,12 +1,14 @@
 package daemon
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 
 	"vigil/internal/engine"
 	"vigil/internal/watch"
 	"vigil/merkle"
+	"vigil/store"
 )
 
 // A restore puts a path back as a new inode: equal to its baseline record
@@ -21,10 +23,9 @@ import (
 //
 // # Caveats
 //
-// The marks are kept in memory until the next baseline: after a restart
-// the restored path is an attributes_modified alert again. Only the
-// restored path and its directory are marked, not what lies below a
-// restored directory.
+// The marks are kept until the next baseline, in the outbox file beside
+// the alerted paths (so a restart keeps them). Only the restored path and
+// its directory are marked, not what lies below a restored directory.
 
 // restoredMark is the identity of an entry a restore wrote.
 type restoredMark struct {
@@ -56,7 +57,55 @@ func (v *verifier) markRestored(path string) {
 	}
 	for p, m := range marks {
 		v.restored[p] = m
+		v.markDirty(p)
 	}
+}
+
+// markDirty says the mark of p is to be saved; v.mu is held.
+func (v *verifier) markDirty(p string) {
+	if v.restoredDirty == nil {
+		v.restoredDirty = map[string]bool{}
+	}
+	v.restoredDirty[p] = true
+}
+
+// restoredKey prefixes the marks' keys in the outbox file, beside the
+// alerted paths: no path holds a NUL. The marks outlive a restart.
+const restoredKey = "\x00restored\x00"
+
+// dirtyRestored returns the marks to save (a zero state: forgotten).
+func (v *verifier) dirtyRestored() map[string]store.AlertState {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := map[string]store.AlertState{}
+	for p := range v.restoredDirty {
+		var s store.AlertState
+		if m, ok := v.restored[p]; ok {
+			s.State = fmt.Sprintf("%d %d %d %t", m.inode, m.mtime, m.ctime, m.dir)
+		}
+		out[restoredKey+p] = s
+	}
+	clear(v.restoredDirty)
+	return out
+}
+
+// loadRestored takes a saved mark, and reports whether key was one.
+func (v *verifier) loadRestored(key, state string) bool {
+	p, ok := strings.CutPrefix(key, restoredKey)
+	if !ok {
+		return false
+	}
+	var m restoredMark
+	if _, err := fmt.Sscanf(state, "%d %d %d %t", &m.inode, &m.mtime, &m.ctime, &m.dir); err != nil {
+		return true // not one this vigil wrote: dropped
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.restored == nil {
+		v.restored = map[string]restoredMark{}
+	}
+	v.restored[p] = m
+	return true
 }
 
 // restoredIntact reports whether ch is only what a restore recorded left
@@ -98,6 +147,9 @@ func (c *collect) restoredOrPutOff(ch merkle.Change) bool {
 func (v *verifier) forgetRestored() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	for p := range v.restored {
+		v.markDirty(p)
+	}
 	v.restored = nil
 }
 

@@ -176,7 +176,8 @@ func TestDeviceErrors(t *testing.T) {
 // new inode (new ctime) in a directory with new times: the path is
 // intact all the same, its alert resolved, and nothing else follows: no
 // alert on the file or its directory, no second remediation, no
-// transient, nothing from the quarantine the trojan went to.
+// transient, nothing from the quarantine the trojan went to; nor after a
+// restart.
 func TestRestoredIntact(t *testing.T) {
 	mnt := fimtest.LoopFS(t, "btrfs", 512<<20, "noatime")
 	vol := filepath.Join(mnt, "vol")
@@ -224,7 +225,20 @@ func TestRestoredIntact(t *testing.T) {
 	if err := os.WriteFile(motd, []byte("changed"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	evs := h.sink.await(t, "updated "+motd, func(evs []alerts.Event) bool { return len(find(evs, "updated", motd)) > 0 })
+	h.sink.await(t, "updated "+motd, func(evs []alerts.Event) bool { return len(find(evs, "updated", motd)) > 0 })
+	h.stop(t)
+	// A restart: the start's whole check finds the restored file as the
+	// restore left it (the marks are in the outbox file).
+	h.start(t, Options{Restorer: EngineRestorer(h.cfg, note.VerifierList(verifier))})
+	evs := h.sink.await(t, "the second start's notice", func(evs []alerts.Event) bool {
+		n := 0
+		for _, ev := range evs {
+			if ev.Event.Action == "start" {
+				n++
+			}
+		}
+		return n == 2
+	})
 	h.stop(t)
 	var onSudo []string
 	remediations := 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,6 +86,9 @@ type verifier struct {
 	// restoring counts the restores in progress per path and directory
 	// (under mu).
 	restoring map[string]int
+	// restoredDirty are the marks changed since they were last saved to
+	// the outbox file (under mu).
+	restoredDirty map[string]bool
 }
 
 // errBusy means the database was locked by a writer for longer than
@@ -341,6 +345,9 @@ func (v *verifier) load(ob *store.Outbox) error {
 		if p == tamperedKey {
 			p = ""
 		}
+		if v.loadRestored(p, s.State) {
+			continue
+		}
 		if s.State != "" {
 			v.setAlerted(p, s.State)
 		}
@@ -354,10 +361,12 @@ func (v *verifier) load(ob *store.Outbox) error {
 
 // save writes the changed alert states to the outbox file.
 func (v *verifier) save(ob *store.Outbox) error {
-	if len(v.dirty) == 0 {
+	marks := v.dirtyRestored()
+	if len(v.dirty) == 0 && len(marks) == 0 {
 		return nil
 	}
-	m := make(map[string]store.AlertState, len(v.dirty))
+	m := make(map[string]store.AlertState, len(v.dirty)+len(marks))
+	maps.Copy(m, marks)
 	for p := range v.dirty {
 		k := p
 		if k == "" {
