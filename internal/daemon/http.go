@@ -81,6 +81,8 @@ type Status struct {
 	Hints        int64          `json:"hints"`
 	Overflows    int64          `json:"overflows"`
 	LastError    string         `json:"last_error,omitempty"`
+	// Large is the large-file worker's progress record (large.go).
+	Large *LargeStatus `json:"large,omitempty"`
 }
 
 func (s *stats) snapshot() Status {
@@ -98,6 +100,7 @@ func (p *pipeline) statusJSON() Status {
 	s := p.st.snapshot()
 	s.Settling = p.settler.Len()
 	s.Coverage = p.src.Coverage()
+	s.Large = p.large.record()
 	s.Outbox = map[string]int{}
 	for _, r := range p.disp.Routes {
 		if d, err := p.outboxDB.Depth(r.Name); err == nil {

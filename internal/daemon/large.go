@@ -294,6 +294,38 @@ func (p *pipeline) largeJob(r largeResult) job {
 	}}
 }
 
+// LargeStatus is /status's large: the files waiting for the large-file
+// worker and the one it reads.
+type LargeStatus struct {
+	Pending int    `json:"pending"`
+	Path    string `json:"path,omitempty"`
+	Size    int64  `json:"size,omitempty"`
+	// Read is how far into the file the worker is (bytes, holes included).
+	Read  int64     `json:"read"`
+	Began time.Time `json:"began,omitzero"`
+}
+
+// record returns the progress record, nil when the worker has nothing.
+func (l *large) record() *LargeStatus {
+	if l == nil {
+		return nil
+	}
+	n := l.pending()
+	c := l.cur.Load()
+	if c == nil && n == 0 {
+		return nil
+	}
+	r := &LargeStatus{Pending: n}
+	if c != nil {
+		r.Path, r.Size, r.Began = c.path, c.size, c.began
+		r.Read = min(c.stats.Chunks.Load()*chunkSize, c.size)
+	}
+	return r
+}
+
+// chunkSize is the scanner's chunk: what each of Stats.Chunks stands for.
+const chunkSize = 256 << 10
+
 // status is the progress record of the worker, for STATUS= and /status.
 func (l *large) status() string {
 	if l == nil {
@@ -306,7 +338,7 @@ func (l *large) status() string {
 	}
 	s := fmt.Sprintf(", %d large files to verify", n)
 	if c != nil {
-		read := c.stats.Chunks.Load() * 256 << 10
+		read := c.stats.Chunks.Load() * chunkSize
 		s += fmt.Sprintf(" (reading %s: %d of %d MiB in %s)", c.path, min(read, c.size)>>20, c.size>>20, time.Since(c.began).Round(time.Second))
 	}
 	return s

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"encoding/json"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -97,4 +99,34 @@ func (h *host) lastStatus() string {
 		}
 	}
 	return ""
+}
+
+// TestLargeStatus: /status carries the large-file worker's progress
+// record while it reads (real inotify, a real listener).
+func TestLargeStatus(t *testing.T) {
+	h := newHost(t, fimtest.Tree{"srv/big": fimtest.Sparse(4 << 20)}, "").inotify()
+	h.cfg.Watch.LargeFile = 1 << 20
+	h.cfg.Watch.Listen = "127.0.0.1:0"
+	addr, started, release := make(chan string, 1), make(chan string, 4), make(chan struct{})
+	defer close(release)
+	h.start(t, Options{onListen: func(a string) { addr <- a }, largeStarted: func(p string) {
+		started <- p
+		<-release
+	}})
+	base := "http://" + <-addr
+	big := h.path("srv/big")
+	if err := os.Truncate(big, 8<<20); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-started; got != big {
+		t.Fatalf("the large-file worker began %s, want %s", got, big)
+	}
+	code, body := get(t, base+"/status")
+	var st Status
+	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil {
+		t.Fatalf("/status = %d %v:\n%s", code, err, body)
+	}
+	if st.Large == nil || st.Large.Path != big || st.Large.Size != 8<<20 || st.Large.Pending != 1 || st.Large.Began.IsZero() {
+		t.Errorf("/status large = %+v, want %s, 8 MiB, 1 pending, begun", st.Large, big)
+	}
 }
