@@ -32,8 +32,7 @@ import (
 // # Caveats
 //
 // A whole check (the start, a lost event, the periodic scans) reads large
-// files itself, as does the check of a directory whose many hinted
-// children were collapsed into it (see scopes). Holes of a sparse file are
+// files itself, as does the check of a directory hinted as a tree. Holes of a sparse file are
 // not read, but their zeros are hashed: BLAKE3 of 256 GiB of holes costs
 // CPU, now on the worker alone.
 
@@ -116,6 +115,10 @@ func (p *pipeline) apart(j job) (job, []alerts.Event) {
 			continue
 		}
 		p.v.early.take([]string{ev.Path}, false) // not judged as a transient: verified apart
+		if j.apart == nil {
+			j.apart = map[string]bool{}
+		}
+		j.apart[merkle.Parent(ev.Path)] = true
 		now := time.Now()
 		if p.large.add(largeItem{path: ev.Path, size: e.Size, eng: p.v.eng, queued: now}) {
 			pe := alerts.Notice("hash_pending", fmt.Sprintf("%d bytes: verified apart from other files; the verdict follows", e.Size), p.o.Host, now)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -43,11 +44,17 @@ func TestLargeApart(t *testing.T) {
 			t.Fatalf("the large-file worker began %s, want %s", got, big)
 		}
 		h.write(t, "etc/motd", "changed")
+		// Siblings enough for their directory to be checked whole, but
+		// for the large file in it.
+		for i := range 20 {
+			h.write(t, fmt.Sprintf("srv/s%02d", i), "new")
+		}
+		h.hint("srv/big")
 		before := watchdogs(h)
 		h.settle(10 * time.Second)
 		evs := h.sink.events()
-		if len(find(evs, "hash_pending", big)) != 1 || len(find(evs, "updated", motd)) != 1 {
-			t.Fatalf("while the large file is read: want hash_pending %s and updated %s, got:\n%s", big, motd, describe(evs))
+		if len(find(evs, "hash_pending", big)) != 1 || len(find(evs, "updated", motd)) != 1 || len(find(evs, "created", h.path("srv/s19"))) != 1 {
+			t.Fatalf("while the large file is read: want hash_pending %s, updated %s, created siblings, got:\n%s", big, motd, describe(evs))
 		}
 		if len(find(evs, "updated", big)) != 0 {
 			t.Fatalf("the large file's verdict came before its read:\n%s", describe(evs))

@@ -37,6 +37,9 @@ type job struct {
 	requeue func()
 	// stats, if set, are the counters the check updates (progress.go).
 	stats *scanner.Stats
+	// apart are the directories of the large files taken out of the job:
+	// never checked whole in their place.
+	apart map[string]bool
 }
 
 // verifier checks what jobs name against the current baseline and turns
@@ -135,7 +138,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	m := engine.SkipOwn(cfg, v.eng.Matcher(), info.Roots)
 	var paths []string
 	if !j.whole {
-		paths = scopes(j.events, info.Roots, m)
+		paths = scopes(j.events, info.Roots, m, j.apart)
 		if len(paths) == 0 {
 			return nil, nil
 		}
@@ -201,10 +204,12 @@ const collapseAt = 16
 // scopes returns the paths of evs to check: inside the baseline's roots,
 // not excluded, none inside another; the siblings of a busy directory
 // become that directory.
-func scopes(evs []watch.Event, roots []string, m *config.Matcher) []string {
+func scopes(evs []watch.Event, roots []string, m *config.Matcher, apart map[string]bool) []string {
 	perDir := map[string]int{}
 	for _, ev := range evs {
-		perDir[merkle.Parent(ev.Path)]++
+		if !apart[merkle.Parent(ev.Path)] { // a large file there is read apart, not with its directory
+			perDir[merkle.Parent(ev.Path)]++
+		}
 	}
 	var out []string
 	for _, ev := range evs {
