@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ type Event struct {
 	File      *File      `json:"file,omitempty"`
 	Error     *ErrorInfo `json:"error,omitempty"`
 	Process   *Process   `json:"process,omitempty"`
+	User      *User      `json:"user,omitempty"`
 	Threat    *Threat    `json:"threat,omitempty"`
 	Vigil     *Vigil     `json:"vigil,omitempty"`
 }
@@ -73,13 +75,54 @@ func newThreat(ts []Technique) *Threat {
 	return th
 }
 
-// Process is the process field set: the command a remediation ran.
+// Process is the process field set: the command a remediation ran, or
+// the process that made a change (the watch, when fanotify told it; then
+// [Event.User] is its user).
 type Process struct {
-	Executable string   `json:"executable,omitempty"`
-	Args       []string `json:"args,omitempty"`
+	PID         int            `json:"pid,omitempty"`
+	Name        string         `json:"name,omitempty"`
+	Executable  string         `json:"executable,omitempty"`
+	CommandLine string         `json:"command_line,omitempty"`
+	Args        []string       `json:"args,omitempty"`
+	Parent      *ProcessParent `json:"parent,omitempty"`
 	// ExitCode is the command's exit status; -1 when a signal ended it
 	// (a timeout kills it), nil when it did not start.
 	ExitCode *int `json:"exit_code,omitempty"`
+}
+
+// ProcessParent is process.parent.
+type ProcessParent struct {
+	PID int `json:"pid"`
+}
+
+// User is the user field set: the (effective) user of the process that
+// made a change.
+type User struct {
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// By says who made the change ev reports, for people: "by PID (exe) uid
+// N"; "" when unknown.
+func (ev *Event) By() string {
+	p := ev.Process
+	if p == nil || p.PID == 0 {
+		return ""
+	}
+	s := "by " + strconv.Itoa(p.PID)
+	switch {
+	case p.Executable != "":
+		s += " (" + p.Executable + ")"
+	case p.Name != "":
+		s += " (" + p.Name + ")"
+	}
+	if ev.User != nil && ev.User.ID != "" {
+		s += " uid " + ev.User.ID
+		if ev.User.Name != "" {
+			s += " (" + ev.User.Name + ")"
+		}
+	}
+	return s
 }
 
 // ECS is the ecs field set.

@@ -19,16 +19,40 @@ const (
 	portableDirTag  = "vigil-portable-dir-v1\x00"
 )
 
-// portableMask is what e's portable hash covers: what its rule monitors
-// that a copy keeps (keep, a subset of AttrAll), and the type.
-func portableMask(e *Entry, keep Attr) Attr { return e.Attrs&keep | AttrType }
+// PortableFlags are the inode flags a copy keeps, wherever it lives: the
+// ones an administrator sets (chattr +i, +a, +d, +A, +S, +s, +u and the
+// directory's +D). The others say how a filesystem stores the file (ext4's
+// extents and inline data, Btrfs's nocow and compression) and differ
+// between two copies on two filesystems by nature.
+const PortableFlags = 0x1 | 0x2 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x10000
+
+// portable returns the part of e a copy keeps, as an entry to encode, and
+// the attributes of it to encode: what e's rule monitors that a copy keeps
+// (keep, a subset of AttrAll), and the type. A directory's size is its
+// filesystem's (ext4 counts blocks, Btrfs name lengths) and is left out;
+// flags are masked to PortableFlags, and a filesystem without flags reads
+// as none set.
+func portable(e *Entry, keep Attr) (*Entry, Attr) {
+	mask := e.Attrs&keep | AttrType
+	if e.Type == TypeDir {
+		mask &^= AttrSize
+	}
+	if !mask.Has(AttrFlags) {
+		return e, mask
+	}
+	c := *e
+	c.Flags &= PortableFlags
+	c.HasFlags = true
+	return &c, mask
+}
 
 // PortableLeafHash is [LeafHash] of the portable tree: the entry's name and
 // the attributes of keep its rule monitors.
 func PortableLeafHash(e *Entry, keep Attr, buf []byte) (Hash, []byte) {
 	buf = append(buf[:0], portableLeafTag...)
 	buf = appendBytes(buf, e.Name())
-	buf = appendMasked(buf, e, portableMask(e, keep))
+	pe, mask := portable(e, keep)
+	buf = appendMasked(buf, pe, mask)
 	return blake3.Sum256(buf), buf
 }
 
@@ -37,7 +61,8 @@ func PortableDirHash(e *Entry, keep Attr, count uint64, children Hash) Hash {
 	b := make([]byte, 0, 128)
 	b = append(b, portableDirTag...)
 	b = appendBytes(b, e.Name())
-	b = appendMasked(b, e, portableMask(e, keep))
+	pe, mask := portable(e, keep)
+	b = appendMasked(b, pe, mask)
 	b = binary.LittleEndian.AppendUint64(b, count)
 	b = append(b, children[:]...)
 	return blake3.Sum256(b)

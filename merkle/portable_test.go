@@ -43,6 +43,13 @@ func TestPortableRoot(t *testing.T) {
 	copyOf := tree()
 	for i, e := range copyOf {
 		e.Inode, e.Nlink, e.Ctime, e.Mtime, e.Dev = uint64(9000+i), 2, 1_800_000_000_000_000_000, 1_650_000_000_000_000_000, 9
+		// Another filesystem: directory sizes of its own, the extents
+		// flag (ext4) where the original's had none.
+		if e.Type == merkle.TypeDir {
+			e.Size = 4096
+		} else {
+			e.HasFlags, e.Flags = true, 0x80000
+		}
 	}
 	a1, p1 := roots(t, copyOf)
 	if p1 != p0 {

@@ -10,6 +10,7 @@ import (
 	"vigil/alerts"
 	"vigil/internal/config"
 	"vigil/internal/engine"
+	"vigil/internal/fleet"
 	"vigil/internal/report"
 	"vigil/merkle"
 	"vigil/scanner"
@@ -97,6 +98,9 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	}
 	verdict, err := e.trust(eng, db)
 	if err != nil {
+		if name == "check" { // the fleet hears of a rollback too
+			e.publishFleet(eng, db, &fleet.CheckSummary{Time: time.Now().UTC(), ExitCode: exitCode(err)})
+		}
 		return e.fail(err)
 	}
 	o := engine.Request{Paths: paths, Full: inv.bool("full"), Scan: inv.bool("scan"), Phase: verdict.Phase.Phase, SampleFile: statePath}
@@ -218,6 +222,10 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engin
 		if e.afterUpdate != nil {
 			e.afterUpdate()
 		}
+	}
+	if name == "check" {
+		e.publishFleet(eng, db, &fleet.CheckSummary{Time: start.UTC(), Method: res.Method, ExitCode: code,
+			Added: res.Added, Removed: res.Removed, Changed: res.Changed, Moved: res.Moved, Errors: res.Errors})
 	}
 	if name == "reseal" && res.Written {
 		return e.resealed(inv, eng, db, o.Signer, res.Baseline)

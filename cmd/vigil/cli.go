@@ -120,6 +120,8 @@ var commands = []*cmdDef{
 	{name: "migrate", summary: "convert a database written by an older vigil", about: migrateAbout, run: runMigrate},
 	{name: "watch", summary: "watch the roots in real time and deliver verified alerts to the sinks",
 		about: watchAbout, run: runWatch},
+	{name: "fleet", args: "init|enroll HOST|serve|status|log HOST|forget HOST", summary: "the off-host witness on NATS JetStream: init, enroll, serve, status, log, forget",
+		about: fleetAbout, complete: "init enroll serve status log forget", run: runFleet, flags: fleetFlags},
 	{name: "config", args: "default|check", summary: "print the default configuration / validate a configuration",
 		about: configAbout, complete: "default check", run: runConfig},
 	{name: "completion", args: "bash|zsh|fish", summary: "print the shell completion script", about: completionAbout,

@@ -52,6 +52,9 @@ type Config struct {
 	Phase Phase
 	// Btrfs sets the trusted snapshots of roots on Btrfs ([btrfs]).
 	Btrfs Btrfs
+	// Fleet is where the host's state is witnessed ([fleet]); see
+	// [Fleet.Enabled].
+	Fleet Fleet
 }
 
 // Trust is the [trust] table.

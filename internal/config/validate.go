@@ -35,6 +35,7 @@ func (c *Config) problems() []problem {
 		ps = append(ps, r.problems(keyPath{"rule"}.index(i))...)
 	}
 	ps = append(ps, c.watchProblems()...)
+	ps = append(ps, c.fleetProblems()...)
 	return ps
 }
 

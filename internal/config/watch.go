@@ -38,10 +38,18 @@ type Watch struct {
 	// by a worker of its own, so that it delays no other alert; 0 means
 	// [DefaultLargeFile].
 	LargeFile int64
+	// Intake is the source of change events: "fanotify" (whole
+	// filesystems, and who made each change; needs CAP_SYS_ADMIN),
+	// "inotify", or "auto" (fanotify where it works, else inotify); ""
+	// means auto.
+	Intake string
 }
 
 // DefaultLargeFile is watch.large_file's default.
 const DefaultLargeFile = 64 << 20
+
+// Intakes are the values watch.intake takes.
+var intakes = []string{"auto", "fanotify", "inotify"}
 
 // Sink is one [[sink]] table: where the watch delivers events.
 type Sink struct {
@@ -153,6 +161,8 @@ func (d *decoder) watch(key keyPath, v any, c *Config) {
 			d.str(k, m[name], &w.Listen)
 		case "large_file":
 			d.size(k, m[name], &w.LargeFile)
+		case "intake":
+			d.str(k, m[name], &w.Intake)
 		default:
 			d.problemf(k, "unknown key")
 		}
@@ -265,6 +275,9 @@ func (c *Config) watchProblems() []problem {
 	}
 	if w.LargeFile < 0 {
 		ps = append(ps, problemf(key.key("large_file"), "must not be negative, got %d", w.LargeFile))
+	}
+	if w.Intake != "" && !slices.Contains(intakes, w.Intake) {
+		ps = append(ps, problemf(key.key("intake"), "%q is not one of %s", w.Intake, strings.Join(intakes, ", ")))
 	}
 	if w.Outbox != "" && !filepath.IsAbs(w.Outbox) {
 		ps = append(ps, problemf(key.key("outbox"), "%q is not an absolute path", w.Outbox))

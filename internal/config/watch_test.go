@@ -17,6 +17,7 @@ max_settle = "1s"
 scan_interval = "30m"
 listen = "127.0.0.1:9100"
 large_file = "1GiB"
+intake = "fanotify"
 [[sink]]
 type = "file"
 path = "/var/log/vigil/events.json"
@@ -32,7 +33,7 @@ timeout = "5s"
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
-	want := Watch{Settle: 50 * time.Millisecond, MaxSettle: time.Second, ScanInterval: 30 * time.Minute, Listen: "127.0.0.1:9100", LargeFile: 1 << 30}
+	want := Watch{Settle: 50 * time.Millisecond, MaxSettle: time.Second, ScanInterval: 30 * time.Minute, Listen: "127.0.0.1:9100", LargeFile: 1 << 30, Intake: "fanotify"}
 	if diff := cmp.Diff(want, c.Watch); diff != "" {
 		t.Errorf("Watch (-want +got):\n%s", diff)
 	}
@@ -57,6 +58,8 @@ func TestWatchProblems(t *testing.T) {
 			[]string{`w.toml:3: watch.large_file: must not be negative, got -1`}},
 		{"bad duration", "[watch]\nmax_settle = \"fast\"\n",
 			[]string{`w.toml:3: watch.max_settle: "fast" is not a duration such as "100ms" or "1h"`}},
+		{"unknown intake", "[watch]\nintake = \"ebpf\"\n",
+			[]string{`w.toml:3: watch.intake: "ebpf" is not one of auto, fanotify, inotify`}},
 		{"sink without type", "[[sink]]\npath = \"/x\"\n",
 			[]string{`w.toml:2: sink[0]: needs a type: one of stdout, file, webhook, syslog, nats, exec`}},
 		{"key of another type", "[[sink]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:1/\"\npath = \"/x\"\n",

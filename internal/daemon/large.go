@@ -42,6 +42,7 @@ type largeItem struct {
 	size   int64
 	eng    *engine.Engine // the configuration in force when it was queued
 	queued time.Time
+	proc   *watch.Process // who wrote it, when the intake said
 }
 
 // largeResult is what the worker found of one file.
@@ -52,6 +53,7 @@ type largeResult struct {
 	errs     []pathErr
 	err      error // the check itself failed
 	took     time.Duration
+	proc     *watch.Process
 }
 
 type pathErr struct {
@@ -120,7 +122,7 @@ func (p *pipeline) apart(j job) (job, []alerts.Event) {
 		}
 		j.apart[merkle.Parent(ev.Path)] = true
 		now := time.Now()
-		if p.large.add(largeItem{path: ev.Path, size: e.Size, eng: p.v.eng, queued: now}) {
+		if p.large.add(largeItem{path: ev.Path, size: e.Size, eng: p.v.eng, queued: now, proc: ev.Process}) {
 			pe := alerts.Notice("hash_pending", fmt.Sprintf("%d bytes: verified apart from other files; the verdict follows", e.Size), p.o.Host, now)
 			pe.File = &alerts.File{Path: ev.Path, Type: "file", Size: &e.Size}
 			pe.SetID("hash_pending:" + ev.Path + ":" + strconv.FormatInt(now.UnixNano(), 10))
@@ -218,7 +220,7 @@ func (l *large) check(ctx context.Context, it largeItem) largeResult {
 	if l.started != nil {
 		l.started(it.path)
 	}
-	r := largeResult{path: it.path}
+	r := largeResult{path: it.path, proc: it.proc}
 	db, err := store.Open(l.dbPath, store.Options{ReadOnly: true, Timeout: l.wait})
 	if err != nil {
 		r.err = err
@@ -274,7 +276,8 @@ func (v *verifier) apply(cfg *config.Config, r largeResult, requeue func()) ([]a
 		return evs, nil
 	}
 	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{},
-		changes: map[string]merkle.Action{}, restored: map[string]bool{}, now: now, phase: verdict.Phase.Phase}
+		changes: map[string]merkle.Action{}, restored: map[string]bool{}, now: now, phase: verdict.Phase.Phase,
+		procs: map[string]*watch.Process{r.path: r.proc}}
 	for _, ch := range r.changes {
 		if err := c.change(ch); err != nil {
 			return nil, err
@@ -293,7 +296,7 @@ func (v *verifier) apply(cfg *config.Config, r largeResult, requeue func()) ([]a
 // largeJob is the verifier's job of applying r.
 func (p *pipeline) largeJob(r largeResult) job {
 	return job{large: &r, requeue: func() {
-		p.large.add(largeItem{path: r.path, eng: p.v.eng, queued: time.Now()})
+		p.large.add(largeItem{path: r.path, eng: p.v.eng, queued: time.Now(), proc: r.proc})
 	}}
 }
 

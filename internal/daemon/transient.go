@@ -58,8 +58,8 @@ type seenState struct {
 	e  *merkle.Entry // nil: the path did not exist
 	at time.Time
 	// proc is who made the change, when the intake knows it (fanotify);
-	// nil otherwise. It becomes the event's process fields.
-	proc *alerts.Process
+	// nil otherwise. It becomes the event's process and user fields.
+	proc *watch.Process
 }
 
 // looks holds the early looks taken since the last verification. The
@@ -91,7 +91,7 @@ func (l *looks) look(ev watch.Event, m *config.Matcher) {
 		return attrs.Has(merkle.AttrContent) &&
 			(!attrs.Has(merkle.AttrMtime) || !attrs.Has(merkle.AttrCtime) || e.Perm&0o7111 != 0)
 	})
-	s := seenState{e: e, at: ev.First}
+	s := seenState{e: e, at: ev.First, proc: ev.Process}
 	if s.at.IsZero() {
 		s.at = time.Now()
 	}
@@ -200,6 +200,19 @@ func (c *collect) judged(p string, m *config.Matcher, roots []string) bool {
 	return !c.seen[p] // an error, or the old name of a move
 }
 
+// who is the process of the state picked, or else of any state seen.
+func who(pick *seenState, ss []seenState) *watch.Process {
+	if pick != nil && pick.proc != nil {
+		return pick.proc
+	}
+	for _, s := range ss {
+		if s.proc != nil {
+			return s.proc
+		}
+	}
+	return nil
+}
+
 // transientEvent returns the event for the states ss seen at path p when
 // it is now final (nil: absent), judged in attrs; ok false when none of
 // them differed from final.
@@ -251,8 +264,6 @@ func transientEvent(p string, ss []seenState, final *merkle.Entry, attrs merkle.
 	ev.Event.Action = "transient"
 	ev.Event.Type = types
 	ev.Event.Severity = alerts.SeverityAlert
-	if pick != nil && pick.proc != nil {
-		ev.Process = pick.proc
-	}
+	attribute(&ev, who(pick, ss))
 	return ev, true
 }

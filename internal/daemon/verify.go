@@ -50,6 +50,8 @@ type verifier struct {
 	host, version string
 	log           zerolog.Logger
 	lockWait      time.Duration
+	// witness is the fleet's (nil: none), given to the engine.
+	witness engine.Witness
 	// alerted maps each path alerted on to the state of its last alert.
 	// It is written under mu (the remediation stage reads it from the
 	// dispatcher's goroutine, see standing); the verifier's own reads
@@ -143,7 +145,8 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 			return nil, nil
 		}
 	}
-	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, changes: map[string]merkle.Action{}, restored: map[string]bool{}, now: start, phase: phase.Phase}
+	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, changes: map[string]merkle.Action{}, restored: map[string]bool{}, now: start, phase: phase.Phase,
+		procs: processes(j.events)}
 	var sampleFile string // the keyed sample of whole checks: a series of the daemon's own
 	if j.whole {
 		sampleFile = engine.WatchSamplePath(v.dbPath)
@@ -241,6 +244,9 @@ type collect struct {
 	now      time.Time
 	out      []alerts.Event
 	phase    string // every event says it, and it sets a change's severity
+
+	// procs are who made the changes, when the intake said (fanotify).
+	procs map[string]*watch.Process
 }
 
 // add publishes ev about path unless it is the finding last sent for path.
@@ -264,6 +270,7 @@ func (c *collect) change(ch merkle.Change) error {
 	ev.Event.Severity = alerts.SeverityAlert
 	ev.SetPhase(c.phase)
 	c.changes[ch.Path] = ch.Action
+	attribute(&ev, c.process(ch))
 	if ch.Action == merkle.Moved && ch.Old != nil {
 		c.seen[ch.Old.Path] = true
 	}
@@ -281,6 +288,7 @@ func (c *collect) changeDiff(ch merkle.Change, d *textdiff.Diff) error {
 	ev.Event.Severity = alerts.SeverityAlert
 	ev.SetPhase(c.phase)
 	c.changes[ch.Path] = ch.Action
+	attribute(&ev, c.process(ch))
 	if ch.Action == merkle.Moved && ch.Old != nil {
 		c.seen[ch.Old.Path] = true
 	}
@@ -396,7 +404,7 @@ func (v *verifier) save(ob *store.Outbox) error {
 // at least once a minute (phase.setup_max_age).
 func (v *verifier) sealed(db *store.DB, cfg *config.Config, now time.Time) (engine.Verdict, []alerts.Event, error) {
 	if v.eng == nil || v.engCfg != cfg {
-		eng, err := engine.New(cfg, engine.Settings{Host: v.host, Version: v.version})
+		eng, err := engine.New(cfg, engine.Settings{Host: v.host, Version: v.version, Witness: v.witness})
 		if err != nil {
 			return engine.Verdict{}, nil, err
 		}

@@ -8,7 +8,7 @@
 // edges listed in allowed):
 //
 //	cmd/vigil  cmd/vigil-bench  (internal/e2e: tests only)
-//	internal/daemon  (internal/trusttest: tests only)
+//	internal/daemon  internal/fleet  (internal/trusttest: tests only)
 //	internal/engine
 //	internal/watch  internal/config  internal/report  internal/progress
 //	alerts  store  btrfs  scanner  bench
@@ -72,6 +72,10 @@ var allowed = map[string][]string{
 	// Bounded unified diffs of kept content, masked; it knows nothing of
 	// vigil.
 	"internal/textdiff": {},
+	// The fleet on NATS JetStream: the host's agent (the engine's
+	// witness) and the witness service; it goes through the engine's
+	// trust decision and raises events in alerts' schema.
+	"internal/fleet": {"internal/engine", "internal/config", "alerts", "store"},
 	// The read-only web console: templates and the pages' view types; its
 	// sources (the daemon, the fleet) hand it plain values.
 	"internal/console": {},
@@ -103,7 +107,7 @@ var cmdOnly = []string{"bench", "internal/engine", "internal/daemon"}
 // same operations as the CLI, it does not reach around them.
 // internal/trusttest drives the engine's trust decision for the tests of
 // both.
-var engineUsers = []string{"internal/daemon", "internal/trusttest"}
+var engineUsers = []string{"internal/daemon", "internal/trusttest", "internal/fleet"}
 
 // execAllowed may import os/exec (besides tests): they run other programs
 // on purpose. Nothing on the monitoring path may, but for alerts: its exec

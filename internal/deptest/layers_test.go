@@ -28,6 +28,7 @@ var layer = map[string]int{
 	"internal/console":   2,
 	"internal/engine":    3,
 	"internal/daemon":    4,
+	"internal/fleet":     4,
 	"internal/trusttest": 4, // tests only (testOnly)
 	"internal/e2e":       5, // tests only: they build and run cmd/vigil
 	"cmd/vigil":          5,
