@@ -36,8 +36,15 @@ func BenchmarkAppendAttested(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 }
 
-// BenchmarkBuilder builds a tree of directories of 100 files each.
+// BenchmarkBuilder builds a tree of directories of 100 files each, the
+// attested tree and the portable one (init and update build both).
 func BenchmarkBuilder(b *testing.B) {
+	for _, kind := range []string{"attested", "portable"} {
+		b.Run(kind, func(b *testing.B) { benchBuilder(b, kind == "portable") })
+	}
+}
+
+func benchBuilder(b *testing.B, portable bool) {
 	const dirs, files = 100, 100
 	entries := []*merkle.Entry{{Path: "/", Type: merkle.TypeDir, Attrs: merkle.AttrAll}}
 	for d := range dirs {
@@ -52,6 +59,9 @@ func BenchmarkBuilder(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		bl := merkle.NewBuilder(nil)
+		if portable {
+			bl = merkle.NewPortableBuilder(merkle.PortableAttrs, nil)
+		}
 		for _, e := range entries {
 			if err := bl.Add(e); err != nil {
 				b.Fatal(err)
