@@ -415,6 +415,12 @@ func (h *hasher) chunk(ctx context.Context, path string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if h.opts.Stats != nil {
+		h.opts.Stats.Chunks.Add(1)
+	}
+	if h.opts.Pace != nil {
+		h.opts.Pace()
+	}
 	if h.chunks++; h.chunks%restatChunks == 0 {
 		var st unix.Stat_t
 		if err := unix.Fstat(h.fd, &st); err != nil {

@@ -74,6 +74,10 @@ type Options struct {
 	// Stats, if set, is updated while the scan runs, so that a caller can
 	// show progress.
 	Stats *Stats
+	// Pace, if set, is called before each chunk of file content is read
+	// or hashed; it may block, to give way to more urgent work (the watch
+	// reads a large file apart while it verifies small ones).
+	Pace func()
 }
 
 // Cache gives the scanner the recorded entries of a directory, a chunk at a
@@ -99,6 +103,9 @@ type Stats struct {
 	// attributes came from the cache.
 	DirCacheHits atomic.Int64
 	Errors       atomic.Int64 // per-path errors
+	// Chunks counts the chunks (256 KiB) of file content read or hashed
+	// so far, holes included: progress within one big file.
+	Chunks atomic.Int64
 }
 
 // DefaultHashWorkers returns the default number of hash workers: eight per

@@ -43,12 +43,19 @@ type Watch struct {
 	FloodLimit    int
 	FloodDirLimit int
 	FloodWindow   time.Duration
+	// LargeFile is the size from which a hinted file is verified apart,
+	// by a worker of its own, so that it delays no other alert; 0 means
+	// [DefaultLargeFile].
+	LargeFile int64
 	// Intake is the source of change events: "fanotify" (whole
 	// filesystems, and who made each change; needs CAP_SYS_ADMIN),
 	// "inotify", or "auto" (fanotify where it works, else inotify); ""
 	// means auto.
 	Intake string
 }
+
+// DefaultLargeFile is watch.large_file's default.
+const DefaultLargeFile = 64 << 20
 
 // Intakes are the values watch.intake takes.
 var intakes = []string{"auto", "fanotify", "inotify"}
@@ -167,6 +174,8 @@ func (d *decoder) watch(key keyPath, v any, c *Config) {
 			d.integer(k, m[name], &w.FloodDirLimit)
 		case "flood_window":
 			d.duration(k, m[name], &w.FloodWindow)
+		case "large_file":
+			d.size(k, m[name], &w.LargeFile)
 		case "intake":
 			d.str(k, m[name], &w.Intake)
 		default:
@@ -281,6 +290,9 @@ func (c *Config) watchProblems() []problem {
 	}
 	if w.FloodLimit < 0 || w.FloodDirLimit < 0 {
 		ps = append(ps, problemf(key.key("flood_limit"), "flood_limit and flood_dir_limit must not be negative, got %d and %d", w.FloodLimit, w.FloodDirLimit))
+	}
+	if w.LargeFile < 0 {
+		ps = append(ps, problemf(key.key("large_file"), "must not be negative, got %d", w.LargeFile))
 	}
 	if w.Intake != "" && !slices.Contains(intakes, w.Intake) {
 		ps = append(ps, problemf(key.key("intake"), "%q is not one of %s", w.Intake, strings.Join(intakes, ", ")))

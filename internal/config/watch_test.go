@@ -16,6 +16,7 @@ settle = "50ms"
 max_settle = "1s"
 scan_interval = "30m"
 listen = "127.0.0.1:9100"
+large_file = "1GiB"
 intake = "fanotify"
 [[sink]]
 type = "file"
@@ -32,7 +33,7 @@ timeout = "5s"
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
-	want := Watch{Settle: 50 * time.Millisecond, MaxSettle: time.Second, ScanInterval: 30 * time.Minute, Listen: "127.0.0.1:9100", Intake: "fanotify"}
+	want := Watch{Settle: 50 * time.Millisecond, MaxSettle: time.Second, ScanInterval: 30 * time.Minute, Listen: "127.0.0.1:9100", LargeFile: 1 << 30, Intake: "fanotify"}
 	if diff := cmp.Diff(want, c.Watch); diff != "" {
 		t.Errorf("Watch (-want +got):\n%s", diff)
 	}
@@ -53,6 +54,8 @@ func TestWatchProblems(t *testing.T) {
 		name, text string
 		want       []string // FILE:LINE: key: message
 	}{
+		{"negative large_file", "[watch]\nlarge_file = -1\n",
+			[]string{`w.toml:3: watch.large_file: must not be negative, got -1`}},
 		{"bad duration", "[watch]\nmax_settle = \"fast\"\n",
 			[]string{`w.toml:3: watch.max_settle: "fast" is not a duration such as "100ms" or "1h"`}},
 		{"unknown intake", "[watch]\nintake = \"ebpf\"\n",

@@ -83,6 +83,9 @@ type Options struct {
 	// noMounts leaves the mount table alone (tests in a synctest bubble,
 	// where polling it would wait on the world outside).
 	noMounts bool
+	// largeStarted, if set, is told when the worker of large files begins
+	// one (tests).
+	largeStarted func(path string)
 }
 
 // newSource returns the intake for wo: the one config watch.intake names.
@@ -169,6 +172,8 @@ type pipeline struct {
 	// sinks are the routes of this run; before, those of the run before
 	// a reload (nil at the start).
 	sinks, before []string
+	large         *large   // large files' queue and worker (large.go)
+	prog          progress // for the watchdog (progress.go)
 }
 
 func (p *pipeline) run(ctx context.Context) (err error) {
@@ -195,6 +200,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 		p.flood.keep = rem.wants
 		rem.publish = func(evs ...alerts.Event) error { p.st.alerts.Add(int64(len(evs))); return p.disp.Publish(evs...) }
 		rem.standing, rem.sealed = p.v.standing, p.v.signed.Load
+		rem.restoring, rem.intact = p.restoring, p.v.restoredLive
 		rs = append(rs, alerts.Route{Name: remediationRoute, Sink: rem, Filter: alerts.Filter{Event: rem.wants}})
 	}
 	p.disp = &alerts.Dispatcher{
@@ -227,6 +233,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	m = engine.SkipOwn(cfg, m, roots) // vigil's snapshots and quarantine: neither watched nor verified
 	p.matcher, p.roots = m, roots
 	if cfg.Watch.Listen != "" {
 		if p.ln, err = net.Listen("tcp", cfg.Watch.Listen); err != nil {
@@ -254,6 +261,9 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	}
 	p.jobs = make(chan job)
 	p.catchUp = make(chan job, 1)
+	p.large = newLarge(cfg, p.v.lockWait)
+	p.large.started = p.o.largeStarted
+	p.large.yield = func() bool { return p.prog.busy.Load() != 0 }
 
 	dctx, dcancel := context.WithCancel(context.Background())
 	derr := make(chan error, 1)
@@ -268,6 +278,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	g.Go(func() error { return p.src.Run(ictx, p.hint) })
 	g.Go(func() error { return p.settler.Run(ictx, p.settled(ictx)) })
 	g.Go(func() error { defer icancel(); return p.verify(gctx) })
+	g.Go(func() error { return p.large.run(gctx) })
 	if p.o.Watchdog > 0 {
 		g.Go(func() error { return p.watchdog(ictx) })
 	}
@@ -332,6 +343,7 @@ func (p *pipeline) hint(ev watch.Event) {
 		// A source watches no excluded directory, but one that watches
 		// whole filesystems sees changes below them: no hints.
 	default:
+		p.v.early.look(ev, p.matcher) // before it settles: see transient.go
 		p.settler.Add(ev)
 	}
 }
@@ -383,12 +395,19 @@ func (p *pipeline) settled(ctx context.Context) func([]watch.Event) {
 func (p *pipeline) watchdog(ctx context.Context) error {
 	t := time.NewTicker(p.o.Watchdog)
 	defer t.Stop()
+	stalled := false
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
-			p.o.notify("WATCHDOG=1")
+		case now := <-t.C:
+			ok, who := p.alive(now)
+			if !ok && !stalled {
+				p.o.Log.Error().Str("stalled", who).Msg("verification makes no progress: the watchdog is no longer fed")
+			}
+			if stalled = !ok; ok {
+				p.o.notify("WATCHDOG=1")
+			}
 		}
 	}
 }
@@ -416,6 +435,8 @@ func (p *pipeline) verify(ctx context.Context) error {
 			return p.stop()
 		case j = <-p.catchUp:
 		case j = <-p.jobs:
+		case r := <-p.large.done:
+			j = p.largeJob(r)
 		case <-scan.C:
 			j = job{whole: true, why: "scan"}
 		case <-full.C:
@@ -449,9 +470,13 @@ func (p *pipeline) verify(ctx context.Context) error {
 // back; a failed check is logged and the job dropped, but for a whole
 // check, which is asked for again.
 func (p *pipeline) do(ctx context.Context, j job) error {
+	j, pending := p.apart(j) // large files: their own worker (large.go)
+	j.stats = p.prog.begin()
+	defer p.prog.end()
 	p.st.sinks.verifyStarted(time.Now())
 	evs, err := p.v.run(ctx, p.cfg, j)
 	p.st.sinks.verifyDone()
+	evs = append(pending, evs...)
 	if err == nil && ctx.Err() == nil {
 		defer p.saveStanding(evs) // after they are published, as saveAlerts
 	}
@@ -598,5 +623,5 @@ func (p *pipeline) status() string {
 	if len(cov.Fallback) > 0 {
 		s += ", " + itoa(len(cov.Fallback)) + " subtrees scanned periodically (watch limit)"
 	}
-	return s + ", " + itoa(len(p.v.alerted)) + " paths differ from the baseline"
+	return s + ", " + itoa(len(p.v.alerted)) + " paths differ from the baseline" + p.large.status()
 }

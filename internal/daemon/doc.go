@@ -21,6 +21,15 @@
 // trusted) and a periodic full check (every file reread: writes through mmap
 // raise no inotify event) run at their intervals.
 //
+// Nothing transient is lost: each hint's path is looked at as it arrives
+// ([engine.Glimpse]), and a settled path found as recorded whose states in
+// between differed is a transient event (transient.go). A hinted file of
+// watch.large_file bytes or more is verified by a worker of its own, after
+// a hash_pending notice, so that it delays no other alert (large.go); the
+// watchdog is fed only while the verifier and that worker move
+// (progress.go). vigil's own Btrfs snapshot and quarantine directories are
+// neither watched nor verified ([engine.SkipOwn]).
+//
 // # Who owns which file
 //
 // The baseline database belongs to the CLI's writers (init, update): the
@@ -72,7 +81,10 @@
 // a route of the dispatcher, so an alert is in the outbox before anything
 // acts on it and an interrupted remediation runs again after a restart,
 // unless its alert no longer stands. Each outcome is an event
-// (alerts.Remediated).
+// (alerts.Remediated). A path the restore put back is intact although its
+// inode and ctime (and its directory's times) are new: the restore marks
+// what it wrote (restored.go), so there is no new alert and no second
+// remediation.
 //
 // # Caveats
 //

@@ -137,3 +137,33 @@ func TestProcessCarriedToAlert(t *testing.T) {
 		}
 	})
 }
+
+// TestTransientAttributed: a file a child process creates, makes
+// executable and deletes at once is a transient event carrying that
+// process (real fanotify).
+func TestTransientAttributed(t *testing.T) {
+	h := fanotifyHost(t, fimtest.Tree{"tmp/keep": fimtest.File("k")})
+	h.start(t, Options{})
+	x := h.path("tmp/x")
+	// One process does all three (a shell would run chmod and rm as
+	// processes of their own).
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3 to make, chmod and remove a file from one process")
+	}
+	cmd := exec.Command(py, "-c", "import os, sys; p = sys.argv[1]; open(p, 'w').write('#!/bin/sh\\n'); os.chmod(p, 0o755); os.unlink(p); input()", x)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	evs := h.sink.await(t, "transient "+x, has("transient", x))
+	io.WriteString(stdin, "\n")
+	ev := find(evs, "transient", x)[0]
+	if ev.Process == nil || ev.Process.PID != cmd.Process.Pid || !slices.Equal(ev.Event.Type, []string{"creation", "deletion"}) {
+		t.Errorf("transient %s: process %+v type %q, want pid %d, creation and deletion", x, ev.Process, ev.Event.Type, cmd.Process.Pid)
+	}
+}

@@ -96,6 +96,8 @@ type Status struct {
 	LastError    string         `json:"last_error,omitempty"`
 	// Sequence is the highest event.sequence queued.
 	Sequence uint64 `json:"sequence"`
+	// Large is the large-file worker's progress record (large.go).
+	Large *LargeStatus `json:"large,omitempty"`
 }
 
 func (s *stats) snapshot() Status {
@@ -113,6 +115,7 @@ func (p *pipeline) statusJSON() Status {
 	s := p.st.snapshot()
 	s.Settling = p.settler.Len()
 	s.Coverage = p.src.Coverage()
+	s.Large = p.large.record()
 	s.Outbox = map[string]int{}
 	for _, r := range p.disp.Routes {
 		if d, err := p.outboxDB.Depth(r.Name); err == nil {

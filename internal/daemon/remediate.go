@@ -71,7 +71,12 @@ type remediator struct {
 	standing func(path, state string) bool
 	// sealed reports whether the baseline last compared with is sealed.
 	sealed func() bool
-	st     *stats
+	// restoring is told of each path about to be restored and returns
+	// what to call when its restore ended; intact reports whether a path
+	// is still what a restore left there (restored.go). Nil: neither.
+	restoring func(path string) (end func(ok bool))
+	intact    func(path string) bool
+	st        *stats
 }
 
 // newRemediator returns the remediation stage of c, or nil when no rule
@@ -196,7 +201,18 @@ func (r *remediator) remediate(ctx context.Context, ev *alerts.Event, data []byt
 			outcome = alerts.Remediated(ev, alerts.RemediationInfo{Policy: rem.Policy, TimedOut: timedOut}, err, time.Since(began), time.Now())
 			outcome.Process = proc
 		case config.RemediateRestore:
+			if ev.Event.Action == "attributes_modified" && r.intact != nil && r.intact(p) {
+				r.log.Info().Str("path", p).Str("alert", ev.Event.ID).Msg("not restored again: the path is what the last restore left there")
+				continue
+			}
+			var end func(bool)
+			if r.restoring != nil {
+				end = r.restoring(p)
+			}
 			res, err := r.restore(ctx, p)
+			if end != nil {
+				end(err == nil)
+			}
 			outcome = alerts.Remediated(ev, alerts.RemediationInfo{Policy: rem.Policy, Source: res.Source, Hash: res.Hash}, err, time.Since(began), time.Now())
 			outcome.File.Path = ev.File.Path
 			if p != paths[len(paths)-1] {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"vigil/internal/engine"
 	"vigil/internal/fimtest"
@@ -164,6 +165,7 @@ func runScript(t *testing.T, cmds []command) []string {
 			for _, rel := range rels {
 				h.src.send(watch.Event{Path: h.path(rel), Op: op})
 			}
+			synctest.Wait() // taken in (and looked at) before the next command
 		}
 		switch args[0] {
 		case "config":
@@ -205,7 +207,7 @@ func runScript(t *testing.T, cmds []command) []string {
 			need(2)
 			mode, err := strconv.ParseUint(args[2], 8, 32)
 			if err == nil {
-				err = os.Chmod(h.path(args[1]), os.FileMode(mode))
+				err = unix.Chmod(h.path(args[1]), uint32(mode)) // setuid, setgid and sticky too
 			}
 			if err != nil {
 				fail("%v", err)

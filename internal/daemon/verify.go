@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"vigil/internal/textdiff"
 	"vigil/internal/watch"
 	"vigil/merkle"
+	"vigil/scanner"
 	"vigil/store"
 )
 
@@ -29,6 +31,15 @@ type job struct {
 	whole  bool
 	full   bool   // reread every file
 	why    string // of a whole check: start, events_lost, scan, full_scan
+	// large is a large file's result (large.go), to apply; requeue puts
+	// the file back in the worker's queue.
+	large   *largeResult
+	requeue func()
+	// stats, if set, are the counters the check updates (progress.go).
+	stats *scanner.Stats
+	// apart are the directories of the large files taken out of the job:
+	// never checked whole in their place.
+	apart map[string]bool
 }
 
 // verifier checks what jobs name against the current baseline and turns
@@ -72,6 +83,17 @@ type verifier struct {
 	verdict engine.Verdict
 	trustAt string
 	stats   *stats
+	// early are the looks taken as hints arrive (see transient.go).
+	early looks
+	// restored marks what the restore remediation wrote (under mu; see
+	// restored.go).
+	restored map[string]restoredMark
+	// restoring counts the restores in progress per path and directory
+	// (under mu).
+	restoring map[string]int
+	// restoredDirty are the marks changed since they were last saved to
+	// the outbox file (under mu).
+	restoredDirty map[string]bool
 }
 
 // errBusy means the database was locked by a writer for longer than
@@ -80,6 +102,9 @@ var errBusy = errors.New("database busy")
 
 // run verifies j under cfg and returns the events to publish.
 func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []alerts.Event, err error) {
+	if j.large != nil {
+		return v.apply(cfg, *j.large, j.requeue)
+	}
 	db, err := store.Open(v.dbPath, store.Options{ReadOnly: true, Timeout: v.lockWait})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, errBusy
@@ -106,20 +131,21 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	phase := verdict.Phase
 	if v.baseline != 0 && info.ID != v.baseline {
 		v.log.Info().Uint64("baseline", info.ID).Uint64("previous", v.baseline).Msg("following the new current baseline; re-verifying what was alerted")
+		v.forgetRestored()
 		for p := range v.alerted {
 			j.events = append(j.events, watch.Event{Path: p, Op: watch.Changed})
 		}
 	}
 	v.baseline = info.ID
-	m := v.eng.Matcher()
+	m := engine.SkipOwn(cfg, v.eng.Matcher(), info.Roots)
 	var paths []string
 	if !j.whole {
-		paths = scopes(j.events, info.Roots, m)
+		paths = scopes(j.events, info.Roots, m, j.apart)
 		if len(paths) == 0 {
 			return nil, nil
 		}
 	}
-	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, now: start, phase: phase.Phase,
+	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, changes: map[string]merkle.Action{}, restored: map[string]bool{}, now: start, phase: phase.Phase,
 		procs: processes(j.events)}
 	var sampleFile string // the keyed sample of whole checks: a series of the daemon's own
 	if j.whole {
@@ -128,11 +154,13 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	// The same engine, and so the same configuration, identity and trust
 	// decision, as the one sealed took its verdict with.
 	res, err := v.eng.Check(ctx, db, engine.Request{
-		Paths: paths, Full: j.full, Phase: phase.Phase, SampleFile: sampleFile,
+		Paths: paths, Full: j.full, Phase: phase.Phase, SampleFile: sampleFile, Stats: j.stats,
 		// The catch-up after lost events (and at the start) is, on Btrfs,
 		// the search of what changed since the baseline's snapshots; the
 		// periodic scan walks, so that a walk still runs on a schedule.
-		Scan: j.why == "scan",
+		// Settled hints name few paths: a walk of them costs less than a
+		// syncfs and a search.
+		Scan: j.why == "scan" || !j.whole,
 	}, diffFuncs{engine.Funcs{OnChange: c.change, OnError: c.error}, c.changeDiff})
 	if err != nil {
 		return nil, err
@@ -160,6 +188,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 			c.add(fmt.Sprintf("btrfs device %s/%d", d.FSID, d.DevID), ev)
 		}
 	}
+	c.transients(j.events, j.whole, m, info.Roots)
 	c.resolve(paths, j.whole)
 	v.stats.setBaseline(info.ID, fmt.Sprintf("%x", info.Root[:]), len(v.alerted), nil)
 	for _, ev := range j.events {
@@ -178,10 +207,12 @@ const collapseAt = 16
 // scopes returns the paths of evs to check: inside the baseline's roots,
 // not excluded, none inside another; the siblings of a busy directory
 // become that directory.
-func scopes(evs []watch.Event, roots []string, m *config.Matcher) []string {
+func scopes(evs []watch.Event, roots []string, m *config.Matcher, apart map[string]bool) []string {
 	perDir := map[string]int{}
 	for _, ev := range evs {
-		perDir[merkle.Parent(ev.Path)]++
+		if !apart[merkle.Parent(ev.Path)] { // a large file there is read apart, not with its directory
+			perDir[merkle.Parent(ev.Path)]++
+		}
 	}
 	var out []string
 	for _, ev := range evs {
@@ -206,9 +237,13 @@ type collect struct {
 	v     *verifier
 	scope string // baseline id and root: part of every event.id
 	seen  map[string]bool
-	now   time.Time
-	out   []alerts.Event
-	phase string // every event says it, and it sets a change's severity
+	// changes are the actions of the changes found, by path.
+	changes map[string]merkle.Action
+	// restored are the paths found as a restore left them: intact.
+	restored map[string]bool
+	now      time.Time
+	out      []alerts.Event
+	phase    string // every event says it, and it sets a change's severity
 
 	// procs are who made the changes, when the intake said (fanotify).
 	procs map[string]*watch.Process
@@ -228,9 +263,13 @@ func (c *collect) add(path string, ev alerts.Event) {
 }
 
 func (c *collect) change(ch merkle.Change) error {
+	if c.restoredOrPutOff(ch) {
+		return nil
+	}
 	ev := alerts.FromChange(ch, c.v.host, c.now)
 	ev.Event.Severity = alerts.SeverityAlert
 	ev.SetPhase(c.phase)
+	c.changes[ch.Path] = ch.Action
 	attribute(&ev, c.process(ch))
 	if ch.Action == merkle.Moved && ch.Old != nil {
 		c.seen[ch.Old.Path] = true
@@ -241,10 +280,15 @@ func (c *collect) change(ch merkle.Change) error {
 
 // changeDiff is change with the diff of the file's kept content.
 func (c *collect) changeDiff(ch merkle.Change, d *textdiff.Diff) error {
+	if c.restoredOrPutOff(ch) {
+		return nil
+	}
 	ev := alerts.FromChange(ch, c.v.host, c.now)
 	ev.SetDiff(d)
 	ev.Event.Severity = alerts.SeverityAlert
 	ev.SetPhase(c.phase)
+	c.changes[ch.Path] = ch.Action
+	attribute(&ev, c.process(ch))
 	if ch.Action == merkle.Moved && ch.Old != nil {
 		c.seen[ch.Old.Path] = true
 	}
@@ -314,6 +358,9 @@ func (v *verifier) load(ob *store.Outbox) error {
 		if p == tamperedKey {
 			p = ""
 		}
+		if v.loadRestored(p, s.State) {
+			continue
+		}
 		if s.State != "" {
 			v.setAlerted(p, s.State)
 		}
@@ -327,10 +374,12 @@ func (v *verifier) load(ob *store.Outbox) error {
 
 // save writes the changed alert states to the outbox file.
 func (v *verifier) save(ob *store.Outbox) error {
-	if len(v.dirty) == 0 {
+	marks := v.dirtyRestored()
+	if len(v.dirty) == 0 && len(marks) == 0 {
 		return nil
 	}
-	m := make(map[string]store.AlertState, len(v.dirty))
+	m := make(map[string]store.AlertState, len(v.dirty)+len(marks))
+	maps.Copy(m, marks)
 	for p := range v.dirty {
 		k := p
 		if k == "" {

@@ -63,7 +63,8 @@ var allowed = map[string][]string{
 	"internal/watch": {},
 	// The watch service: it wires the engine, the intake and delivery; only
 	// cmd may import it.
-	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "internal/console", "alerts", "store", "merkle", "internal/textdiff"},
+	// scanner: the counters of a check's progress (the watchdog's).
+	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "internal/console", "alerts", "store", "merkle", "internal/textdiff", "scanner"},
 	// The Nix store verified against the Nix database (NAR hashes,
 	// signatures, closures); it knows nothing of baselines: cmd keeps its
 	// snapshot in a monitored file the baseline attests.

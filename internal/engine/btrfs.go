@@ -75,18 +75,26 @@ func (o *Options) matcher(roots []string) (*config.Matcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	return SkipOwn(o.Config, m, roots), nil
+}
+
+// SkipOwn returns m leaving out, with everything below them, vigil's own
+// directories in the Btrfs subvolumes holding roots (the trusted
+// snapshots and the quarantine): what every scan leaves out, and what the
+// watch neither watches nor verifies.
+func SkipOwn(c *config.Config, m *config.Matcher, roots []string) *config.Matcher {
 	var skip []string
 	for _, top := range btrfsTops(roots) {
-		for _, d := range []string{snapshotDir(o.Config, top), filepath.Join(top, btrfs.DefaultQuarantine)} {
+		for _, d := range []string{snapshotDir(c, top), filepath.Join(top, btrfs.DefaultQuarantine)} {
 			if !slices.Contains(skip, d) {
 				skip = append(skip, d)
 			}
 		}
 	}
 	if len(skip) == 0 {
-		return m, nil
+		return m
 	}
-	return m.Skipping(skip...), nil
+	return m.Skipping(skip...)
 }
 
 // takeSnapshots syncs and takes a read-only snapshot of each Btrfs
@@ -582,14 +590,19 @@ func relTo(top, p string) string {
 	return p[len(top)+1:]
 }
 
-// checkBtrfs checks the whole baseline cur by a Btrfs plan. ok is false
-// when it has no snapshots or a plan cannot be made (said to Warn): the
-// caller then scans. Changes reach o.Report only once the plan has run, in
-// the order a scan reports them, so that a fallback reports nothing twice.
-func checkBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baseline, m *config.Matcher) (Result, bool, error) {
+// checkBtrfs checks the whole baseline cur, or the subtrees at paths when
+// there are any, by a Btrfs plan (the whole plan's, filtered by scope: see
+// [plan.restrict]). ok is false when it has no snapshots or a plan cannot
+// be made (said to Warn): the caller then scans. Changes reach o.Report
+// only once the plan has run, in the order a scan reports them, so that a
+// fallback reports nothing twice.
+func checkBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baseline, m *config.Matcher, paths []string) (Result, bool, error) {
 	pl, err := planBtrfs(ctx, cur, &o, m)
 	if pl == nil && err == nil {
 		return Result{}, false, nil
+	}
+	if err == nil && len(paths) > 0 {
+		pl.restrict(paths)
 	}
 	if err == nil {
 		var res Result
@@ -598,6 +611,11 @@ func checkBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baselin
 		o.Report = held
 		if res, err = runPlan(ctx, db, o, cur, pl, false); err == nil {
 			res.Scopes = nil // the whole baseline was checked
+			if len(paths) > 0 {
+				// The subtrees were; a root over part of the tree is no
+				// new root (as a scoped walk gives none).
+				res.Scopes, res.NewRoot = paths, merkle.Hash{}
+			}
 			for i, c := range held.changes {
 				if err := held.replay(report, i, c); err != nil {
 					return res, true, err
@@ -640,6 +658,30 @@ func updateBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baseli
 	res, err := runPlan(ctx, db, o, cur, pl, true)
 	res.Scopes = nil // the whole baseline was updated
 	return res, true, err
+}
+
+// restrict keeps of pl what lies in paths: the scopes inside them, and
+// the paths themselves where a scope read whole holds them; the shallow
+// directories inside them.
+func (pl *plan) restrict(paths []string) {
+	var scopes []string
+	for _, s := range pl.scopes {
+		if insideAny(s, paths) {
+			scopes = append(scopes, s)
+			continue
+		}
+		for _, p := range paths {
+			if merkle.Within(p, s) {
+				scopes = append(scopes, p)
+			}
+		}
+	}
+	pl.scopes = merkle.Outermost(scopes)
+	for d := range pl.shallow {
+		if !insideAny(d, paths) || insideAny(d, pl.scopes) {
+			delete(pl.shallow, d)
+		}
+	}
 }
 
 // runPlan runs pl: a plan that found nothing to read leaves the root as

@@ -70,6 +70,9 @@ type Options struct {
 	Reason, User string
 	// Stats, if set, is updated during the scan (for progress).
 	Stats *scanner.Stats
+	// Pace, if set, is called before each chunk of a file is read and may
+	// block (scanner.Options.Pace).
+	Pace func()
 	// Host and Version are recorded in new baselines.
 	Host, Version string
 	// KeptCheckpoint is the file where the audit log's checkpoint is kept
@@ -213,6 +216,7 @@ func (o *Options) scanOptions(m *config.Matcher) scanner.Options {
 		CrossFilesystems: o.Config.CrossFilesystems,
 		MaxHashSize:      o.Config.MaxHashSize,
 		Stats:            o.Stats,
+		Pace:             o.Pace,
 		Sample:           o.sample(),
 		Uncached:         o.Full,
 	}

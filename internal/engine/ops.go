@@ -256,8 +256,10 @@ func check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	res.Method = MethodScan
 	if o.Full {
 		res.Method = MethodFull
-	} else if whole && !o.Scan {
-		if r, ok, err := checkBtrfs(ctx, db, o, cur, m); ok {
+	} else if !o.Scan {
+		// The subtrees named too: the search costs what changed in their
+		// subvolumes, then only what lies in them is read.
+		if r, ok, err := checkBtrfs(ctx, db, o, cur, m, o.Paths); ok {
 			return r, err
 		}
 	}

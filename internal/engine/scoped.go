@@ -237,6 +237,9 @@ func (p *pass) reparent(ctx context.Context, cur *store.Baseline, roots map[stri
 		n := merkle.Node{Entry: self.Entry, Hash: h.Sum()}
 		updated[d] = &n
 		switch {
+		case old == nil && p.w == nil && len(p.opts.Paths) > 0 && !insideAny(d, p.opts.Paths):
+			// A check of paths (filtered Btrfs plan) reports what lies in
+			// them, as their walk does: a new directory above is not.
 		case old == nil:
 			p.held = append(p.held, merkle.Change{Action: merkle.Created, Path: d, New: self.Entry})
 			p.res.Entries++

@@ -494,6 +494,9 @@ type Request struct {
 	SampleFile string
 	// Stats, if set, is updated during the scan (for progress).
 	Stats *scanner.Stats
+	// Pace, if set, is called before each chunk of a file is read and may
+	// block: the watch's large files give way to its small ones.
+	Pace func()
 }
 
 // options returns the operation's options: the engine's, r's and rep.
@@ -502,6 +505,7 @@ func (e *Engine) options(r Request, rep Reporter) Options {
 	o.Paths, o.Full, o.Scan, o.Force, o.Phase = r.Paths, r.Full, r.Scan, r.Force, r.Phase
 	o.Reason, o.User, o.Signer, o.Accept = r.Reason, r.User, r.Signer, r.Accept
 	o.SampleFile, o.Stats, o.Report = r.SampleFile, r.Stats, rep
+	o.Pace = r.Pace
 	return o
 }
 
