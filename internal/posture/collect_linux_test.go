@@ -122,9 +122,6 @@ func TestNetnsDrift(t *testing.T) {
 	})
 }
 
-
-
-
 // mountChildEnv makes the test binary, run by TestMountOptions inside a
 // mount namespace, print the posture of the mount point it names.
 const mountChildEnv = "VIGIL_POSTURE_MOUNT_CHILD"
