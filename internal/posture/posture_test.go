@@ -125,4 +125,3 @@ expect = { all = ">= many" }
 		t.Errorf("ParseProfiles: %v, want both problems reported", err)
 	}
 }
-
