@@ -52,6 +52,8 @@ type Config struct {
 	Phase Phase
 	// Btrfs sets the trusted snapshots of roots on Btrfs ([btrfs]).
 	Btrfs Btrfs
+	// Posture records the host's security state with the files ([posture]).
+	Posture Posture
 }
 
 // Trust is the [trust] table.

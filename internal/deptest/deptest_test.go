@@ -10,7 +10,7 @@
 //	cmd/vigil  cmd/vigil-bench  (internal/e2e: tests only)
 //	internal/daemon  (internal/trusttest: tests only)
 //	internal/engine
-//	internal/watch  internal/config  internal/report  internal/progress
+//	internal/watch  internal/config  internal/report  internal/progress  internal/posture
 //	alerts  store  btrfs  scanner  bench
 //	merkle  internal/fsys  (internal/fimtest, internal/deptest: tests only)
 //
@@ -58,6 +58,9 @@ var allowed = map[string][]string{
 	"internal/config":   {"merkle"},
 	"internal/report":   {"alerts", "merkle", "internal/progress"},
 	"internal/progress": {},
+	// Collectors of the host's security posture, profiles and the
+	// compliance report; merkle hashes its entries (posture tree).
+	"internal/posture": {"merkle"},
 	// Filesystem notifications turned into hints; it knows nothing of
 	// baselines or alerts (the daemon wires it to them).
 	"internal/watch": {},
@@ -65,7 +68,7 @@ var allowed = map[string][]string{
 	// cmd may import it.
 	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "alerts", "store", "merkle"},
 	// The engine wires everything below it; only cmd may import it.
-	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs"},
+	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs", "internal/posture"},
 	// The benchmark harness runs vigil and its competitors as separate
 	// binaries; it needs no vigil package.
 	"bench": {},
@@ -103,8 +106,11 @@ var engineUsers = []string{"internal/daemon", "internal/trusttest"}
 // verdict (nothing it runs decides what is monitored).
 // internal/fimtest, which only tests import (testOnly), runs mkfs, losetup
 // and mount for the loop-mounted filesystems of root-only tests.
+// internal/posture runs systemd-analyze security and nft list ruleset,
+// read-only, found on PATH: their output is posture (scores, a digest),
+// never what decides which files are monitored.
 func execAllowed(rel string) bool {
-	return isCmd(rel) || rel == "bench" || rel == "alerts" || rel == "internal/fimtest"
+	return isCmd(rel) || rel == "bench" || rel == "alerts" || rel == "internal/fimtest" || rel == "internal/posture"
 }
 
 // modules are the third-party modules vigil requires directly, each for a

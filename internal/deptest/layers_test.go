@@ -24,6 +24,7 @@ var layer = map[string]int{
 	"internal/config":    2,
 	"internal/report":    2,
 	"internal/progress":  2,
+	"internal/posture":   2,
 	"internal/engine":    3,
 	"internal/daemon":    4,
 	"internal/trusttest": 4, // tests only (testOnly)
