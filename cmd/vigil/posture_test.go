@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -14,7 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 
 	"vigil/alerts"
@@ -237,5 +241,129 @@ mount -o remount,noexec "$1"
 	}
 	if rc, evs := read("back.rc"), postureEvents(t, read("back")); rc != "" || len(evs) != 0 {
 		t.Errorf("check with noexec back: exit %q, events %v; want 0 and none", rc, evs)
+	}
+}
+
+// TestPostureSealed seals the posture with the files in a network
+// namespace of the test's own: a change in the hardened phase is an alert,
+// update is refused, a reseal accepts it, and posture entries edited in
+// the database fail the check (exit 8) though the seal still verifies.
+func TestPostureSealed(t *testing.T) {
+	fimtest.NeedRoot(t, "unshares a network namespace")
+	s := newSealSetup(t, fimtest.Tree{"f": fimtest.File("f")})
+	f, err := os.OpenFile(s.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "\n[posture]\nenable = true\nextra_sysctls = [\"net.ipv4.conf.lo.forwarding\"]\ndisable = [%s]\n", quotedCollectors("sysctl"))
+	f.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread ends with the namespace
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			t.Errorf("unshare(CLONE_NEWNET): %v", err)
+			return
+		}
+		postureSealed(t, s)
+	}()
+	<-done
+}
+
+func quotedCollectors(except ...string) string {
+	var q []string
+	for _, c := range posture.Collectors {
+		if !slices.Contains(except, c) {
+			q = append(q, strconv.Quote(c))
+		}
+	}
+	return strings.Join(q, ", ")
+}
+
+func postureSealed(t *testing.T, s sealSetup) {
+	step := func(want int, args ...string) output {
+		out := vigil(t, s.args(args...)...)
+		if out.code != want {
+			t.Errorf("vigil %q exited %d, want %d\n%s%s", args, out.code, want, out.stdout, out.stderr)
+		}
+		return out
+	}
+	if err := os.WriteFile(s.marker, []byte("hardened\n"), 0o644); err != nil {
+		t.Error(err)
+		return
+	}
+	step(0, "seal", "--key", s.key, "--reason", "phase 2")
+	step(0, "check")
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0); err != nil {
+		t.Error(err)
+		return
+	}
+	out := step(exitChanged, "check", "--json")
+	ev, ok := postureEvents(t, out.stdout)["sysctl:net.ipv4.ip_forward"]
+	if !ok || ev.Event.Severity != alerts.SeverityAlert || ev.Vigil.Phase != "hardened" {
+		t.Errorf("hardened check: ip_forward event %+v, want severity alert (%d)", ev, alerts.SeverityAlert)
+	}
+	step(exitUsage, "update")
+	step(0, "reseal", "--key", s.key, "--reason", "router now")
+	step(0, "check")
+	if t.Failed() {
+		return
+	}
+	editPosture(t, s.db, "sysctl:net.ipv4.ip_forward", "0", false)
+	out = step(exitTampered, "check")
+	if !strings.Contains(out.stderr, "posture") {
+		t.Errorf("check of edited posture entries: stderr %q, want the posture named", out.stderr)
+	}
+	// The entries and the root rewritten to match: the signed statement
+	// names the old root.
+	editPosture(t, s.db, "sysctl:net.ipv4.ip_forward", "0", true)
+	out = step(exitTampered, "check")
+	if !strings.Contains(out.stderr, "signed statement does not describe the baseline") {
+		t.Errorf("check of a re-rooted posture: stderr %q, want the seal to fail", out.stderr)
+	}
+}
+
+// editPosture rewrites the value of key in the current baseline's recorded
+// posture, directly in the database: what root can do to the file.
+// With reroot, it also writes the root the edited entries hash to.
+func editPosture(t *testing.T, db, key, value string, reroot bool) {
+	b, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer b.Close()
+	err = b.Update(func(tx *bolt.Tx) error {
+		cur := tx.Bucket([]byte("meta")).Get([]byte("current"))
+		bs := tx.Bucket([]byte("baselines"))
+		var info map[string]any
+		if err := json.Unmarshal(bs.Get(cur), &info); err != nil {
+			return err
+		}
+		p, _ := info["posture"].(map[string]any)
+		items, _ := p["items"].([]any)
+		var pi []posture.Item
+		for _, it := range items {
+			m := it.(map[string]any)
+			if m["key"] == key {
+				m["value"] = value
+			}
+			pi = append(pi, posture.Item{Key: m["key"].(string), Value: m["value"].(string)})
+		}
+		if reroot {
+			root, err := posture.Root(pi)
+			if err != nil {
+				return err
+			}
+			p["root"] = hex.EncodeToString(root[:])
+		}
+		raw, err := json.Marshal(info)
+		if err != nil {
+			return err
+		}
+		return bs.Put(bytes.Clone(cur), raw)
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
