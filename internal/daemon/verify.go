@@ -28,6 +28,8 @@ type job struct {
 	whole  bool
 	full   bool   // reread every file
 	why    string // of a whole check: start, events_lost, scan, full_scan
+	// posture compares the posture only (posture.interval; see posture.go).
+	posture bool
 }
 
 // verifier checks what jobs name against the current baseline and turns
@@ -108,6 +110,9 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 		}
 	}
 	v.baseline = info.ID
+	if j.posture {
+		return v.postureOnly(ctx, db, info, phase.Phase, start)
+	}
 	m := v.eng.Matcher()
 	var paths []string
 	if !j.whole {
@@ -116,7 +121,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 			return nil, nil
 		}
 	}
-	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, now: start, phase: phase.Phase}
+	c := &collect{v: v, scope: scopeOf(info), seen: map[string]bool{}, now: start, phase: phase.Phase}
 	var sampleFile string // the keyed sample of whole checks: a series of the daemon's own
 	if j.whole {
 		sampleFile = engine.WatchSamplePath(v.dbPath)
@@ -156,6 +161,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 			c.add(fmt.Sprintf("btrfs device %s/%d", d.FSID, d.DevID), ev)
 		}
 	}
+	c.posture(res) // whole checks compare the posture too
 	c.resolve(paths, j.whole)
 	v.stats.setBaseline(info.ID, fmt.Sprintf("%x", info.Root[:]), len(v.alerted), nil)
 	for _, ev := range j.events {
@@ -165,6 +171,9 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	}
 	return c.out, nil
 }
+
+// scopeOf is the baseline's part of every event.id: its id and root.
+func scopeOf(info store.Info) string { return fmt.Sprintf("%d:%x", info.ID, info.Root[:]) }
 
 // collapseAt is how many paths of one directory a batch may name before
 // the directory is checked as a whole instead: each scope's verification

@@ -176,3 +176,20 @@ func (e *Engine) RecordedPosture(db *store.DB) ([]posture.Item, store.Info, erro
 	items, err := postureItems(info.Posture)
 	return items, info, err
 }
+
+// CheckPosture compares the live posture with the one the current baseline
+// recorded, and nothing else (the watch daemon's posture timer): the
+// changes go to Result.Posture as [Check] puts them, a recorded posture
+// that fails its root to Result.Tampered. Callers take the trust decision
+// ([Engine.Trust]) first; without an enabled posture it finds nothing.
+func (e *Engine) CheckPosture(ctx context.Context, db *store.DB, r Request) (Result, error) {
+	cur, err := db.Current()
+	if err != nil {
+		return Result{}, err
+	}
+	info := cur.Info()
+	res := Result{Baseline: info, OldRoot: merkle.Hash(info.Root), NewRoot: merkle.Hash(info.Root)}
+	o := e.options(r, nil)
+	o.Paths = nil
+	return res, o.checkPosture(ctx, &res)
+}
