@@ -306,6 +306,10 @@ func postureSealed(t *testing.T, s sealSetup) {
 	step(exitUsage, "update")
 	step(0, "reseal", "--key", s.key, "--reason", "router now")
 	step(0, "check")
+	out = step(exitChanged, "diff")
+	if !strings.Contains(out.stdout, "~ posture sysctl:net.ipv4.ip_forward 0 -> 1 (alert)") {
+		t.Errorf("vigil diff after the reseal: %q, want ip_forward 0 -> 1", out.stdout)
+	}
 	if t.Failed() {
 		return
 	}

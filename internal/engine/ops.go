@@ -310,5 +310,8 @@ func Diff(ctx context.Context, a, b *store.Baseline, o Options) (Result, error) 
 	if err != nil {
 		return res, err
 	}
+	if err := diffPosture(a.Info(), b.Info(), o.PostureChecks, &res); err != nil {
+		return res, err
+	}
 	return res, p.flushHeld()
 }

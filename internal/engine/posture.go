@@ -149,6 +149,24 @@ func joinTampered(a, b error) error {
 	return fmt.Errorf("%w; %w", a, b)
 }
 
+// diffPosture puts in res.Posture the posture changes from baseline a to
+// b, where both record one, each side verified against its root.
+func diffPosture(a, b store.Info, checks []posture.Check, res *Result) error {
+	if a.Posture == nil || b.Posture == nil || a.Posture.Root == b.Posture.Root {
+		return nil
+	}
+	old, err := postureItems(a.Posture)
+	if err != nil {
+		return fmt.Errorf("baseline %d: %w", a.ID, err)
+	}
+	cur, err := postureItems(b.Posture)
+	if err != nil {
+		return fmt.Errorf("baseline %d: %w", b.ID, err)
+	}
+	res.Posture = posture.Compare(old, cur, checks)
+	return nil
+}
+
 // CollectPosture collects the live posture: with the configured collector,
 // or, where the configuration does not enable the posture, with one of the
 // configured options (what `vigil posture` reports on any host).
