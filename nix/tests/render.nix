@@ -26,6 +26,14 @@ let
       remediation = "exec"; remediation_command = [ "/usr/local/sbin/quarantine" "--" ]; remediation_timeout = "20s";
     } ];
   };
+  # [posture] with every option.
+  posture = stub.eval {
+    enable = true;
+    posture = {
+      enable = true; profile = "workstation"; interval = "5m"; extraSysctls = [ "kernel.io_uring_disabled" ];
+      mounts = [ "/" "/srv" ]; units = [ "/etc/systemd/system/app.service" ]; disable = [ "nft" ]; maxExposure = 6.5;
+    };
+  };
   # remediation = "restore": refused by a vigil without a restorer.
   restore = stub.eval { enable = true; rules = [ { paths = [ "/usr/bin/**" ]; attributes = [ "all" ]; remediation = "restore"; } ]; };
 in
@@ -39,6 +47,7 @@ in
   fullConfig = full.result.environment.etc."vigil/vigil.toml".text;
   fullWatch = full.result.systemd.services.vigil-watch.serviceConfig;
   restoreConfig = restore.result.environment.etc."vigil/vigil.toml".text;
+  postureConfig = posture.result.environment.etc."vigil/vigil.toml".text;
   # The [Service] settings, compared with contrib/systemd's units.
   units = {
     "vigil-check.service" = on.result.systemd.services.vigil-check.serviceConfig;
