@@ -124,17 +124,25 @@ func modules(s *sink) string {
 		return "no loadable modules (/proc/modules: " + errors.Unwrap(err).Error() + ")"
 	}
 	for line := range strings.Lines(string(b)) {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
+		if k, v, ok := moduleLine(line); ok {
+			s.add(k, v)
 		}
-		v := "loaded"
-		if last := f[len(f)-1]; strings.HasPrefix(last, "(") && strings.HasSuffix(last, ")") {
-			v += " taint=" + strings.Trim(last, "()")
-		}
-		s.add("module:"+f[0], v)
 	}
 	return ""
+}
+
+// moduleLine parses a line of /proc/modules: "name size refs deps state
+// address [(taint flags)]".
+func moduleLine(line string) (key, value string, ok bool) {
+	f := strings.Fields(line)
+	if len(f) == 0 {
+		return "", "", false
+	}
+	value = "loaded"
+	if last := f[len(f)-1]; len(f) > 6 && strings.HasPrefix(last, "(") && strings.HasSuffix(last, ")") {
+		value += " taint=" + strings.Trim(last, "()")
+	}
+	return "module:" + f[0], value, true
 }
 
 // kernel records the command line and the taint mask.

@@ -1,6 +1,7 @@
 package posture
 
 import (
+	"os"
 	"slices"
 	"testing"
 )
@@ -31,5 +32,36 @@ func TestParseSecurity(t *testing.T) {
 	want := unitScore{exposure: "9.0", failing: []string{"RootDirectory=/RootImage=", "PrivateNetwork="}}
 	if got.exposure != want.exposure || !slices.Equal(got.failing, want.failing) {
 		t.Errorf("parseSecurity = %+v, want %+v", got, want)
+	}
+}
+
+func TestModuleLine(t *testing.T) {
+	for line, want := range map[string][2]string{
+		"ext4 1011712 1 - Live 0xffffffffc0a00000\n":                  {"module:ext4", "loaded"},
+		"vboxdrv 696320 2 vboxnetadp, Live 0xffffffffc1000000 (OE)\n": {"module:vboxdrv", "loaded taint=OE"},
+	} {
+		k, v, ok := moduleLine(line)
+		if !ok || k != want[0] || v != want[1] {
+			t.Errorf("moduleLine(%q) = %q, %q, %v; want %q, %q", line, k, v, ok, want[0], want[1])
+		}
+	}
+}
+
+// TestModulesUnavailable: where the kernel has no loadable modules (no
+// /proc/modules, as on the CI machine), the collector is unavailable, and
+// a baseline that had modules sees no change.
+func TestModulesUnavailable(t *testing.T) {
+	s := &sink{}
+	why := modules(s)
+	if _, err := os.Stat("/proc/modules"); err == nil {
+		t.Skipf("this kernel loads modules (loading one would change the host): %d recorded", len(s.items))
+	}
+	if why == "" {
+		t.Fatalf("modules() without /proc/modules = \"\", want why it is unavailable")
+	}
+	s.unavailable("module", why)
+	old := []Item{{"module:ext4", "loaded"}}
+	if c := Compare(old, s.items, nil); len(c) != 0 {
+		t.Errorf("Compare(a baseline with modules, unavailable now) = %v, want none", c)
 	}
 }

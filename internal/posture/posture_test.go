@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"vigil/merkle"
 )
 
 func TestRootAndLeafNames(t *testing.T) {
@@ -123,5 +125,37 @@ expect = { all = ">= many" }
 	_, err = ParseProfiles("bad.toml", []byte("[[check]]\nid = \"x\"\nkey = \"k\"\nseverity = \"loud\"\nexpect = { all = \">= many\" }\n"))
 	if err == nil || !strings.Contains(err.Error(), "loud") || !strings.Contains(err.Error(), "many") {
 		t.Errorf("ParseProfiles: %v, want both problems reported", err)
+	}
+}
+
+func TestProve(t *testing.T) {
+	var items []Item
+	for i := range 37 {
+		items = append(items, Item{Key: "sysctl:k" + string(rune('a'+i%26)) + string(rune('a'+i/26)), Value: "v"})
+	}
+	items = append(items, Item{Key: "mount:/tmp", Value: "tmpfs rw,nosuid"})
+	Sort(items)
+	root, err := Root(items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		p, err := Prove(items, it.Key)
+		if err != nil {
+			t.Fatalf("Prove(%s): %v", it.Key, err)
+		}
+		if err := VerifyItem(p, root, it); err != nil {
+			t.Errorf("VerifyItem(Prove(%s)): %v", it.Key, err)
+		}
+		if err := VerifyItem(p, root, Item{Key: it.Key, Value: it.Value + "x"}); err == nil {
+			t.Errorf("VerifyItem of %s with another value = nil error", it.Key)
+		}
+	}
+	p, _ := Prove(items, "mount:/tmp")
+	if err := VerifyItem(p, merkle.Hash{1}, Item{"mount:/tmp", "tmpfs rw,nosuid"}); err == nil {
+		t.Errorf("VerifyItem against another root = nil error")
+	}
+	if _, err := Prove(items, "nope"); err == nil {
+		t.Errorf("Prove of a missing key = nil error")
 	}
 }
