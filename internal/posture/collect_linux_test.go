@@ -333,3 +333,32 @@ func BenchmarkCollect(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkUnitScore is systemd-analyze security --offline on one unit
+// file (uncached: a new collector each time), and the same unit file
+// again (cached by its content hash).
+func BenchmarkUnitScore(b *testing.B) {
+	bin, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		b.Skipf("systemd-analyze: %v", err)
+	}
+	unit := filepath.Join(b.TempDir(), "demo.service")
+	if err := os.WriteFile(unit, []byte("[Service]\nExecStart=/bin/true\nPrivateTmp=yes\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("uncached", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := NewCollector(Options{}).unitScore(b.Context(), bin, unit); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		c := NewCollector(Options{})
+		for b.Loop() {
+			if _, err := c.unitScore(b.Context(), bin, unit); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

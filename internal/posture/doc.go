@@ -17,7 +17,8 @@
 // their roots and verify as before), a key can never collide with a file
 // path (the two trees are apart), and the merkle package stays free of
 // I/O: this package builds entries, merkle hashes them. A proof of one item
-// is merkle's [merkle.Proof] of one child of the tree's root.
+// is merkle's [merkle.Proof] of one child of the tree's root ([Prove],
+// checked with the value by [VerifyItem]).
 //
 // The store keeps a baseline's items with its metadata (store.Info's
 // Posture: the root and the items); a baseline's signed statement carries
