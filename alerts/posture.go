@@ -19,7 +19,9 @@ var severities = map[string]int{
 // Posture returns the event of one posture change (event.action
 // "posture_changed", "posture_added" or "posture_removed"; category
 // configuration) with the severity named (info, warning, alert,
-// critical: the engine gives info outside the hardened phase).
+// critical: the engine gives info outside the hardened phase). Its
+// event.kind is always "alert", as every finding of check's: a saved
+// report (update --from) passes over it.
 func Posture(c PostureChange, severity, host string, now time.Time) Event {
 	typ := map[string]string{"added": "creation", "removed": "deletion"}[c.Action]
 	if typ == "" {
@@ -30,9 +32,6 @@ func Posture(c PostureChange, severity, host string, now time.Time) Event {
 	ev.Event.Severity = severities[severity]
 	if ev.Event.Severity == 0 {
 		ev.Event.Severity = SeverityAlert
-	}
-	if severity == "info" {
-		ev.Event.Kind = "event"
 	}
 	ev.Vigil = &Vigil{Posture: &c}
 	return ev

@@ -194,6 +194,16 @@ func postureDrift(t *testing.T, s setup, unit, hardened string, write func(strin
 		!slices.ContainsFunc(r.Drift, func(c posture.Change) bool { return c.Key == sock }) || out.code&5 != 5 {
 		t.Errorf("posture --baseline: exit %d, checks %+v, drift %+v; want ip_forward changed 0 -> 1, %s in the drift", out.code, r.Checks, r.Drift, sock)
 	}
+	// A reviewed report with posture events: update --from accepts the
+	// files it lists and keeps the recorded posture.
+	report := filepath.Join(t.TempDir(), "review.json")
+	write(report, vigil(t, s.args("check", "--json")...).stdout)
+	if out := vigil(t, s.args("update", "--from", report)...); out.code != 0 {
+		t.Errorf("update --from a report with posture events exited %d: %s", out.code, out.stderr)
+	}
+	if out := vigil(t, s.args("check")...); out.code != exitAdded|exitChanged {
+		t.Errorf("check after update --from exited %d, want %d (the posture is not accepted by a review of files)", out.code, exitAdded|exitChanged)
+	}
 	ln.Close()
 	write("/proc/sys/net/ipv4/ip_forward", "0")
 	write(unit, hardened)
