@@ -314,6 +314,12 @@ func postureSealed(t *testing.T, s sealSetup) {
 		t.Errorf("hardened check: ip_forward event %+v, want severity alert (%d)", ev, alerts.SeverityAlert)
 	}
 	step(exitUsage, "update")
+	// Posture changes are pending (ip_forward moves lo.forwarding and
+	// accept_redirects with it): a seal needs a reason.
+	out = step(exitUsage, "seal", "--key", s.key)
+	if !strings.Contains(out.stdout, "posture sysctl:net.ipv4.ip_forward 0 -> 1") || !strings.Contains(out.stderr, "3 changes are pending") {
+		t.Errorf("seal with a posture change pending: stdout %q, stderr %q; want it listed and counted", out.stdout, out.stderr)
+	}
 	step(0, "reseal", "--key", s.key, "--reason", "router now")
 	step(0, "check")
 	out = step(exitChanged, "diff")
