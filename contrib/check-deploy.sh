@@ -137,7 +137,7 @@ $(cat "$tmp/nix-posture.toml")"
 		import sys, tomllib
 		got = tomllib.load(open(sys.argv[1], "rb")).get("posture")
 		want = {"enable": True, "profile": "workstation", "interval": "5m", "extra_sysctls": ["kernel.io_uring_disabled"],
-		        "mounts": ["/", "/srv"], "units": ["/etc/systemd/system/app.service"], "disable": ["nft"], "max_exposure": 6.5}
+		        "mounts": ["/", "/srv"], "units": ["/etc/systemd/system/app.service"], "disable": ["nft"], "max_exposure": 6.5, "lynis": True}
 		if got != want:
 		    print(f"posture: rendered {got!r}, want {want!r}", file=sys.stderr); sys.exit(1)
 	PY

@@ -64,6 +64,7 @@ let
     profile_file = if cfg.posture.profileFile == null then null else toString cfg.posture.profileFile;
     disable = cfg.posture.disable;
     max_exposure = cfg.posture.maxExposure;
+    lynis = if cfg.posture.lynis then true else null;
   };
 
   # What vigil.toml says. Keys for [watch], sinks, phase markers and the
@@ -272,6 +273,7 @@ in
       units = mkOption { type = types.listOf types.str; default = [ ]; example = [ "/etc/systemd/system/nginx.service" ]; description = "posture.units: unit files scored offline by systemd-analyze security ([]: every loaded service, online)."; };
       profileFile = mkOption { type = types.nullOr types.path; default = null; description = "posture.profile_file: checks that extend or replace the embedded profiles (vigil posture --profiles shows the format)."; };
       disable = mkOption { type = types.listOf types.str; default = [ ]; example = [ "nft" ]; description = "posture.disable: collectors not to run."; };
+      lynis = mkOption { type = types.bool; default = false; description = "posture.lynis: run lynis (minutes) with every posture collection and record its hardening index."; };
       maxExposure = mkOption { type = types.nullOr types.float; default = null; example = 5.0; description = "posture.max_exposure: the highest accepted systemd exposure score (null: the profile's)."; };
     };
 

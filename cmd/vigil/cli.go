@@ -118,6 +118,7 @@ var commands = []*cmdDef{
 			{name: "profile", arg: "NAME", help: "the profile to check against: server, workstation or one of posture.profile_file (default: posture.profile, else server)"},
 			{name: "baseline", help: "also compare with the posture the current baseline recorded, after check's trust decision"},
 			{name: "profiles", help: "print the embedded profiles file (the format and every check) and exit"},
+			{name: "lynis", help: "also run lynis audit system (--cronjob --quick; minutes) and check its hardening index"},
 			pubkeyFlag}},
 	{name: "diff", args: "[A [B]]", summary: "show the differences between two stored baselines, or two Btrfs snapshots",
 		about: diffAbout, run: runDiff, flags: []flagDef{jsonFlag, verboseFlag}},

@@ -16,7 +16,8 @@ command line, lockdown, Secure Boot, the LSM stack, SELinux and AppArmor
 modes, listening sockets and their programs, the nftables ruleset's digest,
 the mount options of /, /boot, /tmp, /var/tmp, /dev/shm and /home, uid-0
 accounts, login shells and empty passwords, systemd-analyze security
-exposure of the configured units) and check it against a profile: each
+exposure of the configured units; with --lynis or posture.lynis, lynis's
+hardening index and warnings) and check it against a profile: each
 check with its status (pass, fail, changed since the baseline, unavailable
 here), the expected and current values, why it matters and the recommended
 change (a sysctl line, a NixOS option, a unit override).
@@ -70,7 +71,7 @@ func runPosture(ctx context.Context, e *env, inv *invocation) int {
 			e.log.Warn().Msg("the current baseline records no posture (posture.enable): nothing to compare with")
 		}
 	}
-	items, err := eng.CollectPosture(ctx)
+	items, err := eng.CollectPosture(ctx, inv.bool("lynis"))
 	if err != nil {
 		return e.fail(err)
 	}

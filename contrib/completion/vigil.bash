@@ -29,7 +29,7 @@ _vigil() {
 	verify-proof) flags+=" --pubkey --against"; words="" ;;
 	phase) flags+=" --json --key --reason --statement-out --signature --pubkey"; words="" ;;
 	audit) flags+=" --json"; words="" ;;
-	posture) flags+=" --json --profile --baseline --profiles --pubkey"; words="" ;;
+	posture) flags+=" --json --profile --baseline --profiles --lynis --pubkey"; words="" ;;
 	diff) flags+=" --json --verbose -v"; words="" ;;
 	log) flags+=" --json"; words="" ;;
 	compact) flags+=" "; words="" ;;

@@ -95,6 +95,7 @@ complete -c vigil -n '__fish_seen_subcommand_from posture' -l json -d 'print the
 complete -c vigil -n '__fish_seen_subcommand_from posture' -l profile -r -d 'the profile to check against: server, workstation or one of posture.profile_file (default: posture.profile, else server)'
 complete -c vigil -n '__fish_seen_subcommand_from posture' -l baseline -d 'also compare with the posture the current baseline recorded, after check\'s trust decision'
 complete -c vigil -n '__fish_seen_subcommand_from posture' -l profiles -d 'print the embedded profiles file (the format and every check) and exit'
+complete -c vigil -n '__fish_seen_subcommand_from posture' -l lynis -d 'also run lynis audit system (--cronjob --quick; minutes) and check its hardening index'
 complete -c vigil -n '__fish_seen_subcommand_from posture' -l pubkey -r -F -d 'the verifier key the baseline must be signed by (default: trust.pubkey)'
 complete -c vigil -n '__fish_seen_subcommand_from diff' -l json -d 'one ECS event per line (NDJSON), then a summary event; log lines on stderr are JSON too'
 complete -c vigil -n '__fish_seen_subcommand_from diff' -l verbose -s v -d 'show old -> new for every changed attribute'

@@ -36,6 +36,9 @@ type Posture struct {
 	ProfileFile string
 	// Disable names collectors not to run.
 	Disable []string
+	// Lynis runs lynis (minutes) with every posture collection and records
+	// its hardening index and warnings.
+	Lynis bool
 	// MaxExposure, if positive, replaces the profiles' highest accepted
 	// systemd exposure score.
 	MaxExposure float64
@@ -75,6 +78,8 @@ func (d *decoder) posture(key keyPath, v any, c *Config) {
 			d.str(k, m[name], &p.ProfileFile)
 		case "disable":
 			p.Disable = d.strings(k, m[name])
+		case "lynis":
+			d.boolean(k, m[name], &p.Lynis)
 		case "max_exposure":
 			switch x := m[name].(type) {
 			case float64:

@@ -17,6 +17,7 @@ mounts = ["/", "/srv"]
 units = ["/etc/systemd/system/app.service"]
 profile_file = "/etc/vigil/posture.toml"
 disable = ["nft"]
+lynis = true
 max_exposure = 6
 `))
 	if err != nil {
@@ -24,7 +25,7 @@ max_exposure = 6
 	}
 	p := c.Posture
 	if !p.Enable || c.PostureProfile() != "workstation" || p.Interval != 5*time.Minute || p.MaxExposure != 6 ||
-		len(p.ExtraSysctls) != 1 || len(p.Mounts) != 2 || len(p.Units) != 1 || p.ProfileFile == "" || len(p.Disable) != 1 {
+		len(p.ExtraSysctls) != 1 || len(p.Mounts) != 2 || len(p.Units) != 1 || p.ProfileFile == "" || len(p.Disable) != 1 || !p.Lynis {
 		t.Errorf("Parse [posture] = %+v", p)
 	}
 	_, err = Parse("bad.toml", []byte(`roots = ["/etc"]

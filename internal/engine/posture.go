@@ -20,8 +20,13 @@ func Posture(cfg *config.Config) (*posture.Collector, []posture.Check, error) {
 	if err != nil || !cfg.Posture.Enable {
 		return nil, checks, err
 	}
+	return posture.NewCollector(postureOptions(cfg)), checks, nil
+}
+
+// postureOptions are the collector's options of cfg's [posture].
+func postureOptions(cfg *config.Config) posture.Options {
 	p := cfg.Posture
-	return posture.NewCollector(posture.Options{Sysctls: p.ExtraSysctls, Mounts: p.Mounts, Units: p.Units, Disable: p.Disable}), checks, nil
+	return posture.Options{Sysctls: p.ExtraSysctls, Mounts: p.Mounts, Units: p.Units, Disable: p.Disable, Lynis: p.Lynis}
 }
 
 // PostureChecks returns the checks of profile: the embedded profiles,
@@ -169,12 +174,14 @@ func diffPosture(a, b store.Info, checks []posture.Check, res *Result) error {
 
 // CollectPosture collects the live posture: with the configured collector,
 // or, where the configuration does not enable the posture, with one of the
-// configured options (what `vigil posture` reports on any host).
-func (e *Engine) CollectPosture(ctx context.Context) ([]posture.Item, error) {
+// configured options (what `vigil posture` reports on any host); lynis
+// runs lynis too (vigil posture --lynis).
+func (e *Engine) CollectPosture(ctx context.Context, lynis bool) ([]posture.Item, error) {
 	c := e.posture
-	if c == nil {
-		p := e.cfg.Posture
-		c = posture.NewCollector(posture.Options{Sysctls: p.ExtraSysctls, Mounts: p.Mounts, Units: p.Units, Disable: p.Disable})
+	if c == nil || (lynis && !e.cfg.Posture.Lynis) {
+		o := postureOptions(e.cfg)
+		o.Lynis = o.Lynis || lynis
+		c = posture.NewCollector(o)
 	}
 	return c.Collect(ctx)
 }

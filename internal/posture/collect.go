@@ -31,7 +31,7 @@ var DefaultMounts = []string{"/", "/boot", "/tmp", "/var/tmp", "/dev/shm", "/hom
 // Collectors names every collector, in the order they run.
 var Collectors = []string{
 	"sysctl", "module", "kernel", "lockdown", "secureboot", "lsm", "selinux", "apparmor",
-	"socket", "nft", "mount", "accounts", "systemd",
+	"socket", "nft", "mount", "accounts", "systemd", "lynis",
 }
 
 // Absent is the value of a sysctl the kernel does not have, NotMounted that
@@ -56,9 +56,13 @@ type Options struct {
 	Etc string
 	// Disable names collectors not to run (recorded as unavailable).
 	Disable []string
-	// NoTools leaves out the collectors that run programs (systemd, nft):
-	// what a benchmark of the /proc and /sys readers measures.
+	// NoTools leaves out the collectors that run programs (systemd, nft,
+	// lynis): what a benchmark of the /proc and /sys readers measures.
 	NoTools bool
+	// Lynis runs lynis (audit system --cronjob --quick; minutes) and
+	// records its hardening index and the ids of its warnings; off, the
+	// lynis collector is recorded as unavailable.
+	Lynis bool
 }
 
 // A Collector collects the posture. It keeps the systemd-analyze scores of
@@ -105,8 +109,12 @@ func (c *Collector) Collect(ctx context.Context) ([]Item, error) {
 			s.unavailable(name, "disabled by the configuration")
 			continue
 		}
-		if c.opts.NoTools && (name == "systemd" || name == "nft") {
+		if c.opts.NoTools && (name == "systemd" || name == "nft" || name == "lynis") {
 			s.unavailable(name, "not run (no tools)")
+			continue
+		}
+		if name == "lynis" && !c.opts.Lynis {
+			s.unavailable(name, "not enabled (posture.lynis, vigil posture --lynis)")
 			continue
 		}
 		if why := c.collect(ctx, name, s); why != "" {

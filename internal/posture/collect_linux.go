@@ -81,6 +81,8 @@ func (c *Collector) collect(ctx context.Context, name string, s *sink) string {
 		return c.accounts(s)
 	case "systemd":
 		return c.systemd(ctx, s)
+	case "lynis":
+		return lynis(ctx, s)
 	}
 	return "unknown collector"
 }

@@ -2,8 +2,12 @@ package posture
 
 import (
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"testing"
+
+	"vigil/internal/fimtest"
 )
 
 func TestParseAddr(t *testing.T) {
@@ -63,5 +67,38 @@ func TestModulesUnavailable(t *testing.T) {
 	old := []Item{{"module:ext4", "loaded"}}
 	if c := Compare(old, s.items, nil); len(c) != 0 {
 		t.Errorf("Compare(a baseline with modules, unavailable now) = %v, want none", c)
+	}
+}
+
+func TestParseLynis(t *testing.T) {
+	report := "# Lynis Report\nreport_version_major=1\nwarning[]=PKGS-7392|Found one or more vulnerable packages.|-|-|\nsuggestion[]=SSH-7408|x|-|-|\nwarning[]=LOGG-2138|klogd is not running|-|-|\nhardening_index=58\n"
+	index, warnings := parseLynis(report)
+	if index != "58" || !slices.Equal(warnings, []string{"PKGS-7392", "LOGG-2138"}) {
+		t.Errorf("parseLynis = %q, %v; want 58, [PKGS-7392 LOGG-2138]", index, warnings)
+	}
+	c := Compare([]Item{{"lynis:hardening_index", "70"}}, []Item{{"lynis:hardening_index", "58"}}, DefaultProfiles().Checks)
+	if len(c) != 1 || c[0].Severity != "warning" {
+		t.Errorf("a falling hardening index: %+v, want a warning", c)
+	}
+	if c := Compare([]Item{{"lynis:hardening_index", "58"}}, []Item{{"lynis:hardening_index", "70"}}, nil); len(c) != 1 || c[0].Severity != "info" {
+		t.Errorf("a rising hardening index: %+v, want info", c)
+	}
+}
+
+// TestLynis runs lynis (minutes): its hardening index and warnings are
+// recorded.
+func TestLynis(t *testing.T) {
+	fimtest.Long(t, "runs lynis audit system, minutes")
+	if _, err := exec.LookPath("lynis"); err != nil {
+		t.Skipf("lynis: %v", err)
+	}
+	items, err := NewCollector(Options{Lynis: true, Disable: slices.DeleteFunc(slices.Clone(Collectors),
+		func(c string) bool { return c == "lynis" })}).Collect(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := item(items, "lynis:hardening_index")
+	if n, err := strconv.Atoi(v); !ok || err != nil || n < 0 || n > 100 {
+		t.Errorf("lynis:hardening_index = %q (%v), want 0 to 100; items %v", v, ok, items)
 	}
 }

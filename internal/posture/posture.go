@@ -157,12 +157,17 @@ func DefaultSeverity(key string) string {
 }
 
 // severity is c's severity: that of the first check matching its key, or
-// the default; a systemd exposure score that falls is informational.
+// the default; a systemd exposure score that falls, or a lynis hardening
+// index that rises, is informational.
 func severity(c Change, checks []Check) string {
-	if strings.HasSuffix(c.Key, ":exposure") && c.Action == Changed {
+	if c.Action == Changed && (strings.HasSuffix(c.Key, ":exposure") || c.Key == "lynis:hardening_index") {
 		o, err1 := strconv.ParseFloat(c.Old, 64)
 		n, err2 := strconv.ParseFloat(c.New, 64)
-		if err1 == nil && err2 == nil && n <= o {
+		better := n <= o // a lower exposure
+		if c.Key == "lynis:hardening_index" {
+			better = n >= o // a higher index
+		}
+		if err1 == nil && err2 == nil && better {
 			return "info"
 		}
 	}

@@ -29,6 +29,55 @@ func nft(ctx context.Context, s *sink) string {
 	return ""
 }
 
+// lynis runs lynis audit system (--cronjob --quick) with its report and
+// log in a directory of its own, removed afterwards, and records the
+// hardening index and the ids of the warnings (not their text).
+func lynis(ctx context.Context, s *sink) string {
+	bin, err := exec.LookPath("lynis")
+	if err != nil {
+		return "lynis not installed"
+	}
+	dir, err := os.MkdirTemp("", "vigil-lynis-")
+	if err != nil {
+		return errString("lynis", err)
+	}
+	defer os.RemoveAll(dir)
+	report := filepath.Join(dir, "report.dat")
+	cmd := exec.CommandContext(ctx, bin, "audit", "system", "--cronjob", "--quick", "--no-colors",
+		"--report-file", report, "--logfile", filepath.Join(dir, "lynis.log"))
+	cmd.Dir = dir
+	if err := cmd.Run(); err != nil {
+		return errString("lynis audit system", err)
+	}
+	b, err := readFile(report)
+	if err != nil {
+		return err.Error()
+	}
+	index, warnings := parseLynis(string(b))
+	if index == "" {
+		return "lynis: no hardening_index in its report"
+	}
+	s.add("lynis:hardening_index", index)
+	s.add("lynis:warnings", list(warnings))
+	return ""
+}
+
+// parseLynis reads lynis-report.dat: hardening_index=N and the test ids of
+// the warning[]=ID|text|... lines.
+func parseLynis(report string) (index string, warnings []string) {
+	for line := range strings.Lines(report) {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "hardening_index="); ok {
+			index = v
+		}
+		if v, ok := strings.CutPrefix(line, "warning[]="); ok {
+			id, _, _ := strings.Cut(v, "|")
+			warnings = append(warnings, id)
+		}
+	}
+	return index, warnings
+}
+
 // systemd records, per service, the exposure score systemd-analyze
 // security gives it and the checks it fails: offline for the configured
 // unit files, else online for every loaded service where systemd runs.

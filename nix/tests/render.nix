@@ -31,7 +31,7 @@ let
     enable = true;
     posture = {
       enable = true; profile = "workstation"; interval = "5m"; extraSysctls = [ "kernel.io_uring_disabled" ];
-      mounts = [ "/" "/srv" ]; units = [ "/etc/systemd/system/app.service" ]; disable = [ "nft" ]; maxExposure = 6.5;
+      mounts = [ "/" "/srv" ]; units = [ "/etc/systemd/system/app.service" ]; disable = [ "nft" ]; maxExposure = 6.5; lynis = true;
     };
   };
   # remediation = "restore": refused by a vigil without a restorer.
