@@ -26,7 +26,7 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
 GOBUILD      = $(GO) build -buildvcs=auto -ldflags "-X main.commit=$(COMMIT)"
 
-.PHONY: all build test test-long test-all lint vet fmt-check unit unit-long fuzz vulncheck deploy-check docs install bench compare run clean
+.PHONY: all build test test-long test-all lint vet fmt-check unit unit-long fuzz vulncheck deploy-check docs install bench compare run screenshots clean
 
 all: build
 
@@ -78,6 +78,11 @@ fuzz:
 		echo "fuzz $$f for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$${f#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./$${f%%:*} || exit 1; \
 	done
+
+# The README's screenshots of the web console, from its browser test
+# (headless Chromium on a fixture fleet).
+screenshots:
+	VIGIL_SCREENSHOTS=$(CURDIR)/doc $(GO) test -count=1 -run '^TestBrowser$$' ./internal/console
 
 # Known vulnerabilities in the code vigil calls (needs vuln.go.dev).
 vulncheck:

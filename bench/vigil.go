@@ -29,7 +29,11 @@ func vigilTool(name, vigil string) func(context.Context, Corpus, string) (*Comma
 		case VigilInit:
 			// A new database every time, as aide --init writes one: the
 			// run measures taking a baseline, not replacing or pruning one.
-			setup := func(context.Context) error { return removeIfExists(db) }
+			// The checkpoint vigil keeps beside the database goes too: a
+			// new database under an old kept checkpoint is a rollback.
+			setup := func(context.Context) error {
+				return errors.Join(removeIfExists(db), removeIfExists(db+".checkpoint"))
+			}
 			return &Command{Argv: initArgv, Setup: setup, Database: db}, nil
 		case VigilCheck:
 			return vigilCheck(append(base, "check"), initArgv, db, dir), nil

@@ -13,8 +13,10 @@ import (
 )
 
 // standIn writes a shell script that plays vigil: it logs its arguments,
-// writes the database named in the config on init and exits with
-// checkStatus on check (20 when there is no database).
+// writes the database named in the config and the checkpoint kept beside it
+// on init, refuses (8, as vigil does) an init under a kept checkpoint whose
+// database is gone, and exits with checkStatus on check (20 when there is no
+// database).
 func standIn(t *testing.T, checkStatus int) (script, argLog string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -23,7 +25,8 @@ func standIn(t *testing.T, checkStatus int) (script, argLog string) {
 echo "$*" >>%s
 db=$(sed -n 's/^database = "\(.*\)"$/\1/p' "$2")
 case "$4" in
-init) echo baseline >"$db" ;;
+init) [ -f "$db.checkpoint" ] && [ ! -f "$db" ] && exit 8
+      echo baseline >"$db"; echo checkpoint >"$db.checkpoint" ;;
 check) [ -f "$db" ] || exit 20; exit %d ;;
 *) exit 15 ;;
 esac

@@ -18,7 +18,10 @@ log records (a seal or reseal moves the host to the hardened phase), since
 when, who and why, and the phase the marker files ask for
 (phase.hardened_markers, by default /etc/hypervisor/.phase2_hardened). A
 marker that disagrees with the recorded phase changes nothing: check exits
-8 (phase_marker_mismatch) and the watch raises a critical event.
+8 (phase_marker_mismatch) and the watch raises a critical event. With
+--json, also the operations the phase allows (allowed_operations) and every
+move between the phases that counts (history: time, record, from, to,
+reason, user, signed).
 
 'vigil phase setup --key FILE --reason TEXT' leaves the hardened phase: it
 appends a record signed by the key (the pinned one: trust.pubkey or
@@ -66,6 +69,8 @@ func (e *env) showPhase(inv *invocation) int {
 		findings = append(findings, f.Action)
 	}
 	out["findings"] = findings
+	out["allowed_operations"] = engine.AllowedOperations(ps.Phase)
+	out["history"] = v.Moves
 	code := exitOK
 	if v.Critical() {
 		code = exitTampered

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"vigil/alerts"
+	"vigil/internal/engine"
 	"vigil/internal/fimtest"
 )
 
@@ -97,11 +99,19 @@ func TestTwoPhaseLife(t *testing.T) {
 	}
 	phase := mustRun(t, 0, s.args("phase", "--json")...)
 	var ph struct {
-		Phase      string `json:"phase"`
-		SealedRoot string `json:"sealed_root"`
+		Phase      string             `json:"phase"`
+		SealedRoot string             `json:"sealed_root"`
+		Allowed    []string           `json:"allowed_operations"`
+		History    []engine.PhaseMove `json:"history"`
 	}
 	if err := json.Unmarshal([]byte(phase.stdout), &ph); err != nil || ph.Phase != "hardened" || ph.SealedRoot == "" {
 		t.Errorf("phase --json = %q (%v), want hardened with the sealed root", phase.stdout, err)
+	}
+	if slices.Contains(ph.Allowed, "update") || !slices.Contains(ph.Allowed, "reseal --key") {
+		t.Errorf("phase --json: allowed_operations %q in the hardened phase", ph.Allowed)
+	}
+	if h := ph.History; len(h) != 1 || h[0].From != "setup" || h[0].To != "hardened" || !h[0].Signed || h[0].Reason != "phase 2" {
+		t.Errorf("phase --json: history %+v, want one signed move to hardened, 'phase 2'", h)
 	}
 
 	// A proof of one file, checked in another process with nothing but

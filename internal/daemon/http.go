@@ -125,6 +125,17 @@ func (p *pipeline) serve(ctx context.Context, ln net.Listener) error {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(p.statusJSON()) // likewise
 	})
+	// The web console, on a loopback listener only (see consoleHandler).
+	switch c, err := p.consoleHandler(ln.Addr().String()); {
+	case err != nil:
+		return err
+	case c != nil:
+		for _, pat := range []string{"GET /{$}", "GET /host/", "GET /static/", "GET /api/v1/phase"} {
+			mux.Handle(pat, c)
+		}
+	default:
+		p.o.Log.Warn().Str("address", ln.Addr().String()).Msg("the web console is served on loopback addresses only: not here")
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()

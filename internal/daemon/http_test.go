@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,27 @@ func TestHTTPEndpoints(t *testing.T) {
 	}
 	if !st.Ready || st.BaselineID != 1 || st.Alerted != 1 || st.Coverage.Watched != 2 || st.LastScanWhy != "start" {
 		t.Errorf("/status = %+v, want ready, baseline 1, 1 alerted, 2 watched, last scan at the start", st)
+	}
+
+	// The web console on the same loopback listener: this host's phase (a
+	// baseline never sealed is the setup phase) and its standing alert.
+	code, body = get(t, base+"/api/v1/phase")
+	var ph struct {
+		Host    string   `json:"host"`
+		Phase   string   `json:"phase"`
+		Allowed []string `json:"allowed_operations"`
+	}
+	if err := json.Unmarshal([]byte(body), &ph); code != http.StatusOK || err != nil {
+		t.Fatalf("/api/v1/phase = %d %v:\n%s", code, err, body)
+	}
+	if ph.Phase != "setup" || !slices.Contains(ph.Allowed, "update") {
+		t.Errorf("/api/v1/phase = %+v, want setup allowing update", ph)
+	}
+	code, body = get(t, base+"/host/"+ph.Host)
+	if code != http.StatusOK || !strings.Contains(body, "SETUP PHASE") || !strings.Contains(body, x) {
+		t.Errorf("/host/%s = %d, want the setup banner and the alert on %s:\n%s", ph.Host, code, x, body)
+	}
+	if code, _ := get(t, base+"/host/another"); code != http.StatusNotFound {
+		t.Errorf("/host/another = %d, want 404", code)
 	}
 }

@@ -10,7 +10,13 @@ import (
 // builds it on linux/amd64 (cgo on): 17,820,672 bytes when the budget was
 // set (December 2026), plus about 15 %. A new dependency that costs more
 // is a decision: raise the budget in its commit, with the new figure.
-const vigilSizeBudget = 20_500_000
+//
+// Raised for the web console (internal/console): html/template costs
+// 5.9 MB (18,193,304 → 24,072,496 bytes), most of it not the templates
+// but text/template's reflective method calls, which make the linker keep
+// every exported method of every reachable type. The pages are
+// html/template by design (contextual escaping); the figure plus 15 %.
+const vigilSizeBudget = 27_700_000
 
 func TestVigilSize(t *testing.T) {
 	if testing.Short() {

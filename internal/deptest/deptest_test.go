@@ -66,9 +66,12 @@ var allowed = map[string][]string{
 	"internal/watch": {},
 	// The watch service: it wires the engine, the intake and delivery; only
 	// cmd may import it.
-	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "alerts", "store", "merkle"},
+	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "internal/console", "alerts", "store", "merkle"},
 	// The engine wires everything below it; only cmd may import it.
 	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs", "internal/posture"},
+	// The read-only web console: templates and the pages' view types; its
+	// sources (the daemon, the fleet) hand it plain values.
+	"internal/console": {},
 	// The benchmark harness runs vigil and its competitors as separate
 	// binaries; it needs no vigil package.
 	"bench": {},
@@ -131,6 +134,8 @@ var modules = []string{
 	"github.com/fsnotify/fsnotify",        // inotify intake of the watch (internal/watch only)
 	"github.com/nats-io/nats.go",          // the JetStream sink (alerts)
 	"github.com/nats-io/nats-server/v2",   // tests only: a real JetStream server in-process on loopback
+	"github.com/chromedp/chromedp",        // tests only: the console in a real headless Chromium
+	"github.com/chromedp/cdproto",         // tests only: chromedp's protocol types (console errors, CSP probe)
 	"github.com/prometheus/client_golang", // /metrics of vigil watch (internal/daemon only)
 	"github.com/containerd/btrfs/v2",      // Btrfs subvolume create and snapshot (btrfs only, cgo)
 	"github.com/coreos/go-systemd/v22",    // sd_notify readiness, watchdog and status of vigil watch (cmd only)

@@ -15,7 +15,8 @@ type moduleRule struct {
 }
 
 // moduleRules has a rule for every module in modules. The test files of a
-// package may import what its code may, and go-cmp and nats-server.
+// package may import what its code may, and the tests-only modules (no
+// importers: go-cmp, nats-server, chromedp).
 var moduleRules = map[string]moduleRule{
 	"go.etcd.io/bbolt": {importers: []string{"store"},
 		why: "the database format is store's: everything else reads baselines through its verified API"},
@@ -49,6 +50,10 @@ var moduleRules = map[string]moduleRule{
 		why: "test comparisons only: never in a binary"},
 	"github.com/nats-io/nats-server/v2": {
 		why: "tests only: a real JetStream server in-process; a monitor never embeds a server"},
+	"github.com/chromedp/chromedp": {
+		why: "tests only: the console is tested in a real headless Chromium"},
+	"github.com/chromedp/cdproto": {
+		why: "tests only: the DevTools protocol types of chromedp"},
 }
 
 // moduleOf returns the module of a package import path among modules, ok
@@ -113,6 +118,7 @@ func TestModuleImporters(t *testing.T) {
 var linkBans = []struct{ prefix, why string }{
 	{"github.com/nats-io/nats-server/", "the monitor publishes to JetStream, it never runs a server"},
 	{"github.com/google/go-cmp/", "test comparisons"},
+	{"github.com/chromedp/", "the browser tests of the console"},
 	{"testing", "test code in the binary (a helper package imported outside tests)"},
 	{"vigil/bench", "the benchmark harness is vigil-bench's"},
 	{"vigil/internal/fimtest", "test trees"},

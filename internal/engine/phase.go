@@ -71,6 +71,22 @@ type auditFacts struct {
 	// kept says a record names a kept checkpoint: from then on the file
 	// must exist.
 	kept bool
+	// moves are the moves between the phases that count, oldest first.
+	moves []PhaseMove
+}
+
+// PhaseMove is a move between the phases recorded in the audit log: to
+// hardened by a seal, reseal, signature or phase record (Signed when the
+// record names the key that signed it), to setup only by a phase record
+// signed by a pinned key.
+type PhaseMove struct {
+	Time   time.Time `json:"time"`
+	Record int64     `json:"record"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Reason string    `json:"reason,omitempty"`
+	User   string    `json:"user,omitempty"`
+	Signed bool      `json:"signed"`
 }
 
 // readAudit walks the audit log. A record moving the host to setup counts
@@ -94,6 +110,8 @@ func readAudit(db *store.DB, vs note.Verifiers) (auditFacts, error) {
 		case r.Type == "seal" || r.Type == "reseal" || r.Type == "signature" ||
 			r.Type == "phase" && r.Phase == PhaseHardened:
 			if f.phase.Phase != PhaseHardened {
+				f.moves = append(f.moves, PhaseMove{Time: r.Time, Record: i, From: f.phase.Phase, To: PhaseHardened,
+					Reason: r.Reason, User: r.User, Signed: r.SignedBy != ""})
 				f.phase = PhaseState{Phase: PhaseHardened, Since: r.Time, Record: i, Reason: r.Reason, User: r.User}
 			}
 		case r.Type == "phase" && r.Phase == PhaseSetup && r.Signature != "" && f.phase.Phase == PhaseHardened:
@@ -101,6 +119,8 @@ func readAudit(db *store.DB, vs note.Verifiers) (auditFacts, error) {
 				f.forged = append(f.forged, err)
 				return nil
 			}
+			f.moves = append(f.moves, PhaseMove{Time: r.Time, Record: i, From: PhaseHardened, To: PhaseSetup,
+				Reason: r.Reason, User: r.User, Signed: true})
 			f.phase = PhaseState{Phase: PhaseSetup, Since: r.Time, Record: i, Reason: r.Reason, User: r.User}
 		}
 		return nil

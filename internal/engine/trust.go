@@ -197,6 +197,8 @@ type Verdict struct {
 	// Checkpoint is the kept checkpoint's size (-1 when there is none)
 	// and Audit the audit log's.
 	Checkpoint, Audit int64
+	// Moves are the moves between the phases that count, oldest first.
+	Moves []PhaseMove
 }
 
 // Critical reports whether any finding is critical.
@@ -252,7 +254,7 @@ func (e *Engine) Trust(db *store.DB) (Verdict, error) {
 	}
 	ps := facts.phase
 	ps.Requested, ps.Marker, ps.MarkerSince = RequestedPhase(e.cfg)
-	v.Phase = ps
+	v.Phase, v.Moves = ps, facts.moves
 	for _, f := range facts.forged {
 		v.add("phase_record_forged", true, f)
 	}
