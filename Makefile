@@ -106,7 +106,7 @@ install:
 	install -m 0755 contrib/transition_phase.sh $(DESTDIR)$(LIBEXECDIR)/transition_phase.sh
 	install -m 0644 doc/vigil.1 $(DESTDIR)$(MANDIR)/man1/vigil.1
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
-	for u in vigil-check.service vigil-check.timer vigil-watch.service; do \
+	for u in vigil-check.service vigil-check.timer vigil-watch.service vigil-fleet.service; do \
 		sed -e 's|/usr/local/bin/vigil|$(BINDIR)/vigil|g' -e 's|/usr/local/share/doc/vigil|$(DOCDIR)|g' \
 			contrib/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
 	done

@@ -25,6 +25,12 @@ type Accounts struct {
 	// Privileged maps each of wheel, sudo and admin that exists to its
 	// members (from group).
 	Privileged map[string][]string `json:"privileged_groups,omitempty"`
+	// What changed, when the file's content is kept (a diff): the
+	// accounts added (passwd) or groups added (group), the accounts whose
+	// uid became 0, and the members added to wheel, sudo or admin.
+	Added           []string            `json:"added,omitempty"`
+	UID0Added       []string            `json:"uid0_added,omitempty"`
+	PrivilegedAdded map[string][]string `json:"privileged_added,omitempty"`
 }
 
 // ReadAccounts returns the facts of the account database at path, when

@@ -42,7 +42,13 @@
 //	vigil.security    the tags of the classification table, see [Classify]
 //	vigil.accounts    on a change of /etc/passwd or /etc/group: the accounts
 //	                  other than root with uid 0 and the members of wheel,
-//	                  sudo and admin, as the file is now (see [Accounts])
+//	                  sudo and admin, as the file is now (see [Accounts]);
+//	                  with the content kept, also what the diff adds
+//	vigil.diff        a kept file's content diff (see [Event.SetDiff]):
+//	                  unified (masked, bounded), lines_added, lines_removed,
+//	                  truncated, omitted_lines, masked_lines, or not_kept
+//	                  (why there is none); a sink with diff = false drops it
+//	                  ([WithoutDiff])
 //	threat.framework  "MITRE ATT&CK", when a row of the table names a technique
 //	threat.technique.id, .name, .reference  the techniques ("T1548")
 //	threat.technique.subtechnique.id, .name, .reference  their

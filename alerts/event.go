@@ -1,8 +1,11 @@
 package alerts
 
 import (
+	"strconv"
 	"strings"
 	"time"
+
+	"vigil/internal/textdiff"
 )
 
 // ECSVersion is the version of the Elastic Common Schema the events follow.
@@ -24,6 +27,7 @@ type Event struct {
 	File      *File      `json:"file,omitempty"`
 	Error     *ErrorInfo `json:"error,omitempty"`
 	Process   *Process   `json:"process,omitempty"`
+	User      *User      `json:"user,omitempty"`
 	Threat    *Threat    `json:"threat,omitempty"`
 	Vigil     *Vigil     `json:"vigil,omitempty"`
 }
@@ -71,13 +75,54 @@ func newThreat(ts []Technique) *Threat {
 	return th
 }
 
-// Process is the process field set: the command a remediation ran.
+// Process is the process field set: the command a remediation ran, or
+// the process that made a change (the watch, when fanotify told it; then
+// [Event.User] is its user).
 type Process struct {
-	Executable string   `json:"executable,omitempty"`
-	Args       []string `json:"args,omitempty"`
+	PID         int            `json:"pid,omitempty"`
+	Name        string         `json:"name,omitempty"`
+	Executable  string         `json:"executable,omitempty"`
+	CommandLine string         `json:"command_line,omitempty"`
+	Args        []string       `json:"args,omitempty"`
+	Parent      *ProcessParent `json:"parent,omitempty"`
 	// ExitCode is the command's exit status; -1 when a signal ended it
 	// (a timeout kills it), nil when it did not start.
 	ExitCode *int `json:"exit_code,omitempty"`
+}
+
+// ProcessParent is process.parent.
+type ProcessParent struct {
+	PID int `json:"pid"`
+}
+
+// User is the user field set: the (effective) user of the process that
+// made a change.
+type User struct {
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// By says who made the change ev reports, for people: "by PID (exe) uid
+// N"; "" when unknown.
+func (ev *Event) By() string {
+	p := ev.Process
+	if p == nil || p.PID == 0 {
+		return ""
+	}
+	s := "by " + strconv.Itoa(p.PID)
+	switch {
+	case p.Executable != "":
+		s += " (" + p.Executable + ")"
+	case p.Name != "":
+		s += " (" + p.Name + ")"
+	}
+	if ev.User != nil && ev.User.ID != "" {
+		s += " uid " + ev.User.ID
+		if ev.User.Name != "" {
+			s += " (" + ev.User.Name + ")"
+		}
+	}
+	return s
 }
 
 // ECS is the ecs field set.
@@ -185,8 +230,11 @@ type Vigil struct {
 	// /etc/group shows about privileged accounts.
 	Security []string  `json:"security,omitempty"`
 	Accounts *Accounts `json:"accounts,omitempty"`
-	Previous *Previous `json:"previous,omitempty"`
-	Summary  *Summary  `json:"summary,omitempty"`
+	// Diff is the unified diff of a kept file's content (bounded, secrets
+	// masked), or why there is none (see [Event.SetDiff]).
+	Diff     *textdiff.Diff `json:"diff,omitempty"`
+	Previous *Previous      `json:"previous,omitempty"`
+	Summary  *Summary       `json:"summary,omitempty"`
 	// Phase is the host's security phase when the event was made.
 	Phase string `json:"phase,omitempty"`
 	// Dropped is set on the watch's events_dropped summary.
@@ -202,7 +250,7 @@ type Vigil struct {
 }
 
 func (v *Vigil) isZero() bool {
-	return v.FileExtra.isZero() && len(v.Changed) == 0 && len(v.Security) == 0 && v.Accounts == nil && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
+	return v.FileExtra.isZero() && len(v.Changed) == 0 && len(v.Security) == 0 && v.Accounts == nil && v.Diff == nil && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
 		v.Dropped == nil && v.Remediation == nil && v.Restore == nil && v.Device == nil && v.Posture == nil
 }
 
@@ -269,6 +317,34 @@ func newEvent(kind, action string, types []string, host string, now time.Time) E
 		ev.Host = &Host{Name: host}
 	}
 	return ev
+}
+
+// SetDiff records d, the diff of the file's kept content, in ev
+// (vigil.diff); nil leaves ev alone. For /etc/passwd and /etc/group it
+// also names, in vigil.accounts, the accounts and groups the diff adds,
+// the accounts whose uid became 0 and the members added to wheel, sudo
+// or admin (a truncated diff names none).
+func (ev *Event) SetDiff(d *textdiff.Diff) {
+	if d == nil {
+		return
+	}
+	if ev.Vigil == nil {
+		ev.Vigil = &Vigil{}
+	}
+	ev.Vigil.Diff = d
+	if ev.File == nil || d.Unified == "" || d.Truncated {
+		return
+	}
+	if kind := accountsKind(ev.File.Path); kind != "" {
+		a := ev.Vigil.Accounts
+		if a == nil {
+			a = &Accounts{}
+		}
+		addDiffAccounts(a, kind, d.Unified)
+		if len(a.Added)+len(a.UID0Added)+len(a.PrivilegedAdded)+len(a.UID0)+len(a.Privileged) > 0 {
+			ev.Vigil.Accounts = a
+		}
+	}
 }
 
 // setVigil stores v in ev unless it holds nothing.

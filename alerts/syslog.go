@@ -38,8 +38,9 @@ func syslogSeverity(s int) int {
 // FormatSyslog formats ev as an RFC 5424 message: the header (version 1,
 // the timestamp in UTC to microseconds, host, app name "vigil", process
 // id, the action as MSGID), one structured-data element [vigil@32473 ...]
-// with the event's id, action, severity, path, security tags and ATT&CK
-// sub-techniques, and the event as JSON
+// with the event's id, action, severity, path, security tags, ATT&CK
+// sub-techniques and who made the change ("by", see [Event.By]), and the
+// event as JSON
 // after a BOM as MSG.
 func FormatSyslog(ev *Event, data []byte, facility, pid int) []byte {
 	host := "-"
@@ -73,6 +74,7 @@ func FormatSyslog(ev *Event, data []byte, facility, pid int) []byte {
 	if ev.Threat != nil {
 		param("technique", strings.Join(ev.Threat.Technique.Subtechnique.ID, ","))
 	}
+	param("by", ev.By())
 	b = append(b, "] \xef\xbb\xbf"...)
 	return append(b, data...)
 }

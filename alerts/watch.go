@@ -43,10 +43,14 @@ func ParseSeverity(s string) (int, bool) {
 //
 // Attributes that may change without being monitored (mtime, ctime, the
 // inode) count only when vigil.changed names them: a file put back to its
-// baseline content and mode has a new ctime, and is the same finding.
+// baseline content and mode has a new ctime, and is the same finding. Who
+// made the change (process.pid and user) is not part of the finding.
 func (ev Event) State() string {
 	ev.Timestamp = time.Time{}
 	ev.Event.ID = ""
+	if ev.Process != nil && ev.Process.PID != 0 {
+		ev.Process, ev.User = nil, nil
+	}
 	if ev.File != nil {
 		f := *ev.File
 		var changed []string

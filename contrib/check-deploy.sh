@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 # Exposure scores (systemd-analyze's 0.0-10.0, times ten for --threshold).
 check_max=7  # vigil-check.service: 0.7 SAFE
 watch_max=10 # vigil-watch.service: 1.0 OK
+fleet_max=10 # vigil-fleet.service: 0.9 SAFE
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -39,7 +40,7 @@ if need systemd-analyze systemd "the systemd unit checks"; then
 	done
 	out=$(systemd-analyze verify --man=no "$tmp"/units/* 2>&1) || fail "systemd-analyze verify failed: $out"
 	[ -z "$out" ] || fail "systemd-analyze verify warns: $out"
-	for pair in vigil-check.service:$check_max vigil-watch.service:$watch_max; do
+	for pair in vigil-check.service:$check_max vigil-watch.service:$watch_max vigil-fleet.service:$fleet_max; do
 		unit=${pair%%:*} max=${pair##*:}
 		score=$(systemd-analyze security --offline=yes --no-pager "$tmp/units/$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
 		systemd-analyze security --offline=yes --threshold="$max" "$tmp/units/$unit" >/dev/null 2>&1 ||
@@ -142,6 +143,32 @@ $(cat "$tmp/nix-posture.toml")"
 		    print(f"posture: rendered {got!r}, want {want!r}", file=sys.stderr); sys.exit(1)
 	PY
 	echo "check-deploy: the module renders services.vigil.posture as [posture], which vigil accepts"
+
+	# services.vigil.fleet: a [fleet] section vigil accepts, the check and
+	# watch units reaching the NATS servers only, the witness unit.
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fleetConfig"], end="")' "$tmp/render.json" >"$tmp/nix-fleet.toml"
+	"$vigil" --config "$tmp/nix-fleet.toml" config check >/dev/null || fail "vigil config check refuses the module's [fleet]:
+$(cat "$tmp/nix-fleet.toml")"
+	python3 - "$tmp/nix-fleet.toml" "$tmp/render.json" <<-'PY' || fail "the module renders [fleet] or the fleet's units wrongly"
+		import json, sys, tomllib
+		c = tomllib.load(open(sys.argv[1], "rb"))
+		r = json.load(open(sys.argv[2]))
+		allow = ["localhost", "192.0.2.20/32"]
+		checks = [
+		    ("fleet", c.get("fleet"), {"url": ["nats://192.0.2.20:4222"], "host": "hv1", "profile": "hypervisor", "heartbeat_interval": "30s",
+		     "witnesses": ["witness1+713d8de1+AdvU/MvGhtdrT4Ei9LPuWD2ikJZM04VHCgIx6JR1qpkd"], "quorum": 1}),
+		    ("check PrivateNetwork", r["fleetCheck"]["PrivateNetwork"], False),
+		    ("check IPAddressAllow", r["fleetCheck"].get("IPAddressAllow"), allow),
+		    ("watch IPAddressAllow", r["fleetWatch"].get("IPAddressAllow"), allow),
+		    ("serve IPAddressAllow", r["fleetServe"].get("IPAddressAllow"), allow),
+		]
+		bad = 0
+		for name, got, want in checks:
+		    if got != want:
+		        print(f"{name}: rendered {got!r}, want {want!r}", file=sys.stderr); bad += 1
+		sys.exit(1 if bad else 0)
+	PY
+	echo "check-deploy: the module renders a [fleet] vigil accepts, the units' network towards it, and the witness unit"
 fi
 
 # The phase transition hook, on a scratch tree.
@@ -180,7 +207,7 @@ echo "check-deploy: transition_phase.sh harden/setup"
 # make install into a DESTDIR.
 make -s install DESTDIR="$tmp/root" PREFIX=/usr BIN="$tmp/bin" >/dev/null
 for f in usr/bin/vigil usr/share/man/man1/vigil.1 usr/lib/systemd/system/vigil-check.service \
-	usr/lib/systemd/system/vigil-check.timer usr/lib/systemd/system/vigil-watch.service \
+	usr/lib/systemd/system/vigil-check.timer usr/lib/systemd/system/vigil-watch.service usr/lib/systemd/system/vigil-fleet.service \
 	usr/lib/sysusers.d/vigil.conf usr/share/bash-completion/completions/vigil \
 	usr/share/zsh/site-functions/_vigil usr/share/fish/vendor_completions.d/vigil.fish \
 	usr/libexec/vigil/transition_phase.sh usr/share/doc/vigil/README.md; do

@@ -25,6 +25,10 @@ type Builder struct {
 	root    Hash
 	done    bool
 	n       int
+	// portable builds the portable tree of the attributes in keep (see
+	// [NewPortableBuilder]).
+	portable bool
+	keep     Attr
 }
 
 // dirHasher is a [DirHasher] or a [DirHasherV1].
@@ -95,9 +99,12 @@ func (b *Builder) Add(e *Entry) error {
 		return nil
 	}
 	var h Hash
-	if b.version == V1 {
+	switch {
+	case b.portable:
+		h, b.buf = PortableLeafHash(e, b.keep, b.buf)
+	case b.version == V1:
 		h, b.buf = LeafHashV1(e, b.buf)
-	} else {
+	default:
 		h, b.buf = LeafHash(e, b.buf)
 	}
 	if len(b.stack) > 0 {
@@ -112,6 +119,11 @@ func (b *Builder) hasher(e *Entry) dirHasher {
 	if n := len(b.free); n > 0 {
 		h := b.free[n-1]
 		b.free = b.free[:n-1]
+		h.reset(e)
+		return h
+	}
+	if b.portable {
+		h := &portableDirHasher{keep: b.keep}
 		h.reset(e)
 		return h
 	}

@@ -45,8 +45,10 @@ type Hash = [32]byte
 // are attested: the monitored attribute set, the type, and each monitored
 // attribute in [Attr] order, little-endian, variable-length fields prefixed
 // with their length. Equal encodings mean equal monitored attributes.
-func AppendAttested(b []byte, e *Entry) []byte {
-	mask := e.Attrs | AttrType
+func AppendAttested(b []byte, e *Entry) []byte { return appendMasked(b, e, e.Attrs|AttrType) }
+
+// appendMasked is [AppendAttested] of the attributes in mask.
+func appendMasked(b []byte, e *Entry, mask Attr) []byte {
 	b = binary.LittleEndian.AppendUint32(b, uint32(mask))
 	b = append(b, byte(e.Type))
 	if mask.Has(AttrContent) {

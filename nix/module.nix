@@ -38,7 +38,9 @@ let
   # udp or tcp address (unixgram, to /dev/log, is local).
   networkSinks = builtins.filter (s: s.type == "webhook" || s.type == "nats"
     || (s.type == "syslog" && builtins.elem (s.network or "unixgram") [ "udp" "tcp" ])) cfg.sinks;
-  needsNetwork = networkSinks != [ ] || cfg.watch.listen != null;
+  # A [fleet] section: the check and the watch reach its NATS servers.
+  fleetOn = cfg.fleet.url != null;
+  needsNetwork = networkSinks != [ ] || cfg.watch.listen != null || fleetOn;
   # The directories file sinks write to: writable in the watch unit.
   fileSinkDirs = map (s: dirOf s.path) (builtins.filter (s: s.type == "file" && s ? path) cfg.sinks);
 
@@ -67,6 +69,17 @@ let
     lynis = if cfg.posture.lynis then true else null;
   };
 
+  # [fleet]: only the keys set; none without a url.
+  fleetKeys = lib.filterAttrs (_: v: v != null && v != [ ]) {
+    url = cfg.fleet.url;
+    host = cfg.fleet.host;
+    profile = cfg.fleet.profile;
+    heartbeat_interval = cfg.fleet.heartbeatInterval;
+    creds_file = cfg.fleet.credsFile;
+    witnesses = cfg.fleet.witnesses;
+    quorum = cfg.fleet.quorum;
+  } // lib.optionalAttrs cfg.fleet.serve.tofu { tofu = true; };
+
   # What vigil.toml says. Keys for [watch], sinks, phase markers and the
   # pinned key are only written when set, so that the defaults render
   # exactly the embedded default configuration.
@@ -83,6 +96,7 @@ let
   }
   // lib.optionalAttrs (watchKeys != { }) { watch = watchKeys; }
   // lib.optionalAttrs (cfg.sinks != [ ]) { sink = cfg.sinks; }
+  // lib.optionalAttrs fleetOn { fleet = fleetKeys; }
   // lib.optionalAttrs (cfg.phase.hardenedMarker != defaultMarker) { phase = { hardened_markers = [ cfg.phase.hardenedMarker ]; }; }
   // lib.optionalAttrs (cfg.publicKeyFile != null) { trust = { pubkey = toString cfg.publicKeyFile; }; }
   // lib.optionalAttrs cfg.posture.enable { posture = postureKeys; }
@@ -330,6 +344,32 @@ in
       };
     };
 
+    fleet = {
+      url = mkOption {
+        type = types.nullOr (types.listOf types.str);
+        default = null;
+        example = [ "nats://192.0.2.20:4222" ];
+        description = "fleet.url: the NATS servers of the fleet (README, Running a fleet); null: no fleet. Pairs with nixpkgs' services.nats (jetstream = true) on the witness machine.";
+      };
+      host = mkOption { type = types.nullOr types.str; default = null; description = "fleet.host (null: the host name)."; };
+      profile = mkOption { type = types.nullOr types.str; default = null; description = "fleet.profile: a group of hosts meant to be alike."; };
+      heartbeatInterval = mkOption { type = types.nullOr types.str; default = null; example = "60s"; description = "fleet.heartbeat_interval (null: 60s)."; };
+      credsFile = mkOption { type = types.nullOr types.str; default = null; description = "fleet.creds_file: NATS user credentials."; };
+      witnesses = mkOption { type = types.listOf types.str; default = [ ]; description = "fleet.witnesses: the witnesses' verifier keys (their vigil.pub lines)."; };
+      quorum = mkOption { type = types.nullOr types.int; default = null; description = "fleet.quorum (null: 1 with witnesses)."; };
+      ipAddressAllow = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "192.0.2.20/32" ];
+        description = "The NATS servers' addresses (IPAddressAllow of the check and watch units, and of the witness unit beside localhost).";
+      };
+      serve = {
+        enable = mkOption { type = types.bool; default = false; description = "Run a witness here (`vigil fleet serve`, vigil-fleet.service)."; };
+        keyFile = mkOption { type = types.str; default = "/etc/vigil/witness.key"; description = "The witness's signer key (vigil keygen's vigil.key), handed over by LoadCredential."; };
+        tofu = mkOption { type = types.bool; default = false; description = "fleet.tofu: enroll unknown hosts' keys on first use."; };
+      };
+    };
+
     configText = mkOption {
       type = types.str;
       readOnly = true;
@@ -340,6 +380,8 @@ in
 
   config = mkIf cfg.enable {
     environment.etc."vigil/vigil.toml" = { text = configText; mode = "0600"; };
+    # The witness reads its [fleet] section from here (vigil-fleet.service).
+    environment.etc."vigil/fleet.toml" = mkIf (fleetOn && cfg.fleet.serve.enable) { text = configText; mode = "0600"; };
     environment.systemPackages = [ cfg.package transition ];
 
     users.users.vigil = { isSystemUser = true; group = "vigil"; description = "vigil file integrity monitor"; };
@@ -360,13 +402,15 @@ in
         StateDirectoryMode = "0700";
         CapabilityBoundingSet = [ "CAP_DAC_READ_SEARCH" ] ++ btrfsCaps;
         AmbientCapabilities = [ "CAP_DAC_READ_SEARCH" ] ++ btrfsCaps;
-        PrivateNetwork = true;
-        RestrictAddressFamilies = "none";
+        PrivateNetwork = !fleetOn;
+        RestrictAddressFamilies = if fleetOn then [ "AF_UNIX" "AF_INET" "AF_INET6" ] else "none";
         IPAddressDeny = "any";
         Nice = 10;
         IOSchedulingClass = "idle";
         CPUSchedulingPolicy = "batch";
         TimeoutStartSec = "6h";
+      } // lib.optionalAttrs fleetOn {
+        IPAddressAllow = [ "localhost" ] ++ cfg.fleet.ipAddressAllow;
       };
     };
     systemd.timers.vigil-check = mkIf cfg.check.enable {
@@ -412,7 +456,36 @@ in
         IOSchedulingClass = "best-effort";
         IOSchedulingPriority = 7;
       } // lib.optionalAttrs needsNetwork {
-        IPAddressAllow = [ "localhost" ] ++ cfg.watch.ipAddressAllow;
+        IPAddressAllow = [ "localhost" ] ++ cfg.watch.ipAddressAllow ++ lib.optionals fleetOn cfg.fleet.ipAddressAllow;
+      };
+    };
+
+    # The witness (contrib/systemd/vigil-fleet.service): a dynamic user
+    # with no capabilities and no writable path; the configuration and the
+    # key come in as credentials.
+    systemd.services.vigil-fleet = mkIf (fleetOn && cfg.fleet.serve.enable) {
+      description = "vigil fleet witness (verifies and cosigns the hosts' audit logs on NATS JetStream)";
+      documentation = [ "man:vigil(1)" ];
+      after = [ "network-online.target" "nats.service" ];
+      wants = [ "network-online.target" ];
+      wantedBy = [ "multi-user.target" ];
+      startLimitIntervalSec = 600;
+      startLimitBurst = 5;
+      serviceConfig = hardening // {
+        Type = "exec";
+        LoadCredential = [ "fleet.toml:/etc/vigil/fleet.toml" "witness.key:${cfg.fleet.serve.keyFile}" ];
+        ExecStart = "${vigil} fleet serve --config \${CREDENTIALS_DIRECTORY}/fleet.toml --key \${CREDENTIALS_DIRECTORY}/witness.key";
+        Restart = "on-failure";
+        RestartSec = "5s";
+        RestartPreventExitStatus = "15 17 20 24";
+        DynamicUser = true;
+        CapabilityBoundingSet = "";
+        AmbientCapabilities = "";
+        ProtectHome = true;
+        PrivateUsers = true;
+        RestrictAddressFamilies = [ "AF_UNIX" "AF_INET" "AF_INET6" ];
+        IPAddressDeny = "any";
+        IPAddressAllow = [ "localhost" ] ++ cfg.fleet.ipAddressAllow;
       };
     };
 

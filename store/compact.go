@@ -23,6 +23,9 @@ func (db *DB) Compact() (before, after int64, err error) {
 	if err := db.collect(); err != nil {
 		return 0, 0, err
 	}
+	if _, err := db.releaseContent(); err != nil {
+		return 0, 0, err
+	}
 	if before, err = db.Size(); err != nil {
 		return 0, 0, err
 	}

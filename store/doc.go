@@ -41,6 +41,14 @@
 // fan-out, keep the check's sequential read, and let pruning work from the
 // journal instead of a mark-and-sweep of shared objects.
 //
+// Bucket "content" holds the content of files a rule keeps for diffing,
+// zstd-compressed under its BLAKE3 content hash: one copy per distinct
+// content, shared between paths and baselines as records are, written in
+// the transaction of the records that refer to it ([Writer.PutContent]) and
+// released by [DB.Compact] when no stored record refers to it any more.
+// [DB.Content] returns it unchecked: the caller compares it with the hash of
+// a verified record.
+//
 // # Verification
 //
 // A directory's node hash (merkle v2) commits to its own attributes and to a

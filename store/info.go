@@ -41,6 +41,9 @@ type Info struct {
 	ConfigDigest string   `json:"config_digest"`
 	Version      string   `json:"vigil_version"`
 	Root         RootHash `json:"root"`
+	// PortableRoot is the root of the portable tree (merkle.PortableAttrs):
+	// equal on two hosts holding equal files; zero when not computed.
+	PortableRoot RootHash `json:"portable_root,omitzero"`
 	Counts       Counts   `json:"counts"`
 	Complete     bool     `json:"complete"`
 	// Phase is the host's security phase when the baseline was taken

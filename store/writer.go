@@ -29,6 +29,10 @@ type Writer struct {
 	arena  []byte
 	kv     []span // key and value positions in arena
 	counts Counts
+	// content is the kept content not yet written, by hash, compressed
+	// (see [Writer.PutContent]); contentBytes its size.
+	content      map[merkle.Hash][]byte
+	contentBytes int
 }
 
 type span struct{ k0, k1, v1 int }
@@ -137,7 +141,7 @@ func (w *Writer) put(path string, value func([]byte) []byte) error {
 // flush writes the buffered records in one transaction, in key order, and
 // for a delta notes each in the journal.
 func (w *Writer) flush() error {
-	if len(w.kv) == 0 {
+	if len(w.kv) == 0 && len(w.content) == 0 {
 		return nil
 	}
 	a := w.arena
@@ -153,6 +157,9 @@ func (w *Writer) flush() error {
 		}
 		rb.FillPercent = 0.9
 		jb.FillPercent = 0.9
+		if err := w.putContent(tx); err != nil {
+			return err
+		}
 		for i, s := range w.kv {
 			pk := a[s.k0:s.k1]
 			if i > 0 && bytes.Equal(pk, a[w.kv[i-1].k0:w.kv[i-1].k1]) {
@@ -170,6 +177,7 @@ func (w *Writer) flush() error {
 		return nil
 	})
 	w.kv, w.arena = w.kv[:0], w.arena[:0]
+	w.content, w.contentBytes = nil, 0
 	if err != nil {
 		return fmt.Errorf("write baseline %d: %w", w.info.ID, err)
 	}
@@ -264,7 +272,7 @@ func prune(tx *bolt.Tx, keep int) error {
 
 // Abort deletes the unfinished baseline.
 func (w *Writer) Abort() error {
-	w.kv, w.arena = nil, nil
+	w.kv, w.arena, w.content = nil, nil, nil
 	err := w.db.update(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketBaselines).Get(idKey(w.info.ID))
 		if raw == nil {
@@ -285,3 +293,7 @@ func (w *Writer) Abort() error {
 
 // SetSnapshots replaces the snapshots the baseline will record.
 func (w *Writer) SetSnapshots(s []Snapshot) { w.info.Snapshots = s }
+
+// SetPortableRoot records the root of the new baseline's portable tree,
+// before Pending and the commit.
+func (w *Writer) SetPortableRoot(h merkle.Hash) { w.info.PortableRoot = RootHash(h) }

@@ -10,6 +10,7 @@ import (
 	"vigil/alerts"
 	"vigil/internal/config"
 	"vigil/internal/engine"
+	"vigil/internal/fleet"
 	"vigil/internal/report"
 	"vigil/merkle"
 	"vigil/scanner"
@@ -33,7 +34,11 @@ paths such as /etc/cron.d, credentials, PAM and sudo configuration, ...;
 see the README) end in "(security: TAGS; ATT&CK IDS)" and are shown in bold
 red on a terminal; --json carries them as vigil.security and threat.*.
 --verbose adds old -> new for every changed attribute below the line, inode
-flags as lsattr prints them and capabilities as getcap does.
+flags as lsattr prints them and capabilities as getcap does, and, for a file
+whose content a rule keeps (diff = true: the default configuration keeps
+/etc's text files, never secrets), a unified diff (3 lines of context, at
+most 200 lines, the rest counted) with lines that look like secrets masked;
+update shows the diffs without --verbose. --json carries them as vigil.diff.
 
 Markers:
   +  added          -  removed        ~  changed
@@ -93,6 +98,9 @@ func (e *env) compare(ctx context.Context, inv *invocation, op operation) int {
 	}
 	verdict, err := e.trust(eng, db)
 	if err != nil {
+		if name == "check" { // the fleet hears of a rollback too
+			e.publishFleet(eng, db, &fleet.CheckSummary{Time: time.Now().UTC(), ExitCode: exitCode(err)})
+		}
 		return e.fail(err)
 	}
 	o := engine.Request{Paths: paths, Full: inv.bool("full"), Scan: inv.bool("scan"), Phase: verdict.Phase.Phase, SampleFile: statePath}
@@ -152,7 +160,7 @@ func (e *env) reportSample(w *report.Writer, name string, res engine.Result) (in
 // runCompare runs op with o, reporting to stdout, and returns the exit code.
 func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engine, db *store.DB, verdict engine.Verdict, o engine.Request, op operation) int {
 	name, jsonOut, cfg := inv.cmd.name, inv.bool("json"), eng.Config()
-	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: eng.Host(), Verbose: inv.bool("verbose"), Phase: o.Phase})
+	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: eng.Host(), Verbose: inv.bool("verbose"), Phase: o.Phase, Diffs: name != "check"})
 	trustCode := 0
 	if name == "check" {
 		var err error
@@ -219,6 +227,10 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engin
 		if e.afterUpdate != nil {
 			e.afterUpdate()
 		}
+	}
+	if name == "check" {
+		e.publishFleet(eng, db, &fleet.CheckSummary{Time: start.UTC(), Method: res.Method, ExitCode: code,
+			Added: res.Added, Removed: res.Removed, Changed: res.Changed, Moved: res.Moved, Errors: res.Errors})
 	}
 	if name == "reseal" && res.Written {
 		return e.resealed(inv, eng, db, o.Signer, res.Baseline)

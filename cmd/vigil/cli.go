@@ -51,7 +51,7 @@ var (
 	jsonFlag    = flagDef{name: "json", help: "one ECS event per line (NDJSON), then a summary event; log lines on stderr are JSON too"}
 	fullFlag    = flagDef{name: "full", help: "reread and rehash every file, from the disk (not the page cache), instead of trusting the stat cache"}
 	scanFlag    = flagDef{name: "scan", help: "walk the trees with the stat cache even where a Btrfs search of what changed since the baseline's snapshots would do"}
-	verboseFlag = flagDef{name: "verbose", short: "v", help: "show old -> new for every changed attribute"}
+	verboseFlag = flagDef{name: "verbose", short: "v", help: "show old -> new for every changed attribute, and the diff of kept content"}
 	keyFlag     = flagDef{name: "key", arg: "FILE", complete: "file", help: "the signer key (vigil keygen's vigil.key)"}
 	pubkeyFlag  = flagDef{name: "pubkey", arg: "FILE", complete: "file", help: "the verifier key the baseline must be signed by (default: trust.pubkey)"}
 	reasonFlag  = flagDef{name: "reason", arg: "TEXT", help: "why this baseline is taken (logged with the uid and login name)"}
@@ -128,6 +128,8 @@ var commands = []*cmdDef{
 	{name: "migrate", summary: "convert a database written by an older vigil", about: migrateAbout, run: runMigrate},
 	{name: "watch", summary: "watch the roots in real time and deliver verified alerts to the sinks",
 		about: watchAbout, run: runWatch},
+	{name: "fleet", args: "init|enroll HOST|serve|status|log HOST|forget HOST", summary: "the off-host witness on NATS JetStream: init, enroll, serve, status, log, forget",
+		about: fleetAbout, complete: "init enroll serve status log forget", run: runFleet, flags: fleetFlags},
 	{name: "config", args: "default|check", summary: "print the default configuration / validate a configuration",
 		about: configAbout, complete: "default check", run: runConfig},
 	{name: "completion", args: "bash|zsh|fish", summary: "print the shell completion script", about: completionAbout,

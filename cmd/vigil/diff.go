@@ -10,6 +10,8 @@ import (
 
 	"vigil/internal/engine"
 	"vigil/internal/report"
+	"vigil/internal/textdiff"
+	"vigil/merkle"
 	"vigil/scanner"
 	"vigil/store"
 )
@@ -50,7 +52,7 @@ func runDiff(ctx context.Context, e *env, inv *invocation) int {
 	}
 	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: hostname(), Verbose: inv.bool("verbose"), Phase: verdict.Phase.Phase})
 	start := time.Now()
-	res, err := engine.Diff(ctx, a, b, engine.Options{Config: cfg, Report: engine.Funcs{OnChange: w.Change}, PostureChecks: eng.Options().PostureChecks})
+	res, err := engine.Diff(ctx, a, b, engine.Options{Config: cfg, Report: diffWriter{engine.Funcs{OnChange: w.Change}, w}, PostureChecks: eng.Options().PostureChecks})
 	if err != nil {
 		return e.fail(err)
 	}
@@ -143,4 +145,14 @@ func (e *env) diffSnapshots(ctx context.Context, inv *invocation) int {
 		return e.fail(err)
 	}
 	return code
+}
+
+// diffWriter reports changes, and the diffs of kept content, to w.
+type diffWriter struct {
+	engine.Funcs
+	w *report.Writer
+}
+
+func (d diffWriter) ChangeDiff(c merkle.Change, diff *textdiff.Diff) error {
+	return d.w.ChangeDiff(c, diff)
 }

@@ -17,6 +17,7 @@ import (
 
 	"vigil/internal/config"
 	"vigil/internal/engine"
+	"vigil/internal/fleet"
 	"vigil/store"
 )
 
@@ -46,6 +47,8 @@ type env struct {
 	jsonLog bool
 	// afterUpdate, if set, says what an update left pending.
 	afterUpdate func()
+	// agent is the host's fleet agent, once made (see fleetAgent).
+	agent *fleet.Agent
 }
 
 // run executes the command line args and returns the exit code.
@@ -56,6 +59,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // runWith is run with sysConfig as the default configuration file.
 func runWith(ctx context.Context, sysConfig string, args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr, sysConfig: sysConfig}
+	defer func() {
+		if e.agent != nil {
+			e.agent.Close()
+		}
+	}()
 	inv, err := parse(args)
 	e.configPath, e.dbPath, e.quiet = inv.str("config"), inv.str("db"), inv.bool("quiet")
 	e.jsonLog = inv.bool("json")

@@ -50,10 +50,13 @@ func runStatus(ctx context.Context, e *env, inv *invocation) int {
 	if jsonOut {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
-		err = enc.Encode(map[string]any{"database": db.Path(), "size": size, "current": cur.Info(), "baselines": all,
+		out := map[string]any{"database": db.Path(), "size": size, "current": cur.Info(), "baselines": all,
 			"config": map[string]any{"source": cfg.Source, "digest": cfg.Digest(), "matches_baseline": cfg.Digest() == cur.Info().ConfigDigest},
-			"trust":  tr})
-		if err != nil {
+			"trust":  tr}
+		if pr := cur.Info().PortableRoot; pr != (store.RootHash{}) {
+			out["portable_root"] = pr
+		}
+		if err := enc.Encode(out); err != nil {
 			return e.fail(err)
 		}
 		return exitOK
@@ -71,6 +74,9 @@ database   %s (%s)
 `, in.ID, in.Command, in.Version, quote(in.Host), in.Created.Local().Format(time.RFC3339), in.Root,
 		strings.Join(quoteAll(in.Roots), " "), c.Entries, c.Files, progress.IEC(c.Bytes), c.Dirs, c.Symlinks, c.Other,
 		c.Errors, c.HashSkipped, c.Unstable, in.ConfigDigest, quote(cfg.Source), configMatch(cfg.Digest(), in.ConfigDigest), db.Path(), progress.IEC(size))
+	if in.PortableRoot != (store.RootHash{}) {
+		fmt.Fprintf(e.stdout, "portable   %s (what another host's copy keeps)\n", in.PortableRoot)
+	}
 	fmt.Fprintf(e.stdout, "phase      %s (recorded), requested %s\n", tr.Phase, tr.Requested)
 	if tr.Pubkey == "" {
 		fmt.Fprintf(e.stdout, "trust      no key pinned (trust.pubkey)")

@@ -11,6 +11,7 @@ import (
 	"vigil/internal/config"
 	"vigil/internal/engine"
 	"vigil/internal/report"
+	"vigil/internal/textdiff"
 	"vigil/merkle"
 	"vigil/store"
 )
@@ -27,7 +28,15 @@ func (e *env) engine(inv *invocation) (*engine.Engine, error) {
 
 func (e *env) engineOf(cfg *config.Config, inv *invocation) (*engine.Engine, error) {
 	// sampleNow (tests) moves the clock the keyed sample counts by.
-	return engine.New(cfg, engine.Settings{Host: hostname(), Version: version, Pubkey: inv.str("pubkey"), Now: sampleNow})
+	s := engine.Settings{Host: hostname(), Version: version, Pubkey: inv.str("pubkey"), Now: sampleNow}
+	a, err := e.fleetAgent(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if a != nil {
+		s.Witness = a
+	}
+	return engine.New(cfg, s)
 }
 
 // trust takes the engine's trust decision on db and logs its findings. A
@@ -91,6 +100,7 @@ func (e *env) keepCheckpoint(eng *engine.Engine, db *store.DB, signer note.Signe
 	if err != nil {
 		return nil, fmt.Errorf("the audit log's checkpoint could not be kept in %s: %w", eng.KeptCheckpoint(), err)
 	}
+	e.publishFleet(eng, db, nil)
 	return cp, nil
 }
 
@@ -163,6 +173,16 @@ func (r *reporter) Change(c merkle.Change) error {
 		return nil
 	}
 	return r.w.Change(c)
+}
+
+// ChangeDiff reports a change with the diff of its kept content.
+func (r *reporter) ChangeDiff(c merkle.Change, d *textdiff.Diff) error {
+	r.halt()
+	r.n++
+	if r.w == nil {
+		return nil
+	}
+	return r.w.ChangeDiff(c, d)
 }
 
 func (r *reporter) Error(p string, err error) error {

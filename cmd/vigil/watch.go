@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync/atomic"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
@@ -14,10 +15,13 @@ import (
 )
 
 const watchAbout = `Run the watch daemon in the foreground: inotify on every directory of the
-current baseline's roots (excluded subtrees get none), each hint settled per
-path (watch.settle, 100 ms; at most watch.max_settle, 2 s, for a file written
-continuously), then the path re-stat'ed, re-hashed and compared with the
-baseline, verified through its path to the root. Only a real difference is
+current baseline's roots (excluded subtrees get none), or, where vigil has
+CAP_SYS_ADMIN (watch.intake: auto, fanotify, inotify), fanotify: one mark
+per filesystem, and the process behind each change in its alert (process.*,
+user.*). Each hint is settled per path (watch.settle, 100 ms; at most
+watch.max_settle, 2 s, for a file written continuously; a file closed after
+writing, seen by fanotify, at once), then the path re-stat'ed, re-hashed and
+compared with the baseline, verified through its path to the root. Only a real difference is
 an alert: the ECS event of check --json with event.id (the same for the same
 finding against the same baseline) and event.severity; a path back in its
 baseline state gets a resolved event. The start, lost events (inotify
@@ -65,6 +69,22 @@ func runWatch(ctx context.Context, e *env, inv *invocation) int {
 	}
 	if d, err := sddaemon.SdWatchdogEnabled(false); err == nil && d > 0 {
 		o.Watchdog = d / 2
+	}
+	a, err := e.fleetAgent(cfg)
+	if err != nil {
+		return e.fail(err)
+	}
+	if a != nil {
+		o.Witness = a
+		o.QueuedSequence = new(atomic.Uint64)
+		a.Sequence = o.QueuedSequence.Load
+		hctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.Heartbeat(hctx, cfg, func(err error) { e.log.Warn().Err(err).Msg("fleet heartbeat") })
+		}()
+		defer func() { stop(); <-done }()
 	}
 	began := time.Now()
 	e.log.Info().Str("database", quote(cfg.Database)).Str("outbox", quote(cfg.OutboxPath())).Msg("watch starting")

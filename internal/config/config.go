@@ -54,6 +54,9 @@ type Config struct {
 	Btrfs Btrfs
 	// Posture records the host's security state with the files ([posture]).
 	Posture Posture
+	// Fleet is where the host's state is witnessed ([fleet]); see
+	// [Fleet.Enabled].
+	Fleet Fleet
 }
 
 // Trust is the [trust] table.
@@ -97,6 +100,41 @@ type Rule struct {
 	// Remediation is what the watch does after an alert on a path this
 	// rule decides (the last rule matching it); the zero value alerts only.
 	Remediation Remediation
+	// Content is the rule's diff, diff_max and diff_private keys: whether
+	// vigil keeps the content of the text files it decides, for diffs. A
+	// rule with only these keys (Attrs 0) decides no attributes.
+	Content Content
+}
+
+// DefaultDiffMax is the largest file whose content a rule keeps when it
+// sets no diff_max.
+const DefaultDiffMax = 64 << 10
+
+// MaxDiffMax is the largest diff_max [Config.Validate] accepts.
+const MaxDiffMax = 16 << 20
+
+// Content is a rule's content keeping (see [Matcher.Content]). Whatever it
+// says, a file is kept only if it is text (by its content), holds no
+// private key, and is not one of the secrets never kept (shadow files).
+type Content struct {
+	// Set says the rule has a diff key: the last rule that has one and
+	// matches a path decides for it.
+	Set bool
+	// Keep is diff = true.
+	Keep bool
+	// Max is diff_max: larger files are not kept; 0 means DefaultDiffMax.
+	Max int64
+	// Private is diff_private = true: keep files that are not
+	// world-readable too (by default they are not kept).
+	Private bool
+}
+
+// Limit returns Max, or DefaultDiffMax for 0.
+func (c Content) Limit() int64 {
+	if c.Max == 0 {
+		return DefaultDiffMax
+	}
+	return c.Max
 }
 
 // Remediation policies (the remediation key of a rule).

@@ -70,6 +70,8 @@ func (d *decoder) config(raw map[string]any) *Config {
 			d.posture(key, v, c)
 		case "sink":
 			c.Sinks = d.sinks(key, v)
+		case "fleet":
+			d.fleet(key, v, c)
 		default:
 			d.problemf(key, "unknown key")
 		}
@@ -158,6 +160,13 @@ func (d *decoder) rule(key keyPath, m map[string]any) Rule {
 			r.Remediation.Command = d.strings(k, m[name])
 		case "remediation_timeout":
 			d.duration(k, m[name], &r.Remediation.Timeout)
+		case "diff":
+			d.boolean(k, m[name], &r.Content.Keep)
+			r.Content.Set = true
+		case "diff_max":
+			d.size(k, m[name], &r.Content.Max)
+		case "diff_private":
+			d.boolean(k, m[name], &r.Content.Private)
 		default:
 			d.problemf(k, "unknown key")
 		}
@@ -171,6 +180,8 @@ func (d *decoder) rule(key keyPath, m map[string]any) Rule {
 		r.Attrs = merkle.AttrAll &^ ignore
 	case hasAttrs:
 		r.Attrs = attrs
+	case r.Content.Set:
+		return r // decides content keeping only
 	default:
 		d.problemf(key, "needs ignore (attributes not monitored) or attributes (the only ones monitored)")
 	}

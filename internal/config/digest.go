@@ -30,8 +30,11 @@ func (c *Config) Digest() string {
 	b = appendStrings(b, c.Exclude)
 	b = append(b, boolByte(c.CrossFilesystems))
 	b = binary.LittleEndian.AppendUint64(b, uint64(c.MaxHashSize))
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(c.Rules)))
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(c.Rules)-contentOnly(c.Rules)))
 	for _, r := range c.Rules {
+		if r.Attrs == 0 {
+			continue // diff keys only: what is kept for diffs, not what is monitored
+		}
 		b = appendStrings(b, r.Paths)
 		b = binary.LittleEndian.AppendUint32(b, uint32(r.Attrs|merkle.AttrType))
 	}
@@ -44,6 +47,17 @@ func (c *Config) Digest() string {
 	}
 	sum := blake3.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// contentOnly counts the rules with only diff keys.
+func contentOnly(rules []Rule) int {
+	n := 0
+	for _, r := range rules {
+		if r.Attrs == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func appendString(b []byte, s string) []byte {

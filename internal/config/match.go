@@ -14,6 +14,8 @@ type Matcher struct {
 	files   *patternSet   // exclude_files: not for directories
 	rules   *patternSet   // tags are rule indexes
 	attrs   []merkle.Attr // per rule
+	content *patternSet   // rules with a diff key; tags are rule indexes
+	kept    []Content     // per rule
 	skip    []string      // directories excluded with everything below them
 }
 
@@ -37,12 +39,18 @@ func (c *Config) Matcher() (*Matcher, error) {
 	if err := joinProblems(c.Source, nil, ps); err != nil {
 		return nil, err
 	}
-	m := &Matcher{exclude: newPatternSet(c.Exclude), files: newPatternSet(c.ExcludeFiles), rules: &patternSet{}}
+	m := &Matcher{exclude: newPatternSet(c.Exclude), files: newPatternSet(c.ExcludeFiles), rules: &patternSet{}, content: &patternSet{}}
 	for i, r := range c.Rules {
 		for _, p := range r.Paths {
-			m.rules.add(p, i)
+			if r.Attrs != 0 {
+				m.rules.add(p, i)
+			}
+			if r.Content.Set {
+				m.content.add(p, i)
+			}
 		}
 		m.attrs = append(m.attrs, r.Attrs|merkle.AttrType)
+		m.kept = append(m.kept, r.Content)
 	}
 	return m, nil
 }
@@ -84,6 +92,16 @@ func (m *Matcher) Filter(path string, dir bool) (attrs merkle.Attr, excluded boo
 // Match, it does not look at excludes or at path's parents.
 func (m *Matcher) Rule(path string) int {
 	return m.rules.last(path)
+}
+
+// Content returns the content keeping of path: that of the last rule with
+// a diff key and a pattern matching path; the zero Content (nothing kept)
+// when none does. Like Match, it does not look at path's parents.
+func (m *Matcher) Content(path string) Content {
+	if i := m.content.last(path); i >= 0 {
+		return m.kept[i]
+	}
+	return Content{}
 }
 
 // patternSet is a list of compiled globs, each with a tag (its position in

@@ -36,6 +36,7 @@ func (c *Config) problems() []problem {
 		ps = append(ps, r.problems(keyPath{"rule"}.index(i))...)
 	}
 	ps = append(ps, c.watchProblems()...)
+	ps = append(ps, c.fleetProblems()...)
 	return ps
 }
 
@@ -118,6 +119,15 @@ func (r *Rule) problems(key keyPath) []problem {
 	ps = append(ps, patternProblems(key.key("paths"), r.Paths)...)
 	if r.Attrs&^merkle.AttrAll != 0 {
 		ps = append(ps, problemf(key, "unknown attribute bits %#x", uint32(r.Attrs&^merkle.AttrAll)))
+	}
+	if (r.Content.Max != 0 || r.Content.Private) && !r.Content.Set {
+		ps = append(ps, problemf(key.key("diff"), "diff_max and diff_private need diff"))
+	}
+	if r.Content.Max < 0 || r.Content.Max > MaxDiffMax {
+		ps = append(ps, problemf(key.key("diff_max"), "must be between 1 byte and 16MiB"))
+	}
+	if r.Attrs == 0 && r.Remediation.Policy != "" {
+		ps = append(ps, problemf(key.key("remediation"), "needs ignore or attributes: a rule with only diff keys decides no alerts"))
 	}
 	return append(ps, r.Remediation.problems(key)...)
 }

@@ -34,7 +34,15 @@ type Watch struct {
 	// Listen is the address of the HTTP listener (/metrics, /healthz,
 	// /status); "" means none.
 	Listen string
+	// Intake is the source of change events: "fanotify" (whole
+	// filesystems, and who made each change; needs CAP_SYS_ADMIN),
+	// "inotify", or "auto" (fanotify where it works, else inotify); ""
+	// means auto.
+	Intake string
 }
+
+// Intakes are the values watch.intake takes.
+var intakes = []string{"auto", "fanotify", "inotify"}
 
 // Sink is one [[sink]] table: where the watch delivers events.
 type Sink struct {
@@ -44,6 +52,9 @@ type Sink struct {
 	MinSeverity string
 	// Paths, if set, are doublestar globs file.path must match.
 	Paths []string
+	// NoDiff (diff = false) leaves vigil.diff, the diffs of kept
+	// content, out of the events the sink gets.
+	NoDiff bool
 	// file
 	Path    string
 	MaxSize int64
@@ -141,6 +152,8 @@ func (d *decoder) watch(key keyPath, v any, c *Config) {
 			d.integer(k, m[name], &w.OutboxMax)
 		case "listen":
 			d.str(k, m[name], &w.Listen)
+		case "intake":
+			d.str(k, m[name], &w.Intake)
 		default:
 			d.problemf(k, "unknown key")
 		}
@@ -187,6 +200,11 @@ func (d *decoder) sink(key keyPath, m map[string]any) Sink {
 			continue
 		case "paths":
 			s.Paths = d.strings(k, v)
+			continue
+		case "diff":
+			var diff bool
+			d.boolean(k, v, &diff)
+			s.NoDiff = !diff
 			continue
 		}
 		if keys, known := sinkKeys[s.Type]; known && !slices.Contains(keys, name) {
@@ -245,6 +263,9 @@ func (c *Config) watchProblems() []problem {
 	}
 	if w.OutboxMax < 0 {
 		ps = append(ps, problemf(key.key("outbox_max"), "must not be negative, got %d", w.OutboxMax))
+	}
+	if w.Intake != "" && !slices.Contains(intakes, w.Intake) {
+		ps = append(ps, problemf(key.key("intake"), "%q is not one of %s", w.Intake, strings.Join(intakes, ", ")))
 	}
 	if w.Outbox != "" && !filepath.IsAbs(w.Outbox) {
 		ps = append(ps, problemf(key.key("outbox"), "%q is not an absolute path", w.Outbox))

@@ -16,6 +16,7 @@ settle = "50ms"
 max_settle = "1s"
 scan_interval = "30m"
 listen = "127.0.0.1:9100"
+intake = "fanotify"
 [[sink]]
 type = "file"
 path = "/var/log/vigil/events.json"
@@ -31,7 +32,7 @@ timeout = "5s"
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
-	want := Watch{Settle: 50 * time.Millisecond, MaxSettle: time.Second, ScanInterval: 30 * time.Minute, Listen: "127.0.0.1:9100"}
+	want := Watch{Settle: 50 * time.Millisecond, MaxSettle: time.Second, ScanInterval: 30 * time.Minute, Listen: "127.0.0.1:9100", Intake: "fanotify"}
 	if diff := cmp.Diff(want, c.Watch); diff != "" {
 		t.Errorf("Watch (-want +got):\n%s", diff)
 	}
@@ -54,6 +55,8 @@ func TestWatchProblems(t *testing.T) {
 	}{
 		{"bad duration", "[watch]\nmax_settle = \"fast\"\n",
 			[]string{`w.toml:3: watch.max_settle: "fast" is not a duration such as "100ms" or "1h"`}},
+		{"unknown intake", "[watch]\nintake = \"ebpf\"\n",
+			[]string{`w.toml:3: watch.intake: "ebpf" is not one of auto, fanotify, inotify`}},
 		{"sink without type", "[[sink]]\npath = \"/x\"\n",
 			[]string{`w.toml:2: sink[0]: needs a type: one of stdout, file, webhook, syslog, nats, exec`}},
 		{"key of another type", "[[sink]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:1/\"\npath = \"/x\"\n",

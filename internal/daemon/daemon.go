@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"vigil/alerts"
 	"vigil/internal/config"
+	"vigil/internal/engine"
 	"vigil/internal/watch"
 	"vigil/merkle"
 	"vigil/store"
@@ -50,9 +52,18 @@ type Options struct {
 	// Restorer does the "restore" remediation; nil: a configuration asking
 	// for it is refused (see [CheckRemediation]).
 	Restorer Restorer
+	// QueuedSequence, if set, is where the daemon keeps the highest
+	// event.sequence its outbox queued, for the fleet agent's heartbeat
+	// (fleet.Agent.Sequence); 0 means unknown (no per-host sequence yet:
+	// the outbox's sequence fills it).
+	QueuedSequence *atomic.Uint64
+	// Witness, if set, gives the checkpoint the fleet's witnesses
+	// cosigned, which the trust decision requires the audit log to extend
+	// (see [engine.Witness]); nil: no fleet.
+	Witness engine.Witness
 	// Source makes the intake of hints for the roots, exclusions and
 	// fallback interval given, once per configuration (a reload makes a
-	// new one); nil means [watch.NewInotify].
+	// new one); nil means the one config watch.intake names.
 	Source func(watch.Options) (watch.Source, error)
 
 	// hup, if set, stands for SIGHUP (tests: no signal handler is
@@ -64,12 +75,12 @@ type Options struct {
 	onListen func(addr string)
 }
 
-// newSource returns the intake for wo.
-func (o *Options) newSource(wo watch.Options) (watch.Source, error) {
+// newSource returns the intake for wo: the one config watch.intake names.
+func (o *Options) newSource(intake string, wo watch.Options) (watch.Source, error) {
 	if o.Source != nil {
 		return o.Source(wo)
 	}
-	return watch.NewInotify(wo)
+	return newIntake(intake, wo)
 }
 
 func (o *Options) notify(state string) {
@@ -106,7 +117,7 @@ func Run(ctx context.Context, o Options) error {
 		st = newStats()
 	}
 	v := &verifier{
-		dbPath: cfg.Database, host: o.Host, version: o.Version, log: o.Log,
+		dbPath: cfg.Database, host: o.Host, version: o.Version, log: o.Log, witness: o.Witness,
 		lockWait: o.LockWait, alerted: map[string]string{}, resolved: map[string]int{}, dirty: map[string]bool{}, stats: st,
 	}
 	if v.lockWait <= 0 {
@@ -191,7 +202,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 			p.o.onListen(p.ln.Addr().String())
 		}
 	}
-	p.src, err = p.o.newSource(watch.Options{
+	p.src, err = p.o.newSource(cfg.Watch.Intake, watch.Options{
 		Roots:            roots,
 		Excluded:         func(path string) bool { _, ex := m.Match(path); return ex },
 		FallbackInterval: scanInterval(cfg) / 4,
@@ -259,13 +270,7 @@ func (p *pipeline) hint(ev watch.Event) {
 	p.st.hints.Add(1)
 	switch {
 	case ev.Op.Has(watch.Ready):
-		cov := p.src.Coverage()
-		l := p.o.Log.Info()
-		if len(cov.Fallback) > 0 {
-			l = p.o.Log.Warn().Strs("fallback", cov.Fallback)
-		}
-		l.Int("watched", cov.Watched).Int("limit", cov.Limit).Int("excluded", cov.Excluded).
-			Msg("watches in place (limit: fs.inotify.max_user_watches, shared by the user's processes; fallback subtrees are scanned periodically)")
+		p.logIntake(p.src.Coverage())
 		p.requestWhole(job{whole: true, why: "start"})
 	case ev.Op.Has(watch.Lost):
 		// Settled like any hint: a burst that overflows the queue again and
@@ -513,6 +518,9 @@ func (s *stats) setReady()     { s.mu.Lock(); s.ready = true; s.mu.Unlock() }
 func (p *pipeline) status() string {
 	cov := p.src.Coverage()
 	s := "watching " + itoa(cov.Watched) + " directories"
+	if cov.Intake == "fanotify" {
+		s = "watching " + itoa(len(cov.Filesystems)) + " filesystems (fanotify) and " + itoa(cov.Watched) + " directories (inotify)"
+	}
 	if len(cov.Fallback) > 0 {
 		s += ", " + itoa(len(cov.Fallback)) + " subtrees scanned periodically (watch limit)"
 	}

@@ -2,9 +2,13 @@
 // intake of hints (internal/watch) and delivery (alerts) together.
 //
 // The intake is a [watch.Source] made for the current baseline's roots and
-// the configuration's exclusions: inotify unless [Options.Source] says
-// otherwise (tests script one). A hint for a path in an excluded subtree is
-// dropped, whichever source sent it.
+// the configuration's exclusions: the one config watch.intake names
+// (fanotify where it can mark the roots' filesystems, inotify otherwise,
+// by default), unless [Options.Source] says otherwise (tests script one);
+// the start's log line and /status say which. A hint for a path in an
+// excluded subtree is dropped, whichever source sent it. The process a
+// hint names (fanotify's) is kept through settling and goes into the alert
+// of that path as ECS process.* and user.* fields.
 //
 // Hints settle per path ([watch.Settler]), then the engine verifies them: a
 // scoped [engine.Check] of the settled paths re-stats and re-hashes them and

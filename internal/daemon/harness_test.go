@@ -76,7 +76,7 @@ func newHostFor(t *testing.T, tree fimtest.Tree, extra func(root string) string)
 }
 
 // newHostAt is newHostFor at root, without a baseline yet.
-func newHostAt(t *testing.T, root string, tree fimtest.Tree, extra func(root string) string) *host {
+func newHostAt(t testing.TB, root string, tree fimtest.Tree, extra func(root string) string) *host {
 	t.Helper()
 	h := &host{root: root, dir: t.TempDir(), src: newScripted(), sink: newTestSink(), hup: make(chan os.Signal, 1)}
 	tree.Make(t, h.root)
@@ -87,10 +87,14 @@ func newHostAt(t *testing.T, root string, tree fimtest.Tree, extra func(root str
 }
 
 // inotify makes h's daemon watch with real inotify.
-func (h *host) inotify() *host { h.src = nil; return h }
+func (h *host) inotify() *host { h.src = nil; h.cfg.Watch.Intake = "inotify"; return h }
+
+// fanotify makes h's daemon watch with real fanotify: only changes made by
+// other processes than the test's (the daemon's) are seen.
+func (h *host) fanotify() *host { h.src = nil; h.cfg.Watch.Intake = "fanotify"; return h }
 
 // init takes the baseline, as vigil init does.
-func (h *host) init(t *testing.T) {
+func (h *host) init(t testing.TB) {
 	t.Helper()
 	db, err := store.Open(h.db, store.Options{})
 	if err != nil {
@@ -104,7 +108,7 @@ func (h *host) init(t *testing.T) {
 	}
 }
 
-func (h *host) config(t *testing.T, extra string) *config.Config {
+func (h *host) config(t testing.TB, extra string) *config.Config {
 	t.Helper()
 	text := fmt.Sprintf("database = %q\nroots = [%q]\nexclude = [%q]\n[watch]\nsettle = \"50ms\"\n[[sink]]\ntype = \"stdout\"\n%s",
 		h.db, h.root, filepath.Join(h.root, "cache"), extra)
@@ -120,7 +124,7 @@ func (h *host) path(rel string) string { return filepath.Join(h.root, filepath.F
 
 // start runs the daemon and waits for READY=1 (the start's whole check is
 // in the outbox then).
-func (h *host) start(t *testing.T, o Options) {
+func (h *host) start(t testing.TB, o Options) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)
@@ -175,7 +179,7 @@ func (h *host) startIdle(t *testing.T, o Options) {
 }
 
 // stop ends the daemon (as SIGTERM does) and checks Run's error.
-func (h *host) stop(t *testing.T) {
+func (h *host) stop(t testing.TB) {
 	t.Helper()
 	if h.cancel == nil {
 		return
@@ -331,7 +335,7 @@ func (s *sink) events() []alerts.Event {
 
 // await waits until the events accepted satisfy ok and returns them; it
 // fails the test after [wait].
-func (s *sink) await(t *testing.T, what string, ok func([]alerts.Event) bool) []alerts.Event {
+func (s *sink) await(t testing.TB, what string, ok func([]alerts.Event) bool) []alerts.Event {
 	t.Helper()
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()

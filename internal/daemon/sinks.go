@@ -22,6 +22,9 @@ func routes(c *config.Config, stdout io.Writer) ([]alerts.Route, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sink[%d] (%s): %w", i, s.Type, err)
 		}
+		if s.NoDiff {
+			sink = alerts.WithoutDiff(sink)
+		}
 		r := alerts.Route{Name: fmt.Sprintf("%d-%s", i, s.Type), Sink: sink}
 		if s.MinSeverity != "" {
 			r.Filter.MinSeverity, _ = alerts.ParseSeverity(s.MinSeverity)

@@ -17,6 +17,7 @@ import (
 	"vigil/alerts"
 	"vigil/internal/config"
 	"vigil/internal/engine"
+	"vigil/internal/textdiff"
 	"vigil/internal/watch"
 	"vigil/merkle"
 	"vigil/store"
@@ -40,6 +41,8 @@ type verifier struct {
 	host, version string
 	log           zerolog.Logger
 	lockWait      time.Duration
+	// witness is the fleet's (nil: none), given to the engine.
+	witness engine.Witness
 	// alerted maps each path alerted on to the state of its last alert.
 	// It is written under mu (the remediation stage reads it from the
 	// dispatcher's goroutine, see standing); the verifier's own reads
@@ -121,7 +124,8 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 			return nil, nil
 		}
 	}
-	c := &collect{v: v, scope: scopeOf(info), seen: map[string]bool{}, now: start, phase: phase.Phase}
+	c := &collect{v: v, scope: scopeOf(info), seen: map[string]bool{}, now: start, phase: phase.Phase,
+		procs: processes(j.events)}
 	var sampleFile string // the keyed sample of whole checks: a series of the daemon's own
 	if j.whole {
 		sampleFile = engine.WatchSamplePath(v.dbPath)
@@ -134,7 +138,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 		// the search of what changed since the baseline's snapshots; the
 		// periodic scan walks, so that a walk still runs on a schedule.
 		Scan: j.why == "scan",
-	}, engine.Funcs{OnChange: c.change, OnError: c.error})
+	}, diffFuncs{engine.Funcs{OnChange: c.change, OnError: c.error}, c.changeDiff})
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +218,9 @@ type collect struct {
 	now   time.Time
 	out   []alerts.Event
 	phase string // every event says it, and it sets a change's severity
+
+	// procs are who made the changes, when the intake said (fanotify).
+	procs map[string]*watch.Process
 }
 
 // add publishes ev about path unless it is the finding last sent for path.
@@ -233,12 +240,34 @@ func (c *collect) change(ch merkle.Change) error {
 	ev := alerts.FromChange(ch, c.v.host, c.now)
 	ev.Event.Severity = alerts.SeverityAlert
 	ev.SetPhase(c.phase)
+	attribute(&ev, c.process(ch))
 	if ch.Action == merkle.Moved && ch.Old != nil {
 		c.seen[ch.Old.Path] = true
 	}
 	c.add(ch.Path, ev)
 	return nil
 }
+
+// changeDiff is change with the diff of the file's kept content.
+func (c *collect) changeDiff(ch merkle.Change, d *textdiff.Diff) error {
+	ev := alerts.FromChange(ch, c.v.host, c.now)
+	ev.SetDiff(d)
+	ev.Event.Severity = alerts.SeverityAlert
+	ev.SetPhase(c.phase)
+	if ch.Action == merkle.Moved && ch.Old != nil {
+		c.seen[ch.Old.Path] = true
+	}
+	c.add(ch.Path, ev)
+	return nil
+}
+
+// diffFuncs is an engine.DiffReporter of functions.
+type diffFuncs struct {
+	engine.Funcs
+	onDiff func(merkle.Change, *textdiff.Diff) error
+}
+
+func (f diffFuncs) ChangeDiff(ch merkle.Change, d *textdiff.Diff) error { return f.onDiff(ch, d) }
 
 func (c *collect) error(path string, err error) error {
 	ev := alerts.ScanError(path, err, c.v.host, c.now)
@@ -335,7 +364,7 @@ func (v *verifier) save(ob *store.Outbox) error {
 // at least once a minute (phase.setup_max_age).
 func (v *verifier) sealed(db *store.DB, cfg *config.Config, now time.Time) (engine.Verdict, []alerts.Event, error) {
 	if v.eng == nil || v.engCfg != cfg {
-		eng, err := engine.New(cfg, engine.Settings{Host: v.host, Version: v.version})
+		eng, err := engine.New(cfg, engine.Settings{Host: v.host, Version: v.version, Witness: v.witness})
 		if err != nil {
 			return engine.Verdict{}, nil, err
 		}

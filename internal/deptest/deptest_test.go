@@ -8,11 +8,11 @@
 // edges listed in allowed):
 //
 //	cmd/vigil  cmd/vigil-bench  (internal/e2e: tests only)
-//	internal/daemon  (internal/trusttest: tests only)
+//	internal/daemon  internal/fleet  (internal/trusttest: tests only)
 //	internal/engine
 //	internal/watch  internal/config  internal/report  internal/progress  internal/posture
 //	alerts  store  btrfs  scanner  bench
-//	merkle  internal/fsys  (internal/fimtest, internal/deptest: tests only)
+//	merkle  internal/fsys  internal/textdiff  (internal/fimtest, internal/deptest: tests only)
 //
 // What is checked: the vigil→vigil edges, direct and transitive
 // (TestPackageEdges, TestLayers); which vigil package may import which
@@ -54,9 +54,9 @@ var allowed = map[string][]string{
 	"store": {"merkle", "internal/fsys"},
 	// Alerts describe changes; they never reach into the database (store)
 	// or the filesystem layer: a small interface is declared instead.
-	"alerts":            {"merkle"},
+	"alerts":            {"merkle", "internal/textdiff"},
 	"internal/config":   {"merkle"},
-	"internal/report":   {"alerts", "merkle", "internal/progress"},
+	"internal/report":   {"alerts", "merkle", "internal/progress", "internal/textdiff"},
 	"internal/progress": {},
 	// Collectors of the host's security posture, profiles and the
 	// compliance report; merkle hashes its entries (posture tree).
@@ -66,9 +66,18 @@ var allowed = map[string][]string{
 	"internal/watch": {},
 	// The watch service: it wires the engine, the intake and delivery; only
 	// cmd may import it.
-	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "internal/console", "alerts", "store", "merkle"},
+	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "internal/console", "alerts", "store", "merkle", "internal/textdiff"},
 	// The engine wires everything below it; only cmd may import it.
-	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs", "internal/posture"},
+	// fsys: kept content is read with openat2 (no symlink anywhere in the
+	// path); textdiff: the diffs of kept content.
+	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs", "internal/fsys", "internal/textdiff", "internal/posture"},
+	// Bounded unified diffs of kept content, masked; it knows nothing of
+	// vigil.
+	"internal/textdiff": {},
+	// The fleet on NATS JetStream: the host's agent (the engine's
+	// witness) and the witness service; it goes through the engine's
+	// trust decision and raises events in alerts' schema.
+	"internal/fleet": {"internal/engine", "internal/config", "alerts", "store"},
 	// The read-only web console: templates and the pages' view types; its
 	// sources (the daemon, the fleet) hand it plain values.
 	"internal/console": {},
@@ -100,7 +109,7 @@ var cmdOnly = []string{"bench", "internal/engine", "internal/daemon"}
 // same operations as the CLI, it does not reach around them.
 // internal/trusttest drives the engine's trust decision for the tests of
 // both.
-var engineUsers = []string{"internal/daemon", "internal/trusttest"}
+var engineUsers = []string{"internal/daemon", "internal/trusttest", "internal/fleet"}
 
 // execAllowed may import os/exec (besides tests): they run other programs
 // on purpose. Nothing on the monitoring path may, but for alerts: its exec
@@ -139,6 +148,7 @@ var modules = []string{
 	"github.com/prometheus/client_golang", // /metrics of vigil watch (internal/daemon only)
 	"github.com/containerd/btrfs/v2",      // Btrfs subvolume create and snapshot (btrfs only, cgo)
 	"github.com/coreos/go-systemd/v22",    // sd_notify readiness, watchdog and status of vigil watch (cmd only)
+	"github.com/klauspost/compress",       // zstd of the content kept for diffing (store only)
 }
 
 func isCmd(rel string) bool { return strings.HasPrefix(rel, "cmd/") }

@@ -13,6 +13,7 @@ import (
 var layer = map[string]int{
 	"merkle":             0,
 	"internal/fsys":      0,
+	"internal/textdiff":  0,
 	"internal/fimtest":   0, // tests only (testOnly)
 	"internal/deptest":   0, // tests only
 	"alerts":             1,
@@ -28,6 +29,7 @@ var layer = map[string]int{
 	"internal/console":   2,
 	"internal/engine":    3,
 	"internal/daemon":    4,
+	"internal/fleet":     4,
 	"internal/trusttest": 4, // tests only (testOnly)
 	"internal/e2e":       5, // tests only: they build and run cmd/vigil
 	"cmd/vigil":          5,

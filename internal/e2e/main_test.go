@@ -17,7 +17,7 @@ var built struct {
 }
 
 // vigilBinary builds cmd/vigil (once) and returns the binary's path.
-func vigilBinary(t *testing.T) string {
+func vigilBinary(t testing.TB) string {
 	t.Helper()
 	built.once.Do(func() {
 		built.dir, built.err = os.MkdirTemp("", "vigil-e2e-")

@@ -598,8 +598,8 @@ func checkBtrfs(ctx context.Context, db *store.DB, o Options, cur *store.Baselin
 		o.Report = held
 		if res, err = runPlan(ctx, db, o, cur, pl, false); err == nil {
 			res.Scopes = nil // the whole baseline was checked
-			for _, c := range held.changes {
-				if err := report.Change(c); err != nil {
+			for i, c := range held.changes {
+				if err := held.replay(report, i, c); err != nil {
 					return res, true, err
 				}
 			}

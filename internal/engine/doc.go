@@ -59,16 +59,21 @@
 // baseline with no key pinned, a missing kept checkpoint, a setup phase
 // outlasting phase.setup_max_age). [Engine.KeepCheckpoint] writes the kept
 // checkpoint after an operation that appended to the audit log; nothing
-// read-only writes it. Errors carry a [Kind] ([KindOf]) that the CLI maps to
+// read-only writes it. With a [Witness] in [Settings] (the fleet's agent,
+// internal/fleet), Trust also requires the audit log to extend the
+// checkpoint the fleet's witnesses cosigned, whatever the kept checkpoint
+// says; a fleet out of reach is a fleet_unreachable warning, bounded by
+// [WitnessTimeout]. Errors carry a [Kind] ([KindOf]) that the CLI maps to
 // exit codes in one table.
 //
 // # Caveats
 //
 //   - The kept checkpoint and the database are both files on the host: root
-//     can rewrite both consistently. Only a witness off the host closes that.
+//     can rewrite both consistently. Only a witness off the host closes that
+//     ([Witness]).
 //   - A database from before the kept checkpoint existed (no audit record
 //     names one) put back together with the kept checkpoint deleted is not
-//     caught locally.
+//     caught locally (a witnessed one is).
 //   - Setup-phase moves recorded by older versions (unsigned "phase"
 //     records) do not count: such a host stays hardened until a signed
 //     'vigil phase setup'.

@@ -11,6 +11,7 @@ import (
 
 	"vigil/internal/config"
 	"vigil/internal/posture"
+	"vigil/internal/textdiff"
 	"vigil/merkle"
 	"vigil/scanner"
 	"vigil/store"
@@ -166,6 +167,7 @@ func (o *Options) report() Reporter {
 type collector struct {
 	Reporter
 	changes []merkle.Change
+	diffs   map[int]*textdiff.Diff // by index in changes (see ChangeDiff)
 }
 
 func (c *collector) Change(ch merkle.Change) error {

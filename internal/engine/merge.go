@@ -49,6 +49,9 @@ type pass struct {
 	// again, with the attributes to read (see plan).
 	shallow map[string]merkle.Attr
 	fresh   map[string]*merkle.Entry // the shallow directories, read again
+	// keep, if set, makes the diffs of kept content and keeps the
+	// content of what w writes (see content.go).
+	keep *keeper
 }
 
 // next returns the pull function over the baseline for the StreamDiff,
@@ -100,7 +103,13 @@ func (p *pass) change(c merkle.Change) error {
 }
 
 func (p *pass) report(c merkle.Change) error {
-	return p.opts.report().Change(c)
+	r := p.opts.report()
+	if dr, ok := r.(DiffReporter); ok {
+		if d := p.keep.diff(c); d != nil {
+			return dr.ChangeDiff(c, d)
+		}
+	}
+	return r.Change(c)
 }
 
 // onError records a per-path error; a directory whose contents could not be
@@ -164,6 +173,9 @@ func (p *pass) emit(n merkle.Node) error {
 		return nil
 	}
 	if !p.delta {
+		if err := p.keep.keep(n.Entry, nil); err != nil {
+			return err
+		}
 		return p.w.Add(n)
 	}
 	var old *merkle.Entry
@@ -184,6 +196,9 @@ func (p *pass) emit(n merkle.Node) error {
 	}
 	if old != nil && same && store.SameRecord(old, n.Entry) {
 		return nil
+	}
+	if err := p.keep.keep(n.Entry, old); err != nil {
+		return err
 	}
 	return p.w.Put(n, old)
 }

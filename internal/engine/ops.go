@@ -150,14 +150,32 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 		return res, err
 	}
 	p.w = w
+	var oldID uint64
+	if old != nil {
+		oldID = old.Info().ID
+	}
+	if p.keep = newKeeper(&o, m, db, oldID); p.keep != nil {
+		p.keep.w, p.keep.keptSnaps = w, info.Snapshots
+		if old != nil {
+			p.keep.oldSnaps = old.Info().Snapshots
+		}
+	}
 	b := merkle.NewBuilder(p.emit)
-	p.build = b
+	// The portable tree (what another host's copy would keep) is built in
+	// the same pass, from the same entries.
+	tee := newPortableTee(b, merkle.PortableAttrs, HostSpecific)
+	p.build = tee
 	err = p.run(ctx, roots, sopts, it)
 	if err == nil && res.Tampered != nil {
 		err = fmt.Errorf("%w: %w", store.ErrTampered, res.Tampered)
 	}
 	if err == nil {
 		res.NewRoot, err = b.Finish()
+	}
+	if err == nil {
+		var pr merkle.Hash
+		pr, err = tee.portable.Finish()
+		w.SetPortableRoot(pr)
 	}
 	if err == nil && old != nil && (p.declined || res.Errors > 0) {
 		// What was turned down or could not be read is looked at again
@@ -254,7 +272,10 @@ func check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	if !o.Full {
 		sopts.Cache = cur.Cache()
 	}
-	p := &pass{opts: &o, res: &res, verify: store.NewVerifier(info, whole)}
+	p := &pass{opts: &o, res: &res, verify: store.NewVerifier(info, whole), keep: newKeeper(&o, m, db, info.ID)}
+	if p.keep != nil {
+		p.keep.oldSnaps = info.Snapshots
+	}
 	var it *store.Iter
 	var b *merkle.Builder
 	if whole {
@@ -295,6 +316,14 @@ func check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 func Diff(ctx context.Context, a, b *store.Baseline, o Options) (Result, error) {
 	res := Result{Baseline: b.Info(), OldRoot: merkle.Hash(a.Info().Root), NewRoot: merkle.Hash(b.Info().Root)}
 	p := &pass{opts: &o, res: &res}
+	if o.Config != nil {
+		if m, err := o.Config.Matcher(); err == nil {
+			if p.keep = newKeeper(&o, m, nil, a.Info().ID); p.keep != nil {
+				p.keep.src, p.keep.stored = b, true
+				p.keep.oldSnaps, p.keep.newSnaps = a.Info().Snapshots, b.Info().Snapshots
+			}
+		}
+	}
 	err := merkle.Diff(a, b, "/", func(c merkle.Change) error {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -95,6 +95,12 @@ func scoped(ctx context.Context, db *store.DB, o Options, cur *store.Baseline, p
 		}
 		p.w, p.delta = w, true
 	}
+	if p.keep = newKeeper(&o, m, db, info.ID); p.keep != nil {
+		p.keep.oldSnaps = info.Snapshots
+		if w != nil {
+			p.keep.w, p.keep.keptSnaps = w, w.Pending(merkle.Hash{}).Snapshots
+		}
+	}
 	f := &forest{emit: p.emit, roots: map[string]merkle.Node{}}
 	p.build = f
 	if len(scopes) > 0 {

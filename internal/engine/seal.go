@@ -26,6 +26,11 @@ func Statement(in store.Info) string {
 	c := in.Counts
 	fmt.Fprintf(&b, "%s\nhost %s\nbaseline %d\nparent %d\ncreated %s\nroot %s\n", statementHeader,
 		strconv.QuoteToASCII(in.Host), in.ID, in.Parent, in.Created.UTC().Format(time.RFC3339Nano), in.Root)
+	// The portable root (what the fleet compares hosts and golden
+	// baselines by); baselines without one keep the statement they had.
+	if in.PortableRoot != (store.RootHash{}) {
+		fmt.Fprintf(&b, "portable %s\n", in.PortableRoot)
+	}
 	for _, r := range in.Roots {
 		fmt.Fprintf(&b, "monitored %s\n", strconv.QuoteToASCII(r))
 	}

@@ -12,7 +12,8 @@ import (
 )
 
 // ParseStatement reads the text [Statement] writes back into the fields of
-// a [store.Info] it covers (host, id, parent, creation time, root, roots,
+// a [store.Info] it covers (host, id, parent, creation time, root,
+// portable root, roots,
 // configuration digest, phase, counts, audit log position, command,
 // changes, reason, user, uid, version, snapshots and device counters);
 // the others stay zero. It accepts only the canonical text: the result
@@ -30,7 +31,22 @@ func ParseStatement(text string) (store.Info, error) {
 	if t := p.field("created"); p.err == nil {
 		in.Created, p.err = time.Parse(time.RFC3339Nano, t)
 	}
-	p.hash("root", &in.Root)
+	if r := p.field("root"); p.err == nil {
+		b, err := hex.DecodeString(r)
+		if err != nil || len(b) != len(in.Root) {
+			p.err = fmt.Errorf("bad root %q", r)
+		}
+		copy(in.Root[:], b)
+	}
+	if p.has("portable") {
+		if r := p.field("portable"); p.err == nil {
+			b, err := hex.DecodeString(r)
+			if err != nil || len(b) != len(in.PortableRoot) {
+				p.err = fmt.Errorf("bad portable root %q", r)
+			}
+			copy(in.PortableRoot[:], b)
+		}
+	}
 	for p.has("monitored") {
 		in.Roots = append(in.Roots, p.quoted("monitored"))
 	}

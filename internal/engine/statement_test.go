@@ -29,6 +29,7 @@ func fullInfo() store.Info {
 	}
 	for i := range in.Root {
 		in.Root[i] = byte(i)
+		in.PortableRoot[i] = byte(0xa0 + i)
 	}
 	return in
 }
@@ -40,6 +41,7 @@ func TestParseStatement(t *testing.T) {
 	bare := store.Info{ID: 1, Created: time.Unix(0, 0).UTC(), Command: "seal"}
 	noAudit := full
 	noAudit.AuditSize, noAudit.AuditRoot, noAudit.Snapshots, noAudit.DevStats = 0, "", nil, nil
+	noAudit.PortableRoot = store.RootHash{} // as a baseline taken before portable roots
 	for name, in := range map[string]store.Info{"full": full, "bare": bare, "no audit log": noAudit} {
 		text := engine.Statement(in)
 		got, err := engine.ParseStatement(text)
@@ -69,6 +71,8 @@ func TestParseStatementRefuses(t *testing.T) {
 		"plus sign":          edit("\nparent 41\n", "\nparent +41\n"),
 		"upper-case root":    edit("090a0b", "090A0b"),
 		"short root":         edit("000102030405", "0001020304"),
+		"short portable":     edit("portable a0a1a2", "portable a0a1"),
+		"portable moved":     edit("\nportable ", "\nportable  "),
 		"unquoted host":      edit(`host "host`, `host host`),
 		"double space":       edit("entries=9 files", "entries=9  files"),
 		"counts reordered":   edit("entries=9 files=5", "files=5 entries=9"),

@@ -43,6 +43,8 @@ type Engine struct {
 	// the configured profile's checks.
 	posture       *posture.Collector
 	postureChecks []posture.Check
+	// witness gives the fleet's witnessed checkpoint; nil: no fleet.
+	witness Witness
 }
 
 // Settings are what [New] takes beside the configuration.
@@ -57,6 +59,9 @@ type Settings struct {
 	Pubkey string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Witness, if set, gives the checkpoint the fleet's witnesses cosigned
+	// (see [Witness]); nil means no fleet.
+	Witness Witness
 }
 
 // New returns the engine of cfg: it compiles the matcher and reads the
@@ -66,7 +71,7 @@ func New(cfg *config.Config, s Settings) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, matcher: m, host: s.Host, version: s.Version, now: s.Now, pubkey: s.Pubkey}
+	e := &Engine{cfg: cfg, matcher: m, host: s.Host, version: s.Version, now: s.Now, pubkey: s.Pubkey, witness: s.Witness}
 	if e.host == "" {
 		e.host, _ = os.Hostname()
 	}
@@ -199,6 +204,9 @@ type Verdict struct {
 	Checkpoint, Audit int64
 	// Moves are the moves between the phases that count, oldest first.
 	Moves []PhaseMove
+	// Witnessed is the size of the checkpoint the fleet's witnesses
+	// cosigned (-1: no fleet, none yet, or out of reach).
+	Witnessed int64
 }
 
 // Critical reports whether any finding is critical.
@@ -227,13 +235,15 @@ func (v *Verdict) add(action string, critical bool, err error) {
 //     every other kept signed statement); a sealed baseline with no key
 //     pinned, or a hardened host with an unsealed one, is a finding;
 //   - requires the audit log to extend the kept checkpoint, and the kept
-//     checkpoint to exist once the log says it was written.
+//     checkpoint to exist once the log says it was written;
+//   - requires it to extend the checkpoint the fleet's witnesses cosigned,
+//     when a [Witness] is set (see witness.go).
 //
 // It writes nothing. An error is one that stops the operation (the
 // database could not be read); what is wrong with the baseline is in the
 // verdict.
 func (e *Engine) Trust(db *store.DB) (Verdict, error) {
-	v := Verdict{Checkpoint: -1}
+	v := Verdict{Checkpoint: -1, Witnessed: -1}
 	for _, w := range db.Warnings() {
 		if errors.Is(w, store.ErrCorrupt) {
 			return v, fmt.Errorf("%w: %w", ErrDamaged, w)
@@ -266,6 +276,9 @@ func (e *Engine) Trust(db *store.DB) (Verdict, error) {
 	e.sealFindings(db, cur.Info(), facts.newest, &v)
 	if v.Untrusted == nil {
 		e.checkpointFindings(db, t, facts.kept, &v)
+	}
+	if v.Untrusted == nil {
+		e.witnessFindings(db, t, &v)
 	}
 	return v, nil
 }

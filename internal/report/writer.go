@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"vigil/alerts"
+	"vigil/internal/textdiff"
 	"vigil/merkle"
 )
 
@@ -17,8 +18,12 @@ type Options struct {
 	// Color colours human-readable lines with ANSI escape sequences.
 	Color bool
 	// Verbose adds, below each changed entry's line, its changed
-	// attributes with their old and new values.
+	// attributes with their old and new values, and the diff of a kept
+	// file's content.
 	Verbose bool
+	// Diffs adds the diffs of kept content below the lines without the
+	// rest of Verbose (update shows them).
+	Diffs bool
 	// Host is the host.name of JSON events; empty leaves it out.
 	Host string
 	// Phase is the host's security phase, recorded in every JSON event with
@@ -61,6 +66,25 @@ func (w *Writer) Change(c merkle.Change) error {
 	w.buf = appendChange(w.buf[:0], c, w.opts.Color)
 	if w.opts.Verbose {
 		w.buf = appendDetails(w.buf, c)
+	}
+	return w.writeLine()
+}
+
+// ChangeDiff reports c with d, the diff of its kept content: vigil.diff
+// in JSON, the diff itself below the line with Verbose or Diffs.
+func (w *Writer) ChangeDiff(c merkle.Change, d *textdiff.Diff) error {
+	if w.enc != nil {
+		ev := alerts.FromChange(c, w.opts.Host, w.opts.Now())
+		ev.SetDiff(d)
+		ev.SetPhase(w.opts.Phase)
+		return w.enc.Encode(ev)
+	}
+	w.buf = appendChange(w.buf[:0], c, w.opts.Color)
+	if w.opts.Verbose {
+		w.buf = appendDetails(w.buf, c)
+	}
+	if w.opts.Verbose || w.opts.Diffs {
+		w.buf = appendDiff(w.buf, d, w.opts.Color)
 	}
 	return w.writeLine()
 }

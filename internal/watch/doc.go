@@ -20,13 +20,37 @@
 // periodic scan of its subtree, reported in [Coverage] and as a [Tree] every
 // [Options.FallbackInterval].
 //
+// [NewFanotify] is the Linux backend on fanotify, for a process with
+// CAP_SYS_ADMIN: one FAN_MARK_FILESYSTEM mark per filesystem holding the
+// roots (and per mount below them), events reported with the directory's
+// file handle and the entry's name (FAN_REPORT_DFID_NAME), resolved to a
+// path with open_by_handle_at and kept when inside a root and not
+// excluded. There is no watch limit and a new directory is covered the
+// moment it exists. Each event carries the [Process] that caused it, read
+// from /proc when the event is read (FAN_REPORT_PIDFD, where the kernel
+// has it, tells whether that process was still the same one); events of
+// vigil's own process are dropped. A subtree whose filesystem cannot be
+// marked (a Btrfs subvolume: EXDEV) is watched by inotify, reported in
+// [Coverage]. FAN_CLOSE_WRITE marks an event [Closed].
+//
 // [Settler] coalesces events per path: a path is handed on once no event
 // came for it during the settle window, or at the latest after the upper
-// bound for a path written continuously.
+// bound for a path written continuously; a [Closed] one at once.
 //
 // # Caveats
 //
-// inotify sees no writes through mmap and does not work on NFS or FUSE
-// mounts; periodic scans (the daemon's) cover them. A fanotify backend
-// watching whole filesystems can sit behind [Source] later.
+// inotify and fanotify see no writes through mmap and do not work on NFS
+// or FUSE mounts; periodic scans (the daemon's) cover them.
+//
+// The process of an event is as /proc shows it when vigil reads the
+// event, a fraction of a millisecond later: a process that exited by then
+// leaves its pid only (a zombie its name, parent and user), one that
+// exec'd since shows its new program (sh -c 'echo x >> f; sleep 1' is
+// "sleep 1"), and its name and command line are what it says they are (a
+// process may rewrite both); only the pid is certain. A
+// directory deleted before its events are read cannot be resolved: those
+// events are dropped, and its deletion, reported by its parent, is a
+// [Tree] that takes them in. fanotify marks the whole filesystem: every
+// change on it, inside the roots or not, costs the reader a handle
+// resolution (cached per directory).
 package watch

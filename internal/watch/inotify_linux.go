@@ -60,7 +60,7 @@ func NewInotify(o Options) (*Inotify, error) {
 func (in *Inotify) Coverage() Coverage {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return Coverage{Watched: len(in.dirs), Limit: in.limit, Fallback: slices.Clone(in.fallback), Excluded: in.excluded}
+	return Coverage{Intake: "inotify", Watched: len(in.dirs), Limit: in.limit, Fallback: slices.Clone(in.fallback), Excluded: in.excluded}
 }
 
 // Run implements [Source]. It closes the watcher when it returns.

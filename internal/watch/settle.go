@@ -16,8 +16,10 @@ const (
 
 // Settler coalesces events per path. A path is handed on once no event came
 // for it during Window, or Max after its first event at the latest, so that
-// a file written continuously is still verified. Add may be called from any
-// goroutine; Run hands the settled events on from one.
+// a file written continuously is still verified; a path whose writer closed
+// it ([Closed]) is handed on at once. The process of the latest event that
+// named one is kept. Add may be called from any goroutine; Run hands the
+// settled events on from one.
 type Settler struct {
 	// Window is the settle window; 0 means [DefaultSettle].
 	Window time.Duration
@@ -28,17 +30,20 @@ type Settler struct {
 	mu      sync.Mutex
 	pending map[string]*pend
 	wake    chan struct{}
+	closed  chan struct{} // a path is ready at once
 }
 
 type pend struct {
 	op          Op
 	first, last time.Time
+	proc        *Process
 }
 
 func (s *Settler) init() {
 	if s.pending == nil {
 		s.pending = map[string]*pend{}
 		s.wake = make(chan struct{}, 1)
+		s.closed = make(chan struct{}, 1)
 	}
 }
 
@@ -68,10 +73,19 @@ func (s *Settler) Add(ev Event) {
 	}
 	p.op |= ev.Op
 	p.last = now
+	if ev.Process != nil {
+		p.proc = ev.Process
+	}
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
 	default:
+	}
+	if ev.Op.Has(Closed) {
+		select {
+		case s.closed <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -92,7 +106,7 @@ func (s *Settler) Flush() []Event {
 func (s *Settler) Run(ctx context.Context, out func([]Event)) error {
 	s.mu.Lock()
 	s.init()
-	wake := s.wake
+	wake, closed := s.wake, s.closed
 	s.mu.Unlock()
 	// Pending paths are looked at every tick: a quarter of the window
 	// bounds the added delay and keeps a burst's cost linear.
@@ -109,6 +123,7 @@ func (s *Settler) Run(ctx context.Context, out func([]Event)) error {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(tick):
+		case <-closed:
 		}
 		if evs := s.take(time.Now(), false); len(evs) > 0 {
 			out(evs)
@@ -123,8 +138,8 @@ func (s *Settler) take(now time.Time, all bool) []Event {
 	var out []Event
 	w, m := s.window(), s.max()
 	for path, p := range s.pending {
-		if all || now.Sub(p.last) >= w || now.Sub(p.first) >= m {
-			out = append(out, Event{Path: path, Op: p.op, First: p.first})
+		if all || p.op.Has(Closed) || now.Sub(p.last) >= w || now.Sub(p.first) >= m {
+			out = append(out, Event{Path: path, Op: p.op, First: p.first, Process: p.proc})
 			delete(s.pending, path)
 		}
 	}

@@ -103,3 +103,30 @@ func TestSettleFlush(t *testing.T) {
 		t.Errorf("Len() after Flush = %d, want 0", s.Len())
 	}
 }
+
+func TestSettleClosedGoesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &Settler{Window: time.Second}
+		r := startSettler(s)
+		proc := &Process{PID: 42, Executable: "/bin/sh"}
+		s.Add(Event{Path: "/slow", Op: Changed})
+		s.Add(Event{Path: "/f", Op: Changed, Process: proc})
+		time.Sleep(10 * time.Millisecond)
+		s.Add(Event{Path: "/f", Op: Changed | Closed}) // no process: the last known one stays
+		synctest.Wait()
+		if len(r.evs) != 1 || len(r.evs[0]) != 1 {
+			r.stop()
+			t.Fatalf("batches right after /f was closed: %v, want one with /f alone", r.evs)
+		}
+		got := r.evs[0][0]
+		if got.Path != "/f" || !got.Op.Has(Changed|Closed) || got.Process != proc || r.at[0] != 10*time.Millisecond {
+			t.Errorf("first batch %+v at %v, want /f changed|closed with pid 42 at 10ms (no window waited)", got, r.at[0])
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		r.stop()
+		if len(r.evs) != 2 || r.evs[1][0].Path != "/slow" || r.at[1] < time.Second {
+			t.Errorf("batches %v at %v, want /slow after its 1 s window", r.evs, r.at)
+		}
+	})
+}

@@ -19,6 +19,11 @@ const (
 	// Ready: the initial watches are in place; changes made before them
 	// are not reported and must be caught up by a scan. Path is empty.
 	Ready
+	// Closed: with [Changed], the file at Path was closed after being
+	// opened for writing (fanotify's FAN_CLOSE_WRITE): that writer is
+	// done, and the [Settler] hands the path on at once instead of
+	// waiting out its window.
+	Closed
 )
 
 // Has reports whether o includes every bit of x.
@@ -29,7 +34,7 @@ func (o Op) String() string {
 	for _, n := range []struct {
 		op   Op
 		name string
-	}{{Changed, "changed"}, {Tree, "tree"}, {Lost, "lost"}, {Ready, "ready"}} {
+	}{{Changed, "changed"}, {Tree, "tree"}, {Lost, "lost"}, {Ready, "ready"}, {Closed, "closed"}} {
 		if o.Has(n.op) {
 			names = append(names, n.name)
 		}
@@ -41,8 +46,7 @@ func (o Op) String() string {
 }
 
 // Event is a hint that Path needs verifying. A source that learns who made
-// a change (fanotify reports the pid) will carry it in a field added here;
-// consumers that do not read it are unaffected.
+// a change ([Fanotify] reports the pid) says so in Process.
 type Event struct {
 	Path string
 	Op   Op
@@ -51,11 +55,26 @@ type Event struct {
 	// First is when the first event for Path came, as the [Settler] hands
 	// it on: the start of the write-to-verdict latency.
 	First time.Time
+	// Process is who made the change, when the source knows (fanotify);
+	// nil otherwise.
+	Process *Process
+}
+
+// Process is the process that made a change, as /proc showed it when the
+// event was read. Only PID is certain: the rest is empty when the process
+// was gone by then.
+type Process struct {
+	PID, PPID int
+	// Executable is /proc/PID/exe, Name its comm, Args its command line.
+	Executable, Name string
+	Args             []string
+	// UID is the effective user id ("" unknown), User its name.
+	UID, User string
 }
 
 // Source is an intake of hints: what internal/daemon consumes. [Inotify]
-// is the one on Linux; a fanotify backend (whole filesystems, and who made
-// each change) and the scripted sources of tests stand in the same way.
+// and [Fanotify] (whole filesystems, and who made each change) are the
+// ones on Linux; the scripted sources of tests stand in the same way.
 //
 // Run watches the roots it was made with until ctx is done (then it
 // returns nil) or the source fails, and releases what it holds (watches,
@@ -72,10 +91,23 @@ type Source interface {
 
 // Inotify is a Source wherever it builds (on other systems NewInotify
 // fails with ErrUnsupported).
-var _ Source = (*Inotify)(nil)
+var (
+	_ Source = (*Inotify)(nil)
+	_ Source = (*Fanotify)(nil)
+)
 
 // Coverage says how much of the roots a [Source] watches.
 type Coverage struct {
+	// Intake names the source: "inotify" or "fanotify" ("" for others).
+	Intake string `json:"intake,omitempty"`
+	// IntakeReason says why an automatic choice ([NewAuto]) is not
+	// fanotify.
+	IntakeReason string `json:"intake_reason,omitempty"`
+	// Filesystems are the mount points fanotify marks whole.
+	Filesystems []string `json:"filesystems,omitempty"`
+	// Inotify are the subtrees fanotify could not mark (a Btrfs
+	// subvolume, a mount refusing it), watched by inotify instead.
+	Inotify []Unmarked `json:"inotify,omitempty"`
 	// Watched counts the directories with a watch.
 	Watched int `json:"watched"`
 	// Limit is the per-user watch limit (fs.inotify.max_user_watches),
@@ -86,6 +118,12 @@ type Coverage struct {
 	Fallback []string `json:"fallback,omitempty"`
 	// Excluded counts the excluded directories left unwatched.
 	Excluded int `json:"excluded"`
+}
+
+// Unmarked is a subtree fanotify could not mark, and why.
+type Unmarked struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 // Options configure a [Source].

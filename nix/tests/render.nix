@@ -36,6 +36,17 @@ let
   };
   # remediation = "restore": refused by a vigil without a restorer.
   restore = stub.eval { enable = true; rules = [ { paths = [ "/usr/bin/**" ]; attributes = [ "all" ]; remediation = "restore"; } ]; };
+  # A host in a fleet that also runs a witness.
+  fleet = stub.eval {
+    enable = true; watch.enable = true;
+    fleet = {
+      url = [ "nats://192.0.2.20:4222" ]; host = "hv1"; profile = "hypervisor"; heartbeatInterval = "30s";
+      witnesses = [ "witness1+713d8de1+AdvU/MvGhtdrT4Ei9LPuWD2ikJZM04VHCgIx6JR1qpkd" ]; quorum = 1;
+      ipAddressAllow = [ "192.0.2.20/32" ]; serve.enable = true;
+    };
+  };
+  # The witness unit as contrib/systemd has it (loopback only).
+  serve = stub.eval { enable = true; fleet = { url = [ "nats://127.0.0.1:4222" ]; serve.enable = true; }; };
 in
 {
   config = on.result.environment.etc."vigil/vigil.toml".text;
@@ -48,9 +59,14 @@ in
   fullWatch = full.result.systemd.services.vigil-watch.serviceConfig;
   restoreConfig = restore.result.environment.etc."vigil/vigil.toml".text;
   postureConfig = posture.result.environment.etc."vigil/vigil.toml".text;
+  fleetConfig = fleet.result.environment.etc."vigil/vigil.toml".text;
+  fleetCheck = fleet.result.systemd.services.vigil-check.serviceConfig;
+  fleetWatch = fleet.result.systemd.services.vigil-watch.serviceConfig;
+  fleetServe = fleet.result.systemd.services.vigil-fleet.serviceConfig;
   # The [Service] settings, compared with contrib/systemd's units.
   units = {
     "vigil-check.service" = on.result.systemd.services.vigil-check.serviceConfig;
     "vigil-watch.service" = on.result.systemd.services.vigil-watch.serviceConfig;
+    "vigil-fleet.service" = serve.result.systemd.services.vigil-fleet.serviceConfig;
   };
 }
