@@ -199,6 +199,13 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engin
 		code |= dcode
 		devFailed = dcode&exitTampered != 0
 	}
+	if name == "check" && len(o.Paths) == 0 {
+		ncode, err := e.nixInCheck(ctx, w, eng, db, o.Full)
+		if err != nil {
+			return e.fail(err)
+		}
+		code |= ncode
+	}
 	scode, err := e.reportSample(w, name, res)
 	if err != nil {
 		return e.fail(err)

@@ -25,7 +25,8 @@ a database put back, a log cut or a kept checkpoint deleted is exit 8 even
 when the host's own files agree with each other.
 
   vigil fleet init [--replicas N]
-      create the buckets vigil_hosts, vigil_keys, vigil_witness and the
+      create the buckets vigil_hosts, vigil_keys, vigil_witness,
+      vigil_golden, the object store vigil_nodes and the
       streams VIGIL_FLEET (vigil.fleet.>) and VIGIL_EVENTS (vigil.events.>),
       N copies each (default 1; 3 on a cluster)
   vigil fleet enroll HOST --pubkey FILE [--replace]
@@ -42,6 +43,19 @@ when the host's own files agree with each other.
       checkpoint size, heartbeat age, state; --json one object per line
   vigil fleet log HOST [--json]
       HOST's witnessed history: its updates and the witnesses' decisions
+  vigil fleet golden set PROFILE --from HOST --reason TEXT --key FILE
+      promote HOST's sealed baseline to PROFILE's golden baseline: a
+      statement of its portable root (taken from the host's signed
+      statement), who and why, signed by one of fleet.golden_keys, in
+      vigil_golden; two steps with --statement-out FILE, 'vigil sign', then
+      --signature FILE
+  vigil fleet golden log PROFILE [--json]
+      PROFILE's promotions, each verified
+  vigil fleet diff HOST HOST2 | HOST --golden [--json] [--verbose]
+      the entries where two hosts differ (or a host and its golden
+      baseline), in check's format and exit codes: a descent over the
+      portable trees' manifests in vigil_nodes, fetching only the nodes
+      that differ (it works while the hosts are offline)
   vigil fleet forget HOST
       remove every witness's record of HOST (a host rebuilt, or after
       'vigil init --force'): its next checkpoint is witnessed as a first
@@ -61,6 +75,13 @@ var fleetFlags = []flagDef{
 	{name: "key", arg: "FILE", complete: "file", help: "serve: the witness's signer key (vigil keygen's vigil.key)"},
 	{name: "pubkey", arg: "FILE", complete: "file", help: "enroll: the host's verifier key (vigil.pub)"},
 	{name: "replace", help: "enroll: replace the key a host is enrolled with"},
+	{name: "from", arg: "HOST", help: "golden set: the host whose sealed baseline is promoted"},
+	{name: "reason", arg: "TEXT", help: "golden set: why (recorded in the signed statement)"},
+	{name: "statement-out", arg: "FILE", complete: "file", help: "golden set: write the statement to sign elsewhere"},
+	{name: "signature", arg: "FILE", complete: "file", help: "golden set: record a statement signed elsewhere"},
+	{name: "golden", help: "diff: compare the host with its profile's golden baseline"},
+	{name: "verbose", help: "diff: each changed entry's attributes, old and new"},
+	{name: "listen", arg: "ADDR", help: "serve: serve the read-only web console on ADDR (loopback, or with console_token_file)"},
 }
 
 // fleetTimeout bounds the fleet commands' requests (not serve's run).
@@ -68,7 +89,7 @@ const fleetTimeout = 10 * time.Second
 
 func runFleet(ctx context.Context, e *env, inv *invocation) int {
 	if len(inv.args) == 0 {
-		return e.fail(&usageError{msg: "fleet needs a subcommand: init, enroll, serve, status, log or forget", cmd: inv.cmd})
+		return e.fail(&usageError{msg: "fleet needs a subcommand: init, enroll, serve, status, log, golden, diff or forget", cmd: inv.cmd})
 	}
 	cfg, err := e.config()
 	if err != nil {
@@ -116,6 +137,12 @@ func (e *env) fleetSub(ctx context.Context, inv *invocation, f config.Fleet) int
 		return exitOK
 	case sub == "serve" && len(args) == 0:
 		return e.fleetServe(ctx, conn, inv, f)
+	case sub == "golden":
+		return e.fleetGolden(cctx, conn, inv, f, args)
+	case sub == "diff":
+		dctx, cancel := context.WithTimeout(ctx, 10*fleetTimeout)
+		defer cancel()
+		return e.fleetDiff(dctx, conn, inv, f, args)
 	}
 	return e.fail(&usageError{msg: fmt.Sprintf("fleet %s: unknown subcommand or wrong arguments", strings.Join(inv.args, " ")), cmd: inv.cmd})
 }
@@ -267,7 +294,19 @@ func (e *env) fleetServe(ctx context.Context, conn *fleet.Conn, inv *invocation,
 		}
 		ev.Str("host", quote(host)).Str("state", rec.State).Int64("witnessed_size", rec.Size).Strs("events", events).Str("problem", rec.Problem).Msg("decision")
 	}
-	e.log.Info().Str("witness", w.Name()).Bool("tofu", f.TOFU).Msg("witness serving")
+	if len(f.GoldenKeys) > 0 {
+		if err := w.SetGoldenKeys(f.GoldenKeys); err != nil {
+			return e.fail(err)
+		}
+	}
+	if addr := inv.str("listen"); addr != "" {
+		stop, err := e.fleetConsole(ctx, conn, f, addr)
+		if err != nil {
+			return e.fail(err)
+		}
+		defer stop()
+	}
+	e.log.Info().Str("witness", w.Name()).Bool("tofu", f.TOFU).Bool("golden", len(f.GoldenKeys) > 0).Msg("witness serving")
 	if err := w.Run(ctx, time.Second); err != nil {
 		return e.fleetFail(err)
 	}

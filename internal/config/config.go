@@ -57,6 +57,8 @@ type Config struct {
 	// Fleet is where the host's state is witnessed ([fleet]); see
 	// [Fleet.Enabled].
 	Fleet Fleet
+	// Nix verifies the Nix store against the Nix database ([nix]).
+	Nix Nix
 }
 
 // Trust is the [trust] table.

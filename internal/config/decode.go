@@ -68,6 +68,8 @@ func (d *decoder) config(raw map[string]any) *Config {
 			d.btrfs(key, v, c)
 		case "posture":
 			d.posture(key, v, c)
+		case "nix":
+			d.nix(key, v, c)
 		case "sink":
 			c.Sinks = d.sinks(key, v)
 		case "fleet":

@@ -42,6 +42,13 @@ type Fleet struct {
 	// TOFU lets vigil fleet serve enroll the key of a host it does not
 	// know from the host's first statement, instead of alerting.
 	TOFU bool
+	// GoldenKeys are the verifier keys whose signatures promote a golden
+	// baseline (vigil fleet golden set): a golden statement signed by any
+	// other key is not one.
+	GoldenKeys []string
+	// ConsoleTokenFile holds the token a console of vigil fleet serve
+	// --listen requires on an address that is not loopback.
+	ConsoleTokenFile string
 }
 
 // Enabled reports whether a fleet is configured.
@@ -102,6 +109,10 @@ func (d *decoder) fleet(key keyPath, v any, c *Config) {
 			d.integer(k, v, &f.Quorum)
 		case "tofu":
 			d.boolean(k, v, &f.TOFU)
+		case "golden_keys":
+			f.GoldenKeys = d.strings(k, v)
+		case "console_token_file":
+			d.str(k, v, &f.ConsoleTokenFile)
 		default:
 			d.problemf(k, "unknown key")
 		}
@@ -121,7 +132,7 @@ func (c *Config) fleetProblems() []problem {
 			bad(key.key("url").index(i), "a URL must not carry credentials: use creds_file or nkey_seed_file")
 		}
 	}
-	files := map[string]string{"creds_file": f.CredsFile, "nkey_seed_file": f.NkeySeedFile, "tls_ca": f.TLSCA, "tls_cert": f.TLSCert, "tls_key": f.TLSKey}
+	files := map[string]string{"console_token_file": f.ConsoleTokenFile, "creds_file": f.CredsFile, "nkey_seed_file": f.NkeySeedFile, "tls_ca": f.TLSCA, "tls_cert": f.TLSCert, "tls_key": f.TLSKey}
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if p := files[name]; p != "" && !filepath.IsAbs(p) {
 			bad(key.key(name), "%q is not an absolute path", p)
@@ -139,9 +150,14 @@ func (c *Config) fleetProblems() []problem {
 	if f.HeartbeatInterval != 0 && f.HeartbeatInterval < time.Second {
 		bad(key.key("heartbeat_interval"), "%v is shorter than a second", f.HeartbeatInterval)
 	}
-	for i, w := range f.Witnesses {
-		if p := strings.SplitN(w, "+", 3); len(p) != 3 || p[0] == "" || len(p[1]) != 8 || strings.Trim(p[1], "0123456789abcdef") != "" || p[2] == "" {
-			bad(key.key("witnesses").index(i), "%q is not a verifier key (NAME+HASH+KEY, as vigil keygen writes to vigil.pub)", w)
+	for _, list := range []struct {
+		name string
+		keys []string
+	}{{"witnesses", f.Witnesses}, {"golden_keys", f.GoldenKeys}} {
+		for i, w := range list.keys {
+			if p := strings.SplitN(w, "+", 3); len(p) != 3 || p[0] == "" || len(p[1]) != 8 || strings.Trim(p[1], "0123456789abcdef") != "" || p[2] == "" {
+				bad(key.key(list.name).index(i), "%q is not a verifier key (NAME+HASH+KEY, as vigil keygen writes to vigil.pub)", w)
+			}
 		}
 	}
 	if f.Quorum < 0 || f.Quorum > len(f.Witnesses) {

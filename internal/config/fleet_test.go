@@ -57,6 +57,7 @@ func TestFleetProblems(t *testing.T) {
 		{"host with star", "url = \"nats://x:1\"\nhost = \"a.*\"\n", []string{`f.toml:4: fleet.host: "a.*" cannot name a host in the fleet (a NATS key: no '*', '>', '/', white space or empty label)`}},
 		{"quorum above witnesses", "url = \"nats://x:1\"\nwitnesses = [\"w+01234567+k\"]\nquorum = 2\n", []string{`f.toml:5: fleet.quorum: must be 0 to the number of witnesses (1), got 2`}},
 		{"bad witness key", "url = \"nats://x:1\"\nwitnesses = [\"nokey\"]\n", []string{`f.toml:4: fleet.witnesses[0]: "nokey" is not a verifier key (NAME+HASH+KEY, as vigil keygen writes to vigil.pub)`}},
+		{"bad golden key", "url = \"nats://x:1\"\ngolden_keys = [\"ops\"]\n", []string{`f.toml:4: fleet.golden_keys[0]: "ops" is not a verifier key (NAME+HASH+KEY, as vigil keygen writes to vigil.pub)`}},
 		{"no url", "host = \"a\"\n", []string{`f.toml:2: fleet: has no url: list the NATS server(s) the fleet runs on`}},
 		{"unknown key", "url = \"nats://x:1\"\npassword = \"x\"\n", []string{`f.toml:4: fleet.password: unknown key`}},
 	} {

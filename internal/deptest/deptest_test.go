@@ -67,6 +67,10 @@ var allowed = map[string][]string{
 	// The watch service: it wires the engine, the intake and delivery; only
 	// cmd may import it.
 	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "internal/console", "alerts", "store", "merkle", "internal/textdiff"},
+	// The Nix store verified against the Nix database (NAR hashes,
+	// signatures, closures); it knows nothing of baselines: cmd keeps its
+	// snapshot in a monitored file the baseline attests.
+	"internal/nix": {},
 	// The engine wires everything below it; only cmd may import it.
 	// fsys: kept content is read with openat2 (no symlink anywhere in the
 	// path); textdiff: the diffs of kept content.
@@ -77,7 +81,7 @@ var allowed = map[string][]string{
 	// The fleet on NATS JetStream: the host's agent (the engine's
 	// witness) and the witness service; it goes through the engine's
 	// trust decision and raises events in alerts' schema.
-	"internal/fleet": {"internal/engine", "internal/config", "alerts", "store"},
+	"internal/fleet": {"internal/engine", "internal/config", "internal/console", "alerts", "store", "merkle"},
 	// The read-only web console: templates and the pages' view types; its
 	// sources (the daemon, the fleet) hand it plain values.
 	"internal/console": {},
@@ -149,6 +153,7 @@ var modules = []string{
 	"github.com/containerd/btrfs/v2",      // Btrfs subvolume create and snapshot (btrfs only, cgo)
 	"github.com/coreos/go-systemd/v22",    // sd_notify readiness, watchdog and status of vigil watch (cmd only)
 	"github.com/klauspost/compress",       // zstd of the content kept for diffing (store only)
+	"modernc.org/sqlite",                  // the Nix database, read-only (internal/nix only; pure Go)
 }
 
 func isCmd(rel string) bool { return strings.HasPrefix(rel, "cmd/") }

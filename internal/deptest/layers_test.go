@@ -21,6 +21,7 @@ var layer = map[string]int{
 	"btrfs":              1,
 	"scanner":            1,
 	"bench":              1,
+	"internal/nix":       1,
 	"internal/watch":     2,
 	"internal/config":    2,
 	"internal/report":    2,

@@ -46,6 +46,8 @@ var moduleRules = map[string]moduleRule{
 		why: "checkpoints of the audit log are read and printed by the trust code; the fleet's witness cosigns them (C2SP cosignature/v1)"},
 	"github.com/klauspost/compress": {importers: []string{"store"},
 		why: "kept content is compressed in the database: store's format, like bbolt"},
+	"modernc.org/sqlite": {importers: []string{"internal/nix"},
+		why: "the Nix database is read (never written) in one package; pure Go, so the binary keeps one cgo dependency"},
 	"golang.org/x/sys":  {any: true, why: "the system calls the standard library lacks"},
 	"golang.org/x/sync": {any: true, why: "errgroup: owned goroutines"},
 	"github.com/google/go-cmp": {

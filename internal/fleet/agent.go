@@ -20,6 +20,7 @@ import (
 
 	"vigil/internal/config"
 	"vigil/internal/engine"
+	"vigil/merkle"
 	"vigil/store"
 )
 
@@ -237,6 +238,15 @@ func (a *Agent) Publish(ctx context.Context, eng *engine.Engine, db *store.DB, c
 	}
 	if err := a.describe(db, "vigil/"+eng.Host(), &st); err != nil {
 		return err
+	}
+	// The portable tree's manifests first: the state names its root only
+	// once the fleet holds it, so that a diff never finds a node missing.
+	pr, err := uploadTree(ctx, c, db)
+	if err != nil {
+		return fmt.Errorf("uploading the portable tree: %w", err)
+	}
+	if pr != (merkle.Hash{}) {
+		st.PortableRoot = hex.EncodeToString(pr[:])
 	}
 	return a.put(ctx, c, db, &st)
 }

@@ -104,6 +104,15 @@ func (c *Conn) Init(ctx context.Context, replicas int) error {
 			return fmt.Errorf("bucket %s: %w", b.Bucket, err)
 		}
 	}
+	if _, err := c.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: BucketNodes,
+		Description: "vigil: the hosts' portable trees, one manifest per directory node, named by its hash",
+		Replicas:    replicas, Storage: jetstream.FileStorage}); err != nil {
+		return fmt.Errorf("object store %s: %w", BucketNodes, err)
+	}
+	if _, err := c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: BucketGolden,
+		Description: "vigil: each profile's golden baseline, a signed statement per promotion", History: 64, Replicas: replicas}); err != nil {
+		return fmt.Errorf("bucket %s: %w", BucketGolden, err)
+	}
 	if _, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: StreamFleet, Description: "vigil: fleet events",
 		Subjects: []string{SubjectFleet + ">"}, Replicas: replicas, Duplicates: 15 * time.Minute, Storage: jetstream.FileStorage}); err != nil {
 		return fmt.Errorf("stream %s: %w", StreamFleet, err)

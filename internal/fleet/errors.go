@@ -16,4 +16,6 @@ var (
 	// ErrConflict means a revision-checked write lost to another writer
 	// too often.
 	ErrConflict = errors.New("revision-checked write kept conflicting")
+	// ErrUnknownHost means a host has published nothing to the fleet.
+	ErrUnknownHost = errors.New("no such host in the fleet")
 )

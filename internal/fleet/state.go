@@ -41,6 +41,10 @@ type HostState struct {
 	Baseline  uint64 `json:"baseline"`
 	Root      string `json:"root"`
 	Statement string `json:"statement,omitempty"`
+	// PortableRoot is the current baseline's portable root (what hosts
+	// and golden baselines are compared by; its manifests are in
+	// vigil_nodes); the signed statement carries it too.
+	PortableRoot string `json:"portable_root,omitempty"`
 	// Phase is the phase in force and its record.
 	Phase PhaseInfo `json:"phase"`
 	// LastCheck summarizes the host's last check.
@@ -125,6 +129,12 @@ type Record struct {
 	// at two decisions in a row (events_missing was raised).
 	Gap           uint64 `json:"gap,omitempty"`
 	EventsMissing bool   `json:"events_missing,omitempty"`
+	// Drift counts the entries where the host's portable root differs
+	// from its profile's golden baseline (-1 or absent: not compared),
+	// DriftRoot and GoldenRevision are what was compared.
+	Drift          int    `json:"drift,omitempty"`
+	DriftRoot      string `json:"drift_root,omitempty"`
+	GoldenRevision uint64 `json:"golden_revision,omitempty"`
 	// Seen is the server's time of the host's newest entry.
 	Seen time.Time `json:"seen"`
 	// Decided is when the witness decided.

@@ -34,6 +34,11 @@ type HostStatus struct {
 	Version string `json:"vigil_version,omitempty"`
 	// EventSequence is the highest event sequence the host queued.
 	EventSequence uint64 `json:"event_sequence,omitempty"`
+	// PortableRoot is the host's portable root; Drift counts the entries
+	// that differ from its profile's golden baseline (a witness with
+	// fleet.golden_keys compares them).
+	PortableRoot string `json:"portable_root,omitempty"`
+	Drift        int    `json:"drift,omitempty"`
 }
 
 // OK reports whether the host's state is ok.
@@ -41,7 +46,7 @@ func (s HostStatus) OK() bool { return s.State == StateOK }
 
 // severity orders states, worst first.
 var severity = []string{StateRollback, StateFork, StateRecordDeleted, StateBadSignature, StateUnknownHost, StateSilent,
-	StateUnsealed, StateEventsMissing, StateCheckFailing, StatePending, StateOK}
+	StateUnsealed, StateEventsMissing, StateCheckFailing, StateDrifted, StatePending, StateOK}
 
 // sticky are the states an update does not end before a witness decided
 // on it.
@@ -120,14 +125,17 @@ func (c *Conn) Status(ctx context.Context, now time.Time) ([]HostStatus, error) 
 func status(e jetstream.KeyValueEntry, st *HostState, recs []Record, now time.Time) HostStatus {
 	s := HostStatus{Host: e.Key(), Profile: st.Profile, Phase: st.Phase.Phase, Root: st.Root, Sealed: st.Statement != "",
 		Witnessed: -1, Heartbeat: e.Created().UTC(), HeartbeatAge: now.Sub(e.Created()).Seconds(), State: StatePending,
-		Version: st.Version, EventSequence: st.EventSequence}
+		Version: st.Version, EventSequence: st.EventSequence, PortableRoot: st.PortableRoot}
 	s.State = ""
 	for _, r := range recs {
 		s.Witnesses = append(s.Witnesses, r.Witness)
 		if r.Checkpoint != "" && r.Size > s.Witnessed {
 			s.Witnessed = r.Size
 		}
-		state := r.State
+		state := withDrift(r.State, r.Drift)
+		if r.Drift > 0 {
+			s.Drift = r.Drift
+		}
 		switch {
 		case r.Silent:
 			state = StateSilent

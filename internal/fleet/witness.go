@@ -45,6 +45,9 @@ type Witness struct {
 	mu     sync.Mutex
 	seen   map[string]seenHost // host -> its newest entry
 	events tracker
+	// golden verifies the profiles' golden baselines (SetGoldenKeys); nil
+	// compares nothing.
+	golden goldenVerifiers
 }
 
 // seenHost is what the witness knows of a host's newest entry.
@@ -194,6 +197,7 @@ func (w *Witness) Decide(ctx context.Context, e jetstream.KeyValueEntry) error {
 		if deleted {
 			next, evs = w.deleted(rec, next, evs)
 		}
+		evs = append(evs, w.drift(ctx, &st, &rec, &next)...)
 		next.HostRevision, next.Seen, next.Decided = e.Revision(), e.Created(), w.now().UTC()
 		if err := w.raise(ctx, host, e.Revision(), evs); err != nil {
 			return err

@@ -38,6 +38,8 @@ type Host struct {
 	Pub       string
 	// Backup is the database file as it was right after the seal.
 	Backup []byte
+	// Name is the host's name ("test" by default).
+	Name string
 }
 
 // Program is the path, under Root, of the sealed setuid program.
@@ -46,8 +48,23 @@ const Program = "bin/su"
 // NewHost makes a sealed host.
 func NewHost(t testing.TB) *Host {
 	t.Helper()
-	h := &Host{Root: t.TempDir(), Dir: t.TempDir()}
+	return NewHostAt(t, t.TempDir(), "test", nil)
+}
+
+// NewHostAt makes a sealed host named name (its engine's host) whose tree
+// is at root (made if missing); edit, if set, changes the tree before the
+// baseline is taken. Hosts made one after the other at one root, the
+// tree moved away in between, are a fleet's hosts monitoring the same
+// paths.
+func NewHostAt(t testing.TB, root, name string, edit func(root string)) *Host {
+	t.Helper()
+	h := &Host{Root: root, Dir: t.TempDir(), Name: name}
+	must(t, os.MkdirAll(root, 0o755))
+	must(t, os.Chmod(root, 0o755))
 	fimtest.Tree{Program: fimtest.File("ELF su"), "etc/passwd": fimtest.File("root:x:0:0\n")}.Make(t, h.Root)
+	if edit != nil {
+		edit(root)
+	}
 	if err := os.Chmod(filepath.Join(h.Root, Program), 0o4755); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +102,7 @@ func (h *Host) WriteConfig(t testing.TB, text string) {
 // Engine returns the host's engine, as the CLI and the daemon build it.
 func (h *Host) Engine(t testing.TB) *engine.Engine {
 	t.Helper()
-	e, err := engine.New(h.Config, engine.Settings{Host: "test"})
+	e, err := engine.New(h.Config, engine.Settings{Host: h.Name})
 	must(t, err)
 	return e
 }

@@ -23,6 +23,7 @@ rec {
   pkgs = {
     vigil = "/nix/store/00000000000000000000000000000000-vigil";
     writeShellScriptBin = name: text: "/nix/store/00000000000000000000000000000000-${name}";
+    callPackage = path: args: "/nix/store/00000000000000000000000000000000-vigil";
   };
 
   # eval evaluates the module the way the module system would for these

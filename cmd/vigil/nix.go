@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"vigil/alerts"
+	"vigil/internal/config"
+	"vigil/internal/engine"
+	"vigil/internal/nix"
+	"vigil/merkle"
+)
+
+const nixAbout = `The Nix store ([nix]; on by default where /nix/var/nix/db/db.sqlite exists),
+verified against the Nix database, which vigil only reads.
+
+  check     every valid store path's NAR serialization hashed (SHA-256) and
+            compared with the database's NAR hash (a path whose files are all
+            unchanged by inode, size, mtime, ctime, mode and link count since
+            the snapshot is not rehashed, but for a random sample of about
+            2 in scan.reread_within, unless --full); every entry of
+            /nix/store listed in the database; with require-sigs (nix.conf),
+            every path signed by a key of trusted-public-keys, built here, or
+            content-addressed; against the snapshot: database records changed
+            since, and store paths of the system closure (/run/current-system,
+            /run/booted-system, /nix/var/nix/profiles/system*) that it did not
+            hold, with the generation that brought them.
+  snapshot  verify the store (every path rehashed) and, if nothing is wrong,
+            write the snapshot (nix.snapshot, default
+            /etc/vigil/nix-store.json): every valid path's database record
+            and the system closure. It is a file in a monitored root: the
+            next update, seal or reseal accepts it like any other change.
+  diff      the store paths added to and removed from the system closure
+            since the snapshot (as nix store diff-closures, by path).
+
+A whole 'vigil check' runs check's part too once the current baseline
+records the snapshot. The snapshot is used only if it is the one the current baseline records,
+under the trust decision (a snapshot changed since is a finding, exit 8).
+Findings (--json: one ECS event each, event.action): nix_content_changed,
+nix_path_missing, nix_path_unregistered, nix_path_untrusted, nix_db_changed,
+nix_closure_added, nix_closure_removed, nix_snapshot_changed. Exit codes as
+check's: 1 paths added (unregistered, closure added), 2 removed, 4 changed or
+untrusted, 8 the snapshot is not the sealed one.`
+
+func runNix(ctx context.Context, e *env, inv *invocation) int {
+	if len(inv.args) != 1 {
+		return e.fail(&usageError{msg: "nix takes one argument: check, snapshot or diff", cmd: inv.cmd})
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return e.fail(err)
+	}
+	st := nix.Store{Root: cfg.Nix.RootDir()}
+	switch {
+	case cfg.Nix.Enabled != nil && !*cfg.Nix.Enabled:
+		e.log.Info().Msg("[nix] is turned off (nix.enabled = false)")
+		return exitOK
+	case !st.Exists() && cfg.Nix.Enabled == nil:
+		e.log.Info().Str("database", quote(st.Real(nix.DBPath))).Msg("no Nix database: nothing to check")
+		return exitOK
+	case !st.Exists():
+		return e.fail(fmt.Errorf("%w: nix.enabled is true, but there is no Nix database at %s", config.ErrInvalid, st.Real(nix.DBPath)))
+	}
+	switch inv.args[0] {
+	case "check", "diff":
+		return e.nixCheck(ctx, inv, cfg, st)
+	case "snapshot":
+		return e.nixSnapshot(ctx, cfg, st)
+	}
+	return e.fail(&usageError{msg: fmt.Sprintf("nix: unknown argument %q", inv.args[0]), cmd: inv.cmd})
+}
+
+// nixSnapshot verifies the whole store and writes its snapshot; a store
+// with anything wrong is refused and nothing is written.
+func (e *env) nixSnapshot(ctx context.Context, cfg *config.Config, st nix.Store) int {
+	conf, err := st.ReadConf()
+	if err != nil {
+		return e.fail(err)
+	}
+	r, err := nix.Verify(ctx, st, nix.Options{Conf: conf, Full: true})
+	if err != nil {
+		return e.fail(err)
+	}
+	if len(r.Findings) > 0 {
+		code := e.printNixFindings(r.Findings, false)
+		e.log.Error().Int("findings", len(r.Findings)).Msg("the store does not verify against the Nix database: no snapshot written")
+		return code
+	}
+	roots, err := st.SystemRoots()
+	if err != nil {
+		return e.fail(err)
+	}
+	snap := r.Snapshot(roots)
+	b, err := json.Marshal(snap)
+	if err != nil {
+		return e.fail(err)
+	}
+	path := cfg.Nix.SnapshotPath()
+	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
+		return e.fail(err)
+	}
+	if !e.quiet {
+		fmt.Fprintf(e.stdout, "%s: %d store paths (%d hashed, %d bytes), system closure %d paths; accept it with 'vigil update %s' (or reseal)\n",
+			path, len(snap.Paths), r.Hashed, r.Bytes, len(snap.Closure), path)
+	}
+	return exitOK
+}
+
+// writeFileAtomic writes data to a new file beside path and renames it
+// over path.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".nix-snapshot-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// errSnapshotChanged: the snapshot file is not the one the current
+// baseline records.
+var errSnapshotChanged = errors.New("the Nix snapshot is not the one the current baseline records")
+
+// sealedSnapshot reads the snapshot after the engine's trust decision and
+// a check, scoped to the snapshot's file, that it is the baseline's: ok
+// false (and no error) when the baseline has no snapshot.
+func (e *env) sealedSnapshot(ctx context.Context, inv *invocation, path string) (nix.Snapshot, bool, error) {
+	eng, db, v, err := e.trusted(inv, true)
+	if err != nil {
+		return nix.Snapshot{}, false, err
+	}
+	defer db.Close()
+	if err := engine.KnownPaths(db, []string{path}); errors.Is(err, engine.ErrUnknownPath) {
+		return nix.Snapshot{}, false, nil
+	} else if err != nil {
+		return nix.Snapshot{}, false, dbError(db.Path(), err)
+	}
+	var changes []string
+	rep := engine.Funcs{
+		OnChange: func(c merkle.Change) error { changes = append(changes, c.Path); return nil },
+		OnError:  func(p string, err error) error { changes = append(changes, p+": "+err.Error()); return nil },
+	}
+	res, err := eng.Check(ctx, db, engine.Request{Paths: []string{path}, Full: true, Phase: v.Phase.Phase}, rep)
+	if err != nil {
+		return nix.Snapshot{}, false, dbError(db.Path(), err)
+	}
+	if res.Tampered != nil || len(changes) > 0 {
+		return nix.Snapshot{}, false, fmt.Errorf("%s: %w (%s)", path, errSnapshotChanged, strings.Join(changes, "; "))
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nix.Snapshot{}, false, err
+	}
+	var s nix.Snapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nix.Snapshot{}, false, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, true, nil
+}
+
+// nixCheck runs nix check and nix diff.
+func (e *env) nixCheck(ctx context.Context, inv *invocation, cfg *config.Config, st nix.Store) int {
+	path := cfg.Nix.SnapshotPath()
+	sealed, ok, err := e.sealedSnapshot(ctx, inv, path)
+	if errors.Is(err, errSnapshotChanged) {
+		ev := alerts.Tampered(err, hostname(), time.Now())
+		ev.Event.Action = "nix_snapshot_changed"
+		e.printNixEvent(inv.bool("json"), ev, "! nix snapshot: "+err.Error())
+		return exitTampered
+	}
+	if err != nil {
+		return e.fail(err)
+	}
+	if !ok {
+		e.log.Warn().Str("snapshot", quote(path)).Msg("the current baseline records no Nix snapshot: the store is checked against the Nix database only ('vigil nix snapshot', then update or reseal)")
+	}
+	conf, err := st.ReadConf()
+	if err != nil {
+		return e.fail(err)
+	}
+	var r *nix.Report
+	opts := nix.Options{Conf: conf, Known: sealed.Known(), Full: inv.bool("full")}
+	if n := cfg.RereadWithin; n > 0 {
+		// A sample of the paths the stat cache trusts is rehashed anyway,
+		// about 2 in RereadWithin per check, drawn when the check runs
+		// (runtime-seeded ChaCha8): nobody can tell beforehand which.
+		opts.Rehash = func(string) bool { return rand.IntN(n) < 2 }
+	}
+	if inv.args[0] == "diff" {
+		r, err = nix.Read(ctx, st) // the closure only: the database, nothing hashed
+	} else {
+		r, err = nix.Verify(ctx, st, opts)
+	}
+	if err != nil {
+		return e.fail(err)
+	}
+	roots, err := st.SystemRoots()
+	if err != nil {
+		return e.fail(err)
+	}
+	var fs []nix.Finding
+	if inv.args[0] == "check" {
+		fs = r.Findings
+	}
+	if ok {
+		for _, f := range nix.Compare(sealed, r, roots) {
+			if inv.args[0] == "check" || f.Kind == nix.ClosureAdded || f.Kind == nix.ClosureRemoved {
+				fs = append(fs, f)
+			}
+		}
+	}
+	nix.SortFindings(fs)
+	code := e.printNixFindings(fs, inv.bool("json"))
+	if !e.quiet && !inv.bool("json") && inv.args[0] == "check" {
+		fmt.Fprintf(e.stdout, "nix: %d store paths, %d hashed (%d bytes), %d unchanged since the snapshot, %d findings\n",
+			len(r.Paths), r.Hashed, r.Bytes, r.Reused, len(fs))
+	}
+	return code
+}
+
+// nixExit is each finding's bit of the exit code.
+var nixExit = map[nix.Kind]int{
+	nix.Unregistered: exitAdded, nix.ClosureAdded: exitAdded,
+	nix.Missing: exitRemoved, nix.ClosureRemoved: exitRemoved,
+	nix.ContentChanged: exitChanged, nix.DBChanged: exitChanged, nix.Untrusted: exitChanged,
+}
+
+// printNixFindings prints one line (or ECS event) per finding and returns
+// the exit code they make.
+func (e *env) printNixFindings(fs []nix.Finding, jsonOut bool) int {
+	code := exitOK
+	for _, f := range fs {
+		code |= nixExit[f.Kind]
+		e.printNixEvent(jsonOut, nixEvent(f), nixLine(f))
+	}
+	return code
+}
+
+// nixEvent is the ECS event of a finding: event.action its kind, file.path
+// the store path, error.message its line.
+func nixEvent(f nix.Finding) alerts.Event {
+	ev := alerts.Notice(string(f.Kind), nixLine(f), hostname(), time.Now())
+	ev.Event.Kind, ev.Event.Type, ev.Event.Outcome = "alert", []string{"change"}, "failure"
+	ev.Event.Severity = map[string]int{"critical": alerts.SeverityCritical, "high": alerts.SeverityAlert}[f.Kind.Severity()]
+	if ev.Event.Severity == 0 {
+		ev.Event.Severity = alerts.SeverityWarning
+	}
+	ev.File = &alerts.File{Path: f.Path} // a store path: a directory, a file or a symlink
+	return ev
+}
+
+func nixLine(f nix.Finding) string {
+	marker := map[int]string{exitAdded: "+", exitRemoved: "-"}[nixExit[f.Kind]]
+	if marker == "" {
+		marker = "~"
+	}
+	s := fmt.Sprintf("%s %s %s", marker, f.Kind, f.Path)
+	if f.Detail != "" {
+		s += ": " + f.Detail
+	}
+	if f.Generation != 0 {
+		s += fmt.Sprintf(" (generation %d, %s)", f.Generation, f.Root)
+	} else if f.Root != "" {
+		s += " (" + f.Root + ")"
+	}
+	if len(f.Files) > 0 {
+		s += "; files: " + strings.Join(f.Files, ", ")
+	}
+	return s
+}
+
+func (e *env) printNixEvent(jsonOut bool, ev alerts.Event, line string) {
+	if !jsonOut {
+		fmt.Fprintln(e.stdout, line)
+		return
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		fmt.Fprintln(e.stdout, line)
+		return
+	}
+	fmt.Fprintf(e.stdout, "%s\n", b)
+}
