@@ -190,7 +190,13 @@ func (e *env) fleetConsole(ctx context.Context, conn *fleet.Conn, f config.Fleet
 			return nil, fmt.Errorf("%s: a console token of at least 16 characters is needed", f.ConsoleTokenFile)
 		}
 	}
-	c, err := console.New(&fleet.ConsoleSource{Conn: conn}, opts)
+	src := &fleet.ConsoleSource{Conn: conn}
+	if len(f.GoldenKeys) > 0 {
+		if src.Golden, err = fleet.GoldenVerifiers(f.GoldenKeys); err != nil {
+			return nil, err
+		}
+	}
+	c, err := console.New(src, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -184,6 +184,7 @@ func TestBrowser(t *testing.T) {
 	load("fleet", "/", text("#phase-banner", "SETUP PHASE"), text(`tr[data-host="hv2"] td.state`, "drifted"),
 		text(`tr[data-host="hv1"] td.state`, "ok"))
 	load("", "/?state=drifted", text("#hosts tbody", "hv2"))
+	load("diff", "/diff?host=hv2&golden=1", text("#diff", "/etc/ssh/sshd_config"), text("#diff", "/etc/cron.d/<b>x</b>"))
 	load("host", "/host/hv1", text("#phase-banner", "SETUP PHASE"), text("#alerts", "/etc/<script>alert(1)</script>"),
 		text("#alerts", "by 4242 (/usr/bin/vi) uid 0"), text("#phases", "upgrade"))
 

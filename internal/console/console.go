@@ -77,6 +77,7 @@ func New(src Source, opts Options) (*Console, error) {
 	m.HandleFunc("GET /host/{name}", c.host)
 	m.HandleFunc("GET /host/{name}/alerts", c.hostAlerts)
 	m.HandleFunc("GET /api/v1/phase", c.phase)
+	m.HandleFunc("GET /diff", c.diff)
 	c.mux = m
 	return c, nil
 }
@@ -124,6 +125,9 @@ type page struct {
 	Filter  filter
 	Options filterOptions
 	Chart   *chart // the timeline, drawn as SVG by the template
+	Diff    *DiffView
+	// CanDiff says the source compares hosts (the diff links).
+	CanDiff bool
 }
 
 type filter struct{ Profile, State string }
@@ -177,8 +181,9 @@ func (c *Console) fleet(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(opts.Profiles)
 	slices.Sort(opts.States)
+	_, canDiff := c.src.(Differ)
 	c.render(w, "fleet.html", page{Title: "Fleet", Phase: ph, Hosts: shown, Filter: f, Options: opts,
-		Chart: timeline(shown)})
+		Chart: timeline(shown), CanDiff: canDiff})
 }
 
 func (c *Console) hostPage(r *http.Request) (*Phase, *Host, error) {
@@ -207,6 +212,32 @@ func (c *Console) hostAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.render(w, "alerts", page{Phase: ph, Host: h})
+}
+
+// diff is the diff page: /diff?host=H&other=H2, or /diff?host=H&golden=1.
+func (c *Console) diff(w http.ResponseWriter, r *http.Request) {
+	d, ok := c.src.(Differ)
+	if !ok {
+		http.Error(w, "this console compares no hosts", http.StatusNotFound)
+		return
+	}
+	q := r.URL.Query()
+	host, other, golden := q.Get("host"), q.Get("other"), q.Get("golden") == "1"
+	if host == "" || (other == "") == !golden {
+		http.Error(w, "diff needs host and other, or host and golden=1", http.StatusBadRequest)
+		return
+	}
+	ph, err := c.src.Phase(r.Context())
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	v, err := d.Diff(r.Context(), host, other, golden)
+	if err != nil {
+		c.fail(w, err)
+		return
+	}
+	c.render(w, "diff.html", page{Title: "Diff " + v.From + " → " + v.To, Phase: ph, Diff: v})
 }
 
 func (c *Console) phase(w http.ResponseWriter, r *http.Request) {

@@ -44,6 +44,17 @@ func (f *fixture) Host(_ context.Context, name string) (*Host, error) {
 	return nil, ErrNoHost
 }
 
+// Diff compares hv2 with its golden baseline; nothing else.
+func (f *fixture) Diff(_ context.Context, host, other string, golden bool) (*DiffView, error) {
+	if host != "hv2" || !golden {
+		return nil, ErrNoHost
+	}
+	return &DiffView{From: "golden hypervisor", To: "hv2", Fetched: 8, Bytes: 2048, Entries: []DiffEntry{
+		{Action: "updated", Path: "/etc/ssh/sshd_config", Details: []string{"content  ab12 -> cd34"}},
+		{Action: "created", Path: "/etc/cron.d/<b>x</b>"},
+	}}, nil
+}
+
 func newFixture() *fixture {
 	ph := &Phase{Host: "hv1", Phase: "setup", Since: t0.Add(-time.Hour), Allowed: []string{"check", "update", "seal"}}
 	hv1 := Host{HostSummary: HostSummary{Name: "hv1", Profile: "hypervisor", Phase: "setup", Root: strings.Repeat("ab", 32),
@@ -126,6 +137,9 @@ func TestPages(t *testing.T) {
 			"persistence", "upgrade", `hx-get="/host/hv1/alerts"`}, []string{"<script>alert(1)"}},
 		{"/host/hv1/alerts", 200, []string{`id="alerts"`, "/etc/&lt;script&gt;"}, []string{"<html"}},
 		{"/host/nope", 404, nil, nil},
+		{"/diff?host=hv2&golden=1", 200, []string{"/etc/ssh/sshd_config", "content  ab12 -&gt; cd34", "/etc/cron.d/&lt;b&gt;x&lt;/b&gt;", "8 nodes read"}, []string{"<b>x"}},
+		{"/diff?host=hv2", 400, nil, nil},
+		{"/", 200, []string{`href="/diff?host=hv2&amp;golden=1"`}, nil},
 		{"/static/console.css", 200, []string{"--bad"}, nil},
 		{"/static/" + HTMX, 200, []string{"htmx"}, nil},
 	} {

@@ -131,3 +131,26 @@ type PhaseChange struct {
 	Reason string
 	Signed bool
 }
+
+// Differ is a [Source] that can compare two hosts, or a host and its
+// profile's golden baseline: the console's diff page.
+type Differ interface {
+	Diff(ctx context.Context, host, other string, golden bool) (*DiffView, error)
+}
+
+// DiffView is the diff page: the entries where From and To differ.
+type DiffView struct {
+	From, To string
+	Entries  []DiffEntry
+	// Fetched and Bytes say what the comparison read.
+	Fetched int
+	Bytes   int64
+}
+
+// DiffEntry is one differing entry, with its changed attributes' values
+// on both sides ("mode: 0644 -> 0666").
+type DiffEntry struct {
+	Action  string
+	Path    string
+	Details []string
+}

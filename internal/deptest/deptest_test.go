@@ -81,7 +81,7 @@ var allowed = map[string][]string{
 	// The fleet on NATS JetStream: the host's agent (the engine's
 	// witness) and the witness service; it goes through the engine's
 	// trust decision and raises events in alerts' schema.
-	"internal/fleet": {"internal/engine", "internal/config", "internal/console", "alerts", "store", "merkle"},
+	"internal/fleet": {"internal/engine", "internal/config", "internal/console", "internal/report", "alerts", "store", "merkle"},
 	// The read-only web console: templates and the pages' view types; its
 	// sources (the daemon, the fleet) hand it plain values.
 	"internal/console": {},

@@ -2,11 +2,14 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"vigil/internal/console"
+	"vigil/internal/report"
+	"vigil/merkle"
 )
 
 // ConsoleSource is the web console's view of the fleet (vigil fleet serve
@@ -16,6 +19,9 @@ type ConsoleSource struct {
 	Conn *Conn
 	// Now is the clock of heartbeat ages; nil means time.Now.
 	Now func() time.Time
+	// Golden verifies golden baselines (fleet.golden_keys); nil: the diff
+	// page compares hosts only.
+	Golden goldenVerifiers
 }
 
 var _ console.Source = (*ConsoleSource)(nil)
@@ -92,4 +98,45 @@ func (s *ConsoleSource) Host(ctx context.Context, name string) (*console.Host, e
 	slices.Reverse(h.Audit)
 	slices.Reverse(h.PhaseHistory)
 	return h, nil
+}
+
+// Diff compares host with other, or with its profile's golden baseline
+// (verified with Golden), by descent over the manifests.
+func (s *ConsoleSource) Diff(ctx context.Context, host, other string, golden bool) (*console.DiffView, error) {
+	b, err := s.Conn.PortableRoot(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	v := &console.DiffView{To: host}
+	var a merkle.Hash
+	if golden {
+		if s.Golden == nil {
+			return nil, errors.New("no fleet.golden_keys: golden baselines cannot be verified")
+		}
+		profile, err := s.Conn.ProfileOf(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		g, err := s.Conn.Golden(ctx, profile, s.Golden)
+		if err != nil {
+			return nil, err
+		}
+		if a, err = g.GoldenRoot(); err != nil {
+			return nil, err
+		}
+		v.From = "golden " + profile + " (" + g.Host + ")"
+	} else {
+		if a, err = s.Conn.PortableRoot(ctx, other); err != nil {
+			return nil, err
+		}
+		v.From = other
+	}
+	nodes, err := s.Conn.DiffRoots(ctx, a, b, func(c merkle.Change) error {
+		v.Entries = append(v.Entries, console.DiffEntry{Action: c.Action.String(), Path: c.Path, Details: report.Details(c)})
+		return nil
+	})
+	if nodes != nil {
+		v.Fetched, v.Bytes = nodes.Fetched, nodes.Bytes
+	}
+	return v, err
 }

@@ -202,7 +202,7 @@ func TestGoldenDrift(t *testing.T) {
 	}
 
 	// The console shows the same two.
-	cs, err := console.New(&ConsoleSource{Conn: c}, console.Options{})
+	cs, err := console.New(&ConsoleSource{Conn: c, Golden: vs}, console.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,6 +219,16 @@ func TestGoldenDrift(t *testing.T) {
 		if shown != (i == 2 || i == 4) {
 			t.Errorf("console ?state=drifted: %s shown %v", h.name, shown)
 		}
+	}
+
+	resp, err = srv.Client().Get(srv.URL + "/diff?host=hv04&golden=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), hosts[4].h.Root+"/etc/shadow") || !strings.Contains(string(body), "golden hv (hv00)") {
+		t.Errorf("console diff of hv04 with its golden: %d\n%s", resp.StatusCode, body)
 	}
 
 	// Promote hv04: the golden root moves, the drift follows.

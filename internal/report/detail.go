@@ -108,3 +108,17 @@ func capability(v []byte) string {
 	}
 	return strconv.Quote(s)
 }
+
+// Details returns, for a changed entry, one "name: old -> new" text per
+// changed attribute, as --verbose prints them (none for a created or
+// deleted entry).
+func Details(c merkle.Change) []string {
+	b := appendDetails(nil, c)
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
