@@ -102,3 +102,11 @@ func TestLynis(t *testing.T) {
 		t.Errorf("lynis:hardening_index = %q (%v), want 0 to 100; items %v", v, ok, items)
 	}
 }
+
+func TestParseSecurityTable(t *testing.T) {
+	out := "UNIT                 EXPOSURE PREDICATE HAPPY\nsshd.service              9.6 UNSAFE    😨\nsystemd-journald.service  4.4 OK        🙂\n"
+	got := parseSecurityTable(out)
+	if len(got) != 2 || got["sshd.service"] != "9.6" || got["systemd-journald.service"] != "4.4" {
+		t.Errorf("parseSecurityTable = %v, want sshd.service 9.6 and systemd-journald.service 4.4", got)
+	}
+}
