@@ -254,11 +254,13 @@ type Vigil struct {
 	Coalesced *CoalescedInfo `json:"coalesced,omitempty"`
 	// Mount is set on mount_changed.
 	Mount *MountInfo `json:"mount,omitempty"`
+	// Posture is set on the events of a posture change (see [Posture]).
+	Posture *PostureChange `json:"posture,omitempty"`
 }
 
 func (v *Vigil) isZero() bool {
 	return v.FileExtra.isZero() && len(v.Changed) == 0 && len(v.Security) == 0 && v.Accounts == nil && v.Diff == nil && v.Previous == nil && v.Summary == nil && v.Phase == "" &&
-		v.Dropped == nil && v.Remediation == nil && v.Restore == nil && v.Device == nil && v.Missing == nil && v.Coalesced == nil && v.Mount == nil
+		v.Dropped == nil && v.Remediation == nil && v.Restore == nil && v.Device == nil && v.Missing == nil && v.Coalesced == nil && v.Mount == nil && v.Posture == nil
 }
 
 // SetPhase records the host's phase in ev (vigil.phase) and the severity

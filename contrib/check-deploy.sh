@@ -130,6 +130,20 @@ $(cat "$tmp/nix-full.toml")"
 	fi
 	echo "check-deploy: the module renders [watch], [[sink]] and remediation that vigil accepts, and the watch unit's network and paths"
 
+	# services.vigil.posture: every option lands under its [posture] key.
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["postureConfig"], end="")' "$tmp/render.json" >"$tmp/nix-posture.toml"
+	"$vigil" --config "$tmp/nix-posture.toml" config check >/dev/null || fail "vigil config check refuses the module's [posture]:
+$(cat "$tmp/nix-posture.toml")"
+	python3 - "$tmp/nix-posture.toml" <<-'PY' || fail "the module renders [posture] wrongly"
+		import sys, tomllib
+		got = tomllib.load(open(sys.argv[1], "rb")).get("posture")
+		want = {"enable": True, "profile": "workstation", "interval": "5m", "extra_sysctls": ["kernel.io_uring_disabled"],
+		        "mounts": ["/", "/srv"], "units": ["/etc/systemd/system/app.service"], "disable": ["nft"], "max_exposure": 6.5, "lynis": True}
+		if got != want:
+		    print(f"posture: rendered {got!r}, want {want!r}", file=sys.stderr); sys.exit(1)
+	PY
+	echo "check-deploy: the module renders services.vigil.posture as [posture], which vigil accepts"
+
 	# services.vigil.fleet: a [fleet] section vigil accepts, the check and
 	# watch units reaching the NATS servers only, the witness unit.
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["fleetConfig"], end="")' "$tmp/render.json" >"$tmp/nix-fleet.toml"

@@ -55,6 +55,20 @@ let
     listen = cfg.watch.listen;
   };
 
+  # [posture]: written only when enabled, with the keys set.
+  postureKeys = lib.filterAttrs (_: v: v != null && v != [ ]) {
+    enable = true;
+    profile = cfg.posture.profile;
+    interval = cfg.posture.interval;
+    extra_sysctls = cfg.posture.extraSysctls;
+    mounts = cfg.posture.mounts;
+    units = cfg.posture.units;
+    profile_file = if cfg.posture.profileFile == null then null else toString cfg.posture.profileFile;
+    disable = cfg.posture.disable;
+    max_exposure = cfg.posture.maxExposure;
+    lynis = if cfg.posture.lynis then true else null;
+  };
+
   # [fleet]: only the keys set; none without a url.
   fleetKeys = lib.filterAttrs (_: v: v != null && v != [ ]) {
     url = cfg.fleet.url;
@@ -85,6 +99,7 @@ let
   // lib.optionalAttrs fleetOn { fleet = fleetKeys; }
   // lib.optionalAttrs (cfg.phase.hardenedMarker != defaultMarker) { phase = { hardened_markers = [ cfg.phase.hardenedMarker ]; }; }
   // lib.optionalAttrs (cfg.publicKeyFile != null) { trust = { pubkey = toString cfg.publicKeyFile; }; }
+  // lib.optionalAttrs cfg.posture.enable { posture = postureKeys; }
   // lib.optionalAttrs (cfg.nix.enable != null) { nix = { enabled = cfg.nix.enable; }; }
   // cfg.settings;
 
@@ -253,6 +268,28 @@ in
         default = true;
         description = "Run `vigil seal` when the hardened-phase marker appears.";
       };
+    };
+
+    posture = {
+      enable = mkOption {
+        type = types.bool;
+        default = false;
+        description = ''
+          Record the host's security posture (sysctls, modules, lockdown, LSMs,
+          listening sockets, mount options, accounts, systemd exposure) with
+          every baseline and compare it in every check and in the watch
+          ([posture] in vigil.toml; see `vigil posture`).
+        '';
+      };
+      profile = mkOption { type = types.enum [ "server" "workstation" ]; default = "server"; description = "posture.profile: the profile checks and severities come from."; };
+      interval = mkOption { type = types.nullOr types.str; default = null; example = "15m"; description = "posture.interval: how often the watch compares the posture (null: 15m)."; };
+      extraSysctls = mkOption { type = types.listOf types.str; default = [ ]; example = [ "kernel.io_uring_disabled" ]; description = "posture.extra_sysctls: recorded besides the default list."; };
+      mounts = mkOption { type = types.listOf types.str; default = [ ]; description = "posture.mounts: mount points whose options are recorded ([]: /, /boot, /tmp, /var/tmp, /dev/shm, /home)."; };
+      units = mkOption { type = types.listOf types.str; default = [ ]; example = [ "/etc/systemd/system/nginx.service" ]; description = "posture.units: unit files scored offline by systemd-analyze security ([]: every loaded service, online)."; };
+      profileFile = mkOption { type = types.nullOr types.path; default = null; description = "posture.profile_file: checks that extend or replace the embedded profiles (vigil posture --profiles shows the format)."; };
+      disable = mkOption { type = types.listOf types.str; default = [ ]; example = [ "nft" ]; description = "posture.disable: collectors not to run."; };
+      lynis = mkOption { type = types.bool; default = false; description = "posture.lynis: run lynis (minutes) with every posture collection and record its hardening index."; };
+      maxExposure = mkOption { type = types.nullOr types.float; default = null; example = 5.0; description = "posture.max_exposure: the highest accepted systemd exposure score (null: the profile's)."; };
     };
 
     keyFile = mkOption {

@@ -65,6 +65,9 @@ type Info struct {
 	// DevStats are the error counters of the Btrfs devices holding the
 	// roots when the baseline was taken.
 	DevStats []DevStats `json:"dev_stats,omitempty"`
+	// Posture is the security posture recorded with the baseline; nil
+	// when none was (see [Posture]).
+	Posture *Posture `json:"posture,omitempty"`
 }
 
 // Snapshot is what a baseline records of the read-only Btrfs snapshot a

@@ -178,6 +178,11 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engin
 		return e.fail(dbError(db.Path(), err))
 	}
 	code := diffCode(res) | trustCode
+	pcode, err := e.reportPosture(w, res, eng.Host())
+	if err != nil {
+		return e.fail(err)
+	}
+	code |= pcode
 	// A configuration that is not the baseline's is a finding of check's,
 	// not only a log line: whoever can edit it can make vigil look away
 	// (an exclude added for a planted file, a rule that stops watching one).

@@ -52,11 +52,16 @@ func runDiff(ctx context.Context, e *env, inv *invocation) int {
 	}
 	w := report.New(e.stdout, report.Options{JSON: jsonOut, Color: !jsonOut && useColor(e.stdout), Host: hostname(), Verbose: inv.bool("verbose"), Phase: verdict.Phase.Phase})
 	start := time.Now()
-	res, err := engine.Diff(ctx, a, b, engine.Options{Config: cfg, Report: diffWriter{engine.Funcs{OnChange: w.Change}, w}})
+	res, err := engine.Diff(ctx, a, b, engine.Options{Config: cfg, Report: diffWriter{engine.Funcs{OnChange: w.Change}, w}, PostureChecks: eng.Options().PostureChecks})
 	if err != nil {
 		return e.fail(err)
 	}
 	code := diffCode(res)
+	pcode, err := e.reportPosture(w, res, hostname())
+	if err != nil {
+		return e.fail(err)
+	}
+	code |= pcode
 	s := summary("diff", res, &scanner.Stats{}, time.Since(start), code)
 	s.Scope = []string{fmt.Sprintf("baseline %d", a.Info().ID), fmt.Sprintf("baseline %d", b.Info().ID)}
 	if err := w.Summary(s); err != nil {

@@ -85,10 +85,14 @@ func (e *env) sealPending(ctx context.Context, inv *invocation, pb prepared) (co
 	}
 	w := report.New(e.stdout, report.Options{Host: pb.eng.Host(), Phase: engine.PhaseHardened})
 	r := &reporter{e: e, w: w}
-	if _, err := pb.eng.Check(ctx, pb.db, engine.Request{Phase: engine.PhaseHardened}, r); err != nil {
+	res, err := pb.eng.Check(ctx, pb.db, engine.Request{Phase: engine.PhaseHardened}, r)
+	if err != nil {
 		return e.fail(dbError(pb.db.Path(), err)), false
 	}
-	n := r.n
+	if _, err := e.reportPosture(w, res, pb.eng.Host()); err != nil { // pending posture changes count too
+		return e.fail(err), false
+	}
+	n := r.n + int64(len(res.Posture))
 	if n == 0 {
 		return 0, true
 	}

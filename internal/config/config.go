@@ -52,6 +52,8 @@ type Config struct {
 	Phase Phase
 	// Btrfs sets the trusted snapshots of roots on Btrfs ([btrfs]).
 	Btrfs Btrfs
+	// Posture records the host's security state with the files ([posture]).
+	Posture Posture
 	// Fleet is where the host's state is witnessed ([fleet]); see
 	// [Fleet.Enabled].
 	Fleet Fleet

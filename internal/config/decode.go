@@ -66,6 +66,8 @@ func (d *decoder) config(raw map[string]any) *Config {
 			d.watch(key, v, c)
 		case "btrfs":
 			d.btrfs(key, v, c)
+		case "posture":
+			d.posture(key, v, c)
 		case "nix":
 			d.nix(key, v, c)
 		case "sink":

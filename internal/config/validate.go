@@ -20,6 +20,7 @@ func (c *Config) problems() []problem {
 	ps = append(ps, c.databaseProblems()...)
 	ps = append(ps, c.sealingProblems()...)
 	ps = append(ps, c.btrfsProblems()...)
+	ps = append(ps, c.postureProblems()...)
 	ps = append(ps, c.nixProblems()...)
 	if c.Keep < 1 {
 		ps = append(ps, problemf(keyPath{"keep"}, "must be at least 1, got %d", c.Keep))

@@ -427,6 +427,8 @@ func (p *pipeline) verify(ctx context.Context) error {
 	defer follow.Stop()
 	floodTick := time.NewTicker(max(p.flood.window/4, 10*time.Millisecond))
 	defer floodTick.Stop()
+	postureTick := time.NewTicker(postureInterval(p.cfg))
+	defer postureTick.Stop()
 	p.dbStamp = stamp(p.cfg.Database)
 	for {
 		var j job
@@ -441,6 +443,11 @@ func (p *pipeline) verify(ctx context.Context) error {
 			j = job{whole: true, why: "scan"}
 		case <-full.C:
 			j = job{whole: true, full: true, why: "full_scan"}
+		case <-postureTick.C:
+			if !p.cfg.Posture.Enable {
+				continue
+			}
+			j = job{posture: true, why: "posture"}
 		case <-follow.C:
 			if s := stamp(p.cfg.Database); !s.Equal(p.dbStamp) {
 				p.dbStamp = s

@@ -40,6 +40,8 @@ type job struct {
 	// apart are the directories of the large files taken out of the job:
 	// never checked whole in their place.
 	apart map[string]bool
+	// posture compares the posture only (posture.interval; see posture.go).
+	posture bool
 }
 
 // verifier checks what jobs name against the current baseline and turns
@@ -137,6 +139,9 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 		}
 	}
 	v.baseline = info.ID
+	if j.posture {
+		return v.postureOnly(ctx, db, info, phase.Phase, start)
+	}
 	m := engine.SkipOwn(cfg, v.eng.Matcher(), info.Roots)
 	var paths []string
 	if !j.whole {
@@ -145,7 +150,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 			return nil, nil
 		}
 	}
-	c := &collect{v: v, scope: fmt.Sprintf("%d:%x", info.ID, info.Root[:]), seen: map[string]bool{}, changes: map[string]merkle.Action{}, restored: map[string]bool{}, now: start, phase: phase.Phase,
+	c := &collect{v: v, scope: scopeOf(info), seen: map[string]bool{}, changes: map[string]merkle.Action{}, restored: map[string]bool{}, now: start, phase: phase.Phase,
 		procs: processes(j.events)}
 	var sampleFile string // the keyed sample of whole checks: a series of the daemon's own
 	if j.whole {
@@ -189,6 +194,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 		}
 	}
 	c.transients(j.events, j.whole, m, info.Roots)
+	c.posture(res) // whole checks compare the posture too
 	c.resolve(paths, j.whole)
 	v.stats.setBaseline(info.ID, fmt.Sprintf("%x", info.Root[:]), len(v.alerted), nil)
 	for _, ev := range j.events {
@@ -198,6 +204,9 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	}
 	return c.out, nil
 }
+
+// scopeOf is the baseline's part of every event.id: its id and root.
+func scopeOf(info store.Info) string { return fmt.Sprintf("%d:%x", info.ID, info.Root[:]) }
 
 // collapseAt is how many paths of one directory a batch may name before
 // the directory is checked as a whole instead: each scope's verification

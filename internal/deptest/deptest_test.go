@@ -10,7 +10,7 @@
 //	cmd/vigil  cmd/vigil-bench  (internal/e2e: tests only)
 //	internal/daemon  internal/fleet  (internal/trusttest: tests only)
 //	internal/engine
-//	internal/watch  internal/config  internal/report  internal/progress
+//	internal/watch  internal/config  internal/report  internal/progress  internal/posture
 //	alerts  store  btrfs  scanner  bench
 //	merkle  internal/fsys  internal/textdiff  (internal/fimtest, internal/deptest: tests only)
 //
@@ -58,6 +58,9 @@ var allowed = map[string][]string{
 	"internal/config":   {"merkle"},
 	"internal/report":   {"alerts", "merkle", "internal/progress", "internal/textdiff"},
 	"internal/progress": {},
+	// Collectors of the host's security posture, profiles and the
+	// compliance report; merkle hashes its entries (posture tree).
+	"internal/posture": {"merkle"},
 	// Filesystem notifications turned into hints; it knows nothing of
 	// baselines or alerts (the daemon wires it to them).
 	"internal/watch": {},
@@ -72,7 +75,7 @@ var allowed = map[string][]string{
 	// The engine wires everything below it; only cmd may import it.
 	// fsys: kept content is read with openat2 (no symlink anywhere in the
 	// path); textdiff: the diffs of kept content.
-	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs", "internal/fsys", "internal/textdiff"},
+	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs", "internal/fsys", "internal/textdiff", "internal/posture"},
 	// Bounded unified diffs of kept content, masked; it knows nothing of
 	// vigil.
 	"internal/textdiff": {},
@@ -120,8 +123,11 @@ var engineUsers = []string{"internal/daemon", "internal/trusttest", "internal/fl
 // verdict (nothing it runs decides what is monitored).
 // internal/fimtest, which only tests import (testOnly), runs mkfs, losetup
 // and mount for the loop-mounted filesystems of root-only tests.
+// internal/posture runs systemd-analyze security and nft list ruleset,
+// read-only, found on PATH: their output is posture (scores, a digest),
+// never what decides which files are monitored.
 func execAllowed(rel string) bool {
-	return isCmd(rel) || rel == "bench" || rel == "alerts" || rel == "internal/fimtest"
+	return isCmd(rel) || rel == "bench" || rel == "alerts" || rel == "internal/fimtest" || rel == "internal/posture"
 }
 
 // modules are the third-party modules vigil requires directly, each for a

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"vigil/internal/config"
+	"vigil/internal/posture"
 	"vigil/internal/textdiff"
 	"vigil/merkle"
 	"vigil/scanner"
@@ -80,6 +81,11 @@ type Options struct {
 	KeptCheckpoint string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Posture, if set, collects the host's security posture: whole
+	// baselines record it, whole checks compare it (see posture.go).
+	// PostureChecks give its changes their severities.
+	Posture       *posture.Collector
+	PostureChecks []posture.Check
 }
 
 // Reporter receives what an operation finds, from one goroutine, in
@@ -197,6 +203,9 @@ type Result struct {
 	// clock, frozen, not written; see [SampleState]): someone may be
 	// steering the sample, an alert as Tampered is.
 	SampleAlert error
+	// Posture are the posture changes a whole check found since the
+	// baseline (severity "info" outside the hardened phase).
+	Posture []posture.Change
 }
 
 func (o *Options) now() time.Time {

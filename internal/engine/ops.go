@@ -126,6 +126,9 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	if err := o.auditBase(db, &info); err != nil {
 		return Result{}, err
 	}
+	if info.Posture, err = o.newPosture(ctx, old); err != nil {
+		return Result{}, err
+	}
 	var w *store.Writer
 	if old != nil {
 		res.Method = MethodScan
@@ -203,7 +206,7 @@ func (o *Options) auditBase(db *store.DB, info *store.Info) error {
 // nothing changed: then it abandons w. The commit carries the baseline's
 // audit record and, with a signer, its signed statement.
 func commit(w *store.Writer, o Options, res Result, err error, update bool, cmd string) (Result, error) {
-	if err == nil && update && res.NewRoot == res.OldRoot {
+	if err == nil && update && res.NewRoot == res.OldRoot && postureRoot(w.Pending(res.NewRoot).Posture) == postureRoot(res.Baseline.Posture) {
 		return res, w.Abort() // nothing to accept
 	}
 	var s store.Sealing
@@ -229,7 +232,11 @@ func commit(w *store.Writer, o Options, res Result, err error, update bool, cmd 
 // or the baseline's roots. It writes nothing but the sample state file
 // (Options.SampleFile).
 func Check(ctx context.Context, db *store.DB, o Options) (Result, error) {
-	return withSample(ctx, db, o, check)
+	res, err := withSample(ctx, db, o, check)
+	if err == nil {
+		err = o.checkPosture(ctx, &res)
+	}
+	return res, err
 }
 
 func check(ctx context.Context, db *store.DB, o Options) (Result, error) {
@@ -332,6 +339,9 @@ func Diff(ctx context.Context, a, b *store.Baseline, o Options) (Result, error) 
 		return p.report(c)
 	})
 	if err != nil {
+		return res, err
+	}
+	if err := diffPosture(a.Info(), b.Info(), o.PostureChecks, &res); err != nil {
 		return res, err
 	}
 	return res, p.flushHeld()

@@ -87,6 +87,9 @@ func scoped(ctx context.Context, db *store.DB, o Options, cur *store.Baseline, p
 		if err := o.auditBase(db, &ninfo); err != nil {
 			return res, err
 		}
+		if ninfo.Posture, err = o.newPosture(ctx, cur); err != nil {
+			return res, err
+		}
 		if w, err = db.CreateDelta(ninfo, cur); err != nil {
 			return res, err
 		}

@@ -52,6 +52,12 @@ func Statement(in store.Info) string {
 		fmt.Fprintf(&b, "device %s %d write=%d read=%d flush=%d corruption=%d generation=%d\n", d.FSID, d.DevID,
 			d.WriteErrs, d.ReadErrs, d.FlushErrs, d.CorruptionErrs, d.GenerationErrs)
 	}
+	// The root of the posture tree (internal/posture): its items are
+	// signed with the rest. Baselines without a posture keep the
+	// statement they had.
+	if in.Posture != nil {
+		fmt.Fprintf(&b, "posture %s\n", in.Posture.Root)
+	}
 	return b.String()
 }
 

@@ -70,6 +70,10 @@ func ParseStatement(text string) (store.Info, error) {
 	for p.has("device") {
 		in.DevStats = append(in.DevStats, p.device())
 	}
+	if p.has("posture") {
+		in.Posture = &store.Posture{}
+		p.hash("posture", &in.Posture.Root)
+	}
 	if p.err == nil && (p.i != len(p.lines)-1 || p.lines[p.i] != "") {
 		p.err = fmt.Errorf("line %d: want the end of the statement after a newline", p.i+1)
 	}
@@ -113,6 +117,19 @@ func (p *statementParser) field(key string) string {
 		p.err = fmt.Errorf("line %d: want %q", p.i, key)
 	}
 	return v
+}
+
+// hash reads a line "key HEX" of a 32-byte hash.
+func (p *statementParser) hash(key string, dst *store.RootHash) {
+	r := p.field(key)
+	if p.err != nil {
+		return
+	}
+	b, err := hex.DecodeString(r)
+	if err != nil || len(b) != len(dst) {
+		p.err = fmt.Errorf("bad %s %q", key, r)
+	}
+	copy(dst[:], b)
 }
 
 func (p *statementParser) uint(key string) uint64 {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"vigil/internal/config"
+	"vigil/internal/posture"
 	"vigil/merkle"
 	"vigil/scanner"
 	"vigil/store"
@@ -38,6 +39,10 @@ type Engine struct {
 	pubkey string
 	// kept is the kept checkpoint's file.
 	kept string
+	// posture collects the posture (nil: not enabled); postureChecks are
+	// the configured profile's checks.
+	posture       *posture.Collector
+	postureChecks []posture.Check
 	// witness gives the fleet's witnessed checkpoint; nil: no fleet.
 	witness Witness
 }
@@ -86,6 +91,9 @@ func New(cfg *config.Config, s Settings) (*Engine, error) {
 	e.kept = cfg.Trust.Checkpoint
 	if e.kept == "" {
 		e.kept = CheckpointPath(cfg.Database)
+	}
+	if e.posture, e.postureChecks, err = Posture(cfg); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -138,7 +146,8 @@ func (e *Engine) KeptCheckpoint() string { return e.kept }
 // Options returns the options every operation starts from: the
 // configuration, the host's identity, the clock and the kept checkpoint.
 func (e *Engine) Options() Options {
-	return Options{Config: e.cfg, Host: e.host, Version: e.version, Now: e.now, KeptCheckpoint: e.kept}
+	return Options{Config: e.cfg, Host: e.host, Version: e.version, Now: e.now, KeptCheckpoint: e.kept,
+		Posture: e.posture, PostureChecks: e.postureChecks}
 }
 
 // Open opens the engine's database (see [OpenDB]).

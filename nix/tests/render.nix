@@ -26,6 +26,14 @@ let
       remediation = "exec"; remediation_command = [ "/usr/local/sbin/quarantine" "--" ]; remediation_timeout = "20s";
     } ];
   };
+  # [posture] with every option.
+  posture = stub.eval {
+    enable = true;
+    posture = {
+      enable = true; profile = "workstation"; interval = "5m"; extraSysctls = [ "kernel.io_uring_disabled" ];
+      mounts = [ "/" "/srv" ]; units = [ "/etc/systemd/system/app.service" ]; disable = [ "nft" ]; maxExposure = 6.5; lynis = true;
+    };
+  };
   # remediation = "restore": refused by a vigil without a restorer.
   restore = stub.eval { enable = true; rules = [ { paths = [ "/usr/bin/**" ]; attributes = [ "all" ]; remediation = "restore"; } ]; };
   # A host in a fleet that also runs a witness.
@@ -50,6 +58,7 @@ in
   fullConfig = full.result.environment.etc."vigil/vigil.toml".text;
   fullWatch = full.result.systemd.services.vigil-watch.serviceConfig;
   restoreConfig = restore.result.environment.etc."vigil/vigil.toml".text;
+  postureConfig = posture.result.environment.etc."vigil/vigil.toml".text;
   fleetConfig = fleet.result.environment.etc."vigil/vigil.toml".text;
   fleetCheck = fleet.result.systemd.services.vigil-check.serviceConfig;
   fleetWatch = fleet.result.systemd.services.vigil-watch.serviceConfig;

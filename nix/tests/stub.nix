@@ -9,6 +9,7 @@ rec {
     types = {
       bool = "bool"; int = "int"; str = "str"; package = "package"; anything = "anything";
       listOf = t: "listOf"; attrsOf = t: "attrsOf"; nullOr = t: "nullOr"; either = a: b: "either";
+      float = "float"; path = "path"; enum = l: "enum";
     };
     concatStrings = builtins.concatStringsSep "";
     concatStringsSep = builtins.concatStringsSep;
