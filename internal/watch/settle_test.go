@@ -2,6 +2,8 @@ package watch
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,10 +14,26 @@ import (
 
 // settled runs a Settler in a bubble and records when each batch came out,
 // relative to the start.
+// settled records the batches a Settler hands on; the test reads them
+// through its methods (the settler's goroutine writes them: a timer that
+// fires in the bubble is no synchronization the race detector sees).
 type settled struct {
-	at   []time.Duration
-	evs  [][]Event
+	mu   sync.Mutex
+	at_  []time.Duration
+	evs_ [][]Event
 	stop func()
+}
+
+func (r *settled) evs() [][]Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.evs_)
+}
+
+func (r *settled) at() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.at_)
 }
 
 func startSettler(s *Settler) *settled {
@@ -26,8 +44,10 @@ func startSettler(s *Settler) *settled {
 	go func() {
 		defer close(done)
 		_ = s.Run(ctx, func(evs []Event) {
-			r.at = append(r.at, time.Since(start))
-			r.evs = append(r.evs, evs)
+			r.mu.Lock()
+			r.at_ = append(r.at_, time.Since(start))
+			r.evs_ = append(r.evs_, evs)
+			r.mu.Unlock()
 		})
 	}()
 	r.stop = func() { cancel(); <-done }
@@ -47,7 +67,7 @@ func TestSettleCoalesces(t *testing.T) {
 		synctest.Wait()
 		r.stop()
 		var all []Event
-		for _, b := range r.evs {
+		for _, b := range r.evs() {
 			all = append(all, b...)
 		}
 		start := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // synctest's epoch
@@ -57,8 +77,8 @@ func TestSettleCoalesces(t *testing.T) {
 		}
 		// /f's last event was at 80 ms: settled 100 ms later, give or take
 		// one tick (25 ms).
-		if len(r.at) == 0 || r.at[0] < 180*time.Millisecond || r.at[0] > 230*time.Millisecond {
-			t.Errorf("first batch at %v, want 180-230 ms", r.at)
+		if len(r.at()) == 0 || r.at()[0] < 180*time.Millisecond || r.at()[0] > 230*time.Millisecond {
+			t.Errorf("first batch at %v, want 180-230 ms", r.at())
 		}
 	})
 }
@@ -75,14 +95,14 @@ func TestSettleUpperBound(t *testing.T) {
 		time.Sleep(time.Second)
 		synctest.Wait()
 		r.stop()
-		if len(r.at) < 2 {
-			t.Fatalf("batches at %v: want one at most every 2 s", r.at)
+		if len(r.at()) < 2 {
+			t.Fatalf("batches at %v: want one at most every 2 s", r.at())
 		}
-		if r.at[0] > DefaultMaxSettle+50*time.Millisecond {
-			t.Errorf("first batch after %v, want by %v (the upper bound)", r.at[0], DefaultMaxSettle)
+		if r.at()[0] > DefaultMaxSettle+50*time.Millisecond {
+			t.Errorf("first batch after %v, want by %v (the upper bound)", r.at()[0], DefaultMaxSettle)
 		}
-		for i := 1; i < len(r.at)-1; i++ {
-			if gap := r.at[i] - r.at[i-1]; gap > DefaultMaxSettle+50*time.Millisecond {
+		for i := 1; i < len(r.at())-1; i++ {
+			if gap := r.at()[i] - r.at()[i-1]; gap > DefaultMaxSettle+50*time.Millisecond {
 				t.Errorf("batch %d came %v after the one before, want at most %v", i, gap, DefaultMaxSettle)
 			}
 		}
@@ -114,19 +134,19 @@ func TestSettleClosedGoesAtOnce(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 		s.Add(Event{Path: "/f", Op: Changed | Closed}) // no process: the last known one stays
 		synctest.Wait()
-		if len(r.evs) != 1 || len(r.evs[0]) != 1 {
+		if len(r.evs()) != 1 || len(r.evs()[0]) != 1 {
 			r.stop()
-			t.Fatalf("batches right after /f was closed: %v, want one with /f alone", r.evs)
+			t.Fatalf("batches right after /f was closed: %v, want one with /f alone", r.evs())
 		}
-		got := r.evs[0][0]
-		if got.Path != "/f" || !got.Op.Has(Changed|Closed) || got.Process != proc || r.at[0] != 10*time.Millisecond {
-			t.Errorf("first batch %+v at %v, want /f changed|closed with pid 42 at 10ms (no window waited)", got, r.at[0])
+		got := r.evs()[0][0]
+		if got.Path != "/f" || !got.Op.Has(Changed|Closed) || got.Process != proc || r.at()[0] != 10*time.Millisecond {
+			t.Errorf("first batch %+v at %v, want /f changed|closed with pid 42 at 10ms (no window waited)", got, r.at()[0])
 		}
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
 		r.stop()
-		if len(r.evs) != 2 || r.evs[1][0].Path != "/slow" || r.at[1] < time.Second {
-			t.Errorf("batches %v at %v, want /slow after its 1 s window", r.evs, r.at)
+		if len(r.evs()) != 2 || r.evs()[1][0].Path != "/slow" || r.at()[1] < time.Second {
+			t.Errorf("batches %v at %v, want /slow after its 1 s window", r.evs(), r.at())
 		}
 	})
 }
