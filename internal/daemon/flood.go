@@ -129,9 +129,10 @@ func (f *flood) filter(evs []alerts.Event, now time.Time) []alerts.Event {
 }
 
 // churn says ev is about a name that came or went outside the baseline:
-// created, or resolved (gone again).
+// created, resolved (gone again), or transient (came and went before it
+// was verified: a temp file's whole life).
 func churn(ev *alerts.Event) bool {
-	return ev.Event.Action == "created" || ev.Event.Action == "resolved"
+	return ev.Event.Action == "created" || ev.Event.Action == "resolved" || ev.Event.Action == "transient"
 }
 
 // dirTimesOnly says ev is about a directory whose only change is its own

@@ -142,3 +142,24 @@ func TestFloodBoundsPaths(t *testing.T) {
 		t.Errorf("path %s actions %v, want created and resolved", p.Path, p.Actions)
 	}
 }
+
+// TestFloodTransients: temp files that come and go before they are
+// verified are transients, the churn of their directory like created and
+// resolved: beyond the limit they are coalesced, but a critical one
+// (hardened: a setuid flip) never is.
+func TestFloodTransients(t *testing.T) {
+	f := testFlood(t, "")
+	t0 := time.Unix(1000, 0)
+	var in []alerts.Event
+	for i := range 50 {
+		in = append(in, fileEvent("transient", fmt.Sprintf("/r/tmp/t%03d", i), "file", alerts.SeverityAlert))
+	}
+	in = append(in, fileEvent("transient", "/r/tmp/su", "file", alerts.SeverityCritical))
+	got := f.filter(in, t0)
+	if len(got) != 6 || got[5].File.Path != "/r/tmp/su" {
+		t.Fatalf("passed %v, want the directory's limit (5) and the critical one", paths(got))
+	}
+	if sums := f.flush(t0, true); len(sums) != 1 || sums[0].Vigil.Coalesced.Count != 45 {
+		t.Errorf("summary of the transients: %v", paths(sums))
+	}
+}
