@@ -105,6 +105,9 @@ func (w *Witness) Run(ctx context.Context, check time.Duration) error {
 			return nil
 		case e, ok := <-watch.Updates():
 			if !ok {
+				if ctx.Err() != nil {
+					return nil // the watch ends with ctx: not a failure
+				}
 				return errors.New("the watch of " + BucketHosts + " ended")
 			}
 			if e == nil {
