@@ -78,6 +78,11 @@ func runWatch(ctx context.Context, e *env, inv *invocation) int {
 		o.Witness = a
 		o.QueuedSequence = new(atomic.Uint64)
 		a.Sequence = o.QueuedSequence.Load
+		for _, s := range cfg.Sinks {
+			if s.Type == "nats" && (s.MinSeverity == "" || s.MinSeverity == "0") && len(s.Paths) == 0 {
+				a.EventsComplete = true
+			}
+		}
 		hctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() {

@@ -38,6 +38,9 @@ type Agent struct {
 	// Sequence, if set, returns the highest event sequence the host
 	// queued (the daemon's outbox); nil publishes 0, unknown.
 	Sequence func() uint64
+	// EventsComplete says every event queued goes to the events stream
+	// (see HostState.EventsComplete).
+	EventsComplete bool
 
 	mu   sync.Mutex
 	conn *Conn
@@ -229,7 +232,7 @@ func (a *Agent) Publish(ctx context.Context, eng *engine.Engine, db *store.DB, c
 		st.Trust = append(st.Trust, "untrusted")
 	}
 	if a.Sequence != nil {
-		st.EventSequence = a.Sequence()
+		st.EventSequence, st.EventsComplete = a.Sequence(), a.EventsComplete
 	}
 	if pins, file := eng.Pinned(); pins != nil {
 		if raw, err := os.ReadFile(file); err == nil {

@@ -52,6 +52,10 @@ type HostState struct {
 	// EventSequence is the highest event sequence the host queued (0:
 	// unknown).
 	EventSequence uint64 `json:"event_sequence"`
+	// EventsComplete says every event the host queues goes to the events
+	// stream (a nats sink without min_severity or paths): only then is a
+	// hole in its sequences on the stream a loss, not a filter.
+	EventsComplete bool `json:"events_complete,omitempty"`
 	// Trust names the critical findings of the host's trust decision.
 	Trust []string `json:"trust,omitempty"`
 }
