@@ -206,6 +206,8 @@ func BenchmarkBurstWriteToVerdict(b *testing.B) {
 			h := newHostAt(b, root, fimtest.Tree{"burst/keep": fimtest.File("0\n")}, func(string) string { return "" })
 			h.init(b)
 			h.src, h.cfg.Watch.Intake, h.cfg.Watch.Settle = nil, intake, 0
+			// Every verdict is measured: no flood limit coalesces them.
+			h.cfg.Watch.FloodLimit, h.cfg.Watch.FloodDirLimit = 1<<30, 1<<30
 			h.start(b, Options{})
 			in := shell(b, root)
 			var lat []time.Duration
