@@ -157,3 +157,64 @@ func TestFleetUnreachableCheck(t *testing.T) {
 		t.Errorf("check with the fleet unreachable exited %d, want 0 and a fleet_unreachable warning\n%s%s", out.code, out.stdout, out.stderr)
 	}
 }
+
+// TestFleetGoldenCLI: fleet golden set promotes a sealed host's baseline
+// (signed by a golden key, refused with any other), golden log lists it,
+// and fleet diff --golden is exit 0 until a reseal changes a file, then
+// exit 4 naming it (from the manifests in the fleet, as check reports).
+func TestFleetGoldenCLI(t *testing.T) {
+	ns := startNATS(t)
+	h := trusttest.NewHost(t)
+	gdir := t.TempDir()
+	mustRun(t, exitOK, "keygen", "--name", "ops-golden", "--out", gdir)
+	gpub, err := os.ReadFile(filepath.Join(gdir, "vigil.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostKey := filepath.Join(t.TempDir(), "host.key")
+	if err := os.WriteFile(hostKey, []byte(h.SignerKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.WriteConfig(t, h.Text+fmt.Sprintf("[fleet]\nurl = %q\nhost = \"test\"\nprofile = \"hv\"\ngolden_keys = [%q]\n", ns.ClientURL(), strings.TrimSpace(string(gpub))))
+	cfg := h.ConfigFile
+	mustRun(t, exitOK, "--config", cfg, "fleet", "init")
+	mustRun(t, exitOK, "--config", cfg, "fleet", "enroll", "test", "--pubkey", h.Pub)
+	mustRun(t, exitOK, "--config", cfg, "--quiet", "check") // publishes the state and the portable tree
+
+	if out := vigil(t, "--config", cfg, "fleet", "golden", "set", "hv", "--from", "test", "--reason", "intruder", "--key", hostKey); out.code == exitOK {
+		t.Errorf("a golden statement signed by the host's key (not a golden key) was accepted:\n%s", out.stdout)
+	}
+	set := mustRun(t, exitOK, "--config", cfg, "fleet", "golden", "set", "hv", "--from", "test", "--reason", "CHG-77", "--key", filepath.Join(gdir, "vigil.key"))
+	if !strings.Contains(set.stdout, `golden baseline of profile hv: host test`) {
+		t.Errorf("golden set printed %q", set.stdout)
+	}
+	if log := mustRun(t, exitOK, "--config", cfg, "fleet", "golden", "log", "hv"); strings.Count(log.stdout, "\n") != 1 || !strings.Contains(log.stdout, "CHG-77") {
+		t.Errorf("golden log = %q, want the one promotion", log.stdout)
+	}
+	mustRun(t, exitOK, "--config", cfg, "--quiet", "fleet", "diff", "test", "--golden")
+
+	if err := os.WriteFile(h.Path("etc/passwd"), []byte("root:x:0:0\nmallory:x:0:0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, exitOK, "--config", cfg, "--quiet", "reseal", "--key", hostKey, "--reason", "planned")
+	out := mustRun(t, exitChanged, "--config", cfg, "--quiet", "fleet", "diff", "test", "--golden", "--json")
+	var changed []string
+	for _, line := range strings.Split(strings.TrimSpace(out.stdout), "\n") {
+		var ev struct {
+			Event struct{ Action string } `json:"event"`
+			File  *struct{ Path string }  `json:"file"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("fleet diff --json line %q: %v", line, err)
+		}
+		if ev.File != nil {
+			changed = append(changed, ev.Event.Action+" "+ev.File.Path)
+		}
+	}
+	if len(changed) != 1 || changed[0] != "updated "+h.Path("etc/passwd") {
+		t.Errorf("fleet diff test --golden: %q, want etc/passwd updated", changed)
+	}
+	if out := vigil(t, "--config", cfg, "fleet", "diff", "test"); out.code != exitUsage {
+		t.Errorf("fleet diff with one host and no --golden exited %d, want %d", out.code, exitUsage)
+	}
+}
