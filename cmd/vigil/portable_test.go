@@ -18,21 +18,25 @@ import (
 // its own (tree bound over /etc there: the host's mounts are untouched),
 // and returns status's attested and portable roots. Two hosts monitor the
 // same paths: the copies must sit at one path to compare.
-func portableRoots(t *testing.T, tree string) (attested, portable string) {
+func portableRoots(t *testing.T, tree string, extra ...string) (attested, portable string) {
 	t.Helper()
 	vigil := buildVigil(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "vigil.toml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("database = %q\nroots = [\"/etc\"]\n", filepath.Join(dir, "vigil.db"))), 0o644); err != nil {
+	text := fmt.Sprintf("database = %q\nroots = [\"/etc\"]\n", filepath.Join(dir, "vigil.db")) + strings.Join(extra, "")
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	script := `set -e
 mount --bind "$1" /etc
 "$2" --config "$3" --quiet init
 "$2" --config "$3" status --json`
-	out, err := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", tree, vigil, conf).CombinedOutput()
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", tree, vigil, conf)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("init and status of %s as /etc: %v\n%s", tree, err, out)
+		t.Fatalf("init and status of %s as /etc: %v\n%s%s", tree, err, out, stderr.String())
 	}
 	var st struct {
 		Current struct {
@@ -89,6 +93,13 @@ func TestPortableRootAcrossCopies(t *testing.T) {
 	os.WriteFile(filepath.Join(b, "ssh/ssh_host_ed25519_key"), []byte("host key B"), 0o600)
 	if _, p := portableRoots(t, b); p != portA {
 		t.Errorf("another machine-id and host key: portable root %s, want %s", p, portA)
+	}
+	// Where the profile says nothing is the host's own, they count.
+	noneOwn := "[fleet]\nurl = \"nats://127.0.0.1:1\"\nhost_specific = []\n"
+	if _, pa := portableRoots(t, a, noneOwn); pa == portA {
+		t.Error("fleet.host_specific = []: the portable root still leaves machine-id out")
+	} else if _, pb := portableRoots(t, b, noneOwn); pb == pa {
+		t.Error("fleet.host_specific = []: another machine-id and host key leave the portable root as it was")
 	}
 	for name, change := range map[string]func(root string) error{
 		"one byte": func(r string) error {

@@ -3,6 +3,7 @@ package config
 import (
 	"maps"
 	"net/url"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -49,6 +50,25 @@ type Fleet struct {
 	// ConsoleTokenFile holds the token a console of vigil fleet serve
 	// --listen requires on an address that is not loopback.
 	ConsoleTokenFile string
+	// HostSpecific (host_specific) are the paths a host holds of its own,
+	// left out of its portable tree (patterns of path.Match; a
+	// directory's subtree goes with it); nil means [DefaultHostSpecific].
+	HostSpecific []string
+}
+
+// DefaultHostSpecific are fleet.host_specific's default: two hosts built
+// from one configuration differ there by design.
+var DefaultHostSpecific = []string{
+	"/etc/machine-id", "/var/lib/dbus/machine-id", "/etc/hostname", "/etc/hostid", "/etc/adjtime",
+	"/etc/ssh/ssh_host_*", "/etc/wireguard", "/etc/vigil/*.key", "/var/lib/nixos",
+}
+
+// HostSpecificPaths returns the host-specific patterns in force.
+func (f Fleet) HostSpecificPaths() []string {
+	if f.HostSpecific != nil {
+		return f.HostSpecific
+	}
+	return DefaultHostSpecific
 }
 
 // Enabled reports whether a fleet is configured.
@@ -113,6 +133,11 @@ func (d *decoder) fleet(key keyPath, v any, c *Config) {
 			f.GoldenKeys = d.strings(k, v)
 		case "console_token_file":
 			d.str(k, v, &f.ConsoleTokenFile)
+		case "host_specific":
+			f.HostSpecific = d.strings(k, v)
+			if f.HostSpecific == nil {
+				f.HostSpecific = []string{}
+			}
 		default:
 			d.problemf(k, "unknown key")
 		}
@@ -158,6 +183,11 @@ func (c *Config) fleetProblems() []problem {
 			if p := strings.SplitN(w, "+", 3); len(p) != 3 || p[0] == "" || len(p[1]) != 8 || strings.Trim(p[1], "0123456789abcdef") != "" || p[2] == "" {
 				bad(key.key(list.name).index(i), "%q is not a verifier key (NAME+HASH+KEY, as vigil keygen writes to vigil.pub)", w)
 			}
+		}
+	}
+	for i, p := range f.HostSpecific {
+		if _, err := path.Match(p, "/"); err != nil || !strings.HasPrefix(p, "/") {
+			bad(key.key("host_specific").index(i), "%q is not an absolute path pattern (path.Match)", p)
 		}
 	}
 	if f.Quorum < 0 || f.Quorum > len(f.Witnesses) {

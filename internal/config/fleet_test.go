@@ -58,6 +58,9 @@ func TestFleetProblems(t *testing.T) {
 		{"quorum above witnesses", "url = \"nats://x:1\"\nwitnesses = [\"w+01234567+k\"]\nquorum = 2\n", []string{`f.toml:5: fleet.quorum: must be 0 to the number of witnesses (1), got 2`}},
 		{"bad witness key", "url = \"nats://x:1\"\nwitnesses = [\"nokey\"]\n", []string{`f.toml:4: fleet.witnesses[0]: "nokey" is not a verifier key (NAME+HASH+KEY, as vigil keygen writes to vigil.pub)`}},
 		{"bad golden key", "url = \"nats://x:1\"\ngolden_keys = [\"ops\"]\n", []string{`f.toml:4: fleet.golden_keys[0]: "ops" is not a verifier key (NAME+HASH+KEY, as vigil keygen writes to vigil.pub)`}},
+		{"relative host_specific", "url = \"nats://x:1\"\nhost_specific = [\"etc/machine-id\", \"/etc/[\"]\n", []string{
+			`f.toml:4: fleet.host_specific[0]: "etc/machine-id" is not an absolute path pattern (path.Match)`,
+			`f.toml:4: fleet.host_specific[1]: "/etc/[" is not an absolute path pattern (path.Match)`}},
 		{"no url", "host = \"a\"\n", []string{`f.toml:2: fleet: has no url: list the NATS server(s) the fleet runs on`}},
 		{"unknown key", "url = \"nats://x:1\"\npassword = \"x\"\n", []string{`f.toml:4: fleet.password: unknown key`}},
 	} {

@@ -163,7 +163,7 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 	b := merkle.NewBuilder(p.emit)
 	// The portable tree (what another host's copy would keep) is built in
 	// the same pass, from the same entries.
-	tee := newPortableTee(b, merkle.PortableAttrs, HostSpecific)
+	tee := newPortableTee(b, merkle.PortableAttrs, o.Config.Fleet.HostSpecificPaths())
 	p.build = tee
 	err = p.run(ctx, roots, sopts, it)
 	if err == nil && res.Tampered != nil {

@@ -6,15 +6,6 @@ import (
 	"vigil/merkle"
 )
 
-// HostSpecific are the paths a host holds of its own, left out of the
-// portable tree by default: two hosts built from one configuration differ
-// there by design (patterns of path.Match; a directory's subtree goes with
-// it).
-var HostSpecific = []string{
-	"/etc/machine-id", "/var/lib/dbus/machine-id", "/etc/hostname", "/etc/hostid", "/etc/adjtime",
-	"/etc/ssh/ssh_host_*", "/etc/wireguard", "/etc/vigil/*.key", "/var/lib/nixos",
-}
-
 // hostSpecific reports whether p is one of the host's own paths (a match
 // of one of the patterns of skip).
 func hostSpecific(skip []string, p string) bool {

@@ -244,7 +244,7 @@ func (a *Agent) Publish(ctx context.Context, eng *engine.Engine, db *store.DB, c
 	}
 	// The portable tree's manifests first: the state names its root only
 	// once the fleet holds it, so that a diff never finds a node missing.
-	pr, err := uploadTree(ctx, c, db)
+	pr, err := uploadTree(ctx, c, db, a.cfg.HostSpecificPaths())
 	if err != nil {
 		return fmt.Errorf("uploading the portable tree: %w", err)
 	}

@@ -91,7 +91,7 @@ var ErrNoManifest = errors.New("manifest not in the fleet")
 // uploadTree puts the manifests of db's current baseline that the fleet
 // lacks and returns its portable root (zero for a baseline taken before
 // portable roots: nothing to upload).
-func uploadTree(ctx context.Context, c *Conn, db *store.DB) (merkle.Hash, error) {
+func uploadTree(ctx context.Context, c *Conn, db *store.DB, hostSpecific []string) (merkle.Hash, error) {
 	cur, err := db.Current()
 	if errors.Is(err, store.ErrNoBaseline) {
 		return merkle.Hash{}, nil
@@ -110,7 +110,7 @@ func uploadTree(ctx context.Context, c *Conn, db *store.DB) (merkle.Hash, error)
 	if ok, err := nodes.Has(ctx, root); err != nil || ok {
 		return root, err
 	}
-	up, err := engine.UploadManifests(ctx, cur, Keep, engine.HostSpecific, nodes)
+	up, err := engine.UploadManifests(ctx, cur, Keep, hostSpecific, nodes)
 	if err != nil {
 		return root, err
 	}
