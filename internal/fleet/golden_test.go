@@ -177,6 +177,18 @@ func TestGoldenDrift(t *testing.T) {
 	if got, want := drifted(t, c), []string{"hv02:1", "hv04:1"}; !slices.Equal(got, want) {
 		t.Errorf("drifted hosts %q, want %q", got, want)
 	}
+	// Another heartbeat of every host: the same roots, the same golden,
+	// nothing compared again, the same drift.
+	before := w.drifts.Load()
+	for _, h := range hosts {
+		h.publish(t, c, w)
+	}
+	if d := w.drifts.Load() - before; d != 0 {
+		t.Errorf("a heartbeat with nothing changed compared %d hosts with the golden again", d)
+	}
+	if got, want := drifted(t, c), []string{"hv02:1", "hv04:1"}; !slices.Equal(got, want) {
+		t.Errorf("after a heartbeat: drifted hosts %q, want %q", got, want)
+	}
 
 	// fleet diff: the path and both sides, fetched by descent.
 	golden, _ := c.Golden(t.Context(), "hv", vs)

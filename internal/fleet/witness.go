@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -46,8 +47,9 @@ type Witness struct {
 	seen   map[string]seenHost // host -> its newest entry
 	events tracker
 	// golden verifies the profiles' golden baselines (SetGoldenKeys); nil
-	// compares nothing.
+	// compares nothing. drifts counts the comparisons made.
 	golden goldenVerifiers
+	drifts atomic.Int64
 }
 
 // seenHost is what the witness knows of a host's newest entry.
