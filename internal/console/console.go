@@ -319,14 +319,16 @@ func Listen(ctx context.Context, addr string, opts Options) (net.Listener, error
 	if err != nil {
 		return nil, fmt.Errorf("console address %q: %w", addr, err)
 	}
-	if !loopback(host) && opts.Token == "" {
+	if !Loopback(host) && opts.Token == "" {
 		return nil, fmt.Errorf("console address %q is not loopback: set a token to serve it there", addr)
 	}
 	var lc net.ListenConfig
 	return lc.Listen(ctx, "tcp", addr)
 }
 
-func loopback(host string) bool {
+// Loopback reports whether host (an address's host part) is a loopback
+// address or localhost: where a console may be served without a token.
+func Loopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}

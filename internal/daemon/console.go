@@ -176,7 +176,7 @@ func (p *pipeline) consoleHandler(addr string) (*console.Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !console.Loopback(host) {
 		return nil, nil
 	}
 	return console.New(&consoleSource{p: p}, console.Options{})
