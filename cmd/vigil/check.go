@@ -200,7 +200,7 @@ func (e *env) runCompare(ctx context.Context, inv *invocation, eng *engine.Engin
 		devFailed = dcode&exitTampered != 0
 	}
 	if name == "check" && len(o.Paths) == 0 {
-		ncode, err := e.nixInCheck(ctx, w, eng, db, o.Full)
+		ncode, err := e.nixInCheck(ctx, w, eng, db, o.Full, o.SampleFile)
 		if err != nil {
 			return e.fail(err)
 		}

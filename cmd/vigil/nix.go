@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +13,6 @@ import (
 	"vigil/internal/config"
 	"vigil/internal/engine"
 	"vigil/internal/nix"
-	"vigil/merkle"
 )
 
 const nixAbout = `The Nix store ([nix]; on by default where /nix/var/nix/db/db.sqlite exists),
@@ -139,103 +136,38 @@ func writeFileAtomic(path string, data []byte) error {
 	return os.Rename(f.Name(), path)
 }
 
-// errSnapshotChanged: the snapshot file is not the one the current
-// baseline records.
-var errSnapshotChanged = errors.New("the Nix snapshot is not the one the current baseline records")
-
-// sealedSnapshot reads the snapshot after the engine's trust decision and
-// a check, scoped to the snapshot's file, that it is the baseline's: ok
-// false (and no error) when the baseline has no snapshot.
-func (e *env) sealedSnapshot(ctx context.Context, inv *invocation, path string) (nix.Snapshot, bool, error) {
-	eng, db, v, err := e.trusted(inv, true)
+// nixCheck runs nix check and nix diff, through the engine's CheckNix
+// after the trust decision.
+func (e *env) nixCheck(ctx context.Context, inv *invocation, cfg *config.Config, st nix.Store) int {
+	eng, db, _, err := e.trusted(inv, true)
 	if err != nil {
-		return nix.Snapshot{}, false, err
+		return e.fail(err)
 	}
 	defer db.Close()
-	if err := engine.KnownPaths(db, []string{path}); errors.Is(err, engine.ErrUnknownPath) {
-		return nix.Snapshot{}, false, nil
-	} else if err != nil {
-		return nix.Snapshot{}, false, dbError(db.Path(), err)
-	}
-	var changes []string
-	rep := engine.Funcs{
-		OnChange: func(c merkle.Change) error { changes = append(changes, c.Path); return nil },
-		OnError:  func(p string, err error) error { changes = append(changes, p+": "+err.Error()); return nil },
-	}
-	res, err := eng.Check(ctx, db, engine.Request{Paths: []string{path}, Full: true, Phase: v.Phase.Phase}, rep)
+	check := inv.args[0] == "check"
+	res, err := eng.CheckNix(ctx, db, engine.NixRequest{
+		Full: inv.bool("full"),
+		// The keyed sample's key of the CLI's checks (read, not written):
+		// which trusted store paths are rehashed anyway, as for files.
+		SampleFile:  engine.SamplePath(db.Path()),
+		ClosureOnly: !check,
+	})
 	if err != nil {
-		return nix.Snapshot{}, false, dbError(db.Path(), err)
+		return e.fail(err)
 	}
-	if res.Tampered != nil || len(changes) > 0 {
-		return nix.Snapshot{}, false, fmt.Errorf("%s: %w (%s)", path, errSnapshotChanged, strings.Join(changes, "; "))
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nix.Snapshot{}, false, err
-	}
-	var s nix.Snapshot
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nix.Snapshot{}, false, fmt.Errorf("%s: %w", path, err)
-	}
-	return s, true, nil
-}
-
-// nixCheck runs nix check and nix diff.
-func (e *env) nixCheck(ctx context.Context, inv *invocation, cfg *config.Config, st nix.Store) int {
-	path := cfg.Nix.SnapshotPath()
-	sealed, ok, err := e.sealedSnapshot(ctx, inv, path)
-	if errors.Is(err, errSnapshotChanged) {
-		ev := alerts.Tampered(err, hostname(), time.Now())
+	if res.Tampered != nil {
+		ev := alerts.Tampered(res.Tampered, hostname(), time.Now())
 		ev.Event.Action = "nix_snapshot_changed"
-		e.printNixEvent(inv.bool("json"), ev, "! nix snapshot: "+err.Error())
+		e.printNixEvent(inv.bool("json"), ev, "! nix snapshot: "+res.Tampered.Error())
 		return exitTampered
 	}
-	if err != nil {
-		return e.fail(err)
+	if !res.Sealed {
+		e.log.Warn().Str("snapshot", quote(cfg.Nix.SnapshotPath())).Msg("the current baseline records no Nix snapshot: the store is checked against the Nix database only ('vigil nix snapshot', then update or reseal)")
 	}
-	if !ok {
-		e.log.Warn().Str("snapshot", quote(path)).Msg("the current baseline records no Nix snapshot: the store is checked against the Nix database only ('vigil nix snapshot', then update or reseal)")
-	}
-	conf, err := st.ReadConf()
-	if err != nil {
-		return e.fail(err)
-	}
-	var r *nix.Report
-	opts := nix.Options{Conf: conf, Known: sealed.Known(), Full: inv.bool("full")}
-	if n := cfg.RereadWithin; n > 0 {
-		// A sample of the paths the stat cache trusts is rehashed anyway,
-		// about 2 in RereadWithin per check, drawn when the check runs
-		// (runtime-seeded ChaCha8): nobody can tell beforehand which.
-		opts.Rehash = func(string) bool { return rand.IntN(n) < 2 }
-	}
-	if inv.args[0] == "diff" {
-		r, err = nix.Read(ctx, st) // the closure only: the database, nothing hashed
-	} else {
-		r, err = nix.Verify(ctx, st, opts)
-	}
-	if err != nil {
-		return e.fail(err)
-	}
-	roots, err := st.SystemRoots()
-	if err != nil {
-		return e.fail(err)
-	}
-	var fs []nix.Finding
-	if inv.args[0] == "check" {
-		fs = r.Findings
-	}
-	if ok {
-		for _, f := range nix.Compare(sealed, r, roots) {
-			if inv.args[0] == "check" || f.Kind == nix.ClosureAdded || f.Kind == nix.ClosureRemoved {
-				fs = append(fs, f)
-			}
-		}
-	}
-	nix.SortFindings(fs)
-	code := e.printNixFindings(fs, inv.bool("json"))
-	if !e.quiet && !inv.bool("json") && inv.args[0] == "check" {
+	code := e.printNixFindings(res.Findings, inv.bool("json"))
+	if r := res.Report; !e.quiet && !inv.bool("json") && check {
 		fmt.Fprintf(e.stdout, "nix: %d store paths, %d hashed (%d bytes), %d unchanged since the snapshot, %d findings\n",
-			len(r.Paths), r.Hashed, r.Bytes, r.Reused, len(fs))
+			len(r.Paths), r.Hashed, r.Bytes, r.Reused, len(res.Findings))
 	}
 	return code
 }

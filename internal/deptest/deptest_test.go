@@ -69,13 +69,14 @@ var allowed = map[string][]string{
 	// scanner: the counters of a check's progress (the watchdog's).
 	"internal/daemon": {"internal/engine", "internal/config", "internal/watch", "internal/console", "alerts", "store", "merkle", "internal/textdiff", "scanner"},
 	// The Nix store verified against the Nix database (NAR hashes,
-	// signatures, closures); it knows nothing of baselines: cmd keeps its
-	// snapshot in a monitored file the baseline attests.
+	// signatures, closures); it knows nothing of baselines: the engine
+	// keeps its snapshot in a monitored file the baseline attests.
 	"internal/nix": {},
 	// The engine wires everything below it; only cmd may import it.
 	// fsys: kept content is read with openat2 (no symlink anywhere in the
-	// path); textdiff: the diffs of kept content.
-	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs", "internal/fsys", "internal/textdiff", "internal/posture"},
+	// path); textdiff: the diffs of kept content; nix: the Nix store's
+	// check (CheckNix), against the snapshot the baseline attests.
+	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs", "internal/fsys", "internal/textdiff", "internal/posture", "internal/nix"},
 	// Bounded unified diffs of kept content, masked; it knows nothing of
 	// vigil.
 	"internal/textdiff": {},

@@ -20,6 +20,9 @@ var (
 	// ErrNoRoots means none of the roots Init was to scan exists: the
 	// baseline would watch nothing.
 	ErrNoRoots = errors.New("refusing a baseline that watches nothing")
+	// ErrNixSnapshotChanged means the Nix store's snapshot file is not the
+	// one the current baseline records (see [Engine.CheckNix]).
+	ErrNixSnapshotChanged = errors.New("the Nix snapshot is not the one the current baseline records")
 )
 
 // errNoParent means a scoped update's subtree has no directory above it to
