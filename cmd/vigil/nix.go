@@ -193,14 +193,8 @@ func (e *env) printNixFindings(fs []nix.Finding, jsonOut bool) int {
 // nixEvent is the ECS event of a finding: event.action its kind, file.path
 // the store path, error.message its line.
 func nixEvent(f nix.Finding) alerts.Event {
-	ev := alerts.Notice(string(f.Kind), nixLine(f), hostname(), time.Now())
-	ev.Event.Kind, ev.Event.Type, ev.Event.Outcome = "alert", []string{"change"}, "failure"
-	ev.Event.Severity = map[string]int{"critical": alerts.SeverityCritical, "high": alerts.SeverityAlert}[f.Kind.Severity()]
-	if ev.Event.Severity == 0 {
-		ev.Event.Severity = alerts.SeverityWarning
-	}
-	ev.File = &alerts.File{Path: f.Path} // a store path: a directory, a file or a symlink
-	return ev
+	return alerts.Nix(alerts.NixFinding{Action: string(f.Kind), Severity: f.Kind.Severity(), Path: f.Path, Message: nixLine(f)},
+		hostname(), time.Now())
 }
 
 func nixLine(f nix.Finding) string {

@@ -429,6 +429,8 @@ func (p *pipeline) verify(ctx context.Context) error {
 	defer floodTick.Stop()
 	postureTick := time.NewTicker(postureInterval(p.cfg))
 	defer postureTick.Stop()
+	nixTick := time.NewTicker(nixInterval(p.cfg))
+	defer nixTick.Stop()
 	p.dbStamp = stamp(p.cfg.Database)
 	for {
 		var j job
@@ -448,10 +450,17 @@ func (p *pipeline) verify(ctx context.Context) error {
 				continue
 			}
 			j = job{posture: true, why: "posture"}
+		case <-nixTick.C:
+			if on, _ := engine.NixEnabled(p.cfg); !on {
+				continue
+			}
+			j = job{nix: true, why: "nix"}
 		case <-follow.C:
 			if s := stamp(p.cfg.Database); !s.Equal(p.dbStamp) {
 				p.dbStamp = s
 				j = job{} // opens the database: a new baseline is followed
+			} else if p.v.nixMoved(p.cfg) {
+				j = job{nix: true, why: "nix_closure"} // a new system generation (or the first look)
 			} else {
 				continue
 			}

@@ -42,6 +42,9 @@ type job struct {
 	apart map[string]bool
 	// posture compares the posture only (posture.interval; see posture.go).
 	posture bool
+	// nix checks the Nix store only (nix.interval, a system link moved;
+	// see nix.go).
+	nix bool
 }
 
 // verifier checks what jobs name against the current baseline and turns
@@ -96,6 +99,8 @@ type verifier struct {
 	// restoredDirty are the marks changed since they were last saved to
 	// the outbox file (under mu).
 	restoredDirty map[string]bool
+	// nix is what the Nix store's checks keep (nix.go).
+	nix nixState
 }
 
 // errBusy means the database was locked by a writer for longer than
@@ -141,6 +146,9 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	v.baseline = info.ID
 	if j.posture {
 		return v.postureOnly(ctx, db, info, phase.Phase, start)
+	}
+	if j.nix {
+		return v.nixOnly(ctx, db, info, phase.Phase, start)
 	}
 	m := engine.SkipOwn(cfg, v.eng.Matcher(), info.Roots)
 	var paths []string
