@@ -27,6 +27,7 @@ func WriteNAR(w io.Writer, path string) (int64, error) {
 }
 
 func (nw *narWriter) writeNAR(path string) error {
+	path = filepath.Clean(path) // the entries' paths below are built on it (childPath)
 	nw.str(narMagic)
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
@@ -150,6 +151,16 @@ func (nw *narWriter) regular(dirfd int, name, path string) error {
 
 var errSizeChanged = errors.New("file size changed while it was read")
 
+// childPath is filepath.Join(dir, name) for a clean dir and a name read
+// from a directory (no slash, never "." or ".."), without Join's Clean:
+// an unchanged check spent 5 % of its CPU there.
+func childPath(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
 // readNames lists the directory open at fd, sorted in byte order.
 func readNames(fd int, path string) ([]string, error) {
 	bp := bufPool.Get().(*[]byte)
@@ -187,7 +198,7 @@ func (nw *narWriter) directory(dirfd int, name, path string) error {
 	}
 	nw.strs("(", "type", "directory")
 	for _, n := range names {
-		child := filepath.Join(path, n)
+		child := childPath(path, n)
 		var cst unix.Stat_t
 		if err := unix.Fstatat(fd, n, &cst, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return &fs.PathError{Op: "lstat", Path: child, Err: err}

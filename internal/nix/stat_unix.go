@@ -80,13 +80,13 @@ func statPath(path string) (digest [32]byte, odd []string, err error) {
 			return err
 		}
 		for _, n := range names {
-			if err := walk(fd, n, filepath.Join(full, n)); err != nil {
+			if err := walk(fd, n, childPath(full, n)); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	err = walk(unix.AT_FDCWD, path, s.top)
+	err = walk(unix.AT_FDCWD, s.top, s.top)
 	return s.sum(), s.odd, err
 }
 
