@@ -9,21 +9,21 @@
 #
 #   make build && VIGIL=bin/vigil contrib/nix-bench.sh
 set -euo pipefail
-PATHS=${PATHS:-1000} FILES=${FILES:-100} ROUNDS=${ROUNDS:-3}
+PATHS=${PATHS:-1000} FILES=${FILES:-100} ROUNDS=${ROUNDS:-3} SHIFT=${SHIFT:-9} # files of 64 B to 64 << (SHIFT-1) B
 V=$(realpath "${VIGIL:-bin/vigil}")
 B=${DIR:-$(mktemp -d /var/tmp/vigil-nix-bench.XXXXXX)}
 mkdir -p "$B/host/nix" "$B/host/etc/vigil" "$B/host/etc/nix" "$B/src" "$B/db"
 echo "require-sigs = false" >"$B/host/etc/nix/nix.conf"
-python3 - "$B/src" "$PATHS" "$FILES" <<'PY'
+python3 - "$B/src" "$PATHS" "$FILES" "$SHIFT" <<'PY'
 import os, sys
-src, paths, files = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-base = b"vigil nix benchmark content " * 600
+src, paths, files, shift = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+base = b"vigil nix benchmark content " * (600 << max(0, shift - 9))
 for p in range(paths):
     for f in range(files):
         d = os.path.join(src, "pkg%d" % p, "d%d" % (f % 10))
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "f%d" % f), "wb") as fh:
-            fh.write((("%d/%d" % (p, f)).encode() + base)[:64 << ((p + f) % 9)])
+            fh.write((("%d/%d" % (p, f)).encode() + base)[:64 << ((p + f) % shift)])
 PY
 innix() { unshare --mount --propagation private bash -c "mount --bind '$B/host/nix' /nix && NIX_CONFIG='build-users-group =' $1"; }
 ls "$B/src" | sed "s|^|$B/src/|" >"$B/list"

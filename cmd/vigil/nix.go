@@ -21,8 +21,11 @@ verified against the Nix database, which vigil only reads.
   check     every valid store path's NAR serialization hashed (SHA-256) and
             compared with the database's NAR hash (a path whose files are all
             unchanged by inode, size, mtime, ctime, mode and link count since
-            the snapshot is not rehashed, but for a random sample of about
-            2 in scan.reread_within, unless --full); every entry of
+            the snapshot is not rehashed, but for the keyed sample of
+            check's files, unless --full: a rotating share chosen by BLAKE3
+            keyed with the sample state's secret over the sample period and
+            the store path, so that every trusted path is rehashed within
+            scan.reread_within periods); every entry of
             /nix/store listed in the database; with require-sigs (nix.conf),
             every path signed by a key of trusted-public-keys, built here, or
             content-addressed; against the snapshot: database records changed
@@ -38,7 +41,8 @@ verified against the Nix database, which vigil only reads.
             since the snapshot (as nix store diff-closures, by path).
 
 A whole 'vigil check' runs check's part too once the current baseline
-records the snapshot. The snapshot is used only if it is the one the current baseline records,
+records the snapshot, and so does 'vigil watch' (every nix.interval, and at
+once when the system profile or /run/current-system moves). The snapshot is used only if it is the one the current baseline records,
 under the trust decision (a snapshot changed since is a finding, exit 8).
 Findings (--json: one ECS event each, event.action): nix_content_changed,
 nix_path_missing, nix_path_unregistered, nix_path_untrusted, nix_db_changed,

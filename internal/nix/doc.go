@@ -36,6 +36,8 @@
 //     changed since the seal ([DBChanged]), and a signature check, which
 //     needs the signer's private key.
 //   - The stat cache trusts a path whose stat digest is unchanged; root
-//     can set times back. Options.Full (check --full) rehashes every path.
+//     can set times back. Options.Rehash (the engine's keyed sample, the
+//     files' own) rehashes a rotating share anyway; Options.Full (check
+//     --full) rehashes every path.
 //   - fs-verity digests are not used yet.
 package nix
