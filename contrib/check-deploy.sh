@@ -130,6 +130,17 @@ $(cat "$tmp/nix-full.toml")"
 	fi
 	echo "check-deploy: the module renders [watch], [[sink]] and remediation that vigil accepts, and the watch unit's network and paths"
 
+	# services.vigil.nix: every option lands under its [nix] key.
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["nixConfig"], end="")' "$tmp/render.json" >"$tmp/nix-nix.toml"
+	"$vigil" --config "$tmp/nix-nix.toml" config check >/dev/null || fail "vigil config check refuses the module's [nix]:
+$(cat "$tmp/nix-nix.toml")"
+	python3 - "$tmp/nix-nix.toml" <<-'PY' || fail "the module renders [nix] wrongly"
+		import sys, tomllib
+		got = tomllib.load(open(sys.argv[1], "rb")).get("nix")
+		if got != {"enabled": True, "interval": "1h"}:
+		    sys.exit(f"[nix] = {got}")
+	PY
+
 	# services.vigil.posture: every option lands under its [posture] key.
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["postureConfig"], end="")' "$tmp/render.json" >"$tmp/nix-posture.toml"
 	"$vigil" --config "$tmp/nix-posture.toml" config check >/dev/null || fail "vigil config check refuses the module's [posture]:

@@ -34,6 +34,8 @@ let
       mounts = [ "/" "/srv" ]; units = [ "/etc/systemd/system/app.service" ]; disable = [ "nft" ]; maxExposure = 6.5; lynis = true;
     };
   };
+  # [nix] with every option.
+  nixOpts = stub.eval { enable = true; nix = { enable = true; interval = "1h"; }; };
   # remediation = "restore": refused by a vigil without a restorer.
   restore = stub.eval { enable = true; rules = [ { paths = [ "/usr/bin/**" ]; attributes = [ "all" ]; remediation = "restore"; } ]; };
   # A host in a fleet that also runs a witness.
@@ -59,6 +61,7 @@ in
   fullWatch = full.result.systemd.services.vigil-watch.serviceConfig;
   restoreConfig = restore.result.environment.etc."vigil/vigil.toml".text;
   postureConfig = posture.result.environment.etc."vigil/vigil.toml".text;
+  nixConfig = nixOpts.result.environment.etc."vigil/vigil.toml".text;
   fleetConfig = fleet.result.environment.etc."vigil/vigil.toml".text;
   fleetCheck = fleet.result.systemd.services.vigil-check.serviceConfig;
   fleetWatch = fleet.result.systemd.services.vigil-watch.serviceConfig;
