@@ -34,7 +34,10 @@ type NixRequest struct {
 	// none or unknown): the store paths due in the periods between are
 	// rehashed too (scanner.Sample's Back), so that a Nix check run less
 	// often than once a period still rehashes every trusted path within
-	// Config.RereadWithin periods.
+	// Config.RereadWithin periods; a check in the period Last names
+	// rehashes no sample (its paths were, by the check that returned
+	// it), so that a caller checking several times a period (the daemon)
+	// pays for the sample once.
 	Last uint64
 	// SealedOnly checks nothing when the current baseline records no
 	// snapshot (a whole check's Nix part).
@@ -124,7 +127,9 @@ func (e *Engine) CheckNix(ctx context.Context, db *store.DB, r NixRequest) (NixR
 	if res.Sample, err = e.nixSample(cur.Info(), r); err != nil {
 		return NixResult{}, err
 	}
-	opts.Rehash = NixRehash(res.Sample)
+	if res.Sample != nil && (r.Last == 0 || r.Last != res.Sample.Check) {
+		opts.Rehash = NixRehash(res.Sample)
+	}
 	if res.Report, err = nix.Verify(ctx, st, opts); err != nil {
 		return NixResult{}, err
 	}

@@ -140,8 +140,9 @@ func writeNixSnapshot(t *testing.T, cfg *config.Config) {
 
 // TestCheckNixKeyedSample: on a real store, CheckNix rehashes the store
 // paths the keyed sample of the state file's key says are due: the same
-// number for the same period, every path once over an epoch, and every
-// path after a whole epoch without a Nix check (Last).
+// number for the same period, every path once over an epoch, none again
+// in the period of the last check (Last), and every path after a whole
+// epoch without a Nix check.
 func TestCheckNixKeyedSample(t *testing.T) {
 	const n, within = 40, 6 // L = 3
 	ne := newNixEngine(t, n, within)
@@ -181,6 +182,9 @@ func TestCheckNixKeyedSample(t *testing.T) {
 		t.Errorf("over the 3 checks of an epoch %d paths were hashed, want each of the %d exactly once", hashed, total)
 	}
 	res := check(0)
+	if got := check(res.Sample.Check).Report.Hashed; got != 0 {
+		t.Errorf("a second Nix check in the period of the last (Last) hashed %d paths, want none", got)
+	}
 	if got := check(res.Sample.Check - 5).Report.Hashed; got != total {
 		t.Errorf("a Nix check after 4 periods without one hashed %d paths, want all %d", got, total)
 	}
