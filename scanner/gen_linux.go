@@ -37,7 +37,7 @@ const (
 // without following it. It decodes the file handle where its layout is
 // known (one system call) and opens the file otherwise.
 func genAt(dirfd int, name string, ino uint64) (gen uint64, ok bool, err error) {
-	if g, ok := handleGen(dirfd, name, ino); ok {
+	if g, ok := handleGen(dirfd, name, 0, ino); ok {
 		return g, true, nil
 	}
 	fd, err := unix.Openat(dirfd, name, fileFlags|unix.O_NOATIME, 0)
@@ -59,9 +59,10 @@ func genAt(dirfd int, name string, ino uint64) (gen uint64, ok bool, err error) 
 }
 
 // handleGen decodes the generation from name's file handle if the handle
-// has a known layout and names inode ino.
-func handleGen(dirfd int, name string, ino uint64) (uint64, bool) {
-	h, _, err := unix.NameToHandleAt(dirfd, name, 0)
+// has a known layout and names inode ino; flags are name_to_handle_at's
+// (AT_EMPTY_PATH for dirfd's own).
+func handleGen(dirfd int, name string, flags int, ino uint64) (uint64, bool) {
+	h, _, err := unix.NameToHandleAt(dirfd, name, flags)
 	if err != nil {
 		return 0, false
 	}
