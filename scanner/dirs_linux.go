@@ -43,10 +43,11 @@ type listing struct {
 	readAt int64 // when flags and xattrs were read (ns), or the record's time for them
 	// bound says self is the lstat's, the open directory having been
 	// proven the same inode by its file handle, which gave gen.
-	bound bool
-	err   error // the directory could not be (fully) listed
-	gone  bool  // it vanished before it could be opened
-	kids  []child
+	bound   bool
+	genRead bool  // gen was read (by bind)
+	err     error // the directory could not be (fully) listed
+	gone    bool  // it vanished before it could be opened
+	kids    []child
 	// rest, for a directory of more than listChunk entries, is what is left
 	// to list once the walk has passed kids (dir stays open for it).
 	rest *dirRest
@@ -144,22 +145,25 @@ func openDir(opts *Options, t *dirTask) (fd int, nox bool, err error) {
 }
 
 // bind proves fd, a directory opened from its parent without crossing a
-// mount point, to be the inode t's lstat found, by its file handle (one
-// system call, which also gives its generation), and then takes the
-// lstat's size and times as its own: the fstat is not made. A change since
-// the lstat moves them, and the next check sees it, as it sees one made
-// just after an fstat. It reports false where the handle's layout is not
-// known or names another inode: the caller fstat's then.
-func bind(fd int, t *dirTask, out *listing) bool {
+// mount point, to be the inode t's lstat found and its record holds, by its
+// file handle: the inode number and the recorded generation (an inode
+// number freed since the lstat can be reused at once). One system call
+// then stands in for fstat and FS_IOC_GETVERSION: the lstat's size and
+// times are taken as the directory's own, and a change since the lstat
+// moves them, for the next check to see, as one made just after an fstat
+// would. Otherwise out.bound stays false for the caller to fstat, and ok
+// says whether the handle named the lstat's inode, whose generation is gen.
+func bind(fd int, t *dirTask, out *listing) (gen uint64, ok bool) {
 	g, ok := handleGen(fd, "", unix.AT_EMPTY_PATH, t.expect.Inode)
-	if !ok || t.expect.Type != merkle.TypeDir {
-		return false
+	if !ok {
+		return 0, false
 	}
-	e := &t.expect
-	out.self = unix.Stat_t{Dev: e.Dev, Ino: e.Inode, Mode: unix.S_IFDIR | e.Perm, Nlink: e.Nlink,
-		Uid: e.UID, Gid: e.GID, Size: e.Size, Mtim: unix.NsecToTimespec(e.Mtime), Ctim: unix.NsecToTimespec(e.Ctime)}
-	out.gen, out.hasGen, out.bound = g, true, true
-	return true
+	if r := t.cached; r == nil || !r.hasGen || r.gen != g || r.ino != t.expect.Inode || t.expect.Type != merkle.TypeDir {
+		return g, true
+	}
+	out.self = statOf(&t.expect)
+	out.gen, out.hasGen, out.bound, out.genRead = g, true, true, true
+	return g, true
 }
 
 // list reads directory t: its own metadata and, if t.descend, its children.
@@ -191,10 +195,18 @@ func (l *lister) list(t *dirTask) *listing {
 			dir.release()
 		}
 	}()
-	if !nox || !bind(fd, t, out) {
+	var g uint64
+	ok := false
+	if nox && t.cached != nil { // without a record, there is nothing to bind to
+		g, ok = bind(fd, t, out)
+	}
+	if !out.bound {
 		if err := unix.Fstat(fd, &out.self); err != nil {
 			out.err = unlisted(pathErr("fstat", t.path, err))
 			return out
+		}
+		if ok && out.self.Ino == t.expect.Inode {
+			out.gen, out.hasGen, out.genRead = g, true, true // the handle named what is open
 		}
 	}
 	dir.dev = out.self.Dev
@@ -291,7 +303,7 @@ func (l *lister) meta(fd int, t *dirTask, out *listing) error {
 		return nil
 	}
 	g, ok, err := out.gen, out.hasGen, error(nil)
-	if !out.bound {
+	if !out.genRead {
 		g, ok, err = inodeGen(fd)
 		out.gen, out.hasGen = g, ok
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zeebo/blake3"
 	"golang.org/x/sys/unix"
 
 	"vigil/internal/fimtest"
@@ -148,6 +149,7 @@ func TestBindDir(t *testing.T) {
 					check(t, unix.Lstat(d, &st))
 					e := merkle.Entry{Path: d, Attrs: merkle.AttrFlags | merkle.AttrXattrs}
 					fillStat(&e, &st)
+					gen, genOK := genOf(t, d)
 					tt.change(t, d, other)
 
 					pfd, err := unix.Open(base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -157,6 +159,7 @@ func TestBindDir(t *testing.T) {
 					parent := &dirFD{fd: pfd, dev: pst.Dev}
 					parent.refs.Store(1) // list releases it
 					task := &dirTask{path: d, expect: e, parent: parent, idx: -1, done: make(chan struct{})}
+					task.cached = &dirRecord{ino: e.Inode, size: e.Size, mtime: e.Mtime, ctime: e.Ctime, gen: gen, hasGen: genOK}
 					out := newLister(&Options{}, nil).list(task)
 					if out.err != nil || out.gone {
 						t.Fatalf("list(%s) = error %v, gone %v", d, out.err, out.gone)
@@ -180,3 +183,99 @@ func TestBindDir(t *testing.T) {
 		})
 	}
 }
+
+// TestBindFile: a file lstat'ed and opened from its directory is proven the
+// lstat'ed inode by its file handle (no fstat before the read), hashed, and
+// given the generation FS_IOC_GETVERSION gives; one replaced by another
+// file, by a FIFO (ext4 gives it the freed inode number at once), or
+// mounted over since the lstat is fstat'ed, recorded as what was opened,
+// and a FIFO is not read.
+func TestBindFile(t *testing.T) {
+	fimtest.NeedRoot(t, "bind-mounts a file inside the test's own directory")
+	t.Parallel()
+	for fsName, mk := range testFS() {
+		t.Run(fsName, func(t *testing.T) {
+			t.Parallel()
+			root := mk(t)
+			for _, tt := range []struct {
+				name   string
+				change func(t *testing.T, f, other string)
+				typ    merkle.Type
+				hash   string // the content hashed, "" for none
+			}{
+				{name: "unchanged", change: func(*testing.T, string, string) {}, typ: merkle.TypeFile, hash: "lstat'ed"},
+				{name: "replaced", change: func(t *testing.T, f, other string) { check(t, os.Rename(other, f)) },
+					typ: merkle.TypeFile, hash: "other"},
+				{name: "fifo", change: func(t *testing.T, f, _ string) {
+					check(t, os.Remove(f))
+					check(t, unix.Mkfifo(f, 0o644))
+				}, typ: merkle.TypeFIFO},
+				{name: "mounted over", change: func(t *testing.T, f, other string) {
+					check(t, unix.Mount(other, f, "", unix.MS_BIND, ""))
+					t.Cleanup(func() { check(t, unix.Unmount(f, 0)) })
+				}, typ: merkle.TypeFile, hash: "other"},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					dir := filepath.Join(root, strings.ReplaceAll(tt.name, " ", "-"))
+					check(t, os.Mkdir(dir, 0o755))
+					f, other := filepath.Join(dir, "f"), filepath.Join(dir, "other")
+					check(t, os.WriteFile(f, []byte("lstat'ed"), 0o644))
+					check(t, os.WriteFile(other, []byte("other"), 0o644))
+					var st unix.Stat_t
+					check(t, unix.Lstat(f, &st))
+					e := &merkle.Entry{Path: f, Attrs: merkle.AttrContent | merkle.AttrFlags | merkle.AttrXattrs}
+					fillStat(e, &st)
+					rec := *e
+					rec.Gen, rec.HasGen = genOf(t, f)
+					tt.change(t, f, other)
+
+					dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+					check(t, err)
+					var dst unix.Stat_t
+					check(t, unix.Fstat(dfd, &dst))
+					d := &dirFD{fd: dfd, dev: dst.Dev}
+					d.refs.Store(1) // the job releases it
+					j := &job{e: e, dir: d, hash: true, done: make(chan struct{}), sampled: &rec}
+					newHasher(&Options{}).do(t.Context(), j)
+					if j.err != nil || j.gone {
+						t.Fatalf("hashing %s: error %v, gone %v", f, j.err, j.gone)
+					}
+					var now unix.Stat_t
+					check(t, unix.Stat(f, &now))
+					if e.Type != tt.typ || e.Inode != now.Ino {
+						t.Errorf("%s recorded as %v inode %d, want %v inode %d", f, e.Type, e.Inode, tt.typ, now.Ino)
+					}
+					if tt.hash == "" {
+						if e.HashState == merkle.HashOK {
+							t.Errorf("%s: a FIFO was hashed", f)
+						}
+						return
+					}
+					if want := blake3Of(tt.hash); e.HashState != merkle.HashOK || e.Hash != want {
+						t.Errorf("%s hashed %v %x, want the hash of %q", f, e.HashState, e.Hash, tt.hash)
+					}
+					fd, err := unix.Open(f, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+					check(t, err)
+					defer unix.Close(fd)
+					g, ok, err := inodeGen(fd)
+					check(t, err)
+					if e.Gen != g || e.HasGen != ok {
+						t.Errorf("%s: generation %d (%v), FS_IOC_GETVERSION says %d (%v)", f, e.Gen, e.HasGen, g, ok)
+					}
+				})
+			}
+		})
+	}
+}
+
+// genOf returns path's generation as FS_IOC_GETVERSION gives it.
+func genOf(t *testing.T, path string) (uint64, bool) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	check(t, err)
+	defer unix.Close(fd)
+	g, ok, err := inodeGen(fd)
+	check(t, err)
+	return g, ok
+}
+
+func blake3Of(s string) [32]byte { return blake3.Sum256([]byte(s)) }

@@ -48,6 +48,27 @@ func fileType(mode uint32) merkle.Type {
 	return merkle.TypeUnknown
 }
 
+// typeMode is the S_IFMT bits of type t.
+func typeMode(t merkle.Type) uint32 {
+	switch t {
+	case merkle.TypeFile:
+		return unix.S_IFREG
+	case merkle.TypeDir:
+		return unix.S_IFDIR
+	case merkle.TypeSymlink:
+		return unix.S_IFLNK
+	case merkle.TypeFIFO:
+		return unix.S_IFIFO
+	case merkle.TypeSocket:
+		return unix.S_IFSOCK
+	case merkle.TypeCharDev:
+		return unix.S_IFCHR
+	case merkle.TypeBlockDev:
+		return unix.S_IFBLK
+	}
+	return 0
+}
+
 // sameFile reports whether st describes the same unchanged inode as e.
 func sameFile(e *merkle.Entry, st *unix.Stat_t) bool {
 	return e.Dev == st.Dev && e.Inode == st.Ino && e.Size == st.Size &&
