@@ -277,8 +277,8 @@ func (l *lister) fsType(fd int, dev uint64) int64 {
 	if l.fsTypes == nil {
 		l.fsTypes = make(map[uint64]int64)
 	}
-	l.fsTypes[dev] = st.Type
-	return st.Type
+	l.fsTypes[dev] = int64(st.Type) // int32 on 32-bit architectures
+	return int64(st.Type)
 }
 
 // dropRest frees what is left of a listing the walk did not finish.

@@ -176,9 +176,14 @@ func (h *hasher) open(j *job) (fd int, nox bool, err error) {
 
 // statOf returns the stat that e was filled from.
 func statOf(e *merkle.Entry) unix.Stat_t {
-	return unix.Stat_t{Dev: e.Dev, Ino: e.Inode, Mode: typeMode(e.Type) | e.Perm, Nlink: e.Nlink, Uid: e.UID, Gid: e.GID,
+	st := unix.Stat_t{Dev: e.Dev, Ino: e.Inode, Mode: typeMode(e.Type) | e.Perm, Uid: e.UID, Gid: e.GID,
 		Rdev: e.Rdev, Size: e.Size, Mtim: unix.NsecToTimespec(e.Mtime), Ctim: unix.NsecToTimespec(e.Ctime)}
+	setUint(&st.Nlink, e.Nlink)
+	return st
 }
+
+// setUint sets a field whose width differs between architectures.
+func setUint[T ~uint32 | ~uint64](dst *T, v uint64) { *dst = T(v) }
 
 // openAt opens name in j's directory, with O_NOATIME where allowed.
 func (h *hasher) openAt(j *job, name string) (int, error) {

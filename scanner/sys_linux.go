@@ -21,7 +21,7 @@ func fillStat(e *merkle.Entry, st *unix.Stat_t) {
 	e.Mtime = st.Mtim.Nano()
 	e.Ctime = st.Ctim.Nano()
 	e.Inode = st.Ino
-	e.Nlink = st.Nlink
+	e.Nlink = uint64(st.Nlink) // uint32 on arm64
 	e.Dev = st.Dev
 	if e.Type == merkle.TypeCharDev || e.Type == merkle.TypeBlockDev {
 		e.Rdev = st.Rdev
