@@ -16,7 +16,10 @@ import (
 // dirFD is an open directory shared by the jobs that open files in it; the
 // last release closes it.
 type dirFD struct {
-	fd   int
+	fd int
+	// dev is the device it is on: as its fstat said, or its parent's, which
+	// RESOLVE_NO_XDEV held it to.
+	dev  uint64
 	refs atomic.Int32
 }
 
@@ -38,9 +41,13 @@ type listing struct {
 	gen    uint64
 	hasGen bool
 	readAt int64 // when flags and xattrs were read (ns), or the record's time for them
-	err    error // the directory could not be (fully) listed
-	gone   bool  // it vanished before it could be opened
-	kids   []child
+	// bound says self is the lstat's, the open directory having been
+	// proven the same inode by its file handle, which gave gen.
+	bound   bool
+	genRead bool  // gen was read (by bind)
+	err     error // the directory could not be (fully) listed
+	gone    bool  // it vanished before it could be opened
+	kids    []child
 	// rest, for a directory of more than listChunk entries, is what is left
 	// to list once the walk has passed kids (dir stays open for it).
 	rest *dirRest
@@ -84,6 +91,8 @@ type lister struct {
 	names  dirNames // of the directory being listed, reused
 	xr     xattrReader
 	sample *sampler // nil without a sample
+	// fsTypes are the filesystem types of the devices seen, for listEnd.
+	fsTypes map[uint64]int64
 }
 
 func newLister(opts *Options, s *sched) *lister {
@@ -111,17 +120,50 @@ func openat2(dirfd int, path string, flags int, resolve uint64) (int, error) {
 }
 
 // openDir opens t's directory: relative to its parent's descriptor, or by
-// path for a root. It releases the parent.
-func openDir(opts *Options, t *dirTask) (int, error) {
+// path for a root. It releases the parent. nox says the open did not cross
+// a mount point (RESOLVE_NO_XDEV): the directory is on its parent's device.
+func openDir(opts *Options, t *dirTask) (fd int, nox bool, err error) {
 	if t.live {
 		t.releaseParent()
-		return openBeneath(t.path, unix.O_RDONLY|unix.O_DIRECTORY)
+		fd, err = openBeneath(t.path, unix.O_RDONLY|unix.O_DIRECTORY)
+		return fd, false, err
 	}
 	if t.parent == nil {
-		return openBeneath(opts.phys(t.path), unix.O_RDONLY|unix.O_DIRECTORY)
+		fd, err = openBeneath(opts.phys(t.path), unix.O_RDONLY|unix.O_DIRECTORY)
+		return fd, false, err
 	}
 	defer t.releaseParent()
-	return openIn(t.parent.fd, t.expect.Name(), unix.O_RDONLY|unix.O_DIRECTORY)
+	if t.parent.dev == t.expect.Dev {
+		fd, err = openat2(t.parent.fd, t.expect.Name(), unix.O_RDONLY|unix.O_DIRECTORY, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_XDEV)
+		if !errors.Is(err, unix.EXDEV) {
+			return fd, err == nil, err
+		}
+		// Something is mounted there since the lstat: open what is.
+	}
+	fd, err = openIn(t.parent.fd, t.expect.Name(), unix.O_RDONLY|unix.O_DIRECTORY)
+	return fd, false, err
+}
+
+// bind proves fd, a directory opened from its parent without crossing a
+// mount point, to be the inode t's lstat found and its record holds, by its
+// file handle: the inode number and the recorded generation (an inode
+// number freed since the lstat can be reused at once). One system call
+// then stands in for fstat and FS_IOC_GETVERSION: the lstat's size and
+// times are taken as the directory's own, and a change since the lstat
+// moves them, for the next check to see, as one made just after an fstat
+// would. Otherwise out.bound stays false for the caller to fstat, and ok
+// says whether the handle named the lstat's inode, whose generation is gen.
+func bind(fd int, t *dirTask, out *listing) (gen uint64, ok bool) {
+	g, ok := handleGen(fd, "", unix.AT_EMPTY_PATH, t.expect.Inode)
+	if !ok {
+		return 0, false
+	}
+	if r := t.cached; r == nil || !r.hasGen || r.gen != g || r.ino != t.expect.Inode || t.expect.Type != merkle.TypeDir {
+		return g, true
+	}
+	out.self = statOf(&t.expect)
+	out.gen, out.hasGen, out.bound, out.genRead = g, true, true, true
+	return g, true
 }
 
 // list reads directory t: its own metadata and, if t.descend, its children.
@@ -132,7 +174,7 @@ func (l *lister) list(t *dirTask) *listing {
 		out.err = unlisted(pathErr("opendir", t.path, err))
 		return out
 	}
-	fd, err := openDir(l.opts, t)
+	fd, nox, err := openDir(l.opts, t)
 	if err != nil {
 		if gone(err) {
 			out.gone = true
@@ -153,15 +195,26 @@ func (l *lister) list(t *dirTask) *listing {
 			dir.release()
 		}
 	}()
-	if err := unix.Fstat(fd, &out.self); err != nil {
-		out.err = unlisted(pathErr("fstat", t.path, err))
-		return out
+	var g uint64
+	ok := false
+	if nox && t.cached != nil { // without a record, there is nothing to bind to
+		g, ok = bind(fd, t, out)
 	}
+	if !out.bound {
+		if err := unix.Fstat(fd, &out.self); err != nil {
+			out.err = unlisted(pathErr("fstat", t.path, err))
+			return out
+		}
+		if ok && out.self.Ino == t.expect.Inode {
+			out.gen, out.hasGen, out.genRead = g, true, true // the handle named what is open
+		}
+	}
+	dir.dev = out.self.Dev
 	out.err = l.meta(fd, t, out)
 	if !t.descend {
 		return out
 	}
-	if err := l.readDir(fd); err != nil {
+	if err := l.readDir(fd, listEnd(l.fsType(fd, dir.dev), out.self.Size, &l.names)); err != nil {
 		out.err = unlisted(errors.Join(out.err, pathErr("readdir", t.path, err)))
 		return out
 	}
@@ -211,6 +264,23 @@ func (l *lister) more(out *listing, dir *dirFD) bool {
 	return keep
 }
 
+// fsType returns the filesystem magic number (statfs f_type) of dev,
+// asking the open directory fd on it the first time; 0 if it cannot say.
+func (l *lister) fsType(fd int, dev uint64) int64 {
+	if t, ok := l.fsTypes[dev]; ok {
+		return t
+	}
+	var st unix.Statfs_t
+	if unix.Fstatfs(fd, &st) != nil {
+		return 0
+	}
+	if l.fsTypes == nil {
+		l.fsTypes = make(map[uint64]int64)
+	}
+	l.fsTypes[dev] = int64(st.Type) // int32 on 32-bit architectures
+	return int64(st.Type)
+}
+
 // dropRest frees what is left of a listing the walk did not finish.
 func (l *listing) dropRest() {
 	if l.rest != nil {
@@ -229,10 +299,14 @@ func (l *listing) dropRest() {
 // its share of the directories whose record would stand (see [lister.child]).
 func (l *lister) meta(fd int, t *dirTask, out *listing) error {
 	if t.expect.Attrs&(merkle.AttrFlags|merkle.AttrXattrs) == 0 {
+		out.gen, out.hasGen = 0, false // recorded only with them, as before the handle gave it
 		return nil
 	}
-	g, ok, err := inodeGen(fd)
-	out.gen, out.hasGen = g, ok
+	g, ok, err := out.gen, out.hasGen, error(nil)
+	if !out.genRead {
+		g, ok, err = inodeGen(fd)
+		out.gen, out.hasGen = g, ok
+	}
 	old := t.cached
 	// As for a file's hash (cacheHit), a record read in the clock tick of
 	// the directory's last change may miss a change made in that tick.

@@ -29,8 +29,8 @@
 // was taken (git's racy-clean rule), in which case it is hashed again, or
 // [Options.Sample] picks it. A directory is always listed, but its inode
 // flags and extended attributes are taken from its record by the same rule
-// (inode, generation read with FS_IOC_GETVERSION on the open directory,
-// size, mtime and ctime; racy-clean against [merkle.Entry.HashedAt], the
+// (inode, generation read from the open directory's file handle or with
+// FS_IOC_GETVERSION, size, mtime and ctime; racy-clean against [merkle.Entry.HashedAt], the
 // time they were read; not when the Sample picks it). [Options.Uncached]
 // reads content from the device rather than the page cache.
 //

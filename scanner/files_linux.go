@@ -80,7 +80,7 @@ func (h *hasher) do(ctx context.Context, j *job) {
 		h.fail(j, pathErr("open", e.Path, err))
 		return
 	}
-	fd, err := h.open(j)
+	fd, bound, err := h.open(j)
 	if gone(err) {
 		j.gone = true
 		return
@@ -91,9 +91,17 @@ func (h *hasher) do(ctx context.Context, j *job) {
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	g, gok := uint64(0), false
+	if bound {
+		g, gok = handleGen(fd, "", unix.AT_EMPTY_PATH, e.Inode)
+	}
+	if gok && g == j.sampled.Gen {
+		st = statOf(e)
+	} else if err := unix.Fstat(fd, &st); err != nil {
 		h.fail(j, pathErr("fstat", e.Path, err))
 		return
+	} else if st.Ino != e.Inode {
+		gok = false // the handle's generation was another inode's
 	}
 	if j.nostat || !sameFile(e, &st) {
 		// Not lstat'ed, or replaced or modified since it was: record what
@@ -108,9 +116,12 @@ func (h *hasher) do(ctx context.Context, j *job) {
 		}
 	}
 	var errs []error
-	g, ok, err := inodeGen(fd)
-	e.Gen, e.HasGen = g, ok
-	errs = append(errs, pathErr("getversion", e.Path, err))
+	if !gok {
+		var err error
+		g, gok, err = inodeGen(fd)
+		errs = append(errs, pathErr("getversion", e.Path, err))
+	}
+	e.Gen, e.HasGen = g, gok
 	if e.Attrs.Has(merkle.AttrFlags) {
 		f, ok, err := inodeFlags(fd)
 		e.Flags, e.HasFlags = f, ok
@@ -136,12 +147,46 @@ func (h *hasher) do(ctx context.Context, j *job) {
 const fileFlags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 
 // open opens j's file relative to its listed directory (or, for a root, by
-// its path, refusing symlinks anywhere in it).
-func (h *hasher) open(j *job) (int, error) {
+// its path, refusing symlinks anywhere in it). nox says the file is one
+// the keyed sample rereads, whose record has a generation, small enough
+// that its block count does not matter (see [hasher.readAll]), and was
+// opened without crossing a mount point (RESOLVE_NO_XDEV): on the lstat's
+// device, so that a file handle naming the recorded inode and generation
+// (the lstat's inode, as the stat cache matched it) proves it that inode,
+// a regular file, and stands in for the fstat before the read. The
+// generation matters: an inode number freed after the lstat can be reused
+// at once (ext4 does), for a FIFO as well as for a file.
+func (h *hasher) open(j *job) (fd int, nox bool, err error) {
 	if j.dir == nil {
-		return openBeneath(h.opts.phys(j.e.Path), fileFlags)
+		fd, err = openBeneath(h.opts.phys(j.e.Path), fileFlags)
+		return fd, false, err
 	}
 	name := j.e.Name()
+	if o := j.sampled; o != nil && o.HasGen && !j.nostat && j.dir.dev == j.e.Dev && j.e.Size <= bufSize &&
+		j.e.Type == merkle.TypeFile && o.Inode == j.e.Inode {
+		fd, err = openat2(j.dir.fd, name, fileFlags, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_XDEV)
+		if !errors.Is(err, unix.EXDEV) {
+			return fd, err == nil, err
+		}
+		// Something is mounted there since the lstat: open what is.
+	}
+	fd, err = h.openAt(j, name)
+	return fd, false, err
+}
+
+// statOf returns the stat that e was filled from.
+func statOf(e *merkle.Entry) unix.Stat_t {
+	st := unix.Stat_t{Dev: e.Dev, Ino: e.Inode, Mode: typeMode(e.Type) | e.Perm, Uid: e.UID, Gid: e.GID,
+		Rdev: e.Rdev, Size: e.Size, Mtim: unix.NsecToTimespec(e.Mtime), Ctim: unix.NsecToTimespec(e.Ctime)}
+	setUint(&st.Nlink, e.Nlink)
+	return st
+}
+
+// setUint sets a field whose width differs between architectures.
+func setUint[T ~uint32 | ~uint64](dst *T, v uint64) { *dst = T(v) }
+
+// openAt opens name in j's directory, with O_NOATIME where allowed.
+func (h *hasher) openAt(j *job, name string) (int, error) {
 	for {
 		fd, err := unix.Openat(j.dir.fd, name, fileFlags|unix.O_NOATIME, 0)
 		switch {

@@ -58,7 +58,7 @@ func TestGenAt(t *testing.T) {
 			if err != nil || got != want || ok != wantOK {
 				t.Errorf("genAt(%s) = %d, %v, %v; FS_IOC_GETVERSION says %d, %v", p, got, ok, err, want, wantOK)
 			}
-			_, decoded := handleGen(dfd, "f", st.Ino)
+			_, decoded := handleGen(dfd, "f", 0, st.Ino)
 			t.Logf("%s: generation %d (has one: %v), decoded from the handle: %v", name, want, wantOK, decoded)
 		})
 	}

@@ -3,6 +3,8 @@ package scanner
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,7 +39,7 @@ const (
 // without following it. It decodes the file handle where its layout is
 // known (one system call) and opens the file otherwise.
 func genAt(dirfd int, name string, ino uint64) (gen uint64, ok bool, err error) {
-	if g, ok := handleGen(dirfd, name, ino); ok {
+	if g, ok := handleGen(dirfd, name, 0, ino); ok {
 		return g, true, nil
 	}
 	fd, err := unix.Openat(dirfd, name, fileFlags|unix.O_NOATIME, 0)
@@ -59,20 +61,44 @@ func genAt(dirfd int, name string, ino uint64) (gen uint64, ok bool, err error) 
 }
 
 // handleGen decodes the generation from name's file handle if the handle
-// has a known layout and names inode ino.
-func handleGen(dirfd int, name string, ino uint64) (uint64, bool) {
-	h, _, err := unix.NameToHandleAt(dirfd, name, 0)
-	if err != nil {
+// has a known layout and names inode ino; flags are name_to_handle_at's
+// (AT_EMPTY_PATH for dirfd's own).
+func handleGen(dirfd int, name string, flags int, ino uint64) (uint64, bool) {
+	h, ok := nameToHandle(dirfd, name, flags)
+	if !ok {
 		return 0, false
 	}
-	b, ne := h.Bytes(), binary.NativeEndian
+	b, ne := h.f[:h.bytes], binary.NativeEndian
 	switch {
-	case h.Type() == fileIDIno32Gen && len(b) == 8 && uint64(ne.Uint32(b)) == ino:
+	case h.typ == fileIDIno32Gen && len(b) == 8 && uint64(ne.Uint32(b)) == ino:
 		return uint64(ne.Uint32(b[4:])), true
-	case h.Type() == fileIDIno64Gen && len(b) == 12 && ne.Uint64(b) == ino:
+	case h.typ == fileIDIno64Gen && len(b) == 12 && ne.Uint64(b) == ino:
 		return uint64(ne.Uint32(b[8:])), true
-	case h.Type() == fileIDBtrfsNoPar && len(b) >= 20 && ne.Uint64(b) == ino:
+	case h.typ == fileIDBtrfsNoPar && len(b) >= 20 && ne.Uint64(b) == ino:
 		return uint64(ne.Uint32(b[16:])), true
 	}
 	return 0, false
+}
+
+// fileHandle is struct file_handle with room for MAX_HANDLE_SZ bytes.
+type fileHandle struct {
+	bytes uint32
+	typ   int32
+	f     [128]byte
+}
+
+// nameToHandle is name_to_handle_at(2) without the heap: unix.NameToHandleAt
+// allocates the handle and a copy of the name, for every file an unchanged
+// check trusts. ok is false on any error.
+func nameToHandle(dirfd int, name string, flags int) (h fileHandle, ok bool) {
+	var cname [256]byte // a name from getdents is at most 255 bytes
+	if len(name) >= len(cname) || strings.IndexByte(name, 0) >= 0 {
+		return h, false
+	}
+	copy(cname[:], name)
+	h.bytes = uint32(len(h.f))
+	var mnt int32
+	_, _, errno := unix.Syscall6(unix.SYS_NAME_TO_HANDLE_AT, uintptr(dirfd), uintptr(unsafe.Pointer(&cname[0])),
+		uintptr(unsafe.Pointer(&h)), uintptr(unsafe.Pointer(&mnt)), uintptr(flags), 0)
+	return h, errno == 0 && h.bytes <= uint32(len(h.f))
 }

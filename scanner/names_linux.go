@@ -133,27 +133,66 @@ func (n *dirNames) free() {
 }
 
 // readDir reads the entries of the directory into l.names, sorted by name.
-func (l *lister) readDir(fd int) error {
+// end, if not nil, says whether a batch ending with the record whose d_off
+// is last (the position after it) completes the listing: the read that
+// would return nothing is then not made.
+func (l *lister) readDir(fd int, end func(last int64) bool) error {
 	l.names.reset()
 	for {
 		n, err := unix.Getdents(fd, l.buf)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
+		var last int64
 		if err == nil && n > 0 {
-			err = parseDirents(l.buf[:n], &l.names)
+			last, err = parseDirents(l.buf[:n], &l.names)
 		}
 		if err != nil {
 			l.names.free()
 			return err
 		}
-		if n <= 0 {
+		if n <= 0 || (end != nil && end(last)) {
 			break
 		}
 	}
 	l.names.sort()
 	return nil
 }
+
+// Filesystem magic numbers (statfs f_type) whose end of listing is known.
+const (
+	ext4Magic  = 0xEF53
+	btrfsMagic = 0x9123683E
+)
+
+// listEnd returns how to tell that a batch of getdents ended the listing
+// of a directory of size bytes on the filesystem of magic fsType, or nil
+// where nothing proves it, and every directory is read until a read returns
+// nothing: getdents also stops short of a full buffer when a signal is
+// pending, so a short batch proves nothing by itself.
+//
+// ext4 (fs/ext4/dir.c) leaves the position at EXT4_HTREE_EOF_64BIT after
+// the last entry of a hashed directory (every directory with dir_index, the
+// default, but one that fell back to a linear read), and no hash position
+// equals it (ext4fs_dirhash never yields that major hash). btrfs
+// (btrfs_real_readdir) leaves it at INT_MAX, or LLONG_MAX past 2^31
+// directory indexes, which an entry could hold only after as many
+// creations in the directory: there the names read must also add up to the
+// directory's size (btrfs counts twice each name's length).
+func listEnd(fsType int64, size int64, names *dirNames) func(last int64) bool {
+	switch fsType {
+	case ext4Magic:
+		return func(last int64) bool { return last == math.MaxInt64 }
+	case btrfsMagic:
+		return func(last int64) bool {
+			return (last == math.MaxInt32 || last == math.MaxInt64) && 2*names.nameBytes() == size
+		}
+	}
+	return nil
+}
+
+// nameBytes returns the length of all the names together.
+func (n *dirNames) nameBytes() int64 { return int64(len(n.buf) - 2*len(n.offs)) }
 
 // sort puts the entries in name order.
 func (n *dirNames) sort() {
@@ -162,23 +201,24 @@ func (n *dirNames) sort() {
 
 // parseDirents appends the entries of a getdents64 buffer (struct
 // linux_dirent64: ino u64, off s64, reclen u16, type u8, name NUL-ended),
-// without "." and "..".
-func parseDirents(b []byte, out *dirNames) error {
+// without "." and "..", and returns the last record's d_off.
+func parseDirents(b []byte, out *dirNames) (last int64, err error) {
 	for len(b) >= 19 {
 		reclen := int(binary.NativeEndian.Uint16(b[16:18]))
 		if reclen < 19 || reclen > len(b) {
 			break
 		}
+		last = int64(binary.NativeEndian.Uint64(b[8:16]))
 		name := b[19:reclen]
 		if i := bytes.IndexByte(name, 0); i >= 0 {
 			name = name[:i]
 		}
 		if string(name) != "." && string(name) != ".." && len(name) <= 255 {
 			if err := out.add(b[18], name); err != nil {
-				return err
+				return last, err
 			}
 		}
 		b = b[reclen:]
 	}
-	return nil
+	return last, nil
 }

@@ -21,7 +21,7 @@ func fillStat(e *merkle.Entry, st *unix.Stat_t) {
 	e.Mtime = st.Mtim.Nano()
 	e.Ctime = st.Ctim.Nano()
 	e.Inode = st.Ino
-	e.Nlink = st.Nlink
+	e.Nlink = uint64(st.Nlink) // uint32 on arm64
 	e.Dev = st.Dev
 	if e.Type == merkle.TypeCharDev || e.Type == merkle.TypeBlockDev {
 		e.Rdev = st.Rdev
@@ -46,6 +46,27 @@ func fileType(mode uint32) merkle.Type {
 		return merkle.TypeBlockDev
 	}
 	return merkle.TypeUnknown
+}
+
+// typeMode is the S_IFMT bits of type t.
+func typeMode(t merkle.Type) uint32 {
+	switch t {
+	case merkle.TypeFile:
+		return unix.S_IFREG
+	case merkle.TypeDir:
+		return unix.S_IFDIR
+	case merkle.TypeSymlink:
+		return unix.S_IFLNK
+	case merkle.TypeFIFO:
+		return unix.S_IFIFO
+	case merkle.TypeSocket:
+		return unix.S_IFSOCK
+	case merkle.TypeCharDev:
+		return unix.S_IFCHR
+	case merkle.TypeBlockDev:
+		return unix.S_IFBLK
+	}
+	return 0
 }
 
 // sameFile reports whether st describes the same unchanged inode as e.
