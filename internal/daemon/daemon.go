@@ -173,6 +173,7 @@ type pipeline struct {
 	// a reload (nil at the start).
 	sinks, before []string
 	large         *large   // large files' queue and worker (large.go)
+	remade        *remade  // the intake, when made anew on mount changes (nil: tests' scripted one)
 	prog          progress // for the watchdog (progress.go)
 }
 
@@ -244,11 +245,19 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 			p.o.onListen(p.ln.Addr().String())
 		}
 	}
-	p.src, err = p.o.newSource(cfg.Watch.Intake, watch.Options{
-		Roots:            roots,
-		Excluded:         func(path string) bool { _, ex := m.Match(path); return ex },
-		FallbackInterval: scanInterval(cfg) / 4,
-	})
+	mk := func() (watch.Source, error) {
+		return p.o.newSource(cfg.Watch.Intake, watch.Options{
+			Roots:            roots,
+			Excluded:         func(path string) bool { _, ex := m.Match(path); return ex },
+			FallbackInterval: scanInterval(cfg) / 4,
+		})
+	}
+	if p.o.Source == nil { // a real intake: made anew when mounts change (remade.go)
+		p.remade, err = newRemade(mk, p.remakeFailed)
+		p.src = p.remade
+	} else {
+		p.src, err = mk()
+	}
 	if err != nil {
 		return err
 	}
