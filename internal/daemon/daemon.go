@@ -86,6 +86,9 @@ type Options struct {
 	// largeStarted, if set, is told when the worker of large files begins
 	// one (tests).
 	largeStarted func(path string)
+	// outboxCheck, if set, replaces how often the outbox file is checked
+	// while the daemon runs (tests; outboxcheck.go).
+	outboxCheck time.Duration
 }
 
 // newSource returns the intake for wo: the one config watch.intake names.
@@ -288,6 +291,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	g.Go(func() error { return p.settler.Run(ictx, p.settled(ictx)) })
 	g.Go(func() error { defer icancel(); return p.verify(gctx) })
 	g.Go(func() error { return p.large.run(gctx) })
+	g.Go(func() error { return p.watchOutbox(ictx) })
 	if p.o.Watchdog > 0 {
 		g.Go(func() error { return p.watchdog(ictx) })
 	}
