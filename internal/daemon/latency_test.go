@@ -40,6 +40,9 @@ func BenchmarkIdleWriteToAlert(b *testing.B) {
 			h := newHostAt(b, root, tree, func(string) string { return "" })
 			h.init(b)
 			h.src, h.cfg.Watch.Intake, h.cfg.Watch.Settle = nil, intake, 0 // the default window
+			// Each write is its own alert: no flood limit coalesces the
+			// eleventh of a path within a minute.
+			h.cfg.Watch.FloodLimit, h.cfg.Watch.FloodDirLimit = 1<<30, 1<<30
 			h.start(b, Options{})
 			in := shell(b, root)
 			var lat []time.Duration
