@@ -59,6 +59,9 @@ type class struct {
 	paths     []string
 	technique *Technique
 	split     [][]string // paths split into names, by compile
+	// lead is, per split pattern, its first name when that is literal
+	// ("" otherwise): only a path name equal to it can start a match.
+	lead []string
 }
 
 // classes is the classification table: every tag vigil reports, in the
@@ -92,7 +95,13 @@ var classes = compile([]class{
 func compile(rows []class) []class {
 	for i := range rows {
 		for _, p := range rows[i].paths {
-			rows[i].split = append(rows[i].split, strings.Split(p, "/"))
+			names := strings.Split(p, "/")
+			rows[i].split = append(rows[i].split, names)
+			lead := names[0]
+			if strings.ContainsAny(lead, `*?[\`) {
+				lead = ""
+			}
+			rows[i].lead = append(rows[i].lead, lead)
 		}
 	}
 	return rows
@@ -169,8 +178,11 @@ func oldPath(c merkle.Change) string {
 
 // matches reports whether one of r's patterns matches the end of names.
 func (r *class) matches(names []string) bool {
-	for _, pat := range r.split {
+	for i, pat := range r.split {
 		for start := range names {
+			if r.lead[i] != "" && names[start] != r.lead[i] {
+				continue
+			}
 			if matchNames(pat, names[start:]) {
 				return true
 			}

@@ -93,7 +93,7 @@ func TestScopedCheckForgery(t *testing.T) {
 			for _, p := range forged {
 				forgeRecord(t, s.db, other, s.path(p))
 			}
-			for _, args := range [][]string{{"check", s.path("d/g")}, {"check", s.path("d")}, {"check"}, {"update", s.path("d/g")}, {"verify"}} {
+			for _, args := range [][]string{{"check", s.path("d/g")}, {"check", s.path("d/g"), s.path("d/h")}, {"check", s.path("d")}, {"check"}, {"update", s.path("d/g")}, {"verify"}} {
 				if out := vigil(t, s.args(args...)...); out.code&exitTampered == 0 || out.code >= exitInternal && out.code != exitTampered {
 					t.Errorf("%v after forging %v exited %d, want 8 set\n%s%s", args, forged, out.code, out.stdout, out.stderr)
 				}

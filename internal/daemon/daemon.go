@@ -86,6 +86,9 @@ type Options struct {
 	// largeStarted, if set, is told when the worker of large files begins
 	// one (tests).
 	largeStarted func(path string)
+	// outboxCheck, if set, replaces how often the outbox file is checked
+	// while the daemon runs (tests; outboxcheck.go).
+	outboxCheck time.Duration
 }
 
 // newSource returns the intake for wo: the one config watch.intake names.
@@ -173,6 +176,7 @@ type pipeline struct {
 	// a reload (nil at the start).
 	sinks, before []string
 	large         *large   // large files' queue and worker (large.go)
+	remade        *remade  // the intake, when made anew on mount changes (nil: tests' scripted one)
 	prog          progress // for the watchdog (progress.go)
 }
 
@@ -244,11 +248,19 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 			p.o.onListen(p.ln.Addr().String())
 		}
 	}
-	p.src, err = p.o.newSource(cfg.Watch.Intake, watch.Options{
-		Roots:            roots,
-		Excluded:         func(path string) bool { _, ex := m.Match(path); return ex },
-		FallbackInterval: scanInterval(cfg) / 4,
-	})
+	mk := func() (watch.Source, error) {
+		return p.o.newSource(cfg.Watch.Intake, watch.Options{
+			Roots:            roots,
+			Excluded:         func(path string) bool { _, ex := m.Match(path); return ex },
+			FallbackInterval: scanInterval(cfg) / 4,
+		})
+	}
+	if p.o.Source == nil { // a real intake: made anew when mounts change (remade.go)
+		p.remade, err = newRemade(mk, p.remakeFailed)
+		p.src = p.remade
+	} else {
+		p.src, err = mk()
+	}
 	if err != nil {
 		return err
 	}
@@ -279,6 +291,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	g.Go(func() error { return p.settler.Run(ictx, p.settled(ictx)) })
 	g.Go(func() error { defer icancel(); return p.verify(gctx) })
 	g.Go(func() error { return p.large.run(gctx) })
+	g.Go(func() error { return p.watchOutbox(ictx) })
 	if p.o.Watchdog > 0 {
 		g.Go(func() error { return p.watchdog(ictx) })
 	}

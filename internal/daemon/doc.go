@@ -11,7 +11,8 @@
 // of that path as ECS process.* and user.* fields.
 //
 // Hints settle per path ([watch.Settler]), then the engine verifies them: a
-// scoped [engine.Check] of the settled paths re-stats and re-hashes them and
+// scoped [engine.Check] of the settled paths, each as itself (never widened
+// to its directory), re-stats and re-hashes them and
 // compares them with the current baseline, every record it uses verified
 // through its path to the root. Only a real difference becomes an alert (the
 // ECS event of check --json, with event.id and event.severity); the same
@@ -57,7 +58,9 @@
 //
 // Each event queued carries the host's event.sequence, assigned in the
 // write that queues it; events gone from a sink's queue undelivered are an
-// events_missing alert at the next start. When the outbox cannot grow, its
+// events_missing alert at the next start, and while it runs the file is
+// checked again, and whether it is still the one at its path
+// (outboxcheck.go). When the outbox cannot grow, its
 // reserve file is given up; when even that is full the daemon degrades
 // instead of exiting (stdout, file and syslog sinks get events at once, the
 // others' wait in memory, /healthz says 503) and recovers by itself.
@@ -68,7 +71,8 @@
 // coalesced into one events_coalesced summary per directory and window
 // (flood.go). Mount changes under the roots, polled from
 // /proc/self/mountinfo, are a mount_changed alert and a check of the
-// subtree (mounts_linux.go). /healthz reports partial coverage, a sink
+// subtree (mounts_linux.go), and make the intake anew, so that a new mount
+// is marked or watched (remade.go). /healthz reports partial coverage, a sink
 // failing for long and a stalled verification (health.go).
 //
 // # Remediation

@@ -41,6 +41,7 @@ func (p *pipeline) registry() *prometheus.Registry {
 	counter("vigil_watch_remediations_total", "Remediations that succeeded.", st.remediations.Load)
 	counter("vigil_watch_remediation_failures_total", "Remediations that failed (the alert stands).", st.remediationFailures.Load)
 	counter("vigil_watch_verifications_total", "Verifications run (batches and whole checks).", st.verifications.Load)
+	counter("vigil_watch_batch_entries_total", "Entries visited by the verifications of settled hints (about one per hinted path).", st.batchEntries.Load)
 	gauge("vigil_watch_settling", "Paths waiting to settle.", func() float64 { return float64(p.settler.Len()) })
 	gauge("vigil_watch_alerted_paths", "Paths that differ from the baseline (alerted, not resolved).", func() float64 {
 		return float64(st.snapshot().Alerted)

@@ -117,10 +117,6 @@ func (p *pipeline) apart(j job) (job, []alerts.Event) {
 			continue
 		}
 		p.v.early.take([]string{ev.Path}, false) // not judged as a transient: verified apart
-		if j.apart == nil {
-			j.apart = map[string]bool{}
-		}
-		j.apart[merkle.Parent(ev.Path)] = true
 		now := time.Now()
 		if p.large.add(largeItem{path: ev.Path, size: e.Size, eng: p.v.eng, queued: now, proc: ev.Process}) {
 			pe := alerts.Notice("hash_pending", fmt.Sprintf("%d bytes: verified apart from other files; the verdict follows", e.Size), p.o.Host, now)

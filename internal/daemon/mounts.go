@@ -120,6 +120,9 @@ func (p *pipeline) mountsChanged(changes []mountChange) {
 		for _, s := range scope {
 			p.settler.Add(watch.Event{Path: s, Op: watch.Changed, First: now})
 		}
+		if p.remade != nil {
+			p.remade.remake(scope...) // a new mount gets its mark, or its watches
+		}
 	}
 	if len(evs) == 0 {
 		return

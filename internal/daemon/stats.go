@@ -18,6 +18,9 @@ type stats struct {
 	sequence                                 atomic.Uint64 // highest event.sequence queued
 	latency                                  prometheus.Histogram
 	sinks                                    sinkHealth
+	// batchEntries counts the entries the verifications of settled hints
+	// visited: about one per hinted path when each is checked as itself.
+	batchEntries atomic.Int64
 
 	mu            sync.Mutex
 	lastScan      time.Time
@@ -50,6 +53,9 @@ func (s *stats) verified(j job, paths int, took time.Duration) {
 		s.lastScan, s.lastScanWhy, s.lastScanTook = time.Now(), j.why, took
 	} else {
 		s.lastBatchTook = took
+		if j.stats != nil {
+			s.batchEntries.Add(j.stats.Entries.Load())
+		}
 	}
 }
 

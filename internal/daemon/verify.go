@@ -37,9 +37,6 @@ type job struct {
 	requeue func()
 	// stats, if set, are the counters the check updates (progress.go).
 	stats *scanner.Stats
-	// apart are the directories of the large files taken out of the job:
-	// never checked whole in their place.
-	apart map[string]bool
 	// posture compares the posture only (posture.interval; see posture.go).
 	posture bool
 	// nix checks the Nix store only (nix.interval, a system link moved;
@@ -153,7 +150,7 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 	m := engine.SkipOwn(cfg, v.eng.Matcher(), info.Roots)
 	var paths []string
 	if !j.whole {
-		paths = scopes(j.events, info.Roots, m, j.apart)
+		paths = scopes(j.events, info.Roots, m)
 		if len(paths) == 0 {
 			return nil, nil
 		}
@@ -216,26 +213,16 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 // scopeOf is the baseline's part of every event.id: its id and root.
 func scopeOf(info store.Info) string { return fmt.Sprintf("%d:%x", info.ID, info.Root[:]) }
 
-// collapseAt is how many paths of one directory a batch may name before
-// the directory is checked as a whole instead: each scope's verification
-// reads its parent's children, so many siblings cost one listing each.
-const collapseAt = 16
-
 // scopes returns the paths of evs to check: inside the baseline's roots,
-// not excluded, none inside another; the siblings of a busy directory
-// become that directory.
-func scopes(evs []watch.Event, roots []string, m *config.Matcher, apart map[string]bool) []string {
-	perDir := map[string]int{}
-	for _, ev := range evs {
-		if !apart[merkle.Parent(ev.Path)] { // a large file there is read apart, not with its directory
-			perDir[merkle.Parent(ev.Path)]++
-		}
-	}
+// not excluded, none inside another. Each is checked as itself (a
+// directory with what is below it): siblings are not widened to their
+// directory, which would list and compare it whole at every batch (a
+// burst of creations in one directory re-reading all it created so far);
+// the engine verifies the records of many siblings with one read of their
+// directory's.
+func scopes(evs []watch.Event, roots []string, m *config.Matcher) []string {
 	var out []string
 	for _, ev := range evs {
-		if d := merkle.Parent(ev.Path); perDir[d] > collapseAt {
-			ev.Path = d
-		}
 		if _, excluded := m.Match(ev.Path); excluded || !merkle.ValidPath(ev.Path) {
 			continue
 		}
@@ -333,15 +320,15 @@ func (c *collect) error(path string, err error) error {
 // paths checked (all, for a whole check), that the check found as
 // recorded.
 func (c *collect) resolve(paths []string, whole bool) {
+	checked := make(map[string]bool, len(paths))
+	for _, s := range paths {
+		checked[s] = true
+	}
 	for p := range c.v.alerted {
 		if c.seen[p] || p == "" && !whole || strings.HasPrefix(p, "\x00") && p != sampleKey {
 			continue // the trust decision's findings are settled by sealed
 		}
-		in := whole
-		for _, s := range paths {
-			in = in || merkle.Within(p, s)
-		}
-		if !in {
+		if !whole && !within(p, checked) {
 			continue
 		}
 		old := c.v.alerted[p]
@@ -356,6 +343,20 @@ func (c *collect) resolve(paths []string, whole bool) {
 		c.v.dirty[p] = true
 		c.out = append(c.out, ev)
 	}
+}
+
+// within reports whether path is one of scopes or below one: one look
+// per directory above it, not one per scope.
+func within(path string, scopes map[string]bool) bool {
+	if !strings.HasPrefix(path, "/") {
+		return false // the keys of findings that are not about a path
+	}
+	for q := path; q != ""; q = merkle.Parent(q) {
+		if scopes[q] {
+			return true
+		}
+	}
+	return false
 }
 
 // tamperedKey stands for the baseline's own finding ("" in alerted) in the

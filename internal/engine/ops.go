@@ -295,11 +295,7 @@ func check(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		// The scoped read is verified against the scopes' stored hashes;
 		// those, and the records of absent scopes' parents, against the
 		// root.
-		errs := []error{res.Tampered}
-		for _, s := range roots {
-			errs = append(errs, cur.VerifyPath(s))
-		}
-		res.Tampered = errors.Join(errs...)
+		res.Tampered = errors.Join(res.Tampered, cur.VerifyPaths(roots))
 	}
 	if b != nil {
 		if res.NewRoot, err = b.Finish(); err != nil {

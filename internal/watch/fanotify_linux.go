@@ -321,11 +321,20 @@ func (f *Fanotify) decode(b []byte) []Event {
 	var out []Event
 	procs := map[int]*Process{} // one /proc read per process per batch
 	raws, ok := parseEvents(b)
+	// The kernel's word on each process first, before a handle is
+	// resolved or /proc read: a one-shot process is reaped within
+	// moments, and its parent and user with it (process_linux.go).
+	kin := map[int]kernelInfo{}
+	for _, r := range raws {
+		if _, seen := kin[r.pid]; !seen && r.pidfd >= 0 && r.pid != f.self {
+			kin[r.pid] = pidfdInfo(r.pid, r.pidfd)
+		}
+	}
 	for _, r := range raws {
 		if r.fd >= 0 {
 			unix.Close(r.fd) // not asked for; never used
 		}
-		ev, keep := f.event(r, procs)
+		ev, keep := f.event(r, procs, kin)
 		if r.pidfd >= 0 {
 			unix.Close(r.pidfd)
 		}
@@ -397,7 +406,7 @@ func parseInfo(info []byte, r *rawEvent) {
 
 // event turns one raw event into a hint; false: nothing to say (vigil's
 // own change, a path outside the roots or excluded, a directory gone).
-func (f *Fanotify) event(r rawEvent, procs map[int]*Process) (Event, bool) {
+func (f *Fanotify) event(r rawEvent, procs map[int]*Process, kin map[int]kernelInfo) (Event, bool) {
 	if r.mask&unix.FAN_Q_OVERFLOW != 0 {
 		return Event{Op: Lost, Err: ErrFanotifyOverflow}, true
 	}
@@ -431,7 +440,7 @@ func (f *Fanotify) event(r rawEvent, procs map[int]*Process) (Event, bool) {
 	}
 	proc, seen := procs[r.pid]
 	if !seen {
-		proc = f.process(r.pid, r.pidfd)
+		proc = f.process(r.pid, r.pidfd, kin[r.pid])
 		procs[r.pid] = proc
 	}
 	ev.Process = proc

@@ -11,13 +11,57 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// kernelInfo is what the kernel said of a process through its pidfd
+// (PIDFD_GET_INFO, Linux 6.13) as soon as the batch holding its event was
+// read: its parent and effective user, which a process that exited but
+// was not yet reaped (a zombie) still has and /proc/PID/exe no longer
+// shows. known is false when the kernel had no answer (older kernels, or
+// the process was already reaped).
+// exe is /proc/PID/exe read at the same moment (a process that exited
+// has none), trusted only if the process is found not reaped afterwards.
+type kernelInfo struct {
+	known bool
+	ppid  int
+	uid   string
+	exe   string
+}
+
+// pidfdInfo asks the kernel about the process of pidfd (pid).
+func pidfdInfo(pid, pidfd int) kernelInfo {
+	var k kernelInfo
+	k.exe, _ = os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_PID | unix.PIDFD_INFO_CREDS}
+	if unix.IoctlPidfdInfo(pidfd, &info) != nil || info.Mask&(unix.PIDFD_INFO_PID|unix.PIDFD_INFO_CREDS) != unix.PIDFD_INFO_PID|unix.PIDFD_INFO_CREDS {
+		return kernelInfo{exe: k.exe}
+	}
+	k.known, k.ppid, k.uid = true, int(info.Ppid), strconv.FormatUint(uint64(info.Euid), 10)
+	return k
+}
+
+// reaped reports whether the process of pidfd is gone for good (reaped by
+// its parent): its pid may name another process from then on.
+func reaped(pidfd int) bool {
+	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_PID}
+	if err := unix.IoctlPidfdInfo(pidfd, &info); err == nil {
+		return info.Mask&unix.PIDFD_INFO_PID == 0
+	}
+	return unix.PidfdSendSignal(pidfd, 0, nil, 0) != nil // before Linux 6.13 (a zombie takes signal 0 too)
+}
+
 // process reads what /proc says about pid. pidfd, when the kernel gave one
 // (>= 0), tells whether the process outlived the reading: if it did not,
-// the pid may already name another process, and only PID is kept.
-func (f *Fanotify) process(pid, pidfd int) *Process {
+// the pid may already name another process, and only PID is kept, with
+// the parent and user the kernel gave through the pidfd before (k).
+func (f *Fanotify) process(pid, pidfd int, k kernelInfo) *Process {
 	p := readProcess(pid)
-	if pidfd >= 0 && unix.PidfdSendSignal(pidfd, 0, nil, 0) != nil {
-		return &Process{PID: pid}
+	if p.Executable == "" {
+		p.Executable = k.exe // read first; gone at exit
+	}
+	if pidfd >= 0 && reaped(pidfd) {
+		p = &Process{PID: pid} // /proc/PID may have been another's
+	}
+	if k.known {
+		p.PPID, p.UID = k.ppid, k.uid
 	}
 	if p.UID != "" {
 		name, ok := f.users[p.UID]
