@@ -79,7 +79,7 @@ type sched struct {
 // large file or directory; see BenchmarkScanWorkers.
 const (
 	maxAhead   = 64
-	maxEntries = 8192
+	maxEntries = 4096
 )
 
 func newSched() *sched {
