@@ -288,30 +288,37 @@ type StatCache struct{ b *Baseline }
 // are gathered in a pooled slice, and their paths share one string.
 func (s StatCache) Children(dir, after string, n int) ([]merkle.Entry, error) {
 	var out []merkle.Entry
-	err := s.b.view(func(rb *bolt.Bucket) error {
-		kp := kvPool.Get().(*[][2][]byte)
-		kvs := (*kp)[:0] // views into the transaction's pages: decoded before it ends
-		defer func() {
-			clear(kvs)
-			*kp = kvs[:0]
-			kvPool.Put(kp)
-		}()
-		err := s.b.eachChildAfter(rb, dir, after, max(n, 1), func(k, v []byte) error {
-			kvs = append(kvs, [2][]byte{k, v})
-			return nil
-		})
-		paths := keyPaths(kvs)
-		out = make([]merkle.Entry, len(kvs))
-		for i, kv := range kvs {
-			p := paths[:len(kv[0])]
-			paths = paths[len(kv[0]):]
-			if _, err := decodeInto(&out[i], p, kv[1]); err != nil {
-				return &recordError{key: kv[0], err: err}
-			}
-		}
-		return err
+	err := s.b.db.view(func(tx *bolt.Tx) error {
+		defer s.b.db.dropMappedEvery(tx)
+		return s.b.in(tx, func(rb *bolt.Bucket) error { return s.children(rb, dir, after, n, &out) })
 	})
 	return out, err
+}
+
+// children is Children in a read transaction.
+func (s StatCache) children(rb *bolt.Bucket, dir, after string, n int, out *[]merkle.Entry) error {
+	kp := kvPool.Get().(*[][2][]byte)
+	kvs := (*kp)[:0] // views into the transaction's pages: decoded before it ends
+	defer func() {
+		clear(kvs)
+		*kp = kvs[:0]
+		kvPool.Put(kp)
+	}()
+	err := s.b.eachChildAfter(rb, dir, after, max(n, 1), func(k, v []byte) error {
+		kvs = append(kvs, [2][]byte{k, v})
+		return nil
+	})
+	paths := keyPaths(kvs)
+	es := make([]merkle.Entry, len(kvs))
+	*out = es
+	for i, kv := range kvs {
+		p := paths[:len(kv[0])]
+		paths = paths[len(kv[0]):]
+		if _, err := decodeInto(&es[i], p, kv[1]); err != nil {
+			return &recordError{key: kv[0], err: err}
+		}
+	}
+	return err
 }
 
 // kvPool holds the slices [StatCache.Children] gathers records in.
