@@ -472,7 +472,8 @@ func (l *lister) file(c *child, old *merkle.Entry, dirfd int) {
 		if l.opts.Stats != nil {
 			l.opts.Stats.Sampled.Add(1)
 		}
-		c.job, c.sampled = true, old
+		rec := *old // a copy: a pointer into the chunk would keep all of it until the job is done
+		c.job, c.sampled = true, &rec
 		return
 	}
 	if sameGen(old, dirfd) {

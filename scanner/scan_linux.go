@@ -19,7 +19,7 @@ import (
 // visitor (the reorder buffer); hashQueue bounds files waiting for a worker.
 // The listings done ahead of the walk are bounded by the scheduler.
 const (
-	outQueue  = 4096
+	outQueue  = 1024
 	hashQueue = 512
 )
 

@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"strings"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -281,27 +283,69 @@ type StatCache struct{ b *Baseline }
 // Children returns the first n recorded entries directly inside dir whose
 // names sort after after, in name order, as scanner.Cache says: the
 // scanner reads a huge directory's records a chunk at a time.
+//
+// A scan calls it once per directory, so it allocates little: the records
+// are gathered in a pooled slice, and their paths share one string.
 func (s StatCache) Children(dir, after string, n int) ([]merkle.Entry, error) {
 	var out []merkle.Entry
-	err := s.b.view(func(rb *bolt.Bucket) error {
-		var kvs [][2][]byte // valid for the transaction: decode once counted
-		err := s.b.eachChildAfter(rb, dir, after, max(n, 1), func(k, v []byte) error {
-			kvs = append(kvs, [2][]byte{k, v})
-			return nil
-		})
-		out = make([]merkle.Entry, len(kvs))
-		for i, kv := range kvs {
-			if _, err := decodeInto(&out[i], keyPath(kv[0]), kv[1]); err != nil {
-				return &recordError{key: kv[0], err: err}
-			}
-		}
-		return err
+	err := s.b.db.view(func(tx *bolt.Tx) error {
+		defer s.b.db.dropMappedEvery(tx)
+		return s.b.in(tx, func(rb *bolt.Bucket) error { return s.children(rb, dir, after, n, &out) })
 	})
 	return out, err
 }
 
+// children is Children in a read transaction.
+func (s StatCache) children(rb *bolt.Bucket, dir, after string, n int, out *[]merkle.Entry) error {
+	kp := kvPool.Get().(*[][2][]byte)
+	kvs := (*kp)[:0] // views into the transaction's pages: decoded before it ends
+	defer func() {
+		clear(kvs)
+		*kp = kvs[:0]
+		kvPool.Put(kp)
+	}()
+	err := s.b.eachChildAfter(rb, dir, after, max(n, 1), func(k, v []byte) error {
+		kvs = append(kvs, [2][]byte{k, v})
+		return nil
+	})
+	paths := keyPaths(kvs)
+	es := make([]merkle.Entry, len(kvs))
+	*out = es
+	for i, kv := range kvs {
+		p := paths[:len(kv[0])]
+		paths = paths[len(kv[0]):]
+		if _, err := decodeInto(&es[i], p, kv[1]); err != nil {
+			return &recordError{key: kv[0], err: err}
+		}
+	}
+	return err
+}
+
+// kvPool holds the slices [StatCache.Children] gathers records in.
+var kvPool = sync.Pool{New: func() any { return new([][2][]byte) }}
+
+// keyPaths returns the paths of the keys kvs[i][0], one after the other
+// in one string.
+func keyPaths(kvs [][2][]byte) string {
+	size := 0
+	for _, kv := range kvs {
+		size += len(kv[0])
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, kv := range kvs {
+		for _, c := range kv[0] {
+			if c == 0 {
+				c = '/'
+			}
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
 // iterChunk is how many entries an [Iter] reads per read transaction.
-const iterChunk = 2048
+const iterChunk = 512
 
 // Iter reads a baseline's entries in path order, in chunks, each chunk in
 // its own read transaction.

@@ -22,7 +22,7 @@ func bigTree() []*merkle.Entry {
 	add := func(e *merkle.Entry) { out = append(out, e) }
 	add(dirEntry("/"))
 	add(dirEntry("/a"))
-	for i := range iterChunk + 452 {
+	for i := range max(iterChunk, 2048) + 452 { // several chunks, and enough entries for a batch
 		add(fileEntry(fmt.Sprintf("/a/f%05d", i), i))
 	}
 	add(dirEntry("/a/sub"))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -56,6 +57,8 @@ type DB struct {
 	// damaged meta page (bbolt fell back to the transaction before), a
 	// file others can change.
 	warnings []error
+	// cacheReads counts the stat cache's reads, for dropMappedEvery.
+	cacheReads atomic.Uint32
 }
 
 // Warnings returns the problems found when the database was opened that do

@@ -154,7 +154,13 @@ func (p *pass) visit(e *merkle.Entry) error {
 }
 
 // add adds e, whose recorded entry is old (nil if none), to the new tree.
+// Only a delta's emit compares with old: elsewhere (a check's recomputed
+// root) it is not kept, or a directory's recorded entry would live until
+// the pass ends (7 MB for a million files).
 func (p *pass) add(e, old *merkle.Entry) error {
+	if p.w == nil || !p.delta {
+		return p.build.Add(e)
+	}
 	if e.Type == merkle.TypeDir {
 		if p.olds == nil {
 			p.olds = map[*merkle.Entry]*merkle.Entry{}

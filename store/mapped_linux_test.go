@@ -1,0 +1,93 @@
+package store
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"vigil/merkle"
+)
+
+// TestStatCacheLetsGoOfMappedPages checks that reading the stat cache a
+// directory at a time, as a scan does, leaves few of the database's pages
+// mapped in the process, where reading the same records without letting go
+// leaves them all.
+func TestStatCacheLetsGoOfMappedPages(t *testing.T) {
+	const dirs, files = 1000, 40
+	db := newDB(t)
+	entries := []*merkle.Entry{dirEntry("/")}
+	for d := range dirs {
+		dir := fmt.Sprintf("/d%04d", d)
+		entries = append(entries, dirEntry(dir))
+		for f := range files {
+			entries = append(entries, fileEntry(fmt.Sprintf("%s/f%02d", dir, f), d*files+f))
+		}
+	}
+	writeBaseline(t, db, entries, 3)
+	cur, err := db.Current()
+	if err != nil {
+		t.Fatalf("Current: %v", err)
+	}
+	err = cur.view(func(rb *bolt.Bucket) error {
+		sum := 0
+		return rb.ForEach(func(k, v []byte) error {
+			sum += len(k) + len(v) // touch every record
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatalf("reading every record: %v", err)
+	}
+	all := mappedKiB(t, db.path)
+	if err := db.view(func(tx *bolt.Tx) error { db.dropMapped(tx); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	cache := cur.Cache()
+	for d := range dirs {
+		dir := fmt.Sprintf("/d%04d", d)
+		got, err := cache.Children(dir, "", 4096)
+		if err != nil || len(got) != files {
+			t.Fatalf("Cache().Children(%q) = %d entries, %v; want %d, nil", dir, len(got), err, files)
+		}
+	}
+	left := mappedKiB(t, db.path)
+	t.Logf("mapped: %d KiB after reading every record, %d KiB after the stat cache read each directory", all, left)
+	if left*4 > all {
+		t.Errorf("after reading %d directories' records from the stat cache, %d KiB of the database are mapped; want at most a quarter of the %d KiB that reading them all maps", dirs, left, all)
+	}
+}
+
+// mappedKiB returns how much of the file at path is resident in this
+// process's memory maps.
+func mappedKiB(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	kib, in := 0, false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		switch {
+		case len(fs) >= 5 && strings.Contains(fs[0], "-") && !strings.HasSuffix(fs[0], ":"):
+			in = len(fs) >= 6 && fs[5] == path
+		case in && len(fs) >= 2 && fs[0] == "Rss:":
+			n, err := strconv.Atoi(fs[1])
+			if err != nil {
+				t.Fatalf("smaps: %q: %v", sc.Text(), err)
+			}
+			kib += n
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return kib
+}
