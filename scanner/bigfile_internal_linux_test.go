@@ -1,0 +1,345 @@
+package scanner
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zeebo/blake3"
+	"golang.org/x/sys/unix"
+
+	"vigil/merkle"
+)
+
+// openStat opens p for reading, as the scanner does, and fstats it.
+func openStat(t *testing.T, p string, direct bool) (int, *unix.Stat_t) {
+	t.Helper()
+	flags := unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW
+	if direct {
+		flags |= unix.O_DIRECT
+	}
+	fd, err := unix.Open(p, flags, 0)
+	if err != nil {
+		t.Fatalf("open %s: %v", p, err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.Fatalf("fstat %s: %v", p, err)
+	}
+	return fd, &st
+}
+
+// parallelSum hashes the file at p with readUnits: units of 2^uh chunks,
+// helpers goroutines besides the caller.
+func parallelSum(t *testing.T, p string, uh, helpers int, direct bool) [32]byte {
+	t.Helper()
+	fd, st := openStat(t, p, direct)
+	h := newHasher(&Options{})
+	h.direct = direct
+	n, err := h.readUnits(t.Context(), fd, p, st, uh, helpers)
+	if err != nil || n != st.Size || h.big == nil {
+		t.Fatalf("readUnits(%s, %d bytes, unit 2^%d chunks, %d helpers) = %d, %v, hash set %v; want %d, nil, true",
+			p, st.Size, uh, helpers, n, err, h.big != nil, st.Size)
+	}
+	return *h.big
+}
+
+// vectors returns the lengths and hashes of testdata/blake3_vectors.txt.
+func vectors(t *testing.T) map[int]string {
+	t.Helper()
+	f, err := os.Open("testdata/blake3_vectors.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	v := map[int]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		n, h, _ := strings.Cut(line, " ")
+		k, err := strconv.Atoi(n)
+		if err != nil {
+			t.Fatalf("testdata/blake3_vectors.txt: %q: %v", line, err)
+		}
+		v[k] = h
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(v) < 30 {
+		t.Fatalf("testdata/blake3_vectors.txt holds %d vectors, want the 36 written", len(v))
+	}
+	return v
+}
+
+// TestBigVectors: BLAKE3's official test vector inputs hash to the official
+// hashes when split into units of 16, 32 and 64 chunks (so that units, the
+// end's small subtrees and the last chunk all meet at every boundary the
+// vectors probe) or the production 1 MiB, on 0 to 3 helpers, through the
+// page cache or O_DIRECT.
+func TestBigVectors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for n, want := range vectors(t) {
+		p := filepath.Join(dir, strconv.Itoa(n))
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i % 251)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, uh := range []int{4, 5, 6, 10} {
+			for helpers := range 4 {
+				direct := helpers%2 == 1
+				if got := parallelSum(t, p, uh, helpers, direct); hex.EncodeToString(got[:]) != want {
+					t.Errorf("input of %d bytes, units of 2^%d chunks, %d helpers, O_DIRECT %v: hash %x, want %s",
+						n, uh, helpers, direct, got, want)
+				}
+			}
+		}
+	}
+}
+
+// randomFile writes n bytes from a seeded generator to dir/name.
+func randomFile(t *testing.T, dir, name string, n int64, seed uint64) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	r := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)})
+	if _, err := w.ReadFrom(&limited{r, n}); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type limited struct {
+	r *rand.ChaCha8
+	n int64
+}
+
+func (l *limited) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), l.n)]
+	l.r.Read(p)
+	l.n -= int64(len(p))
+	return len(p), nil
+}
+
+// b3sum returns b3sum's hash of the file at p, or "" when b3sum is not
+// installed (.ci/run installs it).
+func b3sum(t *testing.T, p string) string {
+	t.Helper()
+	if _, err := exec.LookPath("b3sum"); err != nil {
+		return ""
+	}
+	out, err := exec.Command("b3sum", "--no-names", p).Output()
+	if err != nil {
+		t.Fatalf("b3sum %s: %v", p, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestBigDifferential: random files of odd sizes hash alike in parallel
+// (production units and small ones), with github.com/zeebo/blake3 and with
+// b3sum.
+func TestBigDifferential(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sizes := []int64{0, 1, 1023, 1024, 1025, 16<<10 - 1, 16 << 10, 16<<10 + 1, 48<<10 + 1023,
+		1<<20 - 1, 1 << 20, 1<<20 + 1, 8<<20 + 3, 100 << 20}
+	if _, err := exec.LookPath("b3sum"); err != nil && os.Getenv("CI") != "" {
+		t.Fatal("b3sum is not installed: .ci/run installs it")
+	}
+	for i, n := range sizes {
+		p := randomFile(t, dir, fmt.Sprint(n), n, uint64(i))
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := blake3.Sum256(data)
+		if ref := b3sum(t, p); ref != "" && ref != hex.EncodeToString(want[:]) {
+			t.Fatalf("%d bytes: b3sum %s, zeebo/blake3 %x", n, ref, want)
+		}
+		for _, uh := range []int{4, 7, unitHeight(n)} {
+			if got := parallelSum(t, p, uh, 1, false); got != want {
+				t.Errorf("%d bytes, units of 2^%d chunks: parallel hash %x, want %x", n, uh, got, want)
+			}
+		}
+	}
+}
+
+// TestBigSparse: sparse files (holes first, last, between data that is not
+// block aligned, and only holes) hash alike read in parallel, through the
+// page cache or O_DIRECT, as read whole; holes are not read.
+func TestBigSparse(t *testing.T) {
+	t.Parallel()
+	const mib = 1 << 20
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		size int64
+		at   map[int64]int
+	}{
+		{"only a hole", 9*mib + 3, nil},
+		{"hole first", 8 * mib, map[int64]int{5*mib + 17: 9}},
+		{"hole last", 8*mib + 1, map[int64]int{0: 4}},
+		{"holes between", 32 * mib, map[int64]int{0: 1, 3*mib - 1: 70000, 20 * mib: 1, 32*mib - 1: 1}},
+	}
+	for i, tt := range tests {
+		p := filepath.Join(dir, tt.name)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.NewChaCha8([32]byte{byte(i)})
+		for off, n := range tt.at {
+			b := make([]byte, n)
+			r.Read(b)
+			if _, err := f.WriteAt(b, off); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := errors.Join(f.Truncate(tt.size), f.Close()); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := blake3.Sum256(data)
+		for _, direct := range []bool{false, true} {
+			for _, uh := range []int{6, 10} {
+				if got := parallelSum(t, p, uh, 2, direct); got != want {
+					t.Errorf("%s (%d bytes), units of 2^%d chunks, O_DIRECT %v: hash %x, want %x",
+						tt.name, tt.size, uh, direct, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestBigTakesHelpers: the scanner's per-file path hashes a file of bigMin
+// bytes on several cores when a helper is free (the hash b3sum gives), and
+// gives the helpers back.
+func TestBigTakesHelpers(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skipf("GOMAXPROCS is %d: no core for a helper", runtime.GOMAXPROCS(0))
+	}
+	p := randomFile(t, t.TempDir(), "big", bigMin+3, 7)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	var e merkle.Entry
+	fillStat(&e, &st)
+	e.Path, e.Attrs = p, merkle.AttrAll
+	h := newHasher(&Options{})
+	j := &job{e: &e, hash: true, done: make(chan struct{})}
+	h.do(t.Context(), j)
+	if j.err != nil || e.HashState != merkle.HashOK || e.Hash != blake3.Sum256(data) {
+		t.Fatalf("do(%s) = %v, state %v, hash %x; want nil, ok, %x", p, j.err, e.HashState, e.Hash, blake3.Sum256(data))
+	}
+	if h.big == nil {
+		t.Errorf("a file of %d bytes with every helper free was not hashed on several cores", len(data))
+	}
+	if n := len(bigHelpers); n != 0 {
+		t.Errorf("%d helper tokens still held after the file was hashed", n)
+	}
+}
+
+// TestBigStops: a parallel read stops at the next chunk when the scan is
+// cancelled (the context's error), when a fault is injected (that error),
+// and after restatChunks chunks when the file keeps changing (no error, a
+// count short of the size: the caller reads it again), never hashing on.
+func TestBigStops(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "huge")
+	if err := os.WriteFile(p, []byte("head"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	injected := errors.New("injected")
+	tests := []struct {
+		name   string
+		fault  func(cancel func(), calls int32) error
+		err    error
+		maxRun int32 // gate calls at most
+	}{
+		{"cancelled", func(cancel func(), _ int32) error { cancel(); return nil }, context.Canceled, 1},
+		{"fault", func(func(), int32) error { return injected }, injected, 1},
+		{"changing", func(_ func(), calls int32) error {
+			when := time.Unix(int64(calls), 0)
+			return os.Chtimes(p, when, when)
+		}, nil, restatChunks - 1},
+	}
+	for _, tt := range tests {
+		ctx, cancel := context.WithCancel(t.Context())
+		var calls atomic.Int32
+		h := newHasher(&Options{Fault: func(op, path string) error {
+			if op != "read" || path != p {
+				return nil
+			}
+			return tt.fault(cancel, calls.Add(1))
+		}})
+		fd, st := openStat(t, p, false)
+		n, err := h.readUnits(ctx, fd, p, st, unitHeight(st.Size), 3)
+		cancel()
+		if !errors.Is(err, tt.err) || (tt.err == nil && err != nil) || n >= st.Size || h.big != nil {
+			t.Errorf("%s: readUnits = %d, %v, hash set %v; want fewer than %d bytes, %v, no hash", tt.name, n, err, h.big != nil, st.Size, tt.err)
+		}
+		if c := calls.Load(); c > tt.maxRun {
+			t.Errorf("%s: %d chunks begun, want at most %d", tt.name, c, tt.maxRun)
+		}
+	}
+}
+
+// TestBigShort: a file shorter than the fstat the read was given (it was
+// truncated in between) is not hashed: the count is short of that size and
+// no hash is set, so the caller reads it again.
+func TestBigShort(t *testing.T) {
+	t.Parallel()
+	p := randomFile(t, t.TempDir(), "f", 3<<20+5, 3)
+	fd, st := openStat(t, p, false)
+	st.Size += 1 << 20
+	st.Blocks = st.Size/512 + 8 // not sparse: read, not sought (a hole past the end reads as zeros, and the caller's fstat sees the size)
+	h := newHasher(&Options{})
+	n, err := h.readUnits(t.Context(), fd, p, st, 10, 1)
+	if err != nil || n >= st.Size || h.big != nil {
+		t.Errorf("readUnits of a file %d bytes shorter than its fstat = %d, %v, hash set %v; want fewer than %d bytes, nil, no hash",
+			1<<20, n, err, h.big != nil, st.Size)
+	}
+}

@@ -1,0 +1,315 @@
+package scanner
+
+import (
+	"context"
+	"errors"
+	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Large files on every core. A regular file of at least bigMin bytes is
+// split into units of BLAKE3's tree (b3tree.go) which the worker hashing it
+// and up to GOMAXPROCS-1 helpers read (pread) and hash side by side, taking
+// the next unit as they finish one; the units' chaining values are merged
+// in order at the end, so the hash is the file's BLAKE3-256 as b3sum and the
+// serial path compute it. Everything the serial read does per chunk is done
+// here too, in one order for all: the context, Pace, the restat every
+// restatChunks chunks, the "read" fault; holes are found with SEEK_DATA and
+// hashed as zeros without being read; O_DIRECT reads stay block aligned.
+//
+// Helpers are not queued for: a file takes the helpers free at that moment
+// (all of them, when the scan reads nothing else large), and with none free
+// it is read by the serial path, as before.
+
+// bigMin is the smallest file hashed on several cores. Below 8 MiB, a
+// worker's file takes about 3 ms on one core, and a scan with that many
+// files of that size keeps every core busy with files of its own.
+var bigMin int64 = 8 << 20
+
+// bigHelpers holds a token per helper goroutine running, at most one fewer
+// than the CPUs Go may use: the worker whose file it is is the other.
+var bigHelpers = make(chan struct{}, max(0, runtime.GOMAXPROCS(0)-1))
+
+// errShort stops a parallel read that found the file shorter than its
+// fstat said; errStopped stops the others. Neither leaves the hasher.
+var (
+	errShort   = errors.New("file ended before its size")
+	errStopped = errors.New("stopped")
+)
+
+// bigRead is one file read on several cores.
+type bigRead struct {
+	ctx    context.Context
+	opts   *Options
+	fd     int
+	path   string
+	st     *unix.Stat_t
+	layout treeLayout
+	piece  int64 // bytes read and hashed at a time: at most bufSize
+	sparse bool
+
+	next   atomic.Uint64 // the next unit to take; units+1 is the end
+	hashed atomic.Int64  // bytes hashed, for the caller's comparison
+	direct atomic.Bool   // reading with O_DIRECT
+
+	cvs  [][8]uint32 // the full units' chaining values
+	end  treeStack   // the end's subtrees
+	tail [chunkLen]byte
+	tlen int
+
+	mu     sync.Mutex // orders the per-chunk gate and guards what follows
+	chunks int
+	err    error // the first failure; set, it stops every reader
+}
+
+// unitHeight is the log2 of the chunks per unit for a file of size bytes:
+// 1 MiB units, larger for files above 8 GiB so that at most 8,192 chaining
+// values are kept.
+func unitHeight(size int64) int {
+	return max(10, bits.Len64(uint64(size)>>(10+13)))
+}
+
+// readBig reads and hashes the file on several cores when it is large and
+// a helper is free; ok false leaves it to the serial path. It returns what
+// read returns, and sets h.big to the hash when the whole file was hashed.
+func (h *hasher) readBig(ctx context.Context, fd int, path string, st *unix.Stat_t) (n int64, ok bool, err error) {
+	h.big = nil
+	if st.Size < bigMin {
+		return 0, false, nil
+	}
+	helpers := takeHelpers(runtime.GOMAXPROCS(0) - 1)
+	if helpers == 0 {
+		return 0, false, nil
+	}
+	defer func() {
+		for range helpers {
+			<-bigHelpers
+		}
+	}()
+	n, err = h.readUnits(ctx, fd, path, st, unitHeight(st.Size), helpers)
+	return n, true, err
+}
+
+// takeHelpers takes up to n helper tokens, those free now, and returns how
+// many it took.
+func takeHelpers(n int) int {
+	for k := range n {
+		select {
+		case bigHelpers <- struct{}{}:
+		default:
+			return k
+		}
+	}
+	return max(n, 0)
+}
+
+// readUnits reads the file in units of 2^uh chunks on the calling goroutine
+// and helpers more, and sets h.big when it hashed the whole file.
+func (h *hasher) readUnits(ctx context.Context, fd int, path string, st *unix.Stat_t, uh, helpers int) (int64, error) {
+	b := &bigRead{ctx: ctx, opts: h.opts, fd: fd, path: path, st: st, layout: newTreeLayout(st.Size, uh),
+		sparse: st.Size > bufSize && st.Blocks*512 < st.Size}
+	b.piece = min(bufSize, b.layout.unitLen())
+	b.cvs = make([][8]uint32, b.layout.units)
+	b.direct.Store(h.direct)
+	var wg sync.WaitGroup
+	for range helpers {
+		wg.Go(b.work)
+	}
+	b.work()
+	wg.Wait()
+	h.direct = b.direct.Load()
+	switch {
+	case b.err == nil:
+		var s treeStack
+		for _, cv := range b.cvs {
+			s.push(cv, uh)
+		}
+		b.end.pushTo(&s)
+		sum := s.sum(b.tail[:b.tlen])
+		h.big = &sum
+		return st.Size, nil
+	case errors.Is(b.err, errChanged), errors.Is(b.err, errShort):
+		return b.hashed.Load(), nil // the caller's fstat sees the change
+	default:
+		return b.hashed.Load(), b.err
+	}
+}
+
+// work takes units until none is left or the read stops.
+func (b *bigRead) work() {
+	big := bigBufs.Get().(*[]byte)
+	defer bigBufs.Put(big)
+	var s treeStack
+	scratch := new([groupLen]byte)
+	for {
+		j := b.next.Add(1) - 1
+		if j > b.layout.units {
+			return
+		}
+		if err := b.unit(j, *big, &s, scratch); err != nil {
+			b.fail(err)
+			return
+		}
+	}
+}
+
+// unit reads and hashes unit j, or the end when j is the number of full
+// units.
+func (b *bigRead) unit(j uint64, buf []byte, s *treeStack, scratch *[groupLen]byte) error {
+	l := b.layout
+	s.reset(j << l.h)
+	start, end := int64(j)*l.unitLen(), min(int64(j+1)*l.unitLen(), l.size)
+	last := j == l.units
+	if last {
+		end = l.size
+	}
+	for off := start; off < end; off += b.piece {
+		e := min(off+b.piece, end)
+		p, err := b.read(buf, off, e)
+		if err != nil {
+			return err
+		}
+		if !last || e < end {
+			s.groups(p)
+		} else {
+			body := p[:l.lastChunk()-off]
+			k := len(body) / groupLen * groupLen
+			s.groups(body[:k])
+			s.small(body[k:], scratch)
+			b.tlen = copy(b.tail[:], p[len(body):])
+		}
+		b.hashed.Add(e - off)
+	}
+	if last {
+		b.end = *s
+	} else {
+		b.cvs[j] = s.top(l.h)
+	}
+	return nil
+}
+
+// read returns bytes [off, end) of the file, at most a piece, read into buf
+// or, for a hole, zeros without a read.
+func (b *bigRead) read(buf []byte, off, end int64) ([]byte, error) {
+	if err := b.gate(); err != nil {
+		return nil, err
+	}
+	out := buf[:end-off]
+	if !b.sparse {
+		return out, b.pread(out, off)
+	}
+	for pos := off; pos < end; {
+		data, hole, err := nextData(b.fd, pos, end)
+		if err != nil {
+			return nil, err
+		}
+		if pos == off && data == end {
+			return zeroChunk[:end-off], nil
+		}
+		clear(out[pos-off : data-off])
+		if err := b.pread(out[data-off:hole-off], data); err != nil {
+			return nil, err
+		}
+		pos = hole
+	}
+	return out, nil
+}
+
+// pread fills p with the file's bytes from off: whole blocks with O_DIRECT
+// (p must then lie in a buffer with room to round its length up), dropping
+// O_DIRECT where the filesystem refuses it.
+func (b *bigRead) pread(p []byte, off int64) error {
+	for len(p) > 0 {
+		want := p
+		if b.direct.Load() {
+			want = p[:min(roundUp(int64(len(p))), int64(cap(p)))]
+		}
+		n, err := unix.Pread(b.fd, want, off)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EINVAL) && b.direct.Load():
+			if err := b.dropDirect(); err != nil {
+				return err
+			}
+			continue
+		case err != nil:
+			return err
+		case n == 0:
+			return errShort
+		}
+		n = min(n, len(p))
+		p, off = p[n:], off+int64(n)
+	}
+	return nil
+}
+
+// dropDirect turns O_DIRECT off for every reader of the file and drops its
+// cached pages, as the serial read does.
+func (b *bigRead) dropDirect() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.direct.Load() {
+		return nil
+	}
+	b.direct.Store(false)
+	return errors.Join(setDirect(b.fd, false), unix.Fadvise(b.fd, 0, 0, unix.FADV_DONTNEED))
+}
+
+// gate is the serial read's chunk, for all readers in one order: it stops
+// a stopped or cancelled read, counts the chunk, gives way to Pace, looks
+// every restatChunks chunks at whether the file changed, and injects
+// "read" faults. A failure is recorded before another reader passes.
+func (b *bigRead) gate() error {
+	if b.opts.Pace != nil {
+		b.opts.Pace()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return errStopped
+	}
+	b.err = b.pass()
+	return b.err
+}
+
+// pass is gate's work, under b.mu.
+func (b *bigRead) pass() error {
+	if err := b.ctx.Err(); err != nil {
+		return err
+	}
+	if b.opts.Stats != nil {
+		b.opts.Stats.Chunks.Add(1)
+	}
+	if b.chunks++; b.chunks%restatChunks == 0 {
+		var st unix.Stat_t
+		if err := unix.Fstat(b.fd, &st); err != nil {
+			return err
+		}
+		if st.Size != b.st.Size || st.Mtim != b.st.Mtim || st.Ctim != b.st.Ctim || st.Ino != b.st.Ino {
+			return errChanged
+		}
+	}
+	return b.opts.fault("read", b.path)
+}
+
+// fail records the first failure, which stops every reader.
+func (b *bigRead) fail(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err == nil {
+		b.err = err
+	}
+}
+
+// sum appends the last read's hash to b.
+func (h *hasher) sum(b []byte) []byte {
+	if h.big != nil {
+		return append(b, h.big[:]...)
+	}
+	return h.h.Sum(b)
+}
