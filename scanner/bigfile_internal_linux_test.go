@@ -50,12 +50,20 @@ func parallelSum(t *testing.T, p string, uh, helpers int, direct bool) [32]byte 
 	fd, st := openStat(t, p, direct)
 	h := newHasher(&Options{})
 	h.direct = direct
-	n, err := h.readUnits(t.Context(), fd, p, st, uh, helpers)
+	n, err := h.readUnits(t.Context(), fd, p, st, uh, upTo(helpers))
 	if err != nil || n != st.Size || h.big == nil {
 		t.Fatalf("readUnits(%s, %d bytes, unit 2^%d chunks, %d helpers) = %d, %v, hash set %v; want %d, nil, true",
 			p, st.Size, uh, helpers, n, err, h.big != nil, st.Size)
 	}
 	return *h.big
+}
+
+// upTo recruits n helpers, at the first units.
+func upTo(n int) func() bool {
+	return func() bool {
+		n--
+		return n >= 0
+	}
 }
 
 // vectors returns the lengths and hashes of testdata/blake3_vectors.txt.
@@ -246,35 +254,43 @@ func TestBigSparse(t *testing.T) {
 }
 
 // TestBigTakesHelpers: the scanner's per-file path hashes a file of bigMin
-// bytes on several cores when a helper is free (the hash b3sum gives), and
-// gives the helpers back.
+// bytes on several cores when a core is idle, serially when as many files
+// as CPUs are being read already, to the same hash, and gives the helpers
+// back. Not parallel: it counts the files this process reads.
 func TestBigTakesHelpers(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skipf("GOMAXPROCS is %d: no core for a helper", runtime.GOMAXPROCS(0))
+	procs := runtime.GOMAXPROCS(0)
+	if procs < 2 {
+		t.Skipf("GOMAXPROCS is %d: no core for a helper", procs)
 	}
 	p := randomFile(t, t.TempDir(), "big", bigMin+3, 7)
 	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := blake3.Sum256(data)
 	var st unix.Stat_t
 	if err := unix.Lstat(p, &st); err != nil {
 		t.Fatal(err)
 	}
-	var e merkle.Entry
-	fillStat(&e, &st)
-	e.Path, e.Attrs = p, merkle.AttrAll
-	h := newHasher(&Options{})
-	j := &job{e: &e, hash: true, done: make(chan struct{})}
-	h.do(t.Context(), j)
-	if j.err != nil || e.HashState != merkle.HashOK || e.Hash != blake3.Sum256(data) {
-		t.Fatalf("do(%s) = %v, state %v, hash %x; want nil, ok, %x", p, j.err, e.HashState, e.Hash, blake3.Sum256(data))
-	}
-	if h.big == nil {
-		t.Errorf("a file of %d bytes with every helper free was not hashed on several cores", len(data))
-	}
-	if n := len(bigHelpers); n != 0 {
-		t.Errorf("%d helper tokens still held after the file was hashed", n)
+	for _, busy := range []int{0, procs - 1} {
+		reading.Add(int64(busy))
+		var e merkle.Entry
+		fillStat(&e, &st)
+		e.Path, e.Attrs = p, merkle.AttrAll
+		h := newHasher(&Options{})
+		j := &job{e: &e, hash: true, done: make(chan struct{})}
+		h.do(t.Context(), j)
+		reading.Add(-int64(busy))
+		if j.err != nil || e.HashState != merkle.HashOK || e.Hash != want {
+			t.Fatalf("do(%s) with %d other files being read = %v, state %v, hash %x; want nil, ok, %x", p, busy, j.err, e.HashState, e.Hash, want)
+		}
+		if parallel := h.big != nil; parallel != (busy == 0) {
+			t.Errorf("a file of %d bytes with %d other files being read on %d CPUs: read on several cores %v, want %v",
+				len(data), busy, procs, parallel, busy == 0)
+		}
+		if n, r := len(bigHelpers), reading.Load(); n != 0 || r != 0 {
+			t.Errorf("after the file was hashed: %d helper tokens held, %d files counted as being read; want 0, 0", n, r)
+		}
 	}
 }
 
@@ -316,7 +332,7 @@ func TestBigStops(t *testing.T) {
 			return tt.fault(cancel, calls.Add(1))
 		}})
 		fd, st := openStat(t, p, false)
-		n, err := h.readUnits(ctx, fd, p, st, unitHeight(st.Size), 3)
+		n, err := h.readUnits(ctx, fd, p, st, unitHeight(st.Size), upTo(3))
 		cancel()
 		if !errors.Is(err, tt.err) || (tt.err == nil && err != nil) || n >= st.Size || h.big != nil {
 			t.Errorf("%s: readUnits = %d, %v, hash set %v; want fewer than %d bytes, %v, no hash", tt.name, n, err, h.big != nil, st.Size, tt.err)
@@ -337,7 +353,7 @@ func TestBigShort(t *testing.T) {
 	st.Size += 1 << 20
 	st.Blocks = st.Size/512 + 8 // not sparse: read, not sought (a hole past the end reads as zeros, and the caller's fstat sees the size)
 	h := newHasher(&Options{})
-	n, err := h.readUnits(t.Context(), fd, p, st, 10, 1)
+	n, err := h.readUnits(t.Context(), fd, p, st, 10, upTo(1))
 	if err != nil || n >= st.Size || h.big != nil {
 		t.Errorf("readUnits of a file %d bytes shorter than its fstat = %d, %v, hash set %v; want fewer than %d bytes, nil, no hash",
 			1<<20, n, err, h.big != nil, st.Size)

@@ -13,26 +13,50 @@ import (
 
 // Large files on every core. A regular file of at least bigMin bytes is
 // split into units of BLAKE3's tree (b3tree.go) which the worker hashing it
-// and up to GOMAXPROCS-1 helpers read (pread) and hash side by side, taking
-// the next unit as they finish one; the units' chaining values are merged
-// in order at the end, so the hash is the file's BLAKE3-256 as b3sum and the
+// and helper goroutines read (pread) and hash side by side, each taking the
+// next unit when done with one; the units' chaining values are merged in
+// order at the end, so the hash is the file's BLAKE3-256 as b3sum and the
 // serial path compute it. Everything the serial read does per chunk is done
 // here too, in one order for all: the context, Pace, the restat every
 // restatChunks chunks, the "read" fault; holes are found with SEEK_DATA and
 // hashed as zeros without being read; O_DIRECT reads stay block aligned.
 //
-// Helpers are not queued for: a file takes the helpers free at that moment
-// (all of them, when the scan reads nothing else large), and with none free
-// it is read by the serial path, as before.
+// Only idle cores are taken. lukechampine.com/blake3's AVX2 code hashes
+// about 30 % slower per core than zeebo/blake3's here (2.2 against
+// 3.1 GB/s of CPU time on the CI machine's AMD EPYC: it loads message words
+// with gathers), so a file is read on several cores only when fewer files
+// are being read in this process than there are CPUs for Go, and the
+// worker takes a helper at every unit while that holds; otherwise it is
+// read by the serial path, as before: a scan that keeps every core busy
+// with files of its own pays nothing for it.
 
 // bigMin is the smallest file hashed on several cores. Below 8 MiB, a
-// worker's file takes about 3 ms on one core, and a scan with that many
-// files of that size keeps every core busy with files of its own.
+// file takes under 3 ms on one core.
 var bigMin int64 = 8 << 20
 
-// bigHelpers holds a token per helper goroutine running, at most one fewer
-// than the CPUs Go may use: the worker whose file it is is the other.
-var bigHelpers = make(chan struct{}, max(0, runtime.GOMAXPROCS(0)-1))
+// reading counts the files being read in this process, serially or not;
+// bigHelpers holds a token per helper goroutine running.
+var (
+	reading    atomic.Int64
+	bigHelpers = make(chan struct{}, max(0, runtime.GOMAXPROCS(0)-1))
+)
+
+// readEnd is deferred by every read, which readBig counted in reading.
+func readEnd() { reading.Add(-1) }
+
+// idleHelper takes a helper token when a core is idle: fewer files being
+// read and helpers running than GOMAXPROCS. It reports whether it took one.
+func idleHelper() bool {
+	if reading.Load()+int64(len(bigHelpers)) >= int64(runtime.GOMAXPROCS(0)) {
+		return false
+	}
+	select {
+	case bigHelpers <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
 
 // errShort stops a parallel read that found the file shorter than its
 // fstat said; errStopped stops the others. Neither leaves the hasher.
@@ -73,53 +97,48 @@ func unitHeight(size int64) int {
 	return max(10, bits.Len64(uint64(size)>>(10+13)))
 }
 
-// readBig reads and hashes the file on several cores when it is large and
-// a helper is free; ok false leaves it to the serial path. It returns what
-// read returns, and sets h.big to the hash when the whole file was hashed.
+// readBig counts the read in reading (the caller defers readEnd) and reads
+// and hashes the file on several cores when it is large and a core is
+// idle; ok false leaves it to the serial path. It returns what read
+// returns, and sets h.big to the hash when the whole file was hashed.
 func (h *hasher) readBig(ctx context.Context, fd int, path string, st *unix.Stat_t) (n int64, ok bool, err error) {
 	h.big = nil
-	if st.Size < bigMin {
+	reading.Add(1)
+	if st.Size < bigMin || !idleHelper() {
 		return 0, false, nil
 	}
-	helpers := takeHelpers(runtime.GOMAXPROCS(0) - 1)
-	if helpers == 0 {
-		return 0, false, nil
+	var helpers int
+	recruit := func() bool {
+		if helpers == 0 || idleHelper() {
+			helpers++
+			return true
+		}
+		return false
 	}
 	defer func() {
 		for range helpers {
 			<-bigHelpers
 		}
 	}()
-	n, err = h.readUnits(ctx, fd, path, st, unitHeight(st.Size), helpers)
+	n, err = h.readUnits(ctx, fd, path, st, unitHeight(st.Size), recruit)
 	return n, true, err
 }
 
-// takeHelpers takes up to n helper tokens, those free now, and returns how
-// many it took.
-func takeHelpers(n int) int {
-	for k := range n {
-		select {
-		case bigHelpers <- struct{}{}:
-		default:
-			return k
-		}
-	}
-	return max(n, 0)
-}
-
-// readUnits reads the file in units of 2^uh chunks on the calling goroutine
-// and helpers more, and sets h.big when it hashed the whole file.
-func (h *hasher) readUnits(ctx context.Context, fd int, path string, st *unix.Stat_t, uh, helpers int) (int64, error) {
+// readUnits reads the file in units of 2^uh chunks on the calling
+// goroutine and on a helper more each time recruit, asked before each unit
+// the caller takes, says yes; it sets h.big when it hashed the whole file.
+func (h *hasher) readUnits(ctx context.Context, fd int, path string, st *unix.Stat_t, uh int, recruit func() bool) (int64, error) {
 	b := &bigRead{ctx: ctx, opts: h.opts, fd: fd, path: path, st: st, layout: newTreeLayout(st.Size, uh),
 		sparse: st.Size > bufSize && st.Blocks*512 < st.Size}
 	b.piece = min(bufSize, b.layout.unitLen())
 	b.cvs = make([][8]uint32, b.layout.units)
 	b.direct.Store(h.direct)
 	var wg sync.WaitGroup
-	for range helpers {
-		wg.Go(b.work)
-	}
-	b.work()
+	b.work(func() {
+		for recruit() {
+			wg.Go(func() { b.work(nil) })
+		}
+	})
 	wg.Wait()
 	h.direct = b.direct.Load()
 	switch {
@@ -139,13 +158,17 @@ func (h *hasher) readUnits(ctx context.Context, fd int, path string, st *unix.St
 	}
 }
 
-// work takes units until none is left or the read stops.
-func (b *bigRead) work() {
+// work takes units until none is left or the read stops, calling
+// before, if set, before each.
+func (b *bigRead) work(before func()) {
 	big := bigBufs.Get().(*[]byte)
 	defer bigBufs.Put(big)
 	var s treeStack
 	scratch := new([groupLen]byte)
 	for {
+		if before != nil {
+			before()
+		}
 		j := b.next.Add(1) - 1
 		if j > b.layout.units {
 			return

@@ -245,6 +245,7 @@ func (h *hasher) hashFile(ctx context.Context, fd int, e *merkle.Entry, st *unix
 // and hashed as the zeros they read as, without reading them. It checks ctx
 // before every chunk, so a cancelled scan stops within one chunk.
 func (h *hasher) read(ctx context.Context, fd int, path string, st *unix.Stat_t) (int64, error) {
+	defer readEnd()
 	if n, ok, err := h.readBig(ctx, fd, path, st); ok {
 		return n, err
 	}
