@@ -255,13 +255,17 @@ func TestBigSparse(t *testing.T) {
 
 // TestBigTakesHelpers: the scanner's per-file path hashes a file of bigMin
 // bytes on several cores when a core is idle, serially when as many files
-// as CPUs are being read already, to the same hash, and gives the helpers
-// back. Not parallel: it counts the files this process reads.
+// as CPUs are being read already or the host has no idle CPU, to the same
+// hash, and gives the helpers back. Not parallel: it counts the files this
+// process reads and sets systemIdle.
 func TestBigTakesHelpers(t *testing.T) {
 	procs := runtime.GOMAXPROCS(0)
 	if procs < 2 {
 		t.Skipf("GOMAXPROCS is %d: no core for a helper", procs)
 	}
+	hostIdle := true
+	systemIdle = func() bool { return hostIdle }
+	t.Cleanup(func() { systemIdle = cpuIdle })
 	p := randomFile(t, t.TempDir(), "big", bigMin+3, 7)
 	data, err := os.ReadFile(p)
 	if err != nil {
@@ -272,7 +276,12 @@ func TestBigTakesHelpers(t *testing.T) {
 	if err := unix.Lstat(p, &st); err != nil {
 		t.Fatal(err)
 	}
-	for _, busy := range []int{0, procs - 1} {
+	for _, c := range []struct {
+		busy     int // other files being read
+		hostIdle bool
+	}{{0, true}, {procs - 1, true}, {0, false}} {
+		busy := c.busy
+		hostIdle = c.hostIdle
 		reading.Add(int64(busy))
 		var e merkle.Entry
 		fillStat(&e, &st)
@@ -284,13 +293,35 @@ func TestBigTakesHelpers(t *testing.T) {
 		if j.err != nil || e.HashState != merkle.HashOK || e.Hash != want {
 			t.Fatalf("do(%s) with %d other files being read = %v, state %v, hash %x; want nil, ok, %x", p, busy, j.err, e.HashState, e.Hash, want)
 		}
-		if parallel := h.big != nil; parallel != (busy == 0) {
-			t.Errorf("a file of %d bytes with %d other files being read on %d CPUs: read on several cores %v, want %v",
-				len(data), busy, procs, parallel, busy == 0)
+		if parallel, want := h.big != nil, busy == 0 && hostIdle; parallel != want {
+			t.Errorf("a file of %d bytes with %d other files being read on %d CPUs, host idle %v: read on several cores %v, want %v",
+				len(data), busy, procs, hostIdle, parallel, want)
 		}
 		if n, r := len(bigHelpers), reading.Load(); n != 0 || r != 0 {
 			t.Errorf("after the file was hashed: %d helper tokens held, %d files counted as being read; want 0, 0", n, r)
 		}
+	}
+}
+
+// TestRunnable: the runnable threads are read from /proc/loadavg's text,
+// and this host's file parses.
+func TestRunnable(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int{"0.50 0.40 0.30 2/180 12345\n": 2, "8.01 9.43 6.67 15/175 9795": 15, "": -1, "1 2 3 x/5 6": -1} {
+		n, ok := runnable(in)
+		if !ok {
+			n = -1
+		}
+		if n != want {
+			t.Errorf("runnable(%q) = %d, %v; want %d", in, n, ok, want)
+		}
+	}
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := runnable(string(b)); !ok || n < 1 {
+		t.Errorf("runnable(/proc/loadavg %q) = %d, %v; want at least this thread", b, n, ok)
 	}
 }
 
