@@ -390,3 +390,24 @@ func TestBigShort(t *testing.T) {
 			1<<20, n, err, h.big != nil, st.Size)
 	}
 }
+
+// FuzzBigTree: any content, split into units of 16 to 128 chunks and read
+// on 1 to 4 goroutines, hashes as github.com/zeebo/blake3 hashes it whole.
+func FuzzBigTree(f *testing.F) {
+	f.Add([]byte("abc"), uint8(0), uint8(0))
+	f.Add(make([]byte, 16<<10+1), uint8(0), uint8(1))
+	f.Add(make([]byte, 48<<10), uint8(1), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, uh, helpers uint8) {
+		if len(data) > 1<<20 {
+			return
+		}
+		p := filepath.Join(t.TempDir(), "f")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		u, k := 4+int(uh%4), int(helpers%4)
+		if got, want := parallelSum(t, p, u, k, false), blake3.Sum256(data); got != want {
+			t.Errorf("%d bytes in units of 2^%d chunks on %d helpers: hash %x, want %x", len(data), u, k, got, want)
+		}
+	})
+}
