@@ -19,7 +19,8 @@ import (
 // (bigMin above its size) and on every core. VIGIL_BENCH_BIG names sizes
 // in MiB to run instead of the default sweep, which shows where the
 // parallel read starts to pay (bigMin): VIGIL_BENCH_BIG=1024,4096 for the
-// README's figures.
+// README's figures. VIGIL_BENCH_BIG_DIR keeps the files there between
+// runs (random content is slow to write), reusing those of the right size.
 func BenchmarkBigFile(b *testing.B) {
 	sizes := []int64{1, 2, 4, 8, 16, 64}
 	if s := os.Getenv("VIGIL_BENCH_BIG"); s != "" {
@@ -33,8 +34,14 @@ func BenchmarkBigFile(b *testing.B) {
 		}
 	}
 	for _, mib := range sizes {
-		p := filepath.Join(b.TempDir(), "f")
-		writeRandom(b, p, mib<<20)
+		dir := os.Getenv("VIGIL_BENCH_BIG_DIR")
+		if dir == "" {
+			dir = b.TempDir()
+		}
+		p := filepath.Join(dir, "big-"+strconv.FormatInt(mib, 10)+"MiB")
+		if fi, err := os.Stat(p); err != nil || fi.Size() != mib<<20 {
+			writeRandom(b, p, mib<<20)
+		}
 		for _, mode := range []string{"serial", "parallel"} {
 			b.Run(strconv.FormatInt(mib, 10)+"MiB/"+mode, func(b *testing.B) {
 				old := bigMin
