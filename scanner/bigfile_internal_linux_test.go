@@ -25,13 +25,9 @@ import (
 )
 
 // openStat opens p for reading, as the scanner does, and fstats it.
-func openStat(t *testing.T, p string, direct bool) (int, *unix.Stat_t) {
+func openStat(t *testing.T, p string) (int, *unix.Stat_t) {
 	t.Helper()
-	flags := unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW
-	if direct {
-		flags |= unix.O_DIRECT
-	}
-	fd, err := unix.Open(p, flags, 0)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		t.Fatalf("open %s: %v", p, err)
 	}
@@ -47,13 +43,21 @@ func openStat(t *testing.T, p string, direct bool) (int, *unix.Stat_t) {
 // helpers goroutines besides the caller.
 func parallelSum(t *testing.T, p string, uh, helpers int, direct bool) [32]byte {
 	t.Helper()
-	fd, st := openStat(t, p, direct)
+	fd, st := openStat(t, p)
 	h := newHasher(&Options{})
-	h.direct = direct
+	if direct {
+		// As hashFile does; a filesystem without O_DIRECT reads through
+		// the page cache.
+		h.direct = setDirect(fd, true) == nil
+	}
+	wasDirect := h.direct
 	n, err := h.readUnits(t.Context(), fd, p, st, uh, upTo(helpers))
 	if err != nil || n != st.Size || h.big == nil {
 		t.Fatalf("readUnits(%s, %d bytes, unit 2^%d chunks, %d helpers) = %d, %v, hash set %v; want %d, nil, true",
 			p, st.Size, uh, helpers, n, err, h.big != nil, st.Size)
+	}
+	if wasDirect && !h.direct {
+		t.Errorf("readUnits(%s, %d bytes, unit 2^%d chunks) dropped O_DIRECT: a read was not block aligned", p, st.Size, uh)
 	}
 	return *h.big
 }
@@ -362,7 +366,7 @@ func TestBigStops(t *testing.T) {
 			}
 			return tt.fault(cancel, calls.Add(1))
 		}})
-		fd, st := openStat(t, p, false)
+		fd, st := openStat(t, p)
 		n, err := h.readUnits(ctx, fd, p, st, unitHeight(st.Size), upTo(3))
 		cancel()
 		if !errors.Is(err, tt.err) || (tt.err == nil && err != nil) || n >= st.Size || h.big != nil {
@@ -380,7 +384,7 @@ func TestBigStops(t *testing.T) {
 func TestBigShort(t *testing.T) {
 	t.Parallel()
 	p := randomFile(t, t.TempDir(), "f", 3<<20+5, 3)
-	fd, st := openStat(t, p, false)
+	fd, st := openStat(t, p)
 	st.Size += 1 << 20
 	st.Blocks = st.Size/512 + 8 // not sparse: read, not sought (a hole past the end reads as zeros, and the caller's fstat sees the size)
 	h := newHasher(&Options{})
