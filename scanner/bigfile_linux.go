@@ -27,8 +27,9 @@ import (
 //
 // Only idle cores are taken. lukechampine.com/blake3's AVX2 code costs
 // about 40 % more CPU per byte than zeebo/blake3's here (2.2 against
-// 3.1 GB/s of CPU time on the CI machine's AMD EPYC: it loads message words
-// with gathers), so a file is read on several cores only when fewer files
+// 3.1 GB/s of CPU time in memory on the CI machine's AMD EPYC: it loads
+// message words with gathers; read from the page cache on two cores, a
+// file costs 1.4 to 1.6 times the CPU of the serial read), so a file is read on several cores only when fewer files
 // are being read in this process than there are CPUs for Go and the
 // kernel runs fewer threads than there are CPUs (/proc/loadavg), and the
 // worker takes a helper at every unit while that holds; otherwise it is
@@ -125,7 +126,7 @@ type bigRead struct {
 	piece  int64 // bytes read and hashed at a time: at most bufSize
 	sparse bool
 
-	next   atomic.Uint64 // the next unit to take; units+1 is the end
+	next   atomic.Uint64 // the next unit to take; unit layout.units is the end
 	hashed atomic.Int64  // bytes hashed, for the caller's comparison
 	direct atomic.Bool   // reading with O_DIRECT
 
