@@ -329,6 +329,35 @@ func TestRunnable(t *testing.T) {
 	}
 }
 
+// TestStallShare: "some avg10" is read from /proc/pressure/cpu's text, and
+// this host's file, where there is one, parses.
+func TestStallShare(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]float64{
+		"some avg10=1.07 avg60=7.24 avg300=45.59 total=11895641131\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n": 1.07,
+		"full avg10=3.00 avg60=0 avg300=0 total=0\nsome avg10=42.50 avg60=0 avg300=0 total=0":                         42.5,
+		"": -1, "some avg60=1.00": -1, "some avg10=x": -1,
+	} {
+		v, ok := stallShare(in)
+		if !ok {
+			v = -1
+		}
+		if v != want {
+			t.Errorf("stallShare(%q) = %v, %v; want %v", in, v, ok, want)
+		}
+	}
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if errors.Is(err, os.ErrNotExist) {
+		return // no PSI in this kernel: cpuIdle reads /proc/loadavg
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := stallShare(string(b)); !ok || v < 0 || v > 100 {
+		t.Errorf("stallShare(/proc/pressure/cpu %q) = %v, %v; want a share in percent", b, v, ok)
+	}
+}
+
 // TestBigStops: a parallel read stops at the next chunk when the scan is
 // cancelled (the context's error), when a fault is injected (that error),
 // and after restatChunks chunks when the file keeps changing (no error, a

@@ -31,7 +31,8 @@ import (
 // message words with gathers; read from the page cache on two cores, a
 // file costs 1.4 to 1.6 times the CPU of the serial read), so a file is read on several cores only when fewer files
 // are being read in this process than there are CPUs for Go and the
-// kernel runs fewer threads than there are CPUs (/proc/loadavg), and the
+// host's CPUs are not contended (pressure stall information, see
+// cpuIdle), and the
 // worker takes a helper at every unit while that holds; otherwise it is
 // read by the serial path, as before: a scan that keeps every core busy
 // with files of its own, or a host busy with its work, pays nothing for it.
@@ -73,22 +74,42 @@ func idleHelper() bool {
 // tests, which cannot make a shared machine idle.
 var systemIdle = cpuIdle
 
-// cpuIdle reports whether the kernel runs fewer threads than this process
-// may use CPUs, the caller's included: the fourth field of /proc/loadavg,
-// runnable/total, read at most every 10 ms.
+// cpuIdle reports whether the host has a CPU to spare, read at most every
+// 10 ms: where the kernel has pressure stall information, whether tasks
+// waited for a CPU less than 5 % of the last 10 s (/proc/pressure/cpu,
+// "some avg10"); elsewhere whether fewer threads are runnable now than
+// there are CPUs, the caller's included (the fourth field of
+// /proc/loadavg, which also counts this process's own runtime threads).
 func cpuIdle() bool {
 	now := time.Now().UnixNano()
 	if t := loadAt.Load(); now-t < 10e6 && now >= t {
 		return loadIdle.Load()
 	}
 	idle := false
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+	if b, err := os.ReadFile("/proc/pressure/cpu"); err == nil {
+		p, ok := stallShare(string(b))
+		idle = ok && p < 5
+	} else if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		r, ok := runnable(string(b))
 		idle = ok && r < runtime.NumCPU()
 	}
 	loadIdle.Store(idle)
 	loadAt.Store(now)
 	return idle
+}
+
+// stallShare returns "some avg10" from the text of /proc/pressure/cpu: the
+// share of the last 10 s, in percent, in which some task waited for a CPU.
+func stallShare(pressure string) (float64, bool) {
+	for line := range strings.Lines(pressure) {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "some" || !strings.HasPrefix(f[1], "avg10=") {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimPrefix(f[1], "avg10="), 64)
+		return v, err == nil
+	}
+	return 0, false
 }
 
 var (
