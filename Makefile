@@ -70,7 +70,7 @@ unit-long:
 	VIGIL_LONG=1 $(GO) test -race -count=1 -timeout 60m $(LONG_PKGS)
 
 # The fuzz targets CI runs for FUZZTIME each: package:Target, one word each.
-FUZZ     ?= internal/engine:FuzzMerge internal/engine:FuzzVerifyProof internal/report:FuzzReadSaved
+FUZZ     ?= internal/engine:FuzzMerge internal/engine:FuzzVerifyProof internal/report:FuzzReadSaved scanner:FuzzBigTree
 FUZZTIME ?= 20s
 
 fuzz:

@@ -38,6 +38,11 @@
 // further, and holes are hashed as zeros without being read; the scan's
 // context is checked before every chunk.
 //
+// A file of 8 MiB or more is hashed on several cores when cores are idle:
+// subtrees of BLAKE3's tree are read and hashed side by side and their
+// chaining values merged, to the same BLAKE3-256 (see bigfile_linux.go;
+// the chaining values come from lukechampine.com/blake3/guts).
+//
 // # Errors
 //
 // A path that vanishes between listing and opening is gone, not an error.

@@ -38,6 +38,8 @@ type hasher struct {
 	xr     xattrReader
 	direct bool // the file being read is open with O_DIRECT
 
+	big *[32]byte // the last read's hash when it ran on several cores (bigfile_linux.go)
+
 	// The read in progress: its file, that file's fstat before the read,
 	// and the chunks since the last look at whether it changed.
 	fd     int
@@ -266,7 +268,7 @@ func (h *hasher) hashFile(ctx context.Context, fd int, e *merkle.Entry, st *unix
 			return pathErr("fstat", e.Path, err)
 		}
 		if n == after.Size && sameFile(e, &after) {
-			h.h.Sum(e.Hash[:0])
+			h.sum(e.Hash[:0])
 			e.HashState, e.HashedAt = merkle.HashOK, at
 			if h.opts.Stats != nil {
 				h.opts.Stats.Hashed.Add(1)
@@ -288,6 +290,10 @@ func (h *hasher) hashFile(ctx context.Context, fd int, e *merkle.Entry, st *unix
 // and hashed as the zeros they read as, without reading them. It checks ctx
 // before every chunk, so a cancelled scan stops within one chunk.
 func (h *hasher) read(ctx context.Context, fd int, path string, st *unix.Stat_t) (int64, error) {
+	defer readEnd()
+	if n, ok, err := h.readBig(ctx, fd, path, st); ok {
+		return n, err
+	}
 	if st.Size <= smallBufSize {
 		if h.small == nil {
 			h.small = alignedBuf(smallBufSize) // not before the first file: a check may read none

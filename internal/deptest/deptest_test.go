@@ -136,6 +136,7 @@ func execAllowed(rel string) bool {
 // indirect requirements.
 var modules = []string{
 	"github.com/zeebo/blake3",             // content and node hashes
+	"lukechampine.com/blake3",             // BLAKE3's chaining values: one large file hashed on every core (scanner only)
 	"go.etcd.io/bbolt",                    // the baseline database
 	"github.com/rs/zerolog",               // logging in cmd
 	"golang.org/x/sys",                    // lstat, xattrs, inode flags, openat
