@@ -1,0 +1,141 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
+
+	"vigil/merkle"
+)
+
+// commitNix writes a whole baseline of smallTree recording the Nix tree t
+// with records (nil: carried over).
+func commitNix(t *testing.T, db *DB, tree *NixTree, records []NixRecord, keep int) (Info, error) {
+	t.Helper()
+	w, err := db.Create(Info{Command: "init", Host: "test", Roots: []string{"/"}, Created: time.Unix(1e9, 0).UTC()})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	b := merkle.NewBuilder(w.Add)
+	for _, e := range smallTree() {
+		if err := b.Add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetNixTree(tree, records)
+	info, err := w.Commit(root, keep)
+	if err != nil {
+		return info, errors.Join(err, w.Abort())
+	}
+	return info, nil
+}
+
+func nixRecords(n int, tag string) []NixRecord {
+	out := make([]NixRecord, n)
+	for i := range out {
+		out[i] = NixRecord{Path: fmt.Sprintf("/nix/store/%04d-p", i), Data: []byte(tag + fmt.Sprint(i))}
+	}
+	return out
+}
+
+func readNix(t *testing.T, db *DB) []NixRecord {
+	t.Helper()
+	cur, err := db.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []NixRecord
+	if err := cur.NixRecords(func(r NixRecord) error { got = append(got, r); return nil }); err != nil {
+		t.Fatalf("NixRecords of baseline %d: %v", cur.Info().ID, err)
+	}
+	return got
+}
+
+// TestNixTree writes a tree with a baseline, carries it to the next,
+// replaces it, and checks that the records read back are the ones written
+// and that a tree no baseline names is deleted.
+func TestNixTree(t *testing.T) {
+	db := newDB(t)
+	a := &NixTree{Root: RootHash{1}, Paths: 3}
+	recs := nixRecords(3, "a")
+	if _, err := commitNix(t, db, a, recs, 2); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(recs, readNix(t, db)); d != "" {
+		t.Fatalf("records read back (-want +got):\n%s", d)
+	}
+	// Carried over: no records given, the stored ones are named.
+	in, err := commitNix(t, db, a, nil, 2)
+	if err != nil {
+		t.Fatalf("a baseline carrying tree %s: %v", a.Root, err)
+	}
+	if in.Nix == nil || in.Nix.Root != a.Root {
+		t.Fatalf("baseline %d records Nix tree %+v, want root %s", in.ID, in.Nix, a.Root)
+	}
+	if d := cmp.Diff(recs, readNix(t, db)); d != "" {
+		t.Fatalf("records of the carried tree (-want +got):\n%s", d)
+	}
+	// A tree whose records were never written is refused, and nothing is
+	// committed.
+	if _, err := commitNix(t, db, &NixTree{Root: RootHash{9}}, nil, 2); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("commit naming an unstored tree = %v, want ErrNotFound", err)
+	}
+	b := &NixTree{Root: RootHash{2}, Paths: 5}
+	recsB := nixRecords(5, "b")
+	if _, err := commitNix(t, db, b, recsB, 1); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(recsB, readNix(t, db)); d != "" {
+		t.Fatalf("records of the new tree (-want +got):\n%s", d)
+	}
+	var trees []string
+	if err := db.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketNix).ForEachBucket(func(k []byte) error { trees = append(trees, RootHash(k).String()); return nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{b.Root.String()}; !cmp.Equal(trees, want) {
+		t.Errorf("Nix trees stored after pruning to one baseline = %v, want %v", trees, want)
+	}
+}
+
+// TestNixTreeMissing checks that a baseline whose tree's records are gone
+// is reported by Check and by NixRecords.
+func TestNixTreeMissing(t *testing.T) {
+	db := openDB(t, t.TempDir()+"/vigil.db", Options{})
+	b := &NixTree{Root: RootHash{3}, Paths: 2}
+	if _, err := commitNix(t, db, b, nixRecords(2, "x"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketNix).DeleteBucket(b.Root[:]) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Check(); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Check with the Nix tree's records deleted = %v, want ErrCorrupt", err)
+	}
+	cur, err := db.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cur.NixRecords(func(NixRecord) error { return nil }); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("NixRecords with the records deleted = %v, want ErrCorrupt", err)
+	}
+	// Put back, so that the cleanup's Check passes.
+	if err := db.update(func(tx *bolt.Tx) error {
+		rb, err := tx.Bucket(bucketNix).CreateBucket(b.Root[:])
+		if err != nil {
+			return err
+		}
+		return rb.Put([]byte("/nix/store/0000-p"), []byte("x0"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
