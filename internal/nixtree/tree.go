@@ -255,7 +255,7 @@ func VerifyRecord(pf *merkle.Proof, root merkle.Hash, data []byte) (DecodedRecor
 	}
 	want := LeafEntry(Leaf{Path: d.Path, Data: data})
 	if pf.Entry == nil || pf.Entry.Path != want.Path || pf.Entry.Type != merkle.TypeFile ||
-		pf.Entry.Hash != want.Hash || merkle.Compare(pf.Entry, want) != 0 || pf.Entry.Attrs != want.Attrs {
+		pf.Entry.Hash != want.Hash || merkle.Compare(pf.Entry, want) != 0 || pf.Entry.Attrs|merkle.AttrType != want.Attrs|merkle.AttrType {
 		return DecodedRecord{}, fmt.Errorf("nix: the proof is not of the record of %s: %w", d.Path, merkle.ErrBadProof)
 	}
 	if len(pf.Steps) != 1 || pf.Steps[0].Dir == nil || merkle.Compare(pf.Steps[0].Dir, treeDir()) != 0 ||
