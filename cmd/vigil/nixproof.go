@@ -3,9 +3,13 @@ package main
 import (
 	"fmt"
 	"path"
+	"time"
 
+	"vigil/alerts"
 	"vigil/internal/engine"
 	"vigil/internal/nix"
+	"vigil/internal/nixtree"
+	"vigil/internal/report"
 	"vigil/store"
 )
 
@@ -62,4 +66,29 @@ func (e *env) printNixProof(vp *engine.VerifiedProof, local string) int {
 	}
 	fmt.Fprintf(e.stdout, "%s matches the sealed record: NAR hash and size\n", quote(local))
 	return exitOK
+}
+
+// reportNixTree reports the store paths whose records differ between the
+// Nix trees of the baselines diff compares: one event each (event.action
+// nix_record_added, nix_record_removed or nix_record_changed, file.path
+// the store path), "~ nix PATH: DETAIL", and returns their exit bits.
+func (e *env) reportNixTree(w *report.Writer, res engine.Result, host string) (int, error) {
+	code := 0
+	for _, c := range res.Nix {
+		mark, bit := "~", exitChanged
+		switch c.Action {
+		case nixtree.Added:
+			mark, bit = "+", exitAdded
+		case nixtree.Removed:
+			mark, bit = "-", exitRemoved
+		}
+		code |= bit
+		line := mark + " nix " + quote(c.Path) + ": " + c.Detail
+		ev := alerts.Nix(alerts.NixFinding{Action: "nix_record_" + string(c.Action), Severity: "medium", Path: c.Path, Message: line},
+			host, time.Now())
+		if err := w.Event(ev, line); err != nil {
+			return code, err
+		}
+	}
+	return code, nil
 }

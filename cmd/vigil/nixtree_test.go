@@ -71,7 +71,7 @@ func editNixRecord(t *testing.T, db, p string, edit func([]byte) []byte) {
 // statement without a "nix" line) keeps verifying and is checked against
 // its snapshot file; a reseal writes the tree; the proof of one store path
 // verifies offline (and --against compares a copy's NAR hash); a database
-// row changed since is named; a record edited in the database around vigil
+// row changed since is named, and once accepted diff names it; a record edited in the database around vigil
 // is exit 8, for check and nix check alike.
 func TestNixTreeSealProof(t *testing.T) {
 	h := newNixHost(t, 12)
@@ -133,6 +133,16 @@ func TestNixTreeSealProof(t *testing.T) {
 	out2 := mustRun(t, exitChanged, h.args("nix", "check")...)
 	if !strings.Contains(out2.stdout, "nix_db_changed "+h.paths[6]+": registration time") {
 		t.Errorf("nix check after %s's registration time changed:\n%s\nwant it named", h.paths[6], out2.stdout)
+	}
+
+	// Accepted (a new snapshot, resealed), the change is diff's, by store
+	// path.
+	mustRun(t, exitOK, h.args("nix", "snapshot")...)
+	mustRun(t, exitOK, h.args("reseal", "--key", s.key, "--reason", "re-registered")...)
+	mustRun(t, exitOK, h.args("nix", "check")...)
+	out2 = mustRun(t, exitChanged, h.args("diff")...)
+	if want := "~ nix " + h.paths[6] + ": registration time"; !strings.Contains(out2.stdout, want) || strings.Contains(out2.stdout, h.paths[5]) {
+		t.Errorf("diff after the re-registration was accepted:\n%s\nwant %q, and no other store path", out2.stdout, want)
 	}
 
 	// A record edited around vigil: the tree no longer hashes to the

@@ -138,3 +138,23 @@ func sameNixTree(a, b *store.NixTree) bool {
 	}
 	return *a == *b
 }
+
+// diffNix puts in res.Nix the store paths whose records differ between
+// the Nix trees of a and b, where both record one and their roots differ,
+// each side's records verified against its root.
+func diffNix(a, b *store.Baseline, res *Result) error {
+	ta, tb := a.Info().Nix, b.Info().Nix
+	if ta == nil || tb == nil || ta.Root == tb.Root {
+		return nil
+	}
+	sa, _, err := sealedNixTree(a)
+	if err != nil {
+		return err
+	}
+	sb, _, err := sealedNixTree(b)
+	if err != nil {
+		return err
+	}
+	res.Nix = nixtree.Diff(sa, sb)
+	return nil
+}

@@ -348,5 +348,8 @@ func Diff(ctx context.Context, a, b *store.Baseline, o Options) (Result, error) 
 	if err := diffPosture(a.Info(), b.Info(), o.PostureChecks, &res); err != nil {
 		return res, err
 	}
+	if err := diffNix(a, b, &res); err != nil {
+		return res, err
+	}
 	return res, p.flushHeld()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -155,5 +156,37 @@ func BenchmarkTreeRoot(b *testing.B) {
 			}
 			b.ReportMetric(float64(size)/float64(n), "B/path")
 		})
+	}
+}
+
+func TestDiff(t *testing.T) {
+	a := testSnapshot(10)
+	b := testSnapshot(10)
+	b.Paths = maps.Clone(b.Paths)
+	p1, p2, p3 := "/nix/store/00000000000000000000000000000001-pkg1", "/nix/store/00000000000000000000000000000002-pkg2",
+		"/nix/store/00000000000000000000000000000003-pkg3"
+	r := b.Paths[p1]
+	r.RegistrationTime++
+	b.Paths[p1] = r
+	delete(b.Paths, p2) // in the closure too: stays, not valid
+	r = b.Paths[p3]
+	r.Stat[5] = 1
+	b.Paths[p3] = r
+	b.Paths["/nix/store/11111111111111111111111111111111-new"] = nix.Record{Hash: "sha256:00"}
+	got := nixtree.Diff(a, b)
+	want := []nixtree.Change{
+		{Path: p1, Action: nixtree.Changed, Detail: "registration time 1700000001 -> 1700000002"},
+		{Path: p2, Action: nixtree.Changed, Detail: "valid true -> false"},
+		{Path: p3, Action: nixtree.Changed, Detail: "stat digest changed (files touched, same NAR hash)"},
+		{Path: "/nix/store/11111111111111111111111111111111-new", Action: nixtree.Added, Detail: "new in the Nix tree"},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Diff (-want +got):\n%s", d)
+	}
+	if got := nixtree.Diff(a, a); len(got) != 0 {
+		t.Errorf("Diff(a, a) = %v, want nothing", got)
+	}
+	if got := nixtree.Diff(a, nix.Snapshot{}); len(got) != 11 || got[0].Action != nixtree.Removed {
+		t.Errorf("Diff(a, empty) = %v, want its 11 paths removed", got)
 	}
 }
