@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -138,4 +139,53 @@ func TestNixTreeMissing(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// BenchmarkNixTree writes a baseline with a Nix tree of 100,000 records
+// of 350 bytes (a store path's canonical record is 300 to 600) and reads
+// them back; it reports the database's growth per store path.
+func BenchmarkNixTree(b *testing.B) {
+	const n = 100000
+	recs := make([]NixRecord, n)
+	for i := range recs {
+		recs[i] = NixRecord{Path: fmt.Sprintf("/nix/store/%032d-package-%d", i, i), Data: bytes.Repeat([]byte{'r'}, 350)}
+	}
+	dir := b.TempDir()
+	db, err := Open(dir+"/vigil.db", Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	size0, _ := db.Size()
+	var root byte
+	b.Run("write", func(b *testing.B) {
+		for b.Loop() {
+			root++
+			w, err := db.Create(Info{Command: "init", Host: "test", Roots: []string{"/"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := w.Add(merkle.Node{Entry: dirEntry("/")}); err != nil {
+				b.Fatal(err)
+			}
+			w.SetNixTree(&NixTree{Root: RootHash{root}, Paths: n}, recs)
+			if _, err := w.Commit(merkle.Hash{}, 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	size1, _ := db.Size()
+	b.Run("read", func(b *testing.B) {
+		cur, err := db.Current()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			k := 0
+			if err := cur.NixRecords(func(NixRecord) error { k++; return nil }); err != nil || k != n {
+				b.Fatalf("NixRecords: %v, %d records", err, k)
+			}
+		}
+		b.ReportMetric(float64(size1-size0)/n, "dbB/path")
+	})
 }

@@ -33,18 +33,71 @@ type Leaf struct {
 // rec is zero: a path only the closure names); closure that the sealed
 // system closure holds it. [DecodeRecord] accepts exactly this text.
 func EncodeRecord(p string, rec nix.Record, valid, closure bool) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s\npath %s\nvalid %t\nclosure %t\n", recordHeader, strconv.QuoteToASCII(p), valid, closure)
-	fmt.Fprintf(&b, "hash %s\nnar_size %d\nregistration_time %d\nultimate %t\nca %s\n", strconv.QuoteToASCII(rec.Hash),
-		rec.NARSize, rec.RegistrationTime, rec.Ultimate, strconv.QuoteToASCII(rec.CA))
+	return AppendRecord(make([]byte, 0, 256+len(rec.Sigs)*128+len(rec.Refs)*64), p, rec, valid, closure)
+}
+
+// AppendRecord appends the canonical record of p to b ([EncodeRecord]).
+func AppendRecord(b []byte, p string, rec nix.Record, valid, closure bool) []byte {
+	b = append(b, recordHeader+"\npath "...)
+	b = appendQuoted(b, p)
+	b = append(b, "\nvalid "...)
+	b = strconv.AppendBool(b, valid)
+	b = append(b, "\nclosure "...)
+	b = strconv.AppendBool(b, closure)
+	b = append(b, "\nhash "...)
+	b = appendQuoted(b, rec.Hash)
+	b = append(b, "\nnar_size "...)
+	b = strconv.AppendInt(b, rec.NARSize, 10)
+	b = append(b, "\nregistration_time "...)
+	b = strconv.AppendInt(b, rec.RegistrationTime, 10)
+	b = append(b, "\nultimate "...)
+	b = strconv.AppendBool(b, rec.Ultimate)
+	b = append(b, "\nca "...)
+	b = appendQuoted(b, rec.CA)
+	b = append(b, '\n')
 	for _, s := range rec.Sigs {
-		fmt.Fprintf(&b, "sig %s\n", strconv.QuoteToASCII(s))
+		b = append(b, "sig "...)
+		b = appendQuoted(b, s)
+		b = append(b, '\n')
 	}
 	for _, r := range rec.Refs {
-		fmt.Fprintf(&b, "ref %s\n", strconv.QuoteToASCII(r))
+		b = append(b, "ref "...)
+		b = appendQuoted(b, r)
+		b = append(b, '\n')
 	}
-	fmt.Fprintf(&b, "stat %s\n", hex.EncodeToString(rec.Stat[:]))
-	return b.Bytes()
+	b = append(b, "stat "...)
+	b = hex.AppendEncode(b, rec.Stat[:])
+	return append(b, '\n')
+}
+
+// appendQuoted appends s quoted as strconv.QuoteToASCII quotes it, with
+// a fast path for the plain ASCII of store paths, hashes and signatures.
+func appendQuoted(b []byte, s string) []byte {
+	if plain(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	return strconv.AppendQuoteToASCII(b, s)
+}
+
+// plain reports whether s is printable ASCII without a quote or a
+// backslash: what quoting leaves as it is.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// unquote is strconv.Unquote with a fast path for plain strings.
+func unquote(v string) (string, error) {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && plain(v[1:len(v)-1]) {
+		return v[1 : len(v)-1], nil
+	}
+	return strconv.Unquote(v)
 }
 
 // DecodedRecord is what a canonical record says.
@@ -74,7 +127,7 @@ func DecodeRecord(data []byte) (DecodedRecord, error) {
 	var errs []string
 	quoted := func(key string, dst *string) {
 		v, ok := next(key)
-		s, err := strconv.Unquote(v)
+		s, err := unquote(v)
 		if !ok || err != nil {
 			errs = append(errs, key)
 		}

@@ -2,6 +2,7 @@ package nixtree_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -188,5 +189,46 @@ func TestDiff(t *testing.T) {
 	}
 	if got := nixtree.Diff(a, nix.Snapshot{}); len(got) != 11 || got[0].Action != nixtree.Removed {
 		t.Errorf("Diff(a, empty) = %v, want its 11 paths removed", got)
+	}
+}
+
+// BenchmarkSealedRead compares what a check pays to read the sealed
+// records: the snapshot file's JSON decoded (baselines before the tree)
+// or the tree's records rehashed to their root and decoded.
+func BenchmarkSealedRead(b *testing.B) {
+	for _, n := range []int{10000, 100000} {
+		s := testSnapshot(n)
+		raw, err := json.Marshal(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		leaves := nixtree.Leaves(s)
+		b.Run(fmt.Sprintf("json/%d", n), func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var got nix.Snapshot
+				if err := json.Unmarshal(raw, &got); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("tree/%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := nixtree.TreeRoot(leaves); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := nixtree.SnapshotOf(leaves); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("leaves/%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				nixtree.Leaves(s)
+			}
+		})
 	}
 }
