@@ -187,10 +187,15 @@ func DecodeRecord(data []byte) (DecodedRecord, error) {
 }
 
 // Leaves returns the leaves of the Nix tree of s, in path order: one per
-// valid path and one per closure path the database does not list.
+// valid path and one per closure path the database does not list (the
+// closure taken as a set: its order and repeats do not matter).
 func Leaves(s nix.Snapshot) []Leaf {
+	closure := s.Closure
+	if !slices.IsSortedFunc(closure, func(a, b string) int { return cmpStrict(a, b) }) {
+		closure = slices.Compact(slices.Sorted(slices.Values(closure))) // a copy
+	}
 	paths := nix.SortedKeys(s.Paths)
-	for _, p := range s.Closure {
+	for _, p := range closure {
 		if _, ok := s.Paths[p]; !ok {
 			paths = append(paths, p)
 		}
@@ -199,7 +204,7 @@ func Leaves(s nix.Snapshot) []Leaf {
 	out := make([]Leaf, len(paths))
 	for i, p := range paths {
 		rec, valid := s.Paths[p]
-		_, inClosure := slices.BinarySearch(s.Closure, p)
+		_, inClosure := slices.BinarySearch(closure, p)
 		out[i] = Leaf{Path: p, Data: EncodeRecord(p, rec, valid, inClosure)}
 	}
 	return out
@@ -227,6 +232,15 @@ func SnapshotOf(leaves []Leaf) (nix.Snapshot, error) {
 	}
 	slices.Sort(s.Closure)
 	return s, nil
+}
+
+// cmpStrict orders strictly: equal strings compare as out of order, so
+// that IsSortedFunc with it means sorted without repeats.
+func cmpStrict(a, b string) int {
+	if a == b {
+		return 1
+	}
+	return strings.Compare(a, b)
 }
 
 // treeDir is the Nix tree's root directory entry.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -230,5 +231,21 @@ func BenchmarkSealedRead(b *testing.B) {
 				nixtree.Leaves(s)
 			}
 		})
+	}
+}
+
+// TestLeavesClosureSet: the closure is a set: its order and repeats change
+// neither the leaves nor the snapshot given.
+func TestLeavesClosureSet(t *testing.T) {
+	s := testSnapshot(6)
+	want := nixtree.Leaves(s)
+	messy := s
+	messy.Closure = append([]string{s.Closure[2], s.Closure[0]}, s.Closure...)
+	kept := slices.Clone(messy.Closure)
+	if d := cmp.Diff(want, nixtree.Leaves(messy)); d != "" {
+		t.Errorf("Leaves with the closure out of order and repeated (-want +got):\n%s", d)
+	}
+	if !slices.Equal(kept, messy.Closure) {
+		t.Errorf("Leaves changed its snapshot's closure: %v, was %v", messy.Closure, kept)
 	}
 }
