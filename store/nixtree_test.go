@@ -9,7 +9,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 
+	"vigil/internal/fsys"
 	"vigil/merkle"
 )
 
@@ -188,4 +190,61 @@ func BenchmarkNixTree(b *testing.B) {
 		}
 		b.ReportMetric(float64(size1-size0)/n, "dbB/path")
 	})
+}
+
+// failSwitch fails every call it is offered while on.
+type failSwitch struct{ on bool }
+
+func (f *failSwitch) Inject(fsys.Op, string) error {
+	if f.on {
+		return unix.EIO
+	}
+	return nil
+}
+
+// TestNixTreeCommitFails: a commit whose transaction fails leaves the
+// previous baseline current with its tree, and no record of the new tree
+// stored (the records go in the commit's transaction, or nowhere).
+func TestNixTreeCommitFails(t *testing.T) {
+	f := &failSwitch{}
+	db := openDB(t, t.TempDir()+"/vigil.db", Options{Faults: f})
+	a := &NixTree{Root: RootHash{1}, Paths: 3}
+	if _, err := commitNix(t, db, a, nixRecords(3, "a"), 2); err != nil {
+		t.Fatal(err)
+	}
+	w, err := db.Create(Info{Command: "init", Host: "test", Roots: []string{"/"}, Created: time.Unix(1e9, 0).UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Add(merkle.Node{Entry: dirEntry("/")}); err != nil {
+		t.Fatal(err)
+	}
+	b := &NixTree{Root: RootHash{2}, Paths: 4}
+	w.SetNixTree(b, nixRecords(4, "b"))
+	f.on = true
+	if _, err := w.Commit(merkle.Hash{}, 2); err == nil {
+		t.Fatal("Commit with its transaction failing = nil error")
+	}
+	f.on = false
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := db.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Info().Nix == nil || cur.Info().Nix.Root != a.Root {
+		t.Fatalf("current baseline after the failed commit records Nix tree %+v, want %s", cur.Info().Nix, a.Root)
+	}
+	if d := cmp.Diff(nixRecords(3, "a"), readNix(t, db)); d != "" {
+		t.Errorf("records after the failed commit (-want +got):\n%s", d)
+	}
+	if err := db.view(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketNix).Bucket(b.Root[:]) != nil {
+			return fmt.Errorf("the failed commit's tree %s is stored", b.Root)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
+	}
 }
