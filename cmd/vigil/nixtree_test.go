@@ -166,3 +166,29 @@ func errors2(a, b error) error {
 	}
 	return b
 }
+
+// TestNixTreeNotAccepted: a baseline without a Nix tree whose snapshot file
+// was rewritten and not accepted gets no tree from an update that leaves
+// the file out (a scoped one): the update succeeds, nix check still says
+// the snapshot is not the baseline's, and the update that accepts the
+// file writes the tree.
+func TestNixTreeNotAccepted(t *testing.T) {
+	h := newNixHost(t, 4)
+	mustRun(t, exitOK, h.args("nix", "snapshot")...)
+	h.editConfig(t, "[nix]\n", "[nix]\nenabled = false\n")
+	mustRun(t, exitOK, h.args("init")...)
+	h.editConfig(t, "[nix]\nenabled = false\n", "[nix]\n")
+	snap := filepath.Join(h.host, "etc/vigil/nix-store.json")
+	b, err := os.ReadFile(snap)
+	must(t, err)
+	must(t, os.WriteFile(snap, append(b, '\n'), 0o644))
+	must(t, os.WriteFile(filepath.Join(h.root, "passwd"), []byte("root:x:0:0::/root:/bin/bash\n"), 0o644))
+	mustRun(t, exitOK, h.args("update", filepath.Join(h.root, "passwd"))...)
+	mustRun(t, exitTampered, h.args("nix", "check")...)
+	if out := vigil(t, h.args("proof", "--nix", h.paths[0])...); !strings.Contains(out.stderr, "no Nix tree") {
+		t.Errorf("proof --nix after the scoped update: exit %d, stderr %q; want no Nix tree", out.code, out.stderr)
+	}
+	mustRun(t, exitOK, h.args("update")...)
+	mustRun(t, exitOK, h.args("nix", "check")...)
+	mustRun(t, exitOK, h.args("proof", "--nix", h.paths[0])...)
+}

@@ -36,8 +36,8 @@ func (p *pass) noteNixGone(e *merkle.Entry) {
 // (its content hash). An unchanged file keeps old's tree without writing
 // it again; a baseline that does not attest the file, or with [nix] off,
 // records none. The file is read once, without following a symlink, and
-// its bytes must hash to what the new baseline records for it: what the
-// tree holds is what was accepted.
+// its bytes must hash to what the new baseline records for it (else it
+// records none): what the tree holds is what was accepted.
 func (p *pass) nixTree(w *store.Writer, old *store.Baseline) error {
 	on, err := NixEnabled(p.opts.Config)
 	if err != nil || !on {
@@ -70,7 +70,13 @@ func (p *pass) nixTree(w *store.Writer, old *store.Baseline) error {
 		return err
 	}
 	if blake3.Sum256(b) != e.Hash {
-		return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: it changed while the baseline was written", ErrNixSnapshotChanged)}
+		// The file on disk is not the one the new baseline records (a
+		// snapshot written and not accepted, outside a scoped update's
+		// scopes or turned down; or one written during the scan): no
+		// tree, rather than one of other records. Checks then read the
+		// file, and report that it is not the baseline's.
+		w.SetNixTree(nil, nil)
+		return nil
 	}
 	var s nix.Snapshot
 	if err := json.Unmarshal(b, &s); err != nil {
