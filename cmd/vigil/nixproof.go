@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path"
+	"strconv"
 	"time"
 
 	"vigil/alerts"
@@ -91,4 +92,22 @@ func (e *env) reportNixTree(w *report.Writer, res engine.Result, host string) (i
 		}
 	}
 	return code, nil
+}
+
+// verifyNixTrees checks the Nix tree of each baseline of all (vigil
+// verify).
+func verifyNixTrees(db *store.DB, all []store.Info) error {
+	for _, in := range all {
+		if in.Nix == nil {
+			continue
+		}
+		b, err := db.Resolve(strconv.FormatUint(in.ID, 10))
+		if err == nil {
+			err = engine.VerifyNixTree(b)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

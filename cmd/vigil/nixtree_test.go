@@ -94,6 +94,7 @@ func TestNixTreeSealProof(t *testing.T) {
 	mustRun(t, exitOK, h.args("reseal", "--key", s.key, "--reason", "nix tree")...)
 	mustRun(t, exitOK, h.args("check")...)
 	mustRun(t, exitOK, h.args("nix", "check")...)
+	mustRun(t, exitOK, h.args("verify")...)
 
 	proof := filepath.Join(t.TempDir(), "nix.proof.json")
 	must(t, os.WriteFile(proof, []byte(mustRun(t, exitOK, h.args("proof", "--nix", h.paths[3])...).stdout), 0o644))
@@ -155,6 +156,7 @@ func TestNixTreeSealProof(t *testing.T) {
 		t.Errorf("nix check with a record edited in the database: %q, want the Nix tree named", out2.stdout)
 	}
 	mustRun(t, exitTampered, h.args("check")...)
+	mustRun(t, exitTampered, h.args("verify")...)
 	if out := vigil(t, h.args("proof", "--nix", h.paths[6])...); out.code != exitTampered {
 		t.Errorf("proof --nix with the records edited: exit %d, want %d\n%s", out.code, exitTampered, out.stderr)
 	}
