@@ -68,6 +68,9 @@ type Info struct {
 	// Posture is the security posture recorded with the baseline; nil
 	// when none was (see [Posture]).
 	Posture *Posture `json:"posture,omitempty"`
+	// Nix is the Nix store's sealed records' tree; nil when none was
+	// recorded (see [NixTree]).
+	Nix *NixTree `json:"nix,omitempty"`
 }
 
 // Snapshot is what a baseline records of the read-only Btrfs snapshot a

@@ -162,6 +162,7 @@ func checkLayout(tx *bolt.Tx) error {
 		}
 		newest = max(newest, in.ID)
 	}
+	errs = append(errs, checkNixTrees(tx, all)...)
 	err = tx.Bucket(bucketEpochs).ForEachBucket(func(k []byte) error {
 		rb, jb, err := epochBuckets(tx.Bucket(bucketEpochs).Bucket(k))
 		if err != nil {

@@ -33,6 +33,9 @@ type Writer struct {
 	// (see [Writer.PutContent]); contentBytes its size.
 	content      map[merkle.Hash][]byte
 	contentBytes int
+	// nixRecords are the records of the Nix tree to write with the
+	// commit ([Writer.SetNixTree]).
+	nixRecords []NixRecord
 }
 
 type span struct{ k0, k1, v1 int }
@@ -229,13 +232,19 @@ func (w *Writer) CommitSealed(root merkle.Hash, keep int, s Sealing) (Info, erro
 		if bs.Get(idKey(w.info.ID)) == nil {
 			return fmt.Errorf("baseline %d: %w", w.info.ID, ErrNotFound)
 		}
+		if err := w.putNixTree(tx); err != nil {
+			return err
+		}
 		if err := putInfo(bs, w.info); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketMeta).Put(keyCurrent, idKey(w.info.ID)); err != nil {
 			return err
 		}
-		return prune(tx, max(keep, 1))
+		if err := prune(tx, max(keep, 1)); err != nil {
+			return err
+		}
+		return pruneNix(tx)
 	})
 	if err != nil {
 		return Info{}, fmt.Errorf("commit baseline %d: %w", w.info.ID, err)

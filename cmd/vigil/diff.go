@@ -62,6 +62,10 @@ func runDiff(ctx context.Context, e *env, inv *invocation) int {
 		return e.fail(err)
 	}
 	code |= pcode
+	if pcode, err = e.reportNixTree(w, res, hostname()); err != nil {
+		return e.fail(err)
+	}
+	code |= pcode
 	s := summary("diff", res, &scanner.Stats{}, time.Since(start), code)
 	s.Scope = []string{fmt.Sprintf("baseline %d", a.Info().ID), fmt.Sprintf("baseline %d", b.Info().ID)}
 	if err := w.Summary(s); err != nil {

@@ -36,7 +36,11 @@ verified against the Nix database, which vigil only reads.
             write the snapshot (nix.snapshot, default
             /etc/vigil/nix-store.json): every valid path's database record
             and the system closure. It is a file in a monitored root: the
-            next update, seal or reseal accepts it like any other change.
+            next update, seal or reseal accepts it like any other change,
+            and keeps its records as the leaves of the baseline's Nix tree,
+            whose root the signed statement carries (vigil proof --nix
+            proves one store path's record; vigil diff names the store
+            paths whose records differ between two baselines).
   diff      the store paths added to and removed from the system closure
             since the snapshot (as nix store diff-closures, by path).
 

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
+	"time"
 
+	"vigil/alerts"
 	"vigil/internal/engine"
 	"vigil/internal/report"
 	"vigil/store"
@@ -23,6 +26,12 @@ func (e *env) nixInCheck(ctx context.Context, w *report.Writer, eng *engine.Engi
 		return 0, err
 	case res.Off:
 		return exitOK, nil
+	case errors.Is(res.Tampered, store.ErrTampered):
+		// The Nix tree's records are not the ones the seal signs: no
+		// change of check's shows it.
+		ev := alerts.Tampered(res.Tampered, hostname(), time.Now())
+		ev.Event.Action = "nix_snapshot_changed"
+		return exitTampered, w.Event(ev, "! nix tree: "+res.Tampered.Error())
 	case res.Tampered != nil:
 		e.log.Warn().Err(res.Tampered).Msg("the Nix snapshot is not the baseline's: the Nix store was not checked")
 		return exitOK, nil

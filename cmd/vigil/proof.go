@@ -23,7 +23,7 @@ directory's attested attributes and the audit path through its children.
 verifier key. As check does, proof first takes the trust decision: a
 database whose seal is broken or that was put back gives no proof (exit
 8). A proof of an unsigned baseline has an empty statement and does not
-verify.`
+verify.` + nixProofAbout
 
 const verifyProofAbout = `Check a proof made by 'vigil proof' offline: it must be one JSON object
 with exactly the fields and the form vigil proof writes (white space
@@ -37,7 +37,7 @@ followed) and compare it with the proven entry as a copy can be compared:
 content, type, mode, owner, group, size, xattrs and symlink target, where
 attested. Inode, ctime, link count and inode flags are not compared (a
 copy cannot keep them); mtime is shown as matching or not but decides
-nothing. Exit 4 if a compared attribute differs.`
+nothing. Exit 4 if a compared attribute differs.` + nixProofAbout
 
 func runProof(ctx context.Context, e *env, inv *invocation) int {
 	if len(inv.args) != 1 {
@@ -61,7 +61,12 @@ func runProof(ctx context.Context, e *env, inv *invocation) int {
 	if err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
-	pf, err := engine.Prove(b, paths[0])
+	var pf *engine.ProofFile
+	if inv.bool("nix") {
+		pf, err = e.proveNix(b, inv.args[0])
+	} else {
+		pf, err = engine.Prove(b, paths[0])
+	}
 	if err != nil {
 		return e.fail(dbError(db.Path(), err))
 	}
@@ -87,6 +92,9 @@ func runVerifyProof(ctx context.Context, e *env, inv *invocation) int {
 	vp, err := engine.VerifyProof(raw, note.VerifierList(v))
 	if err != nil {
 		return e.fail(fmt.Errorf("%s: %w", inv.args[0], err))
+	}
+	if vp.Nix != nil {
+		return e.printNixProof(vp, inv.str("against"))
 	}
 	want := vp.File.Proof.Entry
 	fmt.Fprintf(e.stdout, "valid: %s is recorded in baseline %d of host %s (root %x), signed by %s\n",

@@ -7,7 +7,7 @@ import (
 
 const verifyAbout = `Check the database: bbolt's own page consistency check, every record
 decodes, and every kept baseline hashes to its recorded directory and root
-hashes. Exit 0 if all is well, 8 if a baseline does not match its hashes,
+hashes, and the records of its Nix tree to the tree's root. Exit 0 if all is well, 8 if a baseline does not match its hashes,
 24 if the database is damaged.`
 
 func runVerify(ctx context.Context, e *env, inv *invocation) int {
@@ -29,6 +29,9 @@ func runVerify(ctx context.Context, e *env, inv *invocation) int {
 	all, err := db.Baselines()
 	if err != nil {
 		return e.fail(err)
+	}
+	if err := verifyNixTrees(db, all); err != nil {
+		return e.fail(dbError(db.Path(), err))
 	}
 	if !e.quiet {
 		fmt.Fprintf(e.stdout, "%s: %d baselines verified\n", db.Path(), len(all))

@@ -25,7 +25,7 @@ _vigil() {
 	keygen) flags+=" --name --out"; words="" ;;
 	seal) flags+=" --key --reason --statement-out --signature --pubkey"; words="" ;;
 	sign) flags+=" --key"; words="" ;;
-	proof) flags+=" --baseline"; words="" ;;
+	proof) flags+=" --baseline --nix"; words="" ;;
 	verify-proof) flags+=" --pubkey --against"; words="" ;;
 	phase) flags+=" --json --key --reason --statement-out --signature --pubkey"; words="" ;;
 	audit) flags+=" --json"; words="" ;;

@@ -82,6 +82,7 @@ complete -c vigil -n '__fish_seen_subcommand_from seal' -F
 complete -c vigil -n '__fish_seen_subcommand_from sign' -l key -r -F -d 'the signer key (vigil keygen\'s vigil.key)'
 complete -c vigil -n '__fish_seen_subcommand_from sign' -F
 complete -c vigil -n '__fish_seen_subcommand_from proof' -l baseline -r -d 'the baseline to prove against (default: the current one)'
+complete -c vigil -n '__fish_seen_subcommand_from proof' -l nix -d 'PATH is a store path: prove its record in the baseline\'s Nix tree'
 complete -c vigil -n '__fish_seen_subcommand_from proof' -F
 complete -c vigil -n '__fish_seen_subcommand_from verify-proof' -l pubkey -r -F -d 'the verifier key the baseline must be signed by (default: trust.pubkey)'
 complete -c vigil -n '__fish_seen_subcommand_from verify-proof' -l against -r -F -d 'also read LOCALPATH and say whether it is in the sealed state'

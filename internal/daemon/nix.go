@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,16 @@ func (v *verifier) nixOnly(ctx context.Context, db *store.DB, info store.Info, p
 		SampleFile: engine.WatchSamplePath(v.dbPath), Last: v.nix.last, SealedOnly: true})
 	if err != nil {
 		return nil, err
+	}
+	if errors.Is(res.Tampered, store.ErrTampered) {
+		// The Nix tree's records are not the ones the seal signs: no
+		// whole check shows it, so it is an event of its own.
+		ev := alerts.Tampered(res.Tampered, v.host, start)
+		ev.Event.Action = "nix_snapshot_changed"
+		ev.SetPhase(phase)
+		c := &collect{v: v, scope: scopeOf(info), seen: map[string]bool{}, now: start, phase: phase}
+		c.add(nixPrefix+"nix_snapshot_changed", ev)
+		return c.out, nil
 	}
 	if res.Tampered != nil {
 		v.log.Warn().Err(res.Tampered).Msg("the Nix snapshot is not the baseline's: the Nix store was not checked")

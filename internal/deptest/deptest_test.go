@@ -72,11 +72,14 @@ var allowed = map[string][]string{
 	// signatures, closures); it knows nothing of baselines: the engine
 	// keeps its snapshot in a monitored file the baseline attests.
 	"internal/nix": {},
+	// The Nix store's sealed records as the leaves of a Merkle tree of
+	// their own (its root in the signed statement), and their proofs.
+	"internal/nixtree": {"internal/nix", "merkle"},
 	// The engine wires everything below it; only cmd may import it.
 	// fsys: kept content is read with openat2 (no symlink anywhere in the
 	// path); textdiff: the diffs of kept content; nix: the Nix store's
 	// check (CheckNix), against the snapshot the baseline attests.
-	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs", "internal/fsys", "internal/textdiff", "internal/posture", "internal/nix"},
+	"internal/engine": {"internal/config", "scanner", "store", "merkle", "btrfs", "internal/fsys", "internal/textdiff", "internal/posture", "internal/nix", "internal/nixtree"},
 	// Bounded unified diffs of kept content, masked; it knows nothing of
 	// vigil.
 	"internal/textdiff": {},

@@ -27,6 +27,7 @@ var layer = map[string]int{
 	"internal/report":    2,
 	"internal/progress":  2,
 	"internal/posture":   2,
+	"internal/nixtree":   2,
 	"internal/console":   2,
 	"internal/engine":    3,
 	"internal/daemon":    4,

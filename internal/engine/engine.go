@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"vigil/internal/config"
+	"vigil/internal/nixtree"
 	"vigil/internal/posture"
 	"vigil/internal/textdiff"
 	"vigil/merkle"
@@ -206,6 +207,9 @@ type Result struct {
 	// Posture are the posture changes a whole check found since the
 	// baseline (severity "info" outside the hardened phase).
 	Posture []posture.Change
+	// Nix are the store paths whose records differ between the Nix
+	// trees of the two baselines a diff compares (see nixtree.go).
+	Nix []nixtree.Change
 }
 
 func (o *Options) now() time.Time {

@@ -52,6 +52,10 @@ type pass struct {
 	// keep, if set, makes the diffs of kept content and keeps the
 	// content of what w writes (see content.go).
 	keep *keeper
+	// nixEntry is the Nix snapshot file's entry in the new tree, as
+	// emitted; nixGone says a delta deleted it (see nixtree.go).
+	nixEntry *merkle.Entry
+	nixGone  bool
 }
 
 // next returns the pull function over the baseline for the StreamDiff,
@@ -87,6 +91,7 @@ func (p *pass) change(c merkle.Change) error {
 	}
 	if c.Action == merkle.Deleted && p.delta {
 		delete(p.dirHash, c.Old)
+		p.noteNixGone(c.Old)
 		if err := p.w.Delete(c.Old); err != nil {
 			return err
 		}
@@ -178,6 +183,7 @@ func (p *pass) emit(n merkle.Node) error {
 	if p.w == nil {
 		return nil
 	}
+	p.noteNix(n.Entry)
 	if !p.delta {
 		if err := p.keep.keep(n.Entry, nil); err != nil {
 			return err

@@ -88,8 +88,11 @@ func NixEnabled(cfg *config.Config) (bool, error) {
 }
 
 // CheckNix verifies the Nix store against the Nix database and, when the
-// current baseline records the snapshot (nix.snapshot) and the file holds
-// the recorded content, against the snapshot: database records changed
+// current baseline records the snapshot, against it: as the records of
+// its Nix tree (verified up to the root its statement signs; records that
+// do not are Tampered, wrapping [store.ErrTampered]), or, for a baseline
+// sealed before the tree, as the snapshot file (nix.snapshot) when it
+// holds the recorded content: database records changed
 // since, and the system closure's paths added or removed. The snapshot's
 // record is verified up to the baseline's root hash ([store.Baseline.Lookup])
 // and the file's bytes hashed once, as read: what is compared is what was
@@ -104,8 +107,8 @@ func (e *Engine) CheckNix(ctx context.Context, db *store.DB, r NixRequest) (NixR
 	if err != nil {
 		return NixResult{}, err
 	}
-	sealed, ok, err := sealedNixSnapshot(cur, e.cfg.Nix.SnapshotPath())
-	if errors.Is(err, ErrNixSnapshotChanged) {
+	sealed, ok, err := sealedNix(cur, e.cfg.Nix.SnapshotPath())
+	if errors.Is(err, ErrNixSnapshotChanged) || errors.Is(err, store.ErrTampered) {
 		return NixResult{Tampered: err}, nil
 	}
 	if err != nil {
@@ -202,6 +205,20 @@ func (e *Engine) nixSample(cur store.Info, r NixRequest) (*scanner.Sample, error
 	return &scanner.Sample{Key: s.Key, Check: check, Back: back, Within: e.cfg.RereadWithin}, nil
 }
 
+// sealedNix returns the sealed snapshot of cur: its Nix tree's records
+// when it records a tree (see nixtree.go), else the snapshot file's
+// ([sealedNixSnapshot]), as baselines sealed before the tree have it.
+// The file is checked in both cases: a snapshot written and not accepted,
+// or changed since, is [ErrNixSnapshotChanged] either way.
+func sealedNix(cur *store.Baseline, path string) (nix.Snapshot, bool, error) {
+	tree := cur.Info().Nix != nil
+	s, ok, err := sealedNixSnapshot(cur, path, !tree)
+	if err != nil || !tree {
+		return s, ok, err
+	}
+	return sealedNixTree(cur)
+}
+
 // maxNixSnapshot bounds what is read of a snapshot file (about 300 bytes a
 // store path: a million paths fit).
 const maxNixSnapshot = 1 << 30
@@ -209,8 +226,9 @@ const maxNixSnapshot = 1 << 30
 // sealedNixSnapshot reads the snapshot at path if cur records it: ok false
 // (and no error) when neither cur nor the disk holds it;
 // [ErrNixSnapshotChanged] when the file is not what cur records (its
-// content, a file no longer, or a file cur does not record).
-func sealedNixSnapshot(cur *store.Baseline, path string) (nix.Snapshot, bool, error) {
+// content, a file no longer, or a file cur does not record). Without
+// decode, the file is only checked, and the snapshot returned is empty.
+func sealedNixSnapshot(cur *store.Baseline, path string, decode bool) (nix.Snapshot, bool, error) {
 	want, err := cur.Lookup(path)
 	if errors.Is(err, store.ErrNotFound) {
 		if _, lerr := os.Lstat(path); lerr == nil {
@@ -239,6 +257,9 @@ func sealedNixSnapshot(cur *store.Baseline, path string) (nix.Snapshot, bool, er
 			Err: fmt.Errorf("%w: its content is not the one recorded", ErrNixSnapshotChanged)}
 	}
 	var s nix.Snapshot
+	if !decode {
+		return s, true, nil
+	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nix.Snapshot{}, false, &fs.PathError{Op: "decode", Path: path, Err: err}
 	}

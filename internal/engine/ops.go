@@ -182,6 +182,9 @@ func write(ctx context.Context, db *store.DB, o Options, cmd string, parent uint
 		// only by a search from before it: keep the old snapshots.
 		w.SetSnapshots(old.Info().Snapshots)
 	}
+	if err == nil {
+		err = p.nixTree(w, old)
+	}
 	return commit(w, o, res, err, old != nil, cmd)
 }
 
@@ -206,7 +209,8 @@ func (o *Options) auditBase(db *store.DB, info *store.Info) error {
 // nothing changed: then it abandons w. The commit carries the baseline's
 // audit record and, with a signer, its signed statement.
 func commit(w *store.Writer, o Options, res Result, err error, update bool, cmd string) (Result, error) {
-	if err == nil && update && res.NewRoot == res.OldRoot && postureRoot(w.Pending(res.NewRoot).Posture) == postureRoot(res.Baseline.Posture) {
+	if err == nil && update && res.NewRoot == res.OldRoot && postureRoot(w.Pending(res.NewRoot).Posture) == postureRoot(res.Baseline.Posture) &&
+		sameNixTree(w.Pending(res.NewRoot).Nix, res.Baseline.Nix) {
 		return res, w.Abort() // nothing to accept
 	}
 	var s store.Sealing
@@ -338,6 +342,9 @@ func Diff(ctx context.Context, a, b *store.Baseline, o Options) (Result, error) 
 		return res, err
 	}
 	if err := diffPosture(a.Info(), b.Info(), o.PostureChecks, &res); err != nil {
+		return res, err
+	}
+	if err := diffNix(a, b, &res); err != nil {
 		return res, err
 	}
 	return res, p.flushHeld()

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"vigil/internal/nixtree"
 	"vigil/merkle"
 	"vigil/store"
 )
@@ -30,6 +31,11 @@ type ProofFile struct {
 	Root      merkle.Hash
 	Statement string // the signed note; empty for an unsigned baseline
 	Proof     *merkle.Proof
+	// Tree is "nix" for the proof of a store path's record in the
+	// baseline's Nix tree (Root is then the Nix tree's root, Record the
+	// canonical record proven: see [ProveNix]); empty for a file's.
+	Tree   string
+	Record string
 }
 
 // proofJSON is the JSON form of a [ProofFile]; every field is required.
@@ -39,12 +45,18 @@ type proofJSON struct {
 	Root      *string       `json:"root"`
 	Statement *string       `json:"statement"`
 	Proof     *merkle.Proof `json:"proof"`
+	Tree      *string       `json:"tree,omitempty"`
+	Record    *string       `json:"record,omitempty"`
 }
 
 // MarshalJSON implements json.Marshaler.
 func (f *ProofFile) MarshalJSON() ([]byte, error) {
 	root := hex.EncodeToString(f.Root[:])
-	return json.Marshal(proofJSON{Baseline: &f.Baseline, Host: &f.Host, Root: &root, Statement: &f.Statement, Proof: f.Proof})
+	j := proofJSON{Baseline: &f.Baseline, Host: &f.Host, Root: &root, Statement: &f.Statement, Proof: f.Proof}
+	if f.Tree != "" {
+		j.Tree, j.Record = &f.Tree, &f.Record
+	}
+	return json.Marshal(j)
 }
 
 // Prove returns the proof file of path's entry in baseline b, after
@@ -70,6 +82,8 @@ type VerifiedProof struct {
 	Statement store.Info
 	// SignedBy names the key that signed it.
 	SignedBy string
+	// Nix is the record proven, for a proof of the Nix tree.
+	Nix *nixtree.DecodedRecord
 }
 
 // VerifyProof checks a proof file as 'vigil proof' writes it, with nothing
@@ -108,6 +122,8 @@ func VerifyProof(raw []byte, verifiers note.Verifiers) (*VerifiedProof, error) {
 		return fail("the proof says baseline %d, its signed statement %d", f.Baseline, in.ID)
 	case f.Host != in.Host:
 		return fail("the proof says host %q, its signed statement %q", f.Host, in.Host)
+	case f.Tree == treeNix:
+		return verifyNixProof(f, in, n.Sigs[0].Name)
 	case f.Root != merkle.Hash(in.Root):
 		return fail("the proof says root %x, its signed statement %s", f.Root, in.Root)
 	}
@@ -129,6 +145,13 @@ func parseProofFile(raw []byte) (*ProofFile, error) {
 		return nil, errors.New("not a vigil proof: it needs baseline, host, root, statement and proof")
 	}
 	f := &ProofFile{Baseline: *j.Baseline, Host: *j.Host, Statement: *j.Statement, Proof: j.Proof}
+	switch {
+	case j.Tree == nil && j.Record == nil:
+	case j.Tree != nil && *j.Tree == treeNix && j.Record != nil:
+		f.Tree, f.Record = *j.Tree, *j.Record
+	default:
+		return nil, errors.New(`not a vigil proof: tree must be "nix", with a record`)
+	}
 	b, err := hex.DecodeString(*j.Root)
 	if err != nil || len(b) != len(f.Root) {
 		return nil, fmt.Errorf("not a vigil proof: bad root %q", *j.Root)

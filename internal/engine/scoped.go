@@ -129,6 +129,9 @@ func scoped(ctx context.Context, db *store.DB, o Options, cur *store.Baseline, p
 		// only by a search from before it: keep the old snapshots.
 		w.SetSnapshots(info.Snapshots)
 	}
+	if err == nil {
+		err = p.nixTree(w, cur)
+	}
 	return commit(w, o, res, err, true, cmd)
 }
 

@@ -58,6 +58,12 @@ func Statement(in store.Info) string {
 	if in.Posture != nil {
 		fmt.Fprintf(&b, "posture %s\n", in.Posture.Root)
 	}
+	// The root of the Nix tree (internal/nixtree): every store path's
+	// sealed record is signed with the rest. Baselines without one keep
+	// the statement they had.
+	if in.Nix != nil {
+		fmt.Fprintf(&b, "nix %s paths=%d\n", in.Nix.Root, in.Nix.Paths)
+	}
 	return b.String()
 }
 

@@ -15,7 +15,7 @@ import (
 // a [store.Info] it covers (host, id, parent, creation time, root,
 // portable root, roots,
 // configuration digest, phase, counts, audit log position, command,
-// changes, reason, user, uid, version, snapshots and device counters);
+// changes, reason, user, uid, version, snapshots, device counters, posture and Nix tree roots);
 // the others stay zero. It accepts only the canonical text: the result
 // must give the very same text again, so every value has exactly one
 // spelling and a statement means what [Statement] meant by it.
@@ -73,6 +73,16 @@ func ParseStatement(text string) (store.Info, error) {
 	if p.has("posture") {
 		in.Posture = &store.Posture{}
 		p.hash("posture", &in.Posture.Root)
+	}
+	if p.has("nix") {
+		in.Nix = &store.NixTree{}
+		root, paths, _ := strings.Cut(p.field("nix"), " ")
+		if b, err := hex.DecodeString(root); p.err == nil && (err != nil || len(b) != len(in.Nix.Root)) {
+			p.err = fmt.Errorf("bad nix root %q", root)
+		} else {
+			copy(in.Nix.Root[:], b)
+		}
+		p.words([]string{paths}, "paths", &in.Nix.Paths)
 	}
 	if p.err == nil && (p.i != len(p.lines)-1 || p.lines[p.i] != "") {
 		p.err = fmt.Errorf("line %d: want the end of the statement after a newline", p.i+1)

@@ -32,7 +32,8 @@
 //     only the store path is named.
 //   - The Nix database is as trustworthy as root: a path and its database
 //     row rewritten together verify. The snapshot (kept in a file the
-//     sealed baseline attests) is what catches that: the database record
+//     sealed baseline attests, and as the leaves of the baseline's Nix
+//     tree, internal/nixtree) is what catches that: the database record
 //     changed since the seal ([DBChanged]), and a signature check, which
 //     needs the signer's private key.
 //   - The stat cache trusts a path whose stat digest is unchanged; root
