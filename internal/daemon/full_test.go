@@ -75,8 +75,17 @@ func TestOutboxENOSPC(t *testing.T) {
 	addr := make(chan string, 1)
 	h.start(t, Options{outboxReserve: 256 << 10, retryFull: 50 * time.Millisecond, onListen: func(a string) { addr <- a }})
 	base := "http://" + <-addr
-	if _, err := os.Stat(filepath.Join(mnt, "vigil.db.outbox.reserve")); err != nil {
-		t.Fatalf("the outbox's reserve: %v", err)
+	// The dispatcher makes the reserve as it starts, which the listener
+	// does not wait for.
+	reserve := filepath.Join(mnt, "vigil.db.outbox.reserve")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err := os.Stat(reserve)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the outbox's reserve, 10 s after the start: %v", err)
+		}
 	}
 	filler := fillFS(t, mnt)
 
