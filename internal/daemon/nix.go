@@ -105,20 +105,7 @@ func (v *verifier) nixOnly(ctx context.Context, db *store.DB, info store.Info, p
 		ev.SetPhase(phase)
 		c.add(nixPrefix+string(f.Kind)+":"+f.Path, ev)
 	}
-	var gone []string
-	for p := range v.alerted {
-		if strings.HasPrefix(p, nixPrefix) && !c.seen[p] {
-			gone = append(gone, p)
-		}
-	}
-	for _, p := range gone {
-		ev := alerts.Resolved(p, v.host, start)
-		ev.SetID(c.scope + ":resolved:" + itoa(v.resolved[p]) + ":" + v.alerted[p])
-		v.setAlerted(p, "")
-		v.dirty[p] = true
-		v.resolved[p]++
-		c.out = append(c.out, ev)
-	}
+	c.resolveGone(nixPrefix)
 	v.log.Info().Int("paths", len(res.Report.Paths)).Int("hashed", res.Report.Hashed).Int("findings", len(res.Findings)).
 		Msg("Nix store checked")
 	return c.out, nil

@@ -49,19 +49,27 @@ func (v *verifier) postureOnly(ctx context.Context, db *store.DB, info store.Inf
 		c.add("", alerts.Tampered(res.Tampered, v.host, start))
 	}
 	c.posture(res)
+	c.resolveGone(posturePrefix)
+	return c.out, nil
+}
+
+// resolveGone resolves every standing finding whose key starts with prefix
+// that this check did not find again (the posture's and the Nix store's
+// findings, each compared by a check of its own).
+func (c *collect) resolveGone(prefix string) {
+	v := c.v
 	var gone []string
 	for p := range v.alerted {
-		if strings.HasPrefix(p, posturePrefix) && !c.seen[p] {
+		if strings.HasPrefix(p, prefix) && !c.seen[p] {
 			gone = append(gone, p)
 		}
 	}
 	for _, p := range gone {
-		ev := alerts.Resolved(p, v.host, start)
+		ev := alerts.Resolved(p, v.host, c.now)
 		ev.SetID(c.scope + ":resolved:" + itoa(v.resolved[p]) + ":" + v.alerted[p])
 		v.setAlerted(p, "")
 		v.dirty[p] = true
 		v.resolved[p]++
 		c.out = append(c.out, ev)
 	}
-	return c.out, nil
 }
