@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // DefaultSysctls are the kernel parameters recorded when the configuration
@@ -63,7 +64,17 @@ type Options struct {
 	// records its hardening index and the ids of its warnings; off, the
 	// lynis collector is recorded as unavailable.
 	Lynis bool
+	// LynisTests, when set, restricts lynis to these test ids (lynis
+	// --tests): seconds instead of minutes.
+	LynisTests []string
+	// LynisTimeout bounds one lynis run; 0 means [DefaultLynisTimeout].
+	// A run past it is killed with its children and recorded as an error.
+	LynisTimeout time.Duration
 }
+
+// DefaultLynisTimeout bounds a lynis audit that hangs (a probe waiting on
+// the network or a device): the posture goes on without it.
+const DefaultLynisTimeout = 15 * time.Minute
 
 // A Collector collects the posture. It keeps the systemd-analyze scores of
 // unit files by content hash for its life; it is safe for concurrent use.

@@ -82,7 +82,7 @@ func (c *Collector) collect(ctx context.Context, name string, s *sink) string {
 	case "systemd":
 		return c.systemd(ctx, s)
 	case "lynis":
-		return lynis(ctx, s)
+		return c.lynis(ctx, s)
 	}
 	return "unknown collector"
 }

@@ -5,11 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // nft records the digest of the nftables ruleset (`nft list ruleset`) and
@@ -31,8 +34,10 @@ func nft(ctx context.Context, s *sink) string {
 
 // lynis runs lynis audit system (--cronjob --quick) with its report and
 // log in a directory of its own, removed afterwards, and records the
-// hardening index and the ids of the warnings (not their text).
-func lynis(ctx context.Context, s *sink) string {
+// hardening index and the ids of the warnings (not their text). The run is
+// bounded by the collector's lynis timeout: past it, lynis and every
+// process it started (its own process group) are killed.
+func (c *Collector) lynis(ctx context.Context, s *sink) string {
 	bin, err := exec.LookPath("lynis")
 	if err != nil {
 		return "lynis not installed"
@@ -42,11 +47,28 @@ func lynis(ctx context.Context, s *sink) string {
 		return errString("lynis", err)
 	}
 	defer os.RemoveAll(dir)
+	timeout := c.opts.LynisTimeout
+	if timeout <= 0 {
+		timeout = DefaultLynisTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	report := filepath.Join(dir, "report.dat")
-	cmd := exec.CommandContext(ctx, bin, "audit", "system", "--cronjob", "--quick", "--no-colors",
-		"--report-file", report, "--logfile", filepath.Join(dir, "lynis.log"))
+	args := []string{"audit", "system", "--cronjob", "--quick", "--no-colors",
+		"--report-file", report, "--logfile", filepath.Join(dir, "lynis.log")}
+	if len(c.opts.LynisTests) > 0 {
+		args = append(args, "--tests", strings.Join(c.opts.LynisTests, " "))
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			removeLynisPID(cmd.Process.Pid)
+			return fmt.Sprintf("lynis audit system: killed after %v (the posture's lynis timeout)", timeout)
+		}
 		return errString("lynis audit system", err)
 	}
 	b, err := readFile(report)
@@ -60,6 +82,19 @@ func lynis(ctx context.Context, s *sink) string {
 	s.add("lynis:hardening_index", index)
 	s.add("lynis:warnings", list(warnings))
 	return ""
+}
+
+// removeLynisPID removes the PID file a killed lynis leaves (root's is
+// /var/run/lynis.pid) when it names the killed process, and only then:
+// left, it makes every later lynis --cronjob quit at once ("another Lynis
+// process is running"), ours and the administrator's.
+func removeLynisPID(pid int) {
+	for _, f := range []string{"/var/run/lynis.pid", "/run/lynis.pid"} {
+		b, err := readFile(f)
+		if err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(pid) {
+			_ = os.Remove(f)
+		}
+	}
 }
 
 // parseLynis reads lynis-report.dat: hardening_index=N and the test ids of
