@@ -86,6 +86,9 @@ type Options struct {
 	// largeStarted, if set, is told when the worker of large files begins
 	// one (tests).
 	largeStarted func(path string)
+	// onStages, if set, is told the times each batch of settled hints
+	// went through (benchmarks; see stages.go).
+	onStages func(*stages)
 	// outboxCheck, if set, replaces how often the outbox file is checked
 	// while the daemon runs (tests; outboxcheck.go).
 	outboxCheck time.Duration
@@ -389,7 +392,7 @@ func (p *pipeline) requestWhole(j job) {
 // settled hands settled hints to the verifier.
 func (p *pipeline) settled(ctx context.Context) func([]watch.Event) {
 	return func(evs []watch.Event) {
-		j := job{events: evs}
+		j := job{events: evs, settled: time.Now()}
 		for _, ev := range evs {
 			if ev.Op.Has(watch.Lost) {
 				j = job{whole: true, why: "events_lost"}
@@ -502,9 +505,14 @@ func (p *pipeline) do(ctx context.Context, j job) error {
 	j, pending := p.apart(j) // large files: their own worker (large.go)
 	j.stats = p.prog.begin()
 	defer p.prog.end()
-	p.st.sinks.verifyStarted(time.Now())
+	tm := stages{events: j.events, settled: j.settled, start: time.Now()}
+	if p.o.onStages != nil && !j.whole && j.large == nil {
+		defer func() { tm.saved = time.Now(); p.o.onStages(&tm) }() // after the standing alerts' save
+	}
+	p.st.sinks.verifyStarted(tm.start)
 	evs, err := p.v.run(ctx, p.cfg, j)
 	p.st.sinks.verifyDone()
+	tm.checked = time.Now()
 	evs = append(pending, evs...)
 	if err == nil && ctx.Err() == nil {
 		defer p.saveStanding(evs) // after they are published, as saveAlerts
@@ -540,6 +548,7 @@ func (p *pipeline) do(ctx context.Context, j job) error {
 	if err := p.disp.Publish(evs...); err != nil {
 		return err // the outbox cannot be written: nothing is durable
 	}
+	tm.published = time.Now()
 	p.saveAlerts()
 	if j.whole && j.why == "start" && !p.st.isReady() {
 		p.st.setReady()

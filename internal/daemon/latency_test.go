@@ -197,7 +197,12 @@ func cpuTime(b *testing.B) time.Duration {
 // the sink, and the overflows; and, load-independent, the entries the
 // verifications of hints visited per file created, the verifications (each
 // a batch), and this process's CPU time (the daemon, and the test sink
-// decoding every event) per file.
+// decoding every event) per file. The stages (stages.go) say where the
+// time of the slowest 1 % went, on average: from the file's creation to
+// its first hint (hint-ms), to its settling (settle-ms), to its batch's
+// verification (queue-ms); and per batch of hints, the longest check,
+// publish (events into the outbox) and save (alerted states, standing
+// alerts), and the longest time between two batches' starts (cycle-ms).
 //
 //	go test ./internal/daemon -run '^$' -bench BurstWriteToVerdict -benchtime 1x
 func BenchmarkBurstWriteToVerdict(b *testing.B) {
@@ -214,10 +219,12 @@ func BenchmarkBurstWriteToVerdict(b *testing.B) {
 			h.src, h.cfg.Watch.Intake, h.cfg.Watch.Settle = nil, intake, 0
 			// Every verdict is measured: no flood limit coalesces them.
 			h.cfg.Watch.FloodLimit, h.cfg.Watch.FloodDirLimit = 1<<30, 1<<30
-			h.start(b, Options{})
+			var rec stageLog
+			h.start(b, Options{onStages: rec.add})
 			in := shell(b, root)
 			var lat []time.Duration
 			var last time.Duration
+			var createdAll []alerts.Event
 			entries0, batches0, cpu0 := h.stats.batchEntries.Load(), h.stats.verifications.Load(), cpuTime(b)
 			for i := 0; b.Loop(); i++ {
 				dir := fmt.Sprintf("burst/r%d", i)
@@ -242,8 +249,10 @@ func BenchmarkBurstWriteToVerdict(b *testing.B) {
 				for _, ev := range created {
 					lat = append(lat, ev.Timestamp.Sub(ev.File.Ctime))
 				}
+				createdAll = append(createdAll, created...)
 			}
 			reportLatency(b, lat)
+			rec.report(b, createdAll)
 			b.ReportMetric(last.Seconds(), "s-to-last")
 			b.ReportMetric(float64(h.stats.lost.Load()), "lost")
 			// Load-independent: what verifying the burst cost the daemon.

@@ -42,6 +42,8 @@ type job struct {
 	// nix checks the Nix store only (nix.interval, a system link moved;
 	// see nix.go).
 	nix bool
+	// settled is when the settler handed events on (see stages.go).
+	settled time.Time
 }
 
 // verifier checks what jobs name against the current baseline and turns
