@@ -455,6 +455,7 @@ func (p *pipeline) verify(ctx context.Context) error {
 			return p.stop()
 		case j = <-p.catchUp:
 		case j = <-p.jobs:
+			j = p.topUp(j) // what settled while it waited (burst.go)
 		case r := <-p.large.done:
 			j = p.largeJob(r)
 		case <-scan.C:

@@ -101,6 +101,13 @@ func (s *Settler) Flush() []Event {
 	return s.take(time.Time{}, true)
 }
 
+// Settled hands on at once the paths settled by now, as Run would at its
+// next tick: a consumer about to start a batch takes them with what Run
+// handed it, instead of leaving them for the batch after.
+func (s *Settler) Settled() []Event {
+	return s.take(time.Now(), false)
+}
+
 // Run calls out with the events that settled, in batches, until ctx is
 // done. out runs on Run's goroutine; events added meanwhile wait.
 func (s *Settler) Run(ctx context.Context, out func([]Event)) error {

@@ -150,3 +150,26 @@ func TestSettleClosedGoesAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestSettledTakesWhatSettledOnly: Settled hands on the paths settled by
+// now (quiet for the window, or closed) and leaves the others pending.
+func TestSettledTakesWhatSettledOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &Settler{Window: 100 * time.Millisecond}
+		s.Add(Event{Path: "/r/quiet", Op: Changed})
+		time.Sleep(100 * time.Millisecond)
+		s.Add(Event{Path: "/r/busy", Op: Changed})
+		s.Add(Event{Path: "/r/closed", Op: Changed | Closed})
+		got := s.Settled()
+		var paths []string
+		for _, ev := range got {
+			paths = append(paths, ev.Path)
+		}
+		if want := []string{"/r/closed", "/r/quiet"}; !slices.Equal(paths, want) {
+			t.Errorf("Settled() = %q, want %q", paths, want)
+		}
+		if n := s.Len(); n != 1 {
+			t.Errorf("Len() = %d after Settled, want 1 (/r/busy)", n)
+		}
+	})
+}
