@@ -202,7 +202,9 @@ func cpuTime(b *testing.B) time.Duration {
 // its first hint (hint-ms), to its settling (settle-ms), to its batch's
 // verification (queue-ms); and per batch of hints, the longest check,
 // publish (events into the outbox) and save (alerted states, standing
-// alerts), and the longest time between two batches' starts (cycle-ms).
+// alerts), and the longest time between two batches' starts (cycle-ms);
+// and the 99th percentile of write to outbox (p99-published-ms: the
+// verdict's timestamp is when its check began).
 //
 //	go test ./internal/daemon -run '^$' -bench BurstWriteToVerdict -benchtime 1x
 func BenchmarkBurstWriteToVerdict(b *testing.B) {

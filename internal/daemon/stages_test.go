@@ -64,6 +64,13 @@ func (l *stageLog) report(b *testing.B, created []alerts.Event) {
 	if len(files) == 0 {
 		return
 	}
+	// Write to the outbox (to the sinks' queue), of every file staged.
+	var pub []time.Duration
+	for _, f := range files {
+		pub = append(pub, f.st.b.published.Sub(f.ctime))
+	}
+	slices.Sort(pub)
+	b.ReportMetric(ms(pub[len(pub)*99/100]), "p99-published-ms")
 	slices.SortFunc(files, func(a, c file) int { return int(a.lat - c.lat) })
 	slow := files[len(files)*99/100:]
 	var hint, settle, queue time.Duration
