@@ -1,6 +1,13 @@
 package daemon
 
-import "vigil/internal/watch"
+import (
+	"maps"
+	"time"
+
+	"vigil/alerts"
+	"vigil/internal/watch"
+	"vigil/store"
+)
 
 // topUp adds to j, a batch of settled hints the verifier is about to
 // start, the hints that settled since the settler took j. The settler
@@ -21,4 +28,137 @@ func (p *pipeline) topUp(j job) job {
 	}
 	j.events = append(j.events, more...)
 	return j
+}
+
+// delivery is one verification's results, for the delivery stage.
+type delivery struct {
+	// evs are published (into the outbox) first; then states, the
+	// alerted states the verification changed, are saved, and evs (with
+	// standing, the events before the flood filter) as standing alerts.
+	evs, standing []alerts.Event
+	states        map[string]store.AlertState
+	saveStanding  bool
+	tm            *stages       // if set, told to Options.onStages
+	synced        chan struct{} // if set, closed once done
+}
+
+// stage is the ordered delivery stage after the verifier: it publishes a
+// batch's events and then saves the alerted states and standing alerts
+// the batch changed, one batch after the other, while the verifier
+// already checks the next batch. The order of each batch is the order of
+// do before it (the outbox write first: a kill -9 before the save repeats
+// an alert, never loses one); what the verifier holds in memory for later
+// batches is saved after their own events only.
+type stage struct {
+	p      *pipeline
+	items  chan delivery
+	done   chan struct{} // closed when run returns
+	err    error         // why run stopped early; read after done
+	failed chan struct{} // closed when err is set
+	retry  map[string]store.AlertState
+}
+
+// startStage starts the delivery stage; the caller closes it.
+func (p *pipeline) startStage() *stage {
+	s := &stage{p: p, items: make(chan delivery), done: make(chan struct{}), failed: make(chan struct{})}
+	go s.run()
+	return s
+}
+
+func (s *stage) run() {
+	defer close(s.done)
+	for d := range s.items {
+		if s.err != nil {
+			if d.synced != nil {
+				close(d.synced)
+			}
+			continue // drained, nothing published: the outbox cannot be written
+		}
+		if err := s.p.disp.Publish(d.evs...); err != nil {
+			s.err = err
+			close(s.failed)
+			if d.synced != nil {
+				close(d.synced)
+			}
+			continue
+		}
+		if d.tm != nil {
+			d.tm.published = time.Now()
+		}
+		s.save(d.states, d.synced != nil)
+		if d.saveStanding {
+			s.p.saveStanding(d.standing)
+		}
+		if d.tm != nil {
+			d.tm.saved = time.Now()
+			s.p.o.onStages(d.tm)
+		}
+		if d.synced != nil {
+			close(d.synced)
+		}
+	}
+	s.save(nil, true)
+}
+
+// save saves the alerted states m after the ones whose save failed
+// before; last gives those up if it fails again: unsaved, they repeat
+// alerts after a restart, lose none.
+func (s *stage) save(m map[string]store.AlertState, last bool) {
+	if len(s.retry) > 0 {
+		maps.Copy(s.retry, m)
+		m = s.retry
+	}
+	if len(m) == 0 {
+		return
+	}
+	if err := s.p.outboxDB.SaveAlerts(m); err != nil {
+		s.p.o.Log.Error().Err(err).Msg("saving the alerted paths; a restart may repeat their alerts")
+		if !last {
+			s.retry = m
+			return
+		}
+	}
+	s.retry = nil
+}
+
+// send hands d to the stage; with wait, it returns once d is done.
+// It does not select on a context: what the verifier found is delivered
+// even as the daemon stops (close drains the stage).
+func (s *stage) send(d delivery, wait bool) error {
+	if wait {
+		d.synced = make(chan struct{})
+	}
+	select {
+	case s.items <- d:
+	case <-s.failed:
+		return s.err
+	}
+	if wait {
+		<-d.synced
+		if s.err != nil {
+			return s.err
+		}
+	}
+	return nil
+}
+
+// close delivers what is queued and ends the stage.
+func (s *stage) close() {
+	close(s.items)
+	<-s.done
+}
+
+// takeDirty returns the alerted states changed since they were last
+// taken (or saved), for the stage to save after their events.
+func (v *verifier) takeDirty() map[string]store.AlertState {
+	m := v.dirtyRestored()
+	for p := range v.dirty {
+		k := p
+		if k == "" {
+			k = tamperedKey
+		}
+		m[k] = store.AlertState{State: v.alerted[p], Resolved: v.resolved[p]}
+	}
+	clear(v.dirty)
+	return m
 }

@@ -181,6 +181,7 @@ type pipeline struct {
 	large         *large   // large files' queue and worker (large.go)
 	remade        *remade  // the intake, when made anew on mount changes (nil: tests' scripted one)
 	prog          progress // for the watchdog (progress.go)
+	out           *stage   // delivery after the verifier (burst.go)
 }
 
 func (p *pipeline) run(ctx context.Context) (err error) {
@@ -448,11 +449,15 @@ func (p *pipeline) verify(ctx context.Context) error {
 	nixTick := time.NewTicker(nixInterval(p.cfg))
 	defer nixTick.Stop()
 	p.dbStamp = stamp(p.cfg.Database)
+	p.out = p.startStage()
+	defer p.out.close()
 	for {
 		var j job
 		select {
 		case <-ctx.Done():
 			return p.stop()
+		case <-p.out.failed:
+			return p.out.err // the outbox cannot be written: nothing is durable
 		case j = <-p.catchUp:
 		case j = <-p.jobs:
 			j = p.topUp(j) // what settled while it waited (burst.go)
@@ -507,17 +512,12 @@ func (p *pipeline) do(ctx context.Context, j job) error {
 	j.stats = p.prog.begin()
 	defer p.prog.end()
 	tm := stages{events: j.events, settled: j.settled, start: time.Now()}
-	if p.o.onStages != nil && !j.whole && j.large == nil {
-		defer func() { tm.saved = time.Now(); p.o.onStages(&tm) }() // after the standing alerts' save
-	}
 	p.st.sinks.verifyStarted(tm.start)
 	evs, err := p.v.run(ctx, p.cfg, j)
 	p.st.sinks.verifyDone()
 	tm.checked = time.Now()
 	evs = append(pending, evs...)
-	if err == nil && ctx.Err() == nil {
-		defer p.saveStanding(evs) // after they are published, as saveAlerts
-	}
+	standing := evs // saved as standing after they are published, as the alerted states
 	switch {
 	case ctx.Err() != nil:
 		for _, ev := range j.events {
@@ -546,11 +546,16 @@ func (p *pipeline) do(ctx context.Context, j job) error {
 	}
 	evs = append(p.flood.flush(now, false), evs...)
 	p.st.alerts.Add(int64(len(evs)))
-	if err := p.disp.Publish(evs...); err != nil {
+	// A batch of hints is delivered while the next is checked; the rest
+	// (and READY=1 after the start's check) once delivered.
+	d := delivery{evs: evs, standing: standing, saveStanding: true, states: p.v.takeDirty()}
+	hints := !j.whole && j.large == nil && !j.posture && !j.nix
+	if hints && p.o.onStages != nil {
+		d.tm = &tm
+	}
+	if err := p.out.send(d, !hints); err != nil {
 		return err // the outbox cannot be written: nothing is durable
 	}
-	tm.published = time.Now()
-	p.saveAlerts()
 	if j.whole && j.why == "start" && !p.st.isReady() {
 		p.st.setReady()
 		p.o.notify("READY=1")
@@ -592,11 +597,7 @@ func (p *pipeline) stop() error {
 	}
 	now := time.Now()
 	out = append(p.flood.filter(out, now), p.flood.flush(now, true)...)
-	if err := p.disp.Publish(out...); err != nil {
-		return err
-	}
-	p.saveAlerts()
-	return nil
+	return p.out.send(delivery{evs: out, states: p.v.takeDirty()}, true)
 }
 
 // publishCoalesced publishes the flood window's summaries if it is over
@@ -607,16 +608,7 @@ func (p *pipeline) publishCoalesced(now time.Time, force bool) error {
 		return nil
 	}
 	p.st.alerts.Add(int64(len(evs)))
-	return p.disp.Publish(evs...)
-}
-
-// saveAlerts records what is alerted in the outbox file, after the events
-// saying so are in it: a crash in between repeats an alert (same event.id),
-// never loses one.
-func (p *pipeline) saveAlerts() {
-	if err := p.v.save(p.outboxDB); err != nil {
-		p.o.Log.Error().Err(err).Msg("saving the alerted paths; a restart may repeat their alerts")
-	}
+	return p.out.send(delivery{evs: evs}, false) // after what the verifier found before
 }
 
 // reload loads the configuration anew; it reports whether it is to be used.

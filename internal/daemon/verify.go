@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -389,28 +388,6 @@ func (v *verifier) load(ob *store.Outbox) error {
 		}
 	}
 	v.loaded = true
-	return nil
-}
-
-// save writes the changed alert states to the outbox file.
-func (v *verifier) save(ob *store.Outbox) error {
-	marks := v.dirtyRestored()
-	if len(v.dirty) == 0 && len(marks) == 0 {
-		return nil
-	}
-	m := make(map[string]store.AlertState, len(v.dirty)+len(marks))
-	maps.Copy(m, marks)
-	for p := range v.dirty {
-		k := p
-		if k == "" {
-			k = tamperedKey
-		}
-		m[k] = store.AlertState{State: v.alerted[p], Resolved: v.resolved[p]}
-	}
-	if err := ob.SaveAlerts(m); err != nil {
-		return err
-	}
-	clear(v.dirty)
 	return nil
 }
 
