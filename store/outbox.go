@@ -273,25 +273,30 @@ func (o *Outbox) SaveAlerts(m map[string]AlertState) error {
 	if len(m) == 0 {
 		return nil
 	}
-	return o.bolt.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketAlerted)
-		if err != nil {
-			return err
-		}
-		for p, s := range m {
-			if s == (AlertState{}) {
-				if err := b.Delete([]byte(p)); err != nil {
-					return err
-				}
-				continue
-			}
-			v := binary.AppendUvarint(nil, uint64(s.Resolved))
-			if err := b.Put([]byte(p), append(v, s.State...)); err != nil {
+	return o.bolt.Update(func(tx *bolt.Tx) error { return putAlerts(tx, m) })
+}
+
+func putAlerts(tx *bolt.Tx, m map[string]AlertState) error {
+	if len(m) == 0 {
+		return nil
+	}
+	b, err := tx.CreateBucketIfNotExists(bucketAlerted)
+	if err != nil {
+		return err
+	}
+	for p, s := range m {
+		if s == (AlertState{}) {
+			if err := b.Delete([]byte(p)); err != nil {
 				return err
 			}
+			continue
 		}
-		return nil
-	})
+		v := binary.AppendUvarint(nil, uint64(s.Resolved))
+		if err := b.Put([]byte(p), append(v, s.State...)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Alerts returns every path's saved state.

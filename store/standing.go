@@ -12,23 +12,42 @@ func (o *Outbox) SaveStanding(m map[string][]byte) error {
 	if len(m) == 0 {
 		return nil
 	}
+	return o.bolt.Update(func(tx *bolt.Tx) error { return putStanding(tx, m) })
+}
+
+// SaveAlertsAndStanding is [Outbox.SaveAlerts] of states and
+// [Outbox.SaveStanding] of standing in one transaction: one sync to disk.
+func (o *Outbox) SaveAlertsAndStanding(states map[string]AlertState, standing map[string][]byte) error {
+	if len(states) == 0 && len(standing) == 0 {
+		return nil
+	}
 	return o.bolt.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketStanding)
+		if err := putAlerts(tx, states); err != nil {
+			return err
+		}
+		return putStanding(tx, standing)
+	})
+}
+
+func putStanding(tx *bolt.Tx, m map[string][]byte) error {
+	if len(m) == 0 {
+		return nil
+	}
+	b, err := tx.CreateBucketIfNotExists(bucketStanding)
+	if err != nil {
+		return err
+	}
+	for p, v := range m {
+		if v == nil {
+			err = b.Delete([]byte(p))
+		} else {
+			err = b.Put([]byte(p), v)
+		}
 		if err != nil {
 			return err
 		}
-		for p, v := range m {
-			if v == nil {
-				err = b.Delete([]byte(p))
-			} else {
-				err = b.Put([]byte(p), v)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // Standing returns every path's saved standing alert.

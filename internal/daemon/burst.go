@@ -85,10 +85,11 @@ func (s *stage) run() {
 		if d.tm != nil {
 			d.tm.published = time.Now()
 		}
-		s.save(d.states, d.synced != nil)
+		var standing map[string][]byte
 		if d.saveStanding {
-			s.p.saveStanding(d.standing)
+			standing = standingOf(d.standing)
 		}
+		s.save(d.states, standing, d.synced != nil)
 		if d.tm != nil {
 			d.tm.saved = time.Now()
 			s.p.o.onStages(d.tm)
@@ -97,23 +98,22 @@ func (s *stage) run() {
 			close(d.synced)
 		}
 	}
-	s.save(nil, true)
+	s.save(nil, nil, true)
 }
 
-// save saves the alerted states m after the ones whose save failed
-// before; last gives those up if it fails again: unsaved, they repeat
-// alerts after a restart, lose none.
-func (s *stage) save(m map[string]store.AlertState, last bool) {
+// save saves the alerted states m, after the ones whose save failed
+// before, and the standing alerts, in one transaction; last gives the
+// states up if it fails again: unsaved, they repeat alerts after a
+// restart, lose none. Standing alerts not saved are only logged (a sink
+// added later may miss them).
+func (s *stage) save(m map[string]store.AlertState, standing map[string][]byte, last bool) {
 	if len(s.retry) > 0 {
 		maps.Copy(s.retry, m)
 		m = s.retry
 	}
-	if len(m) == 0 {
-		return
-	}
-	if err := s.p.outboxDB.SaveAlerts(m); err != nil {
-		s.p.o.Log.Error().Err(err).Msg("saving the alerted paths; a restart may repeat their alerts")
-		if !last {
+	if err := s.p.outboxDB.SaveAlertsAndStanding(m, standing); err != nil {
+		s.p.o.Log.Error().Err(err).Msg("saving the alerted paths and standing alerts; a restart may repeat their alerts, a sink added later miss them")
+		if !last && len(m) > 0 {
 			s.retry = m
 			return
 		}

@@ -8,11 +8,11 @@ import (
 	"vigil/alerts"
 )
 
-// saveStanding records in the outbox file each alert of evs as its path's
-// standing alert, and forgets the paths resolved: what a sink added by a
-// reload is sent (see [pipeline.sendStanding]). A failure costs only
-// that, and is logged.
-func (p *pipeline) saveStanding(evs []alerts.Event) {
+// standingOf returns, by path, the standing alert each event of evs
+// records (its JSON), nil for the paths resolved: the delivery stage
+// (burst.go) saves them in the outbox file after evs are published, what
+// a sink added by a reload is sent (see [pipeline.sendStanding]).
+func standingOf(evs []alerts.Event) map[string][]byte {
 	m := map[string][]byte{}
 	for i := range evs {
 		ev := &evs[i]
@@ -31,9 +31,7 @@ func (p *pipeline) saveStanding(evs []alerts.Event) {
 		}
 		m[key] = b
 	}
-	if err := p.outboxDB.SaveStanding(m); err != nil {
-		p.o.Log.Error().Err(err).Msg("saving the standing alerts; a sink added later may miss them")
-	}
+	return m
 }
 
 // sendStanding sends the sinks new in this run (added by the reload that
