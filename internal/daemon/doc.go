@@ -54,7 +54,11 @@
 // The outbox file also remembers which paths are alerted on (and in which
 // state), so that a restart neither repeats a standing alert nor misses the
 // resolve of a path fixed while the daemon was down, and the standing
-// alerts themselves, which a sink added by a reload is sent once.
+// alerts themselves, which a sink added by a reload is sent once. Both are
+// saved, in one transaction, after the events saying so are in the outbox:
+// a kill -9 in between repeats an alert (same event.id), never loses one.
+// An ordered delivery stage does this for each batch of hints while the
+// verifier checks the next batch (burst.go).
 //
 // Each event queued carries the host's event.sequence, assigned in the
 // write that queues it; events gone from a sink's queue undelivered are an
