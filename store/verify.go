@@ -76,7 +76,8 @@ func (v *Verifier) check(n merkle.Node) error {
 // LeafHash returns the [merkle.LeafHash] of e if e is the last leaf entry
 // added and the Verifier computed that hash itself from what was read (not
 // the hash the baseline recorded); ok is false otherwise, or when the
-// baseline's scheme is not [merkle.V2].
+// baseline's scheme is not [merkle.V2]. The caller must not have modified e
+// since it was added.
 func (v *Verifier) LeafHash(e *merkle.Entry) (h merkle.Hash, ok bool) {
 	if v.leaf.Entry != e || e == nil || v.version != merkle.V2 {
 		return merkle.Hash{}, false
