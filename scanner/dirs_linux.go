@@ -381,8 +381,8 @@ func (l *lister) dirCached(old, e *merkle.Entry) (r *dirRecord, sampled bool) {
 // compare with is not lstat'ed: it is opened and fstat'ed anyway, and that
 // saves a system call per file on a first baseline.
 func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, bool) {
-	name := d.name
-	path := merkle.Join(t.path, name)
+	path := joinName(t.path, d.name)
+	name := path[len(path)-len(d.name):] // no copy of its own
 	maybeDir := d.typ == unix.DT_DIR || d.typ == unix.DT_UNKNOWN
 	attrs, excluded := l.opts.filter(path, maybeDir)
 	if excluded {
@@ -399,7 +399,7 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, 
 	}
 	var st unix.Stat_t
 	if err == nil {
-		err = unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		err = lstatAt(dirfd, d.name, name, &st)
 	}
 	if gone(err) {
 		return child{}, false
