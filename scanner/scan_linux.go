@@ -61,6 +61,7 @@ func Scan(ctx context.Context, roots []string, opts Options, visit func(*merkle.
 	stop := context.AfterFunc(gctx, s.close)
 	defer stop()
 	out := make(chan []item, outQueue/outBatch)
+	free := make(chan []item, outQueue/outBatch+2) // emptied batches, back to the walk
 	jobs := make(chan *job, hashQueue)
 	for range dirN {
 		g.Go(func() error {
@@ -84,7 +85,7 @@ func Scan(ctx context.Context, roots []string, opts Options, visit func(*merkle.
 			return nil
 		})
 	}
-	w := &walker{opts: &opts, sched: s, out: out, jobs: jobs, self: newLister(&opts, s)}
+	w := &walker{opts: &opts, sched: s, out: out, free: free, jobs: jobs, self: newLister(&opts, s)}
 	g.Go(func() error {
 		defer close(out)
 		defer close(jobs)
@@ -94,7 +95,7 @@ func Scan(ctx context.Context, roots []string, opts Options, visit func(*merkle.
 		}
 		return w.flush(gctx)
 	})
-	verr := consume(gctx, &opts, out, visit)
+	verr := consume(gctx, &opts, out, free, visit)
 	if verr != nil {
 		cancel()
 	}
@@ -118,12 +119,17 @@ func cmpOr(v, def int) int {
 
 // consume hands the walk's items to visit in order, waiting for pending
 // files.
-func consume(ctx context.Context, opts *Options, out <-chan []item, visit func(*merkle.Entry) error) error {
+func consume(ctx context.Context, opts *Options, out <-chan []item, free chan<- []item, visit func(*merkle.Entry) error) error {
 	for batch := range out {
 		for i := range batch {
 			if err := consumeItem(ctx, opts, batch[i], visit); err != nil {
 				return err
 			}
+		}
+		clear(batch)
+		select {
+		case free <- batch[:0]:
+		default: // never blocks: the walk takes them back when it can
 		}
 	}
 	return ctx.Err()
@@ -203,7 +209,8 @@ type walker struct {
 	opts    *Options
 	sched   *sched
 	out     chan<- []item
-	batch   []item // items not yet sent: see [outBatch]
+	free    <-chan []item // batches the visitor is done with
+	batch   []item        // items not yet sent: see [outBatch]
 	jobs    chan<- *job
 	self    *lister  // for listings the walk needs before any lister took them
 	emitted []string // the ancestors last recorded, from "/" down
@@ -410,7 +417,11 @@ func (w *walker) emit(ctx context.Context, c child, dir *dirFD) error {
 // send queues it for the visitor, and sends the batch once it is full.
 func (w *walker) send(ctx context.Context, it item) error {
 	if w.batch == nil {
-		w.batch = make([]item, 0, outBatch)
+		select {
+		case w.batch = <-w.free:
+		default:
+			w.batch = make([]item, 0, outBatch)
+		}
 	}
 	w.batch = append(w.batch, it)
 	if len(w.batch) < outBatch {
