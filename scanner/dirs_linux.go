@@ -388,9 +388,20 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, 
 	if excluded {
 		return child{}, false
 	}
-	e := &merkle.Entry{Path: path, Attrs: attrs}
+	var e, old *merkle.Entry
+	var recorded merkle.Entry
+	if slot := rec.find(name); slot != nil && slot.Type != merkle.TypeDir {
+		// The record's memory, which nothing else holds, becomes the entry
+		// (one allocation less per file); it is compared from a copy. A
+		// directory's entry lives as long as its subtree's walk: it keeps
+		// memory of its own, not its siblings' records.
+		recorded = *slot
+		*slot = merkle.Entry{Path: path, Attrs: attrs}
+		e, old = slot, &recorded
+	} else {
+		e, old = &merkle.Entry{Path: path, Attrs: attrs}, slot
+	}
 	c := child{e: e}
-	old := rec.find(name)
 	err := l.opts.fault("lstat", path)
 	if err == nil && d.typ == unix.DT_REG && old == nil && l.opts.Cache == nil {
 		e.Type, c.job, c.nostat = merkle.TypeFile, true, true
