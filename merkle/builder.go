@@ -67,31 +67,12 @@ func NewBuilderVersion(v Version, emit func(Node) error) *Builder {
 
 // Add adds the next entry. A directory entry is kept (not copied) until its
 // subtree is complete, so the caller must not modify it after Add.
-func (b *Builder) Add(e *Entry) error {
-	if b.done {
-		return fmt.Errorf("%s: %w", e.Path, ErrOrphan)
-	}
-	if b.n > 0 {
-		for len(b.stack) > 0 && !Within(e.Path, b.stack[len(b.stack)-1].e.Path) {
-			if err := b.close(); err != nil {
-				return err
-			}
-		}
-		if len(b.stack) == 0 {
-			return fmt.Errorf("%s: %w", e.Path, ErrOrphan)
-		}
-		top := &b.stack[len(b.stack)-1]
-		if Parent(e.Path) != top.e.Path {
-			if e.Path == top.e.Path {
-				return fmt.Errorf("%s: %w", e.Path, ErrUnsorted)
-			}
-			return fmt.Errorf("%s: %w", e.Path, ErrOrphan)
-		}
-		name := e.Name()
-		if top.any && name <= top.last {
-			return fmt.Errorf("%s: %w", e.Path, ErrUnsorted)
-		}
-		top.last, top.any = name, true
+func (b *Builder) Add(e *Entry) error { return b.add(e, nil) }
+
+// add is Add; a non-nil known is the leaf hash of e, already computed.
+func (b *Builder) add(e *Entry, known *Hash) error {
+	if err := b.checkOrder(e); err != nil {
+		return err
 	}
 	b.n++
 	if e.Type == TypeDir {
@@ -100,6 +81,8 @@ func (b *Builder) Add(e *Entry) error {
 	}
 	var h Hash
 	switch {
+	case known != nil:
+		h = *known
 	case b.portable:
 		h, b.buf = PortableLeafHash(e, b.keep, b.buf)
 	case b.version == V1:
@@ -113,6 +96,39 @@ func (b *Builder) Add(e *Entry) error {
 		b.root, b.done = h, true
 	}
 	return b.emit(Node{Entry: e, Hash: h})
+}
+
+// checkOrder is the ordering check of [Builder.Add]: e must lie below the
+// root, its parent must be the innermost open directory, and its name must
+// follow its previous sibling's.
+func (b *Builder) checkOrder(e *Entry) error {
+	if b.done {
+		return fmt.Errorf("%s: %w", e.Path, ErrOrphan)
+	}
+	if b.n == 0 {
+		return nil
+	}
+	for len(b.stack) > 0 && !Within(e.Path, b.stack[len(b.stack)-1].e.Path) {
+		if err := b.close(); err != nil {
+			return err
+		}
+	}
+	if len(b.stack) == 0 {
+		return fmt.Errorf("%s: %w", e.Path, ErrOrphan)
+	}
+	top := &b.stack[len(b.stack)-1]
+	if Parent(e.Path) != top.e.Path {
+		if e.Path == top.e.Path {
+			return fmt.Errorf("%s: %w", e.Path, ErrUnsorted)
+		}
+		return fmt.Errorf("%s: %w", e.Path, ErrOrphan)
+	}
+	name := e.Name()
+	if top.any && name <= top.last {
+		return fmt.Errorf("%s: %w", e.Path, ErrUnsorted)
+	}
+	top.last, top.any = name, true
+	return nil
 }
 
 func (b *Builder) hasher(e *Entry) dirHasher {

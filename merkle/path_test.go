@@ -200,3 +200,24 @@ func TestOutermost(t *testing.T) {
 		t.Errorf("Outermost = %q, want %q", got, want)
 	}
 }
+
+// TestComparePathsLong checks ComparePaths, which compares eight bytes at
+// a time, against its definition (byte order with '/' below every byte)
+// for long paths that differ at every offset, in either byte, by '/' or
+// otherwise, or not at all, and for one a prefix of the other.
+func TestComparePathsLong(t *testing.T) {
+	ref := func(a, b string) int {
+		return strings.Compare(strings.ReplaceAll(a, "/", "\x00"), strings.ReplaceAll(b, "/", "\x00"))
+	}
+	base := "/usr/share/doc/libfoo-dev/changelog.Debian.gz"
+	for i := 1; i < len(base); i++ {
+		for _, c := range []byte{'/', 0x01, '-', 'a', 'z', 0xff} {
+			b := base[:i] + string(c) + base[i+1:]
+			for _, p := range [][2]string{{base, b}, {b, base}, {base, base[:i]}, {base[:i], base}, {b, b}} {
+				if got, want := merkle.ComparePaths(p[0], p[1]), ref(p[0], p[1]); got != want {
+					t.Fatalf("ComparePaths(%q, %q) = %d, want %d", p[0], p[1], got, want)
+				}
+			}
+		}
+	}
+}

@@ -381,16 +381,27 @@ func (l *lister) dirCached(old, e *merkle.Entry) (r *dirRecord, sampled bool) {
 // compare with is not lstat'ed: it is opened and fstat'ed anyway, and that
 // saves a system call per file on a first baseline.
 func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, bool) {
-	name := d.name
-	path := merkle.Join(t.path, name)
+	path := joinName(t.path, d.name)
+	name := path[len(path)-len(d.name):] // no copy of its own
 	maybeDir := d.typ == unix.DT_DIR || d.typ == unix.DT_UNKNOWN
 	attrs, excluded := l.opts.filter(path, maybeDir)
 	if excluded {
 		return child{}, false
 	}
-	e := &merkle.Entry{Path: path, Attrs: attrs}
+	var e, old *merkle.Entry
+	var recorded merkle.Entry
+	if slot := rec.find(name); slot != nil && slot.Type != merkle.TypeDir {
+		// The record's memory, which nothing else holds, becomes the entry
+		// (one allocation less per file); it is compared from a copy. A
+		// directory's entry lives as long as its subtree's walk: it keeps
+		// memory of its own, not its siblings' records.
+		recorded = *slot
+		*slot = merkle.Entry{Path: path, Attrs: attrs}
+		e, old = slot, &recorded
+	} else {
+		e, old = &merkle.Entry{Path: path, Attrs: attrs}, slot
+	}
 	c := child{e: e}
-	old := rec.find(name)
 	err := l.opts.fault("lstat", path)
 	if err == nil && d.typ == unix.DT_REG && old == nil && l.opts.Cache == nil {
 		e.Type, c.job, c.nostat = merkle.TypeFile, true, true
@@ -399,7 +410,7 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, 
 	}
 	var st unix.Stat_t
 	if err == nil {
-		err = unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		err = lstatAt(dirfd, d.name, name, &st)
 	}
 	if gone(err) {
 		return child{}, false

@@ -69,7 +69,7 @@ func TestReadDirEnd(t *testing.T) {
 				check(t, err)
 				var got []string
 				for i := range l.names.len() {
-					got = append(got, l.names.at(i).name)
+					got = append(got, string(l.names.at(i).name))
 				}
 				if !slices.Equal(got, want) {
 					t.Fatalf("readDir(%s) listed %d names, want the %d made", dir, len(got), len(want))

@@ -1,10 +1,15 @@
 package scanner
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestDirNamesMapped: names past a chunk move to memory maps, which grow
@@ -35,12 +40,64 @@ func TestDirNamesMapped(t *testing.T) {
 		t.Fatalf("len() = %d, want %d", names.len(), n)
 	}
 	for i, w := range want {
-		if d := names.at(i); d.name != w || d.typ != uint8(len(w)) {
+		if d := names.at(i); string(d.name) != w || d.typ != uint8(len(w)) {
 			t.Fatalf("at(%d) = %q, type %d; want %q, type %d", i, d.name, d.typ, w, len(w))
+		}
+		// lstatAt passes the name where it lies: a NUL must end it there.
+		if d := names.at(i); d.name[:len(d.name)+1][len(d.name)] != 0 {
+			t.Fatalf("at(%d) = %q: no NUL after it", i, d.name)
 		}
 	}
 	names.free()
 	if names.mapped() || names.len() != 0 {
 		t.Errorf("after free: mapped() = %v, len() = %d; want false, 0", names.mapped(), names.len())
+	}
+}
+
+// TestLstatAt: lstatAt, given a name as readDir leaves it (a NUL after it
+// in the buffer, more names beyond), stats that name without following a
+// symlink, as unix.Fstatat does, and reports a missing one as ENOENT.
+func TestLstatAt(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a"), []byte("xyz"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a", filepath.Join(dir, "ab")); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	var names dirNames
+	for _, n := range []string{"ab", "a", "abc"} { // "a" lies between longer names
+		if err := names.add(unix.DT_UNKNOWN, []byte(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names.sort()
+	for i, want := range []struct {
+		name string
+		mode uint32
+		size int64
+	}{{"a", unix.S_IFREG, 3}, {"ab", unix.S_IFLNK, 1}, {"abc", 0, 0}} {
+		d := names.at(i)
+		var st, ref unix.Stat_t
+		err := lstatAt(fd, d.name, string(d.name), &st)
+		refErr := unix.Fstatat(fd, want.name, &ref, unix.AT_SYMLINK_NOFOLLOW)
+		if string(d.name) != want.name || !errors.Is(err, refErr) && err != refErr {
+			t.Fatalf("lstatAt(%q) = %v, unix.Fstatat(%q) = %v", d.name, err, want.name, refErr)
+		}
+		if want.mode == 0 {
+			if !errors.Is(err, unix.ENOENT) {
+				t.Errorf("lstatAt(%q) = %v, want ENOENT", d.name, err)
+			}
+			continue
+		}
+		if st.Mode&unix.S_IFMT != want.mode || st.Size != want.size || st.Ino != ref.Ino {
+			t.Errorf("lstatAt(%q): mode %o size %d ino %d; want type %o size %d ino %d",
+				d.name, st.Mode, st.Size, st.Ino, want.mode, want.size, ref.Ino)
+		}
 	}
 }

@@ -12,16 +12,18 @@ import (
 )
 
 // dirent is a name in a directory with the type getdents gave for it
-// (unix.DT_UNKNOWN where the filesystem gives none).
+// (unix.DT_UNKNOWN where the filesystem gives none). name is a view into
+// its [dirNames], valid while they are, and a NUL follows it there, for
+// the system calls that take it ([lstatAt]).
 type dirent struct {
-	name string
+	name []byte
 	typ  uint8
 }
 
 // dirNames are the entries of a directory, packed in one buffer (per entry
-// its type, its name's length and its name: Linux names are at most 255
-// bytes) and indexed in name order: six bytes more than the name each (a
-// million names of 17 bytes: 23 MiB), and no pointer for the garbage
+// its type, its name's length, its name and a NUL: Linux names are at most
+// 255 bytes) and indexed in name order: seven bytes more than the name each
+// (a million names of 17 bytes: 24 MiB), and no pointer for the garbage
 // collector to follow.
 //
 // Past listChunk entries, both move to anonymous memory maps, outside the
@@ -45,7 +47,7 @@ func (n *dirNames) name(off uint32) []byte {
 // at returns the i'th entry in name order.
 func (n *dirNames) at(i int) dirent {
 	off := n.offs[i]
-	return dirent{name: string(n.name(off)), typ: n.buf[off]}
+	return dirent{name: n.name(off), typ: n.buf[off]}
 }
 
 func (n *dirNames) mapped() bool { return n.mbuf != nil }
@@ -66,13 +68,13 @@ func (n *dirNames) add(typ uint8, name []byte) error {
 		}
 	}
 	if n.mapped() {
-		if err := n.room(2+len(name), 4); err != nil {
+		if err := n.room(3+len(name), 4); err != nil {
 			return err
 		}
 	}
 	// Within the maps' capacity, append writes in place.
 	n.offs = append(n.offs, uint32(len(n.buf)))
-	n.buf = append(append(n.buf, typ, uint8(len(name))), name...)
+	n.buf = append(append(append(n.buf, typ, uint8(len(name))), name...), 0)
 	return nil
 }
 
@@ -192,7 +194,7 @@ func listEnd(fsType int64, size int64, names *dirNames) func(last int64) bool {
 }
 
 // nameBytes returns the length of all the names together.
-func (n *dirNames) nameBytes() int64 { return int64(len(n.buf) - 2*len(n.offs)) }
+func (n *dirNames) nameBytes() int64 { return int64(len(n.buf) - 3*len(n.offs)) }
 
 // sort puts the entries in name order.
 func (n *dirNames) sort() {

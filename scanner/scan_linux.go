@@ -23,6 +23,12 @@ const (
 	hashQueue = 512
 )
 
+// outBatch is how many items the walk hands the visitor at a time: a
+// channel operation, and often a goroutine's wake-up, per entry cost more
+// than the rest of an unchanged entry's user time. A batch goes early when
+// the walk is about to wait for a listing, and at the end.
+const outBatch = 64
+
 // item is one entry on its way to the visitor, in order. If j is set, the
 // entry is complete once j.done is closed.
 type item struct {
@@ -54,7 +60,8 @@ func Scan(ctx context.Context, roots []string, opts Options, visit func(*merkle.
 	s := newSched()
 	stop := context.AfterFunc(gctx, s.close)
 	defer stop()
-	out := make(chan item, outQueue)
+	out := make(chan []item, outQueue/outBatch)
+	free := make(chan []item, outQueue/outBatch+2) // emptied batches, back to the walk
 	jobs := make(chan *job, hashQueue)
 	for range dirN {
 		g.Go(func() error {
@@ -78,14 +85,17 @@ func Scan(ctx context.Context, roots []string, opts Options, visit func(*merkle.
 			return nil
 		})
 	}
-	w := &walker{opts: &opts, sched: s, out: out, jobs: jobs, self: newLister(&opts, s)}
+	w := &walker{opts: &opts, sched: s, out: out, free: free, jobs: jobs, self: newLister(&opts, s)}
 	g.Go(func() error {
 		defer close(out)
 		defer close(jobs)
 		defer s.close()
-		return w.walk(gctx, roots)
+		if err := w.walk(gctx, roots); err != nil {
+			return err
+		}
+		return w.flush(gctx)
 	})
-	verr := consume(gctx, &opts, out, visit)
+	verr := consume(gctx, &opts, out, free, visit)
 	if verr != nil {
 		cancel()
 	}
@@ -109,53 +119,69 @@ func cmpOr(v, def int) int {
 
 // consume hands the walk's items to visit in order, waiting for pending
 // files.
-func consume(ctx context.Context, opts *Options, out <-chan item, visit func(*merkle.Entry) error) error {
-	for it := range out {
-		err := it.err
-		if it.e == nil {
-			if opts.Stats != nil {
-				opts.Stats.Errors.Add(1)
-			}
-			if opts.OnError != nil {
-				if err := opts.OnError(errPath(err), err); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		if it.j != nil {
-			select {
-			case <-it.j.done:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			if it.j.gone {
-				continue
-			}
-			err = errors.Join(err, it.j.err)
-		}
-		if err != nil {
-			it.e.Err = err.Error()
-			if opts.Stats != nil {
-				opts.Stats.Errors.Add(1)
-			}
-			if opts.OnError != nil {
-				if err := opts.OnError(it.e.Path, err); err != nil {
-					return err
-				}
+func consume(ctx context.Context, opts *Options, out <-chan []item, free chan<- []item, visit func(*merkle.Entry) error) error {
+	for batch := range out {
+		for i := range batch {
+			if err := consumeItem(ctx, opts, batch[i], visit); err != nil {
+				return err
 			}
 		}
-		if opts.Stats != nil {
-			opts.Stats.Entries.Add(1)
-		}
-		if d, ok := opts.DevMap[it.e.Dev]; ok {
-			it.e.Dev = d
-		}
-		if err := visit(it.e); err != nil {
-			return err
+		clear(batch)
+		select {
+		case free <- batch[:0]:
+		default: // never blocks: the walk takes them back when it can
 		}
 	}
 	return ctx.Err()
+}
+
+// consumeItem hands one item to visit, waiting for its file job if it has
+// one.
+func consumeItem(ctx context.Context, opts *Options, it item, visit func(*merkle.Entry) error) error {
+	err := it.err
+	if it.e == nil {
+		if opts.Stats != nil {
+			opts.Stats.Errors.Add(1)
+		}
+		if opts.OnError != nil {
+			if err := opts.OnError(errPath(err), err); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if it.j != nil {
+		select {
+		case <-it.j.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if it.j.gone {
+			return nil
+		}
+		err = errors.Join(err, it.j.err)
+	}
+	if err != nil {
+		it.e.Err = err.Error()
+		if opts.Stats != nil {
+			opts.Stats.Errors.Add(1)
+		}
+		if opts.OnError != nil {
+			if err := opts.OnError(it.e.Path, err); err != nil {
+				return err
+			}
+		}
+	}
+	if opts.Stats != nil {
+		opts.Stats.Entries.Add(1)
+	}
+	if d, ok := opts.DevMap[it.e.Dev]; ok {
+		it.e.Dev = d
+	}
+	if err := visit(it.e); err != nil {
+		return err
+	}
+	return nil
 }
 
 // normalizeRoots checks, sorts and de-nests roots.
@@ -182,7 +208,9 @@ func normalizeRoots(roots []string) ([]string, error) {
 type walker struct {
 	opts    *Options
 	sched   *sched
-	out     chan<- item
+	out     chan<- []item
+	free    <-chan []item // batches the visitor is done with
+	batch   []item        // items not yet sent: see [outBatch]
 	jobs    chan<- *job
 	self    *lister  // for listings the walk needs before any lister took them
 	emitted []string // the ancestors last recorded, from "/" down
@@ -386,9 +414,30 @@ func (w *walker) emit(ctx context.Context, c child, dir *dirFD) error {
 	return w.send(ctx, item{e: c.e, j: j})
 }
 
+// send queues it for the visitor, and sends the batch once it is full.
 func (w *walker) send(ctx context.Context, it item) error {
+	if w.batch == nil {
+		select {
+		case w.batch = <-w.free:
+		default:
+			w.batch = make([]item, 0, outBatch)
+		}
+	}
+	w.batch = append(w.batch, it)
+	if len(w.batch) < outBatch {
+		return nil
+	}
+	return w.flush(ctx)
+}
+
+// flush sends the items queued, if any.
+func (w *walker) flush(ctx context.Context) error {
+	if len(w.batch) == 0 {
+		return nil
+	}
 	select {
-	case w.out <- it:
+	case w.out <- w.batch:
+		w.batch = nil // the visitor's now
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -402,8 +451,16 @@ func (w *walker) await(ctx context.Context, t *dirTask) (*listing, error) {
 	}
 	select {
 	case <-t.done:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		// Not listed yet: let the visitor have what is queued meanwhile.
+		if err := w.flush(ctx); err != nil {
+			return nil, err
+		}
+		select {
+		case <-t.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	w.sched.consumed(t)
 	l := t.result

@@ -334,12 +334,7 @@ func keyPaths(kvs [][2][]byte) string {
 	var b strings.Builder
 	b.Grow(size)
 	for _, kv := range kvs {
-		for _, c := range kv[0] {
-			if c == 0 {
-				c = '/'
-			}
-			b.WriteByte(c)
-		}
+		writeKeyPath(&b, kv[0])
 	}
 	return b.String()
 }
@@ -355,7 +350,8 @@ type Iter struct {
 	all    bool
 	resume []byte // where the next chunk starts; nil at a scope's start
 	buf    []merkle.Node
-	pos    int // next in buf
+	kvs    [][2][]byte // records read, not yet decoded: see [Iter.decode]
+	pos    int         // next in buf
 	err    error
 	done   bool
 }
@@ -399,11 +395,15 @@ func (it *Iter) NextEntry() (*merkle.Entry, error) {
 // fill reads the next chunk.
 func (it *Iter) fill(rb *bolt.Bucket) error {
 	c := rb.Cursor()
+	defer func() { // views into the transaction: none outlives it, even on an error
+		clear(it.kvs)
+		it.kvs = it.kvs[:0]
+	}()
 	if it.buf == nil {
 		it.buf = make([]merkle.Node, 0, iterChunk)
 	}
 	it.buf = it.buf[:0]
-	for len(it.scopes) > 0 && len(it.buf) < iterChunk {
+	for len(it.scopes) > 0 && len(it.buf)+len(it.kvs) < iterChunk {
 		scope := it.scopes[0]
 		start := it.resume
 		if start == nil {
@@ -411,7 +411,7 @@ func (it *Iter) fill(rb *bolt.Bucket) error {
 		}
 		k, v := c.Seek(start)
 		var last []byte
-		for k != nil && len(it.buf) < iterChunk {
+		for k != nil && len(it.buf)+len(it.kvs) < iterChunk {
 			pk, val, nk, nv, err := it.b.group(c, k, v)
 			if err != nil {
 				return err
@@ -421,13 +421,17 @@ func (it *Iter) fill(rb *bolt.Bucket) error {
 				break
 			}
 			if val != nil {
-				n, err := storedNode(pk, val)
-				if err != nil {
-					return err
+				it.kvs = append(it.kvs, [2][]byte{pk, val})
+				if len(it.kvs) == iterSlab {
+					if err := it.decode(); err != nil {
+						return err
+					}
 				}
-				it.buf = append(it.buf, n)
 			}
 			last, k, v = pk, nk, nv
+		}
+		if err := it.decode(); err != nil {
+			return err
 		}
 		if k == nil {
 			it.scopes, it.resume = it.scopes[1:], nil
@@ -437,6 +441,36 @@ func (it *Iter) fill(rb *bolt.Bucket) error {
 	}
 	if len(it.scopes) == 0 {
 		it.done = true
+	}
+	return nil
+}
+
+// iterSlab is how many records an [Iter] decodes together, into one
+// allocation of entries and one string of paths: few enough that an entry
+// a caller keeps (a directory's, while its subtree streams by) holds
+// little else in memory.
+const iterSlab = 64
+
+// decode appends the nodes of the records gathered in it.kvs (views into
+// the read transaction's pages) to it.buf, and empties it.kvs.
+func (it *Iter) decode() error {
+	if len(it.kvs) == 0 {
+		return nil
+	}
+	defer func() {
+		clear(it.kvs)
+		it.kvs = it.kvs[:0]
+	}()
+	paths := keyPaths(it.kvs)
+	es := make([]merkle.Entry, len(it.kvs))
+	for i, kv := range it.kvs {
+		p := paths[:len(kv[0])]
+		paths = paths[len(kv[0]):]
+		h, err := decodeInto(&es[i], p, kv[1])
+		if err != nil {
+			return &recordError{key: bytes.Clone(kv[0]), err: err}
+		}
+		it.buf = append(it.buf, merkle.Node{Entry: &es[i], Hash: h})
 	}
 	return nil
 }

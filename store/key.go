@@ -27,13 +27,23 @@ func appendKey(b []byte, path string) []byte {
 func keyPath(key []byte) string {
 	var b strings.Builder
 	b.Grow(len(key))
-	for _, c := range key {
-		if c == 0 {
-			c = '/'
-		}
-		b.WriteByte(c)
-	}
+	writeKeyPath(&b, key)
 	return b.String()
+}
+
+// writeKeyPath writes the path of key to b, a name at a time: copying
+// runs of bytes is several times faster than a byte at a time.
+func writeKeyPath(b *strings.Builder, key []byte) {
+	for {
+		i := bytes.IndexByte(key, 0)
+		if i < 0 {
+			b.Write(key)
+			return
+		}
+		b.Write(key[:i])
+		b.WriteByte('/')
+		key = key[i+1:]
+	}
 }
 
 // childPrefix returns the prefix shared by the keys of everything below dir.

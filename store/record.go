@@ -117,6 +117,31 @@ func (d *decoder) uvarint(what string) uint64 {
 	return v
 }
 
+// uvarints reads len(v) varints into v, as as many calls of uvarint
+// would, the one-byte ones (most of a record's fields) without a call.
+func (d *decoder) uvarints(v []uint64, what string) {
+	if d.err != nil {
+		clear(v)
+		return
+	}
+	b := d.b
+	for i := range v {
+		if len(b) > 0 && b[0] < 0x80 {
+			v[i], b = uint64(b[0]), b[1:]
+			continue
+		}
+		x, n := binary.Uvarint(b)
+		if n <= 0 {
+			d.b = b
+			d.fail(what)
+			clear(v[i:])
+			return
+		}
+		v[i], b = x, b[n:]
+	}
+	d.b = b
+}
+
 func (d *decoder) bytes(n uint64, what string) []byte {
 	if d.err != nil || uint64(len(d.b)) < n {
 		d.fail(what)
@@ -152,9 +177,7 @@ func decodeInto(e *merkle.Entry, path string, b []byte) (merkle.Hash, error) {
 	fl := d.byte("flags")
 	*e = merkle.Entry{Path: path, Type: merkle.Type(d.byte("type")), HashState: merkle.HashState(d.byte("hash state"))}
 	var v [13]uint64
-	for i := range v {
-		v[i] = d.uvarint("field")
-	}
+	d.uvarints(v[:], "field")
 	e.Attrs, e.Perm, e.UID, e.GID = merkle.Attr(v[0]), uint32(v[1]), uint32(v[2]), uint32(v[3])
 	e.Size, e.Mtime, e.Ctime = int64(v[4]), int64(v[5]), int64(v[6])
 	e.Inode, e.Nlink, e.Dev, e.Rdev = v[7], v[8], v[9], v[10]

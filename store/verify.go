@@ -24,6 +24,9 @@ type Verifier struct {
 	all     bool
 	counts  Counts // of what was read, checked against info's (whole only)
 	bad     []error
+	// leaf is the last leaf node the Verifier hashed itself, from the
+	// stored bytes (see [Verifier.LeafHash]).
+	leaf merkle.Node
 }
 
 // NewVerifier returns a Verifier for baseline info; whole says the nodes
@@ -60,6 +63,7 @@ func (v *Verifier) Add(n merkle.Node) {
 
 func (v *Verifier) check(n merkle.Node) error {
 	if n.Entry.Type != merkle.TypeDir {
+		v.leaf = n
 		return nil
 	}
 	if want := v.stored[n.Entry]; want != n.Hash {
@@ -67,6 +71,18 @@ func (v *Verifier) check(n merkle.Node) error {
 	}
 	delete(v.stored, n.Entry)
 	return nil
+}
+
+// LeafHash returns the [merkle.LeafHash] of e if e is the last leaf entry
+// added and the Verifier computed that hash itself from what was read (not
+// the hash the baseline recorded); ok is false otherwise, or when the
+// baseline's scheme is not [merkle.V2]. The caller must not have modified e
+// since it was added.
+func (v *Verifier) LeafHash(e *merkle.Entry) (h merkle.Hash, ok bool) {
+	if v.leaf.Entry != e || e == nil || v.version != merkle.V2 {
+		return merkle.Hash{}, false
+	}
+	return v.leaf.Hash, true
 }
 
 func (v *Verifier) finishSubtree() {

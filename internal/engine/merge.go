@@ -164,6 +164,11 @@ func (p *pass) visit(e *merkle.Entry) error {
 // the pass ends (7 MB for a million files).
 func (p *pass) add(e, old *merkle.Entry) error {
 	if p.w == nil || !p.delta {
+		if hb, ok := p.build.(hashedAdder); ok && old != nil && p.verify != nil {
+			if h, ok := p.verify.LeafHash(old); ok && merkle.SameLeaf(old, e) {
+				return hb.AddHashed(e, h) // the leaf the verifier just hashed
+			}
+		}
 		return p.build.Add(e)
 	}
 	if e.Type == merkle.TypeDir {
