@@ -59,7 +59,7 @@ func (n *dirNames) reset() {
 
 // add appends an entry.
 func (n *dirNames) add(typ uint8, name []byte) error {
-	if len(n.buf) > math.MaxUint32-257 {
+	if uint64(len(n.buf)) > math.MaxUint32-257 {
 		return unix.EOVERFLOW // some 16 million names of 255 bytes
 	}
 	if !n.mapped() && len(n.offs) >= listChunk {
