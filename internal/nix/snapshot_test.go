@@ -71,13 +71,28 @@ func TestCompareSnapshot(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Compare(sealed, after generation 2) (-want +got):\n%s", diff)
 	}
+	// A third generation holding the second's paths (and the profile and
+	// /run/current-system moved to it) leaves their findings as they
+	// were: each path stays with the generation that brought it, so a
+	// switch does not report it again under another generation or link.
+	before := map[string]string{}
+	for _, f := range nix.Compare(kept, r2, roots2) {
+		before[f.Path] = f.Message()
+	}
+	ts.addGeneration(t, "iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii-nixos-system-3", []string{ts.lib, newLib, gen2})
+	r4, roots4 := verify()
+	for _, f := range nix.Compare(kept, r4, roots4) {
+		if m, ok := before[f.Path]; ok && m != f.Message() {
+			t.Errorf("after generation 3, %s %s: %q, want it as after generation 2: %q", f.Kind, f.Path, f.Message(), m)
+		}
+	}
 	// The sealed states are a stat cache: nothing to rehash but what
-	// changed since (the two new paths).
+	// changed since (the new paths).
 	r3, err := nix.Verify(t.Context(), ts.Store, nix.Options{Known: kept.Known()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r3.Hashed != 2 {
-		t.Errorf("Verify(Known: sealed) hashed %d paths, want 2 (the new ones)", r3.Hashed)
+	if r3.Hashed != 3 {
+		t.Errorf("Verify(Known: sealed) hashed %d paths, want 3 (the new ones)", r3.Hashed)
 	}
 }

@@ -2,6 +2,7 @@ package nix
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -100,24 +101,37 @@ type SystemRoot struct {
 	Top        string // the store path it points into
 }
 
-// SystemRoots resolves /run/current-system, /run/booted-system and the
-// system profile's links (/nix/var/nix/profiles/system*) to their store
-// paths, reading each link without ever following it on the host: a
-// target is mapped back under [Store.Root]. Links that do not exist are
-// left out; the generation of /run/*-system is that of the profile link
-// with the same target.
+// SystemRoots resolves the system profile's links
+// (/nix/var/nix/profiles/system*), /run/current-system and
+// /run/booted-system to their store paths, reading each link without ever
+// following it on the host: a target is mapped back under [Store.Root].
+// Links that do not exist are left out; the generation of the profile and
+// of /run/*-system is that of the generation link with the same target.
+//
+// The generation links come first, oldest first, then the rest: the root
+// that reaches a path first is the generation that brought it, which
+// stays so while later generations are made and the profile and
+// /run/current-system move (attributed to those, a path would change
+// generation, and be reported again, at every switch).
 func (s Store) SystemRoots() ([]SystemRoot, error) {
-	var links []string
+	var links, others []string
 	profiles := "/nix/var/nix/profiles"
 	ents, err := os.ReadDir(s.Real(profiles))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), "system") {
+		switch {
+		case generationOf(e.Name()) > 0:
 			links = append(links, path.Join(profiles, e.Name()))
+		case strings.HasPrefix(e.Name(), "system"):
+			others = append(others, path.Join(profiles, e.Name()))
 		}
 	}
+	slices.SortStableFunc(links, func(a, b string) int {
+		return cmp.Compare(generationOf(path.Base(a)), generationOf(path.Base(b)))
+	})
+	links = append(links, others...)
 	links = append(links, "/run/current-system", "/run/booted-system")
 	var out []SystemRoot
 	gens := map[string]int{}
@@ -130,9 +144,9 @@ func (s Store) SystemRoots() ([]SystemRoot, error) {
 			return nil, err
 		}
 		r := SystemRoot{Link: l, Top: top}
-		if g, ok := strings.CutPrefix(path.Base(l), "system-"); ok {
-			if n, err := strconv.Atoi(strings.TrimSuffix(g, "-link")); err == nil {
-				r.Generation = n
+		if n := generationOf(path.Base(l)); n > 0 {
+			r.Generation = n
+			if _, ok := gens[top]; !ok {
 				gens[top] = n
 			}
 		}
@@ -144,6 +158,24 @@ func (s Store) SystemRoots() ([]SystemRoot, error) {
 		}
 	}
 	return out, nil
+}
+
+// generationOf returns N of a profile's generation link system-N-link, or
+// 0 for any other name.
+func generationOf(name string) int {
+	g, ok := strings.CutPrefix(name, "system-")
+	if !ok {
+		return 0
+	}
+	g, ok = strings.CutSuffix(g, "-link")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(g)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
 }
 
 // resolve reads the chain of symlinks from the store's absolute path l
