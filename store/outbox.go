@@ -267,15 +267,6 @@ type AlertState struct {
 	Resolved int    // findings resolved so far
 }
 
-// SaveAlerts writes the states of the paths in m (a zero AlertState
-// deletes the path) in one transaction.
-func (o *Outbox) SaveAlerts(m map[string]AlertState) error {
-	if len(m) == 0 {
-		return nil
-	}
-	return o.bolt.Update(func(tx *bolt.Tx) error { return putAlerts(tx, m) })
-}
-
 func putAlerts(tx *bolt.Tx, m map[string]AlertState) error {
 	if len(m) == 0 {
 		return nil

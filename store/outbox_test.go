@@ -67,10 +67,10 @@ func TestOutboxRemembersAlerts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := o.SaveAlerts(map[string]AlertState{"/etc/a": {State: "s1"}, "/etc/b": {State: "s2", Resolved: 3}, "\x00baseline": {State: "t"}}); err != nil {
+	if err := o.SaveAlertsAndStanding(map[string]AlertState{"/etc/a": {State: "s1"}, "/etc/b": {State: "s2", Resolved: 3}, "\x00baseline": {State: "t"}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.SaveAlerts(map[string]AlertState{"/etc/a": {}}); err != nil { // resolved, never before: forgotten
+	if err := o.SaveAlertsAndStanding(map[string]AlertState{"/etc/a": {}}, nil); err != nil { // resolved, never before: forgotten
 		t.Fatal(err)
 	}
 	if err := o.Close(); err != nil {

@@ -6,17 +6,10 @@ import bolt "go.etcd.io/bbolt"
 // JSON), so that a sink added later can be sent what still stands.
 var bucketStanding = []byte("standing")
 
-// SaveStanding writes the standing alerts of the paths in m, in one
-// transaction; a nil value deletes the path's.
-func (o *Outbox) SaveStanding(m map[string][]byte) error {
-	if len(m) == 0 {
-		return nil
-	}
-	return o.bolt.Update(func(tx *bolt.Tx) error { return putStanding(tx, m) })
-}
-
-// SaveAlertsAndStanding is [Outbox.SaveAlerts] of states and
-// [Outbox.SaveStanding] of standing in one transaction: one sync to disk.
+// SaveAlertsAndStanding writes, in one transaction (one sync to disk),
+// the alert states of the paths in states (a zero [AlertState] deletes
+// the path's) and the standing alerts of the paths in standing (a nil
+// value deletes the path's).
 func (o *Outbox) SaveAlertsAndStanding(states map[string]AlertState, standing map[string][]byte) error {
 	if len(states) == 0 && len(standing) == 0 {
 		return nil
