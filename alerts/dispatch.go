@@ -68,6 +68,13 @@ type Sink interface {
 	Close() error
 }
 
+// DataSender is implemented by a [Sink] that sends only the events'
+// encoded bytes (a local file, stdout): what it is sent from the outbox
+// is not decoded first. SendData is Send without the decoded events.
+type DataSender interface {
+	SendData(ctx context.Context, data [][]byte) (int, error)
+}
+
 // Filter chooses the events a sink gets. The zero value passes all.
 type Filter struct {
 	// MinSeverity drops events of a lower event.severity.
@@ -110,8 +117,9 @@ type Dispatcher struct {
 	Host string
 	// OnError, if set, is told of each failed delivery (it is retried).
 	OnError func(sink string, err error)
-	// OnDelivered, if set, is told of each delivered event.
-	OnDelivered func(sink string, ev *Event)
+	// OnDelivered, if set, is told of the events delivered to a sink, n at
+	// a time.
+	OnDelivered func(sink string, n int)
 	// MinBackoff and MaxBackoff bound the wait between retries of a
 	// failing sink; 0 means 500 ms and 1 minute.
 	MinBackoff, MaxBackoff time.Duration
@@ -156,12 +164,33 @@ func (d *Dispatcher) Publish(evs ...Event) error { return d.PublishTo(nil, evs..
 // PublishTo is [Dispatcher.Publish] for the sinks named in only (all,
 // if nil): a sink added by a reload is sent the alerts still standing.
 func (d *Dispatcher) PublishTo(only []string, evs ...Event) error {
+	return d.publish(only, nil, evs)
+}
+
+// PublishEncoded is [Dispatcher.Publish] that also hands encoded the JSON
+// of each event queued in the outbox as it was queued (with its
+// event.sequence): i is its index in evs. An event not queued (for no
+// sink, or sent directly while the outbox is full) is not handed on.
+func (d *Dispatcher) PublishEncoded(encoded func(i int, data []byte), evs ...Event) error {
+	return d.publish(nil, encoded, evs)
+}
+
+func (d *Dispatcher) publish(only []string, encoded func(int, []byte), evs []Event) error {
 	d.init()
 	var entries []Entry
 	var queued []*Event
 	for i := range evs {
 		ev := evs[i] // a copy: Encode sets its sequence number
 		e := d.entry(&ev)
+		if encode := e.Encode; encoded != nil {
+			e.Encode = func(seq uint64) ([]byte, error) {
+				b, err := encode(seq)
+				if err == nil {
+					encoded(i, b)
+				}
+				return b, err
+			}
+		}
 		if only != nil {
 			e.Sinks = slices.DeleteFunc(e.Sinks, func(s string) bool { return !slices.Contains(only, s) })
 		}
@@ -197,6 +226,21 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		err = errors.Join(err, r.Sink.Close())
 	}
 	return err
+}
+
+// send sends sink the outbox's records data: as they are to a
+// [DataSender], decoded to the others. A record that does not decode is
+// still sent: the sink gets its bytes, and the fields it reads are empty.
+func (d *Dispatcher) send(ctx context.Context, sink Sink, data [][]byte) (int, error) {
+	if ds, ok := sink.(DataSender); ok {
+		return ds.SendData(ctx, data)
+	}
+	evs := make([]*Event, len(data))
+	for i := range data {
+		evs[i] = &Event{}
+		_ = json.Unmarshal(data[i], evs[i])
+	}
+	return sink.Send(ctx, evs, data)
 }
 
 // batch is how many queued events a sink's loop reads at once.
@@ -249,16 +293,12 @@ func (d *Dispatcher) drain(ctx context.Context, r Route) (more bool, err error) 
 		return false, err
 	}
 	if len(q) > 0 {
-		evs := make([]*Event, len(q))
 		data := make([][]byte, len(q))
 		for i, item := range q {
-			evs[i], data[i] = &Event{}, item.Data
-			// A record that does not decode is still sent: the sink gets
-			// its bytes, and the fields it reads are empty.
-			_ = json.Unmarshal(item.Data, evs[i])
+			data[i] = item.Data
 		}
 		d.locks[r.Name].Lock()
-		n, err := r.Sink.Send(ctx, evs, data)
+		n, err := d.send(ctx, r.Sink, data)
 		d.locks[r.Name].Unlock()
 		if n > 0 {
 			seqs := make([]uint64, n)
@@ -269,9 +309,7 @@ func (d *Dispatcher) drain(ctx context.Context, r Route) (more bool, err error) 
 				return false, rerr
 			}
 			if d.OnDelivered != nil {
-				for _, ev := range evs[:n] {
-					d.OnDelivered(r.Name, ev)
-				}
+				d.OnDelivered(r.Name, n)
 			}
 		}
 		if err != nil {

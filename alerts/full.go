@@ -188,10 +188,8 @@ func (d *Dispatcher) sendDirect(evs []*Event, only []string) {
 				d.OnError(r.Name, fmt.Errorf("outbox full, %d events not sent: %w", len(out)-n, err))
 			}
 		}
-		if d.OnDelivered != nil {
-			for _, ev := range out[:n] {
-				d.OnDelivered(r.Name, ev)
-			}
+		if d.OnDelivered != nil && n > 0 {
+			d.OnDelivered(r.Name, n)
 		}
 	}
 }

@@ -19,7 +19,12 @@ import (
 type WriterSink struct{ W io.Writer }
 
 // Send implements [Sink].
-func (s *WriterSink) Send(_ context.Context, _ []*Event, data [][]byte) (int, error) {
+func (s *WriterSink) Send(ctx context.Context, _ []*Event, data [][]byte) (int, error) {
+	return s.SendData(ctx, data)
+}
+
+// SendData implements [DataSender]: one line per event.
+func (s *WriterSink) SendData(_ context.Context, data [][]byte) (int, error) {
 	for i, d := range data {
 		if _, err := s.W.Write(append(d[:len(d):len(d)], '\n')); err != nil {
 			return i, err
@@ -77,7 +82,12 @@ func (s *FileSink) rotate() error {
 }
 
 // Send implements [Sink]: the lines are written, then synced once.
-func (s *FileSink) Send(_ context.Context, _ []*Event, data [][]byte) (int, error) {
+func (s *FileSink) Send(ctx context.Context, _ []*Event, data [][]byte) (int, error) {
+	return s.SendData(ctx, data)
+}
+
+// SendData implements [DataSender].
+func (s *FileSink) SendData(_ context.Context, data [][]byte) (int, error) {
 	if s.f == nil {
 		if err := s.open(); err != nil {
 			return 0, err

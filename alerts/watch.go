@@ -85,8 +85,12 @@ func (ev Event) State() string {
 // SetID sets event.id from scope (for the watch: the baseline's id and
 // root) and the event's [Event.State], so that the same finding against
 // the same baseline always has the same id.
-func (ev *Event) SetID(scope string) {
-	sum := sha256.Sum256([]byte(scope + "\x00" + ev.State()))
+func (ev *Event) SetID(scope string) { ev.SetIDOf(scope, ev.State()) }
+
+// SetIDOf is [Event.SetID] for an event whose [Event.State] the caller
+// has already computed: state.
+func (ev *Event) SetIDOf(scope, state string) {
+	sum := sha256.Sum256([]byte(scope + "\x00" + state))
 	ev.Event.ID = hex.EncodeToString(sum[:16])
 }
 

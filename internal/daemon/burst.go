@@ -9,6 +9,12 @@ import (
 	"vigil/store"
 )
 
+// hintBatch bounds the settled hints verified as one batch: during a
+// burst a batch is checked, published and saved within a bounded time
+// while the next is checked, instead of the whole backlog at once, which
+// delays all of it until the slowest stage is done with all of it.
+const hintBatch = 2048
+
 // topUp adds to j, a batch of settled hints the verifier is about to
 // start, the hints that settled since the settler took j. The settler
 // takes a batch as soon as the previous one is handed on and then waits
@@ -20,7 +26,7 @@ func (p *pipeline) topUp(j job) job {
 	if j.whole {
 		return j
 	}
-	more := p.settler.Settled()
+	more := p.settler.Settled(p.settler.Batch - len(j.events))
 	for _, ev := range more {
 		if ev.Op.Has(watch.Lost) {
 			return job{whole: true, why: "events_lost"}
@@ -60,7 +66,7 @@ type stage struct {
 
 // startStage starts the delivery stage; the caller closes it.
 func (p *pipeline) startStage() *stage {
-	s := &stage{p: p, items: make(chan delivery), done: make(chan struct{}), failed: make(chan struct{})}
+	s := &stage{p: p, items: make(chan delivery, 1), done: make(chan struct{}), failed: make(chan struct{})}
 	go s.run()
 	return s
 }
@@ -74,7 +80,16 @@ func (s *stage) run() {
 			}
 			continue // drained, nothing published: the outbox cannot be written
 		}
-		if err := s.p.disp.Publish(d.evs...); err != nil {
+		var encoded map[string][]byte // by event.id: the standing alerts' JSON, as queued
+		if d.saveStanding {
+			encoded = make(map[string][]byte, len(d.evs))
+		}
+		err := s.p.disp.PublishEncoded(func(i int, b []byte) {
+			if id := d.evs[i].Event.ID; encoded != nil && id != "" {
+				encoded[id] = b
+			}
+		}, d.evs...)
+		if err != nil {
 			s.err = err
 			close(s.failed)
 			if d.synced != nil {
@@ -87,7 +102,7 @@ func (s *stage) run() {
 		}
 		var standing map[string][]byte
 		if d.saveStanding {
-			standing = standingOf(d.standing)
+			standing = standingOf(d.standing, encoded)
 		}
 		s.save(d.states, standing, d.synced != nil)
 		if d.tm != nil {

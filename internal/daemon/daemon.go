@@ -89,6 +89,9 @@ type Options struct {
 	// onStages, if set, is told the times each batch of settled hints
 	// went through (benchmarks; see stages.go).
 	onStages func(*stages)
+	// hintBatch, if positive, replaces the bound on the settled hints
+	// verified as one batch (the constant hintBatch); negative: none.
+	hintBatch int
 	// outboxCheck, if set, replaces how often the outbox file is checked
 	// while the daemon runs (tests; outboxcheck.go).
 	outboxCheck time.Duration
@@ -219,7 +222,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 			p.st.sinks.failed(sink, time.Now())
 			p.o.Log.Warn().Str("sink", sink).Err(err).Msg("delivery failed; retrying")
 		},
-		OnDelivered: func(sink string, _ *alerts.Event) { p.st.delivered.Add(1); p.st.sinks.delivered(sink) },
+		OnDelivered: func(sink string, n int) { p.st.delivered.Add(int64(n)); p.st.sinks.delivered(sink) },
 		OnDropped:   p.st.sinks.dropped,
 	}
 	if seq, err := ob.Sequence(); err == nil {
@@ -268,7 +271,10 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	p.settler = &watch.Settler{Window: cfg.Watch.Settle, Max: cfg.Watch.MaxSettle}
+	p.settler = &watch.Settler{Window: cfg.Watch.Settle, Max: cfg.Watch.MaxSettle, Batch: hintBatch}
+	if p.o.hintBatch != 0 {
+		p.settler.Batch = max(p.o.hintBatch, 0)
+	}
 	var mw *mountWatch // opened before the start's check: no change is missed
 	if !p.o.noMounts {
 		if mw, err = openMounts(); err != nil {

@@ -2,11 +2,14 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -222,15 +225,18 @@ func BenchmarkBurstWriteToVerdict(b *testing.B) {
 			// Every verdict is measured: no flood limit coalesces them.
 			h.cfg.Watch.FloodLimit, h.cfg.Watch.FloodDirLimit = 1<<30, 1<<30
 			var rec stageLog
-			h.start(b, Options{onStages: rec.add})
+			// VIGIL_BENCH_BATCH compares bounds on a batch of hints (-1: none).
+			batch, _ := strconv.Atoi(os.Getenv("VIGIL_BENCH_BATCH"))
+			h.start(b, Options{onStages: rec.add, hintBatch: batch})
 			in := shell(b, root)
 			var lat []time.Duration
 			var last time.Duration
 			var createdAll []alerts.Event
-			entries0, batches0, cpu0 := h.stats.batchEntries.Load(), h.stats.verifications.Load(), cpuTime(b)
+			entries0, batches0 := h.stats.batchEntries.Load(), h.stats.verifications.Load()
+			var cpu time.Duration // to the last alert's arrival, without the decoding after
 			for i := 0; b.Loop(); i++ {
 				dir := fmt.Sprintf("burst/r%d", i)
-				start := time.Now()
+				start, cpu0 := time.Now(), cpuTime(b)
 				script := fmt.Sprintf("mkdir %s; i=0; while [ $i -lt %d ]; do : > %s/f$i; i=$((i+1)); done\n", dir, n, dir)
 				if _, err := io.WriteString(in, script); err != nil {
 					b.Fatal(err)
@@ -238,16 +244,34 @@ func BenchmarkBurstWriteToVerdict(b *testing.B) {
 				prefix := h.path(dir) + "/"
 				// The sink's new events only: rescanning all of them at each
 				// look would take the daemon's CPU.
-				var created []alerts.Event
-				for deadline, seen := time.Now().Add(5*time.Minute), 0; len(created) < n; time.Sleep(100 * time.Millisecond) {
+				// Lines are only counted while the burst runs, and decoded
+				// after: the test's decoding would take the daemon's CPU.
+				var lines [][]byte
+				for deadline, seen := time.Now().Add(5*time.Minute), 0; len(lines) < n; time.Sleep(100 * time.Millisecond) {
 					if time.Now().After(deadline) {
-						b.Fatalf("%d of %d created alerts after 5 minutes", len(created), n)
+						b.Fatalf("%d of %d created alerts after 5 minutes", len(lines), n)
 					}
-					evs := h.sink.eventsFrom(seen)
-					seen += len(evs)
-					created = append(created, createdBelow(evs, prefix)...)
+					raw := h.sink.rawFrom(seen)
+					seen += len(raw)
+					for _, l := range raw {
+						if bytes.Contains(l, []byte(`"action":"created"`)) && bytes.Contains(l, []byte(`"path":"`+prefix)) {
+							lines = append(lines, l)
+						}
+					}
 				}
 				last = time.Since(start)
+				cpu += cpuTime(b) - cpu0
+				var created []alerts.Event
+				for _, l := range lines {
+					var ev alerts.Event
+					if err := json.Unmarshal(l, &ev); err != nil {
+						b.Fatal(err)
+					}
+					created = append(created, ev)
+				}
+				if got := createdBelow(created, prefix); len(got) != n {
+					b.Fatalf("%d of %d lines are created alerts below %s", len(got), n, prefix)
+				}
 				for _, ev := range created {
 					lat = append(lat, ev.Timestamp.Sub(ev.File.Ctime))
 				}
@@ -261,16 +285,16 @@ func BenchmarkBurstWriteToVerdict(b *testing.B) {
 			files := float64(b.N * n)
 			b.ReportMetric(float64(h.stats.batchEntries.Load()-entries0)/files, "entries/file")
 			b.ReportMetric(float64(h.stats.verifications.Load()-batches0), "verifications")
-			b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/files, "cpu-µs/file")
+			b.ReportMetric(float64(cpu.Microseconds())/files, "cpu-µs/file")
 		})
 	}
 }
 
-// eventsFrom returns the events the sink accepted from the i-th on.
-func (s *sink) eventsFrom(i int) []alerts.Event {
+// rawFrom returns the lines the sink accepted from the i-th on.
+func (s *sink) rawFrom(i int) [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]alerts.Event(nil), s.evs[min(i, len(s.evs)):]...)
+	return append([][]byte(nil), s.raw[min(i, len(s.raw)):]...)
 }
 
 // createdBelow returns the created alerts of files whose path starts with

@@ -71,6 +71,18 @@ func (l *stageLog) report(b *testing.B, created []alerts.Event) {
 	}
 	slices.Sort(pub)
 	b.ReportMetric(ms(pub[len(pub)*99/100]), "p99-published-ms")
+	// How long the writer took to create the files: a latency longer than
+	// this is the daemon falling behind.
+	first, last := files[0].ctime, files[0].ctime
+	for _, f := range files {
+		if f.ctime.Before(first) {
+			first = f.ctime
+		}
+		if f.ctime.After(last) {
+			last = f.ctime
+		}
+	}
+	b.ReportMetric(ms(last.Sub(first)), "burst-ms")
 	slices.SortFunc(files, func(a, c file) int { return int(a.lat - c.lat) })
 	slow := files[len(files)*99/100:]
 	var hint, settle, queue time.Duration

@@ -11,8 +11,10 @@ import (
 // standingOf returns, by path, the standing alert each event of evs
 // records (its JSON), nil for the paths resolved: the delivery stage
 // (burst.go) saves them in the outbox file after evs are published, what
-// a sink added by a reload is sent (see [pipeline.sendStanding]).
-func standingOf(evs []alerts.Event) map[string][]byte {
+// a sink added by a reload is sent (see [pipeline.sendStanding]). An
+// event whose JSON was queued in the outbox (encoded, by event.id) is
+// saved as queued, not encoded again.
+func standingOf(evs []alerts.Event, encoded map[string][]byte) map[string][]byte {
 	m := map[string][]byte{}
 	for i := range evs {
 		ev := &evs[i]
@@ -23,6 +25,10 @@ func standingOf(evs []alerts.Event) map[string][]byte {
 		key := paths[len(paths)-1]
 		if ev.Event.Action == "resolved" {
 			m[key] = nil
+			continue
+		}
+		if b, ok := encoded[ev.Event.ID]; ok && ev.Event.ID != "" {
+			m[key] = b // as queued: the same event (a sink added later is sent it with a sequence of its own)
 			continue
 		}
 		b, err := json.Marshal(ev)

@@ -263,7 +263,7 @@ func (c *collect) add(path string, ev alerts.Event) {
 	}
 	c.v.setAlerted(path, state)
 	c.v.dirty[path] = true
-	ev.SetID(c.scope + ":" + strconv.Itoa(c.v.resolved[path]))
+	ev.SetIDOf(c.scope+":"+strconv.Itoa(c.v.resolved[path]), state)
 	c.out = append(c.out, ev)
 }
 

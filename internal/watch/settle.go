@@ -26,6 +26,11 @@ type Settler struct {
 	// Max bounds the delay added to a path's first event; 0 means
 	// [DefaultMaxSettle].
 	Max time.Duration
+	// Batch, if positive, bounds the paths handed on at once (by Run and
+	// Settled): the ones first seen earliest go first, the rest at once
+	// after. A consumer of a burst then finishes (and delivers) a batch
+	// before the next is as large as the whole backlog.
+	Batch int
 
 	mu      sync.Mutex
 	pending map[string]*pend
@@ -98,14 +103,22 @@ func (s *Settler) Len() int {
 
 // Flush hands every pending path on at once, settled or not.
 func (s *Settler) Flush() []Event {
-	return s.take(time.Time{}, true)
+	return s.take(time.Time{}, true, 0)
 }
 
 // Settled hands on at once the paths settled by now, as Run would at its
 // next tick: a consumer about to start a batch takes them with what Run
-// handed it, instead of leaving them for the batch after.
-func (s *Settler) Settled() []Event {
-	return s.take(time.Now(), false)
+// handed it, instead of leaving them for the batch after. With Batch set,
+// it hands on at most room paths (none if room is not positive): what the
+// batch has room for.
+func (s *Settler) Settled(room int) []Event {
+	if s.Batch <= 0 {
+		return s.take(time.Now(), false, 0)
+	}
+	if room <= 0 {
+		return nil
+	}
+	return s.take(time.Now(), false, min(room, s.Batch))
 }
 
 // Run calls out with the events that settled, in batches, until ctx is
@@ -132,14 +145,22 @@ func (s *Settler) Run(ctx context.Context, out func([]Event)) error {
 		case <-time.After(tick):
 		case <-closed:
 		}
-		if evs := s.take(time.Now(), false); len(evs) > 0 {
-			out(evs)
+		for {
+			evs := s.take(time.Now(), false, s.Batch)
+			if len(evs) > 0 {
+				out(evs)
+			}
+			if s.Batch <= 0 || len(evs) < s.Batch || ctx.Err() != nil {
+				break
+			}
+			// A full batch: more may be settled already.
 		}
 	}
 }
 
-// take removes and returns the paths settled at now (all with all).
-func (s *Settler) take(now time.Time, all bool) []Event {
+// take removes and returns the paths settled at now (all with all), at
+// most limit of them (if positive): the ones first seen earliest.
+func (s *Settler) take(now time.Time, all bool, limit int) []Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Event
@@ -147,8 +168,19 @@ func (s *Settler) take(now time.Time, all bool) []Event {
 	for path, p := range s.pending {
 		if all || p.op.Has(Closed) || now.Sub(p.last) >= w || now.Sub(p.first) >= m {
 			out = append(out, Event{Path: path, Op: p.op, First: p.first, Process: p.proc})
-			delete(s.pending, path)
 		}
+	}
+	if limit > 0 && len(out) > limit {
+		slices.SortFunc(out, func(a, b Event) int {
+			if c := a.First.Compare(b.First); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Path, b.Path)
+		})
+		out = out[:limit]
+	}
+	for _, ev := range out {
+		delete(s.pending, ev.Path)
 	}
 	slices.SortFunc(out, func(a, b Event) int { return strings.Compare(a.Path, b.Path) })
 	return out

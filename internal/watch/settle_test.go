@@ -160,7 +160,7 @@ func TestSettledTakesWhatSettledOnly(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		s.Add(Event{Path: "/r/busy", Op: Changed})
 		s.Add(Event{Path: "/r/closed", Op: Changed | Closed})
-		got := s.Settled()
+		got := s.Settled(0)
 		var paths []string
 		for _, ev := range got {
 			paths = append(paths, ev.Path)
@@ -172,4 +172,50 @@ func TestSettledTakesWhatSettledOnly(t *testing.T) {
 			t.Errorf("Len() = %d after Settled, want 1 (/r/busy)", n)
 		}
 	})
+}
+
+// TestSettleBatch: with Batch set, Run hands on at most Batch paths at a
+// time, the ones first seen earliest first, and the rest at once after
+// (not a tick later); Settled hands on no more than the room it is given.
+func TestSettleBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &Settler{Window: 100 * time.Millisecond, Batch: 3}
+		// Seen in the order f0 … f6, each 1 ms after the one before, names
+		// sorted the other way round: the batches follow the order seen.
+		for i := range 7 {
+			s.Add(Event{Path: "/r/" + string(rune('z'-i)), Op: Changed})
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if got := s.Settled(0); got != nil {
+			t.Errorf("Settled(0) with Batch set = %v, want nothing (no room)", got)
+		}
+		got := s.Settled(2)
+		if paths := pathsOf(got); !slices.Equal(paths, []string{"/r/y", "/r/z"}) {
+			t.Errorf("Settled(2) = %q, want the two seen first, [/r/y /r/z]", paths)
+		}
+		r := startSettler(s)
+		time.Sleep(50 * time.Millisecond) // one tick (window/4) and a little
+		synctest.Wait()
+		r.stop()
+		var batches [][]string
+		for _, b := range r.evs() {
+			batches = append(batches, pathsOf(b))
+		}
+		want := [][]string{{"/r/v", "/r/w", "/r/x"}, {"/r/t", "/r/u"}}
+		if diff := cmp.Diff(want, batches); diff != "" {
+			t.Errorf("batches (-want +got):\n%s", diff)
+		}
+		if at := r.at(); len(at) == 2 && at[1] != at[0] {
+			t.Errorf("second batch at %v, first at %v: the rest of a full batch waited for a tick", at[1], at[0])
+		}
+	})
+}
+
+func pathsOf(evs []Event) []string {
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.Path)
+	}
+	return out
 }

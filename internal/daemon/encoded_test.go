@@ -1,0 +1,72 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"vigil/alerts"
+	"vigil/store"
+)
+
+// TestPublishEncodedIsWhatIsQueued: the JSON PublishEncoded hands on (what
+// the delivery stage saves as the standing alerts) is, byte for byte, what
+// the outbox queued, event.sequence included; an event queued for no sink
+// is not handed on. And a sink that sends bytes only ([alerts.DataSender])
+// gets the queued bytes as they are.
+func TestPublishEncodedIsWhatIsQueued(t *testing.T) {
+	ob, err := store.OpenOutbox(filepath.Join(t.TempDir(), "outbox.db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	var out bytes.Buffer
+	d := &alerts.Dispatcher{Outbox: outbox{Outbox: ob}, Host: "h", Routes: []alerts.Route{
+		{Name: "0-stdout", Sink: &alerts.WriterSink{W: &out}, Filter: alerts.Filter{MinSeverity: alerts.SeverityWarning}},
+	}}
+	now := time.Now()
+	evs := []alerts.Event{alerts.Resolved("/r/a", "h", now), alerts.Resolved("/r/b", "h", now), alerts.Resolved("/r/c", "h", now)}
+	for i := range evs {
+		evs[i].Event.Severity = alerts.SeverityAlert
+		evs[i].SetID("scope")
+	}
+	evs[1].Event.Severity = alerts.SeverityInfo // below the sink's minimum: queued for none
+	got := map[int][]byte{}
+	if err := d.PublishEncoded(func(i int, b []byte) { got[i] = b }, evs...); err != nil {
+		t.Fatal(err)
+	}
+	seqs, data, err := ob.Pending("0-stdout", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || len(data) != 2 || got[1] != nil {
+		t.Fatalf("handed on %d events (the second: %q), %d queued; want the first and the third", len(got), got[1], len(data))
+	}
+	for k, i := range []int{0, 2} {
+		if !bytes.Equal(got[i], data[k]) {
+			t.Errorf("event %d: handed on\n%s\nqueued (seq %d)\n%s", i, got[i], seqs[k], data[k])
+		}
+		if !bytes.Contains(got[i], []byte(`"sequence":`)) {
+			t.Errorf("event %d: %s has no event.sequence", i, got[i])
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if n, err := ob.Depth("0-stdout"); err == nil && n == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil && err != context.Canceled {
+		t.Fatal(err)
+	}
+	if want := string(data[0]) + "\n" + string(data[1]) + "\n"; out.String() != want {
+		t.Errorf("the stdout sink wrote\n%s\nwant the queued bytes\n%s", out.String(), want)
+	}
+}
