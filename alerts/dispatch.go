@@ -179,13 +179,16 @@ func (d *Dispatcher) publish(only []string, encoded func(int, []byte), evs []Eve
 	d.init()
 	var entries []Entry
 	var queued []*Event
+	// encoded is called in this call only: an entry held while the
+	// outbox is full is encoded later, by the retry (both under d.full.mu).
+	live := true
 	for i := range evs {
 		ev := evs[i] // a copy: Encode sets its sequence number
 		e := d.entry(&ev)
 		if encode := e.Encode; encoded != nil {
 			e.Encode = func(seq uint64) ([]byte, error) {
 				b, err := encode(seq)
-				if err == nil {
+				if err == nil && live {
 					encoded(i, b)
 				}
 				return b, err
@@ -203,6 +206,7 @@ func (d *Dispatcher) publish(only []string, encoded func(int, []byte), evs []Eve
 	}
 	d.full.mu.Lock()
 	woken, _ := d.appendOrDegrade(queued, entries, time.Now(), only)
+	live = false
 	d.full.mu.Unlock()
 	d.wakeUp(woken)
 	return nil

@@ -109,6 +109,9 @@ func (o *Outbox) Append(entries []OutboxEntry, at time.Time) error {
 	})
 }
 
+// queueFill is the fill of a sink queue's pages when they split.
+const queueFill = 0.95
+
 // OutboxEntry is one event for [Outbox.Append] and the sinks it is for.
 type OutboxEntry struct {
 	Sinks []string
@@ -133,6 +136,10 @@ func (o *Outbox) append(qs, depth, dropped *bolt.Bucket, s string, data []byte, 
 	if err != nil {
 		return err
 	}
+	// Keys only ever grow: pages split full, not half empty, so that a
+	// burst's events take half the pages to write (bbolt's default is
+	// for keys put anywhere).
+	q.FillPercent = queueFill
 	seq, err := q.NextSequence()
 	if err != nil {
 		return err

@@ -170,7 +170,7 @@ func deleteQueuedOpen(t *testing.T, o *Outbox, sink string, key uint64) {
 // two sinks, per batch size.
 func BenchmarkOutboxAppend(b *testing.B) {
 	data := make([]byte, 900) // an alert's JSON is about that
-	for _, n := range []int{1, 64} {
+	for _, n := range []int{1, 64, 2048} {
 		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
 			o, err := OpenOutbox(filepath.Join(b.TempDir(), "outbox"), 1<<30)
 			if err != nil {

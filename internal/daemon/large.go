@@ -284,6 +284,7 @@ func (v *verifier) apply(cfg *config.Config, r largeResult, requeue func()) ([]a
 			return nil, err
 		}
 	}
+	c.addFound()
 	c.resolve([]string{r.path}, false)
 	v.log.Info().Str("path", r.path).Dur("took", r.took).Int("changes", len(r.changes)).Msg("large file verified")
 	return append(evs, c.out...), nil

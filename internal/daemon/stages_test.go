@@ -103,7 +103,7 @@ func (l *stageLog) report(b *testing.B, created []alerts.Event) {
 	b.ReportMetric(ms(queue/n), "queue-ms")
 	var check, publish, save, cycle time.Duration
 	for i, s := range l.batches {
-		b.Logf("batch %d: %d hints, waited %v, check %v, publish %v, save %v", i, len(s.events),
+		b.Logf("batch %d at %v: %d hints, waited %v, check %v, publish %v, save %v", i, s.start.Sub(first).Round(time.Millisecond), len(s.events),
 			s.start.Sub(s.settled).Round(time.Millisecond), s.checked.Sub(s.start).Round(time.Millisecond),
 			s.published.Sub(s.checked).Round(time.Millisecond), s.saved.Sub(s.published).Round(time.Millisecond))
 		check = max(check, s.checked.Sub(s.start))

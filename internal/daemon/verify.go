@@ -174,8 +174,12 @@ func (v *verifier) run(ctx context.Context, cfg *config.Config, j job) (out []al
 		Scan: j.why == "scan" || !j.whole,
 	}, diffFuncs{engine.Funcs{OnChange: c.change, OnError: c.error}, c.changeDiff})
 	if err != nil {
+		// Nothing found is added: an alerted state recorded for an event
+		// never published would keep the retry from alerting again.
+		c.dropFound()
 		return nil, err
 	}
+	c.addFound()
 	v.stats.verified(j, len(paths), time.Since(start))
 	if res.Tampered != nil {
 		c.add("", alerts.Tampered(res.Tampered, v.host, start))
@@ -252,12 +256,19 @@ type collect struct {
 
 	// procs are who made the changes, when the intake said (fanotify).
 	procs map[string]*watch.Process
+
+	// found are the check's findings in the order found, their events
+	// built (build.go), added by addFound; builder builds them.
+	found   []*built
+	builder *builder
 }
 
 // add publishes ev about path unless it is the finding last sent for path.
-func (c *collect) add(path string, ev alerts.Event) {
+func (c *collect) add(path string, ev alerts.Event) { c.addState(path, ev, ev.State()) }
+
+// addState is add of ev whose state is state.
+func (c *collect) addState(path string, ev alerts.Event, state string) {
 	c.seen[path] = true
-	state := ev.State()
 	if c.v.alerted[path] == state {
 		return
 	}
@@ -267,37 +278,20 @@ func (c *collect) add(path string, ev alerts.Event) {
 	c.out = append(c.out, ev)
 }
 
-func (c *collect) change(ch merkle.Change) error {
-	if c.restoredOrPutOff(ch) {
-		return nil
-	}
-	ev := alerts.FromChange(ch, c.v.host, c.now)
-	ev.Event.Severity = alerts.SeverityAlert
-	ev.SetPhase(c.phase)
-	c.changes[ch.Path] = ch.Action
-	attribute(&ev, c.process(ch))
-	if ch.Action == merkle.Moved && ch.Old != nil {
-		c.seen[ch.Old.Path] = true
-	}
-	c.add(ch.Path, ev)
-	return nil
-}
+func (c *collect) change(ch merkle.Change) error { return c.changeDiff(ch, nil) }
 
-// changeDiff is change with the diff of the file's kept content.
+// changeDiff is change with d, the diff of the file's kept content (nil:
+// none). The event is built in c.found (build.go) and added by addFound.
 func (c *collect) changeDiff(ch merkle.Change, d *textdiff.Diff) error {
 	if c.restoredOrPutOff(ch) {
 		return nil
 	}
-	ev := alerts.FromChange(ch, c.v.host, c.now)
-	ev.SetDiff(d)
-	ev.Event.Severity = alerts.SeverityAlert
-	ev.SetPhase(c.phase)
 	c.changes[ch.Path] = ch.Action
-	attribute(&ev, c.process(ch))
 	if ch.Action == merkle.Moved && ch.Old != nil {
 		c.seen[ch.Old.Path] = true
 	}
-	c.add(ch.Path, ev)
+	c.seen[ch.Path] = true
+	c.finding(ch, d)
 	return nil
 }
 
@@ -313,7 +307,8 @@ func (c *collect) error(path string, err error) error {
 	ev := alerts.ScanError(path, err, c.v.host, c.now)
 	ev.Event.Severity = alerts.SeverityWarning
 	ev.SetPhase(c.phase)
-	c.add(path, ev)
+	c.seen[path] = true
+	c.foundBuilt(path, ev) // in its place among the changes
 	return nil
 }
 
