@@ -44,7 +44,10 @@ func OpenOutbox(path string, max int) (*Outbox, error) {
 	if max <= 0 {
 		max = DefaultOutboxMax
 	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	// The free pages are not written at each commit but found again at
+	// the open (a scan of a small file): a queue that is appended to and
+	// drained all the time frees pages at every delivery.
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrLocked}
 	}
