@@ -97,3 +97,61 @@ func TestDeliveryOverlapsNextCheck(t *testing.T) {
 		}
 	})
 }
+
+// TestHintBatches: settled hints go to the verifier at most hintBatch at
+// a time (the rest in the batches right after), and every change is
+// still alerted, once.
+func TestHintBatches(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tree, rels := twenty()
+		h := newHost(t, tree, "")
+		var mu sync.Mutex
+		var sizes []int
+		h.startIdle(t, Options{hintBatch: 4, onStages: func(s *stages) {
+			mu.Lock()
+			sizes = append(sizes, len(s.events))
+			mu.Unlock()
+		}})
+		for _, rel := range rels {
+			h.write(t, rel, "changed")
+		}
+		h.settle(time.Second)
+		for _, rel := range rels {
+			if n := len(find(h.sink.events(), "updated", h.path(rel))); n != 1 {
+				t.Errorf("%d updated events for %s, want 1", n, rel)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		sum := 0
+		for _, n := range sizes {
+			sum += n
+			if n > 4 {
+				t.Errorf("a batch of %d hints, want at most 4 (batches %v)", n, sizes)
+			}
+		}
+		if sum != len(rels) {
+			t.Errorf("batches %v hold %d hints, want %d", sizes, sum, len(rels))
+		}
+		h.stop(t)
+	})
+}
+
+// TestTopUpRoom: with a bound on a batch, the top-up takes only what the
+// batch has room for, first seen first.
+func TestTopUpRoom(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &pipeline{settler: &watch.Settler{Window: time.Hour, Batch: 3}}
+		for _, name := range []string{"/r/c", "/r/b", "/r/a"} {
+			p.settler.Add(watch.Event{Path: name, Op: watch.Changed | watch.Closed})
+			time.Sleep(time.Millisecond)
+		}
+		j := p.topUp(job{events: []watch.Event{{Path: "/r/x"}, {Path: "/r/y"}}})
+		if len(j.events) != 3 || j.events[2].Path != "/r/c" {
+			t.Errorf("topUp = %v, want /r/x, /r/y and the first seen, /r/c", j.events)
+		}
+		if n := p.settler.Len(); n != 2 {
+			t.Errorf("%d paths left, want 2", n)
+		}
+	})
+}
