@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 	"time"
@@ -33,24 +34,33 @@ func TestPublishEncodedIsWhatIsQueued(t *testing.T) {
 		evs[i].SetID("scope")
 	}
 	evs[1].Event.Severity = alerts.SeverityInfo // below the sink's minimum: queued for none
-	got := map[int][]byte{}
-	if err := d.PublishEncoded(func(i int, b []byte) { got[i] = b }, evs...); err != nil {
-		t.Fatal(err)
-	}
-	seqs, data, err := ob.Pending("0-stdout", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || len(data) != 2 || got[1] != nil {
-		t.Fatalf("handed on %d events (the second: %q), %d queued; want the first and the third", len(got), got[1], len(data))
-	}
-	for k, i := range []int{0, 2} {
-		if !bytes.Equal(got[i], data[k]) {
-			t.Errorf("event %d: handed on\n%s\nqueued (seq %d)\n%s", i, got[i], seqs[k], data[k])
+	// Encoded as queued, then encoded ahead (alerts.Encode): the same.
+	var data [][]byte
+	for round, pre := range [][]alerts.Encoded{nil, alerts.Encode(evs)} {
+		got := map[int][]byte{}
+		if err := d.PublishEncoded(func(i int, b []byte) { got[i] = b }, evs, pre); err != nil {
+			t.Fatal(err)
 		}
-		if !bytes.Contains(got[i], []byte(`"sequence":`)) {
-			t.Errorf("event %d: %s has no event.sequence", i, got[i])
+		seqs, queued, err := ob.Pending("0-stdout", 10)
+		if err != nil {
+			t.Fatal(err)
 		}
+		queued, seqs = queued[2*round:], seqs[2*round:]
+		if len(got) != 2 || len(queued) != 2 || got[1] != nil {
+			t.Fatalf("round %d: handed on %d events (the second: %q), %d queued; want the first and the third", round, len(got), got[1], len(queued))
+		}
+		for k, i := range []int{0, 2} {
+			ev := evs[i]
+			ev.Event.Sequence = seqs[k]
+			want, err := json.Marshal(&ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got[i], queued[k]) || !bytes.Equal(queued[k], want) {
+				t.Errorf("round %d, event %d: handed on\n%s\nqueued\n%s\nwant (seq %d)\n%s", round, i, got[i], queued[k], seqs[k], want)
+			}
+		}
+		data = append(data, queued...)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -66,7 +76,7 @@ func TestPublishEncodedIsWhatIsQueued(t *testing.T) {
 	if err := <-done; err != nil && err != context.Canceled {
 		t.Fatal(err)
 	}
-	if want := string(data[0]) + "\n" + string(data[1]) + "\n"; out.String() != want {
+	if want := string(bytes.Join(data, []byte("\n"))) + "\n"; out.String() != want {
 		t.Errorf("the stdout sink wrote\n%s\nwant the queued bytes\n%s", out.String(), want)
 	}
 }
