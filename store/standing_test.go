@@ -1,8 +1,8 @@
 package store
 
 import (
-	"maps"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"testing"
 )
