@@ -15,7 +15,7 @@ import (
 const buildAfter = 64
 
 // built is one finding of a check, in the order found: its event and
-// state, once built (see collect.built).
+// state, once built (see collect.found).
 type built struct {
 	path  string
 	ev    alerts.Event
