@@ -41,16 +41,6 @@ func (b *Baseline) in(tx *bolt.Tx, fn func(*bolt.Bucket) error) error {
 	return fn(rb)
 }
 
-// viewDropping is view for streaming reads: afterwards it lets go of the
-// mapped pages read, so that memory does not grow with the baseline.
-func (b *Baseline) viewDropping(fn func(*bolt.Bucket) error) error {
-	return b.db.view(func(tx *bolt.Tx) error {
-		err := b.in(tx, fn)
-		b.db.dropMapped(tx)
-		return err
-	})
-}
-
 // corruptKey reports a key out of order or of the wrong form: a damaged
 // file must stop a read, never loop it.
 func corruptKey(k []byte, what string) error {
@@ -289,7 +279,6 @@ type StatCache struct{ b *Baseline }
 func (s StatCache) Children(dir, after string, n int) ([]merkle.Entry, error) {
 	var out []merkle.Entry
 	err := s.b.db.view(func(tx *bolt.Tx) error {
-		defer s.b.db.dropMappedEvery(tx)
 		return s.b.in(tx, func(rb *bolt.Bucket) error { return s.children(rb, dir, after, n, &out) })
 	})
 	return out, err
@@ -300,6 +289,7 @@ func (s StatCache) children(rb *bolt.Bucket, dir, after string, n int, out *[]me
 	kp := kvPool.Get().(*[][2][]byte)
 	kvs := (*kp)[:0] // views into the transaction's pages: decoded before it ends
 	defer func() {
+		s.b.db.dropRead(rb.Tx(), kvs) // decoded: let go of their pages
 		clear(kvs)
 		*kp = kvs[:0]
 		kvPool.Put(kp)
@@ -378,7 +368,7 @@ func (it *Iter) Next() (merkle.Node, error) {
 			return merkle.Node{}, it.err
 		}
 		it.pos = 0
-		it.err = it.b.viewDropping(it.fill)
+		it.err = it.b.view(it.fill)
 	}
 	n := it.buf[it.pos]
 	it.buf[it.pos] = merkle.Node{} // the caller owns it now
@@ -423,14 +413,14 @@ func (it *Iter) fill(rb *bolt.Bucket) error {
 			if val != nil {
 				it.kvs = append(it.kvs, [2][]byte{pk, val})
 				if len(it.kvs) == iterSlab {
-					if err := it.decode(); err != nil {
+					if err := it.decode(rb.Tx()); err != nil {
 						return err
 					}
 				}
 			}
 			last, k, v = pk, nk, nv
 		}
-		if err := it.decode(); err != nil {
+		if err := it.decode(rb.Tx()); err != nil {
 			return err
 		}
 		if k == nil {
@@ -452,12 +442,14 @@ func (it *Iter) fill(rb *bolt.Bucket) error {
 const iterSlab = 64
 
 // decode appends the nodes of the records gathered in it.kvs (views into
-// the read transaction's pages) to it.buf, and empties it.kvs.
-func (it *Iter) decode() error {
+// the read transaction tx's pages) to it.buf, and empties it.kvs, letting
+// go of their pages ([DB.dropRead]).
+func (it *Iter) decode(tx *bolt.Tx) error {
 	if len(it.kvs) == 0 {
 		return nil
 	}
 	defer func() {
+		it.b.db.dropRead(tx, it.kvs)
 		clear(it.kvs)
 		it.kvs = it.kvs[:0]
 	}()
