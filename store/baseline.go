@@ -3,8 +3,8 @@ package store
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"sync"
+	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -315,18 +315,22 @@ func (s StatCache) children(rb *bolt.Bucket, dir, after string, n int, out *[]me
 var kvPool = sync.Pool{New: func() any { return new([][2][]byte) }}
 
 // keyPaths returns the paths of the keys kvs[i][0], one after the other
-// in one string.
+// in one string: the keys copied whole, then each NUL turned into a '/'.
 func keyPaths(kvs [][2][]byte) string {
 	size := 0
 	for _, kv := range kvs {
 		size += len(kv[0])
 	}
-	var b strings.Builder
-	b.Grow(size)
+	buf := make([]byte, 0, size)
 	for _, kv := range kvs {
-		writeKeyPath(&b, kv[0])
+		buf = append(buf, kv[0]...)
 	}
-	return b.String()
+	for i, c := range buf {
+		if c == 0 {
+			buf[i] = '/'
+		}
+	}
+	return unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is not written again
 }
 
 // iterChunk is how many entries an [Iter] reads per read transaction.
