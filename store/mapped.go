@@ -38,7 +38,8 @@ const dropBatch = 16
 // every 256 reads, the check of a /usr copy took 7-14 % less CPU than with
 // whole drops only (every 8 stat cache reads and after each Iter chunk),
 // but the 1,000,000-file check's peak RSS grew by 1.4-3 MiB; 16 and 16 keep
-// that peak (39.9 MiB against 39.8, medians of 9) for 6 % less CPU on /usr.
+// that peak (39.9 MiB against 39.8, medians of 9) for 2-6 % less CPU on
+// /usr (user+sys medians of 7-11 interleaved runs on a shared machine).
 const fullDropEvery = 16
 
 // dropRead notes the windows of the map that the records kvs (views into
