@@ -3,8 +3,8 @@ package store
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"sync"
+	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -39,16 +39,6 @@ func (b *Baseline) in(tx *bolt.Tx, fn func(*bolt.Bucket) error) error {
 		return fmt.Errorf("baseline %d: %w (pruned while it was read)", b.info.ID, ErrNotFound)
 	}
 	return fn(rb)
-}
-
-// viewDropping is view for streaming reads: afterwards it lets go of the
-// mapped pages read, so that memory does not grow with the baseline.
-func (b *Baseline) viewDropping(fn func(*bolt.Bucket) error) error {
-	return b.db.view(func(tx *bolt.Tx) error {
-		err := b.in(tx, fn)
-		b.db.dropMapped(tx)
-		return err
-	})
 }
 
 // corruptKey reports a key out of order or of the wrong form: a damaged
@@ -289,7 +279,6 @@ type StatCache struct{ b *Baseline }
 func (s StatCache) Children(dir, after string, n int) ([]merkle.Entry, error) {
 	var out []merkle.Entry
 	err := s.b.db.view(func(tx *bolt.Tx) error {
-		defer s.b.db.dropMappedEvery(tx)
 		return s.b.in(tx, func(rb *bolt.Bucket) error { return s.children(rb, dir, after, n, &out) })
 	})
 	return out, err
@@ -300,6 +289,7 @@ func (s StatCache) children(rb *bolt.Bucket, dir, after string, n int, out *[]me
 	kp := kvPool.Get().(*[][2][]byte)
 	kvs := (*kp)[:0] // views into the transaction's pages: decoded before it ends
 	defer func() {
+		s.b.db.dropRead(rb.Tx(), kvs) // decoded: let go of their pages
 		clear(kvs)
 		*kp = kvs[:0]
 		kvPool.Put(kp)
@@ -325,18 +315,22 @@ func (s StatCache) children(rb *bolt.Bucket, dir, after string, n int, out *[]me
 var kvPool = sync.Pool{New: func() any { return new([][2][]byte) }}
 
 // keyPaths returns the paths of the keys kvs[i][0], one after the other
-// in one string.
+// in one string: the keys copied whole, then each NUL turned into a '/'.
 func keyPaths(kvs [][2][]byte) string {
 	size := 0
 	for _, kv := range kvs {
 		size += len(kv[0])
 	}
-	var b strings.Builder
-	b.Grow(size)
+	buf := make([]byte, 0, size)
 	for _, kv := range kvs {
-		writeKeyPath(&b, kv[0])
+		buf = append(buf, kv[0]...)
 	}
-	return b.String()
+	for i, c := range buf {
+		if c == 0 {
+			buf[i] = '/'
+		}
+	}
+	return unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is not written again
 }
 
 // iterChunk is how many entries an [Iter] reads per read transaction.
@@ -378,7 +372,7 @@ func (it *Iter) Next() (merkle.Node, error) {
 			return merkle.Node{}, it.err
 		}
 		it.pos = 0
-		it.err = it.b.viewDropping(it.fill)
+		it.err = it.b.view(it.fill)
 	}
 	n := it.buf[it.pos]
 	it.buf[it.pos] = merkle.Node{} // the caller owns it now
@@ -423,14 +417,14 @@ func (it *Iter) fill(rb *bolt.Bucket) error {
 			if val != nil {
 				it.kvs = append(it.kvs, [2][]byte{pk, val})
 				if len(it.kvs) == iterSlab {
-					if err := it.decode(); err != nil {
+					if err := it.decode(rb.Tx()); err != nil {
 						return err
 					}
 				}
 			}
 			last, k, v = pk, nk, nv
 		}
-		if err := it.decode(); err != nil {
+		if err := it.decode(rb.Tx()); err != nil {
 			return err
 		}
 		if k == nil {
@@ -452,12 +446,14 @@ func (it *Iter) fill(rb *bolt.Bucket) error {
 const iterSlab = 64
 
 // decode appends the nodes of the records gathered in it.kvs (views into
-// the read transaction's pages) to it.buf, and empties it.kvs.
-func (it *Iter) decode() error {
+// the read transaction tx's pages) to it.buf, and empties it.kvs, letting
+// go of their pages ([DB.dropRead]).
+func (it *Iter) decode(tx *bolt.Tx) error {
 	if len(it.kvs) == 0 {
 		return nil
 	}
 	defer func() {
+		it.b.db.dropRead(tx, it.kvs)
 		clear(it.kvs)
 		it.kvs = it.kvs[:0]
 	}()

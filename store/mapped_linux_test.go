@@ -62,6 +62,106 @@ func TestStatCacheLetsGoOfMappedPages(t *testing.T) {
 	}
 }
 
+// TestIterLetsGoOfMappedPages checks that a whole read of a baseline, as
+// a check's verified stream does, leaves few of the database's pages
+// mapped.
+func TestIterLetsGoOfMappedPages(t *testing.T) {
+	const dirs, files = 1000, 40
+	db := newDB(t)
+	entries := []*merkle.Entry{dirEntry("/")}
+	for d := range dirs {
+		dir := fmt.Sprintf("/d%04d", d)
+		entries = append(entries, dirEntry(dir))
+		for f := range files {
+			entries = append(entries, fileEntry(fmt.Sprintf("%s/f%02d", dir, f), d*files+f))
+		}
+	}
+	writeBaseline(t, db, entries, 3)
+	cur, err := db.Current()
+	if err != nil {
+		t.Fatalf("Current: %v", err)
+	}
+	err = cur.view(func(rb *bolt.Bucket) error {
+		sum := 0
+		return rb.ForEach(func(k, v []byte) error {
+			sum += len(k) + len(v) // touch every record
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatalf("reading every record: %v", err)
+	}
+	all := mappedKiB(t, db.path)
+	if err := db.view(func(tx *bolt.Tx) error { db.dropMapped(tx); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	it := cur.Iter()
+	n := 0
+	for {
+		node, err := it.Next()
+		if err != nil {
+			t.Fatalf("Iter().Next after %d nodes: %v", n, err)
+		}
+		if node.Entry == nil {
+			break
+		}
+		n++
+	}
+	if n != len(entries) {
+		t.Fatalf("Iter() read %d nodes, want %d", n, len(entries))
+	}
+	left := mappedKiB(t, db.path)
+	t.Logf("mapped: %d KiB after reading every record, %d KiB after a whole Iter", all, left)
+	if left*4 > all {
+		t.Errorf("after a whole Iter of %d records, %d KiB of the database are mapped; want at most a quarter of the %d KiB that reading them all maps", n, left, all)
+	}
+}
+
+// TestDropReadLetsGoOfRecordWindows checks [DB.dropRead] alone, without a
+// drop of the whole map: after every record was read, letting go of the
+// windows the records lie in unmaps most of the database.
+func TestDropReadLetsGoOfRecordWindows(t *testing.T) {
+	const dirs, files = 1000, 40
+	db := newDB(t)
+	entries := []*merkle.Entry{dirEntry("/")}
+	for d := range dirs {
+		dir := fmt.Sprintf("/d%04d", d)
+		entries = append(entries, dirEntry(dir))
+		for f := range files {
+			entries = append(entries, fileEntry(fmt.Sprintf("%s/f%02d", dir, f), d*files+f))
+		}
+	}
+	writeBaseline(t, db, entries, 3)
+	cur, err := db.Current()
+	if err != nil {
+		t.Fatalf("Current: %v", err)
+	}
+	var all, left int
+	err = cur.view(func(rb *bolt.Bucket) error {
+		var kvs [][2][]byte
+		if err := rb.ForEach(func(k, v []byte) error {
+			kvs = append(kvs, [2][]byte{k, v})
+			return nil
+		}); err != nil {
+			return err
+		}
+		all = mappedKiB(t, db.path)
+		db.dropMu.Lock()
+		db.dropReads = 0 // this read is not one that drops the whole map
+		db.dropMu.Unlock()
+		db.dropRead(rb.Tx(), kvs)
+		left = mappedKiB(t, db.path)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("reading every record: %v", err)
+	}
+	t.Logf("mapped: %d KiB after reading every record, %d KiB after dropRead of them", all, left)
+	if left*4 > all {
+		t.Errorf("dropRead of every record left %d KiB of the database mapped; want at most a quarter of the %d KiB that reading them mapped", left, all)
+	}
+}
+
 // mappedKiB returns how much of the file at path is resident in this
 // process's memory maps.
 func mappedKiB(t *testing.T, path string) int {

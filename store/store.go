@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -57,8 +57,11 @@ type DB struct {
 	// damaged meta page (bbolt fell back to the transaction before), a
 	// file others can change.
 	warnings []error
-	// cacheReads counts the stat cache's reads, for dropMappedEvery.
-	cacheReads atomic.Uint32
+	// dropMu guards dropWins, the windows of the map that reads left
+	// mapped, and dropReads, the count of those reads (see dropRead).
+	dropMu    sync.Mutex
+	dropWins  []uintptr
+	dropReads uint32
 }
 
 // Warnings returns the problems found when the database was opened that do
