@@ -164,20 +164,18 @@ func (d *Dispatcher) Publish(evs ...Event) error { return d.PublishTo(nil, evs..
 // PublishTo is [Dispatcher.Publish] for the sinks named in only (all,
 // if nil): a sink added by a reload is sent the alerts still standing.
 func (d *Dispatcher) PublishTo(only []string, evs ...Event) error {
-	return d.publish(only, nil, evs, nil)
+	return d.publish(only, nil, evs)
 }
 
 // PublishEncoded is [Dispatcher.Publish] that also hands encoded the JSON
 // of each event queued in the outbox as it was queued (with its
 // event.sequence): i is its index in evs. An event not queued (for no
 // sink, or sent directly while the outbox is full) is not handed on.
-// If pre is not nil, pre[i] is evs[i] encoded ahead ([Encode]): the
-// outbox writes its sequence number in instead of encoding it.
-func (d *Dispatcher) PublishEncoded(encoded func(i int, data []byte), evs []Event, pre []Encoded) error {
-	return d.publish(nil, encoded, evs, pre)
+func (d *Dispatcher) PublishEncoded(encoded func(i int, data []byte), evs ...Event) error {
+	return d.publish(nil, encoded, evs)
 }
 
-func (d *Dispatcher) publish(only []string, encoded func(int, []byte), evs []Event, pre []Encoded) error {
+func (d *Dispatcher) publish(only []string, encoded func(int, []byte), evs []Event) error {
 	d.init()
 	var entries []Entry
 	var queued []*Event
@@ -187,12 +185,6 @@ func (d *Dispatcher) publish(only []string, encoded func(int, []byte), evs []Eve
 	for i := range evs {
 		ev := evs[i] // a copy: Encode sets its sequence number
 		e := d.entry(&ev)
-		if pre != nil && pre[i] != nil {
-			e.Encode = func(seq uint64) ([]byte, error) {
-				ev.Event.Sequence = seq
-				return pre[i].withSequence(seq), nil
-			}
-		}
 		if encode := e.Encode; encoded != nil {
 			e.Encode = func(seq uint64) ([]byte, error) {
 				b, err := encode(seq)

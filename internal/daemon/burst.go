@@ -42,12 +42,10 @@ type delivery struct {
 	// alerted states the verification changed, are saved, and evs (with
 	// standing, the events before the flood filter) as standing alerts.
 	evs, standing []alerts.Event
-	// pre are evs encoded ahead, on every core (nil: encoded as queued).
-	pre          []alerts.Encoded
-	states       map[string]store.AlertState
-	saveStanding bool
-	tm           *stages       // if set, told to Options.onStages
-	synced       chan struct{} // if set, closed once done
+	states        map[string]store.AlertState
+	saveStanding  bool
+	tm            *stages       // if set, told to Options.onStages
+	synced        chan struct{} // if set, closed once done
 }
 
 // stage is the ordered delivery stage after the verifier: it publishes a
@@ -90,7 +88,7 @@ func (s *stage) run() {
 			if id := d.evs[i].Event.ID; encoded != nil && id != "" {
 				encoded[id] = b
 			}
-		}, d.evs, d.pre)
+		}, d.evs...)
 		if err != nil {
 			s.err = err
 			close(s.failed)

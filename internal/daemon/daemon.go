@@ -556,11 +556,6 @@ func (p *pipeline) do(ctx context.Context, j job) error {
 	// (and READY=1 after the start's check) once delivered.
 	d := delivery{evs: evs, standing: standing, saveStanding: true, states: p.v.takeDirty()}
 	hints := !j.whole && j.large == nil && !j.posture && !j.nix
-	if hints {
-		// A burst's batch is encoded here, on every core, not in the
-		// stage's write to the outbox: the stage is the slower of the two.
-		d.pre = alerts.Encode(evs)
-	}
 	if hints && p.o.onStages != nil {
 		d.tm = &tm
 	}

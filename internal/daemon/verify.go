@@ -257,10 +257,9 @@ type collect struct {
 	// procs are who made the changes, when the intake said (fanotify).
 	procs map[string]*watch.Process
 
-	// found are the check's findings in the order found, their events
-	// built (build.go), added by addFound; builder builds them.
-	found   []*built
-	builder *builder
+	// found are the check's findings in the order found (build.go),
+	// added by addFound once the check has succeeded.
+	found []*built
 }
 
 // add publishes ev about path unless it is the finding last sent for path.
