@@ -70,6 +70,7 @@ func (l *stageLog) report(b *testing.B, created []alerts.Event) {
 		pub = append(pub, f.st.b.published.Sub(f.ctime))
 	}
 	slices.Sort(pub)
+	b.ReportMetric(ms(pub[len(pub)/2]), "p50-published-ms")
 	b.ReportMetric(ms(pub[len(pub)*99/100]), "p99-published-ms")
 	// How long the writer took to create the files: a latency longer than
 	// this is the daemon falling behind.
