@@ -18,47 +18,20 @@ import (
 // mapped in the process, where reading the same records without letting go
 // leaves them all.
 func TestStatCacheLetsGoOfMappedPages(t *testing.T) {
-	const dirs, files = 1000, 40
-	db := newDB(t)
-	entries := []*merkle.Entry{dirEntry("/")}
-	for d := range dirs {
-		dir := fmt.Sprintf("/d%04d", d)
-		entries = append(entries, dirEntry(dir))
-		for f := range files {
-			entries = append(entries, fileEntry(fmt.Sprintf("%s/f%02d", dir, f), d*files+f))
-		}
-	}
-	writeBaseline(t, db, entries, 3)
-	cur, err := db.Current()
-	if err != nil {
-		t.Fatalf("Current: %v", err)
-	}
-	err = cur.view(func(rb *bolt.Bucket) error {
-		sum := 0
-		return rb.ForEach(func(k, v []byte) error {
-			sum += len(k) + len(v) // touch every record
-			return nil
-		})
-	})
-	if err != nil {
-		t.Fatalf("reading every record: %v", err)
-	}
-	all := mappedKiB(t, db.path)
-	if err := db.view(func(tx *bolt.Tx) error { db.dropMapped(tx); return nil }); err != nil {
-		t.Fatal(err)
-	}
+	db, cur, _ := mappedBaseline(t)
+	all := mapEveryRecord(t, db, cur)
 	cache := cur.Cache()
-	for d := range dirs {
+	for d := range mappedDirs {
 		dir := fmt.Sprintf("/d%04d", d)
 		got, err := cache.Children(dir, "", 4096)
-		if err != nil || len(got) != files {
-			t.Fatalf("Cache().Children(%q) = %d entries, %v; want %d, nil", dir, len(got), err, files)
+		if err != nil || len(got) != mappedFiles {
+			t.Fatalf("Cache().Children(%q) = %d entries, %v; want %d, nil", dir, len(got), err, mappedFiles)
 		}
 	}
 	left := mappedKiB(t, db.path)
 	t.Logf("mapped: %d KiB after reading every record, %d KiB after the stat cache read each directory", all, left)
 	if left*4 > all {
-		t.Errorf("after reading %d directories' records from the stat cache, %d KiB of the database are mapped; want at most a quarter of the %d KiB that reading them all maps", dirs, left, all)
+		t.Errorf("after reading %d directories' records from the stat cache, %d KiB of the database are mapped; want at most a quarter of the %d KiB that reading them all maps", mappedDirs, left, all)
 	}
 }
 
@@ -66,35 +39,8 @@ func TestStatCacheLetsGoOfMappedPages(t *testing.T) {
 // a check's verified stream does, leaves few of the database's pages
 // mapped.
 func TestIterLetsGoOfMappedPages(t *testing.T) {
-	const dirs, files = 1000, 40
-	db := newDB(t)
-	entries := []*merkle.Entry{dirEntry("/")}
-	for d := range dirs {
-		dir := fmt.Sprintf("/d%04d", d)
-		entries = append(entries, dirEntry(dir))
-		for f := range files {
-			entries = append(entries, fileEntry(fmt.Sprintf("%s/f%02d", dir, f), d*files+f))
-		}
-	}
-	writeBaseline(t, db, entries, 3)
-	cur, err := db.Current()
-	if err != nil {
-		t.Fatalf("Current: %v", err)
-	}
-	err = cur.view(func(rb *bolt.Bucket) error {
-		sum := 0
-		return rb.ForEach(func(k, v []byte) error {
-			sum += len(k) + len(v) // touch every record
-			return nil
-		})
-	})
-	if err != nil {
-		t.Fatalf("reading every record: %v", err)
-	}
-	all := mappedKiB(t, db.path)
-	if err := db.view(func(tx *bolt.Tx) error { db.dropMapped(tx); return nil }); err != nil {
-		t.Fatal(err)
-	}
+	db, cur, entries := mappedBaseline(t)
+	all := mapEveryRecord(t, db, cur)
 	it := cur.Iter()
 	n := 0
 	for {
@@ -121,23 +67,9 @@ func TestIterLetsGoOfMappedPages(t *testing.T) {
 // drop of the whole map: after every record was read, letting go of the
 // windows the records lie in unmaps most of the database.
 func TestDropReadLetsGoOfRecordWindows(t *testing.T) {
-	const dirs, files = 1000, 40
-	db := newDB(t)
-	entries := []*merkle.Entry{dirEntry("/")}
-	for d := range dirs {
-		dir := fmt.Sprintf("/d%04d", d)
-		entries = append(entries, dirEntry(dir))
-		for f := range files {
-			entries = append(entries, fileEntry(fmt.Sprintf("%s/f%02d", dir, f), d*files+f))
-		}
-	}
-	writeBaseline(t, db, entries, 3)
-	cur, err := db.Current()
-	if err != nil {
-		t.Fatalf("Current: %v", err)
-	}
+	db, cur, _ := mappedBaseline(t)
 	var all, left int
-	err = cur.view(func(rb *bolt.Bucket) error {
+	err := cur.view(func(rb *bolt.Bucket) error {
 		var kvs [][2][]byte
 		if err := rb.ForEach(func(k, v []byte) error {
 			kvs = append(kvs, [2][]byte{k, v})
@@ -160,6 +92,52 @@ func TestDropReadLetsGoOfRecordWindows(t *testing.T) {
 	if left*4 > all {
 		t.Errorf("dropRead of every record left %d KiB of the database mapped; want at most a quarter of the %d KiB that reading them mapped", left, all)
 	}
+}
+
+// mappedDirs directories of mappedFiles files each make the baseline of
+// the tests of mapped pages: a database of some megabytes.
+const mappedDirs, mappedFiles = 1000, 40
+
+// mappedBaseline returns a database holding a baseline of mappedDirs
+// directories of mappedFiles files, its current baseline and its entries.
+func mappedBaseline(t *testing.T) (*DB, *Baseline, []*merkle.Entry) {
+	t.Helper()
+	db := newDB(t)
+	entries := []*merkle.Entry{dirEntry("/")}
+	for d := range mappedDirs {
+		dir := fmt.Sprintf("/d%04d", d)
+		entries = append(entries, dirEntry(dir))
+		for f := range mappedFiles {
+			entries = append(entries, fileEntry(fmt.Sprintf("%s/f%02d", dir, f), d*mappedFiles+f))
+		}
+	}
+	writeBaseline(t, db, entries, 3)
+	cur, err := db.Current()
+	if err != nil {
+		t.Fatalf("Current: %v", err)
+	}
+	return db, cur, entries
+}
+
+// mapEveryRecord reads every record of cur, returns how much of the
+// database that left mapped (KiB), and then lets go of the whole map.
+func mapEveryRecord(t *testing.T, db *DB, cur *Baseline) int {
+	t.Helper()
+	err := cur.view(func(rb *bolt.Bucket) error {
+		sum := 0
+		return rb.ForEach(func(k, v []byte) error {
+			sum += len(k) + len(v) // touch every record
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatalf("reading every record: %v", err)
+	}
+	all := mappedKiB(t, db.path)
+	if err := db.view(func(tx *bolt.Tx) error { db.dropMapped(tx); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return all
 }
 
 // mappedKiB returns how much of the file at path is resident in this
