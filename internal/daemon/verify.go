@@ -289,8 +289,7 @@ func (c *collect) changeDiff(ch merkle.Change, d *textdiff.Diff) error {
 	if ch.Action == merkle.Moved && ch.Old != nil {
 		c.seen[ch.Old.Path] = true
 	}
-	c.seen[ch.Path] = true
-	c.finding(ch, d)
+	c.finding(ch, d) // seen once added
 	return nil
 }
 
@@ -306,7 +305,6 @@ func (c *collect) error(path string, err error) error {
 	ev := alerts.ScanError(path, err, c.v.host, c.now)
 	ev.Event.Severity = alerts.SeverityWarning
 	ev.SetPhase(c.phase)
-	c.seen[path] = true
 	c.foundBuilt(path, ev) // in its place among the changes
 	return nil
 }
