@@ -72,8 +72,13 @@ type Entry struct {
 	// Gen is the inode's generation (FS_IOC_GETVERSION), valid when HasGen:
 	// it changes when an inode number is reused. Recorded, not attested;
 	// the scanner's stat cache compares it.
-	Gen      uint64
-	HasGen   bool
+	Gen    uint64
+	HasGen bool
+	// Btime is the inode's birth time (statx's STATX_BTIME, ns since the
+	// epoch), 0 where the filesystem keeps none. Only a new inode gets a new
+	// one: the stat cache compares it, in place of the generation, where it
+	// was recorded. Recorded, not attested.
+	Btime    int64
 	Rdev     uint64 // device a device node points to
 	Target   string // symlink target
 	Xattrs   []Xattr

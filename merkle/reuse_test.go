@@ -24,6 +24,7 @@ func TestSameLeafAgreesWithLeafHash(t *testing.T) {
 		func(e *Entry) { e.Nlink++ },
 		func(e *Entry) { e.Dev++ },                  // recorded, not attested
 		func(e *Entry) { e.Gen++; e.HasGen = true }, // recorded, not attested
+		func(e *Entry) { e.Btime++ },                // recorded, not attested
 		func(e *Entry) { e.HashedAt++ },             // not attested
 		func(e *Entry) { e.Err = "lstat failed" },   // not attested
 		func(e *Entry) { e.Rdev++ },

@@ -61,7 +61,7 @@ func BenchmarkFile(b *testing.B) {
 				b.Fatal(err)
 			}
 			var e merkle.Entry
-			fillStat(&e, &st)
+			fillStat(&e, &st, 0)
 			e.Path, e.Attrs = p, merkle.AttrAll
 			dfd, err := unix.Open(filepath.Dir(p), unix.O_RDONLY|unix.O_DIRECTORY, 0)
 			if err != nil {
@@ -224,7 +224,7 @@ func benchHashFile(b *testing.B, p string, size int64) {
 		b.Fatal(err)
 	}
 	var e merkle.Entry
-	fillStat(&e, &st)
+	fillStat(&e, &st, 0)
 	e.Path, e.Attrs = p, merkle.AttrAll
 	h := newHasher(&Options{})
 	b.SetBytes(size)

@@ -86,7 +86,7 @@ func benchOneFile(b *testing.B, p string, size int64, parallel bool) {
 		b.Fatal(err)
 	}
 	var e merkle.Entry
-	fillStat(&e, &st)
+	fillStat(&e, &st, 0)
 	e.Path, e.Attrs = p, merkle.AttrAll
 	h := newHasher(&Options{})
 	b.SetBytes(size)

@@ -288,7 +288,7 @@ func TestBigTakesHelpers(t *testing.T) {
 		hostIdle = c.hostIdle
 		reading.Add(int64(busy))
 		var e merkle.Entry
-		fillStat(&e, &st)
+		fillStat(&e, &st, 0)
 		e.Path, e.Attrs = p, merkle.AttrAll
 		h := newHasher(&Options{})
 		j := &job{e: &e, hash: true, done: make(chan struct{})}

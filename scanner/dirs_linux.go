@@ -409,8 +409,9 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, 
 		return c, true
 	}
 	var st unix.Stat_t
+	var btime int64
 	if err == nil {
-		err = lstatAt(dirfd, d.name, name, &st)
+		btime, err = lstatAt(dirfd, d.name, name, &st)
 	}
 	if gone(err) {
 		return child{}, false
@@ -423,7 +424,7 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, 
 	if l.opts.Source != nil && st.Ino == placeholderIno && st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		// A nested subvolume, empty in the snapshot: as the live tree has it.
 		if ls, lerr := lstatBeneath(path); lerr == nil {
-			st, live = ls, true
+			st, btime, live = ls, 0, true
 		}
 	}
 	if isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR; isDir != maybeDir {
@@ -432,7 +433,7 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, 
 			return child{}, false
 		}
 	}
-	fillStat(e, &st)
+	fillStat(e, &st, btime)
 	switch e.Type {
 	case merkle.TypeDir:
 		if t.rootDev == e.Dev || l.opts.CrossFilesystems {
@@ -487,7 +488,7 @@ func (l *lister) file(c *child, old *merkle.Entry, dirfd int) {
 		c.job, c.sampled = true, &rec
 		return
 	}
-	if sameGen(old, dirfd) {
+	if sameInode(old, e, dirfd) {
 		e.Hash, e.HashState, e.HashedAt = old.Hash, old.HashState, old.HashedAt
 		e.Gen, e.HasGen = old.Gen, old.HasGen
 		e.Xattrs, e.Flags, e.HasFlags = old.Xattrs, old.Flags, old.HasFlags
@@ -524,6 +525,23 @@ func cacheHit(old, e *merkle.Entry, content bool) bool {
 		return e.HashState == old.HashState
 	}
 	return max(old.Mtime, old.Ctime) < old.HashedAt-racyWindow
+}
+
+// sameInode reports whether e, lstat'ed at old's place in dirfd with old's
+// inode number, size and times, is still old's inode, not the number freed
+// and reused by a new file with its times set back. A new inode has a new
+// birth time and a new generation: the birth time came with the lstat, so
+// where old recorded one, that is compared and the generation is not read
+// (a system call per trusted file); else the generation, where recorded.
+// Either can only be forged together with the ctime, by setting the clock
+// back, which defeats the stat cache anyway (see the README's Limits): the
+// birth time is set from the clock at creation, and the generation that
+// root may set with FS_IOC_SETVERSION moves the ctime.
+func sameInode(old, e *merkle.Entry, dirfd int) bool {
+	if old.Btime != 0 {
+		return e.Btime == old.Btime
+	}
+	return sameGen(old, dirfd)
 }
 
 // sameGen reports whether the file at old's place in dirfd still has old's

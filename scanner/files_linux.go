@@ -97,18 +97,23 @@ func (h *hasher) do(ctx context.Context, j *job) {
 	if bound {
 		g, gok = handleGen(fd, "", unix.AT_EMPTY_PATH, e.Inode)
 	}
+	btime := e.Btime
 	if gok && g == j.sampled.Gen {
 		st = statOf(e)
-	} else if err := unix.Fstat(fd, &st); err != nil {
+	} else if bt, err := fstatx(fd, &st); err != nil {
 		h.fail(j, pathErr("fstat", e.Path, err))
 		return
-	} else if st.Ino != e.Inode {
-		gok = false // the handle's generation was another inode's
+	} else {
+		btime = bt // the opened inode's, whatever the listing saw
+		if st.Ino != e.Inode {
+			gok = false // the handle's generation was another inode's
+		}
 	}
+	e.Btime = btime
 	if j.nostat || !sameFile(e, &st) {
 		// Not lstat'ed, or replaced or modified since it was: record what
 		// is there now.
-		fillStat(e, &st)
+		fillStat(e, &st, btime)
 		if e.Type != merkle.TypeFile {
 			j.err = h.pathMeta(e, j.dir)
 			return
@@ -118,7 +123,7 @@ func (h *hasher) do(ctx context.Context, j *job) {
 		}
 	}
 	var errs []error
-	if !gok {
+	if !gok && btime == 0 { // a birth time tells a reused inode number apart without it
 		var err error
 		g, gok, err = inodeGen(fd)
 		errs = append(errs, pathErr("getversion", e.Path, err))
@@ -203,8 +208,8 @@ func (h *hasher) openAt(j *job, name string) (int, error) {
 			// recorded with what lstat says, not with zeroed metadata
 			// that the next check would report as changed.
 			var st unix.Stat_t
-			if unix.Fstatat(j.dir.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
-				fillStat(j.e, &st)
+			if bt, err := statxAt(j.dir.fd, name, unix.AT_SYMLINK_NOFOLLOW, &st); err == nil {
+				fillStat(j.e, &st, bt)
 				j.nostat = false
 			}
 		}
@@ -276,7 +281,7 @@ func (h *hasher) hashFile(ctx context.Context, fd int, e *merkle.Entry, st *unix
 			}
 			return nil
 		}
-		fillStat(e, &after)
+		fillStat(e, &after, e.Btime) // the same open inode
 		*st = after
 	}
 	e.HashState = merkle.HashUnstable

@@ -148,7 +148,7 @@ func TestBindDir(t *testing.T) {
 					var st unix.Stat_t
 					check(t, unix.Lstat(d, &st))
 					e := merkle.Entry{Path: d, Attrs: merkle.AttrFlags | merkle.AttrXattrs}
-					fillStat(&e, &st)
+					fillStat(&e, &st, 0)
 					gen, genOK := genOf(t, d)
 					tt.change(t, d, other)
 
@@ -222,9 +222,10 @@ func TestBindFile(t *testing.T) {
 					check(t, os.WriteFile(f, []byte("lstat'ed"), 0o644))
 					check(t, os.WriteFile(other, []byte("other"), 0o644))
 					var st unix.Stat_t
-					check(t, unix.Lstat(f, &st))
+					btime, err := statxAt(unix.AT_FDCWD, f, unix.AT_SYMLINK_NOFOLLOW, &st)
+					check(t, err)
 					e := &merkle.Entry{Path: f, Attrs: merkle.AttrContent | merkle.AttrFlags | merkle.AttrXattrs}
-					fillStat(e, &st)
+					fillStat(e, &st, btime)
 					rec := *e
 					rec.Gen, rec.HasGen = genOf(t, f)
 					tt.change(t, f, other)
@@ -259,8 +260,12 @@ func TestBindFile(t *testing.T) {
 					defer unix.Close(fd)
 					g, ok, err := inodeGen(fd)
 					check(t, err)
-					if e.Gen != g || e.HasGen != ok {
-						t.Errorf("%s: generation %d (%v), FS_IOC_GETVERSION says %d (%v)", f, e.Gen, e.HasGen, g, ok)
+					var fst unix.Stat_t
+					fbtime, err := fstatx(fd, &fst)
+					check(t, err)
+					if e.Btime != fbtime || e.HasGen && e.Gen != g || !e.HasGen && (fbtime == 0 || tt.name == "unchanged") {
+						t.Errorf("%s: birth time %d, generation %d (%v); the file's are %d and %d (%v)",
+							f, e.Btime, e.Gen, e.HasGen, fbtime, g, ok)
 					}
 				})
 			}

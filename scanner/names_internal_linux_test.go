@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,21 +58,28 @@ func TestDirNamesMapped(t *testing.T) {
 // TestLstatAt: lstatAt, given a name as readDir leaves it (a NUL after it
 // in the buffer, more names beyond), stats that name without following a
 // symlink, as unix.Fstatat does, and reports a missing one as ENOENT.
+// TestLstatAt: lstatAt, a statx, gives what fstatat gives, field for
+// field (device numbers too), and the birth time.
 func TestLstatAt(t *testing.T) {
 	dir := t.TempDir()
+	before := time.Now().UnixNano()
 	if err := os.WriteFile(filepath.Join(dir, "a"), []byte("xyz"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink("a", filepath.Join(dir, "ab")); err != nil {
 		t.Fatal(err)
 	}
+	if err := unix.Mknod(filepath.Join(dir, "dev"), unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err) // never opened
+	}
+	after := time.Now().UnixNano()
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
 	var names dirNames
-	for _, n := range []string{"ab", "a", "abc"} { // "a" lies between longer names
+	for _, n := range []string{"ab", "a", "abc", "dev"} { // "a" lies between longer names
 		if err := names.add(unix.DT_UNKNOWN, []byte(n)); err != nil {
 			t.Fatal(err)
 		}
@@ -81,10 +89,10 @@ func TestLstatAt(t *testing.T) {
 		name string
 		mode uint32
 		size int64
-	}{{"a", unix.S_IFREG, 3}, {"ab", unix.S_IFLNK, 1}, {"abc", 0, 0}} {
+	}{{"a", unix.S_IFREG, 3}, {"ab", unix.S_IFLNK, 1}, {"abc", 0, 0}, {"dev", unix.S_IFCHR, 0}} {
 		d := names.at(i)
 		var st, ref unix.Stat_t
-		err := lstatAt(fd, d.name, string(d.name), &st)
+		btime, err := lstatAt(fd, d.name, string(d.name), &st)
 		refErr := unix.Fstatat(fd, want.name, &ref, unix.AT_SYMLINK_NOFOLLOW)
 		if string(d.name) != want.name || !errors.Is(err, refErr) && err != refErr {
 			t.Fatalf("lstatAt(%q) = %v, unix.Fstatat(%q) = %v", d.name, err, want.name, refErr)
@@ -95,9 +103,16 @@ func TestLstatAt(t *testing.T) {
 			}
 			continue
 		}
-		if st.Mode&unix.S_IFMT != want.mode || st.Size != want.size || st.Ino != ref.Ino {
-			t.Errorf("lstatAt(%q): mode %o size %d ino %d; want type %o size %d ino %d",
-				d.name, st.Mode, st.Size, st.Ino, want.mode, want.size, ref.Ino)
+		if st.Mode&unix.S_IFMT != want.mode || st.Size != want.size {
+			t.Errorf("lstatAt(%q): mode %o size %d; want type %o size %d", d.name, st.Mode, st.Size, want.mode, want.size)
+		}
+		if st != ref {
+			t.Errorf("lstatAt(%q) = %+v\nunix.Fstatat gives %+v", d.name, st, ref)
+		}
+		// The temporary directory's filesystem (ext4 here) keeps birth
+		// times; a coarse clock may stamp them a tick early.
+		if btime < before-int64(time.Second) || btime > after {
+			t.Errorf("lstatAt(%q): birth time %d, want one between %d and %d", d.name, btime, before, after)
 		}
 	}
 }

@@ -312,7 +312,7 @@ func lstatPath(opts *Options, path string, attrs merkle.Attr) (*merkle.Entry, er
 	if err != nil {
 		return e, pathErr("lstat", path, err)
 	}
-	fillStat(e, &st)
+	fillStat(e, &st, 0)
 	return e, nil
 }
 
@@ -363,7 +363,7 @@ func (w *walker) dir(ctx context.Context, e *merkle.Entry, t *dirTask) error {
 		return nil
 	}
 	if l.self.Ino != 0 && !sameFile(e, &l.self) {
-		fillStat(e, &l.self) // changed since it was listed: record what was read
+		fillStat(e, &l.self, 0) // changed since it was listed: record what was read
 	}
 	e.Xattrs, e.Flags, e.HasFlags = l.xattrs, l.flags, l.hasFl
 	e.Gen, e.HasGen, e.HashedAt = l.gen, l.hasGen, l.readAt

@@ -12,8 +12,10 @@ import (
 	"vigil/merkle"
 )
 
-// fillStat copies what lstat/fstat says into e.
-func fillStat(e *merkle.Entry, st *unix.Stat_t) {
+// fillStat copies what lstat/fstat says into e, with the birth time statx
+// gave with it (0: none, or not asked).
+func fillStat(e *merkle.Entry, st *unix.Stat_t, btime int64) {
+	e.Btime = btime
 	e.Type = fileType(st.Mode)
 	e.Perm = st.Mode & 0o7777
 	e.UID, e.GID = st.Uid, st.Gid

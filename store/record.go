@@ -18,7 +18,8 @@ const (
 	recTarget
 	recXattrs
 	recErr
-	recGen // the inode generation follows, as a varint
+	recGen   // the inode generation follows, as a varint
+	recBtime // the birth time follows, as a varint
 )
 
 // appendRecord appends the stored form of e (without its path, which is the
@@ -45,6 +46,9 @@ func appendRecord(b []byte, e *merkle.Entry, node *merkle.Hash) []byte {
 	}
 	if e.HasGen {
 		fl |= recGen
+	}
+	if e.Btime != 0 {
+		fl |= recBtime
 	}
 	b = append(b, recordVersion, fl, byte(e.Type), byte(e.HashState))
 	for _, v := range [...]uint64{uint64(e.Attrs), uint64(e.Perm), uint64(e.UID), uint64(e.GID),
@@ -73,6 +77,9 @@ func appendRecord(b []byte, e *merkle.Entry, node *merkle.Hash) []byte {
 	}
 	if fl&recGen != 0 {
 		b = binary.AppendUvarint(b, e.Gen)
+	}
+	if fl&recBtime != 0 {
+		b = binary.AppendUvarint(b, uint64(e.Btime))
 	}
 	return b
 }
@@ -207,6 +214,9 @@ func decodeInto(e *merkle.Entry, path string, b []byte) (merkle.Hash, error) {
 	if fl&recGen != 0 {
 		e.Gen, e.HasGen = d.uvarint("generation"), true
 	}
+	if fl&recBtime != 0 {
+		e.Btime = int64(d.uvarint("birth time"))
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
 	}
@@ -216,7 +226,7 @@ func decodeInto(e *merkle.Entry, path string, b []byte) (merkle.Hash, error) {
 	if d.err == nil && e.HashState != merkle.HashNone && e.Type != merkle.TypeFile {
 		d.fail("content hash state of a " + e.Type.String())
 	}
-	if d.err == nil && (e.Type > merkle.TypeBlockDev || e.HashState > merkle.HashFailed || fl >= recGen<<1 ||
+	if d.err == nil && (e.Type > merkle.TypeBlockDev || e.HashState > merkle.HashFailed ||
 		e.Attrs&^merkle.AttrAll != 0 || v[1] > 0o7777 || v[2] > 1<<32-1 || v[3] > 1<<32-1 || v[11] > 1<<32-1) {
 		d.fail("field value")
 	}
@@ -232,7 +242,7 @@ func SameRecord(a, b *merkle.Entry) bool {
 		a.Nlink != b.Nlink || a.Dev != b.Dev || a.Rdev != b.Rdev || a.Target != b.Target ||
 		a.Flags != b.Flags || a.HasFlags != b.HasFlags || a.HashState != b.HashState ||
 		a.HashedAt != b.HashedAt || a.Attrs != b.Attrs || a.Err != b.Err || len(a.Xattrs) != len(b.Xattrs) ||
-		a.HasGen != b.HasGen || a.Gen != b.Gen {
+		a.HasGen != b.HasGen || a.Gen != b.Gen || a.Btime != b.Btime {
 		return false
 	}
 	if a.HashState == merkle.HashOK && a.Hash != b.Hash {

@@ -63,6 +63,9 @@ func entryFrom(data []byte) (*merkle.Entry, *merkle.Hash) {
 	if r.flag(1) {
 		e.Gen, e.HasGen = r.u64(), true
 	}
+	if r.flag(2) {
+		e.Btime = r.i64()
+	}
 	for range int(r.byte() % 4) {
 		e.Xattrs = append(e.Xattrs, merkle.Xattr{Name: r.str(), Value: []byte(r.str())})
 	}
