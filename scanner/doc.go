@@ -22,9 +22,11 @@
 // longer than PATH_MAX are scanned like any other), and other filesystems
 // are not entered unless [Options.CrossFilesystems] says so.
 //
+// Entries are stat'ed with statx, which gives the birth time with the rest.
 // With [Options.Cache], a regular file whose inode, size, mtime and
-// ctime equal the recorded ones, and whose inode generation does where one
-// was recorded ([merkle.Entry.Gen]), is not read again (git's stat cache),
+// ctime equal the recorded ones, and whose birth time does where one was
+// recorded ([merkle.Entry.Btime]), else its inode generation where one was
+// recorded ([merkle.Entry.Gen]), is not read again (git's stat cache),
 // unless its recorded mtime or ctime was not older than the moment its hash
 // was taken (git's racy-clean rule), in which case it is hashed again, or
 // [Options.Sample] picks it. A directory is always listed, but its inode
