@@ -202,6 +202,8 @@ func checkLayout(tx *bolt.Tx) error {
 				return fmt.Errorf("epoch %x: %w", k, corruptKey(rk, "key out of order"))
 			case !ok:
 				errs = append(errs, fmt.Errorf("epoch %x: %w", k, corruptKey(rk, "not a version key")))
+			case id == 0:
+				errs = append(errs, fmt.Errorf("epoch %x: %w: record %q of baseline 0, which no baseline can be", k, ErrCorrupt, keyPath(rk[:len(rk)-verSuffix])))
 			case id > newest:
 				errs = append(errs, fmt.Errorf("epoch %x: %w: record %q of baseline %d, newer than any", k, ErrCorrupt, keyPath(rk[:len(rk)-verSuffix]), id))
 			}
