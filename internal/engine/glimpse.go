@@ -48,7 +48,7 @@ func glimpseEntry(path string, st *unix.Stat_t) *merkle.Entry {
 	return &merkle.Entry{
 		Path: path, Type: glimpseType(mode), Perm: mode & 0o7777,
 		UID: st.Uid, GID: st.Gid, Size: st.Size,
-		Mtime: st.Mtim.Sec*1e9 + int64(st.Mtim.Nsec), Ctime: st.Ctim.Sec*1e9 + int64(st.Ctim.Nsec),
+		Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(),
 		Inode: uint64(st.Ino), Nlink: uint64(st.Nlink), Dev: uint64(st.Dev),
 	}
 }
