@@ -411,7 +411,7 @@ func (l *lister) child(dirfd int, t *dirTask, d dirent, rec *recCursor) (child, 
 	var st unix.Stat_t
 	var btime int64
 	if err == nil {
-		btime, err = lstatAt(dirfd, d.name, name, &st)
+		btime, err = lstatAt(dirfd, d.name, &st)
 	}
 	if gone(err) {
 		return child{}, false

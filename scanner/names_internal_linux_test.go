@@ -92,7 +92,7 @@ func TestLstatAt(t *testing.T) {
 	}{{"a", unix.S_IFREG, 3}, {"ab", unix.S_IFLNK, 1}, {"abc", 0, 0}, {"dev", unix.S_IFCHR, 0}} {
 		d := names.at(i)
 		var st, ref unix.Stat_t
-		btime, err := lstatAt(fd, d.name, string(d.name), &st)
+		btime, err := lstatAt(fd, d.name, &st)
 		refErr := unix.Fstatat(fd, want.name, &ref, unix.AT_SYMLINK_NOFOLLOW)
 		if string(d.name) != want.name || !errors.Is(err, refErr) && err != refErr {
 			t.Fatalf("lstatAt(%q) = %v, unix.Fstatat(%q) = %v", d.name, err, want.name, refErr)
@@ -117,6 +117,36 @@ func TestLstatAt(t *testing.T) {
 	}
 }
 
+// TestFstatx: fstatx gives what fstat gives, with the birth time, and
+// allocates nothing (the keyed sample's rereads call it once a file).
+func TestFstatx(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(f, []byte("xyz"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Open(f, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	var st, ref unix.Stat_t
+	btime, err := fstatx(fd, &st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Fstat(fd, &ref); err != nil {
+		t.Fatal(err)
+	}
+	var byPath unix.Stat_t
+	lbtime, err := statxAt(unix.AT_FDCWD, f, unix.AT_SYMLINK_NOFOLLOW, &byPath)
+	if err != nil || st != ref || btime == 0 || btime != lbtime {
+		t.Errorf("fstatx = %+v, birth time %d\nfstat gives %+v; statx by path: birth time %d (%v)", st, btime, ref, lbtime, err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = fstatx(fd, &st) }); n != 0 {
+		t.Errorf("fstatx allocates %v times a call, want 0", n)
+	}
+}
+
 // BenchmarkLstatAt compares what the stat cache pays per trusted file: the
 // statx that gives the birth time with the lstat, against the fstatat and
 // name_to_handle_at (for the generation) it replaces.
@@ -134,7 +164,7 @@ func BenchmarkLstatAt(b *testing.B) {
 	var st unix.Stat_t
 	b.Run("statx", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := lstatAt(fd, name[:1], "f", &st); err != nil {
+			if _, err := lstatAt(fd, name[:1], &st); err != nil {
 				b.Fatal(err)
 			}
 		}

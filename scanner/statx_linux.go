@@ -1,24 +1,52 @@
 package scanner
 
-import "golang.org/x/sys/unix"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
 
 // statxMask is what the scanner asks statx for: what fstatat returns, and
 // the birth time.
 const statxMask = unix.STATX_BASIC_STATS | unix.STATX_BTIME
 
-// statxAt is statx(dirfd, name, flags) into st, returning the birth time (0
-// where the filesystem has none).
-func statxAt(dirfd int, name string, flags int, st *unix.Stat_t) (int64, error) {
+// noName is the empty path that statx takes with AT_EMPTY_PATH.
+var noName [1]byte
+
+// statx is statx(2) of the NUL-terminated name at p in dirfd. statx has
+// one number and one struct on every architecture, so this is the only
+// version; it takes the name where it lies, without the copy unix.Statx
+// makes (an allocation per entry of a check).
+func statx(dirfd int, p *byte, flags int, st *unix.Stat_t) (btime int64, err error) {
 	var sx unix.Statx_t
-	if err := unix.Statx(dirfd, name, flags, statxMask, &sx); err != nil {
-		return 0, err
+	_, _, e := unix.Syscall6(unix.SYS_STATX, uintptr(dirfd), uintptr(unsafe.Pointer(p)), uintptr(flags),
+		statxMask, uintptr(unsafe.Pointer(&sx)), 0)
+	if e != 0 {
+		return 0, e
 	}
 	return fromStatx(&sx, st), nil
 }
 
+// lstatAt is lstat of name in dirfd into st, with the birth time where the
+// filesystem has one (0 where not). name is held in a [dirNames], which a
+// NUL follows.
+func lstatAt(dirfd int, name []byte, st *unix.Stat_t) (int64, error) {
+	return statx(dirfd, unsafe.SliceData(name), unix.AT_SYMLINK_NOFOLLOW, st)
+}
+
+// statxAt is statx(dirfd, name, flags) into st, returning the birth time (0
+// where the filesystem has none).
+func statxAt(dirfd int, name string, flags int, st *unix.Stat_t) (int64, error) {
+	p, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return 0, err
+	}
+	return statx(dirfd, p, flags, st)
+}
+
 // fstatx is fstat of fd with the birth time.
 func fstatx(fd int, st *unix.Stat_t) (int64, error) {
-	return statxAt(fd, "", unix.AT_EMPTY_PATH, st)
+	return statx(fd, &noName[0], unix.AT_EMPTY_PATH, st)
 }
 
 // fromStatx fills st from sx as fstatat would have, and returns the birth
