@@ -28,11 +28,7 @@ func TestStatCacheLetsGoOfMappedPages(t *testing.T) {
 			t.Fatalf("Cache().Children(%q) = %d entries, %v; want %d, nil", dir, len(got), err, mappedFiles)
 		}
 	}
-	left := mappedKiB(t, db.path)
-	t.Logf("mapped: %d KiB after reading every record, %d KiB after the stat cache read each directory", all, left)
-	if left*4 > all {
-		t.Errorf("after reading %d directories' records from the stat cache, %d KiB of the database are mapped; want at most a quarter of the %d KiB that reading them all maps", mappedDirs, left, all)
-	}
+	wantFewMapped(t, db, all, fmt.Sprintf("the stat cache read %d directories' records", mappedDirs))
 }
 
 // TestIterLetsGoOfMappedPages checks that a whole read of a baseline, as
@@ -56,10 +52,17 @@ func TestIterLetsGoOfMappedPages(t *testing.T) {
 	if n != len(entries) {
 		t.Fatalf("Iter() read %d nodes, want %d", n, len(entries))
 	}
+	wantFewMapped(t, db, all, fmt.Sprintf("a whole Iter of %d records", n))
+}
+
+// wantFewMapped checks that, after what was done, at most a quarter of
+// the all KiB of db that reading every record mapped are still mapped.
+func wantFewMapped(t *testing.T, db *DB, all int, after string) {
+	t.Helper()
 	left := mappedKiB(t, db.path)
-	t.Logf("mapped: %d KiB after reading every record, %d KiB after a whole Iter", all, left)
+	t.Logf("mapped: %d KiB after reading every record, %d KiB after %s", all, left, after)
 	if left*4 > all {
-		t.Errorf("after a whole Iter of %d records, %d KiB of the database are mapped; want at most a quarter of the %d KiB that reading them all maps", n, left, all)
+		t.Errorf("after %s, %d KiB of the database are mapped; want at most a quarter of the %d KiB that reading them all maps", after, left, all)
 	}
 }
 
