@@ -34,22 +34,35 @@ var bucketContent = []byte("content")
 // it writes a batch.
 const contentFlushBytes = 8 << 20
 
-var (
-	zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
-		e, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20), zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
-		if err != nil {
-			panic("store: zstd.NewWriter with constant options: " + err.Error())
-		}
-		return e
-	})
-	zstdDecoder = sync.OnceValue(func() *zstd.Decoder {
-		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxContent))
-		if err != nil {
-			panic("store: zstd.NewReader with constant options: " + err.Error())
-		}
-		return d
-	})
-)
+// codecs are a database's zstd encoder and decoder, each made on its first
+// use: most runs keep no content and need neither. They belong to the DB,
+// not the package: klauspost's coders hand their state around on
+// channels, and a channel made inside a testing/synctest bubble cannot be
+// used outside it (a package-wide coder first used by one bubbled test
+// crashed the next, "receive on synctest channel from outside bubble").
+type codecs struct {
+	enc func() *zstd.Encoder
+	dec func() *zstd.Decoder
+}
+
+func newCodecs() codecs {
+	return codecs{
+		enc: sync.OnceValue(func() *zstd.Encoder {
+			e, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20), zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
+			if err != nil {
+				panic("store: zstd.NewWriter with constant options: " + err.Error())
+			}
+			return e
+		}),
+		dec: sync.OnceValue(func() *zstd.Decoder {
+			d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxContent))
+			if err != nil {
+				panic("store: zstd.NewReader with constant options: " + err.Error())
+			}
+			return d
+		}),
+	}
+}
 
 // PutContent keeps data, the content of a file whose content hash is h,
 // with the records of the baseline being written (same transaction). Content
@@ -65,7 +78,7 @@ func (w *Writer) PutContent(h merkle.Hash, data []byte) error {
 	if _, ok := w.content[h]; ok {
 		return nil
 	}
-	v := append([]byte{contentZstd}, zstdEncoder().EncodeAll(data, nil)...)
+	v := append([]byte{contentZstd}, w.db.codecs.enc().EncodeAll(data, nil)...)
 	w.content[h] = v
 	w.contentBytes += len(v)
 	if w.contentBytes >= contentFlushBytes {
@@ -126,7 +139,7 @@ func (db *DB) Content(h merkle.Hash) ([]byte, error) {
 	if v[0] != contentZstd {
 		return nil, fmt.Errorf("content %x: format %d: %w", h[:8], v[0], ErrCorrupt)
 	}
-	data, err := zstdDecoder().DecodeAll(v[1:], nil)
+	data, err := db.codecs.dec().DecodeAll(v[1:], nil)
 	if err != nil {
 		return nil, fmt.Errorf("content %x: %w: %w", h[:8], ErrCorrupt, err)
 	}
@@ -242,7 +255,7 @@ func usedContent(tx *bolt.Tx) (map[merkle.Hash]struct{}, error) {
 // checkContent checks that every kept content is under a 32-byte key and
 // decompresses (its hash is checked by each reader, against a verified
 // record).
-func checkContent(tx *bolt.Tx) error {
+func (db *DB) checkContent(tx *bolt.Tx) error {
 	b := tx.Bucket(bucketContent)
 	if b == nil {
 		return nil
@@ -255,7 +268,7 @@ func checkContent(tx *bolt.Tx) error {
 		case len(v) == 0 || v[0] != contentZstd:
 			errs = append(errs, fmt.Errorf("content %x: %w: unknown format", k[:8], ErrCorrupt))
 		default:
-			if _, err := zstdDecoder().DecodeAll(v[1:], nil); err != nil {
+			if _, err := db.codecs.dec().DecodeAll(v[1:], nil); err != nil {
 				errs = append(errs, fmt.Errorf("content %x: %w: %w", k[:8], ErrCorrupt, err))
 			}
 		}

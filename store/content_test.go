@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"testing"
+	"testing/synctest"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -141,5 +143,25 @@ func TestCheckDamagedContent(t *testing.T) {
 		return tx.Bucket(bucketContent).Delete(h[:])
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestContentInTwoBubbles keeps and reads content in one testing/synctest
+// bubble and then in another. The zstd coders hand their state around on
+// channels, which belong to the bubble that made them: coders shared by the
+// whole package, made in the first bubble, crashed the second ("receive on
+// synctest channel from outside bubble"), as the daemon's tests did with
+// -count=2.
+func TestContentInTwoBubbles(t *testing.T) {
+	for i := range 2 {
+		synctest.Test(t, func(t *testing.T) {
+			data := []byte(fmt.Sprintf("kept in bubble %d\n", i))
+			db := newDB(t)
+			writeKept(t, db, 1, map[string][]byte{"a": data})
+			got, err := db.Content(sum(data))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Errorf("Content in bubble %d = %q, %v; want %q", i, got, err, data)
+			}
+		})
 	}
 }

@@ -62,6 +62,7 @@ type DB struct {
 	dropMu    sync.Mutex
 	dropWins  []uintptr
 	dropReads uint32
+	codecs    codecs // for kept content
 }
 
 // Warnings returns the problems found when the database was opened that do
@@ -133,7 +134,7 @@ func open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
 	}
-	db := &DB{bolt: b, path: path, faults: opts.Faults}
+	db := &DB{bolt: b, path: path, faults: opts.Faults, codecs: newCodecs()}
 	if err := db.init(opts.ReadOnly); err != nil {
 		b.Close()
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}

@@ -144,7 +144,7 @@ func (db *DB) Check() error {
 	err := db.view(walkKeys)
 	errs = append(errs, err)
 	errs = append(errs, db.view(checkLayout))
-	errs = append(errs, db.view(checkContent))
+	errs = append(errs, db.view(db.checkContent))
 	errs = append(errs, db.warnings...)
 	infos, err := db.Baselines()
 	errs = append(errs, err)
