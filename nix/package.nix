@@ -13,7 +13,7 @@ buildGoModule {
   pname = "vigil";
   inherit version;
   src = lib.cleanSource ../.;
-  vendorHash = "sha256-7A2GppO86SvPidCSv9aWlBrSOXqoBaEteaxkGgyglsw=";
+  vendorHash = "sha256-nchKQUj+pl4+IXelYRXCCJA9sPyMw9FDbYZqV6p/190=";
   subPackages = [ "cmd/vigil" ];
   env.CGO_ENABLED = "1";
   ldflags = [ "-X main.commit=${commit}" "-X main.version=${version}" ];

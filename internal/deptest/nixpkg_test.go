@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"vigil/internal/fimtest"
 )
 
 // TestNixPackageVendorHash: nix/package.nix's vendorHash is the NAR hash
@@ -14,9 +16,7 @@ import (
 // with Debian's nix (nix hash path), as buildGoModule will find it. Long
 // tier: it copies every module the build and tests use (about 160 MB).
 func TestNixPackageVendorHash(t *testing.T) {
-	if os.Getenv("VIGIL_LONG") == "" {
-		t.Skip("long tier (go mod vendor of every module): runs with VIGIL_LONG=1 (make test-long)")
-	}
+	fimtest.Long(t, "go mod vendor of every module")
 	nixBin, err := exec.LookPath("nix")
 	if err != nil {
 		if os.Getenv("VIGIL_REQUIRE_ROOT_TESTS") != "" {
