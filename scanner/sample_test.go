@@ -138,7 +138,7 @@ func TestScanUncached(t *testing.T) {
 			} else if _, err := os.ReadFile(p); err != nil { // the old content is now cached
 				t.Fatal(err)
 			}
-			rawWrite(t, dev, blk*fs.Bsize, []byte(tampered))
+			rawWrite(t, dev, blk*int64(fs.Bsize), []byte(tampered))
 
 			cached := scan(t, mnt, scanner.Options{}).entries["f"]
 			if cached.Hash != blake3.Sum256([]byte(old)) {

@@ -170,7 +170,7 @@ func TestSparseFile(t *testing.T) {
 	}
 	e := f.entry(t, "big")
 	if e == nil || e.HashState != merkle.HashOK || hex.EncodeToString(e.Hash[:]) != zeros2GiB || e.Size != size {
-		t.Errorf("big: recorded %+v, want size %d, hash %s", e, size, zeros2GiB)
+		t.Errorf("big: recorded %+v, want size %d, hash %s", e, int64(size), zeros2GiB)
 	}
 
 	o, st = f.statsOpts()
