@@ -1,7 +1,7 @@
 // Package store keeps vigil's baselines in one bbolt database file, with
 // history that costs only what changed and reads verified against the root.
 //
-// # Layout (schema 2)
+// # Layout (schema 3)
 //
 // Bucket "meta" holds the schema version ("schema") and the id of the
 // current baseline ("current"). Bucket "baselines" maps each baseline's id
@@ -18,7 +18,10 @@
 //     NUL, so a path's versions sort together, oldest first, before its
 //     children. The value is the record (version byte, flags, varints; a
 //     directory's also holds its node hash) or a one-byte tombstone for a
-//     path the baseline deleted.
+//     path the baseline deleted. Schema 3 added the flag of a birth time;
+//     a schema 2 database is read as it is and marked 3 in the transaction
+//     that starts its next baseline, so that a vigil that reads only
+//     schema 2 refuses it.
 //   - "journal": for each version a delta wrote, a key of the writer's id
 //     and the path's key, so that pruning and the cleanup of an abandoned
 //     write find exactly what they must touch.

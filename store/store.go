@@ -18,8 +18,19 @@ import (
 // initialMmap is the size of bbolt's first memory map of the file.
 const initialMmap = 1 << 30
 
-// SchemaVersion is the database layout this package reads and writes.
-const SchemaVersion = 2
+// SchemaVersion is the database layout this package writes. Schema 3 is
+// schema 2 whose records may carry a birth time (recBtime): this package
+// reads a schema 2 database as it is and marks it 3 in the transaction
+// that starts its first baseline ([DB.Create]), before any such record is
+// written, so that a vigil that reads only schema 2 refuses the database
+// as newer (exit 19), instead of reporting records it cannot parse as
+// corrupt (exit 8) after a rollback. A command refused before it writes a
+// baseline leaves the mark as it was.
+const SchemaVersion = 3
+
+// schemaCompatible is the older schema this package reads without a
+// migration.
+const schemaCompatible = 2
 
 var (
 	bucketMeta      = []byte("meta")
@@ -159,7 +170,7 @@ func (db *DB) init(readOnly bool) error {
 		if len(v) != 4 {
 			return fmt.Errorf("%w: schema key", ErrCorrupt)
 		}
-		if binary.BigEndian.Uint32(v) != SchemaVersion {
+		if s := binary.BigEndian.Uint32(v); s != SchemaVersion && s != schemaCompatible {
 			return schemaError(v)
 		}
 		return nil
@@ -187,6 +198,15 @@ func (db *DB) init(readOnly bool) error {
 }
 
 var errNotInitialized = errors.New("not initialized")
+
+// markSchema marks a schema 2 database as schema 3 (see [SchemaVersion]).
+func markSchema(tx *bolt.Tx) error {
+	m := tx.Bucket(bucketMeta)
+	if v := m.Get(keySchema); len(v) == 4 && binary.BigEndian.Uint32(v) == SchemaVersion {
+		return nil
+	}
+	return m.Put(keySchema, binary.BigEndian.AppendUint32(nil, SchemaVersion))
+}
 
 // schemaError describes a schema version other than this package's.
 func schemaError(v []byte) error {

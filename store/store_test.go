@@ -238,7 +238,7 @@ func TestOpenSchema(t *testing.T) {
 		want   error
 	}{
 		{"newer", binary.BigEndian.AppendUint32(nil, SchemaVersion+1), ErrSchema},
-		{"older", binary.BigEndian.AppendUint32(nil, SchemaVersion-1), ErrSchema},
+		{"older", binary.BigEndian.AppendUint32(nil, 1), ErrSchema},
 		{"wrong length", []byte{1}, ErrCorrupt},
 	}
 	for _, tt := range tests {
@@ -262,6 +262,66 @@ func TestOpenSchema(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOpenSchema2 opens a schema 2 database, which this version reads as it
+// is, read-only or not; it is marked schema 3 only when a baseline is
+// started in it, before any record that may carry a birth time is written,
+// so that a vigil that reads only schema 2 refuses it as newer rather than
+// misreading such a record (and a command refused before it writes
+// changes nothing).
+func TestOpenSchema2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := writeBaseline(t, db, smallTree(), 2)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	setMeta(t, path, keySchema, binary.BigEndian.AppendUint32(nil, schemaCompatible))
+	schema := func(db *DB) uint32 {
+		t.Helper()
+		var v uint32
+		if err := db.view(func(tx *bolt.Tx) error {
+			v = binary.BigEndian.Uint32(tx.Bucket(bucketMeta).Get(keySchema))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, ro := range []bool{true, false} {
+		db, err := Open(path, Options{ReadOnly: ro})
+		if err != nil {
+			t.Fatalf("Open(ReadOnly: %v) of a schema 2 database: %v", ro, err)
+		}
+		cur, err := db.Current()
+		if err != nil || cur.Info().Root != info.Root {
+			t.Errorf("Open(ReadOnly: %v): current baseline %v, %v; want root %x", ro, cur, err, info.Root[:8])
+		}
+		if !ro {
+			if got := schema(db); got != schemaCompatible {
+				t.Errorf("after Open: schema %d, want %d until a baseline is started", got, schemaCompatible)
+			}
+			w, err := db.Create(Info{Command: "init", Roots: []string{"/"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := schema(db); got != SchemaVersion {
+				t.Errorf("after Create: schema %d, want %d", got, SchemaVersion)
+			}
+			if err := w.Abort(); err != nil {
+				t.Fatal(err)
+			}
+		} else if got := schema(db); got != schemaCompatible {
+			t.Errorf("after Open(ReadOnly: true): schema %d, want %d", got, schemaCompatible)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -60,6 +60,9 @@ func (db *DB) create(info Info, parent *Baseline) (*Writer, error) {
 	}
 	w := &Writer{db: db, info: info, delta: parent != nil}
 	err := db.update(func(tx *bolt.Tx) error {
+		if err := markSchema(tx); err != nil {
+			return err
+		}
 		bs := tx.Bucket(bucketBaselines)
 		if parent != nil {
 			all, err := allInfos(tx)

@@ -27,7 +27,7 @@ var exitCodes = []exitDef{
 	{exitUsage, "bad argument (including init over an existing baseline without --force, a PATH that does not exist or lies outside the baseline's roots, an update --from report the host no longer matches, update, init --force or seal --statement-out in the hardened phase: use reseal; a seal of a sealed host with pending changes and no --reason)"},
 	{exitConfig, "configuration error (including a database inside a monitored root, a baseline of roots none of which exists)"},
 	{exitIO, "I/O error"},
-	{exitVersion, "database schema version mismatch (an older database: run vigil migrate)"},
+	{exitVersion, "database schema version mismatch (an older database: run vigil migrate; or one a newer vigil wrote, after a rollback of vigil)"},
 	{exitKey, "a signing or verifier key that cannot be used (seal, reseal, sign, verify --pubkey)"},
 	{exitDatabase, "database error: missing, locked by another vigil, corrupt, no baseline"},
 	{exitInterrupt, "interrupted (SIGINT, SIGTERM)"},
