@@ -21,7 +21,7 @@ const initialMmap = 1 << 30
 // SchemaVersion is the database layout this package writes. Schema 3 is
 // schema 2 whose records may carry a birth time (recBtime): this package
 // reads a schema 2 database as it is and marks it 3 in the transaction
-// that starts its first baseline ([DB.Create]), before any such record is
+// that starts its next baseline ([DB.Create]), before any such record is
 // written, so that a vigil that reads only schema 2 refuses the database
 // as newer (exit 19), instead of reporting records it cannot parse as
 // corrupt (exit 8) after a rollback. A command refused before it writes a

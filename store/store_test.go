@@ -272,15 +272,7 @@ func TestOpenSchema(t *testing.T) {
 // misreading such a record (and a command refused before it writes
 // changes nothing).
 func TestOpenSchema2(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "vigil.db")
-	db, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, _ := writeBaseline(t, db, smallTree(), 2)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path, info := closedBaseline(t)
 	setMeta(t, path, keySchema, binary.BigEndian.AppendUint32(nil, schemaCompatible))
 	schema := func(db *DB) uint32 {
 		t.Helper()
